@@ -1,0 +1,2 @@
+// lsmraft WebAssembly hot paths. Exports are documented in asm/README.md.
+export { crc32c } from './crc32c';

@@ -1,0 +1,88 @@
+/**
+ * The hot-path interface: the byte-crunching work of the LSM tree, behind one interface with two
+ * twins that must produce identical bytes for identical input (src/engine/js, src/engine/wasm).
+ * The formats are docs/format/sstable.md; the WASM exports are asm/README.md.
+ *
+ * Work crosses this interface as whole blocks or whole runs, never key by key (except the single
+ * key of a point lookup's filter probe).
+ */
+
+export type EngineName = 'js' | 'wasm';
+
+/**
+ * A sorted run of entries packed in one buffer. Entry i has
+ *   key   = data[offsets[2i]   .. offsets[2i+1])   an internal key (user key ++ 8-byte trailer)
+ *   value = data[offsets[2i+1] .. offsets[2i+2])
+ * so `offsets.length >= 2 * count + 1` and offsets are non-decreasing. Keys are strictly
+ * increasing in internal-key order (src/lsm/internal-key.ts). A delete's value is empty.
+ */
+export interface EntryRun {
+  data: Uint8Array;
+  offsets: Uint32Array;
+  count: number;
+}
+
+/** Options that decide the bytes of a table; both twins must honour them identically. */
+export interface TableOptions {
+  /** A data block is finished once its encoded contents reach this many bytes. Default 4096. */
+  blockSizeBytes: number;
+  /** Entries between restart points in a data block. Default 16. */
+  restartInterval: number;
+  /** Bloom filter bits per distinct user key. Default 10. 0 writes no filter block. */
+  bloomBitsPerKey: number;
+}
+
+export interface TableCutOptions extends TableOptions {
+  /** A new table is started at a user-key boundary once the current one reaches this size. */
+  targetFileSizeBytes: number;
+}
+
+/** A finished SSTable in memory: its file bytes and what the manifest records about it. */
+export interface BuiltTable {
+  bytes: Uint8Array;
+  smallestKey: Uint8Array; // internal key
+  largestKey: Uint8Array; // internal key
+  entryCount: number;
+  deletionCount: number;
+  smallestSequence: number;
+  largestSequence: number;
+}
+
+export interface MergeOptions {
+  /**
+   * Sequence numbers of live snapshots, ascending. Each snapshot (and "now") sees the newest entry
+   * of a key at or below its sequence; the merge keeps exactly the entries some reader can see.
+   */
+  snapshots: readonly number[];
+  /** True when the output goes to the bottom-most level holding the keys: tombstones that hide
+   * nothing any reader needs are dropped. */
+  dropTombstones: boolean;
+}
+
+export interface HotPaths {
+  readonly name: EngineName;
+
+  /** CRC32C (Castagnoli) of data, continuing from `crc` (unmasked; 0 to start). */
+  crc32c(data: Uint8Array, crc?: number): number;
+
+  /** Filter block contents for the distinct user keys of `run`. */
+  bloomBuild(run: EntryRun, bitsPerKey: number): Uint8Array;
+
+  /** False only if `userKey` is certainly absent from the table whose filter this is. */
+  bloomMayContain(filter: Uint8Array, userKey: Uint8Array): boolean;
+
+  /** Encodes entries [start, end) of `run` as one data block: contents plus the 5-byte trailer. */
+  encodeBlock(run: EntryRun, start: number, end: number, restartInterval: number): Uint8Array;
+
+  /**
+   * Verifies the trailer checksum of `block` (contents plus trailer) and decodes it.
+   * Throws CorruptionError naming `file` and `offset` when the checksum or the layout is wrong.
+   */
+  decodeBlock(block: Uint8Array, file?: string, offset?: number): EntryRun;
+
+  /** Builds one or more complete SSTable files from `run`, cut at user-key boundaries. */
+  buildTables(run: EntryRun, options: TableCutOptions): BuiltTable[];
+
+  /** k-way merge of sorted runs into one sorted run, applying the version-dropping rules. */
+  mergeRuns(runs: readonly EntryRun[], options: MergeOptions): EntryRun;
+}

@@ -1,0 +1,91 @@
+/**
+ * Errors a user can cause or meet. Each has a stable `code`; match on the code, never the message.
+ * What only a bug can cause is an assertion failure (see util/assert.ts), not one of these.
+ */
+
+export type LsmraftErrorCode =
+  | 'LSM_ERR_CORRUPTION'
+  | 'LSM_ERR_CLOSED'
+  | 'LSM_ERR_LOCKED'
+  | 'LSM_ERR_INVALID_ARGUMENT'
+  | 'LSM_ERR_IO'
+  | 'LSM_ERR_JOB_FAILED'
+  | 'LSM_ERR_WASM'
+  | 'KV_ERR_NOT_LEADER'
+  | 'KV_ERR_TIMEOUT'
+  | 'KV_ERR_INVALID_ARGUMENT'
+  | 'KV_ERR_BAD_FRAME'
+  | 'KV_ERR_CLUSTER_MISMATCH'
+  | 'KV_ERR_MEMBERSHIP'
+  | 'KV_ERR_STOPPED'
+  | 'RAFT_ERR_COMPACTED'
+  | 'RAFT_ERR_UNAVAILABLE'
+  | 'RAFT_ERR_SNAPSHOT_OUT_OF_DATE'
+  | 'RAFT_ERR_PROPOSAL_DROPPED';
+
+export class LsmraftError extends Error {
+  readonly code: LsmraftErrorCode;
+  constructor(code: LsmraftErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Stored bytes failed a checksum or do not parse. Names the file and byte offset. */
+export class CorruptionError extends LsmraftError {
+  readonly file: string | undefined;
+  readonly offset: number | undefined;
+  constructor(message: string, file?: string, offset?: number, options?: { cause?: unknown }) {
+    const where = file === undefined ? '' : ` (file ${file}${offset === undefined ? '' : ` at offset ${offset}`})`;
+    super('LSM_ERR_CORRUPTION', `${message}${where}`, options);
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+/** The tree (or node) was closed, or is closing. */
+export class ClosedError extends LsmraftError {
+  constructor(what = 'database') {
+    super('LSM_ERR_CLOSED', `${what} is closed`);
+  }
+}
+
+/** Another process (or another open tree in this process) holds the directory's LOCK. */
+export class LockedError extends LsmraftError {
+  readonly dir: string;
+  constructor(dir: string, holder: string) {
+    super('LSM_ERR_LOCKED', `database directory ${dir} is locked by ${holder}`);
+    this.dir = dir;
+  }
+}
+
+/** A caller passed something the API does not accept: empty key, oversized value, bad option. */
+export class InvalidArgumentError extends LsmraftError {
+  constructor(message: string, code: 'LSM_ERR_INVALID_ARGUMENT' | 'KV_ERR_INVALID_ARGUMENT' = 'LSM_ERR_INVALID_ARGUMENT') {
+    super(code, message);
+  }
+}
+
+/** The file system failed (disk full, permission, ...). The cause is the system error. */
+export class IoError extends LsmraftError {
+  constructor(message: string, cause?: unknown) {
+    super('LSM_ERR_IO', message, { cause });
+  }
+}
+
+/** A flush or compaction job failed in a worker; the tree is as it was before the job. */
+export class JobFailedError extends LsmraftError {
+  constructor(message: string, cause?: unknown) {
+    super('LSM_ERR_JOB_FAILED', message, { cause });
+  }
+}
+
+/** The WebAssembly module reported a non-zero status. */
+export class WasmError extends LsmraftError {
+  readonly status: number;
+  constructor(operation: string, status: number, detail?: string) {
+    super('LSM_ERR_WASM', `wasm ${operation} failed with status ${status}${detail ? `: ${detail}` : ''}`);
+    this.status = status;
+  }
+}
