@@ -1,0 +1,58 @@
+/**
+ * The file-system interface the LSM tree does all its IO through (after Pebble's vfs.FS and
+ * leveldb's Env). Two implementations: NodeFileSystem (real files, src/lsm/node-fs.ts) and
+ * CrashableMemFileSystem (src/lsm/mem-fs.ts), which on crash() keeps only what was synced.
+ *
+ * Appends and positional reads are synchronous on purpose: a write() to the page cache or a pread()
+ * of a cached page costs microseconds, while a round trip through libuv's thread pool costs tens of
+ * them. Only fsync, which can take milliseconds, has an async form for the main thread; workers use
+ * the sync forms throughout.
+ *
+ * Durability contract (what CrashableMemFileSystem enforces):
+ * - bytes appended to a file survive a crash only after that file's sync()/syncSync();
+ * - a file's creation, a rename and a removal survive a crash only after syncDir() of its directory;
+ * - a hard link is a directory entry like any other: it needs syncDir() too.
+ */
+
+export interface WritableFile {
+  readonly path: string;
+  /** Appends bytes (write(2) to the OS: survives a process crash, not a power loss). */
+  append(data: Uint8Array): void;
+  /** fdatasync(2) off the main thread; resolves once the appended bytes are durable. */
+  sync(): Promise<void>;
+  /** fdatasync(2), blocking: for workers and for paths already off the hot path. */
+  syncSync(): void;
+  /** Bytes appended so far (the file's size). */
+  size(): number;
+  close(): void;
+}
+
+export interface RandomAccessFile {
+  readonly path: string;
+  /** Reads up to `length` bytes at `position`; fewer only at end of file. */
+  read(position: number, length: number): Uint8Array;
+  size(): number;
+  close(): void;
+}
+
+export interface FileSystem {
+  /** Creates `path` (truncating any existing file) for appending. */
+  create(path: string): WritableFile;
+  /** Opens `path` for appending after its current end, creating it if absent. */
+  openAppend(path: string): WritableFile;
+  openRead(path: string): RandomAccessFile;
+  readFile(path: string): Uint8Array;
+  exists(path: string): boolean;
+  fileSize(path: string): number;
+  /** Atomic replace of `to` by `from` (rename(2)). Durable after syncDir(). */
+  rename(from: string, to: string): void;
+  remove(path: string): void;
+  /** Hard link (link(2)); `newPath` must not exist. */
+  link(existingPath: string, newPath: string): void;
+  mkdirp(dir: string): void;
+  /** Names (not paths) of the entries of `dir`, sorted. */
+  list(dir: string): string[];
+  /** fsync(2) of a directory, making creations, renames and removals in it durable. */
+  syncDir(dir: string): Promise<void>;
+  syncDirSync(dir: string): void;
+}
