@@ -1,0 +1,250 @@
+// SSTable block codec: prefix-compressed entries with restart points and the 5-byte trailer (type
+// byte, masked CRC32C of contents ++ type), leveldb's table/block_builder.cc layout as
+// docs/format/sstable.md "Block contents" pins it. Twin of src/engine/js/block.ts: same bytes,
+// and the decoder rejects exactly what the JS decoder rejects, with a status instead of a throw.
+//
+//   entry*      varint shared, varint nonShared, varint valueLength, key[shared..], value
+//   restart*    fixed32 offset of each restart entry (entries 0, R, 2R, ...)
+//   numRestarts fixed32
+//   type        1 byte, 0 = uncompressed
+//   crc         fixed32 mask(crc32c(contents ++ type))
+//
+// The builder is one set of module globals (one block open at a time, no allocation). Its caller
+// guarantees the memory it writes is addressable: see blockEntryBytesMax / blockFinishBytes.
+
+import {
+  STATUS_BLOCK_EMPTY, STATUS_BLOCK_ENTRY, STATUS_BLOCK_KEY_SHORT, STATUS_BLOCK_ORDER, STATUS_BLOCK_RESTARTS,
+  STATUS_BLOCK_SHARED, STATUS_BLOCK_TOO_SHORT, STATUS_BLOCK_CHECKSUM, STATUS_BLOCK_TYPE, STATUS_OK,
+  STATUS_OUT_OF_MEMORY, align4, ensureCapacity, setResult,
+} from './memory';
+import { compareInternal, copyBytes, getVarint, putVarint32, sharedPrefix, varintValue } from './coding';
+import { crc32c, maskCrc } from './crc32c';
+
+export const TRAILER_BYTES: usize = 5;
+/** Three length varints of at most 5 bytes each. */
+export const ENTRY_HEADER_BYTES_MAX: usize = 15;
+
+// ---- builder state: the open block ----
+let bStart: usize = 0; // first contents byte
+let bPos: usize = 0; // next byte to write
+let bRestarts: usize = 0; // scratch u32 array of restart offsets
+let bRestartCount: u32 = 0;
+let bInterval: u32 = 1;
+let bSinceRestart: u32 = 0; // entries since the last restart point
+let bEntries: u32 = 0;
+let bPrevKey: usize = 0; // previous key, read in place (it stays in memory until the block ends)
+let bPrevKeyLen: usize = 0;
+
+/** Opens a block at `start`; restart offsets are collected in `restartsScratch`. */
+export function blockReset(start: usize, restartsScratch: usize, restartInterval: u32): void {
+  bStart = start;
+  bPos = start;
+  bRestarts = restartsScratch;
+  bRestartCount = 0;
+  bInterval = restartInterval;
+  bSinceRestart = 0;
+  bEntries = 0;
+}
+
+@inline
+export function blockEntries(): u32 {
+  return bEntries;
+}
+
+@inline
+export function blockPos(): usize {
+  return bPos;
+}
+
+/** Contents size if the block were finished now: entryBytes + 4 * restarts + 4. */
+@inline
+export function blockContentsBytes(): usize {
+  return bPos - bStart + (<usize>bRestartCount << 2) + 4;
+}
+
+/** Most bytes the next add() plus finish() can write past blockPos() for this key and value. */
+@inline
+export function blockAddFinishBytesMax(keyLen: usize, valueLen: usize): usize {
+  return ENTRY_HEADER_BYTES_MAX + keyLen + valueLen + (<usize>(bRestartCount + 1) << 2) + 4 + TRAILER_BYTES;
+}
+
+/** Appends one entry. REQUIRES: keys strictly increasing; blockAddFinishBytesMax bytes addressable. */
+export function blockAdd(key: usize, keyLen: usize, value: usize, valueLen: usize): void {
+  let shared: usize = 0;
+  if (bSinceRestart == 0) {
+    store<u32>(bRestarts + (<usize>bRestartCount << 2), <u32>(bPos - bStart));
+    bRestartCount++;
+  } else {
+    shared = sharedPrefix(bPrevKey, bPrevKeyLen, key, keyLen);
+  }
+  bSinceRestart++;
+  if (bSinceRestart == bInterval) bSinceRestart = 0;
+  let p = putVarint32(bPos, <u32>shared);
+  p = putVarint32(p, <u32>(keyLen - shared));
+  p = putVarint32(p, <u32>valueLen);
+  copyBytes(p, key + shared, keyLen - shared);
+  p += keyLen - shared;
+  copyBytes(p, value, valueLen);
+  bPos = p + valueLen;
+  bPrevKey = key;
+  bPrevKeyLen = keyLen;
+  bEntries++;
+}
+
+/** Writes the restart array, the count and the trailer. Returns the pointer after the trailer. */
+export function blockFinish(): usize {
+  let p = bPos;
+  for (let i: u32 = 0; i < bRestartCount; i++) {
+    store<u32>(p, load<u32>(bRestarts + (<usize>i << 2)));
+    p += 4;
+  }
+  store<u32>(p, bRestartCount);
+  p += 4;
+  return writeTrailer(bStart, p);
+}
+
+/** Writes the trailer of the block whose contents are [start, end); returns the pointer after it. */
+export function writeTrailer(start: usize, end: usize): usize {
+  store<u8>(end, 0);
+  store<u32>(end + 1, maskCrc(crc32c(start, end + 1 - start, 0)));
+  return end + TRAILER_BYTES;
+}
+
+/** Writes an entry with shared = 0 (blocks with restart interval 1); returns the end pointer. */
+export function putWholeEntry(p: usize, key: usize, keyLen: usize, value: usize, valueLen: usize): usize {
+  p = putVarint32(p, 0);
+  p = putVarint32(p, <u32>keyLen);
+  p = putVarint32(p, <u32>valueLen);
+  copyBytes(p, key, keyLen);
+  p += keyLen;
+  copyBytes(p, value, valueLen);
+  return p + valueLen;
+}
+
+/**
+ * Encodes run entries [0, count) (run = dataBias + offsets, see asm/README.md) as one block at `out`
+ * with restart offsets collected at `restartsScratch`. Both regions must be addressable for the
+ * bound the JS side computes. Returns the pointer after the trailer.
+ */
+export function encodeBlockInto(
+  out: usize, restartsScratch: usize, dataBias: usize, offsets: usize, count: u32, restartInterval: u32,
+): usize {
+  blockReset(out, restartsScratch, restartInterval);
+  for (let i: u32 = 0; i < count; i++) {
+    const o = offsets + (<usize>i << 3);
+    const key = dataBias + load<u32>(o);
+    const value = dataBias + load<u32>(o, 4);
+    const end = dataBias + load<u32>(o, 8);
+    blockAdd(key, value - key, value, end - value);
+  }
+  return blockFinish();
+}
+
+// ---- decoding ----
+
+/** Records a failure position (bytes from the block's start) and returns the status. */
+function fail(status: i32, pos: usize): i32 {
+  setResult(4, <u32>pos);
+  return status;
+}
+
+/**
+ * Verifies and decodes the data block [block, block+len) (contents ++ trailer) into a run written
+ * at `out`: offsets (2n+1 u32) then data. Results: [0] count, [1] offsets pointer, [2] data
+ * pointer, [3] data bytes, [4] on failure the position in the block where it was found.
+ * Every read is bounded by the block: a corrupt block yields a status, never a trap.
+ */
+export function decodeBlockInto(block: usize, len: usize, out: usize): i32 {
+  if (len < TRAILER_BYTES) return fail(STATUS_BLOCK_TOO_SHORT, 0);
+  const contentsBytes = len - TRAILER_BYTES;
+  const stored = load<u32>(block + contentsBytes + 1);
+  if (stored != maskCrc(crc32c(block, contentsBytes + 1, 0))) return fail(STATUS_BLOCK_CHECKSUM, 0);
+  if (load<u8>(block + contentsBytes) != 0) return fail(STATUS_BLOCK_TYPE, contentsBytes);
+  if (contentsBytes < 4) return fail(STATUS_BLOCK_TOO_SHORT, 0);
+  const numRestarts = <usize>load<u32>(block + contentsBytes - 4);
+  if (numRestarts < 1 || numRestarts > (contentsBytes - 4) >>> 2) return fail(STATUS_BLOCK_RESTARTS, contentsBytes - 4);
+  const restartsStart = contentsBytes - 4 - (numRestarts << 2);
+  const limit = block + restartsStart;
+
+  // Pass 1: validate the layout, count entries and output bytes.
+  let p = block;
+  let count: u32 = 0;
+  let totalBytes: u64 = 0;
+  let prevKeyLen: u64 = 0;
+  let restartIndex: usize = 0;
+  let nextRestart = <usize>load<u32>(limit);
+  while (p < limit) {
+    const entryPos = p - block;
+    if (restartIndex < numRestarts && entryPos > nextRestart) {
+      return fail(STATUS_BLOCK_RESTARTS, restartsStart + (restartIndex << 2));
+    }
+    const isRestart = restartIndex < numRestarts && entryPos == nextRestart;
+    p = getVarint(p, limit);
+    const shared = varintValue;
+    if (p != 0) p = getVarint(p, limit);
+    const nonShared = varintValue;
+    if (p != 0) p = getVarint(p, limit);
+    const valueLen = varintValue;
+    if (p == 0) return fail(STATUS_BLOCK_ENTRY, entryPos);
+    if (count == 0 && !isRestart) return fail(STATUS_BLOCK_RESTARTS, entryPos);
+    if (isRestart) {
+      if (shared != 0) return fail(STATUS_BLOCK_SHARED, entryPos);
+      restartIndex++;
+      nextRestart = restartIndex < numRestarts ? <usize>load<u32>(limit + (restartIndex << 2)) : 0;
+    } else if (shared > prevKeyLen) {
+      return fail(STATUS_BLOCK_SHARED, entryPos);
+    }
+    const room = <u64>(limit - p);
+    if (nonShared > room || valueLen > room - nonShared) return fail(STATUS_BLOCK_ENTRY, entryPos);
+    const keyLen = shared + nonShared;
+    if (keyLen < 8) return fail(STATUS_BLOCK_KEY_SHORT, entryPos);
+    p += <usize>(nonShared + valueLen);
+    totalBytes += keyLen + valueLen;
+    prevKeyLen = keyLen;
+    count++;
+  }
+  if (count == 0) return fail(STATUS_BLOCK_EMPTY, 0);
+  if (restartIndex != numRestarts) return fail(STATUS_BLOCK_RESTARTS, restartsStart + (restartIndex << 2));
+
+  // Pass 2: copy out; lengths are known good. Keys must be strictly increasing.
+  const offsetsOut = align4(out);
+  const dataOut = offsetsOut + ((<usize>count * 2 + 1) << 2);
+  if (totalBytes > 0xffff_0000 || !ensureCapacity(dataOut + <usize>totalBytes)) {
+    return STATUS_OUT_OF_MEMORY;
+  }
+  p = block;
+  let o: usize = dataOut;
+  let prevStart: usize = 0;
+  let prevLen: usize = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const entryPos = p - block;
+    p = getVarint(p, limit);
+    const shared = <usize>varintValue;
+    p = getVarint(p, limit);
+    const nonShared = <usize>varintValue;
+    p = getVarint(p, limit);
+    const valueLen = <usize>varintValue;
+    const keyStart = o;
+    store<u32>(offsetsOut + (<usize>i << 3), <u32>(keyStart - dataOut));
+    copyBytes(o, prevStart, shared);
+    o += shared;
+    copyBytes(o, p, nonShared);
+    o += nonShared;
+    p += nonShared;
+    store<u32>(offsetsOut + (<usize>i << 3), <u32>(o - dataOut), 4);
+    if (i > 0 && compareInternal(prevStart, prevLen, keyStart, o - keyStart) >= 0) {
+      return fail(STATUS_BLOCK_ORDER, entryPos);
+    }
+    copyBytes(o, p, valueLen);
+    o += valueLen;
+    p += valueLen;
+    prevStart = keyStart;
+    prevLen = shared + nonShared;
+  }
+  store<u32>(offsetsOut + (<usize>count << 3), <u32>(o - dataOut));
+  setResult(0, count);
+  setResult(1, <u32>offsetsOut);
+  setResult(2, <u32>dataOut);
+  setResult(3, <u32>(o - dataOut));
+  return STATUS_OK;
+}

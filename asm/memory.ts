@@ -1,0 +1,58 @@
+// The arena and the result slots: how the JS side and the WASM side share this module's memory.
+// Inspired by undici's llhttp wrapper (one instance, raw pointers, numeric status codes) and by
+// arena allocation as TigerBeetle uses it: no allocator, no GC (runtime "stub"), nothing freed.
+//
+// Layout of linear memory:
+//   [0, __heap_base)          static data: CRC tables, property names, the result slots
+//   [arenaBase(), ...)        the arena: each call's inputs, scratch and outputs, laid out by the
+//                             caller from arenaBase() upward and forgotten when the call returns
+// The arena is reset by simply starting again at arenaBase() on the next call. Memory only grows
+// (to the largest call seen so far) and never shrinks; the JS side re-creates its views after any
+// call, since growth detaches the old ArrayBuffer.
+//
+// No code in asm/ may allocate managed objects (`new`, strings, arrays): with runtime "stub" they
+// would be placed at __heap_base, inside the arena, and overwritten by the next call.
+
+/** Status codes returned by every fallible export. Mirrored in src/engine/wasm/status.ts. */
+export const STATUS_OK: i32 = 0;
+export const STATUS_OUT_OF_MEMORY: i32 = 1;
+export const STATUS_BLOCK_TOO_SHORT: i32 = 2;
+export const STATUS_BLOCK_CHECKSUM: i32 = 3;
+export const STATUS_BLOCK_TYPE: i32 = 4;
+export const STATUS_BLOCK_RESTARTS: i32 = 5;
+export const STATUS_BLOCK_ENTRY: i32 = 6;
+export const STATUS_BLOCK_SHARED: i32 = 7;
+export const STATUS_BLOCK_KEY_SHORT: i32 = 8;
+export const STATUS_BLOCK_ORDER: i32 = 9;
+export const STATUS_BLOCK_EMPTY: i32 = 10;
+
+/** Result slots: 16 u32 words an export fills in besides its status (see asm/README.md). */
+export const RESULT_WORDS: usize = 16;
+export const RESULT: usize = memory.data(<i32>(RESULT_WORDS * 4), 16);
+
+@inline
+export function setResult(index: usize, value: u32): void {
+  store<u32>(RESULT + (index << 2), value);
+}
+
+/** First arena byte: above all static data, 16-byte aligned. */
+export function arenaBase(): usize {
+  return (__heap_base + 15) & ~(<usize>15);
+}
+
+/**
+ * Grows memory so bytes [0, endPtr) are addressable. False when memory cannot grow that far
+ * (maximumMemory in asconfig.json, or the host refused).
+ */
+export function ensureCapacity(endPtr: usize): bool {
+  const haveBytes = <usize>memory.size() << 16;
+  if (endPtr <= haveBytes) return true;
+  const needPages = <i32>((endPtr - haveBytes + 0xffff) >>> 16);
+  return memory.grow(needPages) >= 0;
+}
+
+/** Rounds a pointer up to a multiple of 4 (u32 arrays in the arena are aligned). */
+@inline
+export function align4(ptr: usize): usize {
+  return (ptr + 3) & ~(<usize>3);
+}

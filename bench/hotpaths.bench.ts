@@ -1,0 +1,171 @@
+/**
+ * Hot-path benchmark (tinybench): the JS twin and the WASM twin side by side on the same inputs,
+ * one table with MB/s of input for each and the ratio wasm/js. Inputs are deterministic.
+ *
+ *   npm run bench:hotpaths                                   # default, well under 2 minutes
+ *   BENCH_TIME_MS=300 BENCH_ENTRIES=20000 npm run bench:hotpaths   # a quick run
+ *
+ * What crosses the boundary per call (STYLE.md §9) is the whole input: a block, a run, a filter
+ * plus one key. The WASM numbers include copying inputs in and outputs out.
+ *
+ * Two ratios are printed: wall-clock (tinybench's rates) and CPU time per call (process.cpuUsage
+ * over a separate bounded loop), the steadier one when other processes share the cores.
+ */
+import { Bench } from 'tinybench';
+import type { EntryRun, HotPaths } from '../src/engine/types.js';
+import { jsHotPaths } from '../src/engine/js/index.js';
+import { loadWasmHotPaths } from '../src/engine/wasm/index.js';
+import { compareInternalKeys, makeInternalKey } from '../src/lsm/internal-key.js';
+
+const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000);
+const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 100_000);
+const RUNS = 4;
+const KEY_BYTES = 16;
+const VALUE_BYTES = 100;
+
+/** xorshift32: the same sequence every run. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+function packRun(entries: Array<[Uint8Array, Uint8Array]>): EntryRun {
+  entries.sort((a, b) => compareInternalKeys(a[0], b[0]));
+  let n = 0;
+  for (const [k, v] of entries) n += k.length + v.length;
+  const data = new Uint8Array(n);
+  const offsets = new Uint32Array(2 * entries.length + 1);
+  let pos = 0;
+  entries.forEach(([k, v], i) => {
+    offsets[2 * i] = pos;
+    data.set(k, pos);
+    pos += k.length;
+    offsets[2 * i + 1] = pos;
+    data.set(v, pos);
+    pos += v.length;
+  });
+  offsets[2 * entries.length] = pos;
+  return { data, offsets, count: entries.length };
+}
+
+/** RUNS runs of ENTRIES/RUNS entries over overlapping keys (about one key in five rewritten). */
+function makeRuns(): EntryRun[] {
+  const next = rng(42);
+  const perRun = Math.floor(ENTRIES / RUNS);
+  const keySpace = Math.floor(ENTRIES * 0.8);
+  const value = new Uint8Array(VALUE_BYTES).map((_, i) => 97 + (i % 26));
+  let seq = 1;
+  const runs: EntryRun[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const seen = new Set<number>();
+    const entries: Array<[Uint8Array, Uint8Array]> = [];
+    while (entries.length < perRun) {
+      const k = next() % keySpace;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const user = new TextEncoder().encode(`user${String(k).padStart(KEY_BYTES - 4, '0')}`);
+      const del = next() % 10 === 0;
+      entries.push([makeInternalKey(user, seq++, del ? 0 : 1), del ? new Uint8Array(0) : value]);
+    }
+    runs.push(packRun(entries));
+  }
+  return runs;
+}
+
+const runBytes = (run: EntryRun): number => run.offsets[2 * run.count]! - run.offsets[0]!;
+
+interface Case {
+  name: string;
+  inputBytes: number;
+  fn: (e: HotPaths) => unknown;
+}
+
+const wasm = await loadWasmHotPaths();
+const engines: HotPaths[] = [jsHotPaths, wasm];
+const runs = makeRuns();
+const merged = jsHotPaths.mergeRuns(runs, { snapshots: [], dropTombstones: false });
+const tableOptions = { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 2 << 20 };
+// One ~4 KiB data block: the entries the table builder would put in it.
+let blockEnd = 1;
+while (blockEnd < merged.count && merged.offsets[2 * blockEnd]! < 4000) blockEnd++;
+const block = jsHotPaths.encodeBlock(merged, 0, blockEnd, 16);
+const bloomRun: EntryRun = { data: merged.data, offsets: merged.offsets.subarray(0, 2 * 10_000 + 1), count: Math.min(10_000, merged.count) };
+const filter = jsHotPaths.bloomBuild(bloomRun, 10);
+const probeKeys = Array.from({ length: 1024 }, (_, i) => new TextEncoder().encode(`user${String(i * 37).padStart(KEY_BYTES - 4, '0')}`));
+let probe = 0;
+const crcSmall = block.subarray(0, 4096 > block.length ? block.length : 4096);
+const crcBig = merged.data.subarray(0, Math.min(merged.data.length, 1 << 20));
+
+const cases: Case[] = [
+  { name: `crc32c ${crcSmall.length} B`, inputBytes: crcSmall.length, fn: (e) => e.crc32c(crcSmall) },
+  { name: `crc32c ${crcBig.length} B`, inputBytes: crcBig.length, fn: (e) => e.crc32c(crcBig) },
+  { name: `encodeBlock ${blockEnd} entries`, inputBytes: merged.offsets[2 * blockEnd]!, fn: (e) => e.encodeBlock(merged, 0, blockEnd, 16) },
+  { name: `decodeBlock ${block.length} B`, inputBytes: block.length, fn: (e) => e.decodeBlock(block) },
+  { name: `bloomBuild ${bloomRun.count} keys`, inputBytes: runBytes(bloomRun), fn: (e) => e.bloomBuild(bloomRun, 10) },
+  { name: `bloomMayContain (${filter.length} B filter)`, inputBytes: KEY_BYTES, fn: (e) => e.bloomMayContain(filter, probeKeys[probe++ & 1023]!) },
+  { name: `mergeRuns ${RUNS} x ${runs[0]!.count}`, inputBytes: runs.reduce((n, r) => n + runBytes(r), 0), fn: (e) => e.mergeRuns(runs, { snapshots: [], dropTombstones: true }) },
+  { name: `buildTables ${merged.count} entries`, inputBytes: runBytes(merged), fn: (e) => e.buildTables(merged, tableOptions) },
+];
+
+// The twins must agree on what is measured, or the comparison means nothing.
+for (const c of cases) {
+  const a = JSON.stringify(c.fn(jsHotPaths), (_k, v: unknown) => (ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : v));
+  const b = JSON.stringify(c.fn(wasm), (_k, v: unknown) => (ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') : v));
+  if (a !== b && !c.name.startsWith('bloomMayContain')) {
+    throw new Error(`twins disagree on ${c.name}`);
+  }
+}
+
+const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(200, TIME_MS) });
+for (const c of cases) for (const e of engines) bench.add(`${e.name}: ${c.name}`, () => c.fn(e));
+await bench.run();
+
+function opsPerSec(name: string): number {
+  const task = bench.tasks.find((t) => t.name === name)!;
+  const r = task.result as { state: string; error?: unknown; throughput?: { mean: number }; latency?: { mean: number } };
+  if (r.state === 'errored') throw new Error(`benchmark task ${name} failed`, { cause: r.error });
+  if (r.latency === undefined) throw new Error(`benchmark task ${name} has no statistics (state ${r.state})`);
+  return 1000 / r.latency.mean;
+}
+
+/**
+ * CPU microseconds per op of `fn`, over a bounded loop (at most 100,000 calls or CPU_TIME_MS of
+ * wall time). On a shared, loaded machine wall-clock rates swing with other processes; the CPU
+ * time this process spent per call is the steadier basis for the ratio.
+ */
+const CPU_TIME_MS = Math.max(50, TIME_MS / 4);
+function cpuMicrosPerOp(fn: () => unknown): number {
+  const deadline = performance.now() + CPU_TIME_MS;
+  const start = process.cpuUsage();
+  let calls = 0;
+  while (calls < 100_000 && (calls < 3 || performance.now() < deadline)) {
+    fn();
+    calls++;
+  }
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / calls;
+}
+const cpuMicros = new Map<string, number>();
+for (const c of cases) for (const e of engines) cpuMicros.set(`${e.name}: ${c.name}`, cpuMicrosPerOp(() => c.fn(e)));
+
+console.log(`\nlsmraft hot paths: js vs wasm, ${ENTRIES} entries (${KEY_BYTES}-byte user keys, ${VALUE_BYTES}-byte values), node ${process.version}\n`);
+console.table(cases.map((c) => {
+  const js = opsPerSec(`js: ${c.name}`);
+  const w = opsPerSec(`wasm: ${c.name}`);
+  return {
+    benchmark: c.name,
+    'js ops/s': Math.round(js).toLocaleString('en-US'),
+    'wasm ops/s': Math.round(w).toLocaleString('en-US'),
+    'js MB/s': ((js * c.inputBytes) / 1e6).toFixed(1),
+    'wasm MB/s': ((w * c.inputBytes) / 1e6).toFixed(1),
+    'wasm/js': (w / js).toFixed(2),
+    'js cpu us/op': cpuMicros.get(`js: ${c.name}`)!.toFixed(2),
+    'wasm cpu us/op': cpuMicros.get(`wasm: ${c.name}`)!.toFixed(2),
+    'wasm/js (cpu)': (cpuMicros.get(`js: ${c.name}`)! / cpuMicros.get(`wasm: ${c.name}`)!).toFixed(2),
+  };
+}));

@@ -1,0 +1,84 @@
+/**
+ * Memtable benchmark (tinybench): inserts, point reads, a full scan and the flush packing of the
+ * arena skiplist (src/lsm/memtable.ts), reported per entry. Inputs are deterministic.
+ *
+ *   node --import tsx bench/memtable.bench.ts
+ *   BENCH_TIME_MS=300 BENCH_ENTRIES=100000 node --import tsx bench/memtable.bench.ts   # a quick run
+ *
+ * Keys are random 16-byte user keys, values 100 bytes (the sizes the brief's targets name).
+ */
+import { Bench } from 'tinybench';
+import { KIND_PUT } from '../src/lsm/internal-key.js';
+import { MemTable } from '../src/lsm/memtable.js';
+
+const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
+const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
+const GETS_PER_TASK = 100_000;
+const KEY_BYTES = 16;
+const VALUE_BYTES = 100;
+
+/** xorshift32: the same sequence every run. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}
+
+const next = rng(42);
+const keyBytes = new Uint8Array(ENTRIES * KEY_BYTES);
+for (let i = 0; i < keyBytes.length; i++) keyBytes[i] = next() & 0xff;
+const keys = Array.from({ length: ENTRIES }, (_, i) => keyBytes.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES));
+const value = new Uint8Array(VALUE_BYTES).map((_, i) => 97 + (i % 26));
+const lookupOrder = Array.from({ length: GETS_PER_TASK }, () => next() % ENTRIES);
+
+function fill(): MemTable {
+  const mem = new MemTable();
+  for (let i = 0; i < ENTRIES; i++) mem.add(i + 1, KIND_PUT, keys[i]!, value);
+  return mem;
+}
+
+const full = fill();
+let sink = 0;
+
+const cases: Array<{ name: string; entriesPerOp: number; fn: () => void }> = [
+  { name: `insert ${ENTRIES} entries into a new memtable`, entriesPerOp: ENTRIES, fn: () => { sink += fill().entryCount; } },
+  {
+    name: `get ${GETS_PER_TASK} random keys of ${ENTRIES}`,
+    entriesPerOp: GETS_PER_TASK,
+    fn: () => {
+      for (const i of lookupOrder) if (full.get(keys[i]!, ENTRIES) !== undefined) sink++;
+    },
+  },
+  {
+    name: `scan ${ENTRIES} entries`,
+    entriesPerOp: ENTRIES,
+    fn: () => {
+      const it = full.iterator();
+      for (it.seekToFirst(); it.valid(); it.next()) sink += it.key().length;
+    },
+  },
+  { name: `toRun of ${ENTRIES} entries`, entriesPerOp: ENTRIES, fn: () => { sink += full.toRun().count; } },
+];
+
+const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS), iterations: 2 });
+for (const c of cases) bench.add(c.name, c.fn);
+await bench.run();
+
+function opsPerSec(name: string): number {
+  const task = bench.tasks.find((t) => t.name === name)!;
+  const r = task.result as { state: string; error?: unknown; latency?: { mean: number } };
+  if (r.state === 'errored') throw new Error(`benchmark task ${name} failed`, { cause: r.error });
+  if (r.latency === undefined) throw new Error(`benchmark task ${name} has no statistics (state ${r.state})`);
+  return 1000 / r.latency.mean;
+}
+
+console.log(`\nlsmraft memtable: ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, arena ${full.approximateBytes} bytes, node ${process.version}\n`);
+console.table(cases.map((c) => {
+  const ops = opsPerSec(c.name);
+  return { benchmark: c.name, 'entries/s': Math.round(ops * c.entriesPerOp).toLocaleString('en-US'), 'ms/op': (1000 / ops).toFixed(1) };
+}));
+if (sink < 0) console.log(sink);

@@ -1,0 +1,109 @@
+/**
+ * A bump allocator over large byte chunks, after leveldb's util/arena.cc and Pebble's arenaskl
+ * arena: the memtable's skiplist lives in it as node records linked by 32-bit addresses, so a
+ * memtable of a million keys is a few dozen Uint8Arrays rather than millions of JS objects.
+ *
+ * What must hold:
+ * - Nothing allocated ever moves: a chunk is never reallocated, so an address and any subarray of a
+ *   chunk stay valid for the arena's lifetime (memtable iterators rely on this across later adds).
+ * - An address is `chunkIndex << chunkShift | offsetInChunk`, stored in an Int32Array link (read it
+ *   back with `>>>`, so the sign bit is just the top bit of the chunk index). Address 0 is the first
+ *   allocation of chunk 0; the memtable puts its head node there and uses 0 as "no node".
+ * - Every allocation is 4-byte aligned, so a record's header can be read through the chunk's
+ *   Int32Array view (`words`) at `offset >> 2`.
+ * - Chunks start at 4 KiB and double up to chunkBytes (a tree opens many memtables that hold a few
+ *   keys: none should cost a whole chunk). The address layout reserves chunkBytes per chunk anyway.
+ * - A record larger than a quarter of a chunk gets a chunk of its own (as leveldb's
+ *   AllocateFallback does), so a 16 MiB value costs 16 MiB, not a fresh 1 MiB chunk per piece and
+ *   not a wasted tail of up to a chunk.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { assert } from '../util/assert.js';
+
+export const ARENA_CHUNK_BYTES_DEFAULT = 1 << 20;
+export const ARENA_CHUNK_BYTES_MIN = 1 << 8;
+export const ARENA_CHUNK_BYTES_MAX = 1 << 28;
+/** Size of the first chunk; each next one doubles up to chunkBytes, so a small memtable stays small. */
+const FIRST_CHUNK_BYTES = 1 << 12;
+
+export class Arena {
+  readonly chunkBytes: number;
+  readonly chunkShift: number;
+  readonly offsetMask: number;
+  /** chunks[i] and words[i] view the same ArrayBuffer. Read-only for callers. */
+  readonly chunks: Uint8Array[] = [];
+  readonly words: Int32Array[] = [];
+  /** Index of the chunk small allocations bump in; -1 before the first. */
+  private currentChunk = -1;
+  private currentUsedBytes = 0;
+  private currentChunkBytes = 0;
+  private nextChunkBytes: number;
+  /** Bytes handed out plus the tails of chunks that were left for a new one. */
+  private usedBytesTotal = 0;
+  private readonly chunkCountMax: number;
+
+  constructor(chunkBytes: number = ARENA_CHUNK_BYTES_DEFAULT) {
+    if (
+      !Number.isInteger(chunkBytes) || chunkBytes < ARENA_CHUNK_BYTES_MIN || chunkBytes > ARENA_CHUNK_BYTES_MAX ||
+      (chunkBytes & (chunkBytes - 1)) !== 0
+    ) {
+      throw new InvalidArgumentError(
+        `arena chunk size must be a power of two in [${ARENA_CHUNK_BYTES_MIN}, ${ARENA_CHUNK_BYTES_MAX}], got ${chunkBytes}`,
+      );
+    }
+    this.chunkBytes = chunkBytes;
+    this.chunkShift = 31 - Math.clz32(chunkBytes);
+    this.offsetMask = chunkBytes - 1;
+    this.chunkCountMax = 2 ** (32 - this.chunkShift);
+    this.nextChunkBytes = Math.min(FIRST_CHUNK_BYTES, chunkBytes);
+  }
+
+  /** Bytes in use: allocations (rounded to 4) and abandoned chunk tails, not the free tail. */
+  get usedBytes(): number {
+    return this.usedBytesTotal;
+  }
+
+  /** Allocates `sizeBytes` (rounded up to a multiple of 4) and returns its address. */
+  allocate(sizeBytes: number): number {
+    assert(Number.isInteger(sizeBytes) && sizeBytes > 0, () => `arena allocation of ${sizeBytes} bytes`);
+    const size = (sizeBytes + 3) & ~3;
+    if (size > this.chunkBytes >>> 2) {
+      // Large record: its own chunk, at offset 0. Its bytes may run past chunkBytes; only the
+      // record's start is ever encoded in an address, so that is fine.
+      const index = this.newChunk(size);
+      this.usedBytesTotal += size;
+      return (index << this.chunkShift) | 0;
+    }
+    if (this.currentChunk < 0 || this.currentUsedBytes + size > this.currentChunkBytes) {
+      if (this.currentChunk >= 0) this.usedBytesTotal += this.currentChunkBytes - this.currentUsedBytes;
+      let bytes = this.nextChunkBytes;
+      // size <= chunkBytes / 4, so this doubles at most log2(chunkBytes) times.
+      while (bytes < size) bytes *= 2;
+      this.nextChunkBytes = Math.min(bytes * 2, this.chunkBytes);
+      this.currentChunk = this.newChunk(bytes);
+      this.currentChunkBytes = bytes;
+      this.currentUsedBytes = 0;
+    }
+    const offset = this.currentUsedBytes;
+    this.currentUsedBytes += size;
+    this.usedBytesTotal += size;
+    return (this.currentChunk << this.chunkShift) | offset;
+  }
+
+  chunkOf(address: number): number {
+    return address >>> this.chunkShift;
+  }
+
+  offsetOf(address: number): number {
+    return address & this.offsetMask;
+  }
+
+  private newChunk(sizeBytes: number): number {
+    const index = this.chunks.length;
+    assert(index < this.chunkCountMax, () => `arena is out of addresses (${index} chunks of ${this.chunkBytes} bytes)`);
+    const buffer = new ArrayBuffer(sizeBytes);
+    this.chunks.push(new Uint8Array(buffer));
+    this.words.push(new Int32Array(buffer));
+    return index;
+  }
+}

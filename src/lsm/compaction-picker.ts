@@ -1,0 +1,294 @@
+/**
+ * Leveled compaction picking, after leveldb's VersionSet::PickCompaction / SetupOtherInputs /
+ * CompactRange (db/version_set.cc) and doc/impl.md "Compactions".
+ *
+ * - Scores: L0 scores its file count / l0CompactionTrigger (each L0 file is one more place a read
+ *   must look); Ln (1 <= n < numLevels-1) scores its bytes / maxBytesForLevel(n), with
+ *   maxBytesForLevel(1) = l1MaxBytes and each deeper level levelSizeMultiplier times that. The
+ *   last level is never compacted out of. The highest score >= 1 is compacted (ties: lower level).
+ * - Inputs of level n: in L1+, the first file after the level's compact pointer (round-robin over
+ *   the key space, so every range is eventually compacted), wrapping to the first file; in L0 the
+ *   oldest file, grown to every L0 file it overlaps transitively (Version.overlappingFiles).
+ * - Inputs of level n+1: every file overlapping level n's inputs. Then level n's inputs grow to all
+ *   files within the combined range if that adds no level n+1 file and stays under
+ *   expandedCompactionBytesMax (25 target files), as leveldb does.
+ * - Trivial move: one level-n file, nothing overlapping in level n+1, and at most
+ *   grandparentOverlapBytesMax (10 target files) overlapping in level n+2 (so the moved file does
+ *   not make a later compaction huge): the edit just moves the file down, no data is rewritten.
+ * - Bottommost: no level below the output overlaps the inputs' key range, so the merge may drop
+ *   tombstones that hide nothing (docs/format/sstable.md, merge rules).
+ *
+ * One compaction at a time: the picker does not know which files a running job holds.
+ */
+import { assert } from '../util/assert.js';
+import { compareBytes } from '../util/bytes.js';
+import { compareInternalKeys } from './internal-key.js';
+import type { FileMetadata } from './version-edit.js';
+import { VersionEdit } from './version-edit.js';
+import { largestUserKey, smallestUserKey, type Version } from './version.js';
+
+export interface CompactionOptions {
+  numLevels: number;
+  /** L0 file count at which L0 scores 1. */
+  l0CompactionTrigger: number;
+  /** Byte target of L1; deeper levels multiply it by levelSizeMultiplier per level. */
+  l1MaxBytes: number;
+  levelSizeMultiplier: number;
+  /** Size outputs are cut at; the expansion and grandparent limits are multiples of it. */
+  targetFileSizeBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const COMPACTION_OPTIONS_DEFAULT: Readonly<CompactionOptions> = Object.freeze({
+  numLevels: 7,
+  l0CompactionTrigger: 4,
+  l1MaxBytes: 64 * MiB,
+  levelSizeMultiplier: 10,
+  targetFileSizeBytes: 4 * MiB,
+});
+
+/** Input bytes a compaction may grow to when it expands level n's inputs (leveldb: 25 files). */
+export function expandedCompactionBytesMax(options: CompactionOptions): number {
+  return 25 * options.targetFileSizeBytes;
+}
+
+/** Bytes of level n+2 a trivially moved file may overlap (leveldb: 10 files). */
+export function grandparentOverlapBytesMax(options: CompactionOptions): number {
+  return 10 * options.targetFileSizeBytes;
+}
+
+export function maxBytesForLevel(options: CompactionOptions, level: number): number {
+  assert(level >= 1, 'L0 is limited by file count, not bytes');
+  let bytes = options.l1MaxBytes;
+  for (let l = 1; l < level; l++) bytes *= options.levelSizeMultiplier;
+  return bytes;
+}
+
+export interface LevelScore {
+  level: number;
+  score: number;
+}
+
+/** Scores of L0 .. L(numLevels-2), in level order. */
+export function levelScores(version: Version, options: CompactionOptions): LevelScore[] {
+  assert(version.numLevels === options.numLevels, () => `version has ${version.numLevels} levels, options ${options.numLevels}`);
+  const out: LevelScore[] = [{ level: 0, score: version.fileCount(0) / options.l0CompactionTrigger }];
+  for (let level = 1; level < options.numLevels - 1; level++) {
+    out.push({ level, score: version.levelBytes(level) / maxBytesForLevel(options, level) });
+  }
+  return out;
+}
+
+function totalBytes(files: readonly FileMetadata[]): number {
+  let n = 0;
+  for (const f of files) n += f.size;
+  return n;
+}
+
+/** The user-key range covering all `files` (non-empty). */
+function userKeyRange(files: readonly FileMetadata[]): { smallest: Uint8Array; largest: Uint8Array } {
+  assert(files.length > 0, 'key range of no files');
+  let smallest = smallestUserKey(files[0]!);
+  let largest = largestUserKey(files[0]!);
+  for (const f of files) {
+    if (compareBytes(smallestUserKey(f), smallest) < 0) smallest = smallestUserKey(f);
+    if (compareBytes(largestUserKey(f), largest) > 0) largest = largestUserKey(f);
+  }
+  return { smallest, largest };
+}
+
+export class Compaction {
+  readonly level: number;
+  readonly outputLevel: number;
+  /** [files of level, files of outputLevel], each in the version's order. */
+  readonly inputs: readonly [readonly FileMetadata[], readonly FileMetadata[]];
+  /** Files of outputLevel + 1 overlapping the inputs (for cutting outputs; for the move check). */
+  readonly grandparents: readonly FileMetadata[];
+  /** User-key range of all inputs. */
+  readonly smallestUser: Uint8Array;
+  readonly largestUser: Uint8Array;
+  /** No file below outputLevel overlaps the range: tombstones that hide nothing may be dropped. */
+  readonly isBottommost: boolean;
+  /** The whole compaction is moving inputs[0][0] to outputLevel: apply toEdit([]), write nothing. */
+  readonly isTrivialMove: boolean;
+  readonly isManual: boolean;
+
+  constructor(version: Version, options: CompactionOptions, level: number, inputs0: FileMetadata[], inputs1: FileMetadata[], isManual: boolean) {
+    assert(level >= 0 && level + 1 < version.numLevels, () => `cannot compact out of level ${level}`);
+    assert(inputs0.length > 0, 'a compaction needs input files');
+    this.level = level;
+    this.outputLevel = level + 1;
+    this.inputs = [inputs0, inputs1];
+    this.isManual = isManual;
+    const range = userKeyRange([...inputs0, ...inputs1]);
+    this.smallestUser = range.smallest;
+    this.largestUser = range.largest;
+    this.grandparents = this.outputLevel + 1 < version.numLevels ? version.overlappingFiles(this.outputLevel + 1, range.smallest, range.largest) : [];
+    let bottommost = true;
+    for (let l = this.outputLevel + 1; l < version.numLevels && bottommost; l++) {
+      bottommost = version.overlappingFiles(l, range.smallest, range.largest).length === 0;
+    }
+    this.isBottommost = bottommost;
+    this.isTrivialMove =
+      !isManual && inputs0.length === 1 && inputs1.length === 0 && totalBytes(this.grandparents) <= grandparentOverlapBytesMax(options);
+  }
+
+  inputBytes(): number {
+    return totalBytes(this.inputs[0]) + totalBytes(this.inputs[1]);
+  }
+
+  /** Input files, each with its level, in input order. */
+  inputFiles(): { level: number; file: FileMetadata }[] {
+    return [
+      ...this.inputs[0].map((file) => ({ level: this.level, file })),
+      ...this.inputs[1].map((file) => ({ level: this.outputLevel, file })),
+    ];
+  }
+
+  /**
+   * The edit installing the compaction: inputs out, `outputs` into outputLevel. For a trivial move
+   * `outputs` must be empty and the edit moves the input file down unchanged.
+   */
+  toEdit(outputs: readonly FileMetadata[]): VersionEdit {
+    if (this.isTrivialMove) {
+      assert(outputs.length === 0, 'a trivial move writes no outputs');
+      return this.moveEdit();
+    }
+    const edit = new VersionEdit();
+    for (const { level, file } of this.inputFiles()) edit.deleteFile(level, file.number);
+    for (const file of outputs) edit.addFile(this.outputLevel, file);
+    edit.setCompactPointer(this.level, this.largestInputKey());
+    return edit;
+  }
+
+  /** The edit of a trivial move: the one input file, unchanged, one level down. */
+  private moveEdit(): VersionEdit {
+    const file = this.inputs[0][0]!;
+    const edit = new VersionEdit();
+    edit.deleteFile(this.level, file.number);
+    edit.addFile(this.outputLevel, file);
+    edit.setCompactPointer(this.level, this.largestInputKey());
+    return edit;
+  }
+
+  /** One line: `L0 -> L1 inputs [1 2] [5] bottommost=false` (numbers ascending), plus ` move`. */
+  describe(): string {
+    const nums = (files: readonly FileMetadata[]): string => files.map((f) => f.number).sort((a, b) => a - b).join(' ');
+    return (
+      `L${this.level} -> L${this.outputLevel} inputs [${nums(this.inputs[0])}] [${nums(this.inputs[1])}] ` +
+      `bottommost=${this.isBottommost}${this.isTrivialMove ? ' move' : ''}`
+    );
+  }
+
+  /** Largest internal key of level-n inputs: where the next round-robin pick starts. */
+  private largestInputKey(): Uint8Array {
+    let largest = this.inputs[0][0]!.largest;
+    for (const f of this.inputs[0]) if (compareInternalKeys(f.largest, largest) > 0) largest = f.largest;
+    return largest;
+  }
+}
+
+/**
+ * Level n+1 inputs for `inputs0`, then leveldb's expansion of level n's inputs when it adds no
+ * level n+1 file and stays under the byte limit.
+ */
+function setupOtherInputs(version: Version, options: CompactionOptions, level: number, inputs0: FileMetadata[], isManual: boolean): Compaction {
+  const r0 = userKeyRange(inputs0);
+  const inputs1 = version.overlappingFiles(level + 1, r0.smallest, r0.largest);
+  if (inputs1.length > 0) {
+    const all = userKeyRange([...inputs0, ...inputs1]);
+    const expanded0 = version.overlappingFiles(level, all.smallest, all.largest);
+    if (expanded0.length > inputs0.length && totalBytes(expanded0) + totalBytes(inputs1) < expandedCompactionBytesMax(options)) {
+      const re = userKeyRange(expanded0);
+      const expanded1 = version.overlappingFiles(level + 1, re.smallest, re.largest);
+      if (expanded1.length === inputs1.length) {
+        return new Compaction(version, options, level, expanded0, expanded1, isManual);
+      }
+    }
+  }
+  return new Compaction(version, options, level, inputs0, inputs1, isManual);
+}
+
+/**
+ * The compaction the tree most needs, or null when every level is within its target.
+ * `compactPointers[level]` is the largest internal key of the last compaction out of that level
+ * (VersionSet.compactPointers()).
+ */
+export function pickCompaction(
+  version: Version,
+  options: CompactionOptions,
+  compactPointers: readonly (Uint8Array | undefined)[] = [],
+): Compaction | null {
+  let best: LevelScore | undefined;
+  for (const s of levelScores(version, options)) if (best === undefined || s.score > best.score) best = s;
+  if (best === undefined || best.score < 1) return null;
+  const level = best.level;
+  const files = version.files(level);
+  assert(files.length > 0, () => `L${level} scores ${best.score} with no files`);
+  let inputs0: FileMetadata[];
+  if (level === 0) {
+    // Oldest L0 file first: it holds the data that has waited longest to move down.
+    const oldest = files[files.length - 1]!;
+    inputs0 = version.overlappingFiles(0, smallestUserKey(oldest), largestUserKey(oldest));
+  } else {
+    const pointer = compactPointers[level];
+    const start = pointer === undefined ? undefined : files.find((f) => compareInternalKeys(f.largest, pointer) > 0);
+    inputs0 = [start ?? files[0]!];
+  }
+  return setupOtherInputs(version, options, level, inputs0, false);
+}
+
+/**
+ * A compaction of the files of `level` overlapping [range.smallest, range.largest] (user keys;
+ * an absent bound is unbounded) into level + 1, or null when none overlaps. Never a trivial move,
+ * so tombstones reaching the bottom are dropped. In L1+ one call takes a run of files up to
+ * expandedCompactionBytesMax, starting from the first overlapping one; once applied, the next call
+ * takes the rest.
+ *
+ * Without `level`, one step of a full compaction: the compaction out of the shallowest level above
+ * manualCompactionLastLevel(version) that holds files in the range. A full compact() calls it on
+ * the then-current version, runs and installs what it returns, and repeats until it returns null;
+ * all data (in the range) then sits in one level. The deepest non-empty level never gets shallower,
+ * and every step empties part of a shallower level, so the loop ends.
+ */
+export function pickManualCompaction(
+  version: Version,
+  options: CompactionOptions,
+  level?: number,
+  range: { smallest?: Uint8Array; largest?: Uint8Array } = {},
+): Compaction | null {
+  if (level === undefined) {
+    const last = manualCompactionLastLevel(version);
+    for (let l = 0; l < last; l++) {
+      const c = pickManualCompaction(version, options, l, range);
+      if (c !== null) return c;
+    }
+    return null;
+  }
+  assert(level >= 0 && level + 1 < version.numLevels, () => `cannot compact out of level ${level}`);
+  const overlapping = version.overlappingFiles(level, range.smallest, range.largest);
+  if (overlapping.length === 0) return null;
+  let inputs0 = overlapping;
+  if (level > 0) {
+    // Bound the step; level n files are disjoint, so a prefix of them is a valid input set.
+    const limit = expandedCompactionBytesMax(options);
+    let bytes = 0;
+    let count = 0;
+    while (count < overlapping.length && (count === 0 || bytes + overlapping[count]!.size <= limit)) {
+      bytes += overlapping[count]!.size;
+      count++;
+    }
+    inputs0 = overlapping.slice(0, count);
+  }
+  return setupOtherInputs(version, options, level, inputs0, true);
+}
+
+/**
+ * The level a full compaction gathers all data into: the deepest non-empty one, and at least L1
+ * (L0 files overlap, so data in L0 alone is compacted into L1). -1 when the version is empty.
+ */
+export function manualCompactionLastLevel(version: Version): number {
+  const last = version.lastNonEmptyLevel();
+  return last < 0 ? -1 : Math.max(last, 1);
+}

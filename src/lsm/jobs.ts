@@ -1,0 +1,99 @@
+/**
+ * Flush and compaction jobs: the whole of one background job, from inputs to durable output
+ * tables, as one synchronous function of (file system, hot paths, job). The tree runs it inline
+ * or hands it to a worker of the pool (src/pool); either way the caller gets back only metadata and
+ * installs it as one manifest edit (after leveldb's DBImpl::WriteLevel0Table and DoCompactionWork).
+ *
+ * A job writes only files whose numbers it was given, so a failed or killed job leaves files that
+ * no version references; the tree deletes those as obsolete. It never touches the manifest.
+ */
+import type { EntryRun, HotPaths, TableCutOptions } from '../engine/types.js';
+import { JobFailedError } from '../errors.js';
+import type { FileSystem } from './fs.js';
+import { joinPath, tableFileName } from './filenames.js';
+import { BlockCache } from './block-cache.js';
+import { TableReader } from './table-reader.js';
+import { writeTableFiles, type TableFileMeta } from './table-file.js';
+
+export interface FlushJob {
+  kind: 'flush';
+  dir: string;
+  /** The immutable memtable's entries, every version: the flush keeps only what `snapshots` need. */
+  run: EntryRun;
+  snapshots: number[];
+  table: TableCutOptions;
+  fileNumbers: number[];
+}
+
+export interface CompactionJob {
+  kind: 'compaction';
+  dir: string;
+  /** Input table numbers (any order: the merge orders by internal key). */
+  inputs: number[];
+  snapshots: number[];
+  dropTombstones: boolean;
+  table: TableCutOptions;
+  fileNumbers: number[];
+}
+
+export type Job = FlushJob | CompactionJob;
+
+export interface JobResult {
+  outputs: TableFileMeta[];
+  inputBytes: number;
+  outputBytes: number;
+  inputEntries: number;
+  outputEntries: number;
+}
+
+/**
+ * File numbers to reserve for a job over `inputBytes` of input: every output table but the last
+ * reaches the target size, and a table is never much larger than its entries' raw bytes (the
+ * per-entry overhead is at most 3 varints plus its share of restarts, index and filter).
+ */
+export function outputNumbersNeeded(inputBytes: number, targetFileSizeBytes: number): number {
+  return Math.ceil((inputBytes * 2) / targetFileSizeBytes) + 2;
+}
+
+export function runBytes(run: EntryRun): number {
+  return run.offsets[2 * run.count]! - run.offsets[0]!;
+}
+
+export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
+  let merged: EntryRun;
+  let inputBytes = 0;
+  let inputEntries = 0;
+  if (job.kind === 'flush') {
+    // A memtable holds every version written; older versions no reader can see are dropped here
+    // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
+    merged = engine.mergeRuns([job.run], { snapshots: job.snapshots, dropTombstones: false });
+    inputBytes = runBytes(job.run);
+    inputEntries = job.run.count;
+  } else {
+    const noCache = new BlockCache<EntryRun>(0);
+    const runs: EntryRun[] = [];
+    for (const number of job.inputs) {
+      const reader = TableReader.open(fs, joinPath(job.dir, tableFileName(number)), number, engine, noCache);
+      try {
+        inputBytes += reader.fileSize;
+        const run = reader.readAll();
+        inputEntries += run.count;
+        runs.push(run);
+      } finally {
+        reader.close();
+      }
+    }
+    merged = engine.mergeRuns(runs, { snapshots: job.snapshots, dropTombstones: job.dropTombstones });
+  }
+  if (merged.count === 0) {
+    return { outputs: [], inputBytes, outputBytes: 0, inputEntries, outputEntries: 0 };
+  }
+  const tables = engine.buildTables(merged, job.table);
+  if (tables.length > job.fileNumbers.length) {
+    throw new JobFailedError(`${job.kind} produced ${tables.length} tables but was given ${job.fileNumbers.length} file numbers`);
+  }
+  const outputs = writeTableFiles(fs, job.dir, tables, job.fileNumbers.slice(0, tables.length));
+  let outputBytes = 0;
+  for (const o of outputs) outputBytes += o.size;
+  return { outputs, inputBytes, outputBytes, inputEntries, outputEntries: merged.count };
+}

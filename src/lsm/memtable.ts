@@ -1,0 +1,472 @@
+/**
+ * The memtable: a skiplist of internal keys stored in an arena (src/lsm/arena.ts), after leveldb's
+ * db/skiplist.h + db/memtable.cc and Pebble's internal/arenaskl. No JS object per key: each entry
+ * is one node record in an arena chunk, linked to its successors by 32-bit arena addresses.
+ *
+ * Node record, in the node arena (4-byte aligned; word = int32, read through the chunk's Int32Array):
+ *
+ *   word 0            internal key length (user key + 8-byte trailer)
+ *   word 1            value length
+ *   word 2            first 4 user-key bytes, big-endian, zero-padded, XOR 0x80000000
+ *                     (so a signed int compare orders them as unsigned bytes)
+ *   word 3            height h (1..12)
+ *   word 4            address of the value in the value arena (unused when the value is empty)
+ *   words 5..5+h-1    next links, level 0 first (address of the successor; 0 = none)
+ *   bytes             internal key
+ *
+ * Values live in a second arena rather than after the key (leveldb and arenaskl put them inline):
+ * a search touches only nodes, and with 100-byte values inline the nodes of a 1M-entry memtable
+ * spread over ~3x the memory, so a search misses the CPU caches more. A search compares the
+ * prefix word first and reads the key bytes only on a prefix tie: most steps touch one cache line.
+ *
+ * The head node (height 12, no key) is the arena's first record, at address 0; since nothing links
+ * to the head, 0 doubles as "no node".
+ *
+ * Invariants: level-0 links list every node in strictly increasing internal-key order (sequence
+ * numbers are unique, so two adds never carry equal internal keys); the list at level L is a
+ * sub-list of the one at L-1. Nodes never move and links only ever change from an old successor to
+ * a new node spliced in, so an iterator created before later adds stays valid and may see them.
+ * Single-threaded: no atomics.
+ *
+ * Heights: p = 1/4, at most 12 (4^12 = 16M entries before searches start to slow), drawn from a
+ * xorshift32 generator with a fixed seed, so a memtable's shape depends only on its adds.
+ */
+import type { EntryRun } from '../engine/types.js';
+import { assert, INVARIANTS } from '../util/assert.js';
+import { compareRange } from '../util/bytes.js';
+import { Arena, ARENA_CHUNK_BYTES_DEFAULT } from './arena.js';
+import {
+  compareInternalRange,
+  KIND_DELETE,
+  KIND_PUT,
+  KIND_SEEK,
+  SEQUENCE_MAX,
+  TRAILER_BYTES,
+  writeTrailer,
+} from './internal-key.js';
+import type { InternalIterator } from './iterator.js';
+
+export const MEMTABLE_HEIGHT_MAX = 12;
+const HEIGHT_SEED = 0x2545f491;
+
+const W_KEY_LENGTH = 0;
+const W_VALUE_LENGTH = 1;
+const W_PREFIX = 2;
+const W_HEIGHT = 3;
+const W_VALUE_ADDRESS = 4;
+const W_NEXT = 5;
+const HEADER_BYTES = 20;
+const HEAD = 0;
+const NONE = 0;
+
+export type MemGetResult = { kind: 'put'; value: Uint8Array } | { kind: 'delete' } | undefined;
+
+const EMPTY = new Uint8Array(0);
+const DELETED: MemGetResult = Object.freeze({ kind: 'delete' as const });
+
+export interface MemTableOptions {
+  /** Arena chunk size, a power of two (default 1 MiB). Records above a quarter of it get their own chunk. */
+  arenaChunkBytes?: number;
+}
+
+/** First four user-key bytes as a signed-comparable int (see the node layout above). */
+function keyPrefix(buf: Uint8Array, start: number, userKeyLength: number): number {
+  let p = 0;
+  for (let i = 0; i < 4; i++) p = (p << 8) | (i < userKeyLength ? buf[start + i]! : 0);
+  return p ^ 0x80000000;
+}
+
+export class MemTable {
+  private readonly arena: Arena;
+  private readonly valueArena: Arena;
+  private readonly valueChunks: Uint8Array[];
+  private readonly chunks: Uint8Array[];
+  private readonly words: Int32Array[];
+  private readonly shift: number;
+  private readonly mask: number;
+  /** Height of the tallest node so far: searches start there. */
+  private height = 1;
+  private rngState = HEIGHT_SEED;
+  private entries = 0;
+  private deletions = 0;
+  private keyBytesTotal = 0;
+  private valueBytesTotal = 0;
+  private sequenceMin = 0;
+  private sequenceMax = 0;
+  /** Per-level predecessors found by the last insert's search. */
+  private readonly prevScratch = new Int32Array(MEMTABLE_HEIGHT_MAX);
+  /**
+   * Splice hint (RocksDB's InlineSkipList "splice"): per level, the predecessor the last insert
+   * left for a key just after it. An add whose key falls right after the last one (the log tree's
+   * ascending indexes) reuses it after a check instead of searching from the top. All HEAD (valid
+   * for an empty list) until the first add.
+   */
+  private readonly spliceHint = new Int32Array(MEMTABLE_HEIGHT_MAX);
+  /** Seek key of get(), reused so a point read allocates only its result. */
+  private lookupScratch = new Uint8Array(64);
+
+  constructor(options: MemTableOptions = {}) {
+    this.arena = new Arena(options.arenaChunkBytes ?? ARENA_CHUNK_BYTES_DEFAULT);
+    this.valueArena = new Arena(this.arena.chunkBytes);
+    this.valueChunks = this.valueArena.chunks;
+    this.chunks = this.arena.chunks;
+    this.words = this.arena.words;
+    this.shift = this.arena.chunkShift;
+    this.mask = this.arena.offsetMask;
+    const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX);
+    assert(head === HEAD, 'memtable head node must be the arena address 0');
+    const w = this.words[0]!;
+    w[W_KEY_LENGTH] = 0;
+    w[W_VALUE_LENGTH] = 0;
+    w[W_PREFIX] = 0;
+    w[W_HEIGHT] = MEMTABLE_HEIGHT_MAX;
+    w[W_VALUE_ADDRESS] = 0;
+    for (let i = 0; i < MEMTABLE_HEIGHT_MAX; i++) w[W_NEXT + i] = NONE;
+  }
+
+  /** Arena bytes in use (records, padding, abandoned chunk tails): the flush trigger. */
+  get approximateBytes(): number {
+    return this.arena.usedBytes + this.valueArena.usedBytes;
+  }
+
+  get entryCount(): number {
+    return this.entries;
+  }
+
+  get deletionCount(): number {
+    return this.deletions;
+  }
+
+  /** Smallest sequence number added; 0 while empty. */
+  get smallestSequence(): number {
+    return this.sequenceMin;
+  }
+
+  /** Largest sequence number added; 0 while empty. */
+  get largestSequence(): number {
+    return this.sequenceMax;
+  }
+
+  /**
+   * Adds one entry. REQUIRES: no entry with the same user key and sequence was added before (the
+   * tree hands out each sequence number once); kind is KIND_PUT or KIND_DELETE; a delete's value
+   * is empty. The bytes are copied into the arena.
+   */
+  add(sequence: number, kind: number, userKey: Uint8Array, value: Uint8Array): void {
+    assert(Number.isInteger(sequence) && sequence >= 0 && sequence <= SEQUENCE_MAX, () => `sequence ${sequence} out of range`);
+    assert(kind === KIND_PUT || kind === KIND_DELETE, () => `entry kind ${kind}`);
+    assert(kind === KIND_PUT || value.length === 0, 'a delete carries no value');
+    const keyLength = userKey.length + TRAILER_BYTES;
+    const height = this.randomHeight();
+    const address = this.arena.allocate(HEADER_BYTES + 4 * height + keyLength);
+    let valueAddress = 0;
+    if (value.length > 0) {
+      valueAddress = this.valueArena.allocate(value.length);
+      this.valueChunks[valueAddress >>> this.shift]!.set(value, valueAddress & this.mask);
+    }
+    const c = address >>> this.shift;
+    const offset = address & this.mask;
+    const bytes = this.chunks[c]!;
+    const words = this.words[c]!;
+    const wo = offset >> 2;
+    const keyStart = offset + HEADER_BYTES + 4 * height;
+    const keyEnd = keyStart + keyLength;
+    bytes.set(userKey, keyStart);
+    writeTrailer(bytes, keyStart + userKey.length, sequence, kind);
+    const prefix = keyPrefix(userKey, 0, userKey.length);
+    words[wo + W_KEY_LENGTH] = keyLength;
+    words[wo + W_VALUE_LENGTH] = value.length;
+    words[wo + W_PREFIX] = prefix;
+    words[wo + W_HEIGHT] = height;
+    words[wo + W_VALUE_ADDRESS] = valueAddress;
+
+    const prev = this.prevScratch;
+    let successor: number;
+    if (this.spliceFits(bytes, keyStart, keyEnd, prefix)) {
+      prev.set(this.spliceHint);
+      successor = this.nextOf(prev[0]!, 0);
+    } else {
+      successor = this.findGreaterOrEqual(bytes, keyStart, keyEnd, prefix, prev);
+    }
+    assert(
+      successor === NONE || this.compareNode(successor, bytes, keyStart, keyEnd, prefix) !== 0,
+      () => `memtable already holds this internal key (sequence ${sequence})`,
+    );
+    if (height > this.height) {
+      for (let level = this.height; level < height; level++) prev[level] = HEAD;
+      this.height = height;
+    }
+    for (let level = 0; level < height; level++) {
+      const p = prev[level]!;
+      const pw = this.words[p >>> this.shift]!;
+      const pLink = ((p & this.mask) >> 2) + W_NEXT + level;
+      words[wo + W_NEXT + level] = pw[pLink]!;
+      pw[pLink] = address;
+      this.spliceHint[level] = address;
+    }
+    for (let level = height; level < this.height; level++) this.spliceHint[level] = prev[level]!;
+
+    if (this.entries === 0 || sequence < this.sequenceMin) this.sequenceMin = sequence;
+    if (this.entries === 0 || sequence > this.sequenceMax) this.sequenceMax = sequence;
+    this.entries++;
+    if (kind === KIND_DELETE) this.deletions++;
+    this.keyBytesTotal += keyLength;
+    this.valueBytesTotal += value.length;
+  }
+
+  /**
+   * The newest entry of `userKey` with sequence <= `sequence`, or undefined if there is none. A
+   * put's value is a subarray of the arena: stable for the memtable's lifetime, never to be written.
+   */
+  get(userKey: Uint8Array, sequence: number): MemGetResult {
+    const keyLength = userKey.length + TRAILER_BYTES;
+    if (this.lookupScratch.length < keyLength) this.lookupScratch = new Uint8Array(keyLength * 2);
+    const target = this.lookupScratch;
+    target.set(userKey, 0);
+    writeTrailer(target, userKey.length, sequence, KIND_SEEK);
+    const node = this.findGreaterOrEqual(target, 0, keyLength, keyPrefix(userKey, 0, userKey.length), undefined);
+    if (node === NONE) return undefined;
+    const bytes = this.chunks[node >>> this.shift]!;
+    const words = this.words[node >>> this.shift]!;
+    const offset = node & this.mask;
+    const wo = offset >> 2;
+    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
+    const keyEnd = keyStart + words[wo + W_KEY_LENGTH]!;
+    if (compareRange(bytes, keyStart, keyEnd - TRAILER_BYTES, userKey, 0, userKey.length) !== 0) return undefined;
+    if (bytes[keyEnd - TRAILER_BYTES] === KIND_DELETE) return DELETED;
+    return { kind: 'put', value: this.valueOf(node) };
+  }
+
+  /** An iterator over every entry (all sequences), forward and backward. */
+  iterator(): InternalIterator {
+    return new MemTableIterator(this);
+  }
+
+  /** All entries in internal-key order, packed into one EntryRun (for a flush). */
+  toRun(): EntryRun {
+    const data = new Uint8Array(this.keyBytesTotal + this.valueBytesTotal);
+    const offsets = new Uint32Array(2 * this.entries + 1);
+    let pos = 0;
+    let i = 0;
+    for (let node = this.nextOf(HEAD, 0); node !== NONE; node = this.nextOf(node, 0)) {
+      assert(i < this.entries, 'memtable level 0 holds more nodes than were added');
+      const bytes = this.chunks[node >>> this.shift]!;
+      const words = this.words[node >>> this.shift]!;
+      const offset = node & this.mask;
+      const wo = offset >> 2;
+      const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
+      const keyLength = words[wo + W_KEY_LENGTH]!;
+      const valueLength = words[wo + W_VALUE_LENGTH]!;
+      offsets[2 * i] = pos;
+      for (let k = 0; k < keyLength; k++) data[pos + k] = bytes[keyStart + k]!;
+      pos += keyLength;
+      offsets[2 * i + 1] = pos;
+      if (valueLength > 0) {
+        const valueAddress = words[wo + W_VALUE_ADDRESS]!;
+        const valueStart = valueAddress & this.mask;
+        data.set(this.valueChunks[valueAddress >>> this.shift]!.subarray(valueStart, valueStart + valueLength), pos);
+        pos += valueLength;
+      }
+      i++;
+    }
+    assert(i === this.entries && pos === data.length, () => `memtable walk found ${i} of ${this.entries} entries`);
+    offsets[2 * i] = pos;
+    if (INVARIANTS) {
+      for (let j = 1; j < i; j++) {
+        assert(
+          compareInternalRange(data, offsets[2 * j - 2]!, offsets[2 * j - 1]!, data, offsets[2 * j]!, offsets[2 * j + 1]!) < 0,
+          () => `memtable run out of order at entry ${j}`,
+        );
+      }
+    }
+    return { data, offsets, count: i };
+  }
+
+  // ---- skiplist internals (used by MemTableIterator) ----
+
+  /** @internal Successor of `node` at `level`, NONE at the end. */
+  nextOf(node: number, level: number): number {
+    return this.words[node >>> this.shift]![((node & this.mask) >> 2) + W_NEXT + level]!;
+  }
+
+  /** @internal The node's internal key, a subarray of the arena. */
+  keyOf(node: number): Uint8Array {
+    const words = this.words[node >>> this.shift]!;
+    const offset = node & this.mask;
+    const wo = offset >> 2;
+    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
+    return this.chunks[node >>> this.shift]!.subarray(keyStart, keyStart + words[wo + W_KEY_LENGTH]!);
+  }
+
+  /** @internal The node's value, a subarray of the value arena. */
+  valueOf(node: number): Uint8Array {
+    const words = this.words[node >>> this.shift]!;
+    const wo = (node & this.mask) >> 2;
+    const valueLength = words[wo + W_VALUE_LENGTH]!;
+    if (valueLength === 0) return EMPTY;
+    const valueAddress = words[wo + W_VALUE_ADDRESS]!;
+    const valueStart = valueAddress & this.mask;
+    return this.valueChunks[valueAddress >>> this.shift]!.subarray(valueStart, valueStart + valueLength);
+  }
+
+  /** Compares node's internal key with t[tStart..tEnd) (whose user-key prefix word is tPrefix). */
+  private compareNode(node: number, t: Uint8Array, tStart: number, tEnd: number, tPrefix: number): number {
+    const words = this.words[node >>> this.shift]!;
+    const offset = node & this.mask;
+    const wo = offset >> 2;
+    const prefix = words[wo + W_PREFIX]!;
+    // Differing zero-padded prefixes decide the order (a shorter key pads with 0, below any byte
+    // the longer one has there, unless that byte is 0 too, in which case the prefixes are equal).
+    if (prefix !== tPrefix) return prefix < tPrefix ? -1 : 1;
+    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
+    return compareInternalRange(this.chunks[node >>> this.shift]!, keyStart, keyStart + words[wo + W_KEY_LENGTH]!, t, tStart, tEnd);
+  }
+
+  /**
+   * True when the splice hint is the insert position of the target: every hint node is < target
+   * and each one's successor on its level is >= target (or none). Hints never increase going up
+   * a level (hint[L] <= hint[L-1]), so checking hint[0] < target covers them all.
+   */
+  private spliceFits(t: Uint8Array, tStart: number, tEnd: number, tPrefix: number): boolean {
+    const hint = this.spliceHint;
+    const first = hint[0]!;
+    if (first !== HEAD && this.compareNode(first, t, tStart, tEnd, tPrefix) >= 0) return false;
+    let knownGreaterOrEqual = NONE;
+    for (let level = 0; level < this.height; level++) {
+      const next = this.nextOf(hint[level]!, level);
+      if (next === NONE || next === knownGreaterOrEqual) continue;
+      if (this.compareNode(next, t, tStart, tEnd, tPrefix) < 0) return false;
+      knownGreaterOrEqual = next;
+    }
+    return true;
+  }
+
+  /** First node >= target, or NONE; fills prev[level] with each level's last node < target. */
+  private findGreaterOrEqual(t: Uint8Array, tStart: number, tEnd: number, tPrefix: number, prev: Int32Array | undefined): number {
+    let x = HEAD;
+    let next = NONE;
+    // The node that stopped the walk one level up is known to be >= target: when the lower level
+    // reaches it again (often), skip the comparison (as Pebble's arenaskl does).
+    let knownGreaterOrEqual = NONE;
+    for (let level = this.height - 1; level >= 0; level--) {
+      // Each step moves right along a finite, strictly increasing list, so the walk ends.
+      for (;;) {
+        next = this.nextOf(x, level);
+        if (next === NONE || next === knownGreaterOrEqual || this.compareNode(next, t, tStart, tEnd, tPrefix) >= 0) break;
+        x = next;
+      }
+      knownGreaterOrEqual = next;
+      if (prev !== undefined) prev[level] = x;
+    }
+    return next;
+  }
+
+  /** @internal Last node < target (orEqual: <= target), or NONE when that is the head. */
+  findLess(t: Uint8Array, orEqual: boolean): number {
+    const tPrefix = keyPrefix(t, 0, t.length - TRAILER_BYTES);
+    const limit = orEqual ? 0 : -1;
+    let x = HEAD;
+    for (let level = this.height - 1; level >= 0; level--) {
+      for (;;) {
+        const next = this.nextOf(x, level);
+        if (next === NONE || this.compareNode(next, t, 0, t.length, tPrefix) > limit) break;
+        x = next;
+      }
+    }
+    return x;
+  }
+
+  /** @internal First node >= t, or NONE. */
+  seekNode(t: Uint8Array): number {
+    return this.findGreaterOrEqual(t, 0, t.length, keyPrefix(t, 0, t.length - TRAILER_BYTES), undefined);
+  }
+
+  /** @internal Last node, or NONE when empty. */
+  lastNode(): number {
+    let x = HEAD;
+    for (let level = this.height - 1; level >= 0; level--) {
+      for (let next = this.nextOf(x, level); next !== NONE; next = this.nextOf(x, level)) x = next;
+    }
+    return x;
+  }
+
+  /** Height in [1, 12]: each extra level with probability 1/4 (xorshift32). */
+  private randomHeight(): number {
+    let s = this.rngState;
+    let height = 1;
+    for (; height < MEMTABLE_HEIGHT_MAX; height++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      if ((s & 3) !== 0) break;
+    }
+    this.rngState = s;
+    return height;
+  }
+}
+
+/**
+ * Iterator over a memtable's level-0 list. prev() and seekForPrev() search from the head (the list
+ * has no back links), as leveldb's SkipList::Iterator::Prev does: O(log n) each.
+ */
+class MemTableIterator implements InternalIterator {
+  private node = NONE;
+  private keyCache: Uint8Array | undefined;
+  private closed = false;
+
+  constructor(private readonly mem: MemTable) {}
+
+  valid(): boolean {
+    return this.node !== NONE;
+  }
+
+  seekToFirst(): void {
+    this.moveTo(this.mem.nextOf(HEAD, 0));
+  }
+
+  seekToLast(): void {
+    this.moveTo(this.mem.lastNode());
+  }
+
+  seek(target: Uint8Array): void {
+    assert(target.length >= TRAILER_BYTES, 'seek target is an internal key');
+    this.moveTo(this.mem.seekNode(target));
+  }
+
+  seekForPrev(target: Uint8Array): void {
+    assert(target.length >= TRAILER_BYTES, 'seek target is an internal key');
+    this.moveTo(this.mem.findLess(target, true));
+  }
+
+  next(): void {
+    assert(this.node !== NONE, 'next() on an invalid memtable iterator');
+    this.moveTo(this.mem.nextOf(this.node, 0));
+  }
+
+  prev(): void {
+    assert(this.node !== NONE, 'prev() on an invalid memtable iterator');
+    this.moveTo(this.mem.findLess(this.key(), false));
+  }
+
+  key(): Uint8Array {
+    assert(this.node !== NONE, 'key() on an invalid memtable iterator');
+    if (this.keyCache === undefined) this.keyCache = this.mem.keyOf(this.node);
+    return this.keyCache;
+  }
+
+  value(): Uint8Array {
+    assert(this.node !== NONE, 'value() on an invalid memtable iterator');
+    return this.mem.valueOf(this.node);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.node = NONE;
+  }
+
+  private moveTo(node: number): void {
+    assert(!this.closed, 'memtable iterator used after close()');
+    this.node = node;
+    this.keyCache = undefined;
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * NodeFileSystem: the FileSystem of src/lsm/fs.ts over real files, after leveldb's PosixEnv
+ * (util/env_posix.cc) and Pebble's vfs.Default.
+ *
+ * Appends and reads are node:fs sync calls (write(2)/pread(2) straight to the page cache); sync()
+ * is fdatasync(2) through libuv's thread pool so the main thread keeps running while the disk
+ * flushes; syncDir() opens the directory read-only and fsyncs it, which is what makes creations,
+ * renames and removals in it durable on Linux.
+ *
+ * Every system error becomes an IoError naming the operation and the path, with the Node error (and
+ * so its errno `code`, e.g. ENOENT, ENOSPC) kept as `cause`. Errors that are not system errors
+ * (a TypeError from a wrong argument) are bugs and propagate as they are.
+ */
+import * as fs from 'node:fs';
+import { IoError } from '../errors.js';
+import { assert } from '../util/assert.js';
+import type { FileSystem, RandomAccessFile, WritableFile } from './fs.js';
+
+/** A Node system error carries a string errno code ("ENOENT"); anything else is not ours to wrap. */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}
+
+/** Throws `err` as an IoError naming the operation and path if it is a system error, else as is. */
+export function throwIoError(operation: string, path: string, err: unknown): never {
+  if (isSystemError(err)) {
+    throw new IoError(`${operation} ${path}: ${err.code}: ${err.message}`, err);
+  }
+  throw err;
+}
+
+function asBytes(buf: Buffer): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+class NodeWritableFile implements WritableFile {
+  readonly path: string;
+  private fd: number;
+  private sizeBytes: number;
+  private syncsInFlight = 0;
+
+  constructor(path: string, fd: number, sizeBytes: number) {
+    this.path = path;
+    this.fd = fd;
+    this.sizeBytes = sizeBytes;
+  }
+
+  append(data: Uint8Array): void {
+    assert(this.fd >= 0, () => `append to closed file ${this.path}`);
+    let written = 0;
+    // write(2) may write less than asked (signals, quotas); each round writes at least one byte or
+    // throws, so the loop runs at most data.length times.
+    while (written < data.length) {
+      let n: number;
+      try {
+        n = fs.writeSync(this.fd, data, written, data.length - written);
+      } catch (err) {
+        // The bytes written before the failure are in the file: keep size() honest.
+        this.sizeBytes += written;
+        throwIoError('append', this.path, err);
+      }
+      assert(n > 0, () => `write(2) of ${this.path} returned ${n}`);
+      written += n;
+    }
+    this.sizeBytes += written;
+  }
+
+  sync(): Promise<void> {
+    assert(this.fd >= 0, () => `sync of closed file ${this.path}`);
+    const fd = this.fd;
+    this.syncsInFlight++;
+    return new Promise((resolve, reject) => {
+      fs.fdatasync(fd, (err) => {
+        this.syncsInFlight--;
+        if (err === null) resolve();
+        else reject(new IoError(`sync ${this.path}: ${err.code}: ${err.message}`, err));
+      });
+    });
+  }
+
+  syncSync(): void {
+    assert(this.fd >= 0, () => `sync of closed file ${this.path}`);
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch (err) {
+      throwIoError('sync', this.path, err);
+    }
+  }
+
+  size(): number {
+    return this.sizeBytes;
+  }
+
+  /**
+   * Idempotent. Does not sync: callers sync what must be durable before closing.
+   * REQUIRES: no sync() in flight (its fd would be closed, and maybe reused, under it).
+   */
+  close(): void {
+    if (this.fd < 0) return;
+    assert(this.syncsInFlight === 0, () => `close of ${this.path} with ${this.syncsInFlight} sync(s) in flight`);
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      throwIoError('close', this.path, err);
+    }
+  }
+}
+
+class NodeRandomAccessFile implements RandomAccessFile {
+  readonly path: string;
+  private fd: number;
+
+  constructor(path: string, fd: number) {
+    this.path = path;
+    this.fd = fd;
+  }
+
+  read(position: number, length: number): Uint8Array {
+    assert(this.fd >= 0, () => `read of closed file ${this.path}`);
+    assert(Number.isSafeInteger(position) && position >= 0, () => `bad read position ${position}`);
+    assert(Number.isSafeInteger(length) && length >= 0, () => `bad read length ${length}`);
+    const out = new Uint8Array(length);
+    let got = 0;
+    // pread(2) may return short reads; a 0 return is end of file. Each round advances or stops.
+    while (got < length) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, out, got, length - got, position + got);
+      } catch (err) {
+        throwIoError('read', this.path, err);
+      }
+      if (n === 0) break;
+      got += n;
+    }
+    return got === length ? out : out.subarray(0, got);
+  }
+
+  size(): number {
+    assert(this.fd >= 0, () => `size of closed file ${this.path}`);
+    try {
+      return fs.fstatSync(this.fd).size;
+    } catch (err) {
+      throwIoError('stat', this.path, err);
+    }
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      throwIoError('close', this.path, err);
+    }
+  }
+}
+
+export class NodeFileSystem implements FileSystem {
+  create(path: string): WritableFile {
+    try {
+      return new NodeWritableFile(path, fs.openSync(path, 'w'), 0);
+    } catch (err) {
+      throwIoError('create', path, err);
+    }
+  }
+
+  openAppend(path: string): WritableFile {
+    let fd = -1;
+    try {
+      fd = fs.openSync(path, 'a');
+      return new NodeWritableFile(path, fd, fs.fstatSync(fd).size);
+    } catch (err) {
+      if (fd >= 0) fs.closeSync(fd);
+      throwIoError('open for append', path, err);
+    }
+  }
+
+  openRead(path: string): RandomAccessFile {
+    try {
+      return new NodeRandomAccessFile(path, fs.openSync(path, 'r'));
+    } catch (err) {
+      throwIoError('open', path, err);
+    }
+  }
+
+  readFile(path: string): Uint8Array {
+    try {
+      return asBytes(fs.readFileSync(path));
+    } catch (err) {
+      throwIoError('read', path, err);
+    }
+  }
+
+  exists(path: string): boolean {
+    return fs.existsSync(path);
+  }
+
+  fileSize(path: string): number {
+    try {
+      return fs.statSync(path).size;
+    } catch (err) {
+      throwIoError('stat', path, err);
+    }
+  }
+
+  rename(from: string, to: string): void {
+    try {
+      fs.renameSync(from, to);
+    } catch (err) {
+      throwIoError(`rename to ${to}`, from, err);
+    }
+  }
+
+  remove(path: string): void {
+    try {
+      fs.unlinkSync(path);
+    } catch (err) {
+      throwIoError('remove', path, err);
+    }
+  }
+
+  link(existingPath: string, newPath: string): void {
+    try {
+      fs.linkSync(existingPath, newPath);
+    } catch (err) {
+      throwIoError(`link to ${newPath}`, existingPath, err);
+    }
+  }
+
+  mkdirp(dir: string): void {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throwIoError('mkdir', dir, err);
+    }
+  }
+
+  list(dir: string): string[] {
+    try {
+      return fs.readdirSync(dir).sort();
+    } catch (err) {
+      throwIoError('list', dir, err);
+    }
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(dir, 'r');
+    } catch (err) {
+      throwIoError('open directory', dir, err);
+    }
+    try {
+      await handle.sync();
+    } catch (err) {
+      await handle.close();
+      throwIoError('sync directory', dir, err);
+    }
+    try {
+      await handle.close();
+    } catch (err) {
+      throwIoError('close directory', dir, err);
+    }
+  }
+
+  syncDirSync(dir: string): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(dir, 'r');
+    } catch (err) {
+      throwIoError('open directory', dir, err);
+    }
+    try {
+      fs.fsyncSync(fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      throwIoError('sync directory', dir, err);
+    }
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      throwIoError('close directory', dir, err);
+    }
+  }
+}
+
+/** The process-wide real file system (stateless: one instance serves every tree). */
+export const nodeFileSystem = new NodeFileSystem();

@@ -1,0 +1,129 @@
+/**
+ * Options of an LsmTree, their defaults and their validation. The public API validates once, here
+ * and in db.ts's argument checks; the inside trusts what it is handed (STYLE.md §10).
+ */
+import type { EngineName } from '../engine/types.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { FileSystem } from './fs.js';
+
+/** Largest user key, in bytes. Keys are compared and copied whole, so they are kept small. */
+export const KEY_BYTES_MAX = 64 * 1024;
+/** Largest value, in bytes. A value is stored whole inside one data block of one table. */
+export const VALUE_BYTES_MAX = 16 * 1024 * 1024;
+
+export interface LsmTreeOptions {
+  /** The file system to use; defaults to the real one (node:fs). */
+  fs?: FileSystem;
+  /** Which twin runs the hot paths: 'wasm' (AssemblyScript) or 'js' (TypeScript). */
+  engine?: EngineName;
+  /** Create the directory and a new tree when none exists. Default true. */
+  createIfMissing?: boolean;
+  /** Fail with LSM_ERR_INVALID_ARGUMENT when a tree already exists. Default false. */
+  errorIfExists?: boolean;
+  /**
+   * Write a write-ahead log. Default true. A tree without one loses its memtable on a crash; the
+   * Raft state tree runs this way because the Raft log is its log (it re-applies from `userMeta`).
+   */
+  wal?: boolean;
+  /** A memtable that reaches this many arena bytes becomes immutable and is flushed. Default 8 MiB. */
+  memtableBytesMax?: number;
+  /** Target size of a data block's contents. Default 4096. */
+  blockSizeBytes?: number;
+  /** Entries between restart points in data blocks. Default 16. */
+  restartInterval?: number;
+  /** Bloom filter bits per key; 0 disables filters. Default 10. */
+  bloomBitsPerKey?: number;
+  /** Flush and compaction outputs are cut into tables of about this size. Default 4 MiB. */
+  targetFileSizeBytes?: number;
+  /** L0 file count that triggers a compaction into L1. Default 4. */
+  l0CompactionTrigger?: number;
+  /** L0 file count at which writes wait for compaction to catch up. Default 20. */
+  l0StopWritesTrigger?: number;
+  /** Byte target of L1; each deeper level is levelSizeMultiplier times larger. Default 64 MiB. */
+  l1MaxBytes?: number;
+  /** Default 10. */
+  levelSizeMultiplier?: number;
+  /** Bytes of decoded blocks kept by the LRU block cache. Default 64 MiB. */
+  blockCacheBytes?: number;
+  /**
+   * Run flush and compaction jobs in a piscina worker pool (`true`, the default) or inline on
+   * the calling thread (`false`, for comparison and for environments without workers).
+   */
+  workerPool?: boolean | { maxThreads?: number; maxQueue?: number };
+}
+
+export interface ResolvedOptions {
+  fs: FileSystem | undefined;
+  engine: EngineName;
+  createIfMissing: boolean;
+  errorIfExists: boolean;
+  wal: boolean;
+  memtableBytesMax: number;
+  blockSizeBytes: number;
+  restartInterval: number;
+  bloomBitsPerKey: number;
+  targetFileSizeBytes: number;
+  l0CompactionTrigger: number;
+  l0StopWritesTrigger: number;
+  l1MaxBytes: number;
+  levelSizeMultiplier: number;
+  blockCacheBytes: number;
+  workerPool: false | { maxThreads: number; maxQueue: number };
+}
+
+function intOption(options: LsmTreeOptions, name: keyof LsmTreeOptions, fallback: number, min: number, max: number): number {
+  const v = options[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidArgumentError(`option ${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+  }
+  return v;
+}
+
+function boolOption(options: LsmTreeOptions, name: keyof LsmTreeOptions, fallback: boolean): boolean {
+  const v = options[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(`option ${name} must be a boolean, got ${String(v)}`);
+  return v;
+}
+
+const MiB = 1024 * 1024;
+
+export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
+  const engine = options.engine ?? 'wasm';
+  if (engine !== 'wasm' && engine !== 'js') throw new InvalidArgumentError(`option engine must be 'wasm' or 'js', got ${String(engine)}`);
+  let workerPool: ResolvedOptions['workerPool'];
+  const wp = options.workerPool ?? true;
+  if (wp === false) workerPool = false;
+  else if (wp === true) workerPool = { maxThreads: 2, maxQueue: 64 };
+  else if (typeof wp === 'object' && wp !== null) {
+    const maxThreads = wp.maxThreads ?? 2;
+    const maxQueue = wp.maxQueue ?? 64;
+    if (!Number.isInteger(maxThreads) || maxThreads < 1 || maxThreads > 64) throw new InvalidArgumentError('workerPool.maxThreads must be an integer in [1, 64]');
+    if (!Number.isInteger(maxQueue) || maxQueue < 1 || maxQueue > 4096) throw new InvalidArgumentError('workerPool.maxQueue must be an integer in [1, 4096]');
+    workerPool = { maxThreads, maxQueue };
+  } else throw new InvalidArgumentError('option workerPool must be a boolean or { maxThreads, maxQueue }');
+  const resolved: ResolvedOptions = {
+    fs: options.fs,
+    engine,
+    createIfMissing: boolOption(options, 'createIfMissing', true),
+    errorIfExists: boolOption(options, 'errorIfExists', false),
+    wal: boolOption(options, 'wal', true),
+    memtableBytesMax: intOption(options, 'memtableBytesMax', 8 * MiB, 64 * 1024, 1024 * MiB),
+    blockSizeBytes: intOption(options, 'blockSizeBytes', 4096, 256, 4 * MiB),
+    restartInterval: intOption(options, 'restartInterval', 16, 1, 1024),
+    bloomBitsPerKey: intOption(options, 'bloomBitsPerKey', 10, 0, 64),
+    targetFileSizeBytes: intOption(options, 'targetFileSizeBytes', 4 * MiB, 64 * 1024, 1024 * MiB),
+    l0CompactionTrigger: intOption(options, 'l0CompactionTrigger', 4, 1, 1000),
+    l0StopWritesTrigger: intOption(options, 'l0StopWritesTrigger', 20, 2, 10000),
+    l1MaxBytes: intOption(options, 'l1MaxBytes', 64 * MiB, 64 * 1024, 1024 * 1024 * MiB),
+    levelSizeMultiplier: intOption(options, 'levelSizeMultiplier', 10, 2, 100),
+    blockCacheBytes: intOption(options, 'blockCacheBytes', 64 * MiB, 0, 64 * 1024 * MiB),
+    workerPool,
+  };
+  if (resolved.l0StopWritesTrigger <= resolved.l0CompactionTrigger) {
+    throw new InvalidArgumentError('option l0StopWritesTrigger must be greater than l0CompactionTrigger');
+  }
+  return resolved;
+}

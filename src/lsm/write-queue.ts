@@ -1,0 +1,125 @@
+/**
+ * Group commit for the write-ahead log (after leveldb's DBImpl::Write writer queue and
+ * BuildBatchGroup). Writers that arrive in the same turn of the event loop, or while the previous
+ * group is waiting for its fsync, form one group: their batches go to the log in ONE append call
+ * (one write(2)) and, if any of them asked for `sync`, share ONE fsync. Only then are they applied to
+ * the memtable and made visible, in sequence order, and their promises resolved.
+ *
+ * What must hold:
+ * - groups commit strictly one after another, so sequence numbers become visible in order;
+ * - a writer's promise resolves only after its record is in the log (and synced if it asked);
+ * - a failed log write fails its whole group and every later write (the log's state is unknown,
+ *   as leveldb's sticky bg_error_): nothing of a failed group becomes visible.
+ */
+import { assert } from '../util/assert.js';
+import type { WriteBatch } from './write-batch.js';
+
+export interface PendingWrite {
+  batch: WriteBatch;
+  sync: boolean;
+  /** Opaque user metadata recorded with the memtable this write lands in (see LsmTreeOptions.wal). */
+  meta: Uint8Array | undefined;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** What the tree does for a group; implemented by LsmTree. */
+export interface GroupCommitter {
+  /** Resolves once there is room in the memtable for more writes (may wait for a flush). */
+  makeRoomForWrite(): Promise<void> | undefined;
+  /** Logs, syncs if asked, applies and publishes one group. */
+  commitGroup(group: PendingWrite[]): Promise<void> | undefined;
+}
+
+/** Writers in one group, at most: bounds the size of one log append. */
+export const GROUP_WRITERS_MAX = 4096;
+
+export class WriteQueue {
+  private pending: PendingWrite[] = [];
+  private scheduled = false;
+  private running = false;
+  private idleWaiters: Array<() => void> = [];
+  private failure: unknown = undefined;
+
+  constructor(private readonly committer: GroupCommitter) {}
+
+  /** The error that failed a group; every later write fails with it. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  get idle(): boolean {
+    return !this.running && !this.scheduled && this.pending.length === 0;
+  }
+
+  enqueue(batch: WriteBatch, sync: boolean, meta: Uint8Array | undefined): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ batch, sync, meta, resolve, reject });
+      if (!this.scheduled && !this.running) {
+        this.scheduled = true;
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  /** Resolves when no write is queued or in progress. */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async drain(): Promise<void> {
+    this.scheduled = false;
+    assert(!this.running, 'WriteQueue.drain re-entered');
+    this.running = true;
+    try {
+      // Each pass commits at least one writer, so the loop ends once the queue stops refilling.
+      while (this.pending.length > 0) {
+        const room = this.committer.makeRoomForWrite();
+        if (room !== undefined) {
+          try {
+            await room;
+          } catch (err) {
+            // No room (a flush keeps failing): the queued writes fail, nothing was logged.
+            this.failAll(this.takeAll(), err, false);
+            continue;
+          }
+        }
+        const group = this.takeGroup();
+        try {
+          const done = this.committer.commitGroup(group);
+          if (done !== undefined) await done;
+        } catch (err) {
+          this.failAll(group, err, true);
+          this.failAll(this.takeAll(), err, false);
+          continue;
+        }
+        for (const w of group) w.resolve();
+      }
+    } finally {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private takeGroup(): PendingWrite[] {
+    if (this.pending.length <= GROUP_WRITERS_MAX) return this.takeAll();
+    const group = this.pending.slice(0, GROUP_WRITERS_MAX);
+    this.pending = this.pending.slice(GROUP_WRITERS_MAX);
+    return group;
+  }
+
+  private takeAll(): PendingWrite[] {
+    const all = this.pending;
+    this.pending = [];
+    return all;
+  }
+
+  private failAll(writers: PendingWrite[], err: unknown, sticky: boolean): void {
+    if (sticky && this.failure === undefined) this.failure = err;
+    for (const w of writers) w.reject(err);
+  }
+}

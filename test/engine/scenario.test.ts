@@ -1,0 +1,177 @@
+/**
+ * Scripted scenarios for the hot paths (after etcd's interaction tests and Pebble's datadriven
+ * testdata): each file in test/engine/testdata/ is a list of cases
+ *
+ *   command arg=value ...
+ *   input lines
+ *   ----
+ *   expected output lines
+ *   (blank line)
+ *
+ * Commands: `encode-block restart=N` (entries in, block hex out), `decode-block` (block hex in,
+ * entries or the error out), `bloom bits=N probe=k1,k2` (user keys in, filter hex and probe answers
+ * out), `merge snapshots=a,b bottom=true|false` (runs separated by `run` lines in, merged entries
+ * out). An entry line reads `userkey@seq put value` or `userkey@seq del`.
+ * LSMRAFT_REWRITE=1 rewrites the expected parts from what the code does now (review the diff).
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { EntryRun } from '../../src/engine/types.js';
+import { jsHotPaths } from '../../src/engine/js/index.js';
+import { CorruptionError } from '../../src/errors.js';
+import {
+  KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey, trailerKind, trailerSequence,
+} from '../../src/lsm/internal-key.js';
+import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+
+const REWRITE = process.env.LSMRAFT_REWRITE === '1';
+const DIR = fileURLToPath(new URL('./testdata/', import.meta.url));
+
+interface Case {
+  /** Comment lines just above the case, kept on rewrite. */
+  comments: string[];
+  command: string;
+  args: Map<string, string>;
+  input: string[];
+  expected: string[];
+}
+
+function parseCases(text: string): Case[] {
+  const lines = text.split('\n');
+  const cases: Case[] = [];
+  let i = 0;
+  let comments: string[] = [];
+  while (i < lines.length) {
+    const line = lines[i]!.trim();
+    i++;
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      comments.push(line);
+      continue;
+    }
+    const [command, ...rest] = line.split(/\s+/);
+    const args = new Map(rest.map((a) => {
+      const eq = a.indexOf('=');
+      return [a.slice(0, eq), a.slice(eq + 1)] as [string, string];
+    }));
+    const input: string[] = [];
+    while (i < lines.length && lines[i]!.trim() !== '----') input.push(lines[i++]!.trim());
+    if (i >= lines.length) throw new Error(`case "${line}" has no ---- line`);
+    i++;
+    const expected: string[] = [];
+    while (i < lines.length && lines[i]!.trim() !== '') expected.push(lines[i++]!);
+    cases.push({ comments, command: command!, args, input, expected });
+    comments = [];
+  }
+  return cases;
+}
+
+function formatCases(cases: Case[]): string {
+  const body = cases.map((c) => {
+    const args = [...c.args].map(([k, v]) => `${k}=${v}`).join(' ');
+    return [...c.comments, args ? `${c.command} ${args}` : c.command, ...c.input, '----', ...c.expected].join('\n');
+  });
+  return `${body.join('\n\n')}\n`;
+}
+
+function parseEntry(line: string): [Uint8Array, Uint8Array] {
+  const m = /^(\S*)@(\d+) (put|del)(?: (.*))?$/.exec(line);
+  if (m === null) throw new Error(`bad entry line: ${line}`);
+  const kind = m[3] === 'put' ? KIND_PUT : KIND_DELETE;
+  return [makeInternalKey(utf8(m[1]!), Number(m[2]), kind), utf8(m[4] ?? '')];
+}
+
+function runOf(lines: string[]): EntryRun {
+  const parts = lines.map(parseEntry).sort((a, b) => compareInternalKeys(a[0], b[0]));
+  let n = 0;
+  for (const [k, v] of parts) n += k.length + v.length;
+  const data = new Uint8Array(n);
+  const offsets = new Uint32Array(2 * parts.length + 1);
+  let pos = 0;
+  parts.forEach(([k, v], i) => {
+    offsets[2 * i] = pos;
+    data.set(k, pos);
+    pos += k.length;
+    offsets[2 * i + 1] = pos;
+    data.set(v, pos);
+    pos += v.length;
+  });
+  offsets[2 * parts.length] = pos;
+  return { data, offsets, count: parts.length };
+}
+
+function formatRun(run: EntryRun): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < run.count; i++) {
+    const ks = run.offsets[2 * i]!;
+    const ke = run.offsets[2 * i + 1]!;
+    const value = fromUtf8(run.data.subarray(ke, run.offsets[2 * i + 2]!));
+    const kind = trailerKind(run.data, ke) === KIND_DELETE ? 'del' : value === '' ? 'put' : `put ${value}`;
+    out.push(`${fromUtf8(run.data.subarray(ks, ke - 8))}@${trailerSequence(run.data, ke)} ${kind}`);
+  }
+  return out;
+}
+
+function hexLines(bytes: Uint8Array): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < bytes.length; i += 16) {
+    out.push([...bytes.subarray(i, i + 16)].map((b) => b.toString(16).padStart(2, '0')).join(' '));
+  }
+  return out;
+}
+
+function run(c: Case): string[] {
+  switch (c.command) {
+    case 'encode-block': {
+      const entries = runOf(c.input);
+      return hexLines(jsHotPaths.encodeBlock(entries, 0, entries.count, Number(c.args.get('restart') ?? 16)));
+    }
+    case 'decode-block': {
+      const bytes = Uint8Array.from(c.input.join(' ').split(/\s+/).filter((h) => h !== '').map((h) => parseInt(h, 16)));
+      try {
+        return formatRun(jsHotPaths.decodeBlock(bytes, 'block', 0));
+      } catch (err) {
+        if (!(err instanceof CorruptionError)) throw err;
+        return [`error ${err.code} at offset ${err.offset}: ${err.message.replace(/ \(file .*\)$/, '')}`];
+      }
+    }
+    case 'bloom': {
+      const filter = jsHotPaths.bloomBuild(runOf(c.input.map((k) => `${k}@1 put`)), Number(c.args.get('bits') ?? 10));
+      const probes = (c.args.get('probe') ?? '').split(',').filter((p) => p !== '');
+      return [...hexLines(filter), ...probes.map((p) => `${p}: ${jsHotPaths.bloomMayContain(filter, utf8(p)) ? 'maybe' : 'absent'}`)];
+    }
+    case 'merge': {
+      const runs: string[][] = [];
+      for (const line of c.input) {
+        if (line === 'run') runs.push([]);
+        else runs[runs.length - 1]!.push(line);
+      }
+      const snapshots = (c.args.get('snapshots') ?? '').split(',').filter((s) => s !== '').map(Number);
+      const merged = jsHotPaths.mergeRuns(runs.map(runOf), { snapshots, dropTombstones: c.args.get('bottom') === 'true' });
+      return formatRun(merged);
+    }
+    default:
+      throw new Error(`unknown scenario command ${c.command}`);
+  }
+}
+
+describe('hot-path scenarios', () => {
+  for (const name of readdirSync(DIR).filter((f) => f.endsWith('.txt')).sort()) {
+    it(name, () => {
+      const path = DIR + name;
+      const text = readFileSync(path, 'utf8');
+      const cases = parseCases(text);
+      expect(cases.length).toBeGreaterThan(0);
+      if (REWRITE) {
+        for (const c of cases) c.expected = run(c);
+        writeFileSync(path, formatCases(cases));
+        return;
+      }
+      for (const c of cases) {
+        const args = [...c.args].map(([k, v]) => `${k}=${v}`).join(' ');
+        expect(run(c).join('\n'), `${name}: ${c.command} ${args}`).toBe(c.expected.join('\n'));
+      }
+    });
+  }
+});

@@ -1,0 +1,132 @@
+/**
+ * Teeth of the simulator: bugs injected into a copy of the Raft core must be caught within a
+ * bounded number of seeds. Each mutant copies src/ to .tmp/mutants/<name>/src (gitignored),
+ * rewrites one line of the copied src/raft/raft.ts (failing loudly if the line is not found exactly
+ * once), imports that copy's RawNode and MemoryStorage, and runs the unchanged simulator with them.
+ * The production sources carry no test-only branch: the mutation points are ordinary lines listed
+ * in raft.ts's header.
+ */
+
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { describeFailure, runSimulation, type SimResult } from '../../src/sim/cluster.js';
+import type { InvariantName } from '../../src/sim/invariants.js';
+import type { RaftCore } from '../../src/sim/node.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const MUTANTS_DIR = join(ROOT, '.tmp', 'mutants');
+
+interface Mutant {
+  name: string;
+  why: string;
+  file: string;
+  /** Matches exactly one whole line of code (comments excluded by the anchoring). */
+  target: RegExp;
+  replacement: string;
+  /** Seeds tried at most (alternating 3- and 5-node clusters). */
+  seedsMax: number;
+  /** The invariants allowed to report this bug. */
+  caughtBy: InvariantName[];
+}
+
+const MUTANTS: Mutant[] = [
+  {
+    name: 'vote-not-recorded',
+    why: 'granting a vote without recording it lets a node vote twice in a term',
+    file: 'raft/raft.ts',
+    target: /^(\s*)this\.vote = m\.from;\s*$/m,
+    replacement: '$1// vote not recorded',
+    seedsMax: 2000,
+    caughtBy: ['election-safety', 'leader-completeness', 'state-machine-safety', 'log-matching', 'leader-append-only', 'linearizability', 'core-error'],
+  },
+  {
+    name: 'vote-not-persisted',
+    why: 'a vote left out of the hard state is forgotten by a crash, and granted again',
+    file: 'raft/raft.ts',
+    target: /^(\s*)return \{ term: this\.term, vote: this\.vote, commit: this\.raftLog\.committed \};\s*$/m,
+    replacement: '$1return { term: this.term, vote: NONE, commit: this.raftLog.committed };',
+    seedsMax: 2000,
+    caughtBy: ['election-safety', 'leader-completeness', 'state-machine-safety', 'log-matching', 'leader-append-only', 'linearizability', 'core-error'],
+  },
+  {
+    name: 'commit-old-term-by-counting',
+    why: "counting replicas of an old term's entry commits entries a later leader may overwrite (Figure 8)",
+    file: 'raft/raft.ts',
+    target: /^(\s*)const ofCurrentTerm = term === this\.term;\s*$/m,
+    replacement: '$1const ofCurrentTerm = term > 0;',
+    seedsMax: 2000,
+    caughtBy: ['leader-commit-rule', 'leader-completeness', 'state-machine-safety', 'log-matching', 'linearizability', 'core-error'],
+  },
+  {
+    name: 'no-pending-conf-change-check',
+    why: 'two membership changes in flight can produce disjoint majorities',
+    file: 'raft/raft.ts',
+    target: /^(\s*)const alreadyPending = this\.pendingConfIndex > this\.raftLog\.applied \|\| !this\.committedEntryInCurrentTerm\(\);\s*$/m,
+    replacement: '$1const alreadyPending = false;',
+    seedsMax: 2000,
+    caughtBy: ['conf-change-one-at-a-time', 'election-safety', 'leader-completeness', 'state-machine-safety', 'log-matching', 'linearizability'],
+  },
+  {
+    name: 'read-index-without-quorum',
+    why: 'a leader that answers reads without confirming it is still leader serves stale reads',
+    file: 'raft/raft.ts',
+    target: /^(\s*)if \(this\.trk\.isSingleton\(\)\) \{\s*$/m,
+    replacement: '$1if (this.trk.voters.size > 0) {',
+    seedsMax: 2000,
+    caughtBy: ['linearizability'],
+  },
+];
+
+/** Copies src/ and applies the mutant's patch; returns the mutant's src directory. */
+function prepareMutant(m: Mutant): string {
+  const dir = join(MUTANTS_DIR, m.name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const src = join(dir, 'src');
+  cpSync(join(ROOT, 'src'), src, { recursive: true });
+  const file = join(src, m.file);
+  const text = readFileSync(file, 'utf8');
+  const global = new RegExp(m.target.source, 'gm');
+  const hits = text.match(global)?.length ?? 0;
+  if (hits !== 1) throw new Error(`mutant ${m.name}: patch target ${m.target} found ${hits} times in src/${m.file} (expected exactly 1); the core changed, update the mutant`);
+  const patched = text.replace(m.target, m.replacement);
+  if (patched === text) throw new Error(`mutant ${m.name}: patch did not change src/${m.file}`);
+  writeFileSync(file, patched);
+  return src;
+}
+
+async function loadCore(src: string): Promise<RaftCore> {
+  const rawNode = (await import(pathToFileURL(join(src, 'raft', 'raw-node.ts')).href)) as { RawNode: RaftCore['RawNode'] };
+  const storage = (await import(pathToFileURL(join(src, 'raft', 'storage.ts')).href)) as { MemoryStorage: RaftCore['MemoryStorage'] };
+  return { RawNode: rawNode.RawNode, MemoryStorage: storage.MemoryStorage };
+}
+
+/** First failing run among seeds 1..seedsMax, or undefined. */
+function hunt(core: RaftCore, seedsMax: number): { result: SimResult | undefined; seedsRun: number } {
+  const MUTANT_SEED_BASE = 1_000_000;
+  for (let i = 0; i < seedsMax; i++) {
+    const seed = MUTANT_SEED_BASE + i;
+    const result = runSimulation({ seed, nodes: i % 2 === 0 ? 3 : 5, core });
+    if (!result.ok) return { result, seedsRun: i + 1 };
+  }
+  return { result: undefined, seedsRun: seedsMax };
+}
+
+describe('simulator catches injected core bugs', () => {
+  for (const m of MUTANTS) {
+    it(`catches ${m.name}: ${m.why}`, async () => {
+      const core = await loadCore(prepareMutant(m));
+      const { result, seedsRun } = hunt(core, m.seedsMax);
+      expect(result, `mutant ${m.name} survived ${seedsRun} seeds`).toBeDefined();
+      console.log(`mutant ${m.name}: caught after ${seedsRun} seeds by ${result!.failure!.invariant}: ${describeFailure(result!).split('\n')[0]!.slice(0, 300)}`);
+      expect(m.caughtBy).toContain(result!.failure!.invariant);
+    });
+  }
+
+  it('fails loudly when a patch target is missing', () => {
+    const bogus: Mutant = { ...MUTANTS[0]!, name: 'bogus', target: /^\s*this is not in the core;\s*$/m };
+    expect(() => prepareMutant(bogus)).toThrow(/found 0 times/);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from '../../src/raft/storage.js';
+import { RawNode } from '../../src/raft/raw-node.js';
+import { describeFailure, runSimulation, type SimResult } from '../../src/sim/cluster.js';
+import type { RaftCore } from '../../src/sim/node.js';
+import { sweep } from './sweep.js';
+
+const core: RaftCore = { RawNode, MemoryStorage };
+
+describe('raft simulator (3 nodes)', () => {
+  it('is deterministic: a seed replays to the same run', () => {
+    const a = runSimulation({ seed: 4242, nodes: 3, core });
+    const b = runSimulation({ seed: 4242, nodes: 3, core });
+    const c = runSimulation({ seed: 4243, nodes: 3, core });
+    expect(a.ok, describeFailure(a)).toBe(true);
+    expect(b.stats).toEqual(a.stats);
+    expect(c.stats).not.toEqual(a.stats);
+    expect(a.replay).toBe('npm run sim -- --seed 4242 --nodes 3');
+  });
+
+  it('traces events in verbose mode', () => {
+    const lines: string[] = [];
+    const r = runSimulation({ seed: 7, nodes: 3, core, log: (l) => lines.push(l) });
+    expect(r.ok, describeFailure(r)).toBe(true);
+    expect(lines[0]).toMatch(/^\[0\] seed 7: 3 nodes, profile /);
+    expect(lines.some((l) => /node \d is leader of term \d+/.test(l))).toBe(true);
+  });
+
+  it('describes a failure with the seed and the replay command', () => {
+    const r: SimResult = { seed: 99, nodes: 5, ok: false, failure: { invariant: 'election-safety', message: 'election-safety: nodes 1 and 2 are both leader of term 3', step: 17 }, stats: runSimulation({ seed: 1, nodes: 3, core, steps: 10 }).stats, replay: 'npm run sim -- --seed 99 --nodes 5' };
+    expect(describeFailure(r)).toBe('seed 99 (5 nodes) failed at step 17: election-safety: nodes 1 and 2 are both leader of term 3\n  replay: npm run sim -- --seed 99 --nodes 5');
+  });
+
+  for (let chunk = 0; chunk < 5; chunk++) {
+    const first = 1 + chunk * 1000;
+    it(`holds every safety property and linearizability for seeds ${first}..${first + 999}`, () => {
+      const s = sweep(core, 3, first, 1000);
+      expect(s.failure, s.failure === undefined ? '' : describeFailure(s.failure)).toBeUndefined();
+      console.log(`3 nodes, seeds ${first}..${first + 999}: ${s.summary}`);
+      // The runs must actually exercise the cluster, or passing means nothing.
+      expect(s.opsCompleted).toBeGreaterThan(1000 * 30);
+      expect(s.leaderTerms).toBeGreaterThan(1000 * 2);
+      expect(s.crashes).toBeGreaterThan(100);
+      expect(s.snapshots).toBeGreaterThan(100);
+      expect(s.confChanges).toBeGreaterThan(100);
+      expect(s.unknownHistories).toBeLessThan(10);
+    }, 180_000);
+  }
+});
