@@ -1,11 +1,11 @@
 // CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-16 (the slicing-by-N family of
-// Intel's "Slicing-by-8" paper; leveldb's util/crc32c.cc portable path is by-4), and leveldb's
-// checksum mask. Twin of src/engine/js/crc32c.ts (slicing-by-8: same values). WASM has no CRC
+// Intel's "Slicing-by-8" paper: 16 table lookups consume 16 bytes a step), and leveldb's checksum
+// mask. Twin of src/engine/js/crc32c.ts (slicing-by-8: same values). WASM has no CRC
 // instruction; the 16 tables (16 KiB, static data, not the arena) are built once at instantiation.
 
 const POLY: u32 = 0x82f63b78;
-/** TABLES + k*1024 + 4*b: CRC of byte b followed by k zero bytes. */
 const SLICES: usize = 16;
+/** TABLES + k*1024 + 4*b: CRC of byte b followed by k zero bytes. */
 const TABLES: usize = memory.data(<i32>(SLICES * 256 * 4), 16);
 
 function buildTables(): void {

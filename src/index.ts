@@ -10,3 +10,15 @@ export {
   WasmError,
 } from './errors.js';
 export type { LsmraftErrorCode } from './errors.js';
+
+// The embedded LSM engine.
+export { LsmTree, TreeIterator, TreeSnapshot } from './lsm/db.js';
+export type { KeyLike, WriteOptions, ReadOptions, RangeOptions, BatchOp, TreeStats } from './lsm/db.js';
+export type { LsmTreeOptions } from './lsm/options.js';
+export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './lsm/options.js';
+export type { TreeDescription, LevelDescription, FileDescription } from './lsm/describe.js';
+export { WriteBatch } from './lsm/write-batch.js';
+export type { FileSystem, WritableFile, RandomAccessFile } from './lsm/fs.js';
+export { NodeFileSystem } from './lsm/node-fs.js';
+export { CrashableMemFileSystem } from './lsm/mem-fs.js';
+export type { EngineName } from './engine/types.js';

@@ -27,9 +27,9 @@ import { ReadOnly } from './read-only.js';
 import type { Progress } from './progress.js';
 import { ProgressTracker } from './tracker.js';
 import type { RaftConfig } from './raw-node.js';
+import type { Storage } from './storage.js';
 import {
   NONE,
-  decodeConfChange,
   entryPayloadBytes,
   isEmptyHardState,
   makeMessage,
@@ -122,7 +122,7 @@ export class Raft {
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private pendingReadIndexMessages: Message[] = [];
 
-  constructor(config: RaftConfig, storage: import('./storage.js').Storage) {
+  constructor(config: RaftConfig, storage: Storage) {
     validateConfig(config);
     this.id = config.id;
     this.raftLog = new RaftLog(storage, NO_LIMIT);
@@ -546,11 +546,14 @@ export class Raft {
 
   private handleVoteRequest(m: Message): void {
     // We can vote if: we already voted for this node in this term (a repeated request), or we have
-    // not voted and know of no leader in this term, or it is a pre-vote for a future term.
+    // not voted and know of no leader in this term, or it is a pre-vote for a future term while we
+    // have not heard from a leader for an election timeout (thesis §9.6: a pre-vote is granted only
+    // if the leader seems down, so a node rejoining with an up-to-date log still cannot disrupt).
+    const leaderSeemsAlive = this.lead !== NONE && this.electionElapsed < this.electionTimeout;
     const canVote =
       this.vote === m.from ||
       (this.vote === NONE && this.lead === NONE) ||
-      (m.type === 'preVote' && m.term > this.term);
+      (m.type === 'preVote' && m.term > this.term && !leaderSeemsAlive);
     if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
       this.log(`${this.id} [logterm: ${this.raftLog.lastTerm()}, index: ${this.raftLog.lastIndex()}, vote: ${this.vote}] cast ${m.type} for ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`);
       // The response carries the request's term: for a pre-vote it is the future term; for a vote
@@ -892,8 +895,10 @@ export class Raft {
     }
     const inConf = s.meta.conf.voters.includes(this.id) || s.meta.conf.learners.includes(this.id);
     if (!inConf) {
-      this.log(`${this.id} attempted to restore snapshot but it is not in the ConfState; should never happen`);
-      return false;
+      // Unlike etcd, accept it: a node joining with an empty log can be sent a snapshot taken before
+      // the conf change that adds it (the driver's latest snapshot, or the bootstrap one). It stays a
+      // non-voting follower until it applies that conf change from the entries after the snapshot.
+      this.log(`${this.id} restoring snapshot [index: ${s.meta.index}] whose configuration does not include it yet`);
     }
     if (this.raftLog.matchTerm(s.meta.index, s.meta.term)) {
       // We have the snapshot's last entry: fast-forward the commit index instead.
@@ -903,8 +908,8 @@ export class Raft {
     }
     this.raftLog.restore(s);
     this.restoreConf(s.meta.conf);
-    const self = this.trk.progress.get(this.id)!;
-    self.maybeUpdate(self.next - 1);
+    const self = this.trk.progress.get(this.id);
+    if (self !== undefined) self.maybeUpdate(self.next - 1);
     return true;
   }
 

@@ -38,6 +38,8 @@ export interface SimOptions {
   membership?: boolean;
   /** Bound on the linearizability search. Default 300,000 steps. */
   checkerMaxSteps?: number;
+  /** Check the leader commit and conf change rules directly, not only by consequence. Default true. */
+  ruleChecks?: boolean;
   /** Receives a trace of notable events (verbose mode). */
   log?: (line: string) => void;
 }
@@ -101,6 +103,8 @@ interface Knobs {
   crashRatePerStep: number;
   /** Extra chance per step to crash whichever node leads. */
   leaderCrashRatePerStep: number;
+  /** Chance that a node crashes (and restarts at once) right after it grants a vote. */
+  crashAfterVoteRate: number;
   downStepsMax: number;
   partitionRatePerStep: number;
   /** Chance per step to cut the current leader off from everyone (replacing any partition). */
@@ -136,9 +140,10 @@ function drawKnobs(rng: Random, membership: boolean): Knobs {
       profile: 'leader-churn',
       lossRate: rng.pick([0, 0.01, 0.05]),
       duplicateRate: rng.pick([0, 0.02]),
-      maxDelaySteps: rng.range(1, 3),
+      maxDelaySteps: rng.range(1, 4),
       crashRatePerStep: rng.pick([0, 0.004]),
       leaderCrashRatePerStep: rng.pick([0, 0.03]),
+      crashAfterVoteRate: rng.pick([0, 0.3]),
       downStepsMax: rng.range(2, 20),
       partitionRatePerStep: 0,
       leaderIsolationRatePerStep: rng.pick([0.1, 0.2, 0.3]),
@@ -148,6 +153,7 @@ function drawKnobs(rng: Random, membership: boolean): Knobs {
       confChangeRatePerStep: 0,
       transferRatePerStep: 0,
       maxSizePerMsgBytes: 1,
+      maxInflightMsgs: 1,
     };
   }
   return {
@@ -158,6 +164,7 @@ function drawKnobs(rng: Random, membership: boolean): Knobs {
     maxDelaySteps: rng.range(1, 4),
     crashRatePerStep: rng.pick([0, 0.004, 0.01, 0.03]),
     leaderCrashRatePerStep: rng.pick([0, 0, 0.02]),
+    crashAfterVoteRate: rng.pick([0, 0, 0.3]),
     downStepsMax: rng.range(2, 40),
     partitionRatePerStep: rng.pick([0, 0.01, 0.03]),
     leaderIsolationRatePerStep: rng.pick([0, 0, 0.05]),
@@ -193,9 +200,9 @@ function isProposalDropped(e: unknown): boolean {
 }
 
 class Simulation implements NodeHost {
-  readonly checker = new SafetyChecker();
+  readonly checker: SafetyChecker;
   private readonly rng: Random;
-  private readonly opts: Required<Omit<SimOptions, 'log'>> & { log: ((line: string) => void) | undefined };
+  private readonly opts: Required<Omit<SimOptions, 'log' | 'ruleChecks'>> & { log: ((line: string) => void) | undefined };
   private readonly knobs: Knobs;
   private readonly network: SimNetwork;
   private readonly nodes = new Map<NodeId, SimNode>();
@@ -207,7 +214,10 @@ class Simulation implements NodeHost {
   private readonly configBase: Omit<RaftConfig, 'id' | 'random' | 'appliedIndex'>;
   private now = 0;
   private healAtStep = 0;
-  private leaderWatch: { id: NodeId; term: number; isolateAtStep: number } | undefined;
+  /** Start of the quiet phase: no new faults from here on. */
+  private readonly quietFromStep: number;
+  /** Nodes to crash once this step's Readies are handled (and restart next step). */
+  private readonly crashAfterReadies = new Set<SimNode>();
   private nextNodeId: NodeId;
   private valueSeq = 0;
   private readonly stats: SimStats = {
@@ -228,7 +238,9 @@ class Simulation implements NodeHost {
       checkerMaxSteps: options.checkerMaxSteps ?? 300_000,
       log: options.log,
     };
+    this.checker = new SafetyChecker({ ruleChecks: options.ruleChecks ?? true });
     this.rng = new Random(options.seed);
+    this.quietFromStep = Math.floor(this.opts.steps * 0.8);
     this.knobs = drawKnobs(this.rng, this.opts.membership);
     this.network = new SimNetwork(this.rng.fork(), {
       lossRate: this.knobs.lossRate,
@@ -264,10 +276,9 @@ class Simulation implements NodeHost {
   run(): SimResult {
     let failure: SimFailure | undefined;
     try {
-      const quietFrom = Math.floor(this.opts.steps * 0.8);
       for (this.now = 1; this.now <= this.opts.steps; this.now++) {
-        if (this.now < quietFrom) this.injectFaults();
-        else if (this.now === quietFrom) this.calm();
+        if (this.now < this.quietFromStep) this.injectFaults();
+        else if (this.now === this.quietFromStep) this.calm();
         this.tickNodes();
         this.deliverMessages();
         this.runClients();
@@ -300,6 +311,10 @@ class Simulation implements NodeHost {
   }
 
   send(from: SimNode, m: Message): void {
+    if (m.type === 'voteResp' && !m.reject && this.now < this.quietFromStep && this.knobs.crashAfterVoteRate > 0 && this.rng.chance(this.knobs.crashAfterVoteRate)) {
+      // The vote is on its way; the voter must remember it after a restart.
+      this.crashAfterReadies.add(from);
+    }
     const to = this.nodes.get(m.to);
     const dropped = to === undefined ? 'partition' : this.network.send(m, this.now);
     if (dropped === undefined) return;
@@ -389,25 +404,17 @@ class Simulation implements NodeHost {
   }
 
   /**
-   * Leader churn: each new leader gets a lifetime, often only a step or two (so its first entries
-   * reach few or no followers), then it is cut off from everyone. A random isolation now and then
-   * comes on top.
+   * Leader churn: now and then cut the newest leader off from everyone (which heals whatever was
+   * cut before), so that leaders come and go while their last entries reached few followers.
    */
   private churnLeaders(): void {
     const k = this.knobs;
-    const rng = this.rng;
+    if (k.leaderIsolationRatePerStep === 0 || !this.rng.chance(k.leaderIsolationRatePerStep)) return;
     const leader = this.currentLeader();
     if (leader === undefined) return;
-    const w = this.leaderWatch;
-    if (w === undefined || w.id !== leader.id || w.term !== leader.leaderTerm) {
-      const lifetime = Infinity;
-      this.leaderWatch = { id: leader.id, term: leader.leaderTerm, isolateAtStep: this.now + lifetime };
-    }
-    const due = this.now >= this.leaderWatch!.isolateAtStep;
-    if (!due && !(k.leaderIsolationRatePerStep > 0 && rng.chance(k.leaderIsolationRatePerStep))) return;
-    this.leaderWatch!.isolateAtStep = Infinity;
+    if (this.network.isPartitioned() && this.nodeList.every((n) => n === leader || !this.network.connected(n.id, leader.id))) return;
     this.network.partition([[leader.id]]);
-    this.healAtStep = this.now + rng.range(3, k.isolationStepsMax);
+    this.healAtStep = this.now + this.rng.range(3, k.isolationStepsMax);
     this.stats.partitions++;
     this.log(`isolate leader ${leader.id} until step ${this.healAtStep}`);
   }
@@ -531,6 +538,12 @@ class Simulation implements NodeHost {
     const n = this.nodeList.length;
     const start = this.rng.int(n);
     for (let i = 0; i < n; i++) this.nodeList[(start + i) % n]!.handleReadies(this.knobs.slowDisk);
+    for (const node of this.crashAfterReadies) {
+      if (!node.alive) continue;
+      this.crash(node);
+      node.restartAtStep = this.now + 1;
+    }
+    this.crashAfterReadies.clear();
   }
 
   // --- clients ---

@@ -81,7 +81,17 @@ export interface PersistEvent {
   commitBefore: number;
 }
 
+export interface SafetyCheckerOptions {
+  /**
+   * Also check the two protocol rules (leader commit rule, one conf change at a time) directly.
+   * Default true. Turned off, only the five properties are checked, which shows whether a broken
+   * rule is caught by its consequences.
+   */
+  ruleChecks?: boolean;
+}
+
 export class SafetyChecker {
+  private readonly ruleChecks: boolean;
   private readonly leaderOfTerm = new Map<number, NodeId>();
   /** log-matching registry: index -> term -> record. */
   private readonly byIndex = new Map<number, Map<number, EntryRecord>>();
@@ -89,6 +99,10 @@ export class SafetyChecker {
   private readonly committed: (CommittedRecord | undefined)[] = [];
   private readonly commitSeen = new Map<NodeId, number>();
   checks = 0;
+
+  constructor(options: SafetyCheckerOptions = {}) {
+    this.ruleChecks = options.ruleChecks ?? true;
+  }
 
   /** A node is leader in `term` (called once the Ready that made it so is persisted). */
   onLeader(nodeId: NodeId, term: number, storage: Storage): void {
@@ -124,14 +138,7 @@ export class SafetyChecker {
       if (ev.entries.length > 0 && ev.entries[0]!.index !== ev.lastIndexBefore + 1) {
         throw new SafetyViolation('leader-append-only', `leader ${ev.nodeId} of term ${ev.leaderTermAfter} wrote entries from ${ev.entries[0]!.index} over its log ending at ${ev.lastIndexBefore}`);
       }
-      this.checkConfChangesOneAtATime(ev);
-      const hs = ev.hardState;
-      if (hs !== undefined && hs.commit > ev.commitBefore && hs.commit >= ev.storage.firstIndex()) {
-        const t = ev.storage.term(hs.commit);
-        if (t !== ev.leaderTermAfter) {
-          throw new SafetyViolation('leader-commit-rule', `leader ${ev.nodeId} of term ${ev.leaderTermAfter} advanced its commit index to ${hs.commit}, an entry of term ${t}`);
-        }
-      }
+      if (this.ruleChecks) this.checkLeaderRules(ev);
     }
     if (ev.snapshot !== undefined && ev.snapshot.meta.index > 0) {
       const c = this.committed[ev.snapshot.meta.index];
@@ -218,6 +225,17 @@ export class SafetyChecker {
         rec.prevTerm = prevTerm;
       } else if (prevTerm !== -1 && prevTerm !== rec.prevTerm) {
         throw new SafetyViolation('log-matching', `node ${ev.nodeId} has entry ${e.index}/${e.term} after term ${prevTerm}, another log after term ${rec.prevTerm}`);
+      }
+    }
+  }
+
+  private checkLeaderRules(ev: PersistEvent): void {
+    this.checkConfChangesOneAtATime(ev);
+    const hs = ev.hardState;
+    if (hs !== undefined && hs.commit > ev.commitBefore && hs.commit >= ev.storage.firstIndex()) {
+      const t = ev.storage.term(hs.commit);
+      if (t !== ev.leaderTermAfter) {
+        throw new SafetyViolation('leader-commit-rule', `leader ${ev.nodeId} of term ${ev.leaderTermAfter} advanced its commit index to ${hs.commit}, an entry of term ${t}`);
       }
     }
   }

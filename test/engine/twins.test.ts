@@ -74,7 +74,7 @@ function randomEntries(rng: Rng, userKeys: number): Entry[] {
   };
   for (let u = 0; u < userKeys; u++) {
     const prefix = prefixes[rng.int(prefixes.length)]!;
-    const suffix = rng.bytes(rng.int(rng.chance(0.1) ? 0 : 24));
+    const suffix = rng.bytes(rng.chance(0.1) ? 0 : rng.chance(0.1) ? 64 + rng.int(100) : rng.int(24));
     const user = new Uint8Array(prefix.length + suffix.length);
     user.set(prefix);
     user.set(suffix, prefix.length);
@@ -84,7 +84,7 @@ function randomEntries(rng: Rng, userKeys: number): Entry[] {
     const versions = rng.chance(0.3) ? 1 + rng.int(5) : 1;
     for (let v = 0; v < versions; v++) {
       const kind = rng.chance(0.25) ? 0 : 1;
-      const valueBytes = kind === 0 ? 0 : rng.chance(0.02) ? 5000 + rng.int(20_000) : rng.chance(0.2) ? 0 : rng.int(60);
+      const valueBytes = kind === 0 ? 0 : rng.chance(0.02) ? 5000 + rng.int(20_000) : rng.chance(0.2) ? 0 : rng.int(rng.chance(0.3) ? 300 : 60);
       entries.push({ user, seq: nextSeq(), kind, value: rng.bytes(valueBytes) });
     }
   }

@@ -3,9 +3,11 @@
  * CorruptionError, never a trap; memory growth; the instance stays usable after an error), and
  * inputs big enough to grow memory several times. Agreement with the JS twin is twins.test.ts.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { EntryRun, HotPaths } from '../../src/engine/types.js';
 import { instantiateWasmHotPaths, loadWasmHotPaths } from '../../src/engine/wasm/index.js';
+import { webAssembly, type WasmMemory } from '../../src/engine/wasm/webassembly.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { crc32c as jsCrc, maskCrc } from '../../src/engine/js/crc32c.js';
 import { CorruptionError } from '../../src/errors.js';
@@ -73,6 +75,25 @@ describe('wasm hot paths', () => {
     const engine = await loadWasmHotPaths();
     expect(engine.name).toBe('wasm');
     expect(engine.crc32c(utf8('123456789'))).toBe(0xe3069283);
+  });
+
+  it('bloomHash export matches leveldb hash_test.cc vectors (seed 0xbc9f1d34)', () => {
+    const module = new webAssembly.Module(new Uint8Array(readFileSync(new URL('../../build/lsmraft.wasm', import.meta.url))));
+    const raw = new webAssembly.Instance(module, {}).exports as {
+      memory: WasmMemory; arenaBase(): number; bloomHash(ptr: number, len: number): number;
+    };
+    const base = raw.arenaBase();
+    const vectors: Array<[number[], number]> = [
+      [[], 0xbc9f1d34],
+      [[0x62], 0xef1345c4],
+      [[0xc3, 0x97], 0x5b663814],
+      [[0xe2, 0x99, 0xa5], 0x323c078f],
+      [[0xe1, 0x80, 0xb9, 0x32], 0xed21633a],
+    ];
+    for (const [bytes, expected] of vectors) {
+      new Uint8Array(raw.memory.buffer).set(bytes, base);
+      expect(raw.bloomHash(base, bytes.length) >>> 0).toBe(expected);
+    }
   });
 
   it('crc32c matches the RFC 3720 vectors and crosses its 1 MiB copy pieces', () => {

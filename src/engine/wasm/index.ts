@@ -158,14 +158,7 @@ export class WasmHotPaths implements HotPaths {
       const status = this.exports.decodeBlock(this.base, block.length, out);
       this.refreshViews();
       if (status !== STATUS_OK) throw statusError('decodeBlock', status, file, offset, this.result(4));
-      const count = this.result(0);
-      const offsetsWord = this.result(1) >>> 2;
-      const dataPtr = this.result(2);
-      return {
-        data: this.u8.slice(dataPtr, dataPtr + this.result(3)),
-        offsets: this.u32.slice(offsetsWord, offsetsWord + 2 * count + 1),
-        count,
-      };
+      return this.copyOutRun(this.result(0), this.result(1), this.result(2), this.result(3));
     } finally {
       this.leave();
     }
@@ -264,6 +257,7 @@ export class WasmHotPaths implements HotPaths {
       this.check('mergeRuns', status);
       const count = this.result(0);
       assert(count <= totalEntries && this.result(1) <= totalDataBytes, 'merge output fits its reservation');
+      // Two copies, not copyOutRun: the offsets reservation was sized for every input entry.
       const merged: EntryRun = {
         data: this.u8.slice(outData, outData + this.result(1)),
         offsets: this.u32.slice(outOffsets >>> 2, (outOffsets >>> 2) + 2 * count + 1),
@@ -311,6 +305,20 @@ export class WasmHotPaths implements HotPaths {
     if (status !== STATUS_OK) throw statusError(operation, status);
   }
 
+  /**
+   * Copies a run the module wrote (offsets at offsetsPtr, data at dataPtr after them) out of the
+   * arena with one allocation: the returned offsets and data are views of one new buffer.
+   */
+  private copyOutRun(count: number, offsetsPtr: number, dataPtr: number, dataBytes: number): EntryRun {
+    assert(offsetsPtr % 4 === 0 && dataPtr >= offsetsPtr + 4 * (2 * count + 1), 'run layout in the arena');
+    const copy = this.u8.slice(offsetsPtr, dataPtr + dataBytes);
+    return {
+      data: new Uint8Array(copy.buffer, dataPtr - offsetsPtr, dataBytes),
+      offsets: new Uint32Array(copy.buffer, 0, 2 * count + 1),
+      count,
+    };
+  }
+
   private result(index: number): number {
     return this.u32[this.resultWord + index]!;
   }
@@ -321,6 +329,7 @@ export class WasmHotPaths implements HotPaths {
    * `extraBytes` more.
    */
   private placeRun(run: EntryRun, start: number, end: number, at: number, extraBytes: number): PlacedRun {
+    assert(run.offsets.length >= 2 * run.count + 1, 'run offsets cover its entries');
     const offsetsPtr = align8(at);
     const offsetCount = 2 * (end - start) + 1;
     const dataPtr = align8(offsetsPtr + 4 * offsetCount);

@@ -1,0 +1,754 @@
+/**
+ * The node's TCP transport (node:net), after etcd-io/raft's rafthttp: one outbound stream per peer
+ * with a bounded send queue, messages dropped (and the sender told) when the queue is full or the
+ * peer is down, reconnection with capped exponential backoff and jitter. Frames: src/node/frame.ts,
+ * byte layout in docs/format/wire.md. Also the client side (connectClient) that KvClient uses.
+ *
+ * What must hold:
+ * - Nothing the network sends can crash the process or grow memory without bound. Every socket has
+ *   an 'error' handler; a malformed, oversized or foreign frame closes the connection that carried
+ *   it (logged, counted in stats().badFrames) and nothing else; decoders buffer at most one frame
+ *   of at most frameBytesMax bytes; per-peer queues are bounded in frames and bytes.
+ * - Peer frames (HELLO, RAFT, SNAPSHOT_*) are accepted only with this node's current cluster id
+ *   (never 0), and RAFT/SNAPSHOT_* only after a HELLO on the same connection, from the node that
+ *   HELLO named. Client and join frames may carry cluster id 0 or ours.
+ * - A full queue drops the NEW frame (send returns false). Raft tolerates loss; keeping the queued
+ *   frames keeps what is already in flight in order, and the caller learns of the drop at once.
+ * - Frames queued for a peer whose connection fails are dropped: after a reconnect they would be
+ *   stale, and raft resends what matters. While a peer waits to reconnect, send() drops too.
+ */
+import * as net from 'node:net';
+import { InvalidArgumentError } from '../errors.js';
+import { assert } from '../util/assert.js';
+import {
+  decodeClientResponse,
+  decodeHello,
+  encodeClientRequest,
+  encodeHello,
+  encodeJoinRequest,
+  type ClientRequest,
+  type ClientResponse,
+  type JoinRequest,
+} from './codec.js';
+import { BadFrameError, ConnectionClosedError, RequestTimeoutError } from './errors.js';
+import {
+  FRAME_BODY_BYTES_MIN,
+  FRAME_BYTES_MAX_DEFAULT,
+  FRAME_LENGTH_BYTES,
+  FrameDecoder,
+  FrameType,
+  NO_CLUSTER,
+  encodeFrame,
+  frameTypeName,
+  isPeerFrameType,
+  toClusterId,
+  type ClusterId,
+  type DecodedFrame,
+} from './frame.js';
+
+/** "host:port" or "[v6]:port" -> parts. Throws InvalidArgumentError. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || !(port >= 0 && port <= 65535)) {
+    throw new InvalidArgumentError(`bad address "${address}": expected host:port`, 'KV_ERR_INVALID_ARGUMENT');
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Bound on next() calls that one chunk can satisfy: a frame takes at least
+ * FRAME_LENGTH_BYTES + FRAME_BODY_BYTES_MIN bytes, one frame may complete from earlier chunks, and
+ * the last call returns undefined.
+ */
+function framesInChunkMax(chunkBytes: number): number {
+  return Math.ceil(chunkBytes / (FRAME_LENGTH_BYTES + FRAME_BODY_BYTES_MIN)) + 2;
+}
+
+/** One TCP connection, as the frame handler sees it. */
+export interface Connection {
+  /** Unique within the transport, for logs. */
+  readonly id: number;
+  readonly direction: 'inbound' | 'outbound';
+  readonly remoteAddress: string;
+  /** The peer's node id: from its HELLO (inbound) or the peer we dialed (outbound). */
+  readonly peerId: number | undefined;
+  /** The peer's listen address, from its HELLO. */
+  readonly peerListenAddress: string | undefined;
+  readonly closed: boolean;
+  /** Closes this connection (for example after a payload that does not decode). */
+  close(reason: string): void;
+}
+
+export interface TransportOptions {
+  nodeId: number;
+  /** The current cluster id (0 = none yet); read per frame, so it may change when the node joins. */
+  clusterId: () => bigint | Uint8Array;
+  listenHost: string;
+  listenPort: number;
+  /** Address announced in HELLO; default listenHost:boundPort. */
+  advertiseAddress?: string;
+  /** Bound on one frame, length prefix included; default FRAME_BYTES_MAX_DEFAULT. */
+  frameBytesMax: number;
+  peerQueueFramesMax: number;
+  peerQueueBytesMax: number;
+  reconnectDelayMsMin: number;
+  reconnectDelayMsMax: number;
+  /** Default 1000. A connect that takes longer counts as failed. */
+  connectTimeoutMs?: number;
+  /** Default 1024. Inbound connections beyond it are closed at once. */
+  inboundConnectionsMax?: number;
+  /** Uniform in [0, 1), for backoff jitter; default Math.random. */
+  random?: () => number;
+  /**
+   * Every accepted frame, HELLO included. If it throws a BadFrameError (a payload that does not
+   * decode), the transport closes that connection and counts a bad frame; any other throw is a bug.
+   */
+  onFrame: (frame: DecodedFrame, conn: Connection) => void;
+  /** A peer's connection failed or was lost (not called per dropped frame). */
+  onPeerUnreachable?: (peerId: number) => void;
+  log?: (line: string) => void;
+}
+
+export interface TransportStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  badFrames: number;
+  droppedFrames: number;
+  reconnects: number;
+  inboundConnections: number;
+}
+
+export type PeerState = 'idle' | 'connecting' | 'connected' | 'backoff';
+
+export interface PeerStats {
+  state: PeerState;
+  queuedFrames: number;
+  queuedBytes: number;
+  consecutiveFailures: number;
+}
+
+/** The socket side of a connection: decoder plus the checks that depend on what was said before. */
+class Conn implements Connection {
+  peerId: number | undefined;
+  peerListenAddress: string | undefined;
+  closed = false;
+  /** Set for inbound connections after a HELLO. */
+  helloSeen = false;
+  readonly decoder: FrameDecoder;
+  constructor(
+    readonly id: number,
+    readonly direction: 'inbound' | 'outbound',
+    readonly socket: net.Socket,
+    readonly remoteAddress: string,
+    frameBytesMax: number,
+    private readonly onClose: (conn: Conn, reason: string) => void,
+  ) {
+    this.decoder = new FrameDecoder(frameBytesMax);
+  }
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.onClose(this, reason);
+  }
+}
+
+interface Peer {
+  readonly id: number;
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  state: PeerState;
+  conn: Conn | undefined;
+  queue: Uint8Array[];
+  queuedBytes: number;
+  waitingDrain: boolean;
+  flushScheduled: boolean;
+  consecutiveFailures: number;
+  connectedAtMs: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class Transport {
+  private readonly opts: TransportOptions;
+  private readonly random: () => number;
+  private readonly connectTimeoutMs: number;
+  private readonly inboundConnectionsMax: number;
+  private readonly peers = new Map<number, Peer>();
+  private readonly inbound = new Set<Conn>();
+  private server: net.Server | undefined;
+  private advertise: string | undefined;
+  private nextConnId = 1;
+  private closed = false;
+  private readonly counters: TransportStats = {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    badFrames: 0,
+    droppedFrames: 0,
+    reconnects: 0,
+    inboundConnections: 0,
+  };
+
+  constructor(options: TransportOptions) {
+    const o = options;
+    const bad = (what: string): never => {
+      throw new InvalidArgumentError(`transport option ${what}`, 'KV_ERR_INVALID_ARGUMENT');
+    };
+    if (!Number.isSafeInteger(o.nodeId) || o.nodeId <= 0) bad(`nodeId must be a positive integer, got ${o.nodeId}`);
+    if (!Number.isSafeInteger(o.frameBytesMax) || o.frameBytesMax < FRAME_LENGTH_BYTES + FRAME_BODY_BYTES_MIN) {
+      bad(`frameBytesMax too small: ${o.frameBytesMax}`);
+    }
+    if (!(o.peerQueueFramesMax >= 1) || !(o.peerQueueBytesMax >= 1)) bad('peer queue bounds must be >= 1');
+    if (!(o.reconnectDelayMsMin >= 1) || !(o.reconnectDelayMsMax >= o.reconnectDelayMsMin)) {
+      bad(`reconnect delays must satisfy 1 <= min <= max, got ${o.reconnectDelayMsMin}..${o.reconnectDelayMsMax}`);
+    }
+    this.opts = o;
+    this.random = o.random ?? Math.random;
+    this.connectTimeoutMs = o.connectTimeoutMs ?? 1000;
+    this.inboundConnectionsMax = o.inboundConnectionsMax ?? 1024;
+  }
+
+  /** Starts accepting connections. Port 0 picks a free port; the bound address is returned. */
+  listen(): Promise<{ host: string; port: number }> {
+    assert(this.server === undefined && !this.closed, 'Transport.listen called twice or after close');
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        reject(new InvalidArgumentError(`cannot listen on ${formatAddress(this.opts.listenHost, this.opts.listenPort)}: ${err.message}`, 'KV_ERR_INVALID_ARGUMENT'));
+      };
+      server.once('error', onError);
+      server.listen(this.opts.listenPort, this.opts.listenHost, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.log(`server error: ${err.message}`));
+        const addr = server.address();
+        assert(addr !== null && typeof addr === 'object', 'server has no address after listen');
+        this.advertise = this.opts.advertiseAddress ?? formatAddress(this.opts.listenHost, addr.port);
+        resolve({ host: this.opts.listenHost, port: addr.port });
+      });
+    });
+  }
+
+  /** Sets (or changes) a peer's address. A changed address drops the current connection. */
+  setPeer(id: number, address: string): void {
+    assert(Number.isSafeInteger(id) && id > 0, () => `bad peer id ${id}`);
+    const { host, port } = parseAddress(address);
+    const old = this.peers.get(id);
+    if (old !== undefined) {
+      if (old.address === address) return;
+      this.removePeer(id);
+    }
+    this.peers.set(id, {
+      id,
+      address,
+      host,
+      port,
+      state: 'idle',
+      conn: undefined,
+      queue: [],
+      queuedBytes: 0,
+      waitingDrain: false,
+      flushScheduled: false,
+      consecutiveFailures: 0,
+      connectedAtMs: 0,
+      timer: undefined,
+    });
+  }
+
+  removePeer(id: number): void {
+    const peer = this.peers.get(id);
+    if (peer === undefined) return;
+    this.peers.delete(id);
+    if (peer.timer !== undefined) clearTimeout(peer.timer);
+    peer.timer = undefined;
+    this.dropQueue(peer);
+    peer.conn?.close('peer removed');
+  }
+
+  /**
+   * Queues a frame for a peer and returns true, or drops it and returns false: unknown peer, peer
+   * waiting to reconnect, frame over frameBytesMax, or queue full. Connects lazily.
+   */
+  send(peerId: number, type: FrameType, payload: Uint8Array): boolean {
+    assert(type === FrameType.RAFT || type === FrameType.SNAPSHOT_CHUNK || type === FrameType.SNAPSHOT_ACK,
+      () => `send() carries peer frames only, not ${frameTypeName(type)}`);
+    const peer = this.peers.get(peerId);
+    if (this.closed || peer === undefined || peer.state === 'backoff') {
+      this.counters.droppedFrames++;
+      return false;
+    }
+    const frame = encodeFrame(type, this.clusterId(), this.opts.nodeId, payload);
+    if (frame.length > this.opts.frameBytesMax) {
+      this.counters.droppedFrames++;
+      this.log(`dropped a ${frame.length}-byte ${frameTypeName(type)} frame to peer ${peerId}: over frameBytesMax ${this.opts.frameBytesMax}`);
+      return false;
+    }
+    if (peer.queue.length >= this.opts.peerQueueFramesMax || peer.queuedBytes + frame.length > this.opts.peerQueueBytesMax) {
+      this.counters.droppedFrames++;
+      return false;
+    }
+    peer.queue.push(frame);
+    peer.queuedBytes += frame.length;
+    if (peer.state === 'idle') this.connect(peer);
+    else if (peer.state === 'connected') this.scheduleFlush(peer);
+    return true;
+  }
+
+  /**
+   * Answers on the connection a request came in on. Returns false (and closes the connection) when
+   * it is closed or its unsent output is over peerQueueBytesMax: a client that does not read.
+   */
+  reply(conn: Connection, type: FrameType, payload: Uint8Array): boolean {
+    assert(conn instanceof Conn, 'reply on a connection of another transport');
+    if (conn.closed) {
+      this.counters.droppedFrames++;
+      return false;
+    }
+    if (conn.socket.writableLength > this.opts.peerQueueBytesMax) {
+      this.counters.droppedFrames++;
+      this.log(`conn ${conn.id} (${conn.remoteAddress}): closed, it does not read its replies`);
+      conn.close('slow reader');
+      return false;
+    }
+    const frame = encodeFrame(type, this.clusterId(), this.opts.nodeId, payload);
+    conn.socket.write(frame);
+    this.counters.framesOut++;
+    this.counters.bytesOut += frame.length;
+    return true;
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters, inboundConnections: this.inbound.size };
+  }
+
+  peerStats(id: number): PeerStats | undefined {
+    const p = this.peers.get(id);
+    if (p === undefined) return undefined;
+    return { state: p.state, queuedFrames: p.queue.length, queuedBytes: p.queuedBytes, consecutiveFailures: p.consecutiveFailures };
+  }
+
+  /** Closes the server and every connection; pending frames are dropped. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.peers.keys()]) this.removePeer(id);
+    for (const conn of [...this.inbound]) conn.close('transport closed');
+    const server = this.server;
+    if (server !== undefined && server.listening) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private clusterId(): ClusterId {
+    return toClusterId(this.opts.clusterId());
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(`transport ${this.opts.nodeId}: ${line}`);
+  }
+
+  private accept(socket: net.Socket): void {
+    const remote = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+    socket.on('error', (err) => this.log(`inbound ${remote}: ${err.message}`));
+    if (this.closed || this.inbound.size >= this.inboundConnectionsMax) {
+      this.log(`inbound ${remote}: refused (${this.closed ? 'closed' : `${this.inbound.size} connections open`})`);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const conn = new Conn(this.nextConnId++, 'inbound', socket, remote, this.opts.frameBytesMax, (c) => {
+      this.inbound.delete(c);
+    });
+    this.inbound.add(conn);
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    socket.on('close', () => conn.close('socket closed'));
+  }
+
+  /** Feeds a chunk to the connection's decoder and hands every accepted frame to onFrame. */
+  private onData(conn: Conn, chunk: Uint8Array): void {
+    if (conn.closed) return;
+    this.counters.bytesIn += chunk.length;
+    conn.decoder.push(chunk);
+    const framesMax = framesInChunkMax(chunk.length);
+    for (let i = 0; i <= framesMax; i++) {
+      assert(i < framesMax, 'more frames in a chunk than it can hold');
+      let frame: DecodedFrame | undefined;
+      let why: string | undefined;
+      try {
+        frame = conn.decoder.next();
+        if (frame === undefined) return;
+        why = this.check(conn, frame);
+      } catch (e) {
+        if (!(e instanceof BadFrameError)) throw e;
+        this.reject(conn, e.message);
+        return;
+      }
+      if (why !== undefined) {
+        this.reject(conn, `${frameTypeName(frame.type)} frame from sender ${frame.senderId}: ${why}`);
+        return;
+      }
+      this.counters.framesIn++;
+      try {
+        this.opts.onFrame(frame, conn);
+      } catch (e) {
+        if (!(e instanceof BadFrameError)) throw e;
+        this.reject(conn, `${frameTypeName(frame.type)} payload: ${e.message}`);
+        return;
+      }
+      if (conn.closed) return;
+    }
+  }
+
+  /** Why this connection may not carry this frame, or undefined if it may. Records a HELLO. */
+  private check(conn: Conn, f: DecodedFrame): string | undefined {
+    const ours = this.clusterId();
+    if (isPeerFrameType(f.type)) {
+      if (ours === NO_CLUSTER) return 'this node is in no cluster yet';
+      if (f.clusterId !== ours) return `foreign cluster id ${f.clusterId} (ours is ${ours})`;
+      if (f.senderId === 0) return 'sender id 0';
+      if (f.type === FrameType.HELLO) {
+        if (conn.direction !== 'inbound' || conn.helloSeen) return 'unexpected HELLO';
+        const hello = decodeHello(f.payload);
+        conn.helloSeen = true;
+        conn.peerId = f.senderId;
+        conn.peerListenAddress = hello.listenAddress;
+        return undefined;
+      }
+      if (conn.peerId === undefined) return 'peer frame before HELLO';
+      if (f.senderId !== conn.peerId) return `sender differs from the connection's peer ${conn.peerId}`;
+      return undefined;
+    }
+    if (f.clusterId !== NO_CLUSTER && f.clusterId !== ours) return `foreign cluster id ${f.clusterId} (ours is ${ours})`;
+    return undefined;
+  }
+
+  private reject(conn: Conn, why: string): void {
+    this.counters.badFrames++;
+    this.log(`${conn.direction} conn ${conn.id} (${conn.remoteAddress}): closed on a bad frame: ${why}`);
+    conn.close('bad frame');
+  }
+
+  private connect(peer: Peer): void {
+    assert(peer.state === 'idle' || peer.state === 'backoff', () => `connect in state ${peer.state}`);
+    peer.state = 'connecting';
+    peer.timer = undefined;
+    const socket = net.connect({ host: peer.host, port: peer.port });
+    socket.setNoDelay(true);
+    const conn = new Conn(this.nextConnId++, 'outbound', socket, peer.address, this.opts.frameBytesMax, (c, reason) =>
+      this.onPeerConnClosed(peer, c, reason),
+    );
+    conn.peerId = peer.id;
+    peer.conn = conn;
+    const connectTimer = setTimeout(() => conn.close(`connect timed out after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
+    socket.on('error', (err) => {
+      this.log(`peer ${peer.id} (${peer.address}): ${err.message}`);
+      conn.close(err.message);
+    });
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      conn.close('socket closed');
+    });
+    socket.on('connect', () => {
+      clearTimeout(connectTimer);
+      if (conn.closed) return;
+      peer.state = 'connected';
+      peer.connectedAtMs = Date.now();
+      assert(this.advertise !== undefined, 'Transport: listen() before sending to peers');
+      const hello = encodeFrame(FrameType.HELLO, this.clusterId(), this.opts.nodeId, encodeHello({ listenAddress: this.advertise }));
+      socket.write(hello);
+      this.counters.framesOut++;
+      this.counters.bytesOut += hello.length;
+      this.flush(peer);
+    });
+    socket.on('drain', () => {
+      peer.waitingDrain = false;
+      this.flush(peer);
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+  }
+
+  private onPeerConnClosed(peer: Peer, conn: Conn, reason: string): void {
+    if (peer.conn !== conn) return; // a connection the peer already replaced
+    peer.conn = undefined;
+    peer.waitingDrain = false;
+    this.dropQueue(peer);
+    if (this.closed || this.peers.get(peer.id) !== peer) {
+      peer.state = 'idle';
+      return;
+    }
+    // A connection that stayed up a while was a success: start the backoff over. One that failed
+    // to connect, or was closed at once (say, the peer refuses our cluster), backs off further.
+    const upMs = peer.state === 'connected' ? Date.now() - peer.connectedAtMs : 0;
+    peer.consecutiveFailures = upMs >= this.opts.reconnectDelayMsMax ? 1 : peer.consecutiveFailures + 1;
+    const delayMs = this.backoffDelayMs(peer.consecutiveFailures);
+    this.log(`peer ${peer.id} (${peer.address}): connection lost (${reason}); retry in ${delayMs} ms`);
+    peer.state = 'backoff';
+    peer.timer = setTimeout(() => {
+      this.counters.reconnects++;
+      this.connect(peer);
+    }, delayMs);
+    this.opts.onPeerUnreachable?.(peer.id);
+  }
+
+  /** Capped exponential backoff with "equal jitter": half fixed, half random, never below min. */
+  private backoffDelayMs(failures: number): number {
+    const { reconnectDelayMsMin: minMs, reconnectDelayMsMax: maxMs } = this.opts;
+    const baseMs = Math.min(maxMs, minMs * 2 ** Math.min(failures - 1, 30));
+    return Math.max(minMs, Math.round(baseMs / 2 + (this.random() * baseMs) / 2));
+  }
+
+  private dropQueue(peer: Peer): void {
+    this.counters.droppedFrames += peer.queue.length;
+    peer.queue = [];
+    peer.queuedBytes = 0;
+  }
+
+  /** Frames sent in one turn of the event loop go out in one corked write. */
+  private scheduleFlush(peer: Peer): void {
+    if (peer.flushScheduled || peer.waitingDrain) return;
+    peer.flushScheduled = true;
+    process.nextTick(() => {
+      peer.flushScheduled = false;
+      this.flush(peer);
+    });
+  }
+
+  private flush(peer: Peer): void {
+    const conn = peer.conn;
+    if (peer.state !== 'connected' || conn === undefined || conn.closed || peer.waitingDrain) return;
+    const socket = conn.socket;
+    socket.cork();
+    const n = peer.queue.length;
+    let written = 0;
+    while (written < n) {
+      const frame = peer.queue[written++]!;
+      peer.queuedBytes -= frame.length;
+      this.counters.framesOut++;
+      this.counters.bytesOut += frame.length;
+      if (!socket.write(frame)) {
+        peer.waitingDrain = true;
+        break;
+      }
+    }
+    peer.queue.splice(0, written);
+    socket.uncork();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client side.
+
+export interface ClientConnectionOptions {
+  /** Default FRAME_BYTES_MAX_DEFAULT. */
+  frameBytesMax?: number;
+  /** Default 1000. */
+  connectTimeoutMs?: number;
+  /** Default per request; 5000 if not given. */
+  requestTimeoutMs?: number;
+  /** Requests awaiting an answer at once; more wait their turn. Default 256. */
+  inFlightMax?: number;
+  /** Requests waiting for an in-flight slot; more fail at once with KV_ERR_TIMEOUT. Default 4096. */
+  waitingMax?: number;
+  /** Cluster id in the frames sent; default 0 (a client need not know it). */
+  clusterId?: bigint;
+  /** Sender id in the frames sent; default 0 (a client). */
+  senderId?: number;
+  log?: (line: string) => void;
+}
+
+interface Pending {
+  resolve: (r: ClientResponse) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Waiting {
+  start: () => void;
+  reject: (e: Error) => void;
+}
+
+export type ClientRequestInput = Omit<ClientRequest, 'requestId'>;
+export type JoinRequestInput = Omit<JoinRequest, 'requestId'>;
+
+/**
+ * A connection from a client (KvClient, or a node forwarding a request or joining a node) to one
+ * node. Requests are matched to responses by requestId, which the connection assigns.
+ */
+export class ClientConnection {
+  private readonly pending = new Map<number, Pending>();
+  private readonly waiting: Waiting[] = [];
+  private nextRequestId = 1;
+  private closedWhy: Error | undefined;
+  private readonly decoder: FrameDecoder;
+
+  private constructor(
+    readonly address: string,
+    private readonly socket: net.Socket,
+    private readonly opts: Required<Omit<ClientConnectionOptions, 'log'>> & Pick<ClientConnectionOptions, 'log'>,
+  ) {
+    this.decoder = new FrameDecoder(opts.frameBytesMax);
+  }
+
+  static connect(address: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
+    const { host, port } = parseAddress(address);
+    const opts = {
+      frameBytesMax: options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT,
+      connectTimeoutMs: options.connectTimeoutMs ?? 1000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+      inFlightMax: options.inFlightMax ?? 256,
+      waitingMax: options.waitingMax ?? 4096,
+      clusterId: options.clusterId ?? NO_CLUSTER,
+      senderId: options.senderId ?? 0,
+      log: options.log,
+    };
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      socket.setNoDelay(true);
+      const cc = new ClientConnection(address, socket, opts);
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        socket.destroy();
+        reject(new RequestTimeoutError(`connect to ${address}`, opts.connectTimeoutMs));
+      }, opts.connectTimeoutMs);
+      socket.on('error', (err) => {
+        opts.log?.(`client ${address}: ${err.message}`);
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(new ConnectionClosedError(address, err.message, { cause: err }));
+        }
+        cc.fail(new ConnectionClosedError(address, err.message, { cause: err }));
+      });
+      socket.on('close', () => cc.fail(new ConnectionClosedError(address, 'closed by the server')));
+      socket.on('data', (chunk: Buffer) => cc.onData(chunk));
+      socket.on('connect', () => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        resolve(cc);
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedWhy !== undefined;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Sends a CLIENT_REQUEST and resolves with its CLIENT_RESPONSE. Rejects with a typed error. */
+  request(req: ClientRequestInput, timeoutMs?: number): Promise<ClientResponse> {
+    return this.exchange(FrameType.CLIENT_REQUEST, (requestId) => encodeClientRequest({ ...req, requestId }), timeoutMs);
+  }
+
+  /** Sends a JOIN_REQUEST and resolves with its JOIN_RESPONSE. */
+  join(req: JoinRequestInput, timeoutMs?: number): Promise<ClientResponse> {
+    return this.exchange(FrameType.JOIN_REQUEST, (requestId) => encodeJoinRequest({ ...req, requestId }), timeoutMs);
+  }
+
+  close(): void {
+    this.fail(new ConnectionClosedError(this.address, 'closed by the client'));
+  }
+
+  private exchange(type: FrameType, encode: (requestId: number) => Uint8Array, timeoutMs?: number): Promise<ClientResponse> {
+    const limitMs = timeoutMs ?? this.opts.requestTimeoutMs;
+    const requestId = this.nextRequestId++;
+    // Encode now: a bad request fails at the caller's edge, before it waits for a slot.
+    const frame = encodeFrame(type, this.opts.clusterId, this.opts.senderId, encode(requestId));
+    if (frame.length > this.opts.frameBytesMax) {
+      return Promise.reject(new InvalidArgumentError(`request of ${frame.length} bytes exceeds the frame limit ${this.opts.frameBytesMax}`, 'KV_ERR_INVALID_ARGUMENT'));
+    }
+    if (this.closedWhy !== undefined) return Promise.reject(this.closedWhy);
+    return new Promise<ClientResponse>((resolve, reject) => {
+      const startMs = Date.now();
+      const start = (): void => {
+        const leftMs = limitMs - (Date.now() - startMs);
+        if (leftMs <= 0) {
+          reject(new RequestTimeoutError(`request ${requestId} to ${this.address} (waiting for a slot)`, limitMs));
+          return;
+        }
+        const timer = setTimeout(() => {
+          this.pending.delete(requestId);
+          reject(new RequestTimeoutError(`request ${requestId} to ${this.address}`, limitMs));
+          this.startWaiting();
+        }, leftMs);
+        this.pending.set(requestId, { resolve, reject, timer });
+        this.socket.write(frame);
+      };
+      if (this.pending.size < this.opts.inFlightMax) {
+        start();
+      } else if (this.waiting.length < this.opts.waitingMax) {
+        this.waiting.push({ start, reject });
+      } else {
+        reject(new RequestTimeoutError(`request to ${this.address} (${this.waiting.length} requests already waiting)`, 0));
+      }
+    });
+  }
+
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.pending.size < this.opts.inFlightMax && this.closedWhy === undefined) {
+      this.waiting.shift()!.start();
+    }
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.closedWhy !== undefined) return;
+    this.decoder.push(chunk);
+    const framesMax = framesInChunkMax(chunk.length);
+    for (let i = 0; i <= framesMax; i++) {
+      assert(i < framesMax, 'more frames in a chunk than it can hold');
+      let res: ClientResponse;
+      try {
+        const f = this.decoder.next();
+        if (f === undefined) return;
+        if (f.type !== FrameType.CLIENT_RESPONSE && f.type !== FrameType.JOIN_RESPONSE) {
+          throw new BadFrameError(`unexpected ${frameTypeName(f.type)} frame on a client connection`);
+        }
+        res = decodeClientResponse(f.payload);
+      } catch (e) {
+        if (!(e instanceof BadFrameError)) throw e;
+        this.opts.log?.(`client ${this.address}: ${e.message}`);
+        this.fail(e);
+        return;
+      }
+      const p = this.pending.get(res.requestId);
+      if (p === undefined) continue; // answered after its timeout: the caller has moved on
+      this.pending.delete(res.requestId);
+      clearTimeout(p.timer);
+      p.resolve(res);
+      this.startWaiting();
+    }
+  }
+
+  /** Closes the socket and fails every pending and waiting request with `why`. */
+  private fail(why: Error): void {
+    if (this.closedWhy !== undefined) return;
+    this.closedWhy = why;
+    this.socket.destroy();
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(why);
+    }
+    this.pending.clear();
+    for (const w of this.waiting.splice(0)) w.reject(why);
+  }
+}
+
+/** Opens a client connection to a node at "host:port". */
+export function connectClient(address: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
+  return ClientConnection.connect(address, options);
+}
