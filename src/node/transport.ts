@@ -600,7 +600,7 @@ export class ClientConnection {
     this.decoder = new FrameDecoder(opts.frameBytesMax);
   }
 
-  static connect(address: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
+  static async connect(address: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
     const { host, port } = parseAddress(address);
     const opts = {
       frameBytesMax: options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT,
@@ -664,15 +664,15 @@ export class ClientConnection {
     this.fail(new ConnectionClosedError(this.address, 'closed by the client'));
   }
 
-  private exchange(type: FrameType, encode: (requestId: number) => Uint8Array, timeoutMs?: number): Promise<ClientResponse> {
+  private async exchange(type: FrameType, encode: (requestId: number) => Uint8Array, timeoutMs?: number): Promise<ClientResponse> {
     const limitMs = timeoutMs ?? this.opts.requestTimeoutMs;
     const requestId = this.nextRequestId++;
     // Encode now: a bad request fails at the caller's edge, before it waits for a slot.
     const frame = encodeFrame(type, this.opts.clusterId, this.opts.senderId, encode(requestId));
     if (frame.length > this.opts.frameBytesMax) {
-      return Promise.reject(new InvalidArgumentError(`request of ${frame.length} bytes exceeds the frame limit ${this.opts.frameBytesMax}`, 'KV_ERR_INVALID_ARGUMENT'));
+      throw new InvalidArgumentError(`request of ${frame.length} bytes exceeds the frame limit ${this.opts.frameBytesMax}`, 'KV_ERR_INVALID_ARGUMENT');
     }
-    if (this.closedWhy !== undefined) return Promise.reject(this.closedWhy);
+    if (this.closedWhy !== undefined) throw this.closedWhy;
     return new Promise<ClientResponse>((resolve, reject) => {
       const startMs = Date.now();
       const start = (): void => {

@@ -182,9 +182,11 @@ async function runModel(seed: number, engine: EngineName, ops: number): Promise<
 }
 
 describe('LsmTree against a sorted-map model', () => {
-  for (const seed of testSeeds(1000, 6)) {
-    it(`seed ${seed} (js engine)`, async () => {
-      await runModel(seed, 'js', 2500);
-    });
+  for (const engine of ['js', 'wasm'] as const) {
+    for (const seed of testSeeds(engine === 'js' ? 1000 : 2000, 4)) {
+      it(`seed ${seed} (${engine} engine)`, async () => {
+        await runModel(seed, engine, 2500);
+      });
+    }
   }
 });
