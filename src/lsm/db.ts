@@ -475,7 +475,7 @@ export class LsmTree {
       const number = this.versions.newFileNumber();
       const wal = new LogWriter(this.fs.create(joinPath(this.dir, logFileName(number))), LogKind.Wal);
       // The new log's header and directory entry must be durable before a synced write lands in it.
-      wal.syncSync();
+      await wal.sync();
       await this.fs.syncDir(this.dir);
       // Sync the old log too: a synced write to the new log then implies every earlier write is
       // durable (prefix durability), which recovery relies on to never show a gap.

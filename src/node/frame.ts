@@ -192,11 +192,16 @@ export class FrameDecoder {
     return this.lengthHave + this.bodyHave;
   }
 
-  /** REQUIRES: the previous chunk was consumed (next() returned undefined). */
+  /**
+   * REQUIRES: the previous chunk was consumed (next() returned undefined). The decoder keeps views
+   * of `chunk` (payloads): the caller must not overwrite it afterwards. Socket chunks are fresh.
+   */
   push(chunk: Uint8Array): void {
     if (this.failure !== undefined) throw this.failure;
     assert(this.chunkPos === this.chunk.length, 'FrameDecoder.push before the previous chunk was consumed');
-    this.chunk = chunk;
+    // A plain Uint8Array view of a Node Buffer: payloads must not be Buffers, whose slice() is a
+    // view rather than a copy, a trap for whoever keeps entry data.
+    this.chunk = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.chunkPos = 0;
   }
 

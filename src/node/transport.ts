@@ -39,6 +39,7 @@ import {
   FrameType,
   NO_CLUSTER,
   encodeFrame,
+  frameBytesFor,
   frameTypeName,
   isPeerFrameType,
   toClusterId,
@@ -286,16 +287,17 @@ export class Transport {
       this.counters.droppedFrames++;
       return false;
     }
+    const frameBytes = frameBytesFor(this.opts.nodeId, payload.length);
+    if (frameBytes > this.opts.frameBytesMax) {
+      this.counters.droppedFrames++;
+      this.log(`dropped a ${frameBytes}-byte ${frameTypeName(type)} frame to peer ${peerId}: over frameBytesMax ${this.opts.frameBytesMax}`);
+      return false;
+    }
+    if (peer.queue.length >= this.opts.peerQueueFramesMax || peer.queuedBytes + frameBytes > this.opts.peerQueueBytesMax) {
+      this.counters.droppedFrames++;
+      return false;
+    }
     const frame = encodeFrame(type, this.clusterId(), this.opts.nodeId, payload);
-    if (frame.length > this.opts.frameBytesMax) {
-      this.counters.droppedFrames++;
-      this.log(`dropped a ${frame.length}-byte ${frameTypeName(type)} frame to peer ${peerId}: over frameBytesMax ${this.opts.frameBytesMax}`);
-      return false;
-    }
-    if (peer.queue.length >= this.opts.peerQueueFramesMax || peer.queuedBytes + frame.length > this.opts.peerQueueBytesMax) {
-      this.counters.droppedFrames++;
-      return false;
-    }
     peer.queue.push(frame);
     peer.queuedBytes += frame.length;
     if (peer.state === 'idle') this.connect(peer);

@@ -7,6 +7,7 @@
  * A job that fails (disk full, corrupt input, a killed worker) rejects with a typed error; its
  * output files are not referenced by any version and the tree deletes them.
  */
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { HotPaths } from '../engine/types.js';
 import { CorruptionError, IoError, JobFailedError, LsmraftError } from '../errors.js';
@@ -43,8 +44,9 @@ export class JobPool implements JobRunner {
     });
   }
 
-  get threads(): number {
-    return this.pool.threads.length;
+  /** The pool's worker threads (started lazily, replaced when one dies). */
+  get workers(): readonly Worker[] {
+    return this.pool.threads;
   }
 
   async run(job: Job): Promise<JobResult> {

@@ -56,6 +56,8 @@ export interface SimStats {
   opsInHistory: number;
   confChangesProposed: number;
   snapshotsTaken: number;
+  /** Snapshots a node received from a leader and installed. */
+  snapshotsInstalled: number;
   readiesHandled: number;
   invariantChecks: number;
   checkerSteps: number;
@@ -222,7 +224,7 @@ class Simulation implements NodeHost {
   private valueSeq = 0;
   private readonly stats: SimStats = {
     steps: 0, messagesSent: 0, messagesDropped: 0, crashes: 0, partitions: 0, leaderTerms: 0, committedEntries: 0,
-    opsCompleted: 0, opsInHistory: 0, confChangesProposed: 0, snapshotsTaken: 0, readiesHandled: 0, invariantChecks: 0,
+    opsCompleted: 0, opsInHistory: 0, confChangesProposed: 0, snapshotsTaken: 0, snapshotsInstalled: 0, readiesHandled: 0, invariantChecks: 0,
     checkerSteps: 0, linearizability: 'not-run',
   };
 
@@ -652,6 +654,7 @@ class Simulation implements NodeHost {
     s.opsCompleted = this.history.completedCount;
     s.invariantChecks = this.checker.checks;
     s.readiesHandled = this.nodeList.reduce((sum, n) => sum + n.readiesHandled, 0);
+    s.snapshotsInstalled = this.nodeList.reduce((sum, n) => sum + n.snapshotsInstalled, 0);
   }
 }
 

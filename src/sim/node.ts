@@ -124,6 +124,7 @@ export class SimNode {
   private readsAwaitingApply: Array<{ index: number; opId: number }> = [];
   restartAtStep = 0;
   readiesHandled = 0;
+  snapshotsInstalled = 0;
 
   constructor(id: NodeId, core: RaftCore, host: NodeHost, configBase: Omit<RaftConfig, 'id' | 'random' | 'appliedIndex'>, rng: Random) {
     this.id = id;
@@ -212,8 +213,9 @@ export class SimNode {
     const snapIndex = this.storage.snapshot().meta.index;
     if (this.applied <= snapIndex) return false;
     this.storage.createSnapshot(this.applied, this.conf, encodeKvSnapshot(this.kv));
+    // applied > snapshot index >= firstIndex - 1, so firstIndex <= compactTo <= applied.
     const compactTo = Math.max(this.applied - keepEntries, this.storage.firstIndex());
-    if (compactTo > this.storage.firstIndex() - 1 && compactTo <= this.applied) this.storage.compact(compactTo);
+    this.storage.compact(compactTo);
     this.host.log(`node ${this.id} snapshot at ${this.applied}, log compacted to ${compactTo}`);
     return true;
   }
@@ -266,6 +268,7 @@ export class SimNode {
       this.kv = decodeKvSnapshot(s.data);
       this.applied = s.meta.index;
       this.conf = { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] };
+      this.snapshotsInstalled++;
       this.host.log(`node ${this.id} installed snapshot at ${s.meta.index}`);
     }
     for (const e of rd.committedEntries) {
@@ -275,7 +278,6 @@ export class SimNode {
       checker.onApply(this.id, e);
       this.applied = e.index;
       this.applyEntry(raw, e);
-      if (this.raw !== raw) return; // cannot happen today: applying never crashes the node
     }
 
     // 4. Reads.

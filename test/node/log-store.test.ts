@@ -2,7 +2,7 @@
 // reopen and crash (CrashableMemFileSystem keeps only what was synced).
 import { describe, expect, it } from 'vitest';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { RaftLogStore } from '../../src/node/log-store.js';
+import { RaftLogStore, encodeEntryValue, encodeHardState, encodeSnapshotRecord, entryKey } from '../../src/node/log-store.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/types.js';
 import { Rng, testSeeds } from '../helpers/rng.js';
@@ -236,6 +236,27 @@ describe('RaftLogStore', () => {
     await r.append([ent(4, 51, 3)], undefined, true);
     expect(r.entries(51, 52, 1e9)[0]!.term).toBe(4);
     await r.close();
+  });
+
+  it('writes the byte layout of docs/format/raft-log.md', () => {
+    expect([...entryKey(258)]).toEqual([1, 0, 0, 0, 0, 0, 0, 1, 2]);
+    expect([...entryKey(2 ** 40 + 5)]).toEqual([1, 0, 0, 1, 0, 0, 0, 0, 5]);
+    expect([...encodeEntryValue({ index: 258, term: 3, type: 'normal', data: Uint8Array.of(0xaa, 0xbb) })]).toEqual([1, 3, 0xaa, 0xbb]);
+    expect([...encodeEntryValue({ index: 1, term: 300, type: 'confChange', data: new Uint8Array(0) })]).toEqual([2, 0xac, 0x02]);
+    expect([...encodeHardState({ term: 2, vote: 1, commit: 128 })]).toEqual([1, 2, 1, 0x80, 0x01]);
+    expect([...encodeSnapshotRecord({ meta: { index: 5, term: 2, conf: { voters: [1, 2], learners: [3] } }, data: Uint8Array.of(7) })])
+      .toEqual([1, 5, 2, 2, 1, 2, 1, 3, 1, 7]);
+  });
+
+  it('fails stop after a write fails: later mutations report the same error', async () => {
+    const fs = new CrashableMemFileSystem();
+    const s = await open(fs);
+    await s.append([ent(1, 1)], undefined, true);
+    fs.injectError('sync');
+    expect(await asyncCodeOf(s.append([ent(1, 2)], undefined, true))).toBe('LSM_ERR_IO');
+    expect(await asyncCodeOf(s.setHardState({ term: 1, vote: 0, commit: 1 }))).toBe('LSM_ERR_IO');
+    expect(s.lastIndex()).toBe(1);
+    await s.close();
   });
 
   it('refuses mutations after close', async () => {

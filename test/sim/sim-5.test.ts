@@ -19,6 +19,7 @@ describe('raft simulator (5 nodes)', () => {
       expect(s.leaderTerms).toBeGreaterThan(1000 * 2);
       expect(s.crashes).toBeGreaterThan(100);
       expect(s.snapshots).toBeGreaterThan(100);
+      expect(s.snapshotsInstalled).toBeGreaterThan(100);
       expect(s.confChanges).toBeGreaterThan(100);
       expect(s.unknownHistories).toBeLessThan(10);
     }, 180_000);

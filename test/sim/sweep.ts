@@ -9,6 +9,7 @@ export interface Sweep {
   leaderTerms: number;
   crashes: number;
   snapshots: number;
+  snapshotsInstalled: number;
   confChanges: number;
   unknownHistories: number;
   seconds: number;
@@ -20,7 +21,7 @@ const SWEEP_TIME_LIMIT_MS = 170_000;
 
 export function sweep(core: RaftCore, nodes: number, firstSeed: number, count: number): Sweep {
   const t0 = performance.now();
-  const s: Sweep = { failure: undefined, seedsRun: 0, opsCompleted: 0, leaderTerms: 0, crashes: 0, snapshots: 0, confChanges: 0, unknownHistories: 0, seconds: 0, summary: '' };
+  const s: Sweep = { failure: undefined, seedsRun: 0, opsCompleted: 0, leaderTerms: 0, crashes: 0, snapshots: 0, snapshotsInstalled: 0, confChanges: 0, unknownHistories: 0, seconds: 0, summary: '' };
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
     const r = runSimulation({ seed, nodes, core });
     s.seedsRun++;
@@ -28,6 +29,7 @@ export function sweep(core: RaftCore, nodes: number, firstSeed: number, count: n
     s.leaderTerms += r.stats.leaderTerms;
     s.crashes += r.stats.crashes;
     s.snapshots += r.stats.snapshotsTaken;
+    s.snapshotsInstalled += r.stats.snapshotsInstalled;
     s.confChanges += r.stats.confChangesProposed;
     if (r.stats.linearizability === 'unknown') s.unknownHistories++;
     if (!r.ok) {
@@ -37,6 +39,6 @@ export function sweep(core: RaftCore, nodes: number, firstSeed: number, count: n
     if (performance.now() - t0 > SWEEP_TIME_LIMIT_MS) throw new Error(`sweep too slow: ${s.seedsRun} seeds in ${SWEEP_TIME_LIMIT_MS} ms (from seed ${firstSeed})`);
   }
   s.seconds = (performance.now() - t0) / 1000;
-  s.summary = `${s.seedsRun} seeds in ${s.seconds.toFixed(1)} s (${(s.seedsRun / s.seconds).toFixed(0)} seeds/s), ${s.opsCompleted} client ops, ${s.leaderTerms} leader terms, ${s.crashes} crashes, ${s.snapshots} snapshots, ${s.confChanges} conf changes, ${s.unknownHistories} histories beyond the checker's budget`;
+  s.summary = `${s.seedsRun} seeds in ${s.seconds.toFixed(1)} s (${(s.seedsRun / s.seconds).toFixed(0)} seeds/s), ${s.opsCompleted} client ops, ${s.leaderTerms} leader terms, ${s.crashes} crashes, ${s.snapshots} snapshots taken, ${s.snapshotsInstalled} installed, ${s.confChanges} conf changes, ${s.unknownHistories} histories beyond the checker's budget`;
   return s;
 }

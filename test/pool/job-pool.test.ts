@@ -1,0 +1,146 @@
+/**
+ * The job pool and failed jobs: a worker writes the same bytes as an inline run; a job over a
+ * corrupt input or in a killed worker fails with a typed error and the pool keeps working; a flush
+ * that fails (disk full) leaves the tree as it was, is reported through stats(), and is retried.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadEngine } from '../../src/engine/index.js';
+import type { EntryRun } from '../../src/engine/types.js';
+import { LsmTree } from '../../src/lsm/db.js';
+import { tableFileName } from '../../src/lsm/filenames.js';
+import { KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { runJob, type Job } from '../../src/lsm/jobs.js';
+import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
+import { nodeFileSystem } from '../../src/lsm/node-fs.js';
+import { JobPool } from '../../src/pool/job-pool.js';
+import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lsmraft-pool-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A sorted run of `count` puts with sequence numbers from `firstSeq`. */
+function makeRun(count: number, firstSeq: number, valueBytes = 100): EntryRun {
+  const keys: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) keys.push(makeInternalKey(utf8(`key-${String(i).padStart(8, '0')}`), firstSeq + i, KIND_PUT));
+  const total = keys.reduce((n, k) => n + k.length + valueBytes, 0);
+  const data = new Uint8Array(total);
+  const offsets = new Uint32Array(2 * count + 1);
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    offsets[2 * i] = pos;
+    data.set(keys[i]!, pos);
+    pos += keys[i]!.length;
+    offsets[2 * i + 1] = pos;
+    data.fill(97 + (i % 26), pos, pos + valueBytes);
+    pos += valueBytes;
+  }
+  offsets[2 * count] = pos;
+  return { data, offsets, count };
+}
+
+const table = { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 20 };
+
+describe('job pool', () => {
+  for (const engineName of ['wasm', 'js'] as const) {
+    it(`writes in a worker the same bytes as inline (${engineName})`, async () => {
+      const engine = await loadEngine(engineName);
+      const pool = new JobPool(engine, { maxThreads: 2, maxQueue: 8 });
+      try {
+        const inlineDir = join(dir, 'inline');
+        const poolDir = join(dir, 'pool');
+        nodeFileSystem.mkdirp(inlineDir);
+        nodeFileSystem.mkdirp(poolDir);
+        const job = (d: string): Job => ({ kind: 'flush', dir: d, run: makeRun(30_000, 1), snapshots: [], table, fileNumbers: [10, 11, 12, 13, 14, 15] });
+        const inline = runJob(nodeFileSystem, engine, job(inlineDir));
+        const pooled = await pool.run(job(poolDir));
+        expect(pooled.outputs.map((o) => o.number)).toEqual(inline.outputs.map((o) => o.number));
+        expect(pooled.outputs.length).toBeGreaterThan(1);
+        for (const o of inline.outputs) {
+          const a = readFileSync(join(inlineDir, tableFileName(o.number)));
+          const b = readFileSync(join(poolDir, tableFileName(o.number)));
+          expect(Buffer.compare(a, b)).toBe(0);
+        }
+        // A compaction of those tables in the worker merges them back into the same entries.
+        const merged = await pool.run({
+          kind: 'compaction', dir: poolDir, inputs: inline.outputs.map((o) => o.number), snapshots: [], dropTombstones: true, table, fileNumbers: [20, 21, 22, 23, 24, 25],
+        });
+        expect(merged.outputEntries).toBe(30_000);
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  it('fails a job over a corrupt input with LSM_ERR_CORRUPTION and keeps working', async () => {
+    const engine = await loadEngine('js');
+    const pool = new JobPool(engine, { maxThreads: 1, maxQueue: 8 });
+    try {
+      const written = runJob(nodeFileSystem, engine, { kind: 'flush', dir, run: makeRun(5000, 1), snapshots: [], table, fileNumbers: [1, 2, 3] });
+      const path = join(dir, tableFileName(written.outputs[0]!.number));
+      const bytes = readFileSync(path);
+      bytes[100] = bytes[100]! ^ 0xff;
+      writeFileSync(path, bytes);
+      const err = await pool.run({ kind: 'compaction', dir, inputs: [1], snapshots: [], dropTombstones: false, table, fileNumbers: [7, 8] }).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('LSM_ERR_CORRUPTION');
+      expect(readdirSync(dir).filter((n) => n.startsWith('00000') && n !== '000001.sst')).toEqual([]);
+      const ok = await pool.run({ kind: 'flush', dir, run: makeRun(10, 100), snapshots: [], table, fileNumbers: [9] });
+      expect(ok.outputs).toHaveLength(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails a job whose worker is killed with LSM_ERR_JOB_FAILED and keeps working', async () => {
+    const engine = await loadEngine('js');
+    const pool = new JobPool(engine, { maxThreads: 1, maxQueue: 8 });
+    try {
+      const big = { kind: 'flush' as const, dir, run: makeRun(400_000, 1), snapshots: [], table, fileNumbers: Array.from({ length: 200 }, (_, i) => 100 + i) };
+      const running = pool.run(big).catch((e: unknown) => e);
+      // Kill the worker thread while it works (bounded wait for it to exist).
+      for (let i = 0; i < 200 && pool.workers.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      await pool.workers[0]!.terminate();
+      const err = await running;
+      expect((err as { code?: string }).code).toBe('LSM_ERR_JOB_FAILED');
+      const ok = await pool.run({ kind: 'flush', dir, run: makeRun(10, 1), snapshots: [], table, fileNumbers: [9] });
+      expect(ok.outputs).toHaveLength(1);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('a failed flush', () => {
+  it('leaves the tree as it was, reports the error, and is retried', async () => {
+    const fs = new CrashableMemFileSystem();
+    const tree = await LsmTree.open('/db', { engine: 'js', workerPool: false, fs });
+    try {
+      for (let i = 0; i < 500; i++) await tree.put(`k${i}`, `v${i}`);
+      // The first create is the new WAL; the second, the flush's table, fails.
+      fs.injectError('create', { code: 'ENOSPC', afterCount: 1 });
+      const err = await tree.flush().catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('LSM_ERR_JOB_FAILED');
+      const stats = tree.stats();
+      expect(stats.flushes.failures).toBe(1);
+      expect(stats.lastBackgroundError?.code).toBe('LSM_ERR_IO');
+      expect(tree.describe().levels[0]!.files).toHaveLength(0);
+      for (let i = 0; i < 500; i += 50) expect(fromUtf8((await tree.get(`k${i}`))!)).toBe(`v${i}`);
+      // The disk has room again: the retry timer flushes without being asked.
+      fs.clearErrors();
+      for (let i = 0; i < 200 && tree.describe().levels[0]!.files.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(tree.describe().levels[0]!.files).toHaveLength(1);
+      expect(fs.list('/db').filter((n) => n.endsWith('.sst'))).toHaveLength(1);
+      for (let i = 0; i < 500; i += 50) expect(fromUtf8((await tree.get(`k${i}`))!)).toBe(`v${i}`);
+    } finally {
+      await tree.close();
+    }
+  });
+});
