@@ -22,3 +22,15 @@ export type { FileSystem, WritableFile, RandomAccessFile } from './lsm/fs.js';
 export { NodeFileSystem } from './lsm/node-fs.js';
 export { CrashableMemFileSystem } from './lsm/mem-fs.js';
 export type { EngineName } from './engine/types.js';
+
+// The IO-free Raft core (etcd-raft style): drive it with tick/step/propose and the Ready contract.
+export { RawNode } from './raft/raw-node.js';
+export type { RaftConfig, RaftStatus, ProgressStatus } from './raft/raw-node.js';
+export { MemoryStorage } from './raft/storage.js';
+export type { Storage } from './raft/storage.js';
+export { CompactedError, UnavailableError, SnapshotOutOfDateError, ProposalDroppedError } from './raft/errors.js';
+export { encodeConfChange, decodeConfChange } from './raft/types.js';
+export type {
+  NodeId, Entry, EntryType, HardState, ConfState, SnapshotMeta, Snapshot, Message, MessageType, ReadState, Role, SoftState, Ready,
+  ConfChange, ConfChangeType,
+} from './raft/types.js';

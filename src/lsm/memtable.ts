@@ -76,6 +76,15 @@ function keyPrefix(buf: Uint8Array, start: number, userKeyLength: number): numbe
   return p ^ 0x80000000;
 }
 
+/** Copies n bytes; a plain loop for short ones spares a subarray object per entry in toRun(). */
+function copyBytes(src: Uint8Array, srcStart: number, dst: Uint8Array, dstStart: number, n: number): void {
+  if (n <= 128) {
+    for (let k = 0; k < n; k++) dst[dstStart + k] = src[srcStart + k]!;
+  } else {
+    dst.set(src.subarray(srcStart, srcStart + n), dstStart);
+  }
+}
+
 export class MemTable {
   private readonly arena: Arena;
   private readonly valueArena: Arena;
@@ -258,13 +267,13 @@ export class MemTable {
       const keyLength = words[wo + W_KEY_LENGTH]!;
       const valueLength = words[wo + W_VALUE_LENGTH]!;
       offsets[2 * i] = pos;
-      for (let k = 0; k < keyLength; k++) data[pos + k] = bytes[keyStart + k]!;
+      copyBytes(bytes, keyStart, data, pos, keyLength);
       pos += keyLength;
       offsets[2 * i + 1] = pos;
       if (valueLength > 0) {
         const valueAddress = words[wo + W_VALUE_ADDRESS]!;
         const valueStart = valueAddress & this.mask;
-        data.set(this.valueChunks[valueAddress >>> this.shift]!.subarray(valueStart, valueStart + valueLength), pos);
+        copyBytes(this.valueChunks[valueAddress >>> this.shift]!, valueStart, data, pos, valueLength);
         pos += valueLength;
       }
       i++;

@@ -10,7 +10,8 @@
  *
  * FrameDecoder turns a TCP byte stream (split anywhere, many frames per chunk) into frames with
  * bounded buffering: the length is checked against frameBytesMax before any of the body is
- * buffered, and the magic and version as soon as their bytes arrive, so garbage is refused early.
+ * buffered, and the magic and version as soon as their bytes arrive, so garbage is refused early;
+ * the buffer of a partial frame grows with the bytes that arrived, not with the announced length.
  * A decoded frame's payload is a view of bytes that belong to that frame alone (the socket's chunk
  * or a buffer allocated for the frame); nothing overwrites it later, so consumers may keep views.
  */
@@ -160,6 +161,9 @@ function checkMagicAndVersion(body: Uint8Array, have: number): void {
   if (have >= 2 && body[1] !== FRAME_VERSION) throw new BadFrameError(`unknown frame version ${body[1]}`);
 }
 
+/** First allocation for a frame body assembled across chunks. */
+const BODY_BUFFER_BYTES_INITIAL = 16 * 1024;
+
 /**
  * Incremental decoder of a frame stream. Usage: push(chunk), then call next() until it returns
  * undefined, then push the next chunk. It buffers at most one partial frame (bounded by
@@ -190,6 +194,11 @@ export class FrameDecoder {
   /** Bytes held for a frame not yet complete (what the bound applies to). */
   get bufferedBytes(): number {
     return this.lengthHave + this.bodyHave;
+  }
+
+  /** Bytes allocated for the partial frame: grows with what arrived, not with what was announced. */
+  get reservedBytes(): number {
+    return this.lengthBuf.length + (this.body?.length ?? 0);
   }
 
   /**
@@ -246,21 +255,34 @@ export class FrameDecoder {
       return parseFrameBody(body);
     }
     if (avail === 0) return undefined;
-    if (this.body === undefined) {
-      this.body = new Uint8Array(need);
-      this.bodyHave = 0;
-    }
     const take = Math.min(need - this.bodyHave, avail);
+    this.reserve(this.bodyHave + take);
+    assert(this.body !== undefined, 'frame body buffer missing');
     this.body.set(chunk.subarray(this.chunkPos, this.chunkPos + take), this.bodyHave);
     this.bodyHave += take;
     this.chunkPos += take;
     checkMagicAndVersion(this.body, this.bodyHave);
     if (this.bodyHave < need) return undefined;
     const body = this.body;
+    assert(body.length === need, 'frame body buffer not at its final size');
     this.body = undefined;
     this.bodyHave = 0;
     this.bodyBytes = -1;
     return parseFrameBody(body);
+  }
+
+  /**
+   * Grows the body buffer to hold `bytes`, doubling up to the frame's length: memory follows the
+   * bytes that actually arrived, so a peer that announces a large frame and sends a few bytes of
+   * it holds a few kilobytes, not frameBytesMax.
+   */
+  private reserve(bytes: number): void {
+    const capacity = this.body?.length ?? 0;
+    if (bytes <= capacity) return;
+    const grown = Math.min(this.bodyBytes, Math.max(bytes, capacity * 2, BODY_BUFFER_BYTES_INITIAL));
+    const body = new Uint8Array(grown);
+    if (this.body !== undefined) body.set(this.body.subarray(0, this.bodyHave));
+    this.body = body;
   }
 
   private setBodyBytes(n: number): void {

@@ -144,8 +144,11 @@ export function joinRefusal(self: JoinCandidateState, clusterId: bigint, asNodeI
   if (asNodeId !== self.nodeId) return `the node at this address is node ${self.nodeId}, not node ${asNodeId}`;
   if (clusterId === self.clusterId) return 'already';
   if (self.hasUserData) return `node ${self.nodeId} holds user data; only an empty node can join another cluster`;
-  const fresh = self.conf.learners.length === 0 && self.conf.voters.length === 1 && self.conf.voters[0] === self.nodeId;
-  if (!fresh) {
+  // A fresh node is its own one-member cluster; a blank one (no members) was reset by an earlier,
+  // interrupted join and waits for a leader.
+  const alone = self.conf.learners.length === 0 && self.conf.voters.length === 1 && self.conf.voters[0] === self.nodeId;
+  const blank = self.conf.learners.length === 0 && self.conf.voters.length === 0;
+  if (!alone && !blank) {
     return `node ${self.nodeId} is a member of another cluster (voters ${self.conf.voters.join(',') || 'none'}); remove it there and restart it empty first`;
   }
   return undefined;

@@ -17,6 +17,8 @@ interface Waiter {
   resolve: () => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** The proposal's data (writes) or the read context (reads), to send again. */
+  payload?: Uint8Array;
 }
 
 interface ConfWaiter extends Waiter {
@@ -59,12 +61,18 @@ export class PendingRequests {
   }
 
   /** Waits until the write tagged `requestId` is applied. Register BEFORE proposing it. */
-  waitWrite(requestId: number, timeoutMs: number): Promise<void> {
+  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array): Promise<void> {
     this.admit('write');
     assert(!this.writes.has(requestId), () => `request id ${requestId} reused`);
     const { promise, waiter } = this.makeWaiter(`write ${requestId}`, timeoutMs, () => this.writes.delete(requestId));
+    waiter.payload = data;
     this.writes.set(requestId, waiter);
     return promise;
+  }
+
+  /** The data of a write still waiting, or undefined once it ended. */
+  writeData(requestId: number): Uint8Array | undefined {
+    return this.writes.get(requestId)?.payload;
   }
 
   /** The entry of write `requestId` was applied. Unknown ids (another incarnation's) are ignored. */
@@ -86,15 +94,21 @@ export class PendingRequests {
   }
 
   /** Waits until a ReadState for `contextKey` arrived AND the applied index reached its index. */
-  waitRead(contextKey: string, timeoutMs: number): Promise<void> {
+  waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<void> {
     this.admit('read');
     assert(!this.reads.has(contextKey), () => `read context ${contextKey} reused`);
     const { promise, waiter } = this.makeWaiter(`read ${contextKey}`, timeoutMs, () => {
       this.reads.delete(contextKey);
       this.awaitingApply = this.awaitingApply.filter((r) => r.key !== contextKey);
     });
+    waiter.payload = context;
     this.reads.set(contextKey, waiter);
     return promise;
+  }
+
+  /** Contexts of the reads still waiting for their ReadState (to ask a new leader again). */
+  readContextsWaiting(): Uint8Array[] {
+    return [...this.reads.values()].map((w) => w.payload!);
   }
 
   cancelRead(contextKey: string, why: Error): void {

@@ -126,7 +126,11 @@ export interface ReceivedSnapshot {
 
 export type ReceiveResult =
   | { status: 'accepted'; next: ChunkPosition }
-  | { status: 'ignored'; reason: 'duplicate' | 'gap' | 'stale'; next: ChunkPosition }
+  /**
+   * Not written; resend from `next`. 'finished': a chunk of the transfer that last completed (its
+   * acknowledgement was lost); `next` is then { fileIndex: file count, offset: 0 }: nothing to resend.
+   */
+  | { status: 'ignored'; reason: 'duplicate' | 'gap' | 'stale' | 'finished'; next: ChunkPosition }
   | { status: 'complete'; snapshot: ReceivedSnapshot };
 
 export interface SnapshotFsOptions {
@@ -244,10 +248,19 @@ export class SnapshotSender {
     return n;
   }
 
-  /** Restarts from `pos` (a receiver's expected position). A position of another snapshot restarts from 0. */
+  /**
+   * Continues from `pos` (a receiver's expected position; fileIndex = file count means the receiver
+   * has everything, and the sender is finished). A position of another snapshot, or one that does
+   * not fit this snapshot's files, restarts from the beginning.
+   */
   seek(pos: ChunkPosition): void {
     const files = this.snapshot.files;
-    if (pos.snapshotId !== this.snapshot.id || pos.fileIndex >= files.length || pos.offset > files[pos.fileIndex]!.size) {
+    if (pos.snapshotId === this.snapshot.id && pos.fileIndex === files.length && pos.offset === 0) {
+      this.fileIndex = files.length;
+      this.offset = 0;
+      return;
+    }
+    if (pos.snapshotId !== this.snapshot.id || pos.fileIndex > files.length || pos.offset > (files[pos.fileIndex]?.size ?? -1)) {
       this.fileIndex = 0;
       this.offset = 0;
       return;
@@ -429,6 +442,8 @@ interface Transfer {
 export class SnapshotReceiver {
   private readonly fs: FileSystem;
   private transfer: Transfer | undefined = undefined;
+  /** The last transfer that completed: chunks of it are duplicates, never a new start. */
+  private completed: { id: string; totalFiles: number } | undefined = undefined;
   private busy = false;
 
   constructor(private readonly dataDir: string, options: SnapshotFsOptions = {}) {
@@ -446,9 +461,21 @@ export class SnapshotReceiver {
     this.busy = true;
     try {
       return await this.receiveInner(chunk);
+    } catch (err) {
+      // A bad chunk leaves the transfer as it was (the sender resends); any other failure (an IO
+      // error mid-file) leaves its files in an unknown state: forget the transfer. Its files are
+      // deleted when it restarts or at startup (openStateDir).
+      if (!(err instanceof BadSnapshotChunkError)) this.forget();
+      throw err;
     } finally {
       this.busy = false;
     }
+  }
+
+  private forget(): void {
+    const t = this.transfer;
+    this.transfer = undefined;
+    t?.writer?.close();
   }
 
   /** Drops the partial transfer, if any, and its files. */
@@ -462,6 +489,10 @@ export class SnapshotReceiver {
 
   private async receiveInner(c: SnapshotChunk): Promise<ReceiveResult> {
     checkChunk(c);
+    if (this.completed !== undefined && this.completed.id === c.snapshotId) {
+      // A resend of a finished transfer: its directory may be awaiting install; leave it be.
+      return { status: 'ignored', reason: 'finished', next: { snapshotId: c.snapshotId, fileIndex: this.completed.totalFiles, offset: 0 } };
+    }
     let t = this.transfer;
     if (t === undefined || t.id !== c.snapshotId) {
       if (t !== undefined && c.meta.index < t.meta.index) {
@@ -512,6 +543,7 @@ export class SnapshotReceiver {
     await this.fs.syncDir(t.dir);
     await this.fs.syncDir(this.dataDir);
     this.transfer = undefined;
+    this.completed = { id: t.id, totalFiles: t.totalFiles };
     return { status: 'complete', snapshot: { snapshotId: t.id, dir: t.dir, meta: cloneMeta(t.meta), files: t.files } };
   }
 
@@ -530,7 +562,7 @@ export class SnapshotReceiver {
 
 // ---- install and startup -----------------------------------------------------------------------
 
-interface StatePointer {
+export interface StatePointer {
   generation: number;
   /** The snapshot installed into that generation's directory (undefined for a tree grown locally). */
   installed: SnapshotMeta | undefined;

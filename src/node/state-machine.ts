@@ -21,16 +21,16 @@
  * What must hold: entries are applied in index order, each exactly once per incarnation; the
  * outcome of an entry depends only on its bytes (an undecodable command is a no-op with an error
  * result on every replica alike). User keys are stored as they are: the tree holds nothing else.
- * REQUIRES: one apply() at a time (the driver awaits each).
+ * REQUIRES: one apply() at a time (the driver awaits each). A rejected apply() (the tree failed or
+ * was closed) leaves appliedIndex where it was and the node must stop: the tree's state is unknown.
  */
-import { InvalidArgumentError, type LsmraftError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError, type LsmraftError } from '../errors.js';
 import { LsmTree, type BatchOp } from '../lsm/db.js';
 import type { TreeDescription } from '../lsm/describe.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
 import type { Entry } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { getVarint, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
-import { CorruptionError } from '../errors.js';
 import { decodeKvCommand, isNoop } from './kv-command.js';
 
 /** Bound on scan(): a local range read returns at most this many pairs. */

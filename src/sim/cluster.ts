@@ -30,7 +30,7 @@ export interface SimOptions {
   /** Voters of the initial cluster (3 or 5 typically). */
   nodes: number;
   core: RaftCore;
-  /** Length of the run in steps. Default 300. */
+  /** Length of the run in steps. Default 300 (DEFAULT_STEPS). */
   steps?: number;
   clients?: number;
   keys?: number;
@@ -80,8 +80,12 @@ export interface SimResult {
   replay: string;
 }
 
-export function replayCommand(seed: number, nodes: number): string {
-  return `npm run sim -- --seed ${seed} --nodes ${nodes}`;
+const DEFAULT_STEPS = 300;
+
+/** The command that replays a run (the defaults of SimOptions need no flag). */
+export function replayCommand(seed: number, nodes: number, steps = DEFAULT_STEPS, ruleChecks = true): string {
+  const extra = `${steps === DEFAULT_STEPS ? '' : ` --steps ${steps}`}${ruleChecks ? '' : ' --properties-only'}`;
+  return `npm run sim -- --seed ${seed} --nodes ${nodes}${extra}`;
 }
 
 /** One line (or a few) saying what failed and how to replay it. */
@@ -203,6 +207,7 @@ function isProposalDropped(e: unknown): boolean {
 
 class Simulation implements NodeHost {
   readonly checker: SafetyChecker;
+  private readonly ruleChecks: boolean;
   private readonly rng: Random;
   private readonly opts: Required<Omit<SimOptions, 'log' | 'ruleChecks'>> & { log: ((line: string) => void) | undefined };
   private readonly knobs: Knobs;
@@ -233,14 +238,15 @@ class Simulation implements NodeHost {
       seed: options.seed,
       nodes: options.nodes,
       core: options.core,
-      steps: options.steps ?? 300,
+      steps: options.steps ?? DEFAULT_STEPS,
       clients: options.clients ?? 3,
       keys: options.keys ?? 3,
       membership: options.membership ?? true,
       checkerMaxSteps: options.checkerMaxSteps ?? 300_000,
       log: options.log,
     };
-    this.checker = new SafetyChecker({ ruleChecks: options.ruleChecks ?? true });
+    this.ruleChecks = options.ruleChecks ?? true;
+    this.checker = new SafetyChecker({ ruleChecks: this.ruleChecks });
     this.rng = new Random(options.seed);
     this.quietFromStep = Math.floor(this.opts.steps * 0.8);
     this.knobs = drawKnobs(this.rng, this.opts.membership);
@@ -296,7 +302,7 @@ class Simulation implements NodeHost {
       nodes: this.opts.nodes,
       ok: failure === undefined,
       stats: this.stats,
-      replay: replayCommand(this.opts.seed, this.opts.nodes),
+      replay: replayCommand(this.opts.seed, this.opts.nodes, this.opts.steps, this.ruleChecks),
     };
     if (failure !== undefined) result.failure = failure;
     return result;
@@ -336,7 +342,7 @@ class Simulation implements NodeHost {
   readReady(node: SimNode, opId: number): void {
     const client = this.clientOfOp.get(opId);
     if (client === undefined || client.op === undefined || client.op.opId !== opId || client.op.nodeId !== node.id) return;
-    const value = node.kv.get(client.op.input.key) ?? null;
+    const value = node.sm.kv.get(client.op.input.key) ?? null;
     this.history.complete(opId, { value });
     this.finishOp(client, node.id);
   }

@@ -5,8 +5,9 @@
  * entries, hard state), then send, then apply, then answer reads, then advance.
  *
  * Durability model: the storage object IS the disk. It is written only when a Ready is persisted;
- * a crash throws away the RawNode, the state machine, a Ready taken but not yet persisted, and the
- * pending client requests. A "slow disk" holds a Ready for a few steps before persisting it, and
+ * a crash throws away the RawNode, the state machine, a Ready taken but not yet persisted, a hard
+ * state written by a Ready that did not ask for a sync (rd.mustSync false) and not synced since,
+ * and the pending client requests. A "slow disk" holds a Ready for a few steps before persisting it, and
  * none of its messages leaves before that (the node keeps ticking and stepping meanwhile, as etcd
  * allows between ready() and advance()). Restart rebuilds the state machine from the storage's
  * snapshot and lets the core re-deliver the committed entries after it.
@@ -66,14 +67,31 @@ export function decodeCommand(data: Uint8Array): KvCommand {
   return c;
 }
 
-/** The state machine's snapshot bytes: its key-value pairs, sorted. */
-export function encodeKvSnapshot(kv: ReadonlyMap<string, string>): Uint8Array {
-  return utf8(JSON.stringify([...kv.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))));
+/**
+ * The replicated state machine: the key-value map plus the ids of the commands already applied.
+ * A command can reach the log twice (the network duplicates a forwarded proposal), and applying
+ * it twice could undo a later write; like a real store's client sessions (Raft thesis 6.3), the
+ * state machine applies each command id once.
+ */
+export interface KvStateMachine {
+  kv: Map<string, string>;
+  appliedOps: Set<number>;
 }
 
-export function decodeKvSnapshot(data: Uint8Array): Map<string, string> {
-  if (data.length === 0) return new Map();
-  return new Map(JSON.parse(fromUtf8(data)) as Array<[string, string]>);
+export function emptyStateMachine(): KvStateMachine {
+  return { kv: new Map(), appliedOps: new Set() };
+}
+
+/** The state machine's snapshot bytes: its pairs sorted by key, and its applied command ids. */
+export function encodeKvSnapshot(sm: KvStateMachine): Uint8Array {
+  const kv = [...sm.kv.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return utf8(JSON.stringify({ kv, ops: [...sm.appliedOps].sort((a, b) => a - b) }));
+}
+
+export function decodeKvSnapshot(data: Uint8Array): KvStateMachine {
+  if (data.length === 0) return emptyStateMachine();
+  const o = JSON.parse(fromUtf8(data)) as { kv: Array<[string, string]>; ops: number[] };
+  return { kv: new Map(o.kv), appliedOps: new Set(o.ops) };
 }
 
 /** What a node needs from the simulation around it. */
@@ -83,7 +101,7 @@ export interface NodeHost {
   send(from: SimNode, m: Message): void;
   /** The entry carrying client operation `opId` was applied on `node`. */
   writeApplied(node: SimNode, opId: number): void;
-  /** A linearizable read requested on `node` may now read `node.kv` (applied >= its read index). */
+  /** A linearizable read requested on `node` may now read `node.sm` (applied >= its read index). */
   readReady(node: SimNode, opId: number): void;
   log(line: string): void;
 }
@@ -108,7 +126,7 @@ export class SimNode {
   raw: SimRawNode | undefined;
   /** Crash-restart count; messages and reports to an old incarnation are stale. */
   incarnation = 0;
-  kv = new Map<string, string>();
+  sm: KvStateMachine = emptyStateMachine();
   applied = 0;
   conf: ConfState = { voters: [], learners: [] };
   role: Role = 'follower';
@@ -116,6 +134,8 @@ export class SimNode {
   term = 0;
   /** The term this node is leader of, 0 if it is not leader (as of the last handled Ready). */
   leaderTerm = 0;
+  /** The newest hard state written but not yet synced: a crash loses it. */
+  private unsyncedHardState: HardState | undefined;
   /** A Ready taken from the core but not yet persisted (slow disk). */
   private held: { rd: Ready; persistAtStep: number } | undefined;
   /** Reads waiting for their ReadState, by context. */
@@ -142,7 +162,7 @@ export class SimNode {
   /** Writes an initial configuration to an empty disk: a snapshot at index 1, term 1. */
   bootstrap(voters: readonly NodeId[]): void {
     assert(this.storage.lastIndex() === 0, 'bootstrap on a non-empty disk');
-    const snap: Snapshot = { meta: { index: 1, term: 1, conf: { voters: [...voters], learners: [] } }, data: encodeKvSnapshot(new Map()) };
+    const snap: Snapshot = { meta: { index: 1, term: 1, conf: { voters: [...voters], learners: [] } }, data: encodeKvSnapshot(emptyStateMachine()) };
     this.storage.applySnapshot(snap);
     this.storage.setHardState({ term: 1, vote: 0, commit: 1 });
   }
@@ -151,7 +171,7 @@ export class SimNode {
   start(): void {
     assert(this.raw === undefined, 'start of a running node');
     const snap = this.storage.snapshot();
-    this.kv = decodeKvSnapshot(snap.data);
+    this.sm = decodeKvSnapshot(snap.data);
     this.applied = snap.meta.index;
     this.conf = { voters: [...snap.meta.conf.voters], learners: [...snap.meta.conf.learners] };
     // The state machine restarts from the snapshot, so the configuration does too; the committed
@@ -172,7 +192,8 @@ export class SimNode {
     assert(this.raw !== undefined, 'crash of a stopped node');
     this.raw = undefined;
     this.held = undefined;
-    this.kv = new Map();
+    this.unsyncedHardState = undefined;
+    this.sm = emptyStateMachine();
     this.readsByContext.clear();
     this.readsAwaitingApply = [];
     this.role = 'follower';
@@ -212,12 +233,24 @@ export class SimNode {
     if (this.raw === undefined) return false;
     const snapIndex = this.storage.snapshot().meta.index;
     if (this.applied <= snapIndex) return false;
-    this.storage.createSnapshot(this.applied, this.conf, encodeKvSnapshot(this.kv));
+    // Taking a snapshot syncs: a snapshot must never be ahead of the durable commit index.
+    this.syncHardState();
+    this.storage.createSnapshot(this.applied, this.conf, encodeKvSnapshot(this.sm));
     // applied > snapshot index >= firstIndex - 1, so firstIndex <= compactTo <= applied.
     const compactTo = Math.max(this.applied - keepEntries, this.storage.firstIndex());
     this.storage.compact(compactTo);
     this.host.log(`node ${this.id} snapshot at ${this.applied}, log compacted to ${compactTo}`);
     return true;
+  }
+
+  private syncHardState(): void {
+    if (this.unsyncedHardState === undefined) return;
+    this.storage.setHardState(this.unsyncedHardState);
+    this.unsyncedHardState = undefined;
+  }
+
+  private commitBefore(): number {
+    return (this.unsyncedHardState ?? this.storage.initialState().hardState).commit;
   }
 
   private finishReady(rd: Ready): void {
@@ -229,14 +262,17 @@ export class SimNode {
 
     // 1. Persist.
     const lastIndexBefore = this.storage.lastIndex();
-    const commitBefore = this.storage.initialState().hardState.commit;
+    const commitBefore = this.commitBefore();
     const hasSnapshot = rd.snapshot !== undefined && rd.snapshot.meta.index > 0;
     if (hasSnapshot) this.storage.applySnapshot(rd.snapshot!);
     this.storage.append(rd.entries);
     if (rd.hardState !== undefined) {
-      this.storage.setHardState(rd.hardState);
       this.term = rd.hardState.term;
+      this.unsyncedHardState = rd.hardState;
     }
+    // Only a synced write survives a crash. The core asks for a sync (mustSync) when the vote or
+    // term changed or entries were appended; a commit-only change may stay in the page cache.
+    if (this.unsyncedHardState !== undefined && (rd.mustSync || hasSnapshot)) this.syncHardState();
     if (rd.softState !== undefined) {
       this.role = rd.softState.role;
       this.lead = rd.softState.leader;
@@ -265,7 +301,7 @@ export class SimNode {
     // 3. Apply.
     if (hasSnapshot) {
       const s = rd.snapshot!;
-      this.kv = decodeKvSnapshot(s.data);
+      this.sm = decodeKvSnapshot(s.data);
       this.applied = s.meta.index;
       this.conf = { voters: [...s.meta.conf.voters], learners: [...s.meta.conf.learners] };
       this.snapshotsInstalled++;
@@ -313,8 +349,13 @@ export class SimNode {
     }
     if (e.data.length === 0) return; // a new leader's empty entry, or a refused conf change
     const c = decodeCommand(e.data);
-    if (c.kind === 'put') this.kv.set(c.key, c.value);
-    else this.kv.delete(c.key);
+    if (this.sm.appliedOps.has(c.opId)) {
+      this.host.log(`node ${this.id} skips duplicate command ${c.opId} at ${e.index}`);
+      return;
+    }
+    this.sm.appliedOps.add(c.opId);
+    if (c.kind === 'put') this.sm.kv.set(c.key, c.value);
+    else this.sm.kv.delete(c.key);
     this.host.writeApplied(this, c.opId);
   }
 }

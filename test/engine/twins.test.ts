@@ -215,8 +215,12 @@ describe('twins: js and wasm hot paths agree', () => {
         expect(wasm.bloomMayContain(a, probe)).toBe(js.bloomMayContain(a, probe));
       }
     });
-    // Short filters and unknown encodings match everything in both.
-    for (const f of [new Uint8Array(0), Uint8Array.of(7), Uint8Array.of(0, 0, 0, 31)]) {
+    // Short filters and unknown encodings (variant byte, k, bit array under 8 bytes) match everything in both.
+    const unknown = [
+      new Uint8Array(0), Uint8Array.of(7), Uint8Array.of(0, 0, 0, 31), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 1, 7),
+      Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 2, 0), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 2, 31), Uint8Array.of(0, 0, 0, 2, 7),
+    ];
+    for (const f of unknown) {
       expect(wasm.bloomMayContain(f, Uint8Array.of(1))).toBe(true);
       expect(js.bloomMayContain(f, Uint8Array.of(1))).toBe(true);
     }

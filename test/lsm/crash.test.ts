@@ -22,7 +22,7 @@ interface RoundLog {
   acked: Set<number>;
 }
 
-/** Runs the child until `killAfterMs` after it opened the tree, then SIGKILLs it by PID. */
+/** Runs the child until `killAfterMs` after its first acknowledged batch, then SIGKILLs it by PID. */
 function runChild(dir: string, engine: string, first: number, killAfterMs: number): Promise<RoundLog> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, engine, String(first), '4'], {
@@ -34,8 +34,8 @@ function runChild(dir: string, engine: string, first: number, killAfterMs: numbe
     let killTimer: NodeJS.Timeout | undefined;
     const guard = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`crash child never opened the tree in time; stderr: ${stderr}`));
-    }, 30_000);
+      reject(new Error(`crash child acknowledged nothing in time; stderr: ${stderr}`));
+    }, 60_000);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       buffered += chunk;
@@ -43,10 +43,15 @@ function runChild(dir: string, engine: string, first: number, killAfterMs: numbe
       buffered = lines.pop()!;
       for (const line of lines) {
         if (line === 'open') {
-          clearTimeout(guard);
-          killTimer = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), killAfterMs);
+          // Opened; the guard keeps running until the first acknowledgement.
         } else if (line.startsWith('start ')) log.started.add(Number(line.slice(6)));
-        else if (line.startsWith('ack ')) log.acked.add(Number(line.slice(4)));
+        else if (line.startsWith('ack ')) {
+          log.acked.add(Number(line.slice(4)));
+          clearTimeout(guard);
+          // The kill moment counts from the first acknowledgement, so a slow start (a loaded
+          // machine) still leaves the round something to check.
+          killTimer ??= setTimeout(() => process.kill(child.pid!, 'SIGKILL'), killAfterMs);
+        }
       }
     });
     child.stderr.setEncoding('utf8');
@@ -104,7 +109,7 @@ describe('kill -9 crash recovery', () => {
           for (const id of log.started) everStarted.add(id);
           for (const id of log.acked) everAcked.add(id);
           const maxId = Math.max(next, ...log.started);
-          expect(log.acked.size, `round ${round} acknowledged nothing`).toBeGreaterThan(0);
+          expect(log.acked.size).toBeGreaterThan(0);
           await verify(dir, everStarted, everAcked, maxId);
           next = maxId + 1;
         }

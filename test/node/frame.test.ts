@@ -160,6 +160,22 @@ describe('FrameDecoder refuses bad streams', () => {
     badFrame(() => d.next());
   });
 
+  it('allocates for a partial frame in proportion to the bytes that arrived', () => {
+    const big = encodeFrame(FrameType.SNAPSHOT_CHUNK, CLUSTER, 2, new Uint8Array(1 << 20).map((_, i) => i * 7));
+    const d = new FrameDecoder();
+    d.push(big.subarray(0, 100));
+    expect(d.next()).toBeUndefined();
+    expect(d.bufferedBytes).toBe(96); // the length prefix is parsed; 96 body bytes are held
+    expect(d.reservedBytes).toBeLessThanOrEqual(4 + 16 * 1024);
+    d.push(big.subarray(100, 200_000));
+    expect(d.next()).toBeUndefined();
+    expect(d.reservedBytes).toBeLessThanOrEqual(4 + 2 * 200_000);
+    d.push(big.subarray(200_000));
+    expectSame([d.next()!], [big]);
+    expect(d.next()).toBeUndefined();
+    expect(d.bufferedBytes).toBe(0);
+  });
+
   it('accepts a frame of exactly frameBytesMax', () => {
     const d = new FrameDecoder(good.length);
     expect(decodeAll(d, [good]).length).toBe(1);

@@ -161,6 +161,15 @@ describe('snapshots', () => {
     expect(stale.status === 'ignored' && stale.reason).toBe('stale');
     const received = await receiveAll(receiver, s2, (c) => c);
     expect(received.snapshotId).toBe(second.id);
+    // A resend of the finished transfer (its acknowledgement was lost) does not wipe what awaits install.
+    const resend = await receiver.receive(new SnapshotSender(second, { fs, chunkBytes: 8 * 1024 }).next()!);
+    expect(resend.status === 'ignored' && resend.reason).toBe('finished');
+    expect(fs.list(received.dir).length).toBe(second.files.length);
+    const resumed = new SnapshotSender(second, { fs });
+    if (resend.status === 'ignored') resumed.seek(resend.next);
+    expect(resumed.finished).toBe(true);
+    resumed.seek({ snapshotId: 'other', fileIndex: 0, offset: 5 });
+    expect(resumed.next()!.offset).toBe(0);
 
     const { stateDir: newDir } = await installSnapshot('/f', received, { fs });
     expect(newDir).not.toBe(stateDir);

@@ -11,13 +11,14 @@ import {
   decodeMessage,
   encodeClientRequest,
   encodeClientResponse,
+  encodeHello,
   encodeMessage,
 } from '../../src/node/codec.js';
 import { BadFrameError } from '../../src/node/errors.js';
 import { FrameType, encodeFrame, type DecodedFrame } from '../../src/node/frame.js';
 import { Transport, connectClient, type ClientConnection, type Connection, type TransportOptions } from '../../src/node/transport.js';
 import { makeMessage, type Message } from '../../src/raft/types.js';
-import { putFixed32, utf8 } from '../../src/util/bytes.js';
+import { concatBytes, putFixed32, utf8 } from '../../src/util/bytes.js';
 
 const CLUSTER = 0xc105_7e12n;
 
@@ -173,6 +174,41 @@ describe('Transport between peers', () => {
     expect(client.closed()).toBe(false);
   });
 
+  it('holds an inbound peer connection to its HELLO: one HELLO, then only that sender', async () => {
+    const b = await startNode(2);
+    const hello = (sender: number): Uint8Array => encodeFrame(FrameType.HELLO, CLUSTER, sender, encodeHello({ listenAddress: 'h:1' }));
+    const raft = (sender: number): Uint8Array => encodeFrame(FrameType.RAFT, CLUSTER, sender, encodeMessage(app(sender, 2, 0)));
+    const twice = await rawSocket(b.port);
+    twice.socket.write(concatBytes([hello(3), raft(3), hello(3)]));
+    const impostor = await rawSocket(b.port);
+    impostor.socket.write(concatBytes([hello(4), raft(5)]));
+    const zero = await rawSocket(b.port);
+    zero.socket.write(hello(0));
+    await waitFor('all three closed', () => twice.closed() && impostor.closed() && zero.closed());
+    expect(b.frames.map((f) => [f.frame.type, f.frame.senderId])).toEqual([
+      [FrameType.HELLO, 3],
+      [FrameType.RAFT, 3],
+      [FrameType.HELLO, 4],
+    ]);
+    expect(b.t.stats().badFrames).toBe(3);
+  });
+
+  it('backs off while a peer refuses connections, telling the caller each time', async () => {
+    const gone = await startNode(9);
+    const port = gone.port;
+    await gone.t.close();
+    const a = await startNode(1, { reconnectDelayMsMin: 5, reconnectDelayMsMax: 40 });
+    a.t.setPeer(9, `127.0.0.1:${port}`);
+    expect(a.t.send(9, FrameType.RAFT, encodeMessage(app(1, 9, 0)))).toBe(true);
+    await waitFor('four failures', () => a.t.peerStats(9)!.consecutiveFailures >= 4);
+    expect(a.unreachable.length).toBeGreaterThanOrEqual(4);
+    expect(a.unreachable.every((id) => id === 9)).toBe(true);
+    expect(a.t.stats().reconnects).toBeGreaterThanOrEqual(3);
+    // The frame queued before the first failure was dropped, not kept for later.
+    expect(a.t.stats().droppedFrames).toBeGreaterThanOrEqual(1);
+    expect(a.t.peerStats(9)!.queuedFrames).toBe(0);
+  });
+
   it('closes a connection whose payload the handler refuses with BadFrameError', async () => {
     const b = await startNode(2, {
       onFrame: (frame) => {
@@ -263,6 +299,31 @@ describe('Transport between peers', () => {
     expect(firstDrop).toBeGreaterThan(0);
     expect(a.t.stats().droppedFrames).toBe(1);
     expect(a.t.peerStats(2)!.state).toBe('connected');
+  });
+
+  it('closes a client connection that does not read its replies', async () => {
+    let clientConn: Connection | undefined;
+    const b = await startNode(2, {
+      peerQueueBytesMax: 256 * 1024,
+      onFrame: (frame, conn) => {
+        if (frame.type === FrameType.CLIENT_REQUEST) clientConn = conn;
+      },
+    });
+    const raw = await rawSocket(b.port);
+    raw.socket.pause();
+    raw.socket.write(encodeFrame(FrameType.CLIENT_REQUEST, 0n, 0, encodeClientRequest({ requestId: 1, op: 'status' })));
+    await waitFor('the request', () => clientConn !== undefined);
+    const big = encodeClientResponse({ requestId: 1, ok: true, value: new Uint8Array(64 * 1024) });
+    let refusedAt = -1;
+    for (let i = 0; i < 2000 && refusedAt < 0; i++) {
+      if (!b.t.reply(clientConn!, FrameType.CLIENT_RESPONSE, big)) refusedAt = i;
+      if (i % 8 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(refusedAt).toBeGreaterThan(0);
+    expect(clientConn!.closed).toBe(true);
+    raw.socket.resume(); // reads what was buffered, then sees the end
+    await waitFor('the client sees the close', () => raw.closed());
+    expect(b.t.reply(clientConn!, FrameType.CLIENT_RESPONSE, big)).toBe(false);
   });
 
   it('refuses to send to an unknown peer and after close', async () => {

@@ -16,6 +16,8 @@ describe('raft simulator (3 nodes)', () => {
     expect(b.stats).toEqual(a.stats);
     expect(c.stats).not.toEqual(a.stats);
     expect(a.replay).toBe('npm run sim -- --seed 4242 --nodes 3');
+    const d = runSimulation({ seed: 4242, nodes: 5, core, steps: 50, ruleChecks: false });
+    expect(d.replay).toBe('npm run sim -- --seed 4242 --nodes 5 --steps 50 --properties-only');
   });
 
   it('traces events in verbose mode', () => {

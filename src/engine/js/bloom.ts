@@ -1,16 +1,18 @@
 /**
  * Bloom filter over the distinct user keys of a table, as docs/format/sstable.md "Filter block"
- * writes it down (variant 2): leveldb's 32-bit multiplicative hash (util/hash.cc) of the key, two
- * probe hashes derived from it by murmur3's fmix32 finalizer, and enhanced double hashing
- * (Dillinger & Manolios, "Bloom filters in probabilistic verification", 2004; the Kirsch-Mitzenmacher
- * scheme with a growing stride): probe positions a, a + b, a + 2b + 1, ... mod m. Twin of
- * asm/bloom.ts: both must produce the same filter bytes for the same keys.
+ * writes it down (variant 2): MurmurHash3 x86_32 of the key (Austin Appleby), a second probe hash
+ * from murmur3's fmix32 finalizer, and enhanced double hashing (Dillinger & Manolios, "Bloom filters
+ * in probabilistic verification", 2004: the Kirsch-Mitzenmacher scheme with a growing stride):
+ * probe i is bit (a + i*b + (i^3 - i)/6) mod m. Twin of asm/bloom.ts: both must produce the same
+ * filter bytes for the same keys.
  *
- * Why not leveldb's own scheme (util/bloom.cc, stride = rotr(h, 17)): with one filter per table the
- * bit array has 2^18..2^24 bits, and there its probe sequences correlate (the stride is h rotated),
- * so it measured 1.5% false positives at 10 bits/key against 0.82% in theory. Here every position is
- * reduced mod m exactly and the two hashes are separately mixed; measured rates sit within a few
- * percent of (1 - e^(-kn/m))^k (test/engine/bloom.test.ts, npm run bench:hotpaths).
+ * Why not leveldb's scheme (util/bloom.cc and util/hash.cc, stride = rotr(h, 17)): with one filter
+ * per table the bit array has 2^18..2^24 bits, and there its probe sequences correlate (the stride
+ * is h rotated): 1.5% false positives at 10 bits/key against 0.84% in theory; and its hash collides
+ * on structured keys (10% of 2M keys "user000000000000".. share a hash). Here each position is
+ * reduced mod m exactly and the stride is separately mixed; measured rates sit within a few percent
+ * of (1 - e^(-kn/m))^k (test/engine/bloom.test.ts, npm run bench:hotpaths). One 32-bit hash per
+ * key adds a floor of about n / 2^32 (an absent key whose hash equals a present key's).
  *
  * Keys are hashed in place (buffer, start, end): building a filter allocates only the filter and
  * one Uint32Array of key hashes, never a key.
@@ -19,45 +21,22 @@ import type { EntryRun } from '../types.js';
 import { TRAILER_BYTES } from '../../lsm/internal-key.js';
 import { compareRange } from '../../util/bytes.js';
 
-const HASH_SEED = 0xbc9f1d34;
-const HASH_M = 0xc6a4a793;
+/** Seed of the key hash (leveldb's bloom seed, kept as a constant we already documented). */
+export const BLOOM_HASH_SEED = 0xbc9f1d34;
 /** Second-to-last byte of the filter: which encoding the bit array uses. 1 was leveldb's scheme. */
 export const BLOOM_VARIANT = 2;
 /** Filter bytes after the bit array: the variant byte, then k. */
 export const BLOOM_TRAILER_BYTES = 2;
 /** k is stored in one byte; a filter claiming more probes is "some other encoding": matches all. */
 export const BLOOM_PROBES_MAX = 30;
+/** At least 64 bits (so m > k + 1 and the stride update below stays in range). */
 const BLOOM_BITS_MIN = 64;
 /** The bit count m = 8 * arrayBytes must stay below 2^32 so positions are u32 in both twins. */
 export const BLOOM_ARRAY_BYTES_MAX = 0x1fff_ffff;
-/** Mixes h before h2 is taken, so h1 and h2 are two different bijections of h. */
+/** The stride is fmix32(h XOR H2_SALT): a second bijection of h, so it does not track the start h mod m. */
 const H2_SALT = 0x9e3779b9;
 
-/** leveldb's Hash(data, n, seed) over buf[start..end), all arithmetic mod 2^32. */
-export function bloomHash(buf: Uint8Array, start: number, end: number): number {
-  const n = end - start;
-  let h = (HASH_SEED ^ Math.imul(n, HASH_M)) >>> 0;
-  let i = start;
-  const whole = start + (n - (n & 3));
-  while (i < whole) {
-    const w = buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
-    h = (h + w) | 0;
-    h = Math.imul(h, HASH_M);
-    h ^= h >>> 16;
-    i += 4;
-  }
-  const rest = end - i;
-  if (rest > 0) {
-    if (rest === 3) h = (h + (buf[i + 2]! << 16)) | 0;
-    if (rest >= 2) h = (h + (buf[i + 1]! << 8)) | 0;
-    h = (h + buf[i]!) | 0;
-    h = Math.imul(h, HASH_M);
-    h ^= h >>> 24;
-  }
-  return h >>> 0;
-}
-
-/** murmur3's fmix32: a bijection of u32 in which every input bit flips each output bit ~half the time. */
+/** murmur3's fmix32: a bijection of u32 in which each input bit flips each output bit about half the time. */
 function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -65,6 +44,39 @@ function fmix32(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/** MurmurHash3 x86_32 (Austin Appleby, public domain) of buf[start..end), all arithmetic mod 2^32. */
+export function murmur3x86_32(buf: Uint8Array, start: number, end: number, seed: number): number {
+  const n = end - start;
+  let h = seed | 0;
+  let i = start;
+  const whole = start + (n - (n & 3));
+  while (i < whole) {
+    let w = buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    w = Math.imul(w, 0xcc9e2d51);
+    w = (w << 15) | (w >>> 17);
+    h ^= Math.imul(w, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    i += 4;
+  }
+  const rest = end - i;
+  if (rest > 0) {
+    let w = 0;
+    if (rest === 3) w ^= buf[i + 2]! << 16;
+    if (rest >= 2) w ^= buf[i + 1]! << 8;
+    w ^= buf[i]!;
+    w = Math.imul(w, 0xcc9e2d51);
+    w = (w << 15) | (w >>> 17);
+    h ^= Math.imul(w, 0x1b873593);
+  }
+  return fmix32(h ^ n);
+}
+
+/** The filter's 32-bit key hash: murmur3x86_32(key, BLOOM_HASH_SEED). */
+export function bloomHash(buf: Uint8Array, start: number, end: number): number {
+  return murmur3x86_32(buf, start, end, BLOOM_HASH_SEED);
 }
 
 /** Probes per key for `bitsPerKey`: round(bitsPerKey * ln 2) (it minimises the false-positive rate). */
@@ -91,23 +103,10 @@ export function bloomTheoreticalFpRate(keyCount: number, bitsPerKey: number): nu
   return (1 - Math.exp((-k * keyCount) / bits)) ** k;
 }
 
-/**
- * First probe position and stride of key hash `h` in a filter of `bits` bits (64 <= bits < 2^32):
- * a = fmix32(h) mod m, b = fmix32(h XOR H2_SALT) mod m, packed as a * 2^32 + b is not needed: they
- * are returned through `probe`, a two-slot scratch, to allocate nothing per key.
- */
-const probe = new Float64Array(2);
-
-function firstProbe(h: number, bits: number): void {
-  probe[0] = fmix32(h) % bits;
-  probe[1] = fmix32((h ^ H2_SALT) >>> 0) % bits;
-}
-
 /** Sets the k bits of key hash `h` in the first `bits` bits of `filter`. */
 function setProbes(filter: Uint8Array, bits: number, k: number, h: number): void {
-  firstProbe(h, bits);
-  let a = probe[0]!;
-  let b = probe[1]!;
+  let a = h % bits;
+  let b = fmix32((h ^ H2_SALT) >>> 0) % bits;
   for (let j = 0; j < k; j++) {
     filter[a >>> 3]! |= 1 << (a & 7);
     // a = (a + b) mod m; b = (b + j + 1) mod m, written so no sum reaches 2^32 (the u32 twin).
@@ -158,19 +157,21 @@ export function bloomBuild(run: EntryRun, bitsPerKey: number): Uint8Array {
 }
 
 /**
- * False only if the key is certainly absent. True for a filter we cannot read as variant 2: shorter
- * than the trailer plus one byte, another variant byte, k outside 1..30, or an oversized array.
+ * False only if the key is certainly absent. True for a filter we cannot read as variant 2 (room for
+ * other encodings): shorter than 2 bytes, another variant byte, k outside 1..30, or a bit array
+ * outside 8..BLOOM_ARRAY_BYTES_MAX bytes.
  */
 export function bloomMayContainRange(filter: Uint8Array, key: Uint8Array, keyStart: number, keyEnd: number): boolean {
   const len = filter.length;
-  if (len <= BLOOM_TRAILER_BYTES) return true;
+  if (len < BLOOM_TRAILER_BYTES) return true;
   const arrayBytes = len - BLOOM_TRAILER_BYTES;
   const k = filter[len - 1]!;
-  if (filter[len - 2] !== BLOOM_VARIANT || k < 1 || k > BLOOM_PROBES_MAX || arrayBytes > BLOOM_ARRAY_BYTES_MAX) return true;
+  if (filter[len - 2] !== BLOOM_VARIANT || k < 1 || k > BLOOM_PROBES_MAX) return true;
+  if (arrayBytes < BLOOM_BITS_MIN / 8 || arrayBytes > BLOOM_ARRAY_BYTES_MAX) return true;
   const bits = arrayBytes * 8;
-  firstProbe(bloomHash(key, keyStart, keyEnd), bits);
-  let a = probe[0]!;
-  let b = probe[1]!;
+  const h = bloomHash(key, keyStart, keyEnd);
+  let a = h % bits;
+  let b = fmix32((h ^ H2_SALT) >>> 0) % bits;
   for (let j = 0; j < k; j++) {
     if ((filter[a >>> 3]! & (1 << (a & 7))) === 0) return false;
     a = a >= bits - b ? a - (bits - b) : a + b;

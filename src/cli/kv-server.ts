@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+/**
+ * kv-server: runs one lsmraft node and reads commands from stdin, after the seed's
+ * `./kv_server <id> <host:port>` (see DESIGN.md, "Where it comes from").
+ *
+ *   kv-server <id> <host:port> [--data-dir DIR] [--engine wasm|js] [...]   (docs/cli.md)
+ *
+ * On a TTY: a prompt with help, history and tab completion (node:readline). Piped: one command per
+ * line, answers printed as lines and no prompt, so scripts can drive it. At the end of piped input
+ * the node keeps serving until SIGTERM or SIGINT (a script pipes its commands, the node stays a
+ * member); `exit` stops it. On a TTY, end of input (Ctrl-D) stops it too.
+ *
+ * Exit codes: 0 after exit or a signal; 1 if the node fails to start or stops on an error;
+ * 2 for a bad command line (the usage line is printed).
+ */
+import * as readline from 'node:readline';
+import { LsmraftError } from '../errors.js';
+import { KvNode } from '../node/kv-node.js';
+import { KV_SERVER_USAGE, parseKvServerArgs, UsageError, type KvServerArgs } from './args.js';
+import { answerLine, complete } from './repl.js';
+
+function parseOrExit(): KvServerArgs {
+  try {
+    return parseKvServerArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`kv-server: ${err.message}\n${KV_SERVER_USAGE}\n`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseOrExit();
+  const log = args.verbose ? (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) : undefined;
+  let node: KvNode;
+  try {
+    node = await KvNode.start({
+      id: args.id,
+      address: args.address,
+      dataDir: args.dataDir,
+      engine: args.engine,
+      ...(args.snapshotEntries === undefined ? {} : { snapshotEntries: args.snapshotEntries }),
+      ...(args.compactKeepEntries === undefined ? {} : { compactKeepEntries: args.compactKeepEntries }),
+      ...(log === undefined ? {} : { log }),
+      onFatal: (err) => {
+        process.stderr.write(`kv-server: node stopped on an error: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof LsmraftError)) throw err;
+    process.stderr.write(`kv-server: cannot start node ${args.id}: error ${err.code}: ${err.message}\n`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = (code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    void node.stop().finally(() => process.exit(code));
+  };
+  process.on('SIGTERM', () => shutdown(0));
+  process.on('SIGINT', () => shutdown(0));
+
+  const interactive = process.stdin.isTTY === true;
+  process.stdout.write(`node ${node.id} listening on ${node.address} (cluster ${node.status().clusterId})${interactive ? '; type help' : ''}\n`);
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: interactive,
+    ...(interactive ? { completer: complete, historySize: 1000, prompt: 'kv> ' } : {}),
+  });
+  // Commands run one at a time, in the order typed.
+  let queue: Promise<void> = Promise.resolve();
+  rl.on('line', (line) => {
+    queue = queue.then(async () => {
+      if (stopping) return;
+      const { output, exit } = await answerLine(node, line);
+      process.stdout.write(output);
+      if (exit) {
+        rl.close();
+        shutdown(0);
+        return;
+      }
+      if (interactive) rl.prompt();
+    });
+  });
+  rl.on('close', () => {
+    // Piped input ended: keep serving (see the header). A closed terminal stops the node.
+    if (interactive) void queue.then(() => shutdown(0));
+  });
+  if (interactive) rl.prompt();
+}
+
+await main();

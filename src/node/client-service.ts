@@ -1,0 +1,77 @@
+/**
+ * The client protocol's server side: a decoded CLIENT_REQUEST becomes a call of the KvNode API,
+ * and its outcome a CLIENT_RESPONSE (after etcd's v3rpc key/cluster servers, which are thin
+ * adapters over etcdserver in the same way). Errors a user can meet travel as their stable code and
+ * message, with the leader hint when this node knows one; anything else is a bug and stops the
+ * process (STYLE.md: two error channels).
+ */
+import { LsmraftError } from '../errors.js';
+import type { ClientRequest, ClientResponse } from './codec.js';
+import type { KvNode } from './kv-node.js';
+import { NotLeaderError } from './node-errors.js';
+
+/** Keeps what the codec guarantees explicit: a field the op requires is present (codec.ts OP_FIELDS). */
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new LsmraftError('KV_ERR_INVALID_ARGUMENT', `request lacks ${what}`);
+  return v;
+}
+
+async function dispatch(node: KvNode, req: ClientRequest, res: ClientResponse): Promise<void> {
+  switch (req.op) {
+    case 'put':
+      await node.put(need(req.key, 'key'), need(req.value, 'value'));
+      return;
+    case 'del':
+      await node.delete(need(req.key, 'key'));
+      return;
+    case 'get': {
+      const v = await node.get(need(req.key, 'key'));
+      if (v !== undefined) res.value = v;
+      return;
+    }
+    case 'scan':
+      res.entries = await node.scan(req.from, req.to, req.limit ?? 1000);
+      return;
+    case 'localGet': {
+      const v = node.localGet(need(req.key, 'key'));
+      if (v !== undefined) res.value = v;
+      return;
+    }
+    case 'localScan':
+      res.entries = node.localScan(req.from, req.to, req.limit ?? 1000);
+      return;
+    case 'status':
+      res.json = JSON.stringify(node.status());
+      return;
+    case 'members':
+      res.json = JSON.stringify(node.members());
+      return;
+    case 'lsmDescribe':
+      res.json = JSON.stringify(node.lsmDescribe());
+      return;
+    case 'addMember':
+      await node.addMember(need(req.nodeId, 'nodeId'), need(req.address, 'address'));
+      return;
+    case 'removeMember':
+      await node.removeMember(need(req.nodeId, 'nodeId'));
+      return;
+    case 'transfer':
+      await node.transferLeadership(need(req.nodeId, 'nodeId'));
+      return;
+  }
+}
+
+/** Serves one request; never rejects with a user error (those become error responses). */
+export async function serveClientRequest(node: KvNode, req: ClientRequest): Promise<ClientResponse> {
+  const res: ClientResponse = { requestId: req.requestId, ok: true };
+  try {
+    await dispatch(node, req, res);
+    return res;
+  } catch (err) {
+    if (!(err instanceof LsmraftError)) throw err;
+    const out: ClientResponse = { requestId: req.requestId, ok: false, errorCode: err.code, message: err.message };
+    const hint = err instanceof NotLeaderError ? err.leader : node.leader;
+    if (hint !== undefined) out.leaderHint = hint;
+    return out;
+  }
+}

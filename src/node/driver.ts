@@ -1,0 +1,189 @@
+/**
+ * The Ready loop: the one place a node drives its Raft core, after etcd's raft README ("the
+ * Ready contract") and etcdserver's raftNode.start loop. Each turn:
+ *   1. persist: install rd.snapshot (state tree, then log), then append rd.entries and rd.hardState
+ *      in ONE batch of the log tree, fsynced when rd.mustSync (group commit: the proposals that
+ *      arrived while the previous turn was waiting on its fsync all share this one);
+ *   2. send rd.messages, which may grant votes or acknowledge entries made durable in step 1;
+ *   3. apply rd.committedEntries in order: runs of normal entries as one state-tree batch each;
+ *      a conf change through RawNode.applyConfChange, its conf state synced in the log store BEFORE
+ *      the state tree records its index (so a restart never skips a membership change);
+ *   4. hand rd.readStates to the node (linearizable reads wait for the applied index);
+ *   5. advance.
+ * Between turns, when the core has nothing ready, the loop does maintenance: it makes snapshots
+ * (log compaction, or one a lagging follower needs) while no apply runs.
+ *
+ * What must hold: one turn at a time (the loop is the only caller of ready/advance); no message of
+ * a turn leaves before its persistence resolved; entries are applied exactly once per incarnation,
+ * in index order; a failed write stops the node (fail-stop: the disk state is unknown).
+ */
+import type { RawNode } from '../raft/raw-node.js';
+import {
+  decodeConfChange,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type ReadState,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+} from '../raft/types.js';
+import { assert } from '../util/assert.js';
+import type { RaftLogStore } from './log-store.js';
+import type { ApplyResult, KvStateMachine } from './state-machine.js';
+
+/** Turns per loop run before yielding to the event loop (so sockets and timers are served). */
+const TURNS_PER_RUN_MAX = 64;
+
+export interface DriverHooks {
+  /** Step 2: sends one message (a 'snap' message too: the node streams the files first). */
+  send(m: Message): void;
+  softState(ss: SoftState): void;
+  /** Results of applied normal entries (put/del/noop/rejected), in order. */
+  applied(results: readonly ApplyResult[]): void;
+  /** A conf change was applied (conf state already durable). */
+  confChangeApplied(cc: ConfChange, conf: ConfState, index: number): Promise<void>;
+  readStates(rs: readonly ReadState[]): void;
+  /** The applied index moved (after a turn or a snapshot install). */
+  appliedTo(index: number): void;
+  /** Step 1 for a snapshot: makes it the state machine's and the log's. */
+  installSnapshot(s: Snapshot): Promise<void>;
+  /** Work between turns; resolves true if it did something (the loop then checks again). */
+  maintenance(): Promise<boolean>;
+  /** The loop failed (IO error, or a bug): the node must stop. */
+  fatal(err: unknown): void;
+}
+
+export class RaftDriver {
+  private running = false;
+  private stopped = false;
+  /** Set while the loop must stay idle (a join resets the node under it). */
+  private pauseWaiters: Array<() => void> | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private turns = 0;
+  private syncs = 0;
+
+  constructor(
+    private raw: RawNode,
+    private readonly logStore: RaftLogStore,
+    private readonly stateMachine: () => KvStateMachine,
+    private readonly hooks: DriverHooks,
+  ) {}
+
+  get rawNode(): RawNode {
+    return this.raw;
+  }
+
+  get stats(): { turns: number; syncs: number } {
+    return { turns: this.turns, syncs: this.syncs };
+  }
+
+  /** Something changed in the core (tick, step, propose): run the loop if it is not running. */
+  kick(): void {
+    if (this.running || this.stopped || this.pauseWaiters !== undefined) return;
+    this.running = true;
+    void this.run();
+  }
+
+  /** Stops the loop after the current turn; resolves when it is idle. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.whenIdle();
+  }
+
+  /** Keeps the loop idle until resume(); resolves once the current turn is over. */
+  async pause(): Promise<void> {
+    assert(this.pauseWaiters === undefined, 'pause() twice');
+    this.pauseWaiters = [];
+    await this.whenIdle();
+  }
+
+  /** Ends a pause, with a new RawNode if the node was reset meanwhile. */
+  resume(raw?: RawNode): void {
+    assert(this.pauseWaiters !== undefined, 'resume() without pause()');
+    if (raw !== undefined) this.raw = raw;
+    this.pauseWaiters = undefined;
+    this.kick();
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async run(): Promise<void> {
+    try {
+      for (let turn = 0; turn < TURNS_PER_RUN_MAX; turn++) {
+        if (this.stopped || this.pauseWaiters !== undefined) break;
+        if (!this.raw.hasReady()) {
+          if (await this.hooks.maintenance()) continue;
+          break;
+        }
+        await this.turn(this.raw.ready());
+      }
+    } catch (err) {
+      this.stopped = true;
+      this.hooks.fatal(err);
+    } finally {
+      this.running = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+    // More may have become ready while the last turn awaited; yield, then look again.
+    if (!this.stopped && this.pauseWaiters === undefined && this.raw.hasReady()) {
+      setImmediate(() => this.kick());
+    }
+  }
+
+  private async turn(rd: Ready): Promise<void> {
+    const raw = this.raw;
+    this.turns++;
+    if (rd.softState !== undefined) this.hooks.softState(rd.softState);
+
+    // 1. Persist.
+    if (rd.snapshot !== undefined && rd.snapshot.meta.index > 0) await this.hooks.installSnapshot(rd.snapshot);
+    if (rd.entries.length > 0 || rd.hardState !== undefined) {
+      await this.logStore.append(rd.entries, rd.hardState, rd.mustSync);
+      if (rd.mustSync) this.syncs++;
+    }
+
+    // 2. Send.
+    for (const m of rd.messages) this.hooks.send(m);
+
+    // 3. Apply.
+    if (rd.committedEntries.length > 0) await this.apply(raw, rd.committedEntries);
+
+    // 4. Reads.
+    if (rd.readStates.length > 0) this.hooks.readStates(rd.readStates);
+
+    // 5. Advance.
+    raw.advance(rd);
+    this.hooks.appliedTo(this.stateMachine().appliedIndex);
+  }
+
+  private async apply(raw: RawNode, entries: Entry[]): Promise<void> {
+    const sm = this.stateMachine();
+    // Entries at or below the state machine's index are already in it: after a restart the core
+    // re-delivers from its applied index, which is at least the state tree's durable one.
+    let start = 0;
+    while (start < entries.length && entries[start]!.index <= sm.appliedIndex) start++;
+    // Each pass applies one run of normal entries or one conf change.
+    for (let i = start; i < entries.length;) {
+      const e = entries[i]!;
+      if (e.type === 'confChange') {
+        const cc = decodeConfChange(e.data);
+        const conf = raw.applyConfChange(cc);
+        await this.logStore.setConfState(conf);
+        await sm.apply([e]);
+        await this.hooks.confChangeApplied(cc, conf, e.index);
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < entries.length && entries[j]!.type === 'normal') j++;
+      const results = await sm.apply(entries.slice(i, j));
+      this.hooks.applied(results);
+      i = j;
+    }
+  }
+}

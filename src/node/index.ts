@@ -1,0 +1,8 @@
+// The node runtime's public surface (re-exported from the package root by src/index.ts).
+export { KvNode } from './kv-node.js';
+export type { KvNodeOptions, KeyInput, MemberInfo, NodeStatus } from './kv-node.js';
+export { KvClient } from './kv-client.js';
+export type { KvClientOptions } from './kv-client.js';
+export { NotLeaderError, MembershipError, NodeStoppedError } from './node-errors.js';
+export type { LeaderInfo } from './node-errors.js';
+export { BadFrameError, RequestTimeoutError, ConnectionClosedError } from './errors.js';

@@ -1,0 +1,191 @@
+/**
+ * KvClient: talks to an lsmraft cluster from any process, after etcd's clientv3 (a list of
+ * endpoints, requests retried on another endpoint when one fails or is not the leader, every retry
+ * bounded by the request's deadline).
+ *
+ * Routing: requests go to the leader when it is known (from a response's leader hint or from
+ * status), else to the next address in the list. Any member can serve any request (a follower
+ * forwards writes and reads through Raft), so the leader is only a shortcut. A request is retried,
+ * at most attemptsMax times and within requestTimeoutMs, when the node it reached has no leader,
+ * is unreachable or stopped, or did not answer in time. A retried write may be applied twice (its
+ * first attempt's outcome was unknown): puts and deletes are idempotent, so the final state is the
+ * same.
+ */
+import { InvalidArgumentError, LsmraftError } from '../errors.js';
+import { KEY_BYTES_MAX } from '../lsm/options.js';
+import { utf8 } from '../util/bytes.js';
+import type { ClientResponse } from './codec.js';
+import { RequestTimeoutError } from './errors.js';
+import type { KeyInput, MemberInfo, NodeStatus } from './kv-node.js';
+import { errorFromWire } from './node-errors.js';
+import { ClientConnection, parseAddress, type ClientRequestInput } from './transport.js';
+
+export interface KvClientOptions {
+  /** Deadline of one call, retries included. Default 15_000 ms. */
+  requestTimeoutMs?: number;
+  /** Bound on one attempt (one node). Default 6_000 ms. */
+  attemptTimeoutMs?: number;
+  /** Bound on attempts of one call. Default 32. */
+  attemptsMax?: number;
+  /** Default 1_000 ms. */
+  connectTimeoutMs?: number;
+  /** Requests in flight per connection. Default 1024. */
+  inFlightMax?: number;
+}
+
+const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function bytes(k: KeyInput, what: string): Uint8Array {
+  const b = typeof k === 'string' ? utf8(k) : k;
+  if (!(b instanceof Uint8Array)) throw new InvalidArgumentError(`${what} must be a string or Uint8Array`, 'KV_ERR_INVALID_ARGUMENT');
+  return b;
+}
+
+export class KvClient {
+  private readonly addresses: string[];
+  private readonly opts: Required<KvClientOptions>;
+  private readonly conns = new Map<string, Promise<ClientConnection>>();
+  private next = 0;
+  private leaderAddress: string | undefined;
+  private closed = false;
+
+  constructor(addresses: readonly string[], options: KvClientOptions = {}) {
+    if (!Array.isArray(addresses) || addresses.length === 0) throw new InvalidArgumentError('KvClient needs at least one address', 'KV_ERR_INVALID_ARGUMENT');
+    for (const a of addresses) parseAddress(a);
+    this.addresses = [...addresses];
+    this.opts = {
+      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      attemptTimeoutMs: options.attemptTimeoutMs ?? 6_000,
+      attemptsMax: options.attemptsMax ?? 32,
+      connectTimeoutMs: options.connectTimeoutMs ?? 1_000,
+      inFlightMax: options.inFlightMax ?? 1024,
+    };
+  }
+
+  /** A client whose first call already succeeded: it learned the leader from a status request. */
+  static async connect(addresses: readonly string[], options: KvClientOptions = {}): Promise<KvClient> {
+    const c = new KvClient(addresses, options);
+    try {
+      await c.status();
+    } catch (err) {
+      c.close();
+      throw err;
+    }
+    return c;
+  }
+
+  async put(key: KeyInput, value: KeyInput): Promise<void> {
+    await this.call({ op: 'put', key: bytes(key, 'key'), value: bytes(value, 'value') });
+  }
+
+  async delete(key: KeyInput): Promise<void> {
+    await this.call({ op: 'del', key: bytes(key, 'key') });
+  }
+
+  /** Linearizable read; undefined when the key is absent. */
+  async get(key: KeyInput): Promise<Uint8Array | undefined> {
+    return (await this.call({ op: 'get', key: bytes(key, 'key') })).value;
+  }
+
+  /** Linearizable range read, both bounds inclusive, absent = unbounded. */
+  async scan(from?: KeyInput, to?: KeyInput, limit = 1000): Promise<Array<[Uint8Array, Uint8Array]>> {
+    const req: ClientRequestInput = { op: 'scan', limit };
+    if (from !== undefined) req.from = bytes(from, 'from');
+    if (to !== undefined) req.to = bytes(to, 'to');
+    return (await this.call(req)).entries ?? [];
+  }
+
+  /** Status of the node that answers (the leader when known). */
+  async status(): Promise<NodeStatus> {
+    const s = JSON.parse((await this.call({ op: 'status' })).json ?? 'null') as NodeStatus;
+    if (s.leaderAddress !== undefined) this.leaderAddress = s.leaderAddress;
+    return s;
+  }
+
+  async members(): Promise<MemberInfo[]> {
+    return JSON.parse((await this.call({ op: 'members' })).json ?? '[]') as MemberInfo[];
+  }
+
+  async addMember(id: number, address: string): Promise<void> {
+    await this.call({ op: 'addMember', nodeId: id, address }, false);
+  }
+
+  async removeMember(id: number): Promise<void> {
+    await this.call({ op: 'removeMember', nodeId: id }, false);
+  }
+
+  async transferLeadership(id: number): Promise<void> {
+    await this.call({ op: 'transfer', nodeId: id });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const p of this.conns.values()) void p.then((c) => c.close(), () => undefined);
+    this.conns.clear();
+  }
+
+  private target(): string {
+    return this.leaderAddress ?? this.addresses[this.next % this.addresses.length]!;
+  }
+
+  private moveOn(address: string): void {
+    if (this.leaderAddress === address) this.leaderAddress = undefined;
+    else this.next++;
+  }
+
+  private connection(address: string): Promise<ClientConnection> {
+    let p = this.conns.get(address);
+    if (p === undefined) {
+      p = ClientConnection.connect(address, { connectTimeoutMs: this.opts.connectTimeoutMs, inFlightMax: this.opts.inFlightMax });
+      this.conns.set(address, p);
+      p.catch(() => this.conns.delete(address));
+    }
+    return p;
+  }
+
+  private async call(req: ClientRequestInput, retryTimeouts = true): Promise<ClientResponse> {
+    if (this.closed) throw new LsmraftError('KV_ERR_STOPPED', 'client is closed');
+    if (req.key !== undefined && (req.key.length === 0 || req.key.length > KEY_BYTES_MAX)) {
+      throw new InvalidArgumentError(`key must be 1..${KEY_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
+    }
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    let last: LsmraftError | undefined;
+    for (let attempt = 0; attempt < this.opts.attemptsMax; attempt++) {
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) break;
+      const address = this.target();
+      let res: ClientResponse;
+      try {
+        const conn = await this.connection(address);
+        if (conn.closed) {
+          this.conns.delete(address);
+          throw new LsmraftError('KV_ERR_STOPPED', `connection to ${address} is closed`);
+        }
+        res = await conn.request(req, Math.min(leftMs, this.opts.attemptTimeoutMs));
+      } catch (err) {
+        if (!(err instanceof LsmraftError) || !RETRIABLE.has(err.code)) throw err;
+        if (err.code === 'KV_ERR_TIMEOUT' && !retryTimeouts) throw err;
+        // Unreachable, closed or silent: drop the connection and try another member.
+        const p = this.conns.get(address);
+        this.conns.delete(address);
+        void p?.then((c) => c.close(), () => undefined);
+        this.moveOn(address);
+        last = err;
+        await sleep(Math.min(Math.max(0, deadline - Date.now()), Math.min(200, 10 * (attempt + 1))));
+        continue;
+      }
+      if (res.ok) return res;
+      const err = errorFromWire(res.errorCode, res.message, res.leaderHint);
+      if (!RETRIABLE.has(err.code) || (err.code === 'KV_ERR_TIMEOUT' && !retryTimeouts)) throw err;
+      last = err;
+      if (res.leaderHint !== undefined && res.leaderHint.address !== address) this.leaderAddress = res.leaderHint.address;
+      else this.moveOn(address);
+      await sleep(Math.min(Math.max(0, deadline - Date.now()), Math.min(200, 10 * (attempt + 1))));
+    }
+    throw last ?? new RequestTimeoutError(`${req.op} request`, this.opts.requestTimeoutMs);
+  }
+}

@@ -1,0 +1,1095 @@
+/**
+ * KvNode: one member of an lsmraft cluster, after etcd's etcdserver (a Raft node, its storage, its
+ * peers and its clients in one process) with the driver loop of etcd-io/raft's README. This file
+ * wires the parts together and serves the public API; each concept lives in its own file:
+ *   driver.ts            the Ready loop (persist, send, apply, advance) and maintenance turns
+ *   ticker.ts            wall time -> Raft ticks
+ *   requests.ts          writes waiting for their entry, reads waiting for their read index
+ *   membership.ts        address book, conf change context, the JOIN handshake's decision
+ *   identity.ts          node id and cluster id on disk
+ *   snapshot.ts          checkpoints, chunks, install (the storage side)
+ *   snapshot-transfer.ts streaming a snapshot to one follower (the network side)
+ *   client-service.ts    client frames -> this API -> client frames
+ *
+ * Reads and writes at a follower go through the Raft core: a proposal is forwarded to the leader
+ * by the core ('prop'), a linearizable read asks the leader for a read index ('readIndex', Raft
+ * thesis §6.4) and is served locally once this node applied that index. A request fails with
+ * KV_ERR_NOT_LEADER only if no leader became known before its deadline.
+ *
+ * Data directory: IDENTITY, MEMBERS, log/ (RaftLogStore), STATE + state-N/ (KvStateMachine, see
+ * snapshot.ts), snapshots/ (checkpoints made for sending), snapshot-incoming-<id>/.
+ *
+ * What must hold: the Ready contract (driver.ts); stop() ends every timer, socket and waiter;
+ * nothing a peer or client sends can crash the process (the transport closes a connection whose
+ * frame does not decode; a request that fails answers with an error code).
+ */
+import { InvalidArgumentError, LsmraftError } from '../errors.js';
+import type { EngineName } from '../engine/types.js';
+import { joinPath } from '../lsm/filenames.js';
+import { nodeFileSystem } from '../lsm/node-fs.js';
+import { KEY_BYTES_MAX } from '../lsm/options.js';
+import type { LsmTreeOptions } from '../lsm/options.js';
+import { ProposalDroppedError } from '../raft/errors.js';
+import { RawNode, type RaftConfig } from '../raft/raw-node.js';
+import type { ConfChange, ConfState, Message, NodeId, ReadState, Role, Snapshot, SoftState } from '../raft/types.js';
+import { AssertionFailure, assert } from '../util/assert.js';
+import { utf8 } from '../util/bytes.js';
+import { decodeClientRequest, decodeJoinRequest, decodeMessage, encodeClientResponse, encodeMessage, type ClientResponse, type JoinRequest } from './codec.js';
+import { BadFrameError } from './errors.js';
+import { FrameType, type DecodedFrame } from './frame.js';
+import { checkIdentity, formatClusterId, newClusterId, readIdentity, writeIdentity, type NodeIdentity } from './identity.js';
+import { COMMAND_VALUE_BYTES_MAX, decodeKvCommand, encodeKvCommand, type KvCommand } from './kv-command.js';
+import { RaftLogStore } from './log-store.js';
+import { AddressBook, decodeMemberContext, encodeMemberContext, joinRefusal } from './membership.js';
+import { errorFromWire, MembershipError, NodeStoppedError, NotLeaderError, type LeaderInfo } from './node-errors.js';
+import { RaftDriver } from './driver.js';
+import { PendingRequests } from './requests.js';
+import {
+  createSnapshot,
+  decodeSnapshotChunk,
+  installSnapshot,
+  openStateDir,
+  reconcileLogWithState,
+  removeLocalSnapshot,
+  snapshotData,
+  snapshotIdOf,
+  SnapshotReceiver,
+  type LocalSnapshot,
+  type ReceivedSnapshot,
+} from './snapshot.js';
+import { decodeSnapshotAck, encodeSnapshotAck, OutgoingTransfer, TRANSFER_DEFAULTS, type TransferOptions } from './snapshot-transfer.js';
+import { KvStateMachine, SCAN_LIMIT_MAX, type ApplyResult } from './state-machine.js';
+import { Ticker } from './ticker.js';
+import { connectClient, parseAddress, Transport, type ClientRequestInput, type Connection } from './transport.js';
+import { serveClientRequest } from './client-service.js';
+
+export type KeyInput = string | Uint8Array;
+
+export interface KvNodeOptions {
+  /** This node's id, a positive integer unique in the cluster. */
+  id: number;
+  /** "host:port" to listen on and to announce to peers; port 0 picks a free port (see address). */
+  address: string;
+  dataDir: string;
+  /** Hot-path twin of both LSM trees. Default 'wasm'. */
+  engine?: EngineName;
+  /** Length of one Raft tick. Default 10 ms. */
+  tickMs?: number;
+  /** Election timeout, randomized in [electionTicks, 2 * electionTicks) ticks. Default 15 (150-300 ms). */
+  electionTicks?: number;
+  /** Heartbeat interval in ticks. Default 5 (50 ms). */
+  heartbeatTicks?: number;
+  /** Applied entries between snapshots (log compaction). Default 10_000. */
+  snapshotEntries?: number;
+  /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. Default 1_000. */
+  compactKeepEntries?: number;
+  /** Deadline of one request (waiting for a leader included). Default 5000 ms. */
+  requestTimeoutMs?: number;
+  /** Bound on requests waiting at once. Default 65_536. */
+  pendingRequestsMax?: number;
+  /** Worker pool of both trees (see LsmTreeOptions.workerPool). Default { maxThreads: 1 }. */
+  workerPool?: LsmTreeOptions['workerPool'];
+  /** Memtable size of both trees. Default: the tree's default. */
+  memtableBytesMax?: number;
+  /** Snapshot streaming; defaults in snapshot-transfer.ts. */
+  snapshotTransfer?: Partial<TransferOptions>;
+  /** Randomness of election timeouts and backoff. Default Math.random. */
+  random?: () => number;
+  /** Diagnostic lines (elections, membership, snapshots). Default: none. */
+  log?: (line: string) => void;
+  /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
+  onFatal?: (err: unknown) => void;
+}
+
+export interface MemberInfo {
+  id: NodeId;
+  address: string | undefined;
+  role: 'leader' | 'follower' | 'learner';
+  /** Highest log index known replicated on that member (known only on the leader). */
+  match: number | undefined;
+  isSelf: boolean;
+}
+
+export interface NodeStatus {
+  id: NodeId;
+  address: string;
+  clusterId: string;
+  term: number;
+  role: Role;
+  leader: NodeId;
+  leaderAddress: string | undefined;
+  commit: number;
+  applied: number;
+  logFirstIndex: number;
+  logLastIndex: number;
+  snapshotIndex: number;
+  snapshotTerm: number;
+  voters: NodeId[];
+  learners: NodeId[];
+}
+
+interface Resolved {
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotEntries: number;
+  compactKeepEntries: number;
+  requestTimeoutMs: number;
+  pendingRequestsMax: number;
+  tree: Omit<LsmTreeOptions, 'wal'>;
+  transfer: TransferOptions;
+  random: () => number;
+  log: (line: string) => void;
+  onFatal: (err: unknown) => void;
+}
+
+function intOpt(name: string, v: number | undefined, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new InvalidArgumentError(`option ${name} must be an integer in [${min}, ${max}], got ${String(v)}`, 'KV_ERR_INVALID_ARGUMENT');
+  }
+  return v;
+}
+
+function resolveOptions(o: KvNodeOptions): Resolved {
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('options must be an object', 'KV_ERR_INVALID_ARGUMENT');
+  intOpt('id', o.id, 0, 1, Number.MAX_SAFE_INTEGER);
+  if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new InvalidArgumentError('option dataDir must be a non-empty string', 'KV_ERR_INVALID_ARGUMENT');
+  if (typeof o.address !== 'string') throw new InvalidArgumentError('option address must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
+  parseAddress(o.address);
+  if (o.engine !== undefined && o.engine !== 'wasm' && o.engine !== 'js') {
+    throw new InvalidArgumentError(`option engine must be 'wasm' or 'js', got ${String(o.engine)}`, 'KV_ERR_INVALID_ARGUMENT');
+  }
+  const electionTicks = intOpt('electionTicks', o.electionTicks, 15, 2, 100_000);
+  const heartbeatTicks = intOpt('heartbeatTicks', o.heartbeatTicks, 5, 1, electionTicks - 1);
+  const log = o.log ?? (() => {});
+  const tree: Omit<LsmTreeOptions, 'wal'> = { engine: o.engine ?? 'wasm', workerPool: o.workerPool ?? { maxThreads: 1 } };
+  if (o.memtableBytesMax !== undefined) tree.memtableBytesMax = o.memtableBytesMax;
+  return {
+    tickMs: intOpt('tickMs', o.tickMs, 10, 1, 60_000),
+    electionTicks,
+    heartbeatTicks,
+    snapshotEntries: intOpt('snapshotEntries', o.snapshotEntries, 10_000, 1, Number.MAX_SAFE_INTEGER),
+    compactKeepEntries: intOpt('compactKeepEntries', o.compactKeepEntries, 1_000, 0, Number.MAX_SAFE_INTEGER),
+    requestTimeoutMs: intOpt('requestTimeoutMs', o.requestTimeoutMs, 5_000, 1, 3_600_000),
+    pendingRequestsMax: intOpt('pendingRequestsMax', o.pendingRequestsMax, 65_536, 1, 10_000_000),
+    tree,
+    transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
+    random: o.random ?? Math.random,
+    log,
+    onFatal: o.onFatal ?? ((err) => log(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)),
+  };
+}
+
+function toKey(key: KeyInput, what = 'key'): Uint8Array {
+  const b = typeof key === 'string' ? utf8(key) : key;
+  if (!(b instanceof Uint8Array) || b.length === 0 || b.length > KEY_BYTES_MAX) {
+    throw new InvalidArgumentError(`${what} must be a string or Uint8Array of 1..${KEY_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
+  }
+  return b;
+}
+
+function toValue(value: KeyInput): Uint8Array {
+  const b = typeof value === 'string' ? utf8(value) : value;
+  if (!(b instanceof Uint8Array) || b.length > COMMAND_VALUE_BYTES_MAX) {
+    throw new InvalidArgumentError(`value must be a string or Uint8Array of at most ${COMMAND_VALUE_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
+  }
+  return b;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** Wipes a closed tree directory's files (CURRENT first, so a crash midway leaves no openable half). */
+function removeTreeFiles(dir: string): void {
+  const fs = nodeFileSystem;
+  if (!fs.exists(dir)) return;
+  const names = fs.list(dir);
+  if (names.includes('CURRENT')) fs.remove(joinPath(dir, 'CURRENT'));
+  for (const name of names) if (name !== 'CURRENT') fs.remove(joinPath(dir, name));
+}
+
+export class KvNode {
+  readonly id: NodeId;
+  private readonly opts: Resolved;
+  private readonly dataDir: string;
+  private identity: NodeIdentity;
+  private readonly logStore: RaftLogStore;
+  private sm: KvStateMachine | undefined;
+  private stateDir: string;
+  private readonly transport: Transport;
+  private advertise: string;
+  private readonly book: AddressBook;
+  private readonly requests: PendingRequests;
+  private driver!: RaftDriver;
+  private ticker!: Ticker;
+  private role: Role = 'follower';
+  private leaderId: NodeId = 0;
+  private leaderWaiters: Array<() => void> = [];
+  private nextRequestId: number;
+  private nextReadId = 1;
+  private readonly readContextPrefix: Uint8Array;
+  private state: 'running' | 'stopping' | 'stopped' = 'running';
+  private stopPromise: Promise<void> | undefined;
+  private joining = false;
+  /** Chain of address book writes (each waits for the one before). */
+  private bookWrites: Promise<void> = Promise.resolve();
+  // Snapshots, leader side.
+  private latestLocal: LocalSnapshot | undefined;
+  private readonly snapshotWanted = new Map<NodeId, Message>();
+  private readonly transfers = new Map<NodeId, OutgoingTransfer>();
+  // Snapshots, follower side.
+  private readonly receiver: SnapshotReceiver;
+  private received: ReceivedSnapshot | undefined;
+  private receiveChain: Promise<void> = Promise.resolve();
+  private snapshotsSent = 0;
+  private snapshotsInstalled = 0;
+
+  private constructor(init: {
+    opts: Resolved; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
+    book: AddressBook; address: string;
+  }) {
+    this.opts = init.opts;
+    this.id = init.id;
+    this.dataDir = init.dataDir;
+    this.identity = init.identity;
+    this.logStore = init.logStore;
+    this.sm = init.sm;
+    this.stateDir = init.stateDir;
+    this.book = init.book;
+    this.advertise = init.address;
+    this.requests = new PendingRequests(init.opts.pendingRequestsMax);
+    this.receiver = new SnapshotReceiver(init.dataDir);
+    // Request ids tag this incarnation's proposals: a random base keeps a restarted node from
+    // taking an entry of its previous life (re-applied at startup) for one of its new requests.
+    this.nextRequestId = Math.floor(init.opts.random() * 2 ** 40) + 1;
+    this.readContextPrefix = utf8(`${init.id}.${Math.floor(init.opts.random() * 2 ** 40).toString(36)}.`);
+    const { host, port } = parseAddress(init.address);
+    this.transport = new Transport({
+      nodeId: init.id,
+      clusterId: () => this.identity.clusterId,
+      listenHost: host,
+      listenPort: port,
+      frameBytesMax: 64 * 1024 * 1024,
+      peerQueueFramesMax: 4096,
+      peerQueueBytesMax: 64 * 1024 * 1024,
+      reconnectDelayMsMin: 20,
+      reconnectDelayMsMax: 500,
+      connectTimeoutMs: 500,
+      random: init.opts.random,
+      onFrame: (frame, conn) => this.onFrame(frame, conn),
+      log: init.opts.log,
+    });
+  }
+
+  /**
+   * Opens (or creates) the node's data directory and starts serving. A new data directory becomes
+   * a one-member cluster with a fresh cluster id; an existing one resumes where it stopped (the
+   * state tree re-applies the committed entries after its durable applied index).
+   */
+  static async start(options: KvNodeOptions): Promise<KvNode> {
+    const opts = resolveOptions(options);
+    const fs = nodeFileSystem;
+    const dataDir = options.dataDir;
+    fs.mkdirp(dataDir);
+    let identity = readIdentity(fs, dataDir);
+    if (identity !== undefined) checkIdentity(identity, options.id, dataDir);
+    const { stateDir, installed } = await openStateDir(dataDir);
+    const logStore = await RaftLogStore.open(joinPath(dataDir, 'log'), opts.tree);
+    let sm: KvStateMachine | undefined;
+    try {
+      await reconcileLogWithState(logStore, installed);
+      if (identity === undefined) {
+        // First start: a one-member cluster. (A data dir whose identity exists but whose log is
+        // blank was reset by a join and waits for its leader: it must not bootstrap again.)
+        if (!logStore.isInitialized) await logStore.bootstrap(options.id);
+        identity = { nodeId: options.id, clusterId: newClusterId() };
+        await writeIdentity(fs, dataDir, identity);
+      }
+      sm = await KvStateMachine.open(stateDir, opts.tree);
+      const book = AddressBook.read(fs, dataDir);
+      const node = new KvNode({ opts, id: options.id, dataDir, identity, logStore, sm, stateDir, book, address: options.address });
+      await node.listenAndRun();
+      return node;
+    } catch (err) {
+      await sm?.close();
+      await logStore.close();
+      throw err;
+    }
+  }
+
+  private async listenAndRun(): Promise<void> {
+    const bound = await this.transport.listen();
+    const { host } = parseAddress(this.advertise);
+    if (parseAddress(this.advertise).port === 0) this.advertise = host.includes(':') ? `[${host}]:${bound.port}` : `${host}:${bound.port}`;
+    this.book.set(this.id, this.advertise);
+    for (const [id, address] of this.book.entries()) if (id !== this.id) this.transport.setPeer(id, address);
+    this.driver = new RaftDriver(this.newRawNode(), this.logStore, () => this.stateMachine(), {
+      send: (m) => this.send(m),
+      softState: (ss) => this.onSoftState(ss),
+      applied: (results) => this.onApplied(results),
+      confChangeApplied: (cc, conf, index) => this.onConfChangeApplied(cc, conf, index),
+      readStates: (rs) => this.onReadStates(rs),
+      appliedTo: (index) => this.requests.appliedTo(index),
+      installSnapshot: (s) => this.installSnapshotFromReady(s),
+      maintenance: () => this.maintenance(),
+      fatal: (err) => this.onFatal(err),
+    });
+    this.ticker = new Ticker(this.opts.tickMs, () => {
+      this.driver.rawNode.tick();
+      this.driver.kick();
+    });
+    this.ticker.start();
+    const st = this.driver.rawNode.status();
+    this.opts.log(`node ${this.id} started on ${this.advertise}, cluster ${formatClusterId(this.identity.clusterId)}, voters [${st.conf.voters.join(',')}], applied ${st.applied}`);
+    // A one-member cluster elects itself at once rather than after an election timeout.
+    if (st.conf.voters.length === 1 && st.conf.voters[0] === this.id && st.conf.learners.length === 0) this.driver.rawNode.campaign();
+    this.driver.kick();
+  }
+
+  private newRawNode(): RawNode {
+    const sm = this.stateMachine();
+    // The state tree restarts from its durable applied index; the core re-delivers what follows.
+    // Below the log's snapshot there is nothing to re-deliver (the snapshot is applied state).
+    const applied = Math.max(sm.appliedIndex, this.logStore.snapshot().meta.index);
+    const config: RaftConfig = {
+      id: this.id,
+      electionTicks: this.opts.electionTicks,
+      heartbeatTicks: this.opts.heartbeatTicks,
+      random: this.opts.random,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsgBytes: 1024 * 1024,
+      maxInflightMsgs: 256,
+      maxInflightBytes: 32 * 1024 * 1024,
+      maxUncommittedEntriesBytes: 256 * 1024 * 1024,
+      readOnlyOption: 'safe',
+      appliedIndex: applied,
+    };
+    return new RawNode(config, this.logStore);
+  }
+
+  /** The address peers and clients reach this node at (the bound port when started with port 0). */
+  get address(): string {
+    return this.advertise;
+  }
+
+  get clusterId(): bigint {
+    return this.identity.clusterId;
+  }
+
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  get leader(): LeaderInfo | undefined {
+    if (this.leaderId === 0) return undefined;
+    const address = this.book.get(this.leaderId);
+    return address === undefined ? undefined : { id: this.leaderId, address };
+  }
+
+  private stateMachine(): KvStateMachine {
+    if (this.sm === undefined) throw new NodeStoppedError(`node ${this.id}: the state machine is being replaced by a snapshot; retry`);
+    return this.sm;
+  }
+
+  private checkRunning(): void {
+    if (this.state !== 'running') throw new NodeStoppedError(`node ${this.id} is stopped`);
+  }
+
+  // ---- public API: data ---------------------------------------------------------------------
+
+  /** Replicates key = value; resolves once it is committed and applied on this node. */
+  async put(key: KeyInput, value: KeyInput): Promise<void> {
+    const k = toKey(key);
+    const v = toValue(value);
+    await this.proposeCommand((tag) => ({ type: 'put', key: k, value: v, ...tag }));
+  }
+
+  /** Replicates the deletion of key. */
+  async delete(key: KeyInput): Promise<void> {
+    const k = toKey(key);
+    await this.proposeCommand((tag) => ({ type: 'del', key: k, ...tag }));
+  }
+
+  /** Linearizable read (ReadIndex): sees every write acknowledged before it was called. */
+  async get(key: KeyInput): Promise<Uint8Array | undefined> {
+    const k = toKey(key);
+    await this.readBarrier();
+    return this.stateMachine().get(k);
+  }
+
+  /** Linearizable range read, both bounds inclusive (absent = unbounded), at most limit pairs. */
+  async scan(from?: KeyInput, to?: KeyInput, limit = 1000): Promise<Array<[Uint8Array, Uint8Array]>> {
+    const range = this.scanRange(from, to, limit);
+    await this.readBarrier();
+    return this.stateMachine().scan(range.from, range.to, range.limit);
+  }
+
+  /** This node's local state, no consensus (what `lsm g` shows): may lag the leader. */
+  localGet(key: KeyInput): Uint8Array | undefined {
+    this.checkRunning();
+    return this.stateMachine().get(toKey(key));
+  }
+
+  /** This node's local range, both bounds inclusive (what `lsm r` shows). */
+  localScan(from?: KeyInput, to?: KeyInput, limit = 1000): Array<[Uint8Array, Uint8Array]> {
+    this.checkRunning();
+    const range = this.scanRange(from, to, limit);
+    return this.stateMachine().scan(range.from, range.to, range.limit);
+  }
+
+  /** The state tree's structure: levels, files, sizes, key ranges (what `lsm s` prints). */
+  lsmDescribe(): string {
+    this.checkRunning();
+    const d = this.stateMachine().describe();
+    return `applied index ${d.appliedIndex} (durable ${d.durableAppliedIndex})\n${d.tree.toString()}`;
+  }
+
+  private scanRange(from: KeyInput | undefined, to: KeyInput | undefined, limit: number): { from: Uint8Array; to: Uint8Array; limit: number } {
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) {
+      throw new InvalidArgumentError(`limit must be an integer in [1, ${SCAN_LIMIT_MAX}]`, 'KV_ERR_INVALID_ARGUMENT');
+    }
+    const lo = from === undefined ? Uint8Array.of(0) : toKey(from, 'from');
+    const hi = to === undefined ? new Uint8Array(KEY_BYTES_MAX).fill(0xff) : toKey(to, 'to');
+    return { from: lo, to: hi, limit };
+  }
+
+  private async proposeCommand(make: (tag: { clientId: number; requestId: number }) => KvCommand): Promise<void> {
+    this.checkRunning();
+    const requestId = this.nextRequestId++;
+    const data = encodeKvCommand(make({ clientId: this.id, requestId }));
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    const applied = this.requests.waitWrite(requestId, this.opts.requestTimeoutMs, data);
+    try {
+      await this.withLeader(deadline, () => this.driver.rawNode.propose(data));
+    } catch (err) {
+      this.requests.cancelWrite(requestId, err as Error);
+    }
+    await applied;
+  }
+
+  /** Resolves once this node applied everything committed before the call (ReadIndex). */
+  private async readBarrier(): Promise<void> {
+    this.checkRunning();
+    const n = this.nextReadId++;
+    const ctx = new Uint8Array(this.readContextPrefix.length + 8);
+    ctx.set(this.readContextPrefix, 0);
+    new DataView(ctx.buffer).setFloat64(this.readContextPrefix.length, n);
+    const key = hex(ctx);
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    const ready = this.requests.waitRead(key, this.opts.requestTimeoutMs, ctx);
+    try {
+      await this.withLeader(deadline, () => this.driver.rawNode.readIndex(ctx));
+    } catch (err) {
+      this.requests.cancelRead(key, err as Error);
+    }
+    await ready;
+  }
+
+  /**
+   * Runs `step` (a propose or readIndex) once a leader is known, retrying while the core drops it
+   * (no leader yet, or a leadership transfer) until the deadline; then KV_ERR_NOT_LEADER.
+   */
+  private async withLeader(deadlineMs: number, step: () => void): Promise<void> {
+    // Each pass waits at least one tick; bounded by the deadline.
+    for (let attempt = 0; ; attempt++) {
+      this.checkRunning();
+      if (this.leaderId !== 0 && !this.joining) {
+        try {
+          step();
+          this.driver.kick();
+          return;
+        } catch (err) {
+          if (!(err instanceof ProposalDroppedError)) throw err;
+        }
+      }
+      const leftMs = deadlineMs - Date.now();
+      if (leftMs <= 0) {
+        throw new NotLeaderError(`node ${this.id}: no leader accepted the request within ${this.opts.requestTimeoutMs} ms`, this.leader);
+      }
+      await this.waitForLeaderChange(Math.min(leftMs, this.opts.tickMs * Math.min(8, attempt + 1)));
+    }
+  }
+
+  private waitForLeaderChange(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxMs);
+      timer.unref();
+      const waiters = this.leaderWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  // ---- public API: cluster ------------------------------------------------------------------
+
+  status(): NodeStatus {
+    this.checkRunning();
+    const st = this.driver.rawNode.status();
+    const snap = this.logStore.snapshot().meta;
+    return {
+      id: this.id,
+      address: this.advertise,
+      clusterId: formatClusterId(this.identity.clusterId),
+      term: st.term,
+      role: st.role,
+      leader: st.lead,
+      leaderAddress: st.lead === 0 ? undefined : this.book.get(st.lead),
+      commit: st.commit,
+      applied: this.sm?.appliedIndex ?? st.applied,
+      logFirstIndex: this.logStore.firstIndex(),
+      logLastIndex: this.logStore.lastIndex(),
+      snapshotIndex: snap.index,
+      snapshotTerm: snap.term,
+      voters: [...st.conf.voters].sort((a, b) => a - b),
+      learners: [...st.conf.learners].sort((a, b) => a - b),
+    };
+  }
+
+  /** The members as this node knows them (match indexes only on the leader). */
+  members(): MemberInfo[] {
+    this.checkRunning();
+    const st = this.driver.rawNode.status();
+    const out: MemberInfo[] = [];
+    const add = (id: NodeId, learner: boolean): void => {
+      out.push({
+        id,
+        address: this.book.get(id),
+        role: id === st.lead ? 'leader' : learner ? 'learner' : 'follower',
+        match: st.progress?.get(id)?.match,
+        isSelf: id === this.id,
+      });
+    };
+    for (const id of st.conf.voters) add(id, false);
+    for (const id of st.conf.learners) add(id, true);
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Adds node `id` listening at `address` as a voter. On a follower the request is forwarded to the
+   * leader. The target must be an empty node (see membership.ts, the JOIN handshake); otherwise this
+   * fails with KV_ERR_MEMBERSHIP naming the reason.
+   */
+  async addMember(id: NodeId, address: string): Promise<void> {
+    this.checkRunning();
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
+    parseAddress(address);
+    if (this.role !== 'leader') {
+      await this.forwardToLeader({ op: 'addMember', nodeId: id, address });
+      return;
+    }
+    const st = this.driver.rawNode.status();
+    if (st.conf.voters.includes(id) || st.conf.learners.includes(id)) throw new MembershipError(`node ${id} is already a member`);
+    const timeoutMs = this.opts.requestTimeoutMs;
+    let conn;
+    try {
+      conn = await connectClient(address, { connectTimeoutMs: Math.min(timeoutMs, 2000), requestTimeoutMs: timeoutMs });
+    } catch (err) {
+      throw new MembershipError(`cannot reach node ${id} at ${address}: ${(err as Error).message}`, { cause: err });
+    }
+    let res: ClientResponse;
+    try {
+      res = await conn.join({ clusterId: this.identity.clusterId, nodeId: id, leaderId: this.id, leaderAddress: this.advertise }, timeoutMs);
+    } catch (err) {
+      throw new MembershipError(`node ${id} at ${address} did not answer the join request: ${(err as Error).message}`, { cause: err });
+    } finally {
+      conn.close();
+    }
+    if (!res.ok) throw new MembershipError(`node ${id} at ${address} refused to join: ${res.message ?? res.errorCode ?? 'no reason given'}`);
+    this.book.set(id, address);
+    this.transport.setPeer(id, address);
+    await this.proposeConfChange({ type: 'addVoter', nodeId: id, context: encodeMemberContext(address) });
+    this.opts.log(`node ${this.id}: added node ${id} at ${address}`);
+  }
+
+  /** Removes member `id` (forwarded to the leader on a follower). The leader cannot remove itself. */
+  async removeMember(id: NodeId): Promise<void> {
+    this.checkRunning();
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
+    if (this.role !== 'leader') {
+      await this.forwardToLeader({ op: 'removeMember', nodeId: id });
+      return;
+    }
+    const st = this.driver.rawNode.status();
+    if (!st.conf.voters.includes(id) && !st.conf.learners.includes(id)) throw new MembershipError(`node ${id} is not a member`);
+    if (id === this.id) throw new MembershipError(`node ${id} is the leader; transfer leadership to another member first`);
+    await this.proposeConfChange({ type: 'removeVoter', nodeId: id });
+    this.opts.log(`node ${this.id}: removed node ${id}`);
+  }
+
+  /** Asks the leader to hand leadership to `id`; resolves once `id` leads. */
+  async transferLeadership(id: NodeId): Promise<void> {
+    this.checkRunning();
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
+    const st = this.driver.rawNode.status();
+    if (!st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is not a voter`);
+    if (st.lead === id) return;
+    if (this.role !== 'leader') {
+      await this.forwardToLeader({ op: 'transfer', nodeId: id });
+      return;
+    }
+    this.driver.rawNode.transferLeadership(id);
+    this.driver.kick();
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    // Each pass waits for a leader change or a few ticks; bounded by the deadline.
+    while (this.leaderId !== id) {
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) throw new LsmraftError('KV_ERR_TIMEOUT', `leadership did not move to node ${id} within ${this.opts.requestTimeoutMs} ms`);
+      await this.waitForLeaderChange(Math.min(leftMs, this.opts.tickMs * 5));
+      this.checkRunning();
+    }
+  }
+
+  private async proposeConfChange(cc: ConfChange): Promise<void> {
+    const applied = this.requests.waitConfChange(cc.type, cc.nodeId, this.opts.requestTimeoutMs);
+    try {
+      this.driver.rawNode.proposeConfChange(cc);
+      this.driver.kick();
+    } catch (err) {
+      // The waiter times out on its own; report the refusal now.
+      void applied.catch(() => {});
+      throw new MembershipError(`conf change ${cc.type} ${cc.nodeId} not accepted: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      await applied;
+    } catch (err) {
+      if (err instanceof LsmraftError && err.code === 'KV_ERR_TIMEOUT') {
+        throw new MembershipError(`conf change ${cc.type} ${cc.nodeId} was not applied within ${this.opts.requestTimeoutMs} ms (another change pending, or no quorum)`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async forwardToLeader(req: ClientRequestInput): Promise<void> {
+    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    await this.withLeader(deadline, () => {});
+    const leader = this.leader;
+    if (leader === undefined) throw new NotLeaderError(`node ${this.id}: the leader's address is unknown`);
+    const conn = await connectClient(leader.address, { connectTimeoutMs: 1000, requestTimeoutMs: this.opts.requestTimeoutMs });
+    try {
+      const res = await conn.request(req, Math.max(1, deadline - Date.now()));
+      if (!res.ok) throw errorFromWire(res.errorCode, res.message, res.leaderHint);
+    } finally {
+      conn.close();
+    }
+  }
+
+  /** Stops serving: timers, loop, sockets; pending requests fail with KV_ERR_STOPPED. Idempotent. */
+  stop(): Promise<void> {
+    if (this.stopPromise === undefined) this.stopPromise = this.stopInner();
+    return this.stopPromise;
+  }
+
+  private async stopInner(): Promise<void> {
+    this.state = 'stopping';
+    this.ticker?.stop();
+    if (this.reissueTimer !== undefined) clearTimeout(this.reissueTimer);
+    for (const w of this.leaderWaiters.splice(0)) w();
+    await this.driver?.stop();
+    for (const t of this.transfers.values()) t.abort('node stopping');
+    this.requests.failAll(new NodeStoppedError(`node ${this.id} stopped`));
+    await this.transport.close();
+    await this.receiveChain;
+    await this.bookWrites;
+    this.receiver.abort();
+    await this.sm?.close();
+    await this.logStore.close();
+    this.state = 'stopped';
+    this.opts.log(`node ${this.id} stopped`);
+  }
+
+  private onFatal(err: unknown): void {
+    if (err instanceof AssertionFailure) {
+      // A bug: stop the process (STYLE.md: never swallowed).
+      setImmediate(() => {
+        throw err;
+      });
+      return;
+    }
+    this.opts.log(`node ${this.id}: stopping on error: ${err instanceof Error ? err.message : String(err)}`);
+    void this.stop().finally(() => this.opts.onFatal(err));
+  }
+
+  // ---- driver hooks -------------------------------------------------------------------------
+
+  private send(m: Message): void {
+    if (m.type === 'snap') {
+      this.sendSnapshot(m);
+      return;
+    }
+    if (this.transport.send(m.to, FrameType.RAFT, encodeMessage(m))) return;
+    this.driver.rawNode.reportUnreachable(m.to);
+    // A proposal or read that never left this node is safe to send again (to the next leader).
+    if (m.type === 'prop' && m.from === this.id) {
+      for (const e of m.entries) {
+        if (e.type !== 'normal' || e.data.length === 0) continue;
+        const cmd = decodeKvCommand(e.data);
+        if (cmd.clientId === this.id) this.reproposeLater(cmd.requestId);
+      }
+    } else if (m.type === 'readIndex' && m.from === this.id && m.context !== undefined) {
+      this.reissueReadsLater();
+    }
+  }
+
+  /** Proposes a waiting write again once a (new) leader is known; ends with the write's waiter. */
+  private reproposeLater(requestId: number): void {
+    void (async () => {
+      await this.waitForLeaderChange(this.opts.tickMs * 5);
+      const data = this.requests.writeData(requestId);
+      if (data === undefined || this.state !== 'running') return;
+      try {
+        await this.withLeader(Date.now() + this.opts.requestTimeoutMs, () => this.driver.rawNode.propose(data));
+      } catch (err) {
+        if (!(err instanceof LsmraftError)) throw err;
+        this.requests.cancelWrite(requestId, err);
+      }
+    })();
+  }
+
+  private reissueTimer: NodeJS.Timeout | undefined;
+
+  /** Asks for the read index of every read still waiting for one, after a short pause. */
+  private reissueReadsLater(): void {
+    if (this.reissueTimer !== undefined) return;
+    this.reissueTimer = setTimeout(() => {
+      this.reissueTimer = undefined;
+      this.reissueReads();
+    }, this.opts.tickMs * 5);
+    this.reissueTimer.unref();
+  }
+
+  private reissueReads(): void {
+    if (this.state !== 'running' || this.leaderId === 0 || this.joining) return;
+    for (const ctx of this.requests.readContextsWaiting()) {
+      try {
+        this.driver.rawNode.readIndex(ctx);
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err;
+        return; // asked again at the next leader change
+      }
+    }
+    this.driver.kick();
+  }
+
+  private onSoftState(ss: SoftState): void {
+    const before = this.leaderId;
+    this.role = ss.role;
+    this.leaderId = ss.leader;
+    if (before !== ss.leader) {
+      this.opts.log(`node ${this.id}: leader is ${ss.leader === 0 ? 'unknown' : ss.leader} (term ${this.driver.rawNode.status().term}, this node is ${ss.role})`);
+      for (const w of this.leaderWaiters.splice(0)) w();
+      // Reads sent to the old leader may be lost with it; reads are safe to ask for again.
+      if (ss.leader !== 0) this.reissueReadsLater();
+    }
+    if (ss.role !== 'leader') {
+      for (const t of this.transfers.values()) t.abort('no longer leader');
+      this.snapshotWanted.clear();
+    }
+  }
+
+  private onApplied(results: readonly ApplyResult[]): void {
+    for (const r of results) {
+      if (r.kind === 'put' || r.kind === 'del') {
+        if (r.clientId === this.id) this.requests.writeApplied(r.requestId);
+      } else if (r.kind === 'rejected') {
+        this.opts.log(`node ${this.id}: entry ${r.index} is not a valid command, applied as a no-op: ${r.error.message}`);
+      }
+    }
+  }
+
+  private async onConfChangeApplied(cc: ConfChange, conf: ConfState, index: number): Promise<void> {
+    const id = cc.nodeId;
+    if (cc.type === 'removeVoter') {
+      if (id !== this.id) {
+        this.book.delete(id);
+        this.transport.removePeer(id);
+      } else {
+        this.opts.log(`node ${this.id}: this node was removed from the cluster at index ${index}`);
+      }
+    } else {
+      const address = decodeMemberContext(cc.context);
+      if (address !== undefined && id !== this.id) {
+        this.book.set(id, address);
+        this.transport.setPeer(id, address);
+      }
+    }
+    this.book.retainMembers(conf, this.id);
+    await this.writeBook();
+    this.requests.confChangeApplied(cc.type, id);
+    this.opts.log(`node ${this.id}: applied ${cc.type} ${id} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
+  }
+
+  /** Persists the address book; writes are chained so the last one written is the newest. */
+  private writeBook(): Promise<void> {
+    const book = this.book;
+    const write = this.bookWrites.then(() => book.write(nodeFileSystem, this.dataDir));
+    this.bookWrites = write.catch((err) => this.onFatal(err));
+    return write;
+  }
+
+  private onReadStates(rs: readonly ReadState[]): void {
+    const applied = this.sm?.appliedIndex ?? 0;
+    for (const r of rs) this.requests.readIndexKnown(hex(r.context), r.index, applied);
+  }
+
+  // ---- snapshots ------------------------------------------------------------------------------
+
+  /** A 'snap' message from the core: stream the files first (maintenance makes them if needed). */
+  private sendSnapshot(m: Message): void {
+    const s = m.snapshot;
+    assert(s !== undefined, 'snap message without a snapshot');
+    if (snapshotIdOf(s) === undefined && s.meta.index <= 1) {
+      // The bootstrap snapshot: an empty state at index 1, nothing to stream.
+      const ok = this.transport.send(m.to, FrameType.RAFT, encodeMessage({ ...m, context: this.book.encode() }));
+      this.driver.rawNode.reportSnapshot(m.to, ok);
+      return;
+    }
+    if (this.transfers.get(m.to)?.active === true) return;
+    this.snapshotWanted.set(m.to, m);
+  }
+
+  /**
+   * Between Ready turns: starts the snapshot transfers followers need (making a snapshot first if
+   * no local one is recent enough), and compacts the log every snapshotEntries applied entries.
+   */
+  private async maintenance(): Promise<boolean> {
+    const sm = this.sm;
+    if (sm === undefined || this.state !== 'running') return false;
+    const snapIndex = this.logStore.snapshot().meta.index;
+    if (this.snapshotWanted.size > 0 && this.role === 'leader') {
+      let wantedIndex = 0;
+      for (const m of this.snapshotWanted.values()) wantedIndex = Math.max(wantedIndex, m.snapshot!.meta.index);
+      if (this.latestLocal === undefined || this.latestLocal.meta.index < wantedIndex) {
+        if (sm.appliedIndex <= snapIndex) return false; // wait for the next applied entry
+        await this.makeSnapshot(sm);
+      }
+      const local = this.latestLocal!;
+      for (const [peer, m] of this.snapshotWanted) this.startTransfer(peer, m, local);
+      this.snapshotWanted.clear();
+      return true;
+    }
+    if (sm.appliedIndex - snapIndex >= this.opts.snapshotEntries) {
+      await this.makeSnapshot(sm);
+      return true;
+    }
+    return false;
+  }
+
+  private async makeSnapshot(sm: KvStateMachine): Promise<void> {
+    const index = sm.appliedIndex;
+    const conf = this.driver.rawNode.status().conf;
+    const meta = { index, term: this.logStore.term(index), conf };
+    const local = await createSnapshot(sm, joinPath(this.dataDir, 'snapshots'), meta);
+    await this.logStore.createSnapshot(index, conf, snapshotData(local.id));
+    const compactTo = index - this.opts.compactKeepEntries;
+    if (compactTo > this.logStore.firstIndex() - 1) await this.logStore.compact(compactTo);
+    const previous = this.latestLocal;
+    this.latestLocal = local;
+    if (previous !== undefined && ![...this.transfers.values()].some((t) => t.active && t.local === previous)) removeLocalSnapshot(previous);
+    this.opts.log(`node ${this.id}: snapshot ${local.id} at ${index}, log compacted to ${Math.max(compactTo, this.logStore.firstIndex() - 1)}`);
+  }
+
+  private startTransfer(peer: NodeId, m: Message, local: LocalSnapshot): void {
+    const t = new OutgoingTransfer(peer, local, m, {
+      sendChunk: (to, payload) => this.transport.send(to, FrameType.SNAPSHOT_CHUNK, payload),
+      done: (to, ok, why) => {
+        if (this.transfers.get(to) === t) this.transfers.delete(to);
+        if (this.state !== 'running') return;
+        let sent = false;
+        if (ok && this.role === 'leader') {
+          const snap: Snapshot = { meta: local.meta, data: snapshotData(local.id) };
+          sent = this.transport.send(to, FrameType.RAFT, encodeMessage({ ...m, snapshot: snap, context: this.book.encode() }));
+          if (sent) this.snapshotsSent++;
+        }
+        this.opts.log(`node ${this.id}: snapshot ${local.id} to node ${to}: ${ok && sent ? 'sent' : `failed (${why})`}`);
+        if (this.role === 'leader') {
+          this.driver.rawNode.reportSnapshot(to, ok && sent);
+          this.driver.kick();
+        }
+        if (this.latestLocal !== local && ![...this.transfers.values()].some((x) => x.active && x.local === local)) removeLocalSnapshot(local);
+      },
+      log: this.opts.log,
+    }, this.opts.transfer);
+    this.transfers.set(peer, t);
+    t.start();
+  }
+
+  private onSnapshotChunk(payload: Uint8Array, conn: Connection): void {
+    let chunk;
+    try {
+      chunk = decodeSnapshotChunk(payload);
+    } catch (err) {
+      if (err instanceof LsmraftError && err.code === 'KV_ERR_BAD_FRAME') throw new BadFrameError(err.message);
+      throw err;
+    }
+    this.receiveChain = this.receiveChain.then(async () => {
+      if (this.state !== 'running') return;
+      let ackPayload: Uint8Array;
+      try {
+        const r = await this.receiver.receive(chunk);
+        if (r.status === 'complete') {
+          this.received = r.snapshot;
+          ackPayload = encodeSnapshotAck({ status: 'complete', position: { snapshotId: r.snapshot.snapshotId, fileIndex: r.snapshot.files.length, offset: 0 } });
+          this.opts.log(`node ${this.id}: received snapshot ${r.snapshot.snapshotId} (${r.snapshot.files.length} files)`);
+        } else {
+          ackPayload = encodeSnapshotAck({ status: 'next', position: r.next });
+        }
+      } catch (err) {
+        if (!(err instanceof LsmraftError)) throw err;
+        this.opts.log(`node ${this.id}: snapshot chunk refused: ${err.message}`);
+        this.receiver.abort();
+        ackPayload = encodeSnapshotAck({ status: 'failed', position: { snapshotId: chunk.snapshotId, fileIndex: 0, offset: 0 } });
+      }
+      this.transport.reply(conn, FrameType.SNAPSHOT_ACK, ackPayload);
+    }).catch((err) => this.onFatal(err));
+  }
+
+  /** Ready step 1 for a snapshot: the state tree first, then the log (see snapshot.ts). */
+  private async installSnapshotFromReady(s: Snapshot): Promise<void> {
+    const id = snapshotIdOf(s);
+    if (id === undefined) {
+      // The bootstrap snapshot (an empty state at index 1): this node was emptied by its join.
+      const sm = this.stateMachine();
+      assert(sm.appliedIndex <= s.meta.index && !sm.hasUserData(), () => `empty snapshot at ${s.meta.index} over a state applied to ${sm.appliedIndex}`);
+      await this.logStore.applySnapshot(s);
+      return;
+    }
+    const received = this.received;
+    assert(received !== undefined && received.snapshotId === id, () => `snapshot ${id} to install was not received`);
+    const old = this.stateMachine();
+    this.sm = undefined;
+    await old.close();
+    const { stateDir } = await installSnapshot(this.dataDir, received);
+    await this.logStore.applySnapshot(s);
+    this.stateDir = stateDir;
+    this.sm = await KvStateMachine.open(stateDir, this.opts.tree);
+    this.received = undefined;
+    this.snapshotsInstalled++;
+    assert(this.sm.appliedIndex === s.meta.index, () => `installed snapshot holds applied index ${this.sm?.appliedIndex}, expected ${s.meta.index}`);
+    this.opts.log(`node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
+  }
+
+  // ---- frames -------------------------------------------------------------------------------
+
+  private onFrame(frame: DecodedFrame, conn: Connection): void {
+    if (this.state !== 'running') return;
+    switch (frame.type) {
+      case FrameType.HELLO: {
+        const address = conn.peerListenAddress;
+        if (address !== undefined && this.book.get(frame.senderId) === undefined && frame.senderId !== this.id) {
+          this.book.set(frame.senderId, address);
+          this.transport.setPeer(frame.senderId, address);
+        }
+        return;
+      }
+      case FrameType.RAFT:
+        this.onRaftMessage(decodeMessage(frame.payload));
+        return;
+      case FrameType.CLIENT_REQUEST: {
+        const req = decodeClientRequest(frame.payload);
+        void serveClientRequest(this, req).then((res) => {
+          this.transport.reply(conn, FrameType.CLIENT_RESPONSE, encodeClientResponse(res));
+        });
+        return;
+      }
+      case FrameType.JOIN_REQUEST: {
+        const req = decodeJoinRequest(frame.payload);
+        void this.handleJoin(req).then((res) => {
+          this.transport.reply(conn, FrameType.JOIN_RESPONSE, encodeClientResponse(res));
+        });
+        return;
+      }
+      case FrameType.SNAPSHOT_CHUNK:
+        this.onSnapshotChunk(frame.payload, conn);
+        return;
+      case FrameType.SNAPSHOT_ACK: {
+        const ack = decodeSnapshotAck(frame.payload);
+        this.transfers.get(frame.senderId)?.onAck(ack);
+        return;
+      }
+      default:
+        throw new BadFrameError(`frame type ${frame.type} is not served by a node`);
+    }
+  }
+
+  private onRaftMessage(m: Message): void {
+    if (m.to !== this.id || this.joining) {
+      if (m.to !== this.id) this.opts.log(`node ${this.id}: dropped a ${m.type} message addressed to node ${m.to}`);
+      return;
+    }
+    if (m.type === 'snap') {
+      if (m.snapshot === undefined) throw new BadFrameError('snap message without a snapshot');
+      const id = snapshotIdOf(m.snapshot);
+      if (id !== undefined && this.received?.snapshotId !== id) {
+        this.opts.log(`node ${this.id}: dropped snapshot message ${id}: its files were not received`);
+        return;
+      }
+      if (m.context !== undefined && m.context.length > 0) {
+        const book = AddressBook.decodeWire(m.context);
+        this.book.replaceWith(book, this.id, this.advertise);
+        for (const [pid, address] of this.book.entries()) if (pid !== this.id) this.transport.setPeer(pid, address);
+        void this.writeBook();
+      }
+    }
+    this.driver.rawNode.step(m);
+    this.driver.kick();
+  }
+
+  /** The target side of the JOIN handshake (membership.ts). */
+  private async handleJoin(req: JoinRequest): Promise<ClientResponse> {
+    const refuse = (message: string): ClientResponse => ({ requestId: req.requestId, ok: false, errorCode: 'KV_ERR_MEMBERSHIP', message });
+    if (this.state !== 'running') return refuse(`node ${this.id} is stopping`);
+    if (this.joining) return refuse(`node ${this.id} is already joining a cluster`);
+    const decide = (): string | 'already' | undefined =>
+      joinRefusal({ nodeId: this.id, clusterId: this.identity.clusterId, hasUserData: this.stateMachine().hasUserData(), conf: this.driver.rawNode.status().conf }, req.clusterId, req.nodeId);
+    const first = decide();
+    if (first === 'already') return { requestId: req.requestId, ok: true };
+    if (first !== undefined) return refuse(first);
+    this.joining = true;
+    await this.driver.pause();
+    let raw: RawNode | undefined;
+    try {
+      const again = decide();
+      if (again === 'already') return { requestId: req.requestId, ok: true };
+      if (again !== undefined) return refuse(again);
+      // Blank log, empty state tree, the new cluster's id: the leader's snapshot brings the rest.
+      await this.logStore.reset();
+      const old = this.stateMachine();
+      this.sm = undefined;
+      await old.close();
+      removeTreeFiles(this.stateDir);
+      this.sm = await KvStateMachine.open(this.stateDir, this.opts.tree);
+      this.identity = { nodeId: this.id, clusterId: req.clusterId };
+      await writeIdentity(nodeFileSystem, this.dataDir, this.identity);
+      this.book.replaceWith(new AddressBook(), this.id, this.advertise);
+      this.book.set(req.leaderId, req.leaderAddress);
+      await this.writeBook();
+      this.transport.setPeer(req.leaderId, req.leaderAddress);
+      this.role = 'follower';
+      this.leaderId = 0;
+      raw = this.newRawNode();
+      this.opts.log(`node ${this.id}: joined cluster ${formatClusterId(req.clusterId)} of leader ${req.leaderId} at ${req.leaderAddress}`);
+      return { requestId: req.requestId, ok: true };
+    } finally {
+      this.joining = false;
+      this.driver.resume(raw);
+    }
+  }
+
+  /** Counters for tests and the bench. */
+  stats(): { snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']> } {
+    const d = this.driver.stats;
+    return { snapshotsSent: this.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats() };
+  }
+}
