@@ -47,6 +47,8 @@ export interface FileSystem {
   /** Atomic replace of `to` by `from` (rename(2)). Durable after syncDir(). */
   rename(from: string, to: string): void;
   remove(path: string): void;
+  /** Removes an empty directory (rmdir(2)). Durable after syncDir() of its parent. */
+  removeDir(dir: string): void;
   /** Hard link (link(2)); `newPath` must not exist. */
   link(existingPath: string, newPath: string): void;
   mkdirp(dir: string): void;

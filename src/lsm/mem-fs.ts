@@ -238,6 +238,16 @@ export class CrashableMemFileSystem implements FileSystem {
     dir.entries.delete(name);
   }
 
+  removeDir(path: string): void {
+    this.fault('remove', path);
+    const { dir, name, full } = this.parent(path, 'removeDir');
+    const node = dir.entries.get(name);
+    if (node === undefined) throw ioError('removeDir', full, 'ENOENT');
+    if (!(node instanceof Dir)) throw ioError('removeDir', full, 'ENOTDIR');
+    if (node.entries.size > 0) throw ioError('removeDir', full, 'ENOTEMPTY');
+    dir.entries.delete(name);
+  }
+
   link(existingPath: string, newPath: string): void {
     this.fault('link', existingPath);
     const full = normalize(existingPath);

@@ -222,6 +222,14 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
+  removeDir(dir: string): void {
+    try {
+      fs.rmdirSync(dir);
+    } catch (err) {
+      throwIoError('removeDir', dir, err);
+    }
+  }
+
   link(existingPath: string, newPath: string): void {
     try {
       fs.linkSync(existingPath, newPath);

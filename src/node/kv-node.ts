@@ -466,6 +466,8 @@ export class KvNode {
     const data = encodeKvCommand(make({ clientId: this.id, requestId }));
     const deadline = Date.now() + this.opts.requestTimeoutMs;
     const applied = this.requests.waitWrite(requestId, this.opts.requestTimeoutMs, data);
+    // The waiter may end (time out) while this still waits for a leader: it is awaited below.
+    applied.catch(() => undefined);
     try {
       await this.withLeader(deadline, () => this.driver.rawNode.propose(data));
     } catch (err) {
@@ -484,6 +486,7 @@ export class KvNode {
     const key = hex(ctx);
     const deadline = Date.now() + this.opts.requestTimeoutMs;
     const ready = this.requests.waitRead(key, this.opts.requestTimeoutMs, ctx);
+    ready.catch(() => undefined); // awaited below (see proposeCommand)
     try {
       await this.withLeader(deadline, () => this.driver.rawNode.readIndex(ctx));
     } catch (err) {

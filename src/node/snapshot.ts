@@ -36,9 +36,6 @@
  *   between leaves the state ahead of the log, which reconcileLogWithState repairs at startup from
  *   the meta STATE records. (The other order could lose applied entries: the log would be empty up
  *   to an index the old state tree never reached.)
- *
- * Known gap: FileSystem has no rmdir, so emptied directories (old state-N, finished incoming dirs)
- * stay behind, empty.
  */
 import { randomBytes } from 'node:crypto';
 import { crc32c, maskCrc, unmaskCrc } from '../engine/js/crc32c.js';
@@ -162,10 +159,17 @@ function metaEqual(a: SnapshotMeta, b: SnapshotMeta): boolean {
   return a.index === b.index && a.term === b.term && same(a.conf.voters, b.conf.voters) && same(a.conf.learners, b.conf.learners);
 }
 
-/** Removes every file of `dir` (not the directory: see the module comment). */
+/** Removes every file of `dir`, keeping the directory. */
 function removeFilesOf(fs: FileSystem, dir: string): void {
   if (!fs.exists(dir)) return;
   for (const name of fs.list(dir)) fs.remove(joinPath(dir, name));
+}
+
+/** Removes every file of `dir`, then the emptied directory itself. */
+function removeDirectory(fs: FileSystem, dir: string): void {
+  if (!fs.exists(dir)) return;
+  removeFilesOf(fs, dir);
+  fs.removeDir(dir);
 }
 
 /** Size and CRC32C of each file of `dir`, by name; reads in bounded pieces. */
@@ -213,7 +217,7 @@ export async function createSnapshot(
 
 /** Deletes a local snapshot's files once no transfer needs it. */
 export function removeLocalSnapshot(snapshot: LocalSnapshot, options: SnapshotFsOptions = {}): void {
-  removeFilesOf(options.fs ?? nodeFileSystem, snapshot.dir);
+  removeDirectory(options.fs ?? nodeFileSystem, snapshot.dir);
 }
 
 // ---- send --------------------------------------------------------------------------------------
@@ -484,7 +488,7 @@ export class SnapshotReceiver {
     if (t === undefined) return;
     this.transfer = undefined;
     t.writer?.close();
-    removeFilesOf(this.fs, t.dir);
+    removeDirectory(this.fs, t.dir);
   }
 
   private async receiveInner(c: SnapshotChunk): Promise<ReceiveResult> {
@@ -665,7 +669,7 @@ export async function openStateDir(
   const live = stateDirName(pointer.generation);
   for (const name of fs.list(dataDir)) {
     if (name === STATE_TEMP_FILE) fs.remove(joinPath(dataDir, name));
-    else if ((name.startsWith(STATE_DIR_PREFIX) && name !== live) || name.startsWith(INCOMING_PREFIX)) removeFilesOf(fs, joinPath(dataDir, name));
+    else if ((name.startsWith(STATE_DIR_PREFIX) && name !== live) || name.startsWith(INCOMING_PREFIX)) removeDirectory(fs, joinPath(dataDir, name));
   }
   return { stateDir: joinPath(dataDir, live), installed: pointer.installed === undefined ? undefined : cloneMeta(pointer.installed) };
 }
@@ -696,8 +700,8 @@ export async function installSnapshot(
   // 2. The commit point.
   await writeStatePointer(fs, dataDir, { generation, installed: cloneMeta(received.meta) });
   // 3. Leftovers (a crash here leaves them to openStateDir).
-  if (old.generation > 0) removeFilesOf(fs, joinPath(dataDir, stateDirName(old.generation)));
-  removeFilesOf(fs, received.dir);
+  if (old.generation > 0) removeDirectory(fs, joinPath(dataDir, stateDirName(old.generation)));
+  removeDirectory(fs, received.dir);
   return { stateDir: newDir };
 }
 

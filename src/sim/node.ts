@@ -124,8 +124,6 @@ export class SimNode {
   private readonly rng: Random;
 
   raw: SimRawNode | undefined;
-  /** Crash-restart count; messages and reports to an old incarnation are stale. */
-  incarnation = 0;
   sm: KvStateMachine = emptyStateMachine();
   applied = 0;
   conf: ConfState = { voters: [], learners: [] };
@@ -184,7 +182,6 @@ export class SimNode {
     this.leaderTerm = 0;
     const rng = this.rng;
     this.raw = new this.core.RawNode({ ...this.configBase, id: this.id, random: () => rng.next(), appliedIndex: this.applied }, this.storage);
-    this.incarnation++;
   }
 
   /** Loses everything not on disk. */

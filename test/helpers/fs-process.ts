@@ -73,6 +73,10 @@ export class ProcessFileSystem implements FileSystem {
     this.check('remove', path);
     this.inner.remove(path);
   }
+  removeDir(dir: string): void {
+    this.check('removeDir', dir);
+    this.inner.removeDir(dir);
+  }
   link(existingPath: string, newPath: string): void {
     this.check('link', existingPath);
     this.inner.link(existingPath, newPath);

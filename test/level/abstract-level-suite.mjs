@@ -22,14 +22,18 @@ if (target === 'classic') {
   factory = (options) => new ClassicLevel(join(root, String(dirCount++)), options);
 } else if (target === 'lsm') {
   const { LsmLevel } = await import('../../src/level/index.ts');
-  // LSM_LEVEL_SUITE_ENGINE picks the tree's engine ('js' or 'wasm'; default: the tree's default).
-  // It is added at _open() rather than to the constructor options, which the suite compares whole.
-  const engine = process.env.LSM_LEVEL_SUITE_ENGINE;
-  const Level = engine === undefined ? LsmLevel : class extends LsmLevel {
+  // The suite opens ~1,500 databases and leaves many of them open until the process exits, so the
+  // trees run their flush and compaction jobs inline: a worker pool per tree would mean two threads
+  // (~35 MB) per database left open. LSM_LEVEL_SUITE_ENGINE picks the engine ('js' or 'wasm';
+  // default: the tree's). Both are added at _open(), not to the constructor options, which the
+  // suite compares whole.
+  const extra = { workerPool: false };
+  if (process.env.LSM_LEVEL_SUITE_ENGINE !== undefined) extra.engine = process.env.LSM_LEVEL_SUITE_ENGINE;
+  class Level extends LsmLevel {
     _open(options) {
-      return super._open({ ...options, engine });
+      return super._open({ ...options, ...extra });
     }
-  };
+  }
   factory = (options) => new Level(join(root, String(dirCount++)), options);
 } else {
   throw new Error(`unknown target ${target}: expected 'lsm' or 'classic'`);
