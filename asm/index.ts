@@ -21,7 +21,7 @@ export function reserve(endPtr: usize): i32 {
   return ensureCapacity(endPtr) ? STATUS_OK : STATUS_OUT_OF_MEMORY;
 }
 
-/** leveldb's 32-bit hash of [ptr, ptr+len), seed 0xbc9f1d34 (the bloom filter's hash). */
+/** MurmurHash3 x86_32 of [ptr, ptr+len), seed 0xbc9f1d34 (the bloom filter's key hash). */
 export function bloomHash(ptr: usize, len: usize): u32 {
   return hash(ptr, len);
 }

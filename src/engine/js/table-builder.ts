@@ -2,7 +2,7 @@
  * SSTable builder: turns one sorted run into one or more complete table files, as
  * docs/format/sstable.md lays them out (after leveldb's table/table_builder.cc, with lsmraft's
  * whole-table bloom filter, properties block and versioned, checksummed footer). Twin of
- * asm/table-builder.ts: the same run and options give the same bytes.
+ * asm/table.ts: the same run and options give the same bytes.
  *
  * What must hold:
  * - a data block is cut right after the entry that brings its contents size (entryBytes +

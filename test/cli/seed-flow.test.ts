@@ -1,0 +1,94 @@
+// The seed's kv_server flow (DESIGN.md, "Where it comes from"), through piped stdin of two real
+// kv-server processes: start 3 and 2, `add 2 ...` at 3, `ls`, `put 1 1`, `lsm g 1` on both,
+// `lsm r 1 3`, `lsm s`. Also the compiled dist/ binary starts and answers.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { REPO_ROOT, eventually, removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../helpers/cluster.js';
+
+describe('kv-server seed flow', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await stopAll();
+    for (const d of dirs.splice(0)) removeDir(d);
+  });
+
+  it('adds node 2 at node 3, replicates put 1 1, and both trees show it', async () => {
+    const dir = tempDir('seed');
+    dirs.push(dir);
+    const [n3, n2] = await Promise.all([
+      startServer({ id: 3, address: 'localhost:0', dataDir: join(dir, 'node-3'), engine: 'wasm' }),
+      startServer({ id: 2, address: 'localhost:0', dataDir: join(dir, 'node-2'), engine: 'wasm' }),
+    ]);
+    expect(n3.address).toMatch(/^localhost:\d+$/);
+
+    expect(await n3.ask(`add 2 ${n2.address}`, /^(added|error)/)).toBe(`added node 2 at ${n2.address}`);
+    const ls = await n3.askLines('ls', /^3 /);
+    expect(ls).toEqual([`2 ${n2.address} follower match ${ls[0]!.split(' ').pop()}`, `3 ${n3.address} leader match ${ls[1]!.split(' ')[4]} (this node)`]);
+
+    expect(await n3.ask('put 1 1', /^(ok|error)/)).toBe('ok');
+    expect(await n3.ask('lsm g 1', /./)).toBe('1');
+    // Node 2 applies the entry when the leader's next message carries the commit index.
+    await eventually('node 2 applies put 1 1', async () => (await n2.ask('lsm g 1', /./)) === '1');
+    // A write at the follower is forwarded to the leader; both see it.
+    expect(await n2.ask('put 3 three', /^(ok|error)/)).toBe('ok');
+    expect(await n2.ask('get 1', /./)).toBe('1');
+    await eventually('node 3 applies put 3 three', async () => (await n3.ask('lsm g 3', /./)) === 'three');
+
+    expect(await n3.askLines('lsm r 1 3', /^\(\d+ keys?\)$/)).toEqual(['1 = 1', '3 = three', '(2 keys)']);
+    const tree = await n2.askLines('lsm s', /memtable|level|L\d/);
+    expect(tree[0]).toMatch(/^applied index \d+/);
+    expect(tree.join('\n')).toContain('lsm tree');
+
+    const status = await n2.ask('status', /^node 2 /);
+    expect(status).toMatch(/^node 2 follower term \d+ leader 3 /);
+    expect(status).toContain('voters [2,3]');
+
+    // `exit` stops the node and the process ends with code 0.
+    n2.send('exit');
+    await n2.exited;
+    expect(n2.exitCode).toBe(0);
+  });
+
+  it('refuses to add a node that holds data, naming the reason, and changes nothing', async () => {
+    const dir = tempDir('seed-refuse');
+    dirs.push(dir);
+    const [a, b] = await Promise.all([
+      startServer({ id: 1, dataDir: join(dir, 'a') }),
+      startServer({ id: 2, dataDir: join(dir, 'b') }),
+    ]);
+    expect(await b.ask('put x 1', /^(ok|error)/)).toBe('ok');
+    const answer = await a.ask(`add 2 ${b.address}`, /^(added|error)/);
+    expect(answer).toMatch(/^error KV_ERR_MEMBERSHIP: .*node 2 holds user data/);
+    expect(await a.askLines('ls', /^1 /)).toEqual([`1 ${a.address} leader match 2 (this node)`].map((l) => expect.stringMatching(new RegExp(`^1 ${a.address} leader match \\d+ \\(this node\\)$`))) as unknown as string[]);
+    expect(await b.ask('get x', /./)).toBe('1');
+    // Two clusters stay apart: a node of one cluster cannot be added to another as a different id.
+    expect(await a.ask(`add 7 ${b.address}`, /^(added|error)/)).toMatch(/^error KV_ERR_MEMBERSHIP: .*node 2, not node 7/);
+  });
+
+  it('prints usage for unknown commands and bad arguments, and keeps serving', async () => {
+    const dir = tempDir('seed-usage');
+    dirs.push(dir);
+    const s = await startServer({ id: 1, dataDir: join(dir, 'a') });
+    expect(await s.ask('frobnicate', /./)).toMatch(/^unknown command "frobnicate"/);
+    expect(await s.ask('put onlykey', /./)).toBe('usage: put <key> <value>');
+    expect(await s.ask('add x 127.0.0.1:1', /./)).toBe('usage: add <id> <host:port>');
+    expect(await s.ask('add 2 nowhere', /./)).toBe('usage: add <id> <host:port>');
+    expect(await s.ask('lsm q', /./)).toBe('usage: lsm s | lsm g <key> | lsm r <from> <to>');
+    expect(await s.ask('get onlykey', /./)).toBe('(not found)');
+    const help = await s.askLines('help', /^exit /);
+    expect(help.map((l) => l.split(' ')[0])).toEqual(['add', 'remove', 'ls', 'put', 'get', 'del', 'lsm', 'status', 'transfer', 'help', 'exit']);
+  });
+
+  it('the compiled binary (dist/) starts and answers', async (ctx) => {
+    if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'kv-server.js'))) {
+      ctx.skip();
+      return;
+    }
+    const dir = tempDir('seed-dist');
+    dirs.push(dir);
+    const s: ServerProcess = await startServer({ id: 1, dataDir: join(dir, 'a'), compiled: true });
+    expect(await s.ask('put a b', /^(ok|error)/)).toBe('ok');
+    expect(await s.ask('get a', /./)).toBe('b');
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * Test helpers for real kv-server processes: spawn one (from src/ through tsx, or the compiled
+ * dist/), read its stdout line by line, send it commands on stdin, wait for an answer with a
+ * deadline, stop it by PID. Every wait is bounded; every process a test starts is tracked so
+ * `stopAll()` (in afterEach) can kill what a failing test left behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface ServerOptions {
+  id: number;
+  /** Default 127.0.0.1:0 (a free port; read `address` once started). */
+  address?: string;
+  dataDir: string;
+  engine?: 'wasm' | 'js';
+  extraArgs?: string[];
+  /** Run dist/cli/kv-server.js instead of src/ through tsx. */
+  compiled?: boolean;
+  /** Bound on the wait for the "listening on" line. Default 20 s. */
+  startTimeoutMs?: number;
+}
+
+export class ServerProcess {
+  readonly lines: string[] = [];
+  stderr = '';
+  address = '';
+  private partial = '';
+  private listeners: Array<() => void> = [];
+  exitCode: number | null | undefined = undefined;
+  exitSignal: NodeJS.Signals | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(readonly id: number, readonly dataDir: string, readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      const parts = (this.partial + chunk).split('\n');
+      this.partial = parts.pop()!;
+      this.lines.push(...parts);
+      this.notify();
+    });
+    child.stderr!.on('data', (chunk: string) => {
+      // Keep the tail only: a verbose server may log a lot.
+      this.stderr = (this.stderr + chunk).slice(-20_000);
+    });
+    this.exited = new Promise((resolveExit) => {
+      child.on('exit', (code, signal) => {
+        this.exitCode = code;
+        this.exitSignal = signal;
+        this.notify();
+        resolveExit();
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  private notify(): void {
+    for (const l of this.listeners.splice(0)) l();
+  }
+
+  /** Waits for a stdout line at index >= from matching `re`; returns it and its index. */
+  async waitForLine(re: RegExp, timeoutMs = 10_000, from = 0): Promise<{ line: string; index: number }> {
+    const deadline = Date.now() + timeoutMs;
+    // Each pass waits for new output or the deadline.
+    for (;;) {
+      for (let i = from; i < this.lines.length; i++) if (re.test(this.lines[i]!)) return { line: this.lines[i]!, index: i };
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0 || !this.running) {
+        throw new Error(`node ${this.id}: no line matching ${re} within ${timeoutMs} ms (running: ${this.running})\nstdout:\n${this.lines.slice(-30).join('\n')}\nstderr:\n${this.stderr.slice(-3000)}`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(leftMs, 200));
+        this.listeners.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Sends one command line. */
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+
+  /** Sends a command and waits for an answer line matching `re` printed after it. */
+  async ask(line: string, re: RegExp, timeoutMs = 10_000): Promise<string> {
+    const from = this.lines.length;
+    this.send(line);
+    return (await this.waitForLine(re, timeoutMs, from)).line;
+  }
+
+  /** Sends a command and returns the lines printed after it up to one matching `last`. */
+  async askLines(line: string, last: RegExp, timeoutMs = 10_000): Promise<string[]> {
+    const from = this.lines.length;
+    this.send(line);
+    const { index } = await this.waitForLine(last, timeoutMs, from);
+    return this.lines.slice(from, index + 1);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.running) process.kill(this.pid, signal);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within graceMs. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (!this.running) return;
+    this.kill('SIGTERM');
+    const t = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+const started = new Set<ServerProcess>();
+
+/** Spawns a kv-server and waits until it prints its listening address. */
+export async function startServer(o: ServerOptions): Promise<ServerProcess> {
+  const args = [String(o.id), o.address ?? '127.0.0.1:0', '--data-dir', o.dataDir, '--engine', o.engine ?? 'js', ...(o.extraArgs ?? [])];
+  const nodeArgs = o.compiled === true ? [join(REPO_ROOT, 'dist', 'cli', 'kv-server.js'), ...args] : ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'kv-server.ts'), ...args];
+  const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LSMRAFT_INVARIANTS: '1' } });
+  const p = new ServerProcess(o.id, o.dataDir, child);
+  started.add(p);
+  void p.exited.then(() => started.delete(p));
+  const { line } = await p.waitForLine(/^node \d+ listening on /, o.startTimeoutMs ?? 20_000);
+  p.address = /listening on (\S+)/.exec(line)![1]!;
+  return p;
+}
+
+/** Kills every server still running (afterEach). */
+export async function stopAll(): Promise<void> {
+  const all = [...started];
+  for (const p of all) p.kill('SIGKILL');
+  await Promise.all(all.map((p) => p.exited));
+}
+
+/** A fresh temporary directory; remove it with removeDir. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `lsmraft-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Polls `check` every intervalMs until it returns true or timeoutMs passes (then throws `what`). */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // Each pass sleeps intervalMs; bounded by the deadline.
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
