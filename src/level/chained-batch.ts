@@ -17,7 +17,7 @@ import { WriteBatch } from '../lsm/write-batch.js';
 import { escapeKey } from './keys.js';
 import { writeOptions, type PrivateWriteOptions } from './write-options.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any LsmLevel<K, V> must fit
 type LevelDb = AbstractLevel<Uint8Array, any, any>;
 
 export function checkKeyBytes(treeKey: Uint8Array): Uint8Array {
@@ -55,7 +55,7 @@ export class LsmLevelChainedBatch extends AbstractChainedBatch<LevelDb, unknown,
     this.#batch.clear();
   }
 
-  async _write(options: PrivateWriteOptions): Promise<void> {
+  _write(options: PrivateWriteOptions): Promise<void> {
     return this.#tree.write(this.#batch, writeOptions(options));
   }
 }

@@ -16,8 +16,8 @@ import { escapeKey, unescapeKey } from './keys.js';
 /** Entries between yields of all() to the event loop, so a long all() does not starve timers. */
 export const ALL_CHUNK_ENTRIES = 4096;
 
-// Any LsmLevel, whatever its default key and value types: iterators only use its identity.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// Any LsmLevel, whatever its default key and value types (iterators only use its identity).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- variance: any LsmLevel<K, V> must fit
 type LevelDb = AbstractLevel<Uint8Array, any, any>;
 type Entry = [Uint8Array | undefined, Uint8Array | undefined];
 type Read<T> = (it: TreeIterator) => T;

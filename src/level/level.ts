@@ -15,7 +15,7 @@
 import { AbstractLevel } from 'abstract-level';
 import type { AbstractDatabaseOptions, AbstractOpenOptions, AbstractSnapshot } from 'abstract-level';
 import { LsmTree } from '../lsm/db.js';
-import type { TreeSnapshot } from '../lsm/db.js';
+import type { BatchOp, RangeOptions, ReadOptions, TreeSnapshot } from '../lsm/db.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
 import { assert } from '../util/assert.js';
@@ -45,10 +45,6 @@ interface PrivateRangeOptions extends PrivateReadOptions {
   reverse: boolean;
   limit: number;
 }
-
-type TreeIteratorOptions = NonNullable<Parameters<LsmTree['iterator']>[0]>;
-type TreeReadOptions = NonNullable<Parameters<LsmTree['getSync']>[1]>;
-type TreeBatchOp = Parameters<LsmTree['batch']>[0][number];
 
 interface PrivateBatchOp {
   type: 'put' | 'del';
@@ -100,7 +96,7 @@ export class LsmLevel<KDefault = string, VDefault = string> extends AbstractLeve
     await tree.close();
   }
 
-  #readOptions(options: PrivateReadOptions): TreeReadOptions | undefined {
+  #readOptions(options: PrivateReadOptions): ReadOptions | undefined {
     const snapshot = options.snapshot;
     if (snapshot === undefined) return undefined;
     return { snapshot: this.#treeSnapshot(snapshot) };
@@ -141,22 +137,26 @@ export class LsmLevel<KDefault = string, VDefault = string> extends AbstractLeve
     return found;
   }
 
-  async _put(key: Uint8Array, value: Uint8Array, options: PrivateWriteOptions): Promise<void> {
+  _put(key: Uint8Array, value: Uint8Array, options: PrivateWriteOptions): Promise<void> {
     return this.#open.put(escapeKey(key), value, writeOptions(options));
   }
 
-  async _del(key: Uint8Array, options: PrivateWriteOptions): Promise<void> {
+  _del(key: Uint8Array, options: PrivateWriteOptions): Promise<void> {
     return this.#open.delete(escapeKey(key), writeOptions(options));
   }
 
-  async _batch(operations: PrivateBatchOp[], options: PrivateWriteOptions): Promise<void> {
+  _batch(operations: PrivateBatchOp[], options: PrivateWriteOptions): Promise<void> {
     // abstract-level hands us its own clones of the operations, so escaping keys in place is safe
     // and saves building a second array of a thousand objects per batch.
     for (let i = 0; i < operations.length; i++) {
       const op = operations[i]!;
       op.key = escapeKey(op.key);
     }
-    return this.#open.batch(operations as TreeBatchOp[], writeOptions(options));
+    return this.#open.batch(operations as BatchOp[], writeOptions(options));
+  }
+
+  _chainedBatch(): LsmLevelChainedBatch {
+    return new LsmLevelChainedBatch(this, this.#open);
   }
 
   /**
@@ -166,13 +166,9 @@ export class LsmLevel<KDefault = string, VDefault = string> extends AbstractLeve
    * taken now and released at close. Holding it lets seek() reopen a tree iterator that reached
    * the end of its range (LsmTree closes those) and still read the same data.
    */
-  _chainedBatch(): LsmLevelChainedBatch {
-    return new LsmLevelChainedBatch(this, this.#open);
-  }
-
   #treeSource(options: PrivateRangeOptions): TreeSource {
     const tree = this.#open;
-    const range: TreeIteratorOptions = { reverse: options.reverse };
+    const range: RangeOptions = { reverse: options.reverse };
     if (options.gte !== undefined) range.gte = escapeKey(options.gte);
     else if (options.gt !== undefined) range.gt = escapeKey(options.gt);
     if (options.lte !== undefined) range.lte = escapeKey(options.lte);
@@ -226,7 +222,7 @@ export class LsmLevel<KDefault = string, VDefault = string> extends AbstractLeve
     let remaining = options.limit < 0 ? Infinity : options.limit;
     try {
       while (remaining > 0) {
-        const ops: TreeBatchOp[] = [];
+        const ops: BatchOp[] = [];
         // Tree keys are deleted as they are stored: already escaped.
         while (ops.length < CLEAR_BATCH_KEYS && ops.length < remaining && it.next()) ops.push({ type: 'del', key: it.key() });
         if (ops.length === 0) break;

@@ -60,10 +60,13 @@ import {
 import { decodeSnapshotAck, encodeSnapshotAck, OutgoingTransfer, TRANSFER_DEFAULTS, type TransferOptions } from './snapshot-transfer.js';
 import { KvStateMachine, SCAN_LIMIT_MAX, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
-import { connectClient, parseAddress, Transport, type ClientRequestInput, type Connection } from './transport.js';
+import { connectClient, formatAddress, parseAddress, Transport, type ClientRequestInput, type Connection } from './transport.js';
 import { serveClientRequest } from './client-service.js';
 
 export type KeyInput = string | Uint8Array;
+
+/** Least time a new learner gets to catch up before `add` gives up promoting it. */
+const ADD_CATCH_UP_MS_MIN = 30_000;
 
 export interface KvNodeOptions {
   /** This node's id, a positive integer unique in the cluster. */
@@ -233,7 +236,7 @@ export class KvNode {
   private leaderWaiters: Array<() => void> = [];
   private nextRequestId: number;
   private nextReadId = 1;
-  private readonly readContextPrefix: Uint8Array;
+  private readonly readContextPrefix: string;
   private state: 'running' | 'stopping' | 'stopped' = 'running';
   private stopPromise: Promise<void> | undefined;
   private joining = false;
@@ -268,7 +271,7 @@ export class KvNode {
     // Request ids tag this incarnation's proposals: a random base keeps a restarted node from
     // taking an entry of its previous life (re-applied at startup) for one of its new requests.
     this.nextRequestId = Math.floor(init.opts.random() * 2 ** 40) + 1;
-    this.readContextPrefix = utf8(`${init.id}.${Math.floor(init.opts.random() * 2 ** 40).toString(36)}.`);
+    this.readContextPrefix = `${init.id}.${Math.floor(init.opts.random() * 2 ** 40).toString(36)}.`;
     const { host, port } = parseAddress(init.address);
     this.transport = new Transport({
       nodeId: init.id,
@@ -325,8 +328,9 @@ export class KvNode {
 
   private async listenAndRun(): Promise<void> {
     const bound = await this.transport.listen();
-    const { host } = parseAddress(this.advertise);
-    if (parseAddress(this.advertise).port === 0) this.advertise = host.includes(':') ? `[${host}]:${bound.port}` : `${host}:${bound.port}`;
+    // Started on port 0: announce the port the system picked.
+    const asked = parseAddress(this.advertise);
+    if (asked.port === 0) this.advertise = formatAddress(asked.host, bound.port);
     this.book.set(this.id, this.advertise);
     for (const [id, address] of this.book.entries()) if (id !== this.id) this.transport.setPeer(id, address);
     this.driver = new RaftDriver(this.newRawNode(), this.logStore, () => this.stateMachine(), {
@@ -479,10 +483,8 @@ export class KvNode {
   /** Resolves once this node applied everything committed before the call (ReadIndex). */
   private async readBarrier(): Promise<void> {
     this.checkRunning();
-    const n = this.nextReadId++;
-    const ctx = new Uint8Array(this.readContextPrefix.length + 8);
-    ctx.set(this.readContextPrefix, 0);
-    new DataView(ctx.buffer).setFloat64(this.readContextPrefix.length, n);
+    // A context unique among this node's reads, across restarts too (random prefix).
+    const ctx = utf8(`${this.readContextPrefix}${this.nextReadId++}`);
     const key = hex(ctx);
     const deadline = Date.now() + this.opts.requestTimeoutMs;
     const ready = this.requests.waitRead(key, this.opts.requestTimeoutMs, ctx);
@@ -593,7 +595,13 @@ export class KvNode {
       return;
     }
     const st = this.driver.rawNode.status();
-    if (st.conf.voters.includes(id) || st.conf.learners.includes(id)) throw new MembershipError(`node ${id} is already a member`);
+    if (st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is already a member`);
+    if (st.conf.learners.includes(id)) {
+      // A learner left by an earlier add that did not finish: promote it.
+      await this.waitCaughtUp(id, st.commit);
+      await this.proposeConfChange({ type: 'addVoter', nodeId: id, context: encodeMemberContext(this.book.get(id) ?? address) });
+      return;
+    }
     const timeoutMs = this.opts.requestTimeoutMs;
     let conn;
     try {
@@ -612,8 +620,29 @@ export class KvNode {
     if (!res.ok) throw new MembershipError(`node ${id} at ${address} refused to join: ${res.message ?? res.errorCode ?? 'no reason given'}`);
     this.book.set(id, address);
     this.transport.setPeer(id, address);
+    // Learner first (Raft thesis §4.2.1): a new member that must first receive a snapshot does
+    // not count toward the quorum, so it cannot stall writes while it catches up.
+    await this.proposeConfChange({ type: 'addLearner', nodeId: id, context: encodeMemberContext(address) });
+    await this.waitCaughtUp(id, this.driver.rawNode.status().commit);
     await this.proposeConfChange({ type: 'addVoter', nodeId: id, context: encodeMemberContext(address) });
     this.opts.log(`node ${this.id}: added node ${id} at ${address}`);
+  }
+
+  /** Waits until member `id`'s log reaches `index` (as this leader sees it), or fails. */
+  private async waitCaughtUp(id: NodeId, index: number): Promise<void> {
+    const limitMs = Math.max(this.opts.requestTimeoutMs, ADD_CATCH_UP_MS_MIN);
+    const deadline = Date.now() + limitMs;
+    // Each pass sleeps two ticks; bounded by the deadline.
+    for (;;) {
+      this.checkRunning();
+      const st = this.driver.rawNode.status();
+      if (st.role !== 'leader') throw new MembershipError(`node ${id} was added as a learner, but node ${this.id} lost leadership before promoting it; add it again at the leader`);
+      if ((st.progress?.get(id)?.match ?? 0) >= index) return;
+      if (Date.now() > deadline) {
+        throw new MembershipError(`node ${id} was added as a learner but did not catch up to index ${index} within ${limitMs} ms; it stays a learner (remove it, or add it again to retry the promotion)`);
+      }
+      await sleep(this.opts.tickMs * 2);
+    }
   }
 
   /** Removes member `id` (forwarded to the leader on a follower). The leader cannot remove itself. */

@@ -97,7 +97,7 @@ export class PendingRequests {
   waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<void> {
     this.admit('read');
     assert(!this.reads.has(contextKey), () => `read context ${contextKey} reused`);
-    const { promise, waiter } = this.makeWaiter(`read ${contextKey}`, timeoutMs, () => {
+    const { promise, waiter } = this.makeWaiter('linearizable read (waiting for the leader\'s read index and its apply)', timeoutMs, () => {
       this.reads.delete(contextKey);
       this.awaitingApply = this.awaitingApply.filter((r) => r.key !== contextKey);
     });

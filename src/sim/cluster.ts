@@ -19,11 +19,12 @@ import type { ConfChange, Message, NodeId } from '../raft/types.js';
 import { utf8 } from '../util/bytes.js';
 import { History } from './history.js';
 import { SafetyChecker, SafetyViolation, type InvariantName } from './invariants.js';
-import { kvModel, type KvInput } from './kv-model.js';
+import { kvModel, pruneUnobservedUnknownPuts, type KvInput } from './kv-model.js';
 import { checkOperations, describeHistory, type CheckResult } from './linearizability.js';
 import { SimNetwork } from './network.js';
-import { SimNode, encodeCommand, type NodeHost, type RaftCore, type SlowDisk } from './node.js';
+import { SimNode, encodeCommand, type NodeHost, type RaftCore } from './node.js';
 import { Random } from './random.js';
+import { drawKnobs, type Knobs } from './scenario.js';
 
 export interface SimOptions {
   seed: number;
@@ -92,95 +93,6 @@ export function replayCommand(seed: number, nodes: number, steps = DEFAULT_STEPS
 export function describeFailure(r: SimResult): string {
   if (r.ok || r.failure === undefined) return `seed ${r.seed} (${r.nodes} nodes): ok`;
   return `seed ${r.seed} (${r.nodes} nodes) failed at step ${r.failure.step}: ${r.failure.message}\n  replay: ${r.replay}`;
-}
-
-/**
- * Fault and workload parameters, drawn from the seed so runs differ in kind, not only in detail.
- * Two profiles: 'mixed' turns every fault on at a random strength; 'leader-churn' keeps the network
- * mostly sound but cuts leaders off soon after they are elected and sends one entry per message,
- * which is what builds the histories of the thesis' Figure 3.7 (old-term entries replicated by a
- * later leader, then overwritten), where a wrong commit rule shows.
- */
-interface Knobs {
-  profile: 'mixed' | 'leader-churn';
-  lossRate: number;
-  duplicateRate: number;
-  maxDelaySteps: number;
-  crashRatePerStep: number;
-  /** Extra chance per step to crash whichever node leads. */
-  leaderCrashRatePerStep: number;
-  /** Chance that a node crashes (and restarts at once) right after it grants a vote. */
-  crashAfterVoteRate: number;
-  downStepsMax: number;
-  partitionRatePerStep: number;
-  /** Chance per step to cut the current leader off from everyone (replacing any partition). */
-  leaderIsolationRatePerStep: number;
-  isolationStepsMax: number;
-  slowDisk: SlowDisk;
-  tickRate: number;
-  compactRatePerStep: number;
-  confChangeRatePerStep: number;
-  transferRatePerStep: number;
-  opTimeoutSteps: number;
-  heartbeatTicks: number;
-  preVote: boolean;
-  checkQuorum: boolean;
-  maxSizePerMsgBytes: number;
-  maxInflightMsgs: number;
-  maxInflightBytes: number;
-}
-
-function drawKnobs(rng: Random, membership: boolean): Knobs {
-  const raft = {
-    heartbeatTicks: rng.range(1, 3),
-    preVote: rng.chance(0.5),
-    checkQuorum: rng.chance(0.5),
-    maxInflightMsgs: rng.pick([1, 4, 256]),
-    maxInflightBytes: rng.pick([0, 2048]),
-    opTimeoutSteps: rng.range(30, 80),
-    tickRate: rng.pick([1, 0.95, 0.8]),
-  };
-  if (rng.chance(0.3)) {
-    return {
-      ...raft,
-      profile: 'leader-churn',
-      lossRate: rng.pick([0, 0.01, 0.05]),
-      duplicateRate: rng.pick([0, 0.02]),
-      maxDelaySteps: rng.range(1, 4),
-      crashRatePerStep: rng.pick([0, 0.004]),
-      leaderCrashRatePerStep: rng.pick([0, 0.03]),
-      crashAfterVoteRate: rng.pick([0, 0.3]),
-      downStepsMax: rng.range(2, 20),
-      partitionRatePerStep: 0,
-      leaderIsolationRatePerStep: rng.pick([0.1, 0.2, 0.3]),
-      isolationStepsMax: rng.range(5, 30),
-      slowDisk: { rate: rng.pick([0, 0.2]), maxDelaySteps: rng.range(1, 3) },
-      compactRatePerStep: rng.pick([0, 0.01]),
-      confChangeRatePerStep: 0,
-      transferRatePerStep: 0,
-      maxSizePerMsgBytes: 1,
-      maxInflightMsgs: 1,
-    };
-  }
-  return {
-    ...raft,
-    profile: 'mixed',
-    lossRate: rng.pick([0, 0.01, 0.05, 0.15]),
-    duplicateRate: rng.pick([0, 0.02, 0.1]),
-    maxDelaySteps: rng.range(1, 4),
-    crashRatePerStep: rng.pick([0, 0.004, 0.01, 0.03]),
-    leaderCrashRatePerStep: rng.pick([0, 0, 0.02]),
-    crashAfterVoteRate: rng.pick([0, 0, 0.3]),
-    downStepsMax: rng.range(2, 40),
-    partitionRatePerStep: rng.pick([0, 0.01, 0.03]),
-    leaderIsolationRatePerStep: rng.pick([0, 0, 0.05]),
-    isolationStepsMax: rng.range(5, 30),
-    slowDisk: { rate: rng.pick([0, 0, 0.2, 0.5]), maxDelaySteps: rng.range(1, 4) },
-    compactRatePerStep: rng.pick([0, 0.01, 0.05]),
-    confChangeRatePerStep: membership ? rng.pick([0, 0.01, 0.03]) : 0,
-    transferRatePerStep: rng.pick([0, 0, 0.01]),
-    maxSizePerMsgBytes: rng.pick([1, 200, 4096, 1 << 20]),
-  };
 }
 
 interface ClientOp {
@@ -278,7 +190,11 @@ class Simulation implements NodeHost {
     for (let c = 0; c < this.opts.clients; c++) {
       this.clients.push({ id: c + 1, target: this.rng.pick(voters), op: undefined, nextStep: this.rng.int(5) });
     }
-    this.log(`seed ${options.seed}: ${this.opts.nodes} nodes, profile ${k.profile}, loss ${k.lossRate}, dup ${k.duplicateRate}, delay<=${k.maxDelaySteps}, crash ${k.crashRatePerStep}, partition ${k.partitionRatePerStep}, slow disk ${k.slowDisk.rate}, compaction ${k.compactRatePerStep}, conf changes ${k.confChangeRatePerStep}, preVote ${this.configBase.preVote}, checkQuorum ${this.configBase.checkQuorum}`);
+    this.log(`seed ${options.seed}: ${this.opts.nodes} nodes, profile ${k.profile}, ` +
+      `loss ${k.lossRate}, dup ${k.duplicateRate}, delay<=${k.maxDelaySteps}, crash ${k.crashRatePerStep}, ` +
+      `partition ${k.partitionRatePerStep}, leader isolation ${k.leaderIsolationRatePerStep}, slow disk ${k.slowDisk.rate}, ` +
+      `compaction ${k.compactRatePerStep}, conf changes ${k.confChangeRatePerStep}, ` +
+      `preVote ${k.preVote}, checkQuorum ${k.checkQuorum}, max msg ${k.maxSizePerMsgBytes} B`);
   }
 
   run(): SimResult {
@@ -319,7 +235,8 @@ class Simulation implements NodeHost {
   }
 
   send(from: SimNode, m: Message): void {
-    if (m.type === 'voteResp' && !m.reject && this.now < this.quietFromStep && this.knobs.crashAfterVoteRate > 0 && this.rng.chance(this.knobs.crashAfterVoteRate)) {
+    const k = this.knobs;
+    if (m.type === 'voteResp' && !m.reject && this.now < this.quietFromStep && k.crashAfterVoteRate > 0 && this.rng.chance(k.crashAfterVoteRate)) {
       // The vote is on its way; the voter must remember it after a restart.
       this.crashAfterReadies.add(from);
     }
@@ -628,7 +545,8 @@ class Simulation implements NodeHost {
   // --- end of run ---
 
   private checkHistory(): SimFailure | undefined {
-    const ops = this.history.operations();
+    // Every put writes a fresh value (valueSeq), which makes the pruning sound.
+    const ops = pruneUnobservedUnknownPuts(this.history.operations());
     this.stats.opsInHistory = ops.length;
     const report = checkOperations(kvModel, ops, { maxSteps: this.opts.checkerMaxSteps });
     this.stats.checkerSteps = report.steps;
@@ -638,7 +556,8 @@ class Simulation implements NodeHost {
     const shown = lines.length > 60 ? [...lines.slice(0, 60), `... ${lines.length - 60} more`] : lines;
     return {
       invariant: 'linearizability',
-      message: `client history is not linearizable (key ${report.illegalPartition?.[0]?.input.key}, ${lines.length} ops, at most ${report.longestLinearizedPrefix} linearized):\n    ${shown.join('\n    ')}`,
+      message: `client history is not linearizable (key ${report.illegalPartition?.[0]?.input.key}, ${lines.length} ops, ` +
+        `at most ${report.longestLinearizedPrefix} linearized):\n    ${shown.join('\n    ')}`,
       step: this.now,
     };
   }

@@ -68,3 +68,18 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     }
   },
 };
+
+/**
+ * Drops the puts with an unknown outcome whose value no completed read returned. Sound when every
+ * put writes a value no other put writes (the simulator's clients do): if such a put took effect,
+ * no read saw it before the next write of its key, so leaving it out changes no read's answer;
+ * and leaving it out is itself allowed (an unknown outcome may never take effect). Each one dropped
+ * halves the search space of its key in the worst case.
+ */
+export function pruneUnobservedUnknownPuts(history: readonly KvOperation[]): KvOperation[] {
+  const seen = new Set<string>();
+  for (const op of history) {
+    if (op.input.kind === 'get' && op.output !== undefined && typeof op.output.value === 'string') seen.add(`${op.input.key}\u0000${op.output.value}`);
+  }
+  return history.filter((op) => !(op.input.kind === 'put' && op.output === undefined && !seen.has(`${op.input.key}\u0000${op.input.value}`)));
+}

@@ -94,6 +94,11 @@ export class ServerProcess {
     this.child.stdin!.write(`${line}\n`);
   }
 
+  /** The last lines of stderr (diagnostics), for assertion messages. */
+  diagnostics(): string {
+    return `node ${this.id} stderr:\n${this.stderr.slice(-4000)}`;
+  }
+
   /** Sends a command and waits for an answer line matching `re` printed after it. */
   async ask(line: string, re: RegExp, timeoutMs = 10_000): Promise<string> {
     const from = this.lines.length;
@@ -127,7 +132,8 @@ const started = new Set<ServerProcess>();
 
 /** Spawns a kv-server and waits until it prints its listening address. */
 export async function startServer(o: ServerOptions): Promise<ServerProcess> {
-  const args = [String(o.id), o.address ?? '127.0.0.1:0', '--data-dir', o.dataDir, '--engine', o.engine ?? 'js', ...(o.extraArgs ?? [])];
+  // --verbose: the node's diagnostics go to stderr, whose tail a failing wait prints.
+  const args = [String(o.id), o.address ?? '127.0.0.1:0', '--data-dir', o.dataDir, '--engine', o.engine ?? 'js', '--verbose', ...(o.extraArgs ?? [])];
   const nodeArgs = o.compiled === true ? [join(REPO_ROOT, 'dist', 'cli', 'kv-server.js'), ...args] : ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'kv-server.ts'), ...args];
   const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LSMRAFT_INVARIANTS: '1' } });
   const p = new ServerProcess(o.id, o.dataDir, child);

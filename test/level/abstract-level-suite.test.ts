@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const SUITE_TIMEOUT_MS = 120_000;
+const SUITE_TIMEOUT_MS = 240_000;
 /**
  * Assertions the suite runs for LsmLevel's manifest. classic-level runs 5,168: 36 more, the
  * iterator abort-signal tests, which LsmLevel does not opt into (its reads never wait, so there

@@ -141,7 +141,10 @@ function prepareMutant(m: Mutant): string {
   const text = readFileSync(file, 'utf8');
   const global = new RegExp(m.target.source, 'gm');
   const hits = text.match(global)?.length ?? 0;
-  if (hits !== 1) throw new Error(`mutant ${m.name}: patch target ${m.target} found ${hits} times in src/${m.file} (expected exactly 1); the core changed, update the mutant`);
+  if (hits !== 1) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`mutant ${m.name}: patch target ${m.target} found ${hits} times in src/${m.file} (expected exactly 1); the core changed, update the mutant`);
+  }
   const patched = text.replace(m.target, m.replacement);
   if (patched === text) throw new Error(`mutant ${m.name}: patch did not change src/${m.file}`);
   writeFileSync(file, patched);

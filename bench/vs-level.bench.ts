@@ -1,0 +1,313 @@
+/**
+ * lsmraft against classic-level (LevelDB through N-API), side by side in one run (tinybench), after
+ * LevelDB's db_bench workloads: awaited put, batches of 1000, random get (awaited, and 32 in
+ * flight), full scan; 16-byte keys, 100-byte values, BENCH_N keys (default 1,000,000). Each store
+ * runs through its own API: classic-level's (chained batch, nextv(1000) scan), LsmTree's
+ * (batch(array), synchronous iterator), and the same workloads through the LsmLevel adapter, so
+ * its overhead over LsmTree shows. Prints one table (ops/s of each store and the ratios against
+ * classic-level) and writes the figures as an SVG bar chart (bench/results/vs-level.svg).
+ *
+ *   npm run bench:vs-level                                  # 1M keys, 2 s per task
+ *   BENCH_N=20000 BENCH_TIME_MS=200 npm run bench:vs-level  # a quick run
+ *   BENCH_SVG=/tmp/x.svg ...                                # write the chart elsewhere
+ *
+ * Every store is opened with its defaults (ours: wasm engine if it loads, else js; printed).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ClassicLevel } from 'classic-level';
+import { Bench } from 'tinybench';
+import { LsmLevel } from '../src/level/index.js';
+import { LsmTree } from '../src/lsm/db.js';
+import type { LsmTreeOptions } from '../src/lsm/options.js';
+import { barChartSvg, formatSi } from './chart.js';
+
+const N = Number(process.env.BENCH_N ?? 1_000_000);
+const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
+const SVG_PATH = process.env.BENCH_SVG ?? fileURLToPath(new URL('./results/vs-level.svg', import.meta.url));
+const KEY_BYTES = 16;
+const VALUE_BYTES = 100;
+const BATCH_OPS = 1000;
+const CONCURRENT_GETS = 32;
+/** Full scans timed per store, at most (each is one sample; at least 2 run). */
+const SCANS_MAX = 5;
+
+if (!Number.isInteger(N) || N < 1000) throw new Error(`BENCH_N must be an integer >= 1000, got ${process.env.BENCH_N}`);
+if (!Number.isFinite(TIME_MS) || TIME_MS <= 0) throw new Error(`BENCH_TIME_MS must be positive, got ${process.env.BENCH_TIME_MS}`);
+
+/** Key i as 16 ASCII digits, written into a fresh array of the store's native type. */
+function makeKey(i: number, alloc: (n: number) => Uint8Array): Uint8Array {
+  const k = alloc(KEY_BYTES);
+  let v = i;
+  for (let p = KEY_BYTES - 1; p >= 0; p--) {
+    k[p] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return k;
+}
+
+/** xorshift32 over [0, N): the same index sequence for every store. */
+function indexStream(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % N;
+  };
+}
+
+/** One store under test, each operation through the store's own API. */
+interface Store {
+  name: string;
+  alloc(n: number): Uint8Array;
+  put(key: Uint8Array, value: Uint8Array): Promise<void>;
+  batch(keys: Uint8Array[], value: Uint8Array): Promise<void>;
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** A full scan reading keys and values; returns the entries seen. */
+  scan(): Promise<number>;
+  /** Compacts what was loaded, so reads run on a settled tree. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const uint8 = (n: number): Uint8Array => new Uint8Array(n);
+const buffer = (n: number): Uint8Array => Buffer.allocUnsafe(n);
+
+async function openClassic(dir: string): Promise<Store> {
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  return {
+    name: 'classic-level',
+    alloc: buffer,
+    put: (k, v) => db.put(k as Buffer, v as Buffer),
+    batch: (keys, v) => {
+      const b = db.batch();
+      for (const k of keys) b.put(k as Buffer, v as Buffer);
+      return b.write();
+    },
+    get: (k) => db.get(k as Buffer),
+    scan: async () => {
+      const it = db.iterator();
+      let n = 0;
+      try {
+        // Each pass reads up to 1000 entries; the scan ends when one comes back empty.
+        for (let got = await it.nextv(1000); got.length > 0; got = await it.nextv(1000)) n += got.length;
+      } finally {
+        await it.close();
+      }
+      return n;
+    },
+    settle: () => db.compactRange(Buffer.from('0'.repeat(KEY_BYTES)), Buffer.from('9'.repeat(KEY_BYTES))),
+    close: () => db.close(),
+  };
+}
+
+async function openTree(dir: string, options: LsmTreeOptions): Promise<Store> {
+  const tree = await LsmTree.open(dir, options);
+  return {
+    name: 'LsmTree',
+    alloc: uint8,
+    put: (k, v) => tree.put(k, v),
+    batch: (keys, v) => {
+      const ops = new Array<{ type: 'put'; key: Uint8Array; value: Uint8Array }>(keys.length);
+      for (let i = 0; i < keys.length; i++) ops[i] = { type: 'put', key: keys[i]!, value: v };
+      return tree.batch(ops);
+    },
+    get: (k) => tree.get(k),
+    scan: async () => {
+      const it = tree.iterator();
+      let n = 0;
+      try {
+        while (it.next()) {
+          it.key();
+          it.value();
+          n++;
+        }
+      } finally {
+        it.close();
+      }
+      return n;
+    },
+    settle: () => tree.compact(),
+    close: () => tree.close(),
+  };
+}
+
+async function openLsmLevel(dir: string, options: LsmTreeOptions): Promise<Store> {
+  const db = new LsmLevel<Uint8Array, Uint8Array>(dir, { ...options, keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  // Compaction is not part of abstract-level's API; a second handle on the closed directory does it.
+  const compact = async (): Promise<void> => {
+    await db.close();
+    const tree = await LsmTree.open(dir, options);
+    await tree.compact();
+    await tree.close();
+    await db.open();
+  };
+  return {
+    name: 'LsmLevel (adapter)',
+    alloc: uint8,
+    put: (k, v) => db.put(k, v),
+    batch: (keys, v) => {
+      const b = db.batch();
+      for (const k of keys) b.put(k, v);
+      return b.write();
+    },
+    get: (k) => db.get(k),
+    scan: async () => {
+      const it = db.iterator();
+      let n = 0;
+      try {
+        for (let got = await it.nextv(1000); got.length > 0; got = await it.nextv(1000)) n += got.length;
+      } finally {
+        await it.close();
+      }
+      return n;
+    },
+    settle: compact,
+    close: () => db.close(),
+  };
+}
+
+type Workload = 'put (awaited)' | 'batch of 1000' | 'get (awaited)' | `get (${typeof CONCURRENT_GETS} concurrent)` | 'full scan';
+const WORKLOADS: Workload[] = ['put (awaited)', 'batch of 1000', 'get (awaited)', `get (${CONCURRENT_GETS} concurrent)`, 'full scan'];
+
+/** Operations per second of a finished tinybench task; a task that threw fails the benchmark. */
+function opsPerSec(task: { name: string; result: unknown }, opsPerIteration: number): number {
+  const r = task.result as { state: string; error?: unknown; throughput?: { mean: number } };
+  if (r.state === 'errored') throw new Error(`benchmark task ${task.name} failed`, { cause: r.error });
+  if (r.throughput === undefined) throw new Error(`benchmark task ${task.name} has no statistics (state ${r.state})`);
+  return r.throughput.mean * opsPerIteration;
+}
+
+async function runStore(store: Store): Promise<Map<Workload, number>> {
+  const results = new Map<Workload, number>();
+  const value = store.alloc(VALUE_BYTES).fill(0x61);
+  const writeIndex = indexStream(12345);
+
+  const writes = new Bench({ time: TIME_MS, warmup: false, iterations: 1 });
+  writes.add('put', async () => {
+    await store.put(makeKey(writeIndex(), store.alloc), value);
+  });
+  writes.add('batch', async () => {
+    const keys = new Array<Uint8Array>(BATCH_OPS);
+    for (let i = 0; i < BATCH_OPS; i++) keys[i] = makeKey(writeIndex(), store.alloc);
+    await store.batch(keys, value);
+  });
+  await writes.run();
+  results.set('put (awaited)', opsPerSec(writes.tasks[0]!, 1));
+  results.set('batch of 1000', opsPerSec(writes.tasks[1]!, BATCH_OPS));
+
+  // Load every key once (untimed), then settle, so reads and scans see exactly N keys.
+  for (let start = 0; start < N; start += BATCH_OPS) {
+    const keys: Uint8Array[] = [];
+    for (let i = start; i < Math.min(N, start + BATCH_OPS); i++) keys.push(makeKey(i, store.alloc));
+    await store.batch(keys, value);
+  }
+  await store.settle();
+
+  const readIndex = indexStream(999);
+  const reads = new Bench({ time: TIME_MS, warmup: true, iterations: 1 });
+  reads.add('get', async () => {
+    if ((await store.get(makeKey(readIndex(), store.alloc))) === undefined) throw new Error(`${store.name} missed a loaded key`);
+  });
+  reads.add('get32', async () => {
+    const pending = new Array<Promise<Uint8Array | undefined>>(CONCURRENT_GETS);
+    for (let i = 0; i < CONCURRENT_GETS; i++) pending[i] = store.get(makeKey(readIndex(), store.alloc));
+    for (const v of await Promise.all(pending)) if (v === undefined) throw new Error(`${store.name} missed a loaded key`);
+  });
+  await reads.run();
+  results.set('get (awaited)', opsPerSec(reads.tasks[0]!, 1));
+  results.set(`get (${CONCURRENT_GETS} concurrent)`, opsPerSec(reads.tasks[1]!, CONCURRENT_GETS));
+
+  // Full scans, each timed whole; the median of up to SCANS_MAX within the time budget.
+  const scanMs: number[] = [];
+  const deadline = Date.now() + TIME_MS;
+  for (let i = 0; i < SCANS_MAX && (i < 2 || Date.now() < deadline); i++) {
+    const t0 = performance.now();
+    const seen = await store.scan();
+    scanMs.push(performance.now() - t0);
+    if (seen !== N) throw new Error(`${store.name} scan saw ${seen} entries, expected ${N}`);
+  }
+  scanMs.sort((a, b) => a - b);
+  results.set('full scan', (N / scanMs[Math.floor(scanMs.length / 2)]!) * 1000);
+  return results;
+}
+
+/** Our tree's defaults, unless the wasm engine cannot load here: then js, and say why. */
+async function pickTreeOptions(dir: string): Promise<{ options: LsmTreeOptions; engine: string }> {
+  try {
+    const probe = await LsmTree.open(dir);
+    const engine = probe.engineName;
+    await probe.close();
+    return { options: {}, engine };
+  } catch (err) {
+    console.log(`default engine failed to open (${(err as Error).message}); using engine 'js'`);
+    return { options: { engine: 'js' }, engine: 'js' };
+  }
+}
+
+/** Goals of issue 6: [workload of ours, workload of classic-level to compare with, factor]. */
+const GOALS: Array<[Workload, Workload, number]> = [
+  ['put (awaited)', 'put (awaited)', 10],
+  ['batch of 1000', 'batch of 1000', 1.5],
+  ['get (awaited)', `get (${CONCURRENT_GETS} concurrent)`, 1.5],
+  ['full scan', 'full scan', 2],
+];
+
+const root = mkdtempSync(join(tmpdir(), 'lsmraft-vs-level-'));
+try {
+  const { options: treeOptions, engine } = await pickTreeOptions(join(root, 'probe'));
+  console.log(`lsmraft vs classic-level: ${N} keys, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, ${TIME_MS} ms per task, node ${process.version}, lsmraft engine ${engine}`);
+  const stores: Array<[string, (dir: string) => Promise<Store>]> = [
+    ['classic-level', (dir) => openClassic(dir)],
+    ['LsmTree', (dir) => openTree(dir, treeOptions)],
+    ['LsmLevel (adapter)', (dir) => openLsmLevel(dir, treeOptions)],
+  ];
+  const byStore = new Map<string, Map<Workload, number>>();
+  for (const [name, open] of stores) {
+    const dir = join(root, name.replace(/\W+/g, '-'));
+    const store = await open(dir);
+    try {
+      byStore.set(name, await runStore(store));
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    console.log(`  ${name}: done`);
+  }
+  const classic = byStore.get('classic-level')!;
+  const tree = byStore.get('LsmTree')!;
+  const level = byStore.get('LsmLevel (adapter)')!;
+  const fmt = (v: number): string => Math.round(v).toLocaleString('en-US');
+  console.table(WORKLOADS.map((w) => ({
+    workload: w,
+    'classic-level ops/s': fmt(classic.get(w)!),
+    'LsmTree ops/s': fmt(tree.get(w)!),
+    'LsmTree / classic': `${(tree.get(w)! / classic.get(w)!).toFixed(2)}x`,
+    'LsmLevel ops/s': fmt(level.get(w)!),
+    'LsmLevel / classic': `${(level.get(w)! / classic.get(w)!).toFixed(2)}x`,
+    'LsmLevel / LsmTree': `${(level.get(w)! / tree.get(w)!).toFixed(2)}x`,
+  })));
+  console.log('goals (issue 6), LsmTree against classic-level:');
+  for (const [ours, theirs, factor] of GOALS) {
+    const ratio = tree.get(ours)! / classic.get(theirs)!;
+    const verdict = ratio >= factor ? 'met' : `MISSED by ${(factor / ratio).toFixed(2)}x`;
+    console.log(`  ${ours} vs classic-level ${theirs}: ${ratio.toFixed(2)}x (goal ${factor}x) ${verdict}`);
+  }
+  const svg = barChartSvg({
+    title: 'lsmraft vs classic-level 3.0.0',
+    subtitle: `${N.toLocaleString('en-US')} keys, ${KEY_BYTES} B keys, ${VALUE_BYTES} B values, node ${process.version}, engine ${engine}; higher is better`,
+    unit: 'ops/s (entries/s for scans)',
+    series: ['classic-level', 'LsmTree', 'LsmLevel (adapter)'],
+    groups: WORKLOADS.map((w) => ({ label: w, values: [classic.get(w)!, tree.get(w)!, level.get(w)!] })),
+  });
+  mkdirSync(dirname(SVG_PATH), { recursive: true });
+  writeFileSync(SVG_PATH, svg);
+  console.log(`chart written to ${SVG_PATH} (${formatSi(svg.length)} bytes)`);
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}

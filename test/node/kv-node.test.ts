@@ -1,0 +1,225 @@
+// KvNode in process: clusters of real nodes on 127.0.0.1 (TCP, fsync, LSM trees on disk) driven
+// through the public API. Membership growth and shrinkage under writes, snapshot catch-up after log
+// compaction, leader loss, restart from the data directory, and the JOIN handshake's refusals.
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KvClient } from '../../src/node/kv-client.js';
+import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.js';
+import { fromUtf8 } from '../../src/util/bytes.js';
+import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
+
+const running = new Set<KvNode>();
+const dirs: string[] = [];
+
+async function start(dir: string, id: number, extra: Partial<KvNodeOptions> = {}): Promise<KvNode> {
+  const node = await KvNode.start({ id, address: '127.0.0.1:0', dataDir: join(dir, `node-${id}`), engine: 'js', workerPool: false, ...extra });
+  running.add(node);
+  return node;
+}
+
+async function stop(node: KvNode): Promise<void> {
+  running.delete(node);
+  await node.stop();
+}
+
+function text(b: Uint8Array | undefined): string | undefined {
+  return b === undefined ? undefined : fromUtf8(b);
+}
+
+/** Keeps writing unique keys through `pick()` (any member) until stopped; records acknowledged ones. */
+function writer(pick: () => KvNode, prefix: string): { acked: string[]; failed: number; stop: () => Promise<void> } {
+  const state = { acked: [] as string[], failed: 0, stop: async () => {} };
+  let stopped = false;
+  const loop = (async () => {
+    // Bounded: stopped by the test (each pass is one write, at most a request timeout long).
+    for (let i = 0; i < 100_000 && !stopped; i++) {
+      const key = `${prefix}${String(i).padStart(6, '0')}`;
+      try {
+        await pick().put(key, `v${i}`);
+        state.acked.push(key);
+      } catch {
+        state.failed++;
+      }
+    }
+  })();
+  state.stop = async () => {
+    stopped = true;
+    await loop;
+  };
+  return state;
+}
+
+afterEach(async () => {
+  await Promise.all([...running].map((n) => n.stop()));
+  running.clear();
+  for (const d of dirs.splice(0)) removeDir(d);
+});
+
+describe('KvNode cluster', () => {
+  it('grows 1 -> 3 -> 5 and shrinks by two while writes keep working', async () => {
+    const dir = tempDir('kvnode-members');
+    dirs.push(dir);
+    const nodes = await Promise.all([1, 2, 3, 4, 5].map((id) => start(dir, id)));
+    const [n1, n2, n3, n4, n5] = nodes as [KvNode, KvNode, KvNode, KvNode, KvNode];
+    const members = new Set<KvNode>([n1]);
+    let turn = 0;
+    const w = writer(() => {
+      const list = [...members];
+      return list[turn++ % list.length]!;
+    }, 'm');
+    const expectMembers = async (ids: number[]): Promise<void> => {
+      await eventually(`members ${ids}`, () => n1.status().voters.join(',') === ids.join(','), 10_000);
+    };
+
+    await n1.addMember(2, n2.address);
+    await n1.addMember(3, n3.address);
+    await expectMembers([1, 2, 3]);
+    members.add(n2).add(n3);
+    const ackedAt3 = w.acked.length;
+    await n1.addMember(4, n4.address);
+    await n1.addMember(5, n5.address);
+    await expectMembers([1, 2, 3, 4, 5]);
+    members.add(n4).add(n5);
+    await eventually('writes through the grown cluster', () => w.acked.length > ackedAt3 + 20, 10_000);
+
+    // Remove two followers (the leader is n1 unless an election moved it; remove at whoever leads).
+    members.delete(n4);
+    members.delete(n5);
+    const leader = nodes.find((n) => n.isLeader)!;
+    const victims = [4, 5].filter((id) => id !== leader.id);
+    for (const id of victims) await leader.removeMember(id);
+    await eventually('members shrink', () => victims.every((id) => !leader.status().voters.includes(id)), 10_000);
+    const ackedAt5 = w.acked.length;
+    await eventually('writes after the removal', () => w.acked.length > ackedAt5 + 20, 10_000);
+    await w.stop();
+    expect(w.failed).toBe(0);
+
+    // Every acknowledged write is readable, linearizably, at every remaining member.
+    for (const n of [n1, n2, n3]) {
+      const pairs = await n.scan('m', 'm~', 10_000);
+      const keys = new Set(pairs.map(([k]) => fromUtf8(k)));
+      for (const k of w.acked) expect(keys.has(k), `node ${n.id} lacks ${k}`).toBe(true);
+    }
+    // A removed node no longer receives entries.
+    const removed = nodes.find((n) => n.id === victims[0])!;
+    await leader.put('after-removal', 'x');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(removed.localGet('after-removal')).toBeUndefined();
+  });
+
+  it('a follower behind the compacted log catches up by snapshot', async () => {
+    const dir = tempDir('kvnode-snap');
+    dirs.push(dir);
+    const opts = { snapshotEntries: 50, compactKeepEntries: 10, snapshotTransfer: { chunkBytes: 4096 } };
+    const n1 = await start(dir, 1, opts);
+    let n2 = await start(dir, 2, opts);
+    const n3 = await start(dir, 3, opts);
+    await n1.addMember(2, n2.address);
+    await n1.addMember(3, n3.address);
+    await n1.put('early', 'bird');
+    await eventually('n2 applies early', () => text(n2.localGet('early')) === 'bird');
+    const n2Address = n2.address;
+    await stop(n2);
+    for (let i = 0; i < 300; i++) await n1.put(`k${String(i).padStart(4, '0')}`, `value-${i}`.repeat(20));
+    const st1 = n1.status();
+    expect(st1.snapshotIndex).toBeGreaterThan(200);
+    expect(st1.logFirstIndex).toBeGreaterThan(200);
+    n2 = await start(dir, 2, { ...opts, address: n2Address });
+    await eventually('n2 catches up', () => n2.status().applied >= st1.commit, 15_000);
+    expect(n2.stats().snapshotsInstalled).toBeGreaterThanOrEqual(1);
+    expect(text(n2.localGet('early'))).toBe('bird');
+    expect(text(n2.localGet('k0299'))).toBe('value-299'.repeat(20));
+    expect(n2.localScan('k', 'k~', 10_000)).toHaveLength(300);
+    // It keeps following after the snapshot.
+    await n1.put('later', 'yes');
+    await eventually('n2 applies later', () => text(n2.localGet('later')) === 'yes');
+  });
+
+  it('elects a new leader when the leader stops; the old one restarts from its data dir', async () => {
+    const dir = tempDir('kvnode-failover');
+    dirs.push(dir);
+    const [n1, n2, n3] = await Promise.all([1, 2, 3].map((id) => start(dir, id)));
+    await n1!.addMember(2, n2!.address);
+    await n1!.addMember(3, n3!.address);
+    for (let i = 0; i < 20; i++) await n2!.put(`a${i}`, `${i}`);
+    const clusterId = n1!.clusterId;
+    const address = n1!.address;
+    await stop(n1!);
+    const t0 = Date.now();
+    await n2!.put('after', 'failover');
+    const failoverMs = Date.now() - t0;
+    expect(failoverMs).toBeLessThan(3000);
+    expect([n2!.status().leader, n3!.status().leader]).toEqual(expect.arrayContaining([expect.any(Number)]));
+    expect(text(await n3!.get('after'))).toBe('failover');
+    const back = await start(dir, 1, { address });
+    expect(back.clusterId).toBe(clusterId);
+    await eventually('restarted node catches up', () => text(back.localGet('after')) === 'failover', 10_000);
+    expect(text(back.localGet('a19'))).toBe('19');
+    expect(back.members().map((m) => m.id)).toEqual([1, 2, 3]);
+  });
+
+  it('transfers leadership, forwards admin requests from a follower, and KvClient follows the leader', async () => {
+    const dir = tempDir('kvnode-admin');
+    dirs.push(dir);
+    const [n1, n2, n3] = (await Promise.all([1, 2, 3].map((id) => start(dir, id)))) as [KvNode, KvNode, KvNode];
+    await n1.addMember(2, n2.address);
+    // Added at a follower: forwarded to the leader.
+    await n2.addMember(3, n3.address);
+    await eventually('n3 is a voter everywhere', () => [n1, n2, n3].every((n) => n.status().voters.join(',') === '1,2,3'));
+    expect(n2.members().map((m) => [m.id, m.role])).toEqual([[1, 'leader'], [2, 'follower'], [3, 'follower']]);
+    expect(n1.members().every((m) => typeof m.match === 'number')).toBe(true);
+
+    await n3.transferLeadership(2);
+    await eventually('n2 leads', () => n2.isLeader && n1.status().leader === 2 && n3.status().leader === 2);
+    const client = await KvClient.connect([n3.address, n1.address]);
+    try {
+      await client.put('c', 'd');
+      expect(text(await client.get('c'))).toBe('d');
+      expect((await client.status()).leader).toBe(2);
+      expect((await client.scan('a', 'z')).map(([k, v]) => [text(k), text(v)])).toEqual([['c', 'd']]);
+      await client.delete('c');
+      expect(await client.get('c')).toBeUndefined();
+      await expect(client.removeMember(2)).rejects.toMatchObject({ code: 'KV_ERR_MEMBERSHIP' });
+      // A follower's removal, sent to a follower: forwarded; the cluster shrinks.
+      await client.removeMember(3);
+      await eventually('n3 removed', () => n2.status().voters.join(',') === '1,2');
+      await expect(n1.addMember(2, n2.address)).rejects.toMatchObject({ code: 'KV_ERR_MEMBERSHIP' });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('keeps its data and identity across a restart of a one-member cluster', async () => {
+    const dir = tempDir('kvnode-restart');
+    dirs.push(dir);
+    let n = await start(dir, 1);
+    for (let i = 0; i < 50; i++) await n.put(`r${i}`, `${i}`);
+    await n.delete('r7');
+    const id = n.clusterId;
+    await stop(n);
+    n = await start(dir, 1);
+    expect(n.clusterId).toBe(id);
+    expect(text(await n.get('r49'))).toBe('49');
+    expect(await n.get('r7')).toBeUndefined();
+    await n.put('r50', '50');
+    expect(text(await n.get('r50'))).toBe('50');
+    // The data dir belongs to node 1.
+    await stop(n);
+    await expect(start(dir, 2, { dataDir: join(dir, 'node-1') })).rejects.toMatchObject({ code: 'KV_ERR_INVALID_ARGUMENT' });
+  });
+
+  it('validates arguments at the edge with typed errors', async () => {
+    const dir = tempDir('kvnode-args');
+    dirs.push(dir);
+    const n = await start(dir, 1);
+    await expect(n.put('', 'x')).rejects.toMatchObject({ code: 'KV_ERR_INVALID_ARGUMENT' });
+    await expect(n.addMember(0, '127.0.0.1:1')).rejects.toMatchObject({ code: 'KV_ERR_INVALID_ARGUMENT' });
+    await expect(n.addMember(2, 'nowhere')).rejects.toMatchObject({ code: 'KV_ERR_INVALID_ARGUMENT' });
+    await expect(n.addMember(2, '127.0.0.1:1')).rejects.toMatchObject({ code: 'KV_ERR_MEMBERSHIP' });
+    await expect(n.removeMember(9)).rejects.toMatchObject({ code: 'KV_ERR_MEMBERSHIP' });
+    await expect(n.removeMember(1)).rejects.toMatchObject({ code: 'KV_ERR_MEMBERSHIP' });
+    await expect(KvNode.start({ id: 1, address: 'bad', dataDir: join(dir, 'x') })).rejects.toMatchObject({ code: 'KV_ERR_INVALID_ARGUMENT' });
+    await stop(n);
+    await expect(n.put('a', 'b')).rejects.toMatchObject({ code: 'KV_ERR_STOPPED' });
+  });
+});
