@@ -4,8 +4,10 @@
  * flight), full scan; 16-byte keys, 100-byte values, BENCH_N keys (default 1,000,000). Each store
  * runs through its own API: classic-level's (chained batch, nextv(1000) scan), LsmTree's
  * (batch(array), synchronous iterator), and the same workloads through the LsmLevel adapter, so
- * its overhead over LsmTree shows. Prints one table (ops/s of each store and the ratios against
- * classic-level) and writes the figures as an SVG bar chart (bench/results/vs-level.svg).
+ * its overhead over LsmTree shows. The three stores are open together and run each workload back
+ * to back, so load from elsewhere on the machine falls on all of them alike. Prints one table
+ * (ops/s of each store and the ratios against classic-level), checks the goals of issue 6, and
+ * writes the figures as an SVG bar chart (bench/results/vs-level.svg).
  *
  *   npm run bench:vs-level                                  # 1M keys, 2 s per task
  *   BENCH_N=20000 BENCH_TIME_MS=200 npm run bench:vs-level  # a quick run
@@ -183,57 +185,92 @@ function opsPerSec(task: { name: string; result: unknown }, opsPerIteration: num
   return r.throughput.mean * opsPerIteration;
 }
 
-async function runStore(store: Store): Promise<Map<Workload, number>> {
-  const results = new Map<Workload, number>();
-  const value = store.alloc(VALUE_BYTES).fill(0x61);
-  const writeIndex = indexStream(12345);
+type Results = Map<string, Map<Workload, number>>;
+
+function record(results: Results, store: string, workload: Workload, value: number): void {
+  let m = results.get(store);
+  if (m === undefined) results.set(store, (m = new Map()));
+  m.set(workload, value);
+}
+
+/**
+ * Runs every workload on every store, the stores of one workload back to back (tinybench runs a
+ * Bench's tasks in order), so a noisy neighbour on the machine hits all stores alike rather than
+ * the one that happened to run at that moment.
+ */
+async function runAll(stores: Store[]): Promise<Results> {
+  const results: Results = new Map();
+  const values = stores.map((s) => s.alloc(VALUE_BYTES).fill(0x61));
 
   const writes = new Bench({ time: TIME_MS, warmup: false, iterations: 1 });
-  writes.add('put', async () => {
-    await store.put(makeKey(writeIndex(), store.alloc), value);
+  stores.forEach((store, si) => {
+    const writeIndex = indexStream(12345);
+    writes.add(`${store.name}|put`, async () => {
+      await store.put(makeKey(writeIndex(), store.alloc), values[si]!);
+    });
   });
-  writes.add('batch', async () => {
-    const keys = new Array<Uint8Array>(BATCH_OPS);
-    for (let i = 0; i < BATCH_OPS; i++) keys[i] = makeKey(writeIndex(), store.alloc);
-    await store.batch(keys, value);
+  stores.forEach((store, si) => {
+    const writeIndex = indexStream(54321);
+    writes.add(`${store.name}|batch`, async () => {
+      const keys = new Array<Uint8Array>(BATCH_OPS);
+      for (let i = 0; i < BATCH_OPS; i++) keys[i] = makeKey(writeIndex(), store.alloc);
+      await store.batch(keys, values[si]!);
+    });
   });
   await writes.run();
-  results.set('put (awaited)', opsPerSec(writes.tasks[0]!, 1));
-  results.set('batch of 1000', opsPerSec(writes.tasks[1]!, BATCH_OPS));
+  for (const task of writes.tasks) {
+    const [store, kind] = task.name.split('|') as [string, string];
+    if (kind === 'put') record(results, store, 'put (awaited)', opsPerSec(task, 1));
+    else record(results, store, 'batch of 1000', opsPerSec(task, BATCH_OPS));
+  }
 
   // Load every key once (untimed), then settle, so reads and scans see exactly N keys.
-  for (let start = 0; start < N; start += BATCH_OPS) {
-    const keys: Uint8Array[] = [];
-    for (let i = start; i < Math.min(N, start + BATCH_OPS); i++) keys.push(makeKey(i, store.alloc));
-    await store.batch(keys, value);
+  for (const [si, store] of stores.entries()) {
+    for (let start = 0; start < N; start += BATCH_OPS) {
+      const keys: Uint8Array[] = [];
+      for (let i = start; i < Math.min(N, start + BATCH_OPS); i++) keys.push(makeKey(i, store.alloc));
+      await store.batch(keys, values[si]!);
+    }
+    await store.settle();
   }
-  await store.settle();
 
-  const readIndex = indexStream(999);
   const reads = new Bench({ time: TIME_MS, warmup: true, iterations: 1 });
-  reads.add('get', async () => {
-    if ((await store.get(makeKey(readIndex(), store.alloc))) === undefined) throw new Error(`${store.name} missed a loaded key`);
-  });
-  reads.add('get32', async () => {
-    const pending = new Array<Promise<Uint8Array | undefined>>(CONCURRENT_GETS);
-    for (let i = 0; i < CONCURRENT_GETS; i++) pending[i] = store.get(makeKey(readIndex(), store.alloc));
-    for (const v of await Promise.all(pending)) if (v === undefined) throw new Error(`${store.name} missed a loaded key`);
-  });
-  await reads.run();
-  results.set('get (awaited)', opsPerSec(reads.tasks[0]!, 1));
-  results.set(`get (${CONCURRENT_GETS} concurrent)`, opsPerSec(reads.tasks[1]!, CONCURRENT_GETS));
-
-  // Full scans, each timed whole; the median of up to SCANS_MAX within the time budget.
-  const scanMs: number[] = [];
-  const deadline = Date.now() + TIME_MS;
-  for (let i = 0; i < SCANS_MAX && (i < 2 || Date.now() < deadline); i++) {
-    const t0 = performance.now();
-    const seen = await store.scan();
-    scanMs.push(performance.now() - t0);
-    if (seen !== N) throw new Error(`${store.name} scan saw ${seen} entries, expected ${N}`);
+  for (const store of stores) {
+    const readIndex = indexStream(999);
+    reads.add(`${store.name}|get`, async () => {
+      if ((await store.get(makeKey(readIndex(), store.alloc))) === undefined) throw new Error(`${store.name} missed a loaded key`);
+    });
   }
-  scanMs.sort((a, b) => a - b);
-  results.set('full scan', (N / scanMs[Math.floor(scanMs.length / 2)]!) * 1000);
+  for (const store of stores) {
+    const readIndex = indexStream(777);
+    reads.add(`${store.name}|get32`, async () => {
+      const pending = new Array<Promise<Uint8Array | undefined>>(CONCURRENT_GETS);
+      for (let i = 0; i < CONCURRENT_GETS; i++) pending[i] = store.get(makeKey(readIndex(), store.alloc));
+      for (const v of await Promise.all(pending)) if (v === undefined) throw new Error(`${store.name} missed a loaded key`);
+    });
+  }
+  await reads.run();
+  for (const task of reads.tasks) {
+    const [store, kind] = task.name.split('|') as [string, string];
+    if (kind === 'get') record(results, store, 'get (awaited)', opsPerSec(task, 1));
+    else record(results, store, `get (${CONCURRENT_GETS} concurrent)`, opsPerSec(task, CONCURRENT_GETS));
+  }
+
+  // Full scans, each timed whole, the stores in turn each round; the median per store.
+  const scanMs = stores.map(() => [] as number[]);
+  const deadline = Date.now() + TIME_MS * stores.length;
+  for (let round = 0; round < SCANS_MAX && (round < 2 || Date.now() < deadline); round++) {
+    for (const [si, store] of stores.entries()) {
+      const t0 = performance.now();
+      const seen = await store.scan();
+      scanMs[si]!.push(performance.now() - t0);
+      if (seen !== N) throw new Error(`${store.name} scan saw ${seen} entries, expected ${N}`);
+    }
+  }
+  for (const [si, store] of stores.entries()) {
+    const sorted = scanMs[si]!.sort((x, y) => x - y);
+    record(results, store.name, 'full scan', (N / sorted[Math.floor(sorted.length / 2)]!) * 1000);
+  }
   return results;
 }
 
@@ -262,22 +299,16 @@ const root = mkdtempSync(join(tmpdir(), 'lsmraft-vs-level-'));
 try {
   const { options: treeOptions, engine } = await pickTreeOptions(join(root, 'probe'));
   console.log(`lsmraft vs classic-level: ${N} keys, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, ${TIME_MS} ms per task, node ${process.version}, lsmraft engine ${engine}`);
-  const stores: Array<[string, (dir: string) => Promise<Store>]> = [
-    ['classic-level', (dir) => openClassic(dir)],
-    ['LsmTree', (dir) => openTree(dir, treeOptions)],
-    ['LsmLevel (adapter)', (dir) => openLsmLevel(dir, treeOptions)],
+  const stores = [
+    await openClassic(join(root, 'classic-level')),
+    await openTree(join(root, 'lsmtree'), treeOptions),
+    await openLsmLevel(join(root, 'lsmlevel'), treeOptions),
   ];
-  const byStore = new Map<string, Map<Workload, number>>();
-  for (const [name, open] of stores) {
-    const dir = join(root, name.replace(/\W+/g, '-'));
-    const store = await open(dir);
-    try {
-      byStore.set(name, await runStore(store));
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-    console.log(`  ${name}: done`);
+  let byStore: Results;
+  try {
+    byStore = await runAll(stores);
+  } finally {
+    for (const store of stores) await store.close();
   }
   const classic = byStore.get('classic-level')!;
   const tree = byStore.get('LsmTree')!;

@@ -1,7 +1,7 @@
 /**
  * A bump allocator over large byte chunks, after leveldb's util/arena.cc and Pebble's arenaskl
  * arena: the memtable's skiplist lives in it as node records linked by 32-bit addresses, so a
- * memtable of a million keys is a few dozen Uint8Arrays rather than millions of JS objects.
+ * memtable of a million keys is a couple of hundred 1 MiB chunks rather than millions of JS objects.
  *
  * What must hold:
  * - Nothing allocated ever moves: a chunk is never reallocated, so an address and any subarray of a
