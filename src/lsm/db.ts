@@ -671,7 +671,7 @@ export class LsmTree {
     const imm = this.imm;
     assert(imm !== undefined, 'runFlush without an immutable memtable');
     const table = tableOptionsOf(this.options);
-    const run = imm.toRun();
+    const run = await packInSlices(imm);
     const numbers = this.versions.reserveFileNumbers(outputNumbersNeeded(runBytes(run), table.targetFileSizeBytes));
     for (const n of numbers) this.pendingOutputs.add(n);
     try {
@@ -916,6 +916,17 @@ export class LsmTree {
   private checkOpen(): void {
     if (this.state !== 'open') throw new ClosedError();
   }
+}
+
+/** Entries packed per turn of the event loop: about a millisecond of copying. */
+const PACK_ENTRIES_PER_TURN = 4096;
+
+/** Packs an immutable memtable for its flush a slice per turn, so the main thread keeps serving. */
+async function packInSlices(mem: MemTable): Promise<EntryRun> {
+  const packer = mem.packer();
+  // Each pass packs a slice; bounded by the entry count.
+  while (!packer.step(PACK_ENTRIES_PER_TURN)) await new Promise<void>((resolve) => setImmediate(resolve));
+  return packer.run();
 }
 
 function tableOptionsOf(opts: ResolvedOptions): TableCutOptions {

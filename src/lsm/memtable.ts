@@ -253,42 +253,45 @@ export class MemTable {
 
   /** All entries in internal-key order, packed into one EntryRun (for a flush). */
   toRun(): EntryRun {
-    const data = new Uint8Array(this.keyBytesTotal + this.valueBytesTotal);
-    const offsets = new Uint32Array(2 * this.entries + 1);
-    let pos = 0;
-    let i = 0;
-    for (let node = this.nextOf(HEAD, 0); node !== NONE; node = this.nextOf(node, 0)) {
-      assert(i < this.entries, 'memtable level 0 holds more nodes than were added');
-      const bytes = this.chunks[node >>> this.shift]!;
-      const words = this.words[node >>> this.shift]!;
-      const offset = node & this.mask;
-      const wo = offset >> 2;
-      const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-      const keyLength = words[wo + W_KEY_LENGTH]!;
-      const valueLength = words[wo + W_VALUE_LENGTH]!;
-      offsets[2 * i] = pos;
-      copyBytes(bytes, keyStart, data, pos, keyLength);
-      pos += keyLength;
-      offsets[2 * i + 1] = pos;
-      if (valueLength > 0) {
-        const valueAddress = words[wo + W_VALUE_ADDRESS]!;
-        const valueStart = valueAddress & this.mask;
-        copyBytes(this.valueChunks[valueAddress >>> this.shift]!, valueStart, data, pos, valueLength);
-        pos += valueLength;
-      }
-      i++;
+    const packer = this.packer();
+    packer.step(Infinity);
+    return packer.run();
+  }
+
+  /**
+   * Packs the entries into one EntryRun in bounded steps, so packing a large memtable for its flush
+   * never blocks the main thread for long: call step(n) (n entries at most) in separate turns
+   * until it returns true, then run(). REQUIRES: no add() while packing (the memtable is immutable).
+   */
+  packer(): MemTablePacker {
+    return new MemTablePacker(this);
+  }
+
+  /** @internal End of the value copyEntry() copied last. */
+  copiedEnd = 0;
+
+  /** @internal Copies node's key and value to data[pos..); returns the position after the key. */
+  copyEntry(node: number, data: Uint8Array, pos: number): number {
+    const bytes = this.chunks[node >>> this.shift]!;
+    const words = this.words[node >>> this.shift]!;
+    const offset = node & this.mask;
+    const wo = offset >> 2;
+    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
+    const keyLength = words[wo + W_KEY_LENGTH]!;
+    const valueLength = words[wo + W_VALUE_LENGTH]!;
+    copyBytes(bytes, keyStart, data, pos, keyLength);
+    const keyEnd = pos + keyLength;
+    if (valueLength > 0) {
+      const valueAddress = words[wo + W_VALUE_ADDRESS]!;
+      copyBytes(this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, data, keyEnd, valueLength);
     }
-    assert(i === this.entries && pos === data.length, () => `memtable walk found ${i} of ${this.entries} entries`);
-    offsets[2 * i] = pos;
-    if (INVARIANTS) {
-      for (let j = 1; j < i; j++) {
-        assert(
-          compareInternalRange(data, offsets[2 * j - 2]!, offsets[2 * j - 1]!, data, offsets[2 * j]!, offsets[2 * j + 1]!) < 0,
-          () => `memtable run out of order at entry ${j}`,
-        );
-      }
-    }
-    return { data, offsets, count: i };
+    this.copiedEnd = keyEnd + valueLength;
+    return keyEnd;
+  }
+
+  /** @internal */
+  get packedBytes(): number {
+    return this.keyBytesTotal + this.valueBytesTotal;
   }
 
   // ---- skiplist internals (used by MemTableIterator) ----
@@ -477,5 +480,52 @@ class MemTableIterator implements InternalIterator {
     assert(!this.closed, 'memtable iterator used after close()');
     this.node = node;
     this.keyCache = undefined;
+  }
+}
+
+/** See MemTable.packer(). */
+export class MemTablePacker {
+  private readonly data: Uint8Array;
+  private readonly offsets: Uint32Array;
+  private node: number;
+  private pos = 0;
+  private i = 0;
+  private readonly entries: number;
+
+  constructor(private readonly mem: MemTable) {
+    this.entries = mem.entryCount;
+    this.data = new Uint8Array(mem.packedBytes);
+    this.offsets = new Uint32Array(2 * this.entries + 1);
+    this.node = mem.nextOf(HEAD, 0);
+  }
+
+  /** Packs up to `maxEntries` more entries; true once every entry is packed. */
+  step(maxEntries: number): boolean {
+    const mem = this.mem;
+    for (let n = 0; n < maxEntries && this.node !== NONE; n++) {
+      assert(this.i < this.entries, 'memtable level 0 holds more nodes than were added');
+      this.offsets[2 * this.i] = this.pos;
+      this.offsets[2 * this.i + 1] = mem.copyEntry(this.node, this.data, this.pos);
+      this.pos = mem.copiedEnd;
+      this.i++;
+      this.node = mem.nextOf(this.node, 0);
+    }
+    return this.node === NONE;
+  }
+
+  run(): EntryRun {
+    assert(this.node === NONE, 'MemTablePacker.run() before the last step');
+    const { data, offsets, i, pos } = this;
+    assert(i === this.entries && pos === data.length, () => `memtable walk found ${i} of ${this.entries} entries`);
+    offsets[2 * i] = pos;
+    if (INVARIANTS) {
+      for (let j = 1; j < i; j++) {
+        assert(
+          compareInternalRange(data, offsets[2 * j - 2]!, offsets[2 * j - 1]!, data, offsets[2 * j]!, offsets[2 * j + 1]!) < 0,
+          () => `memtable run out of order at entry ${j}`,
+        );
+      }
+    }
+    return { data, offsets, count: i };
   }
 }
