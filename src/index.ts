@@ -34,3 +34,7 @@ export type {
   NodeId, Entry, EntryType, HardState, ConfState, SnapshotMeta, Snapshot, Message, MessageType, ReadState, Role, SoftState, Ready,
   ConfChange, ConfChangeType,
 } from './raft/types.js';
+
+// The Level ecosystem adapter (abstract-level); also importable alone as 'lsmraft/level'.
+export { LsmLevel } from './level/index.js';
+export type { LsmLevelOptions } from './level/index.js';

@@ -103,13 +103,13 @@ export class TreeIterator {
   ) {
     this.remaining = limit < 0 ? Infinity : limit;
   }
-  /** Advances to the next entry; false at the end of the range (or after the limit). */
+  /**
+   * Advances to the next entry; false at the end of the range (or after the limit). An exhausted
+   * iterator stays open: seek() positions it again (as leveldb's); close() releases it.
+   */
   next(): boolean {
-    if (this.done) return false;
-    if (this.remaining <= 0 || !this.inner.next()) {
-      this.close();
-      return false;
-    }
+    if (this.done) throw new ClosedError('iterator');
+    if (this.remaining <= 0 || !this.inner.next()) return false;
     this.remaining--;
     return true;
   }
@@ -385,6 +385,10 @@ export class LsmTree {
     try {
       this.checkOpen();
       if (!(batch instanceof WriteBatch)) throw new InvalidArgumentError('write() takes a WriteBatch');
+      batch.forEach((kind, key, value) => {
+        toKey(key);
+        if (kind === KIND_PUT) toValue(value);
+      });
       const { sync, meta } = checkWriteOptions(options);
       this.counters.batches++;
       if (batch.count === 0 && meta === undefined) return Promise.resolve();

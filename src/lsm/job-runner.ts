@@ -45,5 +45,5 @@ export class InlineJobRunner implements JobRunner {
 export async function createJobRunner(options: ResolvedOptions, fs: FileSystem, engine: HotPaths): Promise<JobRunner> {
   if (options.workerPool === false || !(fs instanceof NodeFileSystem)) return new InlineJobRunner(fs, engine);
   const { JobPool } = await import('../pool/job-pool.js');
-  return new JobPool(engine, options.workerPool);
+  return JobPool.shared(engine, options.workerPool);
 }

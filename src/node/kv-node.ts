@@ -7,9 +7,11 @@
  *   requests.ts          writes waiting for their entry, reads waiting for their read index
  *   membership.ts        address book, conf change context, the JOIN handshake's decision
  *   identity.ts          node id and cluster id on disk
- *   snapshot.ts          checkpoints, chunks, install (the storage side)
- *   snapshot-transfer.ts streaming a snapshot to one follower (the network side)
+ *   snapshot-shipper.ts  making snapshots, shipping them to followers, receiving them
+ *   snapshot-transfer.ts streaming one snapshot to one follower (chunks, acks, resends)
+ *   snapshot.ts          checkpoints, chunk codec, install (the storage side)
  *   client-service.ts    client frames -> this API -> client frames
+ *   node-options.ts      options, defaults, validation
  *
  * Reads and writes at a follower go through the Raft core: a proposal is forwarded to the leader
  * by the core ('prop'), a linearizable read asks the leader for a read index ('readIndex', Raft
@@ -24,11 +26,9 @@
  * frame does not decode; a request that fails answers with an error code).
  */
 import { InvalidArgumentError, LsmraftError } from '../errors.js';
-import type { EngineName } from '../engine/types.js';
 import { joinPath } from '../lsm/filenames.js';
 import { nodeFileSystem } from '../lsm/node-fs.js';
 import { KEY_BYTES_MAX } from '../lsm/options.js';
-import type { LsmTreeOptions } from '../lsm/options.js';
 import { ProposalDroppedError } from '../raft/errors.js';
 import { RawNode, type RaftConfig } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Message, NodeId, ReadState, Role, Snapshot, SoftState } from '../raft/types.js';
@@ -44,20 +44,11 @@ import { AddressBook, decodeMemberContext, encodeMemberContext, joinRefusal } fr
 import { errorFromWire, MembershipError, NodeStoppedError, NotLeaderError, type LeaderInfo } from './node-errors.js';
 import { RaftDriver } from './driver.js';
 import { PendingRequests } from './requests.js';
-import {
-  createSnapshot,
-  decodeSnapshotChunk,
-  installSnapshot,
-  openStateDir,
-  reconcileLogWithState,
-  removeLocalSnapshot,
-  snapshotData,
-  snapshotIdOf,
-  SnapshotReceiver,
-  type LocalSnapshot,
-  type ReceivedSnapshot,
-} from './snapshot.js';
-import { decodeSnapshotAck, encodeSnapshotAck, OutgoingTransfer, TRANSFER_DEFAULTS, type TransferOptions } from './snapshot-transfer.js';
+import { installSnapshot, openStateDir, reconcileLogWithState, snapshotIdOf } from './snapshot.js';
+import { SnapshotShipper } from './snapshot-shipper.js';
+import { resolveNodeOptions, type KvNodeOptions, type ResolvedNodeOptions } from './node-options.js';
+
+export type { KvNodeOptions } from './node-options.js';
 import { KvStateMachine, SCAN_LIMIT_MAX, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
 import { connectClient, formatAddress, parseAddress, Transport, type ClientRequestInput, type Connection } from './transport.js';
@@ -67,42 +58,6 @@ export type KeyInput = string | Uint8Array;
 
 /** Least time a new learner gets to catch up before `add` gives up promoting it. */
 const ADD_CATCH_UP_MS_MIN = 30_000;
-
-export interface KvNodeOptions {
-  /** This node's id, a positive integer unique in the cluster. */
-  id: number;
-  /** "host:port" to listen on and to announce to peers; port 0 picks a free port (see address). */
-  address: string;
-  dataDir: string;
-  /** Hot-path twin of both LSM trees. Default 'wasm'. */
-  engine?: EngineName;
-  /** Length of one Raft tick. Default 10 ms. */
-  tickMs?: number;
-  /** Election timeout, randomized in [electionTicks, 2 * electionTicks) ticks. Default 15 (150-300 ms). */
-  electionTicks?: number;
-  /** Heartbeat interval in ticks. Default 5 (50 ms). */
-  heartbeatTicks?: number;
-  /** Applied entries between snapshots (log compaction). Default 10_000. */
-  snapshotEntries?: number;
-  /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. Default 1_000. */
-  compactKeepEntries?: number;
-  /** Deadline of one request (waiting for a leader included). Default 5000 ms. */
-  requestTimeoutMs?: number;
-  /** Bound on requests waiting at once. Default 65_536. */
-  pendingRequestsMax?: number;
-  /** Worker pool of both trees (see LsmTreeOptions.workerPool). Default { maxThreads: 1 }. */
-  workerPool?: LsmTreeOptions['workerPool'];
-  /** Memtable size of both trees. Default: the tree's default. */
-  memtableBytesMax?: number;
-  /** Snapshot streaming; defaults in snapshot-transfer.ts. */
-  snapshotTransfer?: Partial<TransferOptions>;
-  /** Randomness of election timeouts and backoff. Default Math.random. */
-  random?: () => number;
-  /** Diagnostic lines (elections, membership, snapshots). Default: none. */
-  log?: (line: string) => void;
-  /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
-  onFatal?: (err: unknown) => void;
-}
 
 export interface MemberInfo {
   id: NodeId;
@@ -129,59 +84,6 @@ export interface NodeStatus {
   snapshotTerm: number;
   voters: NodeId[];
   learners: NodeId[];
-}
-
-interface Resolved {
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  snapshotEntries: number;
-  compactKeepEntries: number;
-  requestTimeoutMs: number;
-  pendingRequestsMax: number;
-  tree: Omit<LsmTreeOptions, 'wal'>;
-  transfer: TransferOptions;
-  random: () => number;
-  log: (line: string) => void;
-  onFatal: (err: unknown) => void;
-}
-
-function intOpt(name: string, v: number | undefined, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw new InvalidArgumentError(`option ${name} must be an integer in [${min}, ${max}], got ${String(v)}`, 'KV_ERR_INVALID_ARGUMENT');
-  }
-  return v;
-}
-
-function resolveOptions(o: KvNodeOptions): Resolved {
-  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('options must be an object', 'KV_ERR_INVALID_ARGUMENT');
-  intOpt('id', o.id, 0, 1, Number.MAX_SAFE_INTEGER);
-  if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new InvalidArgumentError('option dataDir must be a non-empty string', 'KV_ERR_INVALID_ARGUMENT');
-  if (typeof o.address !== 'string') throw new InvalidArgumentError('option address must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
-  parseAddress(o.address);
-  if (o.engine !== undefined && o.engine !== 'wasm' && o.engine !== 'js') {
-    throw new InvalidArgumentError(`option engine must be 'wasm' or 'js', got ${String(o.engine)}`, 'KV_ERR_INVALID_ARGUMENT');
-  }
-  const electionTicks = intOpt('electionTicks', o.electionTicks, 15, 2, 100_000);
-  const heartbeatTicks = intOpt('heartbeatTicks', o.heartbeatTicks, 5, 1, electionTicks - 1);
-  const log = o.log ?? (() => {});
-  const tree: Omit<LsmTreeOptions, 'wal'> = { engine: o.engine ?? 'wasm', workerPool: o.workerPool ?? { maxThreads: 1 } };
-  if (o.memtableBytesMax !== undefined) tree.memtableBytesMax = o.memtableBytesMax;
-  return {
-    tickMs: intOpt('tickMs', o.tickMs, 10, 1, 60_000),
-    electionTicks,
-    heartbeatTicks,
-    snapshotEntries: intOpt('snapshotEntries', o.snapshotEntries, 10_000, 1, Number.MAX_SAFE_INTEGER),
-    compactKeepEntries: intOpt('compactKeepEntries', o.compactKeepEntries, 1_000, 0, Number.MAX_SAFE_INTEGER),
-    requestTimeoutMs: intOpt('requestTimeoutMs', o.requestTimeoutMs, 5_000, 1, 3_600_000),
-    pendingRequestsMax: intOpt('pendingRequestsMax', o.pendingRequestsMax, 65_536, 1, 10_000_000),
-    tree,
-    transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
-    random: o.random ?? Math.random,
-    log,
-    onFatal: o.onFatal ?? ((err) => log(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)),
-  };
 }
 
 function toKey(key: KeyInput, what = 'key'): Uint8Array {
@@ -219,7 +121,7 @@ function removeTreeFiles(dir: string): void {
 
 export class KvNode {
   readonly id: NodeId;
-  private readonly opts: Resolved;
+  private readonly opts: ResolvedNodeOptions;
   private readonly dataDir: string;
   private identity: NodeIdentity;
   private readonly logStore: RaftLogStore;
@@ -242,19 +144,11 @@ export class KvNode {
   private joining = false;
   /** Chain of address book writes (each waits for the one before). */
   private bookWrites: Promise<void> = Promise.resolve();
-  // Snapshots, leader side.
-  private latestLocal: LocalSnapshot | undefined;
-  private readonly snapshotWanted = new Map<NodeId, Message>();
-  private readonly transfers = new Map<NodeId, OutgoingTransfer>();
-  // Snapshots, follower side.
-  private readonly receiver: SnapshotReceiver;
-  private received: ReceivedSnapshot | undefined;
-  private receiveChain: Promise<void> = Promise.resolve();
-  private snapshotsSent = 0;
+  private readonly snapshots: SnapshotShipper;
   private snapshotsInstalled = 0;
 
   private constructor(init: {
-    opts: Resolved; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
+    opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
     book: AddressBook; address: string;
   }) {
     this.opts = init.opts;
@@ -267,7 +161,27 @@ export class KvNode {
     this.book = init.book;
     this.advertise = init.address;
     this.requests = new PendingRequests(init.opts.pendingRequestsMax);
-    this.receiver = new SnapshotReceiver(init.dataDir);
+    this.snapshots = new SnapshotShipper({
+      nodeId: init.id,
+      dataDir: init.dataDir,
+      logStore: init.logStore,
+      snapshotEntries: init.opts.snapshotEntries,
+      compactKeepEntries: init.opts.compactKeepEntries,
+      transfer: init.opts.transfer,
+      stateMachine: () => this.sm,
+      isLeader: () => this.role === 'leader',
+      isRunning: () => this.state === 'running',
+      conf: () => this.driver.rawNode.status().conf,
+      addressBook: () => this.book.encode(),
+      sendRaft: (m) => this.transport.send(m.to, FrameType.RAFT, encodeMessage(m)),
+      sendChunk: (to, payload) => this.transport.send(to, FrameType.SNAPSHOT_CHUNK, payload),
+      reportSnapshot: (to, ok) => {
+        this.driver.rawNode.reportSnapshot(to, ok);
+        this.driver.kick();
+      },
+      fatal: (err) => this.onFatal(err),
+      log: init.opts.log,
+    });
     // Request ids tag this incarnation's proposals: a random base keeps a restarted node from
     // taking an entry of its previous life (re-applied at startup) for one of its new requests.
     this.nextRequestId = Math.floor(init.opts.random() * 2 ** 40) + 1;
@@ -296,7 +210,7 @@ export class KvNode {
    * state tree re-applies the committed entries after its durable applied index).
    */
   static async start(options: KvNodeOptions): Promise<KvNode> {
-    const opts = resolveOptions(options);
+    const opts = resolveNodeOptions(options);
     const fs = nodeFileSystem;
     const dataDir = options.dataDir;
     fs.mkdirp(dataDir);
@@ -341,7 +255,7 @@ export class KvNode {
       readStates: (rs) => this.onReadStates(rs),
       appliedTo: (index) => this.requests.appliedTo(index),
       installSnapshot: (s) => this.installSnapshotFromReady(s),
-      maintenance: () => this.maintenance(),
+      maintenance: () => this.snapshots.maintenance(),
       fatal: (err) => this.onFatal(err),
     });
     this.ticker = new Ticker(this.opts.tickMs, () => {
@@ -729,12 +643,10 @@ export class KvNode {
     if (this.reissueTimer !== undefined) clearTimeout(this.reissueTimer);
     for (const w of this.leaderWaiters.splice(0)) w();
     await this.driver?.stop();
-    for (const t of this.transfers.values()) t.abort('node stopping');
     this.requests.failAll(new NodeStoppedError(`node ${this.id} stopped`));
+    await this.snapshots.close();
     await this.transport.close();
-    await this.receiveChain;
     await this.bookWrites;
-    this.receiver.abort();
     await this.sm?.close();
     await this.logStore.close();
     this.state = 'stopped';
@@ -757,7 +669,7 @@ export class KvNode {
 
   private send(m: Message): void {
     if (m.type === 'snap') {
-      this.sendSnapshot(m);
+      this.snapshots.send(m);
       return;
     }
     if (this.transport.send(m.to, FrameType.RAFT, encodeMessage(m))) return;
@@ -824,10 +736,7 @@ export class KvNode {
       // Reads sent to the old leader may be lost with it; reads are safe to ask for again.
       if (ss.leader !== 0) this.reissueReadsLater();
     }
-    if (ss.role !== 'leader') {
-      for (const t of this.transfers.values()) t.abort('no longer leader');
-      this.snapshotWanted.clear();
-    }
+    if (ss.role !== 'leader') this.snapshots.leadershipLost();
   }
 
   private onApplied(results: readonly ApplyResult[]): void {
@@ -877,115 +786,7 @@ export class KvNode {
 
   // ---- snapshots ------------------------------------------------------------------------------
 
-  /** A 'snap' message from the core: stream the files first (maintenance makes them if needed). */
-  private sendSnapshot(m: Message): void {
-    const s = m.snapshot;
-    assert(s !== undefined, 'snap message without a snapshot');
-    if (snapshotIdOf(s) === undefined && s.meta.index <= 1) {
-      // The bootstrap snapshot: an empty state at index 1, nothing to stream.
-      const ok = this.transport.send(m.to, FrameType.RAFT, encodeMessage({ ...m, context: this.book.encode() }));
-      this.driver.rawNode.reportSnapshot(m.to, ok);
-      return;
-    }
-    if (this.transfers.get(m.to)?.active === true) return;
-    this.snapshotWanted.set(m.to, m);
-  }
-
-  /**
-   * Between Ready turns: starts the snapshot transfers followers need (making a snapshot first if
-   * no local one is recent enough), and compacts the log every snapshotEntries applied entries.
-   */
-  private async maintenance(): Promise<boolean> {
-    const sm = this.sm;
-    if (sm === undefined || this.state !== 'running') return false;
-    const snapIndex = this.logStore.snapshot().meta.index;
-    if (this.snapshotWanted.size > 0 && this.role === 'leader') {
-      let wantedIndex = 0;
-      for (const m of this.snapshotWanted.values()) wantedIndex = Math.max(wantedIndex, m.snapshot!.meta.index);
-      if (this.latestLocal === undefined || this.latestLocal.meta.index < wantedIndex) {
-        if (sm.appliedIndex <= snapIndex) return false; // wait for the next applied entry
-        await this.makeSnapshot(sm);
-      }
-      const local = this.latestLocal!;
-      for (const [peer, m] of this.snapshotWanted) this.startTransfer(peer, m, local);
-      this.snapshotWanted.clear();
-      return true;
-    }
-    if (sm.appliedIndex - snapIndex >= this.opts.snapshotEntries) {
-      await this.makeSnapshot(sm);
-      return true;
-    }
-    return false;
-  }
-
-  private async makeSnapshot(sm: KvStateMachine): Promise<void> {
-    const index = sm.appliedIndex;
-    const conf = this.driver.rawNode.status().conf;
-    const meta = { index, term: this.logStore.term(index), conf };
-    const local = await createSnapshot(sm, joinPath(this.dataDir, 'snapshots'), meta);
-    await this.logStore.createSnapshot(index, conf, snapshotData(local.id));
-    const compactTo = index - this.opts.compactKeepEntries;
-    if (compactTo > this.logStore.firstIndex() - 1) await this.logStore.compact(compactTo);
-    const previous = this.latestLocal;
-    this.latestLocal = local;
-    if (previous !== undefined && ![...this.transfers.values()].some((t) => t.active && t.local === previous)) removeLocalSnapshot(previous);
-    this.opts.log(`node ${this.id}: snapshot ${local.id} at ${index}, log compacted to ${Math.max(compactTo, this.logStore.firstIndex() - 1)}`);
-  }
-
-  private startTransfer(peer: NodeId, m: Message, local: LocalSnapshot): void {
-    const t = new OutgoingTransfer(peer, local, m, {
-      sendChunk: (to, payload) => this.transport.send(to, FrameType.SNAPSHOT_CHUNK, payload),
-      done: (to, ok, why) => {
-        if (this.transfers.get(to) === t) this.transfers.delete(to);
-        if (this.state !== 'running') return;
-        let sent = false;
-        if (ok && this.role === 'leader') {
-          const snap: Snapshot = { meta: local.meta, data: snapshotData(local.id) };
-          sent = this.transport.send(to, FrameType.RAFT, encodeMessage({ ...m, snapshot: snap, context: this.book.encode() }));
-          if (sent) this.snapshotsSent++;
-        }
-        this.opts.log(`node ${this.id}: snapshot ${local.id} to node ${to}: ${ok && sent ? 'sent' : `failed (${why})`}`);
-        if (this.role === 'leader') {
-          this.driver.rawNode.reportSnapshot(to, ok && sent);
-          this.driver.kick();
-        }
-        if (this.latestLocal !== local && ![...this.transfers.values()].some((x) => x.active && x.local === local)) removeLocalSnapshot(local);
-      },
-      log: this.opts.log,
-    }, this.opts.transfer);
-    this.transfers.set(peer, t);
-    t.start();
-  }
-
-  private onSnapshotChunk(payload: Uint8Array, conn: Connection): void {
-    let chunk;
-    try {
-      chunk = decodeSnapshotChunk(payload);
-    } catch (err) {
-      if (err instanceof LsmraftError && err.code === 'KV_ERR_BAD_FRAME') throw new BadFrameError(err.message);
-      throw err;
-    }
-    this.receiveChain = this.receiveChain.then(async () => {
-      if (this.state !== 'running') return;
-      let ackPayload: Uint8Array;
-      try {
-        const r = await this.receiver.receive(chunk);
-        if (r.status === 'complete') {
-          this.received = r.snapshot;
-          ackPayload = encodeSnapshotAck({ status: 'complete', position: { snapshotId: r.snapshot.snapshotId, fileIndex: r.snapshot.files.length, offset: 0 } });
-          this.opts.log(`node ${this.id}: received snapshot ${r.snapshot.snapshotId} (${r.snapshot.files.length} files)`);
-        } else {
-          ackPayload = encodeSnapshotAck({ status: 'next', position: r.next });
-        }
-      } catch (err) {
-        if (!(err instanceof LsmraftError)) throw err;
-        this.opts.log(`node ${this.id}: snapshot chunk refused: ${err.message}`);
-        this.receiver.abort();
-        ackPayload = encodeSnapshotAck({ status: 'failed', position: { snapshotId: chunk.snapshotId, fileIndex: 0, offset: 0 } });
-      }
-      this.transport.reply(conn, FrameType.SNAPSHOT_ACK, ackPayload);
-    }).catch((err) => this.onFatal(err));
-  }
+  // ---- snapshots (the shipping is snapshot-shipper.ts) ----------------------------------------
 
   /** Ready step 1 for a snapshot: the state tree first, then the log (see snapshot.ts). */
   private async installSnapshotFromReady(s: Snapshot): Promise<void> {
@@ -997,8 +798,7 @@ export class KvNode {
       await this.logStore.applySnapshot(s);
       return;
     }
-    const received = this.received;
-    assert(received !== undefined && received.snapshotId === id, () => `snapshot ${id} to install was not received`);
+    const received = this.snapshots.takeReceived(id);
     const old = this.stateMachine();
     this.sm = undefined;
     await old.close();
@@ -1006,7 +806,6 @@ export class KvNode {
     await this.logStore.applySnapshot(s);
     this.stateDir = stateDir;
     this.sm = await KvStateMachine.open(stateDir, this.opts.tree);
-    this.received = undefined;
     this.snapshotsInstalled++;
     assert(this.sm.appliedIndex === s.meta.index, () => `installed snapshot holds applied index ${this.sm?.appliedIndex}, expected ${s.meta.index}`);
     this.opts.log(`node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
@@ -1043,13 +842,11 @@ export class KvNode {
         return;
       }
       case FrameType.SNAPSHOT_CHUNK:
-        this.onSnapshotChunk(frame.payload, conn);
+        this.snapshots.onChunk(frame.payload, (ack) => this.transport.reply(conn, FrameType.SNAPSHOT_ACK, ack));
         return;
-      case FrameType.SNAPSHOT_ACK: {
-        const ack = decodeSnapshotAck(frame.payload);
-        this.transfers.get(frame.senderId)?.onAck(ack);
+      case FrameType.SNAPSHOT_ACK:
+        this.snapshots.onAck(frame.senderId, frame.payload);
         return;
-      }
       default:
         throw new BadFrameError(`frame type ${frame.type} is not served by a node`);
     }
@@ -1063,7 +860,7 @@ export class KvNode {
     if (m.type === 'snap') {
       if (m.snapshot === undefined) throw new BadFrameError('snap message without a snapshot');
       const id = snapshotIdOf(m.snapshot);
-      if (id !== undefined && this.received?.snapshotId !== id) {
+      if (id !== undefined && !this.snapshots.hasReceived(id)) {
         this.opts.log(`node ${this.id}: dropped snapshot message ${id}: its files were not received`);
         return;
       }
@@ -1122,6 +919,6 @@ export class KvNode {
   /** Counters for tests and the bench. */
   stats(): { snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']> } {
     const d = this.driver.stats;
-    return { snapshotsSent: this.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats() };
+    return { snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats() };
   }
 }

@@ -26,22 +26,59 @@ export interface JobPoolOptions {
   maxQueue: number;
 }
 
+/** A piscina pool and the number of open job runners using it. */
+interface PoolHandle {
+  piscina: Piscina<PoolTask, PoolReply>;
+  users: number;
+  key: string | undefined;
+}
+
+/**
+ * Pools shared by the trees of this process, by size. Every open tree has a job runner, and a
+ * process may hold many trees (a node holds two, the Level test suite hundreds): one pool of
+ * `maxThreads` workers serves them all instead of a pool per tree. The trees stay independent:
+ * each job names its tree's directory and engine.
+ */
+const sharedPools = new Map<string, PoolHandle>();
+
+function createPiscina(options: JobPoolOptions): Piscina<PoolTask, PoolReply> {
+  return new Piscina<PoolTask, PoolReply>({
+    filename: workerFilename(),
+    minThreads: 1,
+    maxThreads: options.maxThreads,
+    maxQueue: options.maxQueue,
+    idleTimeout: 30_000,
+  });
+}
+
 export class JobPool implements JobRunner {
   readonly kind = 'pool';
-  private readonly pool: Piscina<PoolTask, PoolReply>;
+  private readonly handle: PoolHandle;
   private closed = false;
 
+  /** A pool of this runner's own; see JobPool.shared() for the process-wide one. */
   constructor(
     private readonly engine: HotPaths,
     options: JobPoolOptions,
+    handle?: PoolHandle,
   ) {
-    this.pool = new Piscina<PoolTask, PoolReply>({
-      filename: workerFilename(),
-      minThreads: 1,
-      maxThreads: options.maxThreads,
-      maxQueue: options.maxQueue,
-      idleTimeout: 30_000,
-    });
+    this.handle = handle ?? { piscina: createPiscina(options), users: 1, key: undefined };
+  }
+
+  /** A runner on the process-wide pool of this size (created on first use, destroyed with its last user). */
+  static shared(engine: HotPaths, options: JobPoolOptions): JobPool {
+    const key = `${options.maxThreads}/${options.maxQueue}`;
+    let handle = sharedPools.get(key);
+    if (handle === undefined) {
+      handle = { piscina: createPiscina(options), users: 0, key };
+      sharedPools.set(key, handle);
+    }
+    handle.users++;
+    return new JobPool(engine, options, handle);
+  }
+
+  private get pool(): Piscina<PoolTask, PoolReply> {
+    return this.handle.piscina;
   }
 
   /** The pool's worker threads (started lazily, replaced when one dies). */
@@ -74,6 +111,9 @@ export class JobPool implements JobRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.handle.users--;
+    if (this.handle.users > 0) return;
+    if (this.handle.key !== undefined) sharedPools.delete(this.handle.key);
     await this.pool.destroy();
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * KvNode's options: what a user may set, the defaults, and their validation at the edge (STYLE.md
+ * §10). Timing defaults follow the issue: ticks of 10 ms, an election timeout randomized in
+ * 150-300 ms (15 ticks, doubled at most by the core's randomization), heartbeats every 50 ms.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { EngineName } from '../engine/types.js';
+import type { LsmTreeOptions } from '../lsm/options.js';
+import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot-transfer.js';
+import { parseAddress } from './transport.js';
+
+export interface KvNodeOptions {
+  /** This node's id, a positive integer unique in the cluster. */
+  id: number;
+  /** "host:port" to listen on and to announce to peers; port 0 picks a free port (see address). */
+  address: string;
+  dataDir: string;
+  /** Hot-path twin of both LSM trees. Default 'wasm'. */
+  engine?: EngineName;
+  /** Length of one Raft tick. Default 10 ms. */
+  tickMs?: number;
+  /** Election timeout, randomized in [electionTicks, 2 * electionTicks) ticks. Default 15 (150-300 ms). */
+  electionTicks?: number;
+  /** Heartbeat interval in ticks. Default 5 (50 ms). */
+  heartbeatTicks?: number;
+  /** Applied entries between snapshots (log compaction). Default 10_000. */
+  snapshotEntries?: number;
+  /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. Default 1_000. */
+  compactKeepEntries?: number;
+  /** Deadline of one request (waiting for a leader included). Default 5000 ms. */
+  requestTimeoutMs?: number;
+  /** Bound on requests waiting at once. Default 65_536. */
+  pendingRequestsMax?: number;
+  /** Worker pool of both trees (see LsmTreeOptions.workerPool). Default { maxThreads: 1 }. */
+  workerPool?: LsmTreeOptions['workerPool'];
+  /** Memtable size of both trees. Default: the tree's default. */
+  memtableBytesMax?: number;
+  /** Snapshot streaming; defaults in snapshot-transfer.ts. */
+  snapshotTransfer?: Partial<TransferOptions>;
+  /** Randomness of election timeouts and backoff. Default Math.random. */
+  random?: () => number;
+  /** Diagnostic lines (elections, membership, snapshots). Default: none. */
+  log?: (line: string) => void;
+  /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
+  onFatal?: (err: unknown) => void;
+}
+
+export interface ResolvedNodeOptions {
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotEntries: number;
+  compactKeepEntries: number;
+  requestTimeoutMs: number;
+  pendingRequestsMax: number;
+  tree: Omit<LsmTreeOptions, 'wal'>;
+  transfer: TransferOptions;
+  random: () => number;
+  log: (line: string) => void;
+  onFatal: (err: unknown) => void;
+}
+
+function intOpt(name: string, v: number | undefined, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw new InvalidArgumentError(`option ${name} must be an integer in [${min}, ${max}], got ${String(v)}`, 'KV_ERR_INVALID_ARGUMENT');
+  }
+  return v;
+}
+
+export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
+  if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('options must be an object', 'KV_ERR_INVALID_ARGUMENT');
+  intOpt('id', o.id, 0, 1, Number.MAX_SAFE_INTEGER);
+  if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new InvalidArgumentError('option dataDir must be a non-empty string', 'KV_ERR_INVALID_ARGUMENT');
+  if (typeof o.address !== 'string') throw new InvalidArgumentError('option address must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
+  parseAddress(o.address);
+  if (o.engine !== undefined && o.engine !== 'wasm' && o.engine !== 'js') {
+    throw new InvalidArgumentError(`option engine must be 'wasm' or 'js', got ${String(o.engine)}`, 'KV_ERR_INVALID_ARGUMENT');
+  }
+  const electionTicks = intOpt('electionTicks', o.electionTicks, 15, 2, 100_000);
+  const heartbeatTicks = intOpt('heartbeatTicks', o.heartbeatTicks, 5, 1, electionTicks - 1);
+  const log = o.log ?? (() => {});
+  const tree: Omit<LsmTreeOptions, 'wal'> = { engine: o.engine ?? 'wasm', workerPool: o.workerPool ?? { maxThreads: 1 } };
+  if (o.memtableBytesMax !== undefined) tree.memtableBytesMax = o.memtableBytesMax;
+  return {
+    tickMs: intOpt('tickMs', o.tickMs, 10, 1, 60_000),
+    electionTicks,
+    heartbeatTicks,
+    snapshotEntries: intOpt('snapshotEntries', o.snapshotEntries, 10_000, 1, Number.MAX_SAFE_INTEGER),
+    compactKeepEntries: intOpt('compactKeepEntries', o.compactKeepEntries, 1_000, 0, Number.MAX_SAFE_INTEGER),
+    requestTimeoutMs: intOpt('requestTimeoutMs', o.requestTimeoutMs, 5_000, 1, 3_600_000),
+    pendingRequestsMax: intOpt('pendingRequestsMax', o.pendingRequestsMax, 65_536, 1, 10_000_000),
+    tree,
+    transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
+    random: o.random ?? Math.random,
+    log,
+    onFatal: o.onFatal ?? ((err) => log(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)),
+  };
+}
+
