@@ -202,6 +202,10 @@ export class LsmTree {
   private immMeta: Uint8Array | undefined = undefined;
   private wal: LogWriter | undefined;
   private walNumber: number;
+  /** The next WAL, being created ahead of the switch that will use it. */
+  private nextWal: Promise<{ wal: LogWriter; number: number }> | undefined = undefined;
+  /** The fsync of the WAL the last switch retired; synced writes to the new one wait for it. */
+  private previousWalSync: Promise<void> | undefined = undefined;
   private lastSequence: number;
 
   private readonly snapshots = new Map<number, number>(); // sequence -> count
@@ -414,7 +418,8 @@ export class LsmTree {
       for (const p of payloads) this.counters.walBytes += p.length;
       if (sync) {
         this.counters.syncs++;
-        return this.wal.sync().then(() => this.applyGroup(group, payloads));
+        const synced = this.previousWalSync === undefined ? this.wal.sync() : Promise.all([this.wal.sync(), this.previousWalSync]);
+        return synced.then(() => this.applyGroup(group, payloads));
       }
     }
     this.applyGroup(group, payloads);
@@ -441,8 +446,30 @@ export class LsmTree {
    */
   private makeRoomForWrite(): Promise<void> | undefined {
     const l0Files = this.versions.current().files(0).length;
-    if (this.mem.approximateBytes < this.options.memtableBytesMax && l0Files < this.options.l0StopWritesTrigger) return undefined;
+    const memBytes = this.mem.approximateBytes;
+    if (memBytes >= this.options.memtableBytesMax / 2 && this.wal !== undefined && this.nextWal === undefined) {
+      this.nextWal = this.prepareNextWal();
+    }
+    if (memBytes < this.options.memtableBytesMax && l0Files < this.options.l0StopWritesTrigger) return undefined;
     return this.makeRoomSlow();
+  }
+
+  /**
+   * Creates the next WAL ahead of the memtable switch that will use it (half-way through the
+   * current memtable), with its header and directory entry made durable in the background, so
+   * the switch itself waits for no fsync (after RocksDB's pre-created log files).
+   */
+  private prepareNextWal(): Promise<{ wal: LogWriter; number: number }> {
+    const prepared = (async () => {
+      const number = this.versions.newFileNumber();
+      const wal = new LogWriter(this.fs.create(joinPath(this.dir, logFileName(number))), LogKind.Wal);
+      await wal.sync();
+      await this.fs.syncDir(this.dir);
+      return { wal, number };
+    })();
+    // A failure is reported by the switch that awaits this; meanwhile it counts as a background error.
+    prepared.catch((err: unknown) => this.recordBackgroundError(err));
+    return prepared;
   }
 
   private async makeRoomSlow(): Promise<void> {
@@ -476,15 +503,16 @@ export class LsmTree {
   private async switchMemtable(): Promise<void> {
     assert(this.imm === undefined, 'switchMemtable with an immutable memtable still unflushed');
     if (this.wal !== undefined) {
-      const number = this.versions.newFileNumber();
-      const wal = new LogWriter(this.fs.create(joinPath(this.dir, logFileName(number))), LogKind.Wal);
-      // The new log's header and directory entry must be durable before a synced write lands in it.
-      await wal.sync();
-      await this.fs.syncDir(this.dir);
-      // Sync the old log too: a synced write to the new log then implies every earlier write is
-      // durable (prefix durability), which recovery relies on to never show a gap.
-      await this.wal.sync();
-      this.wal.close();
+      // The new log's header and directory entry are durable once its preparation resolves.
+      const prepared = this.nextWal ?? this.prepareNextWal();
+      this.nextWal = undefined;
+      const { wal, number } = await prepared;
+      // The old log is synced too before any synced write to the new one is acknowledged (see
+      // commitGroup): a synced write then implies every earlier write is durable (prefix
+      // durability), which recovery relies on to never show a gap.
+      const old = this.wal;
+      this.previousWalSync = old.sync().finally(() => old.close());
+      this.previousWalSync.catch((err: unknown) => this.recordBackgroundError(err));
       this.wal = wal;
       this.walNumber = number;
     }
@@ -910,6 +938,7 @@ export class LsmTree {
       await Promise.allSettled([this.flushing, this.compacting]);
     }
     this.state = 'closed';
+    await Promise.allSettled([this.previousWalSync, this.nextWal?.then(({ wal }) => wal.close())]);
     this.wal?.close();
     this.tableCache.closeAll();
     await this.runner.close();

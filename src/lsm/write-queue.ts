@@ -34,12 +34,16 @@ export interface GroupCommitter {
 /** Writers in one group, at most: bounds the size of one log append. */
 export const GROUP_WRITERS_MAX = 4096;
 
+/** Groups committed from microtasks before one waits for an event-loop turn. */
+export const GROUPS_PER_YIELD = 64;
+
 export class WriteQueue {
   private pending: PendingWrite[] = [];
   private scheduled = false;
   private running = false;
   private idleWaiters: Array<() => void> = [];
   private failure: unknown = undefined;
+  private groupsSinceYield = 0;
 
   constructor(private readonly committer: GroupCommitter) {}
 
@@ -58,7 +62,15 @@ export class WriteQueue {
       this.pending.push({ batch, sync, meta, resolve, reject });
       if (!this.scheduled && !this.running) {
         this.scheduled = true;
-        queueMicrotask(() => void this.drain());
+        // Groups are scheduled as microtasks (a put costs no event-loop turn), but a caller that
+        // awaits put after put in a loop would then never let the event loop run: flush results,
+        // timers and sockets would starve. Every GROUPS_PER_YIELD groups, one waits for a turn.
+        if (++this.groupsSinceYield >= GROUPS_PER_YIELD) {
+          this.groupsSinceYield = 0;
+          setImmediate(() => void this.drain());
+        } else {
+          queueMicrotask(() => void this.drain());
+        }
       }
     });
   }

@@ -817,8 +817,15 @@ export class KvNode {
     if (this.state !== 'running') return;
     switch (frame.type) {
       case FrameType.HELLO: {
+        // A peer this node has no address for (it learns of members through conf changes and
+        // snapshots, but a restarted or joining node may hear from one first): remember its address.
         const address = conn.peerListenAddress;
         if (address !== undefined && this.book.get(frame.senderId) === undefined && frame.senderId !== this.id) {
+          try {
+            parseAddress(address);
+          } catch {
+            throw new BadFrameError(`HELLO from node ${frame.senderId} announces a bad address`);
+          }
           this.book.set(frame.senderId, address);
           this.transport.setPeer(frame.senderId, address);
         }
@@ -875,9 +882,20 @@ export class KvNode {
     this.driver.kick();
   }
 
-  /** The target side of the JOIN handshake (membership.ts). */
+  /** The target side of the JOIN handshake (membership.ts). Never rejects with a user error. */
   private async handleJoin(req: JoinRequest): Promise<ClientResponse> {
+    try {
+      return await this.joinCluster(req);
+    } catch (err) {
+      if (!(err instanceof LsmraftError)) throw err;
+      return { requestId: req.requestId, ok: false, errorCode: err.code, message: err.message };
+    }
+  }
+
+  private async joinCluster(req: JoinRequest): Promise<ClientResponse> {
     const refuse = (message: string): ClientResponse => ({ requestId: req.requestId, ok: false, errorCode: 'KV_ERR_MEMBERSHIP', message });
+    if (req.leaderId === 0 || req.leaderId === this.id) return refuse(`bad join request: leader id ${req.leaderId}`);
+    parseAddress(req.leaderAddress);
     if (this.state !== 'running') return refuse(`node ${this.id} is stopping`);
     if (this.joining) return refuse(`node ${this.id} is already joining a cluster`);
     const decide = (): string | 'already' | undefined =>
@@ -888,32 +906,47 @@ export class KvNode {
     this.joining = true;
     await this.driver.pause();
     let raw: RawNode | undefined;
+    let resetStarted = false;
     try {
       const again = decide();
       if (again === 'already') return { requestId: req.requestId, ok: true };
       if (again !== undefined) return refuse(again);
-      // Blank log, empty state tree, the new cluster's id: the leader's snapshot brings the rest.
-      await this.logStore.reset();
-      const old = this.stateMachine();
-      this.sm = undefined;
-      await old.close();
-      removeTreeFiles(this.stateDir);
-      this.sm = await KvStateMachine.open(this.stateDir, this.opts.tree);
-      this.identity = { nodeId: this.id, clusterId: req.clusterId };
-      await writeIdentity(nodeFileSystem, this.dataDir, this.identity);
-      this.book.replaceWith(new AddressBook(), this.id, this.advertise);
-      this.book.set(req.leaderId, req.leaderAddress);
-      await this.writeBook();
-      this.transport.setPeer(req.leaderId, req.leaderAddress);
-      this.role = 'follower';
-      this.leaderId = 0;
-      raw = this.newRawNode();
+      resetStarted = true;
+      raw = await this.resetForJoin(req);
       this.opts.log(`node ${this.id}: joined cluster ${formatClusterId(req.clusterId)} of leader ${req.leaderId} at ${req.leaderAddress}`);
       return { requestId: req.requestId, ok: true };
+    } catch (err) {
+      // Half reset: the disk state is the IO error's to explain; this node must stop.
+      if (resetStarted) this.onFatal(err);
+      throw err;
     } finally {
       this.joining = false;
-      this.driver.resume(raw);
+      if (!resetStarted || raw !== undefined) this.driver.resume(raw);
     }
+  }
+
+  /**
+   * Makes this node a blank member of the joined cluster: empty log and state tree, the cluster's
+   * id, only the leader in the address book. The leader's snapshot and log bring the rest.
+   * REQUIRES: the Ready loop is paused and the node holds no user data.
+   */
+  private async resetForJoin(req: JoinRequest): Promise<RawNode> {
+    await this.logStore.reset();
+    const old = this.stateMachine();
+    this.sm = undefined;
+    await old.close();
+    removeTreeFiles(this.stateDir);
+    this.sm = await KvStateMachine.open(this.stateDir, this.opts.tree);
+    this.identity = { nodeId: this.id, clusterId: req.clusterId };
+    await writeIdentity(nodeFileSystem, this.dataDir, this.identity);
+    for (const [id] of this.book.entries()) if (id !== this.id) this.transport.removePeer(id);
+    this.book.replaceWith(new AddressBook(), this.id, this.advertise);
+    this.book.set(req.leaderId, req.leaderAddress);
+    await this.writeBook();
+    this.transport.setPeer(req.leaderId, req.leaderAddress);
+    this.role = 'follower';
+    this.leaderId = 0;
+    return this.newRawNode();
   }
 
   /** Counters for tests and the bench. */
