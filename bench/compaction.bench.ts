@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LsmTree } from '../src/lsm/db.js';
 import type { EngineName } from '../src/engine/types.js';
+import { xorshift32 } from './common.js';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const ENGINE = (process.env.BENCH_ENGINE ?? 'wasm') as EngineName;
@@ -35,7 +36,7 @@ async function fill(pool: boolean): Promise<Result> {
   // Smaller memtables and tables than the defaults, so a run of this size compacts many times.
   const tree = await LsmTree.open(dir, { engine: ENGINE, workerPool: pool, memtableBytesMax: 4 << 20, targetFileSizeBytes: 2 << 20, l1MaxBytes: 16 << 20 });
   const value = new Uint8Array(100).fill(120);
-  let x = 2463534242;
+  const nextKey = xorshift32(2463534242);
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   const started = performance.now();
   histogram.enable();
@@ -43,10 +44,7 @@ async function fill(pool: boolean): Promise<Result> {
     for (let i = 0; i < N; i += BATCH) {
       const ops = [];
       for (let j = 0; j < BATCH; j++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        ops.push({ type: 'put' as const, key: (x >>> 0).toString(16).padStart(16, '0'), value });
+        ops.push({ type: 'put' as const, key: nextKey().toString(16).padStart(16, '0'), value });
       }
       await tree.batch(ops);
       // Give timers a turn between batches, as a server's request handlers would.

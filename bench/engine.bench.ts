@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { LsmTree } from '../src/lsm/db.js';
 import type { EngineName } from '../src/engine/types.js';
+import { alphabetValue, indexStream } from './common.js';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 3000);
@@ -24,18 +25,7 @@ function key(i: number): Uint8Array {
   return new TextEncoder().encode(String(i).padStart(KEY_BYTES, '0'));
 }
 
-const value = new Uint8Array(VALUE_BYTES).map((_, i) => 97 + (i % 26));
-
-/** xorshift32: a fixed sequence of random indexes, the same in every run. */
-function randomIndexes(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % N;
-  };
-}
+const value = alphabetValue(VALUE_BYTES);
 
 /** A finished task's statistics; a task that threw fails the whole benchmark. */
 function statsOf(task: { name: string; result: unknown }): { throughput: { mean: number }; latency: { p50: number; p99: number } } {
@@ -59,7 +49,7 @@ async function benchEngine(engine: EngineName): Promise<Row[]> {
   const tree = await LsmTree.open(dir, { engine });
   try {
     let seq = 0;
-    const rnd = randomIndexes(12345);
+    const rnd = indexStream(12345, N);
     const fill = new Bench({ time: TIME_MS, warmup: false, iterations: 1 });
     fill.add('fillseq (awaited put)', async () => {
       await tree.put(key(seq++ % N), value);
@@ -88,7 +78,7 @@ async function benchEngine(engine: EngineName): Promise<Row[]> {
     await tree.compact();
 
     const read = new Bench({ time: TIME_MS, warmup: true, iterations: 1 });
-    const rndRead = randomIndexes(999);
+    const rndRead = indexStream(999, N);
     read.add('readrandom (awaited get)', async () => {
       const v = await tree.get(key(rndRead()));
       if (v === undefined) throw new Error('readrandom missed a key that was loaded');

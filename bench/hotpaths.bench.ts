@@ -21,7 +21,8 @@ import type { EntryRun, HotPaths } from '../src/engine/types.js';
 import { jsHotPaths } from '../src/engine/js/index.js';
 import { bloomFromHashes, bloomHash, bloomMayContain, bloomProbes, bloomTheoreticalFpRate } from '../src/engine/js/bloom.js';
 import { loadWasmHotPaths } from '../src/engine/wasm/index.js';
-import { compareInternalKeys, makeInternalKey } from '../src/lsm/internal-key.js';
+import { makeInternalKey } from '../src/lsm/internal-key.js';
+import { alphabetValue, sortedRun, xorshift32 } from './common.js';
 
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000);
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 100_000);
@@ -29,42 +30,12 @@ const RUNS = 4;
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 
-/** xorshift32: the same sequence every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
-
-function packRun(entries: Array<[Uint8Array, Uint8Array]>): EntryRun {
-  entries.sort((a, b) => compareInternalKeys(a[0], b[0]));
-  let n = 0;
-  for (const [k, v] of entries) n += k.length + v.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * entries.length + 1);
-  let pos = 0;
-  entries.forEach(([k, v], i) => {
-    offsets[2 * i] = pos;
-    data.set(k, pos);
-    pos += k.length;
-    offsets[2 * i + 1] = pos;
-    data.set(v, pos);
-    pos += v.length;
-  });
-  offsets[2 * entries.length] = pos;
-  return { data, offsets, count: entries.length };
-}
-
 /** RUNS runs of ENTRIES/RUNS entries over overlapping keys (about one key in five rewritten). */
 function makeRuns(): EntryRun[] {
-  const next = rng(42);
+  const next = xorshift32(42);
   const perRun = Math.floor(ENTRIES / RUNS);
   const keySpace = Math.floor(ENTRIES * 0.8);
-  const value = new Uint8Array(VALUE_BYTES).map((_, i) => 97 + (i % 26));
+  const value = alphabetValue(VALUE_BYTES);
   let seq = 1;
   const runs: EntryRun[] = [];
   for (let r = 0; r < RUNS; r++) {
@@ -78,7 +49,7 @@ function makeRuns(): EntryRun[] {
       const del = next() % 10 === 0;
       entries.push([makeInternalKey(user, seq++, del ? 0 : 1), del ? new Uint8Array(0) : value]);
     }
-    runs.push(packRun(entries));
+    runs.push(sortedRun(entries));
   }
   return runs;
 }
@@ -186,7 +157,7 @@ const textEncoder = new TextEncoder();
 const decimalKey: KeyShape = (i, key) => textEncoder.encodeInto(`user${String(i).padStart(KEY_BYTES - 4, '0')}`, key).written;
 /** Random 16-byte keys from a counter-seeded xorshift; present and absent ones differ in the first byte's low bit. */
 const randomKey = (presentCount: number): KeyShape => (i, key) => {
-  const next = rng(0x9e3779b9 ^ Math.imul(i + 1, 0x85ebca6b));
+  const next = xorshift32(0x9e3779b9 ^ Math.imul(i + 1, 0x85ebca6b));
   for (let j = 0; j < KEY_BYTES; j += 4) {
     const r = next();
     key[j] = r;

@@ -10,6 +10,7 @@
 import { Bench } from 'tinybench';
 import { KIND_PUT } from '../src/lsm/internal-key.js';
 import { MemTable } from '../src/lsm/memtable.js';
+import { alphabetValue, xorshift32 } from './common.js';
 
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
@@ -17,22 +18,11 @@ const GETS_PER_TASK = 100_000;
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 
-/** xorshift32: the same sequence every run. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
-
-const next = rng(42);
+const next = xorshift32(42);
 const keyBytes = new Uint8Array(ENTRIES * KEY_BYTES);
 for (let i = 0; i < keyBytes.length; i++) keyBytes[i] = next() & 0xff;
 const keys = Array.from({ length: ENTRIES }, (_, i) => keyBytes.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES));
-const value = new Uint8Array(VALUE_BYTES).map((_, i) => 97 + (i % 26));
+const value = alphabetValue(VALUE_BYTES);
 const lookupOrder = Array.from({ length: GETS_PER_TASK }, () => next() % ENTRIES);
 
 function fill(): MemTable {

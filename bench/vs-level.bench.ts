@@ -25,6 +25,7 @@ import { LsmLevel } from '../src/level/index.js';
 import { LsmTree } from '../src/lsm/db.js';
 import type { LsmTreeOptions } from '../src/lsm/options.js';
 import { barChartSvg, formatSi } from './chart.js';
+import { indexStream } from './common.js';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
@@ -50,17 +51,6 @@ function makeKey(i: number, alloc: (n: number) => Uint8Array): Uint8Array {
   return k;
 }
 
-/** xorshift32 over [0, N): the same index sequence for every store. */
-function indexStream(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % N;
-  };
-}
-
 /** One store under test, each operation through the store's own API. */
 interface Store {
   name: string;
@@ -78,6 +68,18 @@ interface Store {
 const uint8 = (n: number): Uint8Array => new Uint8Array(n);
 const buffer = (n: number): Uint8Array => Buffer.allocUnsafe(n);
 
+/** A full scan through an abstract-level iterator; returns the entries seen. */
+async function scanLevelIterator(it: { nextv(size: number): Promise<unknown[]>; close(): Promise<void> }): Promise<number> {
+  let n = 0;
+  try {
+    // Each pass reads up to 1000 entries; the scan ends when one comes back empty.
+    for (let got = await it.nextv(1000); got.length > 0; got = await it.nextv(1000)) n += got.length;
+  } finally {
+    await it.close();
+  }
+  return n;
+}
+
 async function openClassic(dir: string): Promise<Store> {
   const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open();
@@ -91,17 +93,7 @@ async function openClassic(dir: string): Promise<Store> {
       return b.write();
     },
     get: (k) => db.get(k as Buffer),
-    scan: async () => {
-      const it = db.iterator();
-      let n = 0;
-      try {
-        // Each pass reads up to 1000 entries; the scan ends when one comes back empty.
-        for (let got = await it.nextv(1000); got.length > 0; got = await it.nextv(1000)) n += got.length;
-      } finally {
-        await it.close();
-      }
-      return n;
-    },
+    scan: () => scanLevelIterator(db.iterator()),
     settle: () => db.compactRange(Buffer.from('0'.repeat(KEY_BYTES)), Buffer.from('9'.repeat(KEY_BYTES))),
     close: () => db.close(),
   };
@@ -159,16 +151,7 @@ async function openLsmLevel(dir: string, options: LsmTreeOptions): Promise<Store
       return b.write();
     },
     get: (k) => db.get(k),
-    scan: async () => {
-      const it = db.iterator();
-      let n = 0;
-      try {
-        for (let got = await it.nextv(1000); got.length > 0; got = await it.nextv(1000)) n += got.length;
-      } finally {
-        await it.close();
-      }
-      return n;
-    },
+    scan: () => scanLevelIterator(db.iterator()),
     settle: compact,
     close: () => db.close(),
   };
@@ -204,13 +187,13 @@ async function runAll(stores: Store[]): Promise<Results> {
 
   const writes = new Bench({ time: TIME_MS, warmup: false, iterations: 1 });
   stores.forEach((store, si) => {
-    const writeIndex = indexStream(12345);
+    const writeIndex = indexStream(12345, N);
     writes.add(`${store.name}|put`, async () => {
       await store.put(makeKey(writeIndex(), store.alloc), values[si]!);
     });
   });
   stores.forEach((store, si) => {
-    const writeIndex = indexStream(54321);
+    const writeIndex = indexStream(54321, N);
     writes.add(`${store.name}|batch`, async () => {
       const keys = new Array<Uint8Array>(BATCH_OPS);
       for (let i = 0; i < BATCH_OPS; i++) keys[i] = makeKey(writeIndex(), store.alloc);
@@ -236,13 +219,13 @@ async function runAll(stores: Store[]): Promise<Results> {
 
   const reads = new Bench({ time: TIME_MS, warmup: true, iterations: 1 });
   for (const store of stores) {
-    const readIndex = indexStream(999);
+    const readIndex = indexStream(999, N);
     reads.add(`${store.name}|get`, async () => {
       if ((await store.get(makeKey(readIndex(), store.alloc))) === undefined) throw new Error(`${store.name} missed a loaded key`);
     });
   }
   for (const store of stores) {
-    const readIndex = indexStream(777);
+    const readIndex = indexStream(777, N);
     reads.add(`${store.name}|get32`, async () => {
       const pending = new Array<Promise<Uint8Array | undefined>>(CONCURRENT_GETS);
       for (let i = 0; i < CONCURRENT_GETS; i++) pending[i] = store.get(makeKey(readIndex(), store.alloc));

@@ -19,6 +19,9 @@ import { KvNode } from '../node/kv-node.js';
 import { KV_SERVER_USAGE, parseKvServerArgs, UsageError, type KvServerArgs } from './args.js';
 import { answerLine, complete } from './repl.js';
 
+/** Lines read ahead of the command being run, at most (then stdin is paused). */
+const QUEUED_LINES_MAX = 256;
+
 function parseOrExit(): KvServerArgs {
   try {
     return parseKvServerArgs(process.argv.slice(2));
@@ -70,10 +73,16 @@ async function main(): Promise<void> {
     terminal: interactive,
     ...(interactive ? { completer: complete, historySize: 1000, prompt: 'kv> ' } : {}),
   });
-  // Commands run one at a time, in the order typed.
+  // Commands run one at a time, in the order typed. A script that pipes faster than commands
+  // complete is held back: input pauses while QUEUED_LINES_MAX lines wait.
   let queue: Promise<void> = Promise.resolve();
+  let queued = 0;
   rl.on('line', (line) => {
+    queued++;
+    if (queued >= QUEUED_LINES_MAX) rl.pause();
     queue = queue.then(async () => {
+      queued--;
+      if (queued < QUEUED_LINES_MAX / 2) rl.resume();
       if (stopping) return;
       const { output, exit } = await answerLine(node, line);
       process.stdout.write(output);

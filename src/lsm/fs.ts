@@ -47,6 +47,11 @@ export interface FileSystem {
   /** Atomic replace of `to` by `from` (rename(2)). Durable after syncDir(). */
   rename(from: string, to: string): void;
   remove(path: string): void;
+  /**
+   * remove() off the main thread: unlinking a large file can take milliseconds, and the tree
+   * deletes obsolete tables and logs while it serves reads and writes.
+   */
+  removeAsync(path: string): Promise<void>;
   /** Removes an empty directory (rmdir(2)). Durable after syncDir() of its parent. */
   removeDir(dir: string): void;
   /** Hard link (link(2)); `newPath` must not exist. */

@@ -50,6 +50,19 @@ export function acquireLock(fs: FileSystem | 'node', dir: string): DirLock {
   return acquireMemLock(fs, dir);
 }
 
+/** A DirLock whose release runs `releaseOnce` the first time only (release() is idempotent). */
+function lockHandle(dir: string, releaseOnce: () => void): DirLock {
+  let released = false;
+  return {
+    dir,
+    release(): void {
+      if (released) return;
+      released = true;
+      releaseOnce();
+    },
+  };
+}
+
 function epochOf(fs: FileSystem): number {
   return fs instanceof CrashableMemFileSystem ? fs.epoch : 0;
 }
@@ -68,16 +81,10 @@ function acquireMemLock(fs: FileSystem, dir: string): DirLock {
   const epoch = epochOf(fs);
   held.set(key, epoch);
   const registry = held;
-  let released = false;
-  return {
-    dir,
-    release(): void {
-      if (released) return;
-      released = true;
-      // A lock from before a crash may have been taken again since: leave that one alone.
-      if (registry.get(key) === epoch) registry.delete(key);
-    },
-  };
+  return lockHandle(dir, () => {
+    // A lock from before a crash may have been taken again since: leave that one alone.
+    if (registry.get(key) === epoch) registry.delete(key);
+  });
 }
 
 function isErrno(err: unknown, code: string): boolean {
@@ -171,27 +178,21 @@ function acquireNodeLock(dir: string): DirLock {
   // matter. The content was fsynced (above) so a LOCK that did survive is readable, not empty.
   nodeLocked.add(resolved);
 
-  let released = false;
-  return {
-    dir,
-    release(): void {
-      if (released) return;
-      released = true;
-      nodeLocked.delete(resolved);
-      // Remove LOCK only if it is still ours (a stale-takeover race may have replaced it).
-      let text: string;
-      try {
-        text = nodeFs.readFileSync(lockPath, 'utf8');
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) return;
-        throwIoError('read', lockPath, err);
-      }
-      if (text !== content) return;
-      try {
-        nodeFs.unlinkSync(lockPath);
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throwIoError('remove', lockPath, err);
-      }
-    },
-  };
+  return lockHandle(dir, () => {
+    nodeLocked.delete(resolved);
+    // Remove LOCK only if it is still ours (a stale-takeover race may have replaced it).
+    let text: string;
+    try {
+      text = nodeFs.readFileSync(lockPath, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throwIoError('read', lockPath, err);
+    }
+    if (text !== content) return;
+    try {
+      nodeFs.unlinkSync(lockPath);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throwIoError('remove', lockPath, err);
+    }
+  });
 }

@@ -169,29 +169,14 @@ export class CrashableMemFileSystem implements FileSystem {
 
   create(path: string): WritableFile {
     this.fault('create', path);
-    const { dir, name, full } = this.parent(path, 'create');
-    const existing = dir.entries.get(name);
-    if (existing instanceof Dir) throw ioError('create', full, 'EISDIR');
-    let inode = existing;
-    if (inode === undefined) {
-      inode = new Inode();
-      dir.entries.set(name, inode);
-    } else {
-      inode.truncate();
-    }
+    const { inode, full, existed } = this.fileOrNew(path, 'create');
+    if (existed) inode.truncate();
     return new MemWritableFile(this, full, inode);
   }
 
   openAppend(path: string): WritableFile {
     this.fault('openAppend', path);
-    const { dir, name, full } = this.parent(path, 'open for append');
-    const existing = dir.entries.get(name);
-    if (existing instanceof Dir) throw ioError('open for append', full, 'EISDIR');
-    let inode = existing;
-    if (inode === undefined) {
-      inode = new Inode();
-      dir.entries.set(name, inode);
-    }
+    const { inode, full } = this.fileOrNew(path, 'open for append');
     return new MemWritableFile(this, full, inode);
   }
 
@@ -236,6 +221,10 @@ export class CrashableMemFileSystem implements FileSystem {
     if (node === undefined) throw ioError('remove', full, 'ENOENT');
     if (node instanceof Dir) throw ioError('remove', full, 'EISDIR');
     dir.entries.delete(name);
+  }
+
+  async removeAsync(path: string): Promise<void> {
+    this.remove(path);
   }
 
   removeDir(path: string): void {
@@ -353,6 +342,17 @@ export class CrashableMemFileSystem implements FileSystem {
     return node;
   }
 
+  /** The file at `path`, created empty if absent (its directory must exist); a directory there is EISDIR. */
+  private fileOrNew(path: string, op: string): { inode: Inode; full: string; existed: boolean } {
+    const { dir, name, full } = this.parent(path, op);
+    const existing = dir.entries.get(name);
+    if (existing instanceof Dir) throw ioError(op, full, 'EISDIR');
+    if (existing !== undefined) return { inode: existing, full, existed: true };
+    const inode = new Inode();
+    dir.entries.set(name, inode);
+    return { inode, full, existed: false };
+  }
+
   private parent(path: string, op: string): { dir: Dir; name: string; full: string } {
     const full = normalize(path);
     if (full === '/') throw ioError(op, full, 'EISDIR');
@@ -360,12 +360,16 @@ export class CrashableMemFileSystem implements FileSystem {
   }
 }
 
-class MemWritableFile implements WritableFile {
+/**
+ * What both kinds of open file hold: the inode and the crash epoch the file was opened in. A handle
+ * opened before a crash() must fail rather than touch the inode of the new, post-crash image.
+ */
+abstract class MemOpenFile {
   readonly path: string;
-  private readonly fs: CrashableMemFileSystem;
-  private readonly inode: Inode;
-  private readonly epoch: number;
-  private closed = false;
+  protected readonly fs: CrashableMemFileSystem;
+  protected readonly inode: Inode;
+  protected readonly epoch: number;
+  protected closed = false;
 
   constructor(fs: CrashableMemFileSystem, path: string, inode: Inode) {
     this.fs = fs;
@@ -374,6 +378,17 @@ class MemWritableFile implements WritableFile {
     this.epoch = fs.epoch;
   }
 
+  size(): number {
+    this.fs.checkEpoch(this.epoch, this.path, 'stat');
+    return this.inode.length;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+class MemWritableFile extends MemOpenFile implements WritableFile {
   append(data: Uint8Array): void {
     assert(!this.closed, () => `append to closed file ${this.path}`);
     this.fs.checkEpoch(this.epoch, this.path, 'append');
@@ -402,31 +417,9 @@ class MemWritableFile implements WritableFile {
     this.inode.sync();
     this.fs.counts.syncs++;
   }
-
-  size(): number {
-    this.fs.checkEpoch(this.epoch, this.path, 'stat');
-    return this.inode.length;
-  }
-
-  close(): void {
-    this.closed = true;
-  }
 }
 
-class MemRandomAccessFile implements RandomAccessFile {
-  readonly path: string;
-  private readonly fs: CrashableMemFileSystem;
-  private readonly inode: Inode;
-  private readonly epoch: number;
-  private closed = false;
-
-  constructor(fs: CrashableMemFileSystem, path: string, inode: Inode) {
-    this.fs = fs;
-    this.path = path;
-    this.inode = inode;
-    this.epoch = fs.epoch;
-  }
-
+class MemRandomAccessFile extends MemOpenFile implements RandomAccessFile {
   read(position: number, length: number): Uint8Array {
     assert(!this.closed, () => `read of closed file ${this.path}`);
     assert(Number.isSafeInteger(position) && position >= 0, () => `bad read position ${position}`);
@@ -437,15 +430,6 @@ class MemRandomAccessFile implements RandomAccessFile {
     const end = Math.min(position + length, this.inode.length);
     // A copy: the caller may keep it while the file grows (a WAL being read as it is written).
     return this.inode.bytes.slice(start, end);
-  }
-
-  size(): number {
-    this.fs.checkEpoch(this.epoch, this.path, 'stat');
-    return this.inode.length;
-  }
-
-  close(): void {
-    this.closed = true;
   }
 }
 

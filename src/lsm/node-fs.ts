@@ -29,6 +29,15 @@ export function throwIoError(operation: string, path: string, err: unknown): nev
   throw err;
 }
 
+/** Runs a node:fs call, turning a system error into the IoError of throwIoError. */
+function ioCall<T>(operation: string, path: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throwIoError(operation, path, err);
+  }
+}
+
 function asBytes(buf: Buffer): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
@@ -80,11 +89,7 @@ class NodeWritableFile implements WritableFile {
 
   syncSync(): void {
     assert(this.fd >= 0, () => `sync of closed file ${this.path}`);
-    try {
-      fs.fdatasyncSync(this.fd);
-    } catch (err) {
-      throwIoError('sync', this.path, err);
-    }
+    ioCall('sync', this.path, () => fs.fdatasyncSync(this.fd));
   }
 
   size(): number {
@@ -100,11 +105,7 @@ class NodeWritableFile implements WritableFile {
     assert(this.syncsInFlight === 0, () => `close of ${this.path} with ${this.syncsInFlight} sync(s) in flight`);
     const fd = this.fd;
     this.fd = -1;
-    try {
-      fs.closeSync(fd);
-    } catch (err) {
-      throwIoError('close', this.path, err);
-    }
+    ioCall('close', this.path, () => fs.closeSync(fd));
   }
 }
 
@@ -139,32 +140,20 @@ class NodeRandomAccessFile implements RandomAccessFile {
 
   size(): number {
     assert(this.fd >= 0, () => `size of closed file ${this.path}`);
-    try {
-      return fs.fstatSync(this.fd).size;
-    } catch (err) {
-      throwIoError('stat', this.path, err);
-    }
+    return ioCall('stat', this.path, () => fs.fstatSync(this.fd).size);
   }
 
   close(): void {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
-    try {
-      fs.closeSync(fd);
-    } catch (err) {
-      throwIoError('close', this.path, err);
-    }
+    ioCall('close', this.path, () => fs.closeSync(fd));
   }
 }
 
 export class NodeFileSystem implements FileSystem {
   create(path: string): WritableFile {
-    try {
-      return new NodeWritableFile(path, fs.openSync(path, 'w'), 0);
-    } catch (err) {
-      throwIoError('create', path, err);
-    }
+    return ioCall('create', path, () => new NodeWritableFile(path, fs.openSync(path, 'w'), 0));
   }
 
   openAppend(path: string): WritableFile {
@@ -179,19 +168,11 @@ export class NodeFileSystem implements FileSystem {
   }
 
   openRead(path: string): RandomAccessFile {
-    try {
-      return new NodeRandomAccessFile(path, fs.openSync(path, 'r'));
-    } catch (err) {
-      throwIoError('open', path, err);
-    }
+    return ioCall('open', path, () => new NodeRandomAccessFile(path, fs.openSync(path, 'r')));
   }
 
   readFile(path: string): Uint8Array {
-    try {
-      return asBytes(fs.readFileSync(path));
-    } catch (err) {
-      throwIoError('read', path, err);
-    }
+    return ioCall('read', path, () => asBytes(fs.readFileSync(path)));
   }
 
   exists(path: string): boolean {
@@ -199,59 +180,39 @@ export class NodeFileSystem implements FileSystem {
   }
 
   fileSize(path: string): number {
-    try {
-      return fs.statSync(path).size;
-    } catch (err) {
-      throwIoError('stat', path, err);
-    }
+    return ioCall('stat', path, () => fs.statSync(path).size);
   }
 
   rename(from: string, to: string): void {
-    try {
-      fs.renameSync(from, to);
-    } catch (err) {
-      throwIoError(`rename to ${to}`, from, err);
-    }
+    ioCall(`rename to ${to}`, from, () => fs.renameSync(from, to));
   }
 
   remove(path: string): void {
+    ioCall('remove', path, () => fs.unlinkSync(path));
+  }
+
+  async removeAsync(path: string): Promise<void> {
     try {
-      fs.unlinkSync(path);
+      await fs.promises.unlink(path);
     } catch (err) {
       throwIoError('remove', path, err);
     }
   }
 
   removeDir(dir: string): void {
-    try {
-      fs.rmdirSync(dir);
-    } catch (err) {
-      throwIoError('removeDir', dir, err);
-    }
+    ioCall('removeDir', dir, () => fs.rmdirSync(dir));
   }
 
   link(existingPath: string, newPath: string): void {
-    try {
-      fs.linkSync(existingPath, newPath);
-    } catch (err) {
-      throwIoError(`link to ${newPath}`, existingPath, err);
-    }
+    ioCall(`link to ${newPath}`, existingPath, () => fs.linkSync(existingPath, newPath));
   }
 
   mkdirp(dir: string): void {
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      throwIoError('mkdir', dir, err);
-    }
+    ioCall('mkdir', dir, () => fs.mkdirSync(dir, { recursive: true }));
   }
 
   list(dir: string): string[] {
-    try {
-      return fs.readdirSync(dir).sort();
-    } catch (err) {
-      throwIoError('list', dir, err);
-    }
+    return ioCall('list', dir, () => fs.readdirSync(dir).sort());
   }
 
   async syncDir(dir: string): Promise<void> {

@@ -7,20 +7,12 @@ import type { BuiltTable } from '../engine/types.js';
 import type { FileSystem } from './fs.js';
 import { assert } from '../util/assert.js';
 import { joinPath, tableFileName } from './filenames.js';
+import type { FileMetadata } from './version-edit.js';
 
 export { tableFileName } from './filenames.js';
 
-/** What the manifest records about a table file. Keys are internal keys. */
-export interface TableFileMeta {
-  number: number;
-  size: number;
-  smallest: Uint8Array;
-  largest: Uint8Array;
-  entryCount: number;
-  deletionCount: number;
-  smallestSeq: number;
-  largestSeq: number;
-}
+/** What the manifest records about a table file written here: the manifest's own record type. */
+export type TableFileMeta = FileMetadata;
 
 /** Writes tables[i] as `dir/<fileNumbers[i]>.sst`; durable (files and directory synced) on return. */
 export function writeTableFiles(fs: FileSystem, dir: string, tables: BuiltTable[], fileNumbers: number[]): TableFileMeta[] {

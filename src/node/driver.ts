@@ -12,8 +12,8 @@
  *   5. advance.
  * One overlap is allowed: committed entries already durable here before the turn are applied while
  * the turn's new entries are synced (they cannot depend on them).
- * Between turns, when the core has nothing ready, the loop does maintenance: it makes snapshots
- * (log compaction, or one a lagging follower needs) while no apply runs.
+ * Between turns the loop does maintenance: it makes snapshots (log compaction, or one a lagging
+ * follower needs) while no apply runs.
  *
  * What must hold: one turn at a time (the loop is the only caller of ready/advance); no message of
  * a turn leaves before its persistence resolved; entries are applied exactly once per incarnation,
@@ -47,8 +47,10 @@ export interface DriverHooks {
   /** A conf change was applied (conf state already durable). */
   confChangeApplied(cc: ConfChange, conf: ConfState, index: number): Promise<void>;
   readStates(rs: readonly ReadState[]): void;
-  /** The applied index moved (after a turn or a snapshot install). */
-  appliedTo(index: number): void;
+  /** After each turn: the applied index and the term of the entry (or snapshot) at it. */
+  appliedTo(index: number, term: number): void;
+  /** The term this node is at (from the turn's hard state). */
+  term(term: number): void;
   /** Step 1 for a snapshot: makes it the state machine's and the log's. */
   installSnapshot(s: Snapshot): Promise<void>;
   /** Work between turns; resolves true if it did something (the loop then checks again). */
@@ -65,6 +67,8 @@ export class RaftDriver {
   private idleWaiters: Array<() => void> = [];
   private turns = 0;
   private syncs = 0;
+  /** Term of the last entry (or snapshot) applied. */
+  private appliedTerm = 0;
 
   constructor(
     private raw: RawNode,
@@ -118,11 +122,13 @@ export class RaftDriver {
     try {
       for (let turn = 0; turn < TURNS_PER_RUN_MAX; turn++) {
         if (this.stopped || this.pauseWaiters !== undefined) break;
-        if (!this.raw.hasReady()) {
-          if (await this.hooks.maintenance()) continue;
-          break;
-        }
-        await this.turn(this.raw.ready());
+        const ready = this.raw.hasReady();
+        if (ready) await this.turn(this.raw.ready());
+        // After every turn, not only when idle: under a steady load the core is never idle, and
+        // log compaction and snapshots for followers must still happen. Cheap when nothing is due.
+        if (this.stopped || this.pauseWaiters !== undefined) break;
+        const maintained = await this.hooks.maintenance();
+        if (!ready && !maintained) break;
       }
     } catch (err) {
       this.stopped = true;
@@ -141,6 +147,7 @@ export class RaftDriver {
     const raw = this.raw;
     this.turns++;
     if (rd.softState !== undefined) this.hooks.softState(rd.softState);
+    if (rd.hardState !== undefined) this.hooks.term(rd.hardState.term);
 
     // 1. Persist. Committed entries that were already durable here before this turn (a prefix of
     // normal entries below the first new one) are applied while the new ones are synced: they do
@@ -153,7 +160,10 @@ export class RaftDriver {
     }
     const applyEarly = early > 0 ? this.apply(raw, rd.committedEntries.slice(0, early)) : undefined;
     try {
-      if (rd.snapshot !== undefined && rd.snapshot.meta.index > 0) await this.hooks.installSnapshot(rd.snapshot);
+      if (rd.snapshot !== undefined && rd.snapshot.meta.index > 0) {
+        await this.hooks.installSnapshot(rd.snapshot);
+        this.appliedTerm = rd.snapshot.meta.term;
+      }
       if (rd.entries.length > 0 || rd.hardState !== undefined) {
         await this.logStore.append(rd.entries, rd.hardState, rd.mustSync);
         if (rd.mustSync) this.syncs++;
@@ -174,7 +184,7 @@ export class RaftDriver {
 
     // 5. Advance.
     raw.advance(rd);
-    this.hooks.appliedTo(this.stateMachine().appliedIndex);
+    this.hooks.appliedTo(this.stateMachine().appliedIndex, this.appliedTerm);
   }
 
   private async apply(raw: RawNode, entries: Entry[]): Promise<void> {
@@ -183,6 +193,7 @@ export class RaftDriver {
     // re-delivers from its applied index, which is at least the state tree's durable one.
     let start = 0;
     while (start < entries.length && entries[start]!.index <= sm.appliedIndex) start++;
+    if (start < entries.length) this.appliedTerm = entries[entries.length - 1]!.term;
     // Each pass applies one run of normal entries or one conf change.
     for (let i = start; i < entries.length;) {
       const e = entries[i]!;

@@ -17,6 +17,7 @@ import { utf8 } from '../util/bytes.js';
 import type { ClientResponse } from './codec.js';
 import { RequestTimeoutError } from './errors.js';
 import type { KeyInput, MemberInfo, NodeStatus } from './kv-node.js';
+import { addMemberBudgetMs } from './membership.js';
 import { errorFromWire } from './node-errors.js';
 import { ClientConnection, parseAddress, type ClientRequestInput } from './transport.js';
 
@@ -32,6 +33,9 @@ export interface KvClientOptions {
   /** Requests in flight per connection. Default 1024. */
   inFlightMax?: number;
 }
+
+/** Attempt bound of remove and transfer: longer than a node's own 5 s deadline plus forwarding. */
+const ADMIN_ATTEMPT_MS = 12_000;
 
 const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
 
@@ -110,16 +114,18 @@ export class KvClient {
     return JSON.parse((await this.call({ op: 'members' })).json ?? '[]') as MemberInfo[];
   }
 
+  /** Adds an empty node (see KvNode.addMember); may take a while: the new member catches up first. */
   async addMember(id: number, address: string): Promise<void> {
-    await this.call({ op: 'addMember', nodeId: id, address }, false);
+    const budgetMs = addMemberBudgetMs(5_000) + 5_000;
+    await this.call({ op: 'addMember', nodeId: id, address }, { retryTimeouts: false, attemptTimeoutMs: budgetMs, requestTimeoutMs: budgetMs });
   }
 
   async removeMember(id: number): Promise<void> {
-    await this.call({ op: 'removeMember', nodeId: id }, false);
+    await this.call({ op: 'removeMember', nodeId: id }, { retryTimeouts: false, attemptTimeoutMs: ADMIN_ATTEMPT_MS });
   }
 
   async transferLeadership(id: number): Promise<void> {
-    await this.call({ op: 'transfer', nodeId: id });
+    await this.call({ op: 'transfer', nodeId: id }, { retryTimeouts: true, attemptTimeoutMs: ADMIN_ATTEMPT_MS });
   }
 
   close(): void {
@@ -147,12 +153,15 @@ export class KvClient {
     return p;
   }
 
-  private async call(req: ClientRequestInput, retryTimeouts = true): Promise<ClientResponse> {
+  private async call(req: ClientRequestInput, how: { retryTimeouts?: boolean; attemptTimeoutMs?: number; requestTimeoutMs?: number } = {}): Promise<ClientResponse> {
+    const retryTimeouts = how.retryTimeouts ?? true;
+    const attemptTimeoutMs = how.attemptTimeoutMs ?? this.opts.attemptTimeoutMs;
+    const requestTimeoutMs = Math.max(how.requestTimeoutMs ?? 0, this.opts.requestTimeoutMs);
     if (this.closed) throw new LsmraftError('KV_ERR_STOPPED', 'client is closed');
     if (req.key !== undefined && (req.key.length === 0 || req.key.length > KEY_BYTES_MAX)) {
       throw new InvalidArgumentError(`key must be 1..${KEY_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
     }
-    const deadline = Date.now() + this.opts.requestTimeoutMs;
+    const deadline = Date.now() + requestTimeoutMs;
     let last: LsmraftError | undefined;
     for (let attempt = 0; attempt < this.opts.attemptsMax; attempt++) {
       const leftMs = deadline - Date.now();
@@ -165,7 +174,7 @@ export class KvClient {
           this.conns.delete(address);
           throw new LsmraftError('KV_ERR_STOPPED', `connection to ${address} is closed`);
         }
-        res = await conn.request(req, Math.min(leftMs, this.opts.attemptTimeoutMs));
+        res = await conn.request(req, Math.min(leftMs, attemptTimeoutMs));
       } catch (err) {
         if (!(err instanceof LsmraftError) || !RETRIABLE.has(err.code)) throw err;
         if (err.code === 'KV_ERR_TIMEOUT' && !retryTimeouts) throw err;
@@ -186,6 +195,6 @@ export class KvClient {
       else this.moveOn(address);
       await sleep(Math.min(Math.max(0, deadline - Date.now()), Math.min(200, 10 * (attempt + 1))));
     }
-    throw last ?? new RequestTimeoutError(`${req.op} request`, this.opts.requestTimeoutMs);
+    throw last ?? new RequestTimeoutError(`${req.op} request`, requestTimeoutMs);
   }
 }

@@ -40,12 +40,12 @@ import { FrameType, type DecodedFrame } from './frame.js';
 import { checkIdentity, formatClusterId, newClusterId, readIdentity, writeIdentity, type NodeIdentity } from './identity.js';
 import { COMMAND_VALUE_BYTES_MAX, decodeKvCommand, encodeKvCommand, type KvCommand } from './kv-command.js';
 import { RaftLogStore } from './log-store.js';
-import { AddressBook, decodeMemberContext, encodeMemberContext, joinRefusal } from './membership.js';
+import { ADD_CATCH_UP_MS_MIN, addMemberBudgetMs, AddressBook, decodeMemberContext, encodeMemberContext, joinRefusal } from './membership.js';
 import { errorFromWire, MembershipError, NodeStoppedError, NotLeaderError, type LeaderInfo } from './node-errors.js';
 import { RaftDriver } from './driver.js';
 import { PendingRequests } from './requests.js';
 import { installSnapshot, openStateDir, reconcileLogWithState, snapshotIdOf } from './snapshot.js';
-import { SnapshotShipper } from './snapshot-shipper.js';
+import { removeStaleLocalSnapshots, SnapshotShipper } from './snapshot-shipper.js';
 import { resolveNodeOptions, type KvNodeOptions, type ResolvedNodeOptions } from './node-options.js';
 
 export type { KvNodeOptions } from './node-options.js';
@@ -56,8 +56,7 @@ import { serveClientRequest } from './client-service.js';
 
 export type KeyInput = string | Uint8Array;
 
-/** Least time a new learner gets to catch up before `add` gives up promoting it. */
-const ADD_CATCH_UP_MS_MIN = 30_000;
+
 
 export interface MemberInfo {
   id: NodeId;
@@ -134,6 +133,10 @@ export class KvNode {
   private driver!: RaftDriver;
   private ticker!: Ticker;
   private role: Role = 'follower';
+  /** The Raft term, as of the last Ready's hard state. */
+  private term = 0;
+  /** Term of the last applied entry: writes proposed before it are decided (requests.ts). */
+  private appliedTerm = 0;
   private leaderId: NodeId = 0;
   private leaderWaiters: Array<() => void> = [];
   private nextRequestId: number;
@@ -217,6 +220,7 @@ export class KvNode {
     let identity = readIdentity(fs, dataDir);
     if (identity !== undefined) checkIdentity(identity, options.id, dataDir);
     const { stateDir, installed } = await openStateDir(dataDir);
+    removeStaleLocalSnapshots(dataDir);
     const logStore = await RaftLogStore.open(joinPath(dataDir, 'log'), opts.tree);
     let sm: KvStateMachine | undefined;
     try {
@@ -253,7 +257,16 @@ export class KvNode {
       applied: (results) => this.onApplied(results),
       confChangeApplied: (cc, conf, index) => this.onConfChangeApplied(cc, conf, index),
       readStates: (rs) => this.onReadStates(rs),
-      appliedTo: (index) => this.requests.appliedTo(index),
+      appliedTo: (index, term) => {
+        this.requests.appliedTo(index);
+        if (term > this.appliedTerm) {
+          this.appliedTerm = term;
+          this.requests.writesOverTakenBy(term);
+        }
+      },
+      term: (term) => {
+        this.term = term;
+      },
       installSnapshot: (s) => this.installSnapshotFromReady(s),
       maintenance: () => this.snapshots.maintenance(),
       fatal: (err) => this.onFatal(err),
@@ -309,6 +322,11 @@ export class KvNode {
     if (this.leaderId === 0) return undefined;
     const address = this.book.get(this.leaderId);
     return address === undefined ? undefined : { id: this.leaderId, address };
+  }
+
+  /** The term a proposal made now is made at (the core's, which may be ahead of the last Ready). */
+  private currentTerm(): number {
+    return Math.max(this.term, this.driver.rawNode.status().term);
   }
 
   private stateMachine(): KvStateMachine {
@@ -383,11 +401,14 @@ export class KvNode {
     const requestId = this.nextRequestId++;
     const data = encodeKvCommand(make({ clientId: this.id, requestId }));
     const deadline = Date.now() + this.opts.requestTimeoutMs;
-    const applied = this.requests.waitWrite(requestId, this.opts.requestTimeoutMs, data);
+    const applied = this.requests.waitWrite(requestId, this.opts.requestTimeoutMs, data, this.currentTerm());
     // The waiter may end (time out) while this still waits for a leader: it is awaited below.
     applied.catch(() => undefined);
     try {
-      await this.withLeader(deadline, () => this.driver.rawNode.propose(data));
+      await this.withLeader(deadline, () => {
+        this.requests.writeProposedAt(requestId, this.currentTerm());
+        this.driver.rawNode.propose(data);
+      });
     } catch (err) {
       this.requests.cancelWrite(requestId, err as Error);
     }
@@ -505,7 +526,7 @@ export class KvNode {
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
     parseAddress(address);
     if (this.role !== 'leader') {
-      await this.forwardToLeader({ op: 'addMember', nodeId: id, address });
+      await this.forwardToLeader({ op: 'addMember', nodeId: id, address }, addMemberBudgetMs(this.opts.requestTimeoutMs));
       return;
     }
     const st = this.driver.rawNode.status();
@@ -564,7 +585,7 @@ export class KvNode {
     this.checkRunning();
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
     if (this.role !== 'leader') {
-      await this.forwardToLeader({ op: 'removeMember', nodeId: id });
+      await this.forwardToLeader({ op: 'removeMember', nodeId: id }, 2 * this.opts.requestTimeoutMs);
       return;
     }
     const st = this.driver.rawNode.status();
@@ -582,14 +603,19 @@ export class KvNode {
     if (!st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is not a voter`);
     if (st.lead === id) return;
     if (this.role !== 'leader') {
-      await this.forwardToLeader({ op: 'transfer', nodeId: id });
+      await this.forwardToLeader({ op: 'transfer', nodeId: id }, 2 * this.opts.requestTimeoutMs);
       return;
     }
-    this.driver.rawNode.transferLeadership(id);
-    this.driver.kick();
     const deadline = Date.now() + this.opts.requestTimeoutMs;
-    // Each pass waits for a leader change or a few ticks; bounded by the deadline.
+    // Each pass waits for a leader change or a few ticks; bounded by the deadline. The core gives
+    // a transfer up after an election timeout (the transferee did not catch up or campaign in
+    // time): while this node still leads, it asks again.
     while (this.leaderId !== id) {
+      const st = this.driver.rawNode.status();
+      if (st.role === 'leader' && st.leadTransferee === 0) {
+        this.driver.rawNode.transferLeadership(id);
+        this.driver.kick();
+      }
       const leftMs = deadline - Date.now();
       if (leftMs <= 0) throw new LsmraftError('KV_ERR_TIMEOUT', `leadership did not move to node ${id} within ${this.opts.requestTimeoutMs} ms`);
       await this.waitForLeaderChange(Math.min(leftMs, this.opts.tickMs * 5));
@@ -617,12 +643,16 @@ export class KvNode {
     }
   }
 
-  private async forwardToLeader(req: ClientRequestInput): Promise<void> {
-    const deadline = Date.now() + this.opts.requestTimeoutMs;
-    await this.withLeader(deadline, () => {});
+  /**
+   * Sends an admin request to the leader and waits up to `budgetMs`: more than the leader's own
+   * deadline for the operation, so the leader's answer (success or its error) arrives first.
+   */
+  private async forwardToLeader(req: ClientRequestInput, budgetMs: number): Promise<void> {
+    const deadline = Date.now() + budgetMs;
+    await this.withLeader(Date.now() + this.opts.requestTimeoutMs, () => {});
     const leader = this.leader;
     if (leader === undefined) throw new NotLeaderError(`node ${this.id}: the leader's address is unknown`);
-    const conn = await connectClient(leader.address, { connectTimeoutMs: 1000, requestTimeoutMs: this.opts.requestTimeoutMs });
+    const conn = await connectClient(leader.address, { connectTimeoutMs: 1000, requestTimeoutMs: budgetMs });
     try {
       const res = await conn.request(req, Math.max(1, deadline - Date.now()));
       if (!res.ok) throw errorFromWire(res.errorCode, res.message, res.leaderHint);
@@ -693,7 +723,10 @@ export class KvNode {
       const data = this.requests.writeData(requestId);
       if (data === undefined || this.state !== 'running') return;
       try {
-        await this.withLeader(Date.now() + this.opts.requestTimeoutMs, () => this.driver.rawNode.propose(data));
+        await this.withLeader(Date.now() + this.opts.requestTimeoutMs, () => {
+          this.requests.writeProposedAt(requestId, this.currentTerm());
+          this.driver.rawNode.propose(data);
+        });
       } catch (err) {
         if (!(err instanceof LsmraftError)) throw err;
         this.requests.cancelWrite(requestId, err);

@@ -112,6 +112,14 @@ export class AddressBook {
   }
 }
 
+/** Least time a new learner gets to catch up before `add` gives up promoting it. */
+export const ADD_CATCH_UP_MS_MIN = 30_000;
+
+/** Bound on a whole addMember at the leader: join, learner, catch-up, promotion, plus a margin. */
+export function addMemberBudgetMs(requestTimeoutMs: number): number {
+  return Math.max(requestTimeoutMs, ADD_CATCH_UP_MS_MIN) + 4 * requestTimeoutMs;
+}
+
 /** A conf change's context: the member's address in UTF-8 (empty for removals). */
 export function encodeMemberContext(address: string): Uint8Array {
   return utf8(address);

@@ -23,9 +23,9 @@ export interface KvNodeOptions {
   electionTicks?: number;
   /** Heartbeat interval in ticks. Default 5 (50 ms). */
   heartbeatTicks?: number;
-  /** Applied entries between snapshots (log compaction). Default 10_000. */
+  /** Applied entries between snapshots (log compaction). Default 100_000 (etcd's SnapshotCount). */
   snapshotEntries?: number;
-  /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. Default 1_000. */
+  /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. Default 5_000 (etcd's). */
   compactKeepEntries?: number;
   /** Deadline of one request (waiting for a leader included). Default 5000 ms. */
   requestTimeoutMs?: number;
@@ -86,8 +86,8 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     tickMs: intOpt('tickMs', o.tickMs, 10, 1, 60_000),
     electionTicks,
     heartbeatTicks,
-    snapshotEntries: intOpt('snapshotEntries', o.snapshotEntries, 10_000, 1, Number.MAX_SAFE_INTEGER),
-    compactKeepEntries: intOpt('compactKeepEntries', o.compactKeepEntries, 1_000, 0, Number.MAX_SAFE_INTEGER),
+    snapshotEntries: intOpt('snapshotEntries', o.snapshotEntries, 100_000, 1, Number.MAX_SAFE_INTEGER),
+    compactKeepEntries: intOpt('compactKeepEntries', o.compactKeepEntries, 5_000, 0, Number.MAX_SAFE_INTEGER),
     requestTimeoutMs: intOpt('requestTimeoutMs', o.requestTimeoutMs, 5_000, 1, 3_600_000),
     pendingRequestsMax: intOpt('pendingRequestsMax', o.pendingRequestsMax, 65_536, 1, 10_000_000),
     tree,

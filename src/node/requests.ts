@@ -11,7 +11,7 @@
 import { assert } from '../util/assert.js';
 import type { ConfChangeType, NodeId } from '../raft/types.js';
 import { RequestTimeoutError } from './errors.js';
-import type { LsmraftError } from '../errors.js';
+import { LsmraftError } from '../errors.js';
 
 interface Waiter {
   resolve: () => void;
@@ -19,6 +19,8 @@ interface Waiter {
   timer: NodeJS.Timeout;
   /** The proposal's data (writes) or the read context (reads), to send again. */
   payload?: Uint8Array;
+  /** Writes: the proposer's term when it last proposed the write. */
+  term?: number;
 }
 
 interface ConfWaiter extends Waiter {
@@ -61,13 +63,36 @@ export class PendingRequests {
   }
 
   /** Waits until the write tagged `requestId` is applied. Register BEFORE proposing it. */
-  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array): Promise<void> {
+  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array, term: number): Promise<void> {
     this.admit('write');
     assert(!this.writes.has(requestId), () => `request id ${requestId} reused`);
     const { promise, waiter } = this.makeWaiter(`write ${requestId}`, timeoutMs, () => this.writes.delete(requestId));
     waiter.payload = data;
+    waiter.term = term;
     this.writes.set(requestId, waiter);
     return promise;
+  }
+
+  /** The write was proposed again, at `term`. */
+  writeProposedAt(requestId: number, term: number): void {
+    const w = this.writes.get(requestId);
+    if (w !== undefined) w.term = term;
+  }
+
+  /**
+   * An entry of `appliedTerm` was applied: no entry of an older term can be committed any more
+   * (a leader of a newer term commits its own no-op after everything it kept). A write proposed
+   * at an older term and still waiting was lost with its leader, or landed in a newer term under
+   * a leader that was re-elected: its outcome is unknown, and it fails now instead of at its
+   * timeout, so the client can retry at once.
+   */
+  writesOverTakenBy(appliedTerm: number): void {
+    for (const [id, w] of this.writes) {
+      if (w.term === undefined || w.term >= appliedTerm) continue;
+      this.writes.delete(id);
+      clearTimeout(w.timer);
+      w.reject(new LsmraftError('KV_ERR_TIMEOUT', `write ${id}: the leadership changed (term ${w.term} -> ${appliedTerm}) before it was applied; its outcome is unknown, retry it`));
+    }
   }
 
   /** The data of a write still waiting, or undefined once it ended. */

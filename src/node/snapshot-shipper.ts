@@ -31,6 +31,27 @@ import {
 } from './snapshot.js';
 import { decodeSnapshotAck, encodeSnapshotAck, OutgoingTransfer, type TransferOptions } from './snapshot-transfer.js';
 import type { KvStateMachine } from './state-machine.js';
+import { nodeFileSystem } from '../lsm/node-fs.js';
+
+/** Where a node makes the snapshots it sends. */
+export function localSnapshotsDir(dataDir: string): string {
+  return joinPath(dataDir, 'snapshots');
+}
+
+/**
+ * At startup: deletes the snapshots an earlier run made for sending (no transfer survives a
+ * restart, and the next one makes a fresh snapshot). Bounded by the directory's entries.
+ */
+export function removeStaleLocalSnapshots(dataDir: string): void {
+  const fs = nodeFileSystem;
+  const dir = localSnapshotsDir(dataDir);
+  if (!fs.exists(dir)) return;
+  for (const name of fs.list(dir)) {
+    const sub = joinPath(dir, name);
+    for (const file of fs.list(sub)) fs.remove(joinPath(sub, file));
+    fs.removeDir(sub);
+  }
+}
 
 export interface ShipperDeps {
   nodeId: NodeId;
@@ -126,7 +147,7 @@ export class SnapshotShipper {
     const store = this.d.logStore;
     const index = sm.appliedIndex;
     const conf = this.d.conf();
-    const local = await createSnapshot(sm, joinPath(this.d.dataDir, 'snapshots'), { index, term: store.term(index), conf });
+    const local = await createSnapshot(sm, localSnapshotsDir(this.d.dataDir), { index, term: store.term(index), conf });
     await store.createSnapshot(index, conf, snapshotData(local.id));
     const compactTo = index - this.d.compactKeepEntries;
     if (compactTo > store.firstIndex() - 1) await store.compact(compactTo);

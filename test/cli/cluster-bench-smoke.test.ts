@@ -16,13 +16,15 @@ describe('cluster bench (short)', () => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'cluster.bench.ts')], {
         cwd: REPO_ROOT,
         env: { ...process.env, BENCH_SHORT: '1', BENCH_ENGINE: 'js' },
+        // Its own process group, so a timeout kills the bench AND the servers it started.
+        detached: true,
       });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-10_000)));
       const timer = setTimeout(() => {
-        child.kill('SIGKILL');
+        process.kill(-child.pid!, 'SIGKILL');
         reject(new Error(`bench did not finish within 120 s\n${stdout}\n${stderr}`));
       }, 120_000);
       child.on('exit', (code) => {

@@ -129,6 +129,12 @@ describe('garbage and bad input', () => {
     const usage = await run('kvctl.ts', [servers, 'frob']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('usage: kvctl');
+    // A dead server first in the list: the client moves on to the next one.
+    const failover = await run('kvctl.ts', [`--servers=127.0.0.1:1,${server.address}`, 'get', 'k1']);
+    expect([failover.code, failover.stdout]).toEqual([0, 'v1\n']);
+    const unreachable = await run('kvctl.ts', ['--servers=127.0.0.1:1', '--timeout', '1500', 'get', 'k1']);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toMatch(/^error KV_ERR_STOPPED: /);
     const refused = await run('kvctl.ts', [servers, 'remove', '1']);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/^error KV_ERR_MEMBERSHIP: /);

@@ -7,24 +7,14 @@ import {
 import { KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { Random } from '../../src/sim/random.js';
+import { packRun } from '../helpers/runs.js';
 
 /** A run of the given user keys (already sorted), each with `versions` entries. */
 function runOfKeys(keys: Uint8Array[], versions = 1): EntryRun {
-  const parts: Uint8Array[] = [];
-  for (const k of keys) for (let v = versions; v >= 1; v--) parts.push(makeInternalKey(k, v, KIND_PUT));
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * parts.length + 1);
-  let pos = 0;
-  parts.forEach((p, i) => {
-    offsets[2 * i] = pos;
-    data.set(p, pos);
-    pos += p.length;
-    offsets[2 * i + 1] = pos; // empty values
-  });
-  offsets[2 * parts.length] = pos;
-  return { data, offsets, count: parts.length };
+  const empty = new Uint8Array(0);
+  const pairs: Array<[Uint8Array, Uint8Array]> = [];
+  for (const k of keys) for (let v = versions; v >= 1; v--) pairs.push([makeInternalKey(k, v, KIND_PUT), empty]);
+  return packRun(pairs);
 }
 
 /** 4-byte big-endian keys sort in numeric order. */

@@ -11,12 +11,13 @@ import { describe, expect, it } from 'vitest';
 import type { EntryRun, TableCutOptions } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { loadEngine } from '../../src/engine/index.js';
-import { KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
 import { Random } from '../../src/sim/random.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { TableReader } from '../../src/lsm/table-reader.js';
+import { sortedRun } from '../helpers/runs.js';
 
 const REWRITE = process.env.LSMRAFT_REWRITE_GOLDEN === '1';
 const goldenPath = (name: string): string => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
@@ -51,24 +52,7 @@ function toText(entries: GoldenEntry[]): string {
 }
 
 function runOf(entries: GoldenEntry[]): EntryRun {
-  const parts = entries
-    .map((e) => [makeInternalKey(e.user, e.seq, e.kind), e.value] as const)
-    .sort((a, b) => compareInternalKeys(a[0], b[0]));
-  let n = 0;
-  for (const [k, v] of parts) n += k.length + v.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * parts.length + 1);
-  let pos = 0;
-  parts.forEach(([k, v], i) => {
-    offsets[2 * i] = pos;
-    data.set(k, pos);
-    pos += k.length;
-    offsets[2 * i + 1] = pos;
-    data.set(v, pos);
-    pos += v.length;
-  });
-  offsets[2 * parts.length] = pos;
-  return { data, offsets, count: parts.length };
+  return sortedRun(entries.map((e) => [makeInternalKey(e.user, e.seq, e.kind), e.value] as const));
 }
 
 function checkGolden(name: string, actual: Uint8Array | string): void {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { EntryRun } from '../../src/engine/types.js';
 import { mergeRuns, stripeOf } from '../../src/engine/js/merge.js';
-import { KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
 import { Random } from '../../src/sim/random.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { AssertionFailure, INVARIANTS } from '../../src/util/assert.js';
+import { sortedRun } from '../helpers/runs.js';
 
 interface Entry {
   key: string;
@@ -18,23 +19,7 @@ function ikeyOf(e: Entry): Uint8Array {
 }
 
 function runOf(entries: Entry[]): EntryRun {
-  const sorted = [...entries].sort((a, b) => compareInternalKeys(ikeyOf(a), ikeyOf(b)));
-  const parts = sorted.map((e) => [ikeyOf(e), utf8(e.value)] as const);
-  let n = 0;
-  for (const [k, v] of parts) n += k.length + v.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * parts.length + 1);
-  let pos = 0;
-  parts.forEach(([k, v], i) => {
-    offsets[2 * i] = pos;
-    data.set(k, pos);
-    pos += k.length;
-    offsets[2 * i + 1] = pos;
-    data.set(v, pos);
-    pos += v.length;
-  });
-  offsets[2 * parts.length] = pos;
-  return { data, offsets, count: parts.length };
+  return sortedRun(entries.map((e) => [ikeyOf(e), utf8(e.value)] as const));
 }
 
 function entriesOf(run: EntryRun): string[] {

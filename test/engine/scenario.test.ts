@@ -21,9 +21,9 @@ import type { EntryRun } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { CorruptionError } from '../../src/errors.js';
 import {
-  KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey, trailerKind, trailerSequence,
-} from '../../src/lsm/internal-key.js';
+  KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/lsm/internal-key.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { sortedRun } from '../helpers/runs.js';
 
 const REWRITE = process.env.LSMRAFT_REWRITE === '1';
 const DIR = fileURLToPath(new URL('./testdata/', import.meta.url));
@@ -83,22 +83,7 @@ function parseEntry(line: string): [Uint8Array, Uint8Array] {
 }
 
 function runOf(lines: string[]): EntryRun {
-  const parts = lines.map(parseEntry).sort((a, b) => compareInternalKeys(a[0], b[0]));
-  let n = 0;
-  for (const [k, v] of parts) n += k.length + v.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * parts.length + 1);
-  let pos = 0;
-  parts.forEach(([k, v], i) => {
-    offsets[2 * i] = pos;
-    data.set(k, pos);
-    pos += k.length;
-    offsets[2 * i + 1] = pos;
-    data.set(v, pos);
-    pos += v.length;
-  });
-  offsets[2 * parts.length] = pos;
-  return { data, offsets, count: parts.length };
+  return sortedRun(lines.map(parseEntry));
 }
 
 function formatRun(run: EntryRun): string[] {

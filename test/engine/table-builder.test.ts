@@ -5,10 +5,10 @@ import { bloomBuild } from '../../src/engine/js/bloom.js';
 import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
 import { buildTables } from '../../src/engine/js/table-builder.js';
 import {
-  KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey, trailerKind, trailerSequence,
-} from '../../src/lsm/internal-key.js';
+  KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/lsm/internal-key.js';
 import { Random } from '../../src/sim/random.js';
 import { compareRange, getFixed32, getVarint, utf8, type VarintRead } from '../../src/util/bytes.js';
+import { sortedRun } from '../helpers/runs.js';
 
 function randomRun(rng: Random, count: number, maxVersions: number): EntryRun {
   const kv: Array<[Uint8Array, Uint8Array]> = [];
@@ -22,22 +22,7 @@ function randomRun(rng: Random, count: number, maxVersions: number): EntryRun {
       kv.push([makeInternalKey(user, seq++, kind), value]);
     }
   }
-  kv.sort((a, b) => compareInternalKeys(a[0], b[0]));
-  let n = 0;
-  for (const [k, v] of kv) n += k.length + v.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * kv.length + 1);
-  let pos = 0;
-  kv.forEach(([k, v], i) => {
-    offsets[2 * i] = pos;
-    data.set(k, pos);
-    pos += k.length;
-    offsets[2 * i + 1] = pos;
-    data.set(v, pos);
-    pos += v.length;
-  });
-  offsets[2 * kv.length] = pos;
-  return { data, offsets, count: kv.length };
+  return sortedRun(kv);
 }
 
 const vr: VarintRead = { value: 0, pos: 0 };

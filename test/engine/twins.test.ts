@@ -11,37 +11,13 @@ import { jsHotPaths } from '../../src/engine/js/index.js';
 import { instantiateWasmHotPaths } from '../../src/engine/wasm/index.js';
 import { crc32c as jsCrc, maskCrc } from '../../src/engine/js/crc32c.js';
 import { CorruptionError } from '../../src/errors.js';
-import { compareInternalKeys, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { makeInternalKey } from '../../src/lsm/internal-key.js';
 import { compareBytes, putFixed32 } from '../../src/util/bytes.js';
+import { hexEntriesOf, sortedRun } from '../helpers/runs.js';
+import { Rng } from '../helpers/rng.js';
 
 const wasm: HotPaths = instantiateWasmHotPaths();
 const js: HotPaths = jsHotPaths;
-
-/** mulberry32: a tiny seeded generator, enough for test data. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return Math.floor((this.u32() / 0x1_0000_0000) * n);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 0x1_0000_0000 < p;
-  }
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
-}
 
 interface Entry {
   user: Uint8Array;
@@ -92,23 +68,7 @@ function randomEntries(rng: Rng, userKeys: number): Entry[] {
 }
 
 function packRun(entries: readonly Entry[]): EntryRun {
-  const kv = entries.map((e) => [makeInternalKey(e.user, e.seq, e.kind), e.value] as const);
-  kv.sort((a, b) => compareInternalKeys(a[0], b[0]));
-  let n = 0;
-  for (const [k, v] of kv) n += k.length + v.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * kv.length + 1);
-  let pos = 0;
-  kv.forEach(([k, v], i) => {
-    offsets[2 * i] = pos;
-    data.set(k, pos);
-    pos += k.length;
-    offsets[2 * i + 1] = pos;
-    data.set(v, pos);
-    pos += v.length;
-  });
-  offsets[2 * kv.length] = pos;
-  return { data, offsets, count: kv.length };
+  return sortedRun(entries.map((e) => [makeInternalKey(e.user, e.seq, e.kind), e.value] as const));
 }
 
 /** The same entries behind junk bytes: offsets that do not start at 0 (as a sub-run would have). */
@@ -118,18 +78,6 @@ function shifted(rng: Rng, run: EntryRun): EntryRun {
   const data = new Uint8Array(junk + run.data.length).fill(0xee);
   data.set(run.data, junk);
   return { data, offsets: run.offsets.map((o) => o + junk), count: run.count };
-}
-
-/** The run's entries as [key hex, value hex]: compares runs regardless of buffer layout. */
-function entriesOf(run: EntryRun): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i < run.count; i++) {
-    out.push([
-      Buffer.from(run.data.subarray(run.offsets[2 * i]!, run.offsets[2 * i + 1]!)).toString('hex'),
-      Buffer.from(run.data.subarray(run.offsets[2 * i + 1]!, run.offsets[2 * i + 2]!)).toString('hex'),
-    ]);
-  }
-  return out;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -196,9 +144,9 @@ describe('twins: js and wasm hot paths agree', () => {
       const a = wasm.encodeBlock(run, start, end, interval);
       const b = js.encodeBlock(run, start, end, interval);
       expect(hex(a)).toBe(hex(b));
-      const expected = entriesOf(run).slice(start, end);
-      expect(entriesOf(wasm.decodeBlock(b))).toEqual(expected);
-      expect(entriesOf(js.decodeBlock(a))).toEqual(expected);
+      const expected = hexEntriesOf(run).slice(start, end);
+      expect(hexEntriesOf(wasm.decodeBlock(b))).toEqual(expected);
+      expect(hexEntriesOf(js.decodeBlock(a))).toEqual(expected);
     });
   });
 
@@ -263,8 +211,8 @@ describe('twins: js and wasm hot paths agree', () => {
       const a = wasm.mergeRuns(runs, options);
       const b = js.mergeRuns(runs, options);
       const expected = referenceMerge(k > 0 ? entries : [], options);
-      expect(entriesOf(a)).toEqual(expected);
-      expect(entriesOf(b)).toEqual(expected);
+      expect(hexEntriesOf(a)).toEqual(expected);
+      expect(hexEntriesOf(b)).toEqual(expected);
       expect(a.offsets[0]).toBe(0);
       expect(a.offsets.length).toBe(2 * a.count + 1);
     });
@@ -274,7 +222,7 @@ describe('twins: js and wasm hot paths agree', () => {
     forSeeds(5000, 3000, (rng) => {
       // Small random contents, biased toward plausible layouts: a restart count of 1..3 at the end.
       const body = rng.bytes(rng.int(40));
-      const restarts = rng.chance(0.8) ? 1 + rng.int(3) : rng.u32();
+      const restarts = rng.chance(0.8) ? 1 + rng.int(3) : rng.int(0x1_0000_0000);
       const contents = new Uint8Array(body.length + (restarts <= 3 ? 4 * restarts : 0) + 4);
       contents.set(body);
       let pos = body.length;
@@ -286,7 +234,7 @@ describe('twins: js and wasm hot paths agree', () => {
       putFixed32(block, contents.length + 1, maskCrc(jsCrc(block.subarray(0, contents.length + 1))));
       const outcome = (engine: HotPaths): string => {
         try {
-          return JSON.stringify(entriesOf(engine.decodeBlock(block, 'f.sst', 100)));
+          return JSON.stringify(hexEntriesOf(engine.decodeBlock(block, 'f.sst', 100)));
         } catch (err) {
           expect(err).toBeInstanceOf(CorruptionError);
           expect((err as CorruptionError).code).toBe('LSM_ERR_CORRUPTION');

@@ -5,71 +5,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { EntryRun, HotPaths } from '../../src/engine/types.js';
+import type { HotPaths } from '../../src/engine/types.js';
 import { instantiateWasmHotPaths, loadWasmHotPaths } from '../../src/engine/wasm/index.js';
 import { webAssembly, type WasmMemory } from '../../src/engine/wasm/webassembly.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { murmur3x86_32 } from '../../src/engine/js/bloom.js';
 import { crc32c as jsCrc, maskCrc } from '../../src/engine/js/crc32c.js';
 import { CorruptionError } from '../../src/errors.js';
-import { compareInternalKeys, makeInternalKey } from '../../src/lsm/internal-key.js';
-import { getFixed32, putFixed32, utf8 } from '../../src/util/bytes.js';
+import { makeInternalKey } from '../../src/lsm/internal-key.js';
+import { getFixed32, utf8 } from '../../src/util/bytes.js';
+import { expectCorruption } from '../helpers/expect.js';
+import { hexEntriesOf, runOfTuples, withBlockTrailer, type EntryTuple } from '../helpers/runs.js';
 
 const wasm: HotPaths = instantiateWasmHotPaths();
-
-type Entry = [user: string | Uint8Array, seq: number, kind: number, value: string | Uint8Array];
-const bytesOf = (s: string | Uint8Array): Uint8Array => (typeof s === 'string' ? utf8(s) : s);
-
-function makeRun(entries: Entry[]): EntryRun {
-  const kv = entries.map(([k, s, kind, v]) => [makeInternalKey(bytesOf(k), s, kind), bytesOf(v)] as const);
-  kv.sort((a, b) => compareInternalKeys(a[0], b[0]));
-  let n = 0;
-  for (const [k, v] of kv) n += k.length + v.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * kv.length + 1);
-  let pos = 0;
-  kv.forEach(([k, v], i) => {
-    offsets[2 * i] = pos;
-    data.set(k, pos);
-    pos += k.length;
-    offsets[2 * i + 1] = pos;
-    data.set(v, pos);
-    pos += v.length;
-  });
-  offsets[2 * kv.length] = pos;
-  return { data, offsets, count: kv.length };
-}
-
-function entriesOf(run: EntryRun): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-  for (let i = 0; i < run.count; i++) {
-    out.push([
-      hex(run.data.subarray(run.offsets[2 * i]!, run.offsets[2 * i + 1]!)),
-      hex(run.data.subarray(run.offsets[2 * i + 1]!, run.offsets[2 * i + 2]!)),
-    ]);
-  }
-  return out;
-}
-
-function withTrailer(contents: number[], type = 0): Uint8Array {
-  const block = new Uint8Array(contents.length + 5);
-  block.set(contents);
-  block[contents.length] = type;
-  putFixed32(block, contents.length + 1, maskCrc(jsCrc(block.subarray(0, contents.length + 1))));
-  return block;
-}
-
-function corruption(fn: () => unknown): CorruptionError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CorruptionError);
-    expect((err as CorruptionError).code).toBe('LSM_ERR_CORRUPTION');
-    return err as CorruptionError;
-  }
-  throw new Error('expected a CorruptionError');
-}
 
 describe('wasm hot paths', () => {
   it('loads asynchronously as the engine named wasm', async () => {
@@ -103,38 +51,38 @@ describe('wasm hot paths', () => {
   });
 
   it('writes the documented bytes for a two-entry block', () => {
-    const run = makeRun([['a', 1, 1, 'x'], ['ab', 2, 1, '']]);
+    const run = runOfTuples([['a', 1, 1, 'x'], ['ab', 2, 1, '']]);
     const contents = [
       0, 9, 1, 0x61, 0x01, 0x01, 0, 0, 0, 0, 0, 0, 0x78, // "a"@1 put -> "x"
       1, 9, 0, 0x62, 0x01, 0x02, 0, 0, 0, 0, 0, 0, // shares "a"; "b"@2 put -> ""
       0, 0, 0, 0, // restart at 0
       1, 0, 0, 0, // one restart
     ];
-    expect([...wasm.encodeBlock(run, 0, 2, 16)]).toEqual([...withTrailer(contents)]);
-    expect(entriesOf(wasm.decodeBlock(withTrailer(contents)))).toEqual(entriesOf(run));
+    expect([...wasm.encodeBlock(run, 0, 2, 16)]).toEqual([...withBlockTrailer(contents)]);
+    expect(hexEntriesOf(wasm.decodeBlock(withBlockTrailer(contents)))).toEqual(hexEntriesOf(run));
   });
 
   it('encodes a sub-range of a run whose offsets do not start at 0', () => {
-    const run = makeRun(Array.from({ length: 50 }, (_, i): Entry => [`k${String(i).padStart(3, '0')}`, 100 - i, 1, `v${i}`]));
+    const run = runOfTuples(Array.from({ length: 50 }, (_, i): EntryTuple => [`k${String(i).padStart(3, '0')}`, 100 - i, 1, `v${i}`]));
     const block = wasm.encodeBlock(run, 20, 30, 4);
-    expect(entriesOf(wasm.decodeBlock(block))).toEqual(entriesOf(run).slice(20, 30));
+    expect(hexEntriesOf(wasm.decodeBlock(block))).toEqual(hexEntriesOf(run).slice(20, 30));
     const numRestarts = getFixed32(block, block.length - 9);
     expect(numRestarts).toBe(3);
   });
 
   it('detects every single-byte corruption and every truncation, naming file and block offset', () => {
-    const run = makeRun([['apple', 3, 1, 'red'], ['apple', 2, 0, ''], ['banana', 1, 1, 'yellow']]);
+    const run = runOfTuples([['apple', 3, 1, 'red'], ['apple', 2, 0, ''], ['banana', 1, 1, 'yellow']]);
     const good = wasm.encodeBlock(run, 0, 3, 2);
     for (let i = 0; i < good.length; i++) {
       const bad = good.slice();
       bad[i]! ^= 0x20;
-      const err = corruption(() => wasm.decodeBlock(bad, '000007.sst', 4096));
+      const err = expectCorruption(() => wasm.decodeBlock(bad, '000007.sst', 4096));
       expect(err.file).toBe('000007.sst');
       expect(err.offset).toBe(4096);
     }
-    for (let n = 0; n < good.length; n++) corruption(() => wasm.decodeBlock(good.subarray(0, n), 'f', 0));
+    for (let n = 0; n < good.length; n++) expectCorruption(() => wasm.decodeBlock(good.subarray(0, n), 'f', 0));
     // The instance is not left busy or broken by the errors.
-    expect(entriesOf(wasm.decodeBlock(good))).toEqual(entriesOf(run));
+    expect(hexEntriesOf(wasm.decodeBlock(good))).toEqual(hexEntriesOf(run));
   });
 
   it('rejects bad layouts behind a valid checksum, at the offset of the fault', () => {
@@ -154,12 +102,12 @@ describe('wasm hot paths', () => {
       ['restart entry with a shared prefix', [0, 9, 0, ...key, 1, 9, 0, ...b, 0, 0, 0, 0, 12, 0, 0, 0, 2, 0, 0, 0], 112],
     ];
     for (const [what, contents, offset] of cases) {
-      const err = corruption(() => wasm.decodeBlock(withTrailer(contents), '000009.sst', 100));
+      const err = expectCorruption(() => wasm.decodeBlock(withBlockTrailer(contents), '000009.sst', 100));
       expect(err.file, what).toBe('000009.sst');
       if (offset !== undefined) expect(err.offset, what).toBe(offset);
     }
-    const typed = withTrailer([0, 9, 0, ...key, 0, 0, 0, 0, 1, 0, 0, 0], 1);
-    expect(corruption(() => wasm.decodeBlock(typed, 'f', 0)).offset).toBe(20);
+    const typed = withBlockTrailer([0, 9, 0, ...key, 0, 0, 0, 0, 1, 0, 0, 0], 1);
+    expect(expectCorruption(() => wasm.decodeBlock(typed, 'f', 0)).offset).toBe(20);
   });
 
   it('never traps on random garbage with a valid checksum', () => {
@@ -170,7 +118,7 @@ describe('wasm hot paths', () => {
       const contents = Array.from({ length: next() % 64 }, () => next() & 0xff);
       if (contents.length >= 4 && next() % 2 === 0) contents.splice(contents.length - 4, 4, 1 + (next() % 3), 0, 0, 0);
       try {
-        const run = wasm.decodeBlock(withTrailer(contents), 'g', 0);
+        const run = wasm.decodeBlock(withBlockTrailer(contents), 'g', 0);
         expect(run.count, `seed ${seed} case ${i}`).toBeGreaterThan(0);
       } catch (err) {
         expect(err, `seed ${seed} case ${i}`).toBeInstanceOf(CorruptionError);
@@ -180,23 +128,23 @@ describe('wasm hot paths', () => {
 
   it('grows memory for big inputs and stays correct for small ones afterwards', () => {
     const value = new Uint8Array(256 * 1024).map((_, i) => (i * 7) & 0xff);
-    const entries: Entry[] = Array.from({ length: 40 }, (_, i): Entry => [`big${String(i).padStart(3, '0')}`, 1000 + i, 1, value]);
-    const run = makeRun(entries); // 10 MiB of values
+    const entries: EntryTuple[] = Array.from({ length: 40 }, (_, i): EntryTuple => [`big${String(i).padStart(3, '0')}`, 1000 + i, 1, value]);
+    const run = runOfTuples(entries); // 10 MiB of values
     const tables = wasm.buildTables(run, { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 4 << 20 });
     const jsTables = jsHotPaths.buildTables(run, { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 4 << 20 });
     expect(tables.length).toBe(jsTables.length);
     expect(tables.length).toBeGreaterThan(2);
     for (let t = 0; t < tables.length; t++) expect(Buffer.compare(tables[t]!.bytes, jsTables[t]!.bytes)).toBe(0);
     const block = wasm.encodeBlock(run, 0, run.count, 16);
-    expect(entriesOf(wasm.decodeBlock(block))).toEqual(entriesOf(run));
+    expect(hexEntriesOf(wasm.decodeBlock(block))).toEqual(hexEntriesOf(run));
     const merged = wasm.mergeRuns([run, run], { snapshots: [], dropTombstones: false });
     expect(merged.count).toBe(run.count);
-    const small = makeRun([['a', 1, 1, 'x']]);
-    expect(entriesOf(wasm.decodeBlock(wasm.encodeBlock(small, 0, 1, 16)))).toEqual(entriesOf(small));
+    const small = runOfTuples([['a', 1, 1, 'x']]);
+    expect(hexEntriesOf(wasm.decodeBlock(wasm.encodeBlock(small, 0, 1, 16)))).toEqual(hexEntriesOf(small));
   });
 
   it('writes a footer with version, checksum and magic, and table metadata', () => {
-    const run = makeRun([['a', 5, 1, 'x'], ['a', 4, 0, ''], ['b', 2 ** 40, 1, 'y']]);
+    const run = runOfTuples([['a', 5, 1, 'x'], ['a', 4, 0, ''], ['b', 2 ** 40, 1, 'y']]);
     const [table, ...rest] = wasm.buildTables(run, { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 20 });
     expect(rest).toEqual([]);
     const bytes = table!.bytes;
@@ -210,23 +158,23 @@ describe('wasm hot paths', () => {
     expect(table!.largestSequence).toBe(2 ** 40);
     expect(Buffer.from(table!.smallestKey)).toEqual(Buffer.from(makeInternalKey(utf8('a'), 5, 1)));
     expect(Buffer.from(table!.largestKey)).toEqual(Buffer.from(makeInternalKey(utf8('b'), 2 ** 40, 1)));
-    expect(wasm.buildTables(makeRun([]), { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 })).toEqual([]);
+    expect(wasm.buildTables(runOfTuples([]), { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 })).toEqual([]);
   });
 
   it('merges zero runs, empty runs, and keeps one entry per stripe', () => {
     expect(wasm.mergeRuns([], { snapshots: [], dropTombstones: true }).count).toBe(0);
-    const empty = makeRun([]);
+    const empty = runOfTuples([]);
     expect(wasm.mergeRuns([empty, empty], { snapshots: [3], dropTombstones: false }).count).toBe(0);
-    const newer = makeRun([['k', 9, 1, 'v9'], ['k', 7, 0, '']]);
-    const older = makeRun([['k', 5, 1, 'v5'], ['k', 2, 1, 'v2'], ['z', 1, 0, '']]);
+    const newer = runOfTuples([['k', 9, 1, 'v9'], ['k', 7, 0, '']]);
+    const older = runOfTuples([['k', 5, 1, 'v5'], ['k', 2, 1, 'v2'], ['z', 1, 0, '']]);
     // Snapshots 3 and 7: stripes (.., 3] [4, 7] (7, ..): kept 9, 7 (delete), 2; z's delete alone.
     const kept = wasm.mergeRuns([older, newer], { snapshots: [3, 7], dropTombstones: false });
-    expect(entriesOf(kept)).toEqual(entriesOf(makeRun([['k', 9, 1, 'v9'], ['k', 7, 0, ''], ['k', 2, 1, 'v2'], ['z', 1, 0, '']])));
+    expect(hexEntriesOf(kept)).toEqual(hexEntriesOf(runOfTuples([['k', 9, 1, 'v9'], ['k', 7, 0, ''], ['k', 2, 1, 'v2'], ['z', 1, 0, '']])));
     // Bottom level with no snapshots: the newest of k is a put; z's lone delete goes.
     const bottom = wasm.mergeRuns([older, newer], { snapshots: [], dropTombstones: true });
-    expect(entriesOf(bottom)).toEqual(entriesOf(makeRun([['k', 9, 1, 'v9']])));
+    expect(hexEntriesOf(bottom)).toEqual(hexEntriesOf(runOfTuples([['k', 9, 1, 'v9']])));
     // Bottom level, snapshot 8: stripes (.., 8] and (8, ..): k@9 kept, k@7 (delete) is the oldest kept: dropped.
     const snap = wasm.mergeRuns([newer, older], { snapshots: [8], dropTombstones: true });
-    expect(entriesOf(snap)).toEqual(entriesOf(makeRun([['k', 9, 1, 'v9']])));
+    expect(hexEntriesOf(snap)).toEqual(hexEntriesOf(runOfTuples([['k', 9, 1, 'v9']])));
   });
 });

@@ -73,6 +73,10 @@ export class ProcessFileSystem implements FileSystem {
     this.check('remove', path);
     this.inner.remove(path);
   }
+  async removeAsync(path: string): Promise<void> {
+    this.check('remove', path);
+    await this.inner.removeAsync(path);
+  }
   removeDir(dir: string): void {
     this.check('removeDir', dir);
     this.inner.removeDir(dir);

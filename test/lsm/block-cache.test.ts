@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import { AssertionFailure } from '../../src/util/assert.js';
-
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
+import { xorshiftBelow } from '../helpers/rng.js';
 
 describe('BlockCache', () => {
   it('evicts the least recently used blocks once the bytes exceed the capacity', () => {
@@ -85,7 +76,7 @@ describe('BlockCache', () => {
 
   it('matches an LRU model under a seeded random workload', () => {
     const seed = 7;
-    const r = rng(seed);
+    const r = xorshiftBelow(seed);
     const capacity = 5000;
     const cache = new BlockCache<number>(capacity);
     // Model: array, least recent first.

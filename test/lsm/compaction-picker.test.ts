@@ -13,17 +13,7 @@ import { KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
 import { VersionEdit, type FileMetadata } from '../../src/lsm/version-edit.js';
 import { applyEdit, largestUserKey, smallestUserKey, Version } from '../../src/lsm/version.js';
 import { compareBytes, fromUtf8, utf8 } from '../../src/util/bytes.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/rng.js';
 
 const KiB = 1024;
 

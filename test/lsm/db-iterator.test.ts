@@ -2,35 +2,16 @@ import { describe, expect, it } from 'vitest';
 import type { EntryRun } from '../../src/engine/types.js';
 import { ClosedError } from '../../src/errors.js';
 import { DbIterator, type DbIteratorBounds } from '../../src/lsm/db-iterator.js';
-import { compareInternalKeys, KIND_DELETE, KIND_PUT, makeInternalKey, SEQUENCE_MAX } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey, SEQUENCE_MAX } from '../../src/lsm/internal-key.js';
 import type { InternalIterator } from '../../src/lsm/iterator.js';
 import { MemTable } from '../../src/lsm/memtable.js';
 import { MergingIterator } from '../../src/lsm/merging-iterator.js';
 import { RunIterator } from '../../src/lsm/run-iterator.js';
 import { compareBytes, fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { sortedRun } from '../helpers/runs.js';
+import { seedsWithClock, withSeed, xorshiftBelow } from '../helpers/rng.js';
 
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
-
-function withSeed(seed: number, body: () => void): void {
-  try {
-    body();
-  } catch (err) {
-    console.error(`failing seed: ${seed} (rerun with LSMRAFT_SEED=${seed})`);
-    throw err;
-  }
-}
-
-const SEEDS = process.env.LSMRAFT_SEED !== undefined
-  ? [Number(process.env.LSMRAFT_SEED)]
-  : [21, 22, 23, (Date.now() % 0x7fffffff) + 1];
+const SEEDS = seedsWithClock([21, 22, 23]);
 
 interface Write {
   userKey: Uint8Array;
@@ -40,24 +21,7 @@ interface Write {
 }
 
 function packRun(writes: readonly Write[]): EntryRun {
-  const sorted = writes
-    .map((w) => ({ ikey: makeInternalKey(w.userKey, w.seq, w.kind), value: w.value }))
-    .sort((a, b) => compareInternalKeys(a.ikey, b.ikey));
-  let bytes = 0;
-  for (const e of sorted) bytes += e.ikey.length + e.value.length;
-  const data = new Uint8Array(bytes);
-  const offsets = new Uint32Array(2 * sorted.length + 1);
-  let pos = 0;
-  sorted.forEach((e, i) => {
-    offsets[2 * i] = pos;
-    data.set(e.ikey, pos);
-    pos += e.ikey.length;
-    offsets[2 * i + 1] = pos;
-    data.set(e.value, pos);
-    pos += e.value.length;
-  });
-  offsets[2 * sorted.length] = pos;
-  return { data, offsets, count: sorted.length };
+  return sortedRun(writes.map((w) => [makeInternalKey(w.userKey, w.seq, w.kind), w.value] as const));
 }
 
 /** Spreads writes over a memtable and a few runs, merged: the shape a read sees in the tree. */
@@ -133,7 +97,7 @@ describe('DbIterator against a model', () => {
   it('yields the newest visible version per key, for every bound combination, both directions', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         for (let round = 0; round < 6; round++) {
           const writes = randomWrites(r, 50 + r(300));
           for (let mask = 0; mask < 16; mask++) {
@@ -157,7 +121,7 @@ describe('DbIterator against a model', () => {
   it('seeks to the first visible key at or past the target, clamped to the bounds', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         for (let round = 0; round < 40; round++) {
           const writes = randomWrites(r, 50 + r(200));
           const reverse = r(2) === 1;
@@ -190,7 +154,7 @@ describe('DbIterator against a model', () => {
     });
     const writes = [w('a', 1, 'a1'), w('b', 2, 'b2'), w('a', 3), w('c', 4, 'c4'), w('b', 5, 'b5'), w('a', 6, 'a6'), w('c', 7)];
     const read = (seq: number, reverse: boolean): [string, string][] =>
-      drain(new DbIterator(sourceOf(writes, rng(5)), seq, {}, reverse), 100);
+      drain(new DbIterator(sourceOf(writes, xorshiftBelow(5)), seq, {}, reverse), 100);
     expect(read(0, false)).toEqual([]);
     expect(read(2, false)).toEqual([['a', 'a1'], ['b', 'b2']]);
     expect(read(3, false)).toEqual([['b', 'b2']]);
@@ -204,7 +168,7 @@ describe('DbIterator against a model', () => {
       { userKey: utf8('k1'), seq: 1, kind: KIND_PUT, value: utf8('one') },
       { userKey: utf8('k2'), seq: 2, kind: KIND_PUT, value: utf8('two') },
     ];
-    const it = new DbIterator(sourceOf(writes, rng(9)), 10, {}, false);
+    const it = new DbIterator(sourceOf(writes, xorshiftBelow(9)), 10, {}, false);
     expect(it.next()).toBe(true);
     const k = it.key();
     k[0] = 0;

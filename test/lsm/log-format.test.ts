@@ -11,18 +11,7 @@ import {
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { WriteBatch, decodeBatch, encodeSingle } from '../../src/lsm/write-batch.js';
 import { getFixed32, putFixed32, utf8 } from '../../src/util/bytes.js';
-
-/** mulberry32: small seeded generator, so a failing run can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/rng.js';
 
 function pattern(length: number, salt: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -100,7 +89,7 @@ describe('log framing', () => {
   it('round-trips seeded random records of 0..100 KiB across blocks, in both modes', () => {
     const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
     try {
-      const rand = rng(seed);
+      const rand = mulberry32(seed);
       const fs = new CrashableMemFileSystem();
       const w = new LogWriter(fs.create('/wal'), LogKind.Wal);
       const expected: Uint8Array[] = [];
@@ -258,7 +247,7 @@ describe('torn tails', () => {
 
   it('drops the last record when its tail is zero-filled or garbage from any byte on', () => {
     const { data, records, lastStart } = spanningLog();
-    const rand = rng(11);
+    const rand = mulberry32(11);
     for (let cut = lastStart; cut < data.length; cut++) {
       const zeroed = data.slice();
       zeroed.fill(0, cut);
@@ -304,7 +293,7 @@ describe('torn tails', () => {
 describe('crash model', () => {
   it('after a seeded random crash, reads every synced record and a prefix of the rest, never corruption', () => {
     const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
-    const rand = rng(seed);
+    const rand = mulberry32(seed);
     try {
       for (let round = 0; round < 40; round++) {
         const fs = new CrashableMemFileSystem();

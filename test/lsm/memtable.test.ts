@@ -12,36 +12,11 @@ import {
 import type { InternalIterator } from '../../src/lsm/iterator.js';
 import { MemTable } from '../../src/lsm/memtable.js';
 import { AssertionFailure } from '../../src/util/assert.js';
-import { compareBytes, equalBytes, utf8 } from '../../src/util/bytes.js';
+import { compareBytes, utf8 } from '../../src/util/bytes.js';
+import { seedsWithClock, withSeed, xorshiftBelow } from '../helpers/rng.js';
+import { expectBytes } from '../helpers/expect.js';
 
-/** xorshift32: a seeded generator for the random tests. */
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
-
-/** Byte equality, cheap when it holds; on a mismatch, vitest's diff of the two arrays. */
-function expectBytes(actual: Uint8Array, expected: Uint8Array, what?: string): void {
-  if (!equalBytes(actual, expected)) expect(Array.from(actual), what).toEqual(Array.from(expected));
-}
-
-function withSeed(seed: number, body: (seed: number) => void): void {
-  try {
-    body(seed);
-  } catch (err) {
-    console.error(`failing seed: ${seed} (rerun with LSMRAFT_SEED=${seed})`);
-    throw err;
-  }
-}
-
-const SEEDS = process.env.LSMRAFT_SEED !== undefined
-  ? [Number(process.env.LSMRAFT_SEED)]
-  : [1, 2, 3, (Date.now() % 0x7fffffff) + 1];
+const SEEDS = seedsWithClock([1, 2, 3]);
 
 interface ModelEntry {
   ikey: Uint8Array;
@@ -108,7 +83,7 @@ describe('MemTable against a sorted-array model', () => {
     it(`adds, gets and iterates (arena chunks of ${chunkBytes} bytes)`, () => {
       for (const seed of SEEDS) {
         withSeed(seed, () => {
-          const r = rng(seed);
+          const r = xorshiftBelow(seed);
           const mem = new MemTable({ arenaChunkBytes: chunkBytes });
           const count = 1500;
           const model = fill(r, mem, count, 300);
@@ -188,7 +163,7 @@ describe('MemTable against a sorted-array model', () => {
   it('keeps an iterator valid across later adds, which it may see', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         const mem = new MemTable({ arenaChunkBytes: 512 });
         for (let i = 1; i <= 200; i++) mem.add(i, KIND_PUT, utf8(`k${String(r(1000)).padStart(4, '0')}`), utf8(`v${i}`));
         const it = mem.iterator();
@@ -220,7 +195,7 @@ describe('MemTable against a sorted-array model', () => {
   it('orders ascending, descending and mixed runs of keys (the splice-hint paths)', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         const mem = new MemTable({ arenaChunkBytes: 1024 });
         const model: ModelEntry[] = [];
         let seq = 1;
@@ -253,7 +228,7 @@ describe('MemTable against a sorted-array model', () => {
   it('orders and finds long keys that outgrow a chunk and share long prefixes', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         const mem = new MemTable({ arenaChunkBytes: 256 });
         const model: ModelEntry[] = [];
         const stem = new Uint8Array(300).fill(0x61);

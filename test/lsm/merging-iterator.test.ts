@@ -14,35 +14,11 @@ import { MemTable } from '../../src/lsm/memtable.js';
 import { MergingIterator } from '../../src/lsm/merging-iterator.js';
 import { RunIterator } from '../../src/lsm/run-iterator.js';
 import { AssertionFailure } from '../../src/util/assert.js';
-import { equalBytes } from '../../src/util/bytes.js';
+import { packRun } from '../helpers/runs.js';
+import { seedsWithClock, withSeed, xorshiftBelow } from '../helpers/rng.js';
+import { expectBytes } from '../helpers/expect.js';
 
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
-
-/** Byte equality, cheap when it holds; on a mismatch, vitest's diff of the two arrays. */
-function expectBytes(actual: Uint8Array, expected: Uint8Array, what?: string): void {
-  if (!equalBytes(actual, expected)) expect(Array.from(actual), what).toEqual(Array.from(expected));
-}
-
-function withSeed(seed: number, body: () => void): void {
-  try {
-    body();
-  } catch (err) {
-    console.error(`failing seed: ${seed} (rerun with LSMRAFT_SEED=${seed})`);
-    throw err;
-  }
-}
-
-const SEEDS = process.env.LSMRAFT_SEED !== undefined
-  ? [Number(process.env.LSMRAFT_SEED)]
-  : [11, 12, 13, 14, (Date.now() % 0x7fffffff) + 1];
+const SEEDS = seedsWithClock([11, 12, 13, 14]);
 
 interface Entry {
   ikey: Uint8Array;
@@ -50,22 +26,8 @@ interface Entry {
   child: number;
 }
 
-function packRun(entries: readonly Entry[]): EntryRun {
-  let bytes = 0;
-  for (const e of entries) bytes += e.ikey.length + e.value.length;
-  const data = new Uint8Array(bytes);
-  const offsets = new Uint32Array(2 * entries.length + 1);
-  let pos = 0;
-  entries.forEach((e, i) => {
-    offsets[2 * i] = pos;
-    data.set(e.ikey, pos);
-    pos += e.ikey.length;
-    offsets[2 * i + 1] = pos;
-    data.set(e.value, pos);
-    pos += e.value.length;
-  });
-  offsets[2 * entries.length] = pos;
-  return { data, offsets, count: entries.length };
+function runOfEntries(entries: readonly Entry[]): EntryRun {
+  return packRun(entries.map((e) => [e.ikey, e.value] as const));
 }
 
 function randomUserKey(r: (n: number) => number): Uint8Array {
@@ -139,7 +101,7 @@ function makeChildren(r: (n: number) => number, childCount: number, duplicates: 
       }
       children.push(mem.iterator());
     } else {
-      children.push(new RunIterator(packRun(entries)));
+      children.push(new RunIterator(runOfEntries(entries)));
     }
   });
   model.sort(byKeyThenChild);
@@ -192,7 +154,7 @@ describe('RunIterator', () => {
   it('seeks and steps like the sorted model', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         const { children, model } = makeChildren(r, 1, true);
         exercise(r, children[0]!, model, 400);
       });
@@ -207,7 +169,7 @@ describe('RunIterator', () => {
     expect(empty.valid()).toBe(false);
     const a = { ikey: makeInternalKey(Uint8Array.of(2), 1, KIND_PUT), value: new Uint8Array(0), child: 0 };
     const b = { ikey: makeInternalKey(Uint8Array.of(1), 2, KIND_PUT), value: new Uint8Array(0), child: 0 };
-    expect(() => new RunIterator(packRun([a, b]))).toThrow(AssertionFailure);
+    expect(() => new RunIterator(runOfEntries([a, b]))).toThrow(AssertionFailure);
   });
 });
 
@@ -215,7 +177,7 @@ describe('MergingIterator', () => {
   it('merges random children like a model sort, with random direction changes', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         for (let round = 0; round < 10; round++) {
           const { children, model } = makeChildren(r, 1 + r(20), false);
           const it = new MergingIterator(children);
@@ -237,7 +199,7 @@ describe('MergingIterator', () => {
   it('visits an internal key held by two children once per child, in child order, both ways', () => {
     for (const seed of SEEDS) {
       withSeed(seed, () => {
-        const r = rng(seed);
+        const r = xorshiftBelow(seed);
         for (let round = 0; round < 10; round++) {
           const { children, model } = makeChildren(r, 2 + r(6), true);
           exercise(r, new MergingIterator(children), model, 400);

@@ -3,7 +3,6 @@ import type { EntryRun, TableCutOptions } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { loadEngine } from '../../src/engine/index.js';
 import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
-import { CorruptionError } from '../../src/errors.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import {
   KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey, trailerKind, trailerSequence,
@@ -13,6 +12,8 @@ import { TableReader } from '../../src/lsm/table-reader.js';
 import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';
 import { Random } from '../../src/sim/random.js';
 import { compareBytes, getVarint, putFixed32, utf8, type VarintRead } from '../../src/util/bytes.js';
+import { packRun } from '../helpers/runs.js';
+import { expectCorruption } from '../helpers/expect.js';
 
 interface Entry {
   ikey: Uint8Array;
@@ -39,21 +40,7 @@ function randomEntries(rng: Random, users: number): Entry[] {
 }
 
 function runOf(entries: Entry[]): EntryRun {
-  let n = 0;
-  for (const e of entries) n += e.ikey.length + e.value.length;
-  const data = new Uint8Array(n);
-  const offsets = new Uint32Array(2 * entries.length + 1);
-  let pos = 0;
-  entries.forEach((e, i) => {
-    offsets[2 * i] = pos;
-    data.set(e.ikey, pos);
-    pos += e.ikey.length;
-    offsets[2 * i + 1] = pos;
-    data.set(e.value, pos);
-    pos += e.value.length;
-  });
-  offsets[2 * entries.length] = pos;
-  return { data, offsets, count: entries.length };
+  return packRun(entries.map((e) => [e.ikey, e.value] as const));
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -71,17 +58,6 @@ function setup(seed: number, options = OPTIONS) {
   const path = `${DIR}/${tableFileName(7)}`;
   const cache = new BlockCache<EntryRun>(1 << 20);
   return { entries, run, fs, meta: meta!, path, cache, bytes: tables[0]!.bytes };
-}
-
-function corruption(fn: () => unknown): CorruptionError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CorruptionError);
-    expect((err as CorruptionError).code).toBe('LSM_ERR_CORRUPTION');
-    return err as CorruptionError;
-  }
-  throw new Error('expected a CorruptionError');
 }
 
 const vr: VarintRead = { value: 0, pos: 0 };
@@ -236,12 +212,12 @@ describe('TableReader', () => {
     dataBad[10]! ^= 1;
     rewrite(fs, path, dataBad);
     const reader = open();
-    let err = corruption(() => reader.get(entries[0]!.user, entries[0]!.seq));
+    let err = expectCorruption(() => reader.get(entries[0]!.user, entries[0]!.seq));
     expect([err.file, err.offset]).toEqual([path, 0]);
-    err = corruption(() => reader.readAll());
+    err = expectCorruption(() => reader.readAll());
     expect([err.file, err.offset]).toEqual([path, 0]);
     const it = reader.iterator();
-    expect(corruption(() => it.seekToFirst()).offset).toBe(0);
+    expect(expectCorruption(() => it.seekToFirst()).offset).toBe(0);
     it.close();
     reader.close();
 
@@ -249,42 +225,42 @@ describe('TableReader', () => {
     const indexBad = bytes.slice();
     indexBad[index + 3]! ^= 0x40;
     rewrite(fs, path, indexBad);
-    err = corruption(open);
+    err = expectCorruption(open);
     expect([err.file, err.offset]).toEqual([path, index]);
 
     const metaBad = bytes.slice();
     metaBad[metaindex + 1]! ^= 0x40;
     rewrite(fs, path, metaBad);
-    expect(corruption(open).offset).toBe(metaindex);
+    expect(expectCorruption(open).offset).toBe(metaindex);
 
     const footer = bytes.length - 56;
     const footerBad = bytes.slice();
     footerBad[footer + 2]! ^= 1;
     rewrite(fs, path, footerBad);
-    expect(corruption(open).offset).toBe(footer + 44);
+    expect(expectCorruption(open).offset).toBe(footer + 44);
 
     const magicBad = bytes.slice();
     magicBad[bytes.length - 1] = 0;
     rewrite(fs, path, magicBad);
-    expect(corruption(open).offset).toBe(footer + 48);
+    expect(expectCorruption(open).offset).toBe(footer + 48);
 
     const version2 = bytes.slice();
     putFixed32(version2, footer + 40, 2);
     putFixed32(version2, footer + 44, maskCrc(crc32c(version2.subarray(footer, footer + 44))));
     rewrite(fs, path, version2);
-    err = corruption(open);
+    err = expectCorruption(open);
     expect(err.offset).toBe(footer + 40);
     expect(err.message).toContain('version 2');
 
     rewrite(fs, path, bytes.subarray(bytes.length - 40));
-    expect(corruption(open).offset).toBe(0);
+    expect(expectCorruption(open).offset).toBe(0);
 
     // Every single-byte flip anywhere is caught at open or on a full read; never another error.
     for (let pos = 0; pos < bytes.length; pos += 31) {
       const bad = bytes.slice();
       bad[pos]! ^= 0x10;
       rewrite(fs, path, bad);
-      corruption(() => {
+      expectCorruption(() => {
         const r = open();
         try {
           r.readAll();

@@ -5,19 +5,10 @@ import { CorruptionError } from '../../src/errors.js';
 import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
 import { LEVEL_COUNT_MAX, VersionEdit, type FileMetadata } from '../../src/lsm/version-edit.js';
 import { putVarint, utf8 } from '../../src/util/bytes.js';
+import { mulberry32 } from '../helpers/rng.js';
+import { expectCorruption } from '../helpers/expect.js';
 
 const GOLDEN = fileURLToPath(new URL('../golden/manifest-v1.bin', import.meta.url));
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function file(number: number, smallest: string, largest: string, seqLo: number, seqHi: number): FileMetadata {
   return {
@@ -46,17 +37,6 @@ function goldenEdit(): VersionEdit {
   e.addFile(1, file(38, 'apple', 'mango', 100, 200));
   e.addFile(3, file(39, 'n', 'zebra', 1, 99));
   return e;
-}
-
-function expectCorruption(fn: () => unknown): CorruptionError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CorruptionError);
-    expect((err as CorruptionError).code).toBe('LSM_ERR_CORRUPTION');
-    return err as CorruptionError;
-  }
-  throw new Error('expected LSM_ERR_CORRUPTION, nothing was thrown');
 }
 
 describe('VersionEdit encoding', () => {

@@ -11,19 +11,9 @@ import { VersionEdit, type FileMetadata } from '../../src/lsm/version-edit.js';
 import { VersionSet } from '../../src/lsm/version-set.js';
 import type { Version } from '../../src/lsm/version.js';
 import { utf8 } from '../../src/util/bytes.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 const DIR = '/db';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function meta(number: number, smallest: string, largest: string, seq: number): FileMetadata {
   return {

@@ -4,17 +4,7 @@ import { KIND_DELETE, KIND_PUT, SEQUENCE_MAX } from '../../src/lsm/internal-key.
 import { BATCH_HEADER_BYTES, WriteBatch, decodeBatch, encodeSingle } from '../../src/lsm/write-batch.js';
 import { AssertionFailure } from '../../src/util/assert.js';
 import { fromUtf8, putFixed32, putFixed64, utf8 } from '../../src/util/bytes.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/rng.js';
 
 type Op = [sequence: number, kind: number, key: string, value: string];
 
@@ -73,7 +63,7 @@ describe('WriteBatch', () => {
   it('round-trips seeded random batches with large keys and values, growing its buffer', () => {
     const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
     try {
-      const rand = rng(seed);
+      const rand = mulberry32(seed);
       for (let round = 0; round < 20; round++) {
         const b = new WriteBatch();
         const expected: Op[] = [];
@@ -172,7 +162,7 @@ describe('decodeBatch validation', () => {
 
   it('survives seeded random garbage: a CorruptionError or a clean decode, never another error', () => {
     const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
-    const rand = rng(seed);
+    const rand = mulberry32(seed);
     for (let i = 0; i < 2000; i++) {
       const bytes = good.slice();
       const flips = 1 + Math.floor(rand() * 3);

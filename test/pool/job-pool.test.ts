@@ -17,6 +17,7 @@ import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';
 import { JobPool } from '../../src/pool/job-pool.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { packRun } from '../helpers/runs.js';
 
 let dir: string;
 beforeEach(() => {
@@ -28,22 +29,11 @@ afterEach(() => {
 
 /** A sorted run of `count` puts with sequence numbers from `firstSeq`. */
 function makeRun(count: number, firstSeq: number, valueBytes = 100): EntryRun {
-  const keys: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) keys.push(makeInternalKey(utf8(`key-${String(i).padStart(8, '0')}`), firstSeq + i, KIND_PUT));
-  const total = keys.reduce((n, k) => n + k.length + valueBytes, 0);
-  const data = new Uint8Array(total);
-  const offsets = new Uint32Array(2 * count + 1);
-  let pos = 0;
+  const pairs: Array<[Uint8Array, Uint8Array]> = [];
   for (let i = 0; i < count; i++) {
-    offsets[2 * i] = pos;
-    data.set(keys[i]!, pos);
-    pos += keys[i]!.length;
-    offsets[2 * i + 1] = pos;
-    data.fill(97 + (i % 26), pos, pos + valueBytes);
-    pos += valueBytes;
+    pairs.push([makeInternalKey(utf8(`key-${String(i).padStart(8, '0')}`), firstSeq + i, KIND_PUT), new Uint8Array(valueBytes).fill(97 + (i % 26))]);
   }
-  offsets[2 * count] = pos;
-  return { data, offsets, count };
+  return packRun(pairs);
 }
 
 const table = { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 20 };

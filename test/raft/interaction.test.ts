@@ -36,21 +36,10 @@ import {
   type Ready,
 } from '../../src/raft/types.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
 const REWRITE = process.env.LSMRAFT_REWRITE === '1';
-
-/** mulberry32: a small seeded PRNG for the nodes' election timeouts. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Formatting

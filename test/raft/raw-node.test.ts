@@ -11,6 +11,7 @@ import {
   type NodeId,
 } from '../../src/raft/types.js';
 import { utf8 } from '../../src/util/bytes.js';
+import { errorCodeOf } from '../helpers/expect.js';
 
 function cfg(id: NodeId, over: Partial<RaftConfig> = {}): RaftConfig {
   return {
@@ -33,15 +34,6 @@ function boot(voters: NodeId[]): MemoryStorage {
   s.applySnapshot({ meta: { index: 1, term: 1, conf: { voters, learners: [] } }, data: new Uint8Array(0) });
   s.setHardState({ term: 1, vote: 0, commit: 1 });
   return s;
-}
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
 }
 
 /** Minimal lossless network of RawNodes following the Ready contract. */
@@ -94,13 +86,13 @@ class Net {
 describe('RawNode validation', () => {
   it('refuses local message types from the network', () => {
     const node = new RawNode(cfg(1), boot([1]));
-    expect(codeOf(() => node.step(makeMessage({ type: 'hup', from: 2, to: 1 })))).toBe('KV_ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => node.step(makeMessage({ type: 'beat', from: 2, to: 1 })))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => node.step(makeMessage({ type: 'hup', from: 2, to: 1 })))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => node.step(makeMessage({ type: 'beat', from: 2, to: 1 })))).toBe('KV_ERR_INVALID_ARGUMENT');
   });
 
   it('refuses an empty read context (reads are matched by context)', () => {
     const node = new RawNode(cfg(1), boot([1]));
-    expect(codeOf(() => node.readIndex(new Uint8Array(0)))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => node.readIndex(new Uint8Array(0)))).toBe('KV_ERR_INVALID_ARGUMENT');
   });
 
   it('a follower forwards its own proposal to the leader but drops one forwarded by a peer', () => {
@@ -116,16 +108,16 @@ describe('RawNode validation', () => {
   });
 
   it('refuses impossible configurations', () => {
-    expect(codeOf(() => new RawNode(cfg(0), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => new RawNode(cfg(1, { electionTicks: 1, heartbeatTicks: 1 }), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => new RawNode(cfg(1, { readOnlyOption: 'lease', checkQuorum: false }), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => new RawNode(cfg(1, { maxInflightMsgs: 0 }), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => new RawNode(cfg(0), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => new RawNode(cfg(1, { electionTicks: 1, heartbeatTicks: 1 }), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => new RawNode(cfg(1, { readOnlyOption: 'lease', checkQuorum: false }), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => new RawNode(cfg(1, { maxInflightMsgs: 0 }), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
   });
 
   it('drops proposals and reads when no leader is known', () => {
     const node = new RawNode(cfg(1), boot([1, 2, 3]));
-    expect(codeOf(() => node.propose(utf8('x')))).toBe('RAFT_ERR_PROPOSAL_DROPPED');
-    expect(codeOf(() => node.readIndex(utf8('r')))).toBe('RAFT_ERR_PROPOSAL_DROPPED');
+    expect(errorCodeOf(() => node.propose(utf8('x')))).toBe('RAFT_ERR_PROPOSAL_DROPPED');
+    expect(errorCodeOf(() => node.readIndex(utf8('r')))).toBe('RAFT_ERR_PROPOSAL_DROPPED');
   });
 
   it('draws election timeouts in [electionTicks, 2*electionTicks)', () => {
@@ -245,7 +237,7 @@ describe('flow control', () => {
     net.blocked.add(2);
     net.blocked.add(3);
     net.node(1).propose(new Uint8Array(30));
-    expect(codeOf(() => net.node(1).propose(new Uint8Array(30)))).toBe('RAFT_ERR_PROPOSAL_DROPPED');
+    expect(errorCodeOf(() => net.node(1).propose(new Uint8Array(30)))).toBe('RAFT_ERR_PROPOSAL_DROPPED');
   });
 });
 
@@ -297,14 +289,14 @@ describe('conf change encoding', () => {
 
   it('rejects malformed bytes with a typed error', () => {
     const good = encodeConfChange({ type: 'addVoter', nodeId: 4, context: utf8('x') });
-    expect(codeOf(() => decodeConfChange(good.subarray(0, good.length - 1)))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => decodeConfChange(good.subarray(0, good.length - 1)))).toBe('KV_ERR_INVALID_ARGUMENT');
     const badVersion = good.slice();
     badVersion[0] = 9;
-    expect(codeOf(() => decodeConfChange(badVersion))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => decodeConfChange(badVersion))).toBe('KV_ERR_INVALID_ARGUMENT');
     const badType = good.slice();
     badType[1] = 7;
-    expect(codeOf(() => decodeConfChange(badType))).toBe('KV_ERR_INVALID_ARGUMENT');
-    expect(codeOf(() => encodeConfChange({ type: 'addVoter', nodeId: 0 }))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => decodeConfChange(badType))).toBe('KV_ERR_INVALID_ARGUMENT');
+    expect(errorCodeOf(() => encodeConfChange({ type: 'addVoter', nodeId: 0 }))).toBe('KV_ERR_INVALID_ARGUMENT');
   });
 });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import type { Entry } from '../../src/raft/types.js';
+import { errorCodeOf } from '../helpers/expect.js';
 
 const ent = (term: number, index: number, bytes = 0): Entry => ({ term, index, type: 'normal', data: new Uint8Array(bytes) });
 
@@ -12,15 +13,6 @@ function storageWith(snapIndex: number, snapTerm: number, ents: Entry[]): Memory
   return s;
 }
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
-}
-
 describe('MemoryStorage', () => {
   it('answers term() from the snapshot index to the last index, with typed errors outside', () => {
     const s = storageWith(3, 3, [ent(4, 4), ent(5, 5)]);
@@ -28,8 +20,8 @@ describe('MemoryStorage', () => {
     expect(s.lastIndex()).toBe(5);
     expect(s.term(3)).toBe(3);
     expect(s.term(5)).toBe(5);
-    expect(codeOf(() => s.term(2))).toBe('RAFT_ERR_COMPACTED');
-    expect(codeOf(() => s.term(6))).toBe('RAFT_ERR_UNAVAILABLE');
+    expect(errorCodeOf(() => s.term(2))).toBe('RAFT_ERR_COMPACTED');
+    expect(errorCodeOf(() => s.term(6))).toBe('RAFT_ERR_UNAVAILABLE');
   });
 
   it('returns entries [lo,hi) limited by bytes but always at least one', () => {
@@ -38,8 +30,8 @@ describe('MemoryStorage', () => {
     // Each entry counts 16 bytes of header plus its payload: two fit in 52 bytes, one in 30.
     expect(s.entries(4, 7, 52).map((e) => e.index)).toEqual([4, 5]);
     expect(s.entries(4, 7, 1).map((e) => e.index)).toEqual([4]);
-    expect(codeOf(() => s.entries(3, 5, 100))).toBe('RAFT_ERR_COMPACTED');
-    expect(codeOf(() => s.entries(4, 8, 100))).toBe('RAFT_ERR_UNAVAILABLE');
+    expect(errorCodeOf(() => s.entries(3, 5, 100))).toBe('RAFT_ERR_COMPACTED');
+    expect(errorCodeOf(() => s.entries(4, 8, 100))).toBe('RAFT_ERR_UNAVAILABLE');
   });
 
   it('append truncates a conflicting suffix and skips compacted entries', () => {
@@ -58,15 +50,15 @@ describe('MemoryStorage', () => {
     s.compact(5);
     expect(s.firstIndex()).toBe(6);
     expect(s.term(5)).toBe(5);
-    expect(codeOf(() => s.compact(4))).toBe('RAFT_ERR_COMPACTED');
+    expect(errorCodeOf(() => s.compact(4))).toBe('RAFT_ERR_COMPACTED');
   });
 
   it('createSnapshot takes the term of its index; an older snapshot is refused', () => {
     const s = storageWith(3, 3, [ent(4, 4), ent(5, 5)]);
     const snap = s.createSnapshot(5, { voters: [1, 2], learners: [3] }, new Uint8Array([7]));
     expect(snap.meta).toEqual({ index: 5, term: 5, conf: { voters: [1, 2], learners: [3] } });
-    expect(codeOf(() => s.createSnapshot(4, { voters: [1], learners: [] }, new Uint8Array(0)))).toBe('RAFT_ERR_SNAPSHOT_OUT_OF_DATE');
-    expect(codeOf(() => s.applySnapshot({ meta: { index: 2, term: 2, conf: { voters: [1], learners: [] } }, data: new Uint8Array(0) }))).toBe('RAFT_ERR_SNAPSHOT_OUT_OF_DATE');
+    expect(errorCodeOf(() => s.createSnapshot(4, { voters: [1], learners: [] }, new Uint8Array(0)))).toBe('RAFT_ERR_SNAPSHOT_OUT_OF_DATE');
+    expect(errorCodeOf(() => s.applySnapshot({ meta: { index: 2, term: 2, conf: { voters: [1], learners: [] } }, data: new Uint8Array(0) }))).toBe('RAFT_ERR_SNAPSHOT_OUT_OF_DATE');
   });
 
   it('initialState returns the hard state and the latest recorded configuration', () => {

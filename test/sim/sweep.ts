@@ -1,5 +1,6 @@
 /** Runs a range of simulator seeds and sums up what they exercised (shared by the sim tests). */
-import { runSimulation, type SimResult } from '../../src/sim/cluster.js';
+import { expect } from 'vitest';
+import { describeFailure, runSimulation, type SimResult } from '../../src/sim/cluster.js';
 import type { RaftCore } from '../../src/sim/node.js';
 
 export interface Sweep {
@@ -41,4 +42,21 @@ export function sweep(core: RaftCore, nodes: number, firstSeed: number, count: n
   s.seconds = (performance.now() - t0) / 1000;
   s.summary = `${s.seedsRun} seeds in ${s.seconds.toFixed(1)} s (${(s.seedsRun / s.seconds).toFixed(0)} seeds/s), ${s.opsCompleted} client ops, ${s.leaderTerms} leader terms, ${s.crashes} crashes, ${s.snapshots} snapshots taken, ${s.snapshotsInstalled} installed, ${s.confChanges} conf changes, ${s.unknownHistories} histories beyond the checker's budget`;
   return s;
+}
+
+/**
+ * Sweeps `count` seeds from `firstSeed` and expects no failure; the runs must also have exercised the
+ * cluster (ops, elections, crashes, snapshots, membership changes), or passing would mean nothing.
+ */
+export function expectSweepPasses(core: RaftCore, nodes: number, firstSeed: number, count: number): void {
+  const s = sweep(core, nodes, firstSeed, count);
+  expect(s.failure, s.failure === undefined ? '' : describeFailure(s.failure)).toBeUndefined();
+  console.log(`${nodes} nodes, seeds ${firstSeed}..${firstSeed + count - 1}: ${s.summary}`);
+  expect(s.opsCompleted).toBeGreaterThan(count * 30);
+  expect(s.leaderTerms).toBeGreaterThan(count * 2);
+  expect(s.crashes).toBeGreaterThan(100);
+  expect(s.snapshots).toBeGreaterThan(100);
+  expect(s.snapshotsInstalled).toBeGreaterThan(100);
+  expect(s.confChanges).toBeGreaterThan(100);
+  expect(s.unknownHistories).toBeLessThan(10);
 }
