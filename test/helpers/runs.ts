@@ -2,7 +2,7 @@
  * Test helpers for EntryRuns (the packed layout of src/engine/types.ts: entry i's key is
  * data[offsets[2i], offsets[2i+1]), its value data[offsets[2i+1], offsets[2i+2])): packing
  * [internal key, value] pairs, building them from user keys, reading them back for comparison,
- * and hand-made blocks with a correct trailer (docs/format/sstable.md "Block trailer").
+ * and hand-made blocks with a correct 5-byte trailer (docs/format/sstable.md "File layout").
  * One copy for the engine, lsm and pool tests and the benchmarks.
  */
 import type { EntryRun } from '../../src/engine/types.js';
