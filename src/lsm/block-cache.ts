@@ -1,11 +1,13 @@
 /**
  * A block cache bounded in bytes with least-recently-used eviction, after leveldb's util/cache.cc
- * (LRUCache with per-entry charge). A JS Map keeps insertion order, so "delete then set" on a hit
- * moves an entry to the most-recent end and the first key of the map is the least recent one.
+ * (LRUCache with per-entry charge, its entries on an intrusive doubly linked list).
  *
- * Keys are numbers, not strings, on the hot path: fileNumber * 2^32 + blockOffset, exact in a double
- * while fileNumber < 2^20 (asserted; file numbers are allocated one by one from 1) and
- * blockOffset < 2^32 (tables are far smaller).
+ * Lookup is two small-integer keyed maps (file number, then block offset): V8 keeps both keys as
+ * small integers, so a hit allocates nothing. (A single map keyed fileNumber * 2^32 + offset would
+ * box every key as a heap number: that cost ~4 us an insert.) Recency is a linked list through the
+ * entries: a hit moves its entry to the head, eviction takes the tail.
+ *
+ * Limits (asserted): fileNumber < 2^20 (allocated one by one from 1) and blockOffset < 2^32.
  *
  * What must hold: usedBytes is the sum of the charges of the cached entries and never exceeds
  * capacityBytes after an insert returns; an entry whose charge alone exceeds the capacity is not
@@ -15,18 +17,28 @@ import { InvalidArgumentError } from '../errors.js';
 import { assert } from '../util/assert.js';
 
 export const BLOCK_CACHE_FILE_NUMBER_LIMIT = 2 ** 20;
-const OFFSET_SPAN = 2 ** 32;
+const OFFSET_LIMIT = 2 ** 32;
 
-interface CacheEntry<T> {
-  value: T;
-  chargeBytes: number;
+class CacheEntry<T> {
+  /** Toward the most recently used end. */
+  newer: CacheEntry<T> | null = null;
+  /** Toward the least recently used end. */
+  older: CacheEntry<T> | null = null;
+  constructor(
+    readonly fileNumber: number,
+    readonly blockOffset: number,
+    public value: T,
+    public chargeBytes: number,
+  ) {}
 }
 
 export class BlockCache<T> {
   readonly capacityBytes: number;
-  private readonly entries = new Map<number, CacheEntry<T>>();
-  /** Cached block offsets of each file, so evictFile costs that file's blocks, not the cache's. */
-  private readonly offsetsByFile = new Map<number, Set<number>>();
+  /** Cached blocks by file, then offset (evictFile costs that file's blocks, not the cache's). */
+  private readonly files = new Map<number, Map<number, CacheEntry<T>>>();
+  private newest: CacheEntry<T> | null = null;
+  private oldest: CacheEntry<T> | null = null;
+  private count = 0;
   private used = 0;
   private hitCount = 0;
   private missCount = 0;
@@ -50,79 +62,89 @@ export class BlockCache<T> {
     return this.missCount;
   }
 
-  /** Number of cached blocks. */
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   get(fileNumber: number, blockOffset: number): T | undefined {
-    const key = cacheKey(fileNumber, blockOffset);
-    const entry = this.entries.get(key);
+    checkKey(fileNumber, blockOffset);
+    const entry = this.files.get(fileNumber)?.get(blockOffset);
     if (entry === undefined) {
       this.missCount++;
       return undefined;
     }
     this.hitCount++;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    if (entry !== this.newest) {
+      this.unlink(entry);
+      this.pushNewest(entry);
+    }
     return entry.value;
   }
 
-  /** Caches `value` as the most recent entry (replacing any entry of the same block), then evicts. */
   insert(fileNumber: number, blockOffset: number, value: T, chargeBytes: number): void {
     assert(Number.isSafeInteger(chargeBytes) && chargeBytes >= 0, () => `block charge ${chargeBytes}`);
-    const key = cacheKey(fileNumber, blockOffset);
-    const old = this.entries.get(key);
-    if (old !== undefined) this.remove(key, fileNumber, blockOffset, old);
+    checkKey(fileNumber, blockOffset);
+    let blocks = this.files.get(fileNumber);
+    const old = blocks?.get(blockOffset);
+    if (old !== undefined) this.remove(old);
     if (chargeBytes > this.capacityBytes) return;
-    this.entries.set(key, { value, chargeBytes });
-    let offsets = this.offsetsByFile.get(fileNumber);
-    if (offsets === undefined) {
-      offsets = new Set();
-      this.offsetsByFile.set(fileNumber, offsets);
+    if (blocks === undefined || blocks.size === 0) {
+      blocks = this.files.get(fileNumber) ?? new Map<number, CacheEntry<T>>();
+      this.files.set(fileNumber, blocks);
     }
-    offsets.add(blockOffset);
+    const entry = new CacheEntry(fileNumber, blockOffset, value, chargeBytes);
+    blocks.set(blockOffset, entry);
+    this.pushNewest(entry);
+    this.count++;
     this.used += chargeBytes;
-    // Each round removes one entry, so at most entries.size rounds.
-    for (let round = this.entries.size; this.used > this.capacityBytes && round > 0; round--) {
-      const oldestKey = this.entries.keys().next().value as number;
-      const oldest = this.entries.get(oldestKey)!;
-      const oldestFile = Math.floor(oldestKey / OFFSET_SPAN);
-      this.remove(oldestKey, oldestFile, oldestKey - oldestFile * OFFSET_SPAN, oldest);
-    }
+    // Each round removes one entry, so at most `count` rounds.
+    for (let round = this.count; this.used > this.capacityBytes && round > 0; round--) this.remove(this.oldest!);
     assert(this.used <= this.capacityBytes, () => `block cache holds ${this.used} of ${this.capacityBytes} bytes`);
   }
 
-  /** Drops every cached block of `fileNumber` (the file was deleted). */
   evictFile(fileNumber: number): void {
-    const offsets = this.offsetsByFile.get(fileNumber);
-    if (offsets === undefined) return;
-    for (const offset of offsets) {
-      const key = cacheKey(fileNumber, offset);
-      const entry = this.entries.get(key);
-      assert(entry !== undefined, () => `block cache index names a missing block ${fileNumber}@${offset}`);
-      this.entries.delete(key);
+    const blocks = this.files.get(fileNumber);
+    if (blocks === undefined) return;
+    for (const entry of blocks.values()) {
+      this.unlink(entry);
+      this.count--;
       this.used -= entry.chargeBytes;
     }
-    this.offsetsByFile.delete(fileNumber);
+    this.files.delete(fileNumber);
   }
 
-  private remove(key: number, fileNumber: number, blockOffset: number, entry: CacheEntry<T>): void {
-    this.entries.delete(key);
+  private remove(entry: CacheEntry<T>): void {
+    const blocks = this.files.get(entry.fileNumber);
+    const indexed = blocks?.delete(entry.blockOffset) === true;
+    assert(indexed, () => `block cache index lost ${entry.fileNumber}@${entry.blockOffset}`);
+    if (blocks!.size === 0) this.files.delete(entry.fileNumber);
+    this.unlink(entry);
+    this.count--;
     this.used -= entry.chargeBytes;
-    const offsets = this.offsetsByFile.get(fileNumber);
-    assert(offsets !== undefined, () => `block cache index lost file ${fileNumber}`);
-    const indexed = offsets.delete(blockOffset);
-    assert(indexed, () => `block cache index lost ${fileNumber}@${blockOffset}`);
-    if (offsets.size === 0) this.offsetsByFile.delete(fileNumber);
+  }
+
+  private unlink(entry: CacheEntry<T>): void {
+    if (entry.newer === null) this.newest = entry.older;
+    else entry.newer.older = entry.older;
+    if (entry.older === null) this.oldest = entry.newer;
+    else entry.older.newer = entry.newer;
+    entry.newer = null;
+    entry.older = null;
+  }
+
+  private pushNewest(entry: CacheEntry<T>): void {
+    entry.older = this.newest;
+    entry.newer = null;
+    if (this.newest !== null) this.newest.newer = entry;
+    this.newest = entry;
+    if (this.oldest === null) this.oldest = entry;
   }
 }
 
-function cacheKey(fileNumber: number, blockOffset: number): number {
+function checkKey(fileNumber: number, blockOffset: number): void {
   assert(
     Number.isInteger(fileNumber) && fileNumber >= 0 && fileNumber < BLOCK_CACHE_FILE_NUMBER_LIMIT,
     () => `block cache file number ${fileNumber} out of range`,
   );
-  assert(Number.isInteger(blockOffset) && blockOffset >= 0 && blockOffset < OFFSET_SPAN, () => `block offset ${blockOffset} out of range`);
-  return fileNumber * OFFSET_SPAN + blockOffset;
+  assert(Number.isInteger(blockOffset) && blockOffset >= 0 && blockOffset < OFFSET_LIMIT, () => `block offset ${blockOffset} out of range`);
 }
