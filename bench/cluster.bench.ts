@@ -10,6 +10,7 @@
  *
  *   npm run bench:cluster                 # 10 s per load level, 10 kills
  *   BENCH_SHORT=1 npm run bench:cluster   # 2 s of load, 2 kills (the vitest smoke test runs this)
+ *   BENCH_LOAD_MS, BENCH_KILLS, BENCH_ENGINE=js, BENCH_SERVER_ARGS="--snapshot-entries N" tune it.
  *
  * Prints a table, then one line `RESULT {json}` for scripts.
  */
@@ -21,6 +22,8 @@ const SHORT = process.env.BENCH_SHORT === '1';
 const LOAD_MS = Number(process.env.BENCH_LOAD_MS ?? (SHORT ? 2_000 : 10_000));
 const KILLS = Number(process.env.BENCH_KILLS ?? (SHORT ? 2 : 10));
 const ENGINE = (process.env.BENCH_ENGINE ?? 'wasm') as 'wasm' | 'js';
+/** Extra kv-server arguments, e.g. BENCH_SERVER_ARGS="--snapshot-entries 1000000". */
+const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a.length > 0);
 const VALUE_BYTES = 256;
 const CONCURRENCIES = [32, 128];
 
@@ -112,7 +115,7 @@ async function oneFailover(client: KvClient, servers: ServerProcess[], round: nu
   await Promise.all(writers);
   if (firstAckMs === Number.POSITIVE_INFINITY) throw new Error('no write was acknowledged within 30 s of the kill');
   // Restart the victim from its data directory and let it catch up before the next round.
-  const back = await startServer({ id: victim.id, address: victim.address, dataDir: victim.dataDir, engine: ENGINE });
+  const back = await startServer({ id: victim.id, address: victim.address, dataDir: victim.dataDir, engine: ENGINE, extraArgs: SERVER_ARGS });
   servers[servers.indexOf(victim)] = back;
   const target = (await client.status()).commit;
   await waitFor(`node ${back.id} to catch up`, async () => {
@@ -125,7 +128,7 @@ async function oneFailover(client: KvClient, servers: ServerProcess[], round: nu
 async function main(): Promise<void> {
   const dir = tempDir('bench-cluster');
   try {
-    const servers = await Promise.all([1, 2, 3].map((id) => startServer({ id, dataDir: join(dir, `node-${id}`), engine: ENGINE })));
+    const servers = await Promise.all([1, 2, 3].map((id) => startServer({ id, dataDir: join(dir, `node-${id}`), engine: ENGINE, extraArgs: SERVER_ARGS })));
     for (const s of servers.slice(1)) {
       const answer = await servers[0]!.ask(`add ${s.id} ${s.address}`, /^(added|error)/, 20_000);
       if (!answer.startsWith('added')) throw new Error(answer);

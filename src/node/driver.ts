@@ -159,6 +159,8 @@ export class RaftDriver {
       while (early < rd.committedEntries.length && rd.committedEntries[early]!.index <= durableLast && rd.committedEntries[early]!.type === 'normal') early++;
     }
     const applyEarly = early > 0 ? this.apply(raw, rd.committedEntries.slice(0, early)) : undefined;
+    // Its failure is handled below (awaited in `finally`), even if it fails while the write runs.
+    applyEarly?.catch(() => undefined);
     try {
       if (rd.snapshot !== undefined && rd.snapshot.meta.index > 0) {
         await this.hooks.installSnapshot(rd.snapshot);

@@ -34,8 +34,8 @@ export interface KvClientOptions {
   inFlightMax?: number;
 }
 
-/** Attempt bound of remove and transfer: longer than a node's own 5 s deadline plus forwarding. */
-const ADMIN_ATTEMPT_MS = 12_000;
+/** Attempt bound of remove and transfer: longer than a node's own deadlines (5 s each) plus forwarding. */
+const ADMIN_ATTEMPT_MS = 25_000;
 
 const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
 

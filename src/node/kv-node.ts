@@ -56,6 +56,23 @@ import { serveClientRequest } from './client-service.js';
 
 export type KeyInput = string | Uint8Array;
 
+const MiB = 1024 * 1024;
+/** Bound on one wire frame: a whole append of APPEND_BYTES_MAX fits, with room to spare. */
+const FRAME_BYTES_MAX = 64 * MiB;
+/** Per-peer send queue bounds (frames dropped past them; Raft resends what matters). */
+const PEER_QUEUE_FRAMES_MAX = 4096;
+const PEER_QUEUE_BYTES_MAX = 64 * MiB;
+/** Reconnect backoff to a peer: fast first retries (failover), capped well under an election timeout x2. */
+const RECONNECT_DELAY_MS_MIN = 20;
+const RECONNECT_DELAY_MS_MAX = 500;
+const PEER_CONNECT_TIMEOUT_MS = 500;
+/** Raft flow control (RaftConfig): bytes of entries per append message, appends and bytes in flight per follower. */
+const APPEND_BYTES_MAX = 1 * MiB;
+const APPENDS_IN_FLIGHT_MAX = 256;
+const APPEND_BYTES_IN_FLIGHT_MAX = 32 * MiB;
+/** Proposals a leader holds uncommitted before it refuses more (memory bound during a stall). */
+const UNCOMMITTED_BYTES_MAX = 256 * MiB;
+
 
 
 export interface MemberInfo {
@@ -195,12 +212,12 @@ export class KvNode {
       clusterId: () => this.identity.clusterId,
       listenHost: host,
       listenPort: port,
-      frameBytesMax: 64 * 1024 * 1024,
-      peerQueueFramesMax: 4096,
-      peerQueueBytesMax: 64 * 1024 * 1024,
-      reconnectDelayMsMin: 20,
-      reconnectDelayMsMax: 500,
-      connectTimeoutMs: 500,
+      frameBytesMax: FRAME_BYTES_MAX,
+      peerQueueFramesMax: PEER_QUEUE_FRAMES_MAX,
+      peerQueueBytesMax: PEER_QUEUE_BYTES_MAX,
+      reconnectDelayMsMin: RECONNECT_DELAY_MS_MIN,
+      reconnectDelayMsMax: RECONNECT_DELAY_MS_MAX,
+      connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
       random: init.opts.random,
       onFrame: (frame, conn) => this.onFrame(frame, conn),
       log: init.opts.log,
@@ -295,10 +312,10 @@ export class KvNode {
       random: this.opts.random,
       preVote: true,
       checkQuorum: true,
-      maxSizePerMsgBytes: 1024 * 1024,
-      maxInflightMsgs: 256,
-      maxInflightBytes: 32 * 1024 * 1024,
-      maxUncommittedEntriesBytes: 256 * 1024 * 1024,
+      maxSizePerMsgBytes: APPEND_BYTES_MAX,
+      maxInflightMsgs: APPENDS_IN_FLIGHT_MAX,
+      maxInflightBytes: APPEND_BYTES_IN_FLIGHT_MAX,
+      maxUncommittedEntriesBytes: UNCOMMITTED_BYTES_MAX,
       readOnlyOption: 'safe',
       appliedIndex: applied,
     };
@@ -580,17 +597,31 @@ export class KvNode {
     }
   }
 
-  /** Removes member `id` (forwarded to the leader on a follower). The leader cannot remove itself. */
+  /**
+   * Removes member `id` (forwarded to the leader on a follower). To remove the leader itself, it
+   * first hands leadership to the most caught-up other voter, which then removes it.
+   */
   async removeMember(id: NodeId): Promise<void> {
     this.checkRunning();
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
     if (this.role !== 'leader') {
-      await this.forwardToLeader({ op: 'removeMember', nodeId: id }, 2 * this.opts.requestTimeoutMs);
+      await this.forwardToLeader({ op: 'removeMember', nodeId: id }, 4 * this.opts.requestTimeoutMs);
       return;
     }
     const st = this.driver.rawNode.status();
     if (!st.conf.voters.includes(id) && !st.conf.learners.includes(id)) throw new MembershipError(`node ${id} is not a member`);
-    if (id === this.id) throw new MembershipError(`node ${id} is the leader; transfer leadership to another member first`);
+    if (id === this.id) {
+      let successor = 0;
+      let bestMatch = -1;
+      for (const v of st.conf.voters) {
+        const match = st.progress?.get(v)?.match ?? -1;
+        if (v !== this.id && match > bestMatch) [successor, bestMatch] = [v, match];
+      }
+      if (successor === 0) throw new MembershipError(`node ${id} is the only voter; a cluster cannot remove its last voter`);
+      await this.transferLeadership(successor);
+      await this.forwardToLeader({ op: 'removeMember', nodeId: id }, 2 * this.opts.requestTimeoutMs);
+      return;
+    }
     await this.proposeConfChange({ type: 'removeVoter', nodeId: id });
     this.opts.log(`node ${this.id}: removed node ${id}`);
   }
@@ -624,6 +655,19 @@ export class KvNode {
   }
 
   private async proposeConfChange(cc: ConfChange): Promise<void> {
+    // The core turns a conf change into an empty entry while the leader has not yet committed an
+    // entry of its own term (Raft thesis §4.1 safety, as etcd): a leader that was just elected
+    // (say, by a transfer a moment ago) waits for its no-op to be applied first.
+    const readyBy = Date.now() + this.opts.requestTimeoutMs;
+    // Each pass sleeps a tick; bounded by the deadline.
+    for (;;) {
+      this.checkRunning();
+      const st = this.driver.rawNode.status();
+      if (st.role !== 'leader') throw new NotLeaderError(`node ${this.id} lost leadership before proposing ${cc.type} ${cc.nodeId}`, this.leader);
+      if (this.appliedTerm >= st.term) break;
+      if (Date.now() > readyBy) throw new MembershipError(`node ${this.id} did not commit an entry of its term within ${this.opts.requestTimeoutMs} ms (no quorum?)`);
+      await sleep(this.opts.tickMs);
+    }
     const applied = this.requests.waitConfChange(cc.type, cc.nodeId, this.opts.requestTimeoutMs);
     try {
       this.driver.rawNode.proposeConfChange(cc);
@@ -908,7 +952,7 @@ export class KvNode {
         const book = AddressBook.decodeWire(m.context);
         this.book.replaceWith(book, this.id, this.advertise);
         for (const [pid, address] of this.book.entries()) if (pid !== this.id) this.transport.setPeer(pid, address);
-        void this.writeBook();
+        this.writeBook().catch(() => undefined); // a failure reaches onFatal through bookWrites
       }
     }
     this.driver.rawNode.step(m);

@@ -87,6 +87,12 @@ export class OutgoingTransfer {
   private readonly sender: SnapshotSender;
   private inFlight = 0;
   private lastAcked: ChunkPosition;
+  /**
+   * The position the sender last went back to because the receiver expected it. Every chunk sent
+   * after a lost one draws an ack naming that same position: only the first of them rewinds (one
+   * resend per loss, not one per ack, which would multiply the traffic with every round).
+   */
+  private rewoundTo: ChunkPosition | undefined;
   private stalls = 0;
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -123,19 +129,28 @@ export class OutgoingTransfer {
       this.finish(true, 'complete');
       return;
     }
-    this.stalls = 0;
     const p = ack.position;
     const ahead = p.fileIndex > this.lastAcked.fileIndex || (p.fileIndex === this.lastAcked.fileIndex && p.offset > this.lastAcked.offset);
     if (ahead) {
+      this.stalls = 0;
       this.lastAcked = p;
+      this.rewoundTo = undefined;
       this.inFlight = Math.max(0, this.inFlight - 1);
+    } else if (this.rewoundTo === undefined || this.rewoundTo.fileIndex !== p.fileIndex || this.rewoundTo.offset !== p.offset) {
+      // The receiver still expects p (a chunk was lost) or an earlier position (it restarted):
+      // go back there, once.
+      this.rewind(p);
     } else {
-      // The receiver expects an earlier position (it lost a chunk, or restarted): go back there.
-      this.lastAcked = p;
-      this.sender.seek(p);
-      this.inFlight = 0;
+      return; // already resent from p; the timer covers a lost resend
     }
     this.pump();
+  }
+
+  private rewind(p: ChunkPosition): void {
+    this.lastAcked = p;
+    this.rewoundTo = p;
+    this.sender.seek(p);
+    this.inFlight = 0;
   }
 
   abort(why: string): void {
@@ -148,8 +163,8 @@ export class OutgoingTransfer {
       const chunk = this.sender.next();
       assert(chunk !== undefined, 'sender not finished but no chunk');
       if (!this.deps.sendChunk(this.peerId, encodeSnapshotChunk(chunk))) {
-        // Dropped: resend from the last acknowledged position when the timer fires.
-        this.sender.seek(this.lastAcked);
+        // Dropped (queue full, peer down): resend from the last acknowledged position when the
+        // timer fires.
         break;
       }
       this.inFlight++;
@@ -168,8 +183,7 @@ export class OutgoingTransfer {
         this.finish(false, `no progress for ${this.stalls * this.opts.resendAfterMs} ms`);
         return;
       }
-      this.sender.seek(this.lastAcked);
-      this.inFlight = 0;
+      this.rewind(this.lastAcked);
       this.pump();
     }, this.opts.resendAfterMs);
     this.timer.unref();
