@@ -38,3 +38,7 @@ export type {
 // The Level ecosystem adapter (abstract-level); also importable alone as 'lsmraft/level'.
 export { LsmLevel } from './level/index.js';
 export type { LsmLevelOptions } from './level/index.js';
+
+// The cluster node runtime and its client.
+export { KvNode, KvClient, NotLeaderError, MembershipError, NodeStoppedError, BadFrameError, RequestTimeoutError, ConnectionClosedError } from './node/index.js';
+export type { KvNodeOptions, KvClientOptions, KeyInput, MemberInfo, NodeStatus, LeaderInfo } from './node/index.js';

@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { KvClient } from '../../src/node/kv-client.js';
+import { fromUtf8 } from '../../src/util/bytes.js';
 import { REPO_ROOT, eventually, removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../helpers/cluster.js';
 
 describe('kv-server seed flow', () => {
@@ -81,6 +83,20 @@ describe('kv-server seed flow', () => {
     expect(await s.ask('get onlykey', /./)).toBe('(not found)');
     const help = await s.askLines('help', /^exit /);
     expect(help.map((l) => l.split(' ')[0])).toEqual(['add', 'remove', 'ls', 'put', 'get', 'del', 'lsm', 'status', 'transfer', 'help', 'exit']);
+
+    // End of piped input: the node keeps serving (clients still reach it) until SIGTERM.
+    expect(await s.ask('put after eof', /^(ok|error)/)).toBe('ok');
+    s.child.stdin!.end();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.running).toBe(true);
+    const client = await KvClient.connect([s.address]);
+    try {
+      expect(fromUtf8((await client.get('after'))!)).toBe('eof');
+    } finally {
+      client.close();
+    }
+    await s.stop();
+    expect([s.exitCode, s.exitSignal]).toEqual([0, null]);
   });
 
   it('the compiled binary (dist/) starts and answers', async (ctx) => {

@@ -7,7 +7,9 @@ import { KvClient } from '../../src/node/kv-client.js';
 import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';
 import { makeMessage } from '../../src/raft/types.js';
+import { decodeIdentity, encodeIdentity } from '../../src/node/identity.js';
 import { encodeKvCommand } from '../../src/node/kv-command.js';
+import { AddressBook } from '../../src/node/membership.js';
 import { checksumFiles, createSnapshot, decodeSnapshotChunk, SnapshotReceiver } from '../../src/node/snapshot.js';
 import { decodeSnapshotAck, encodeSnapshotAck, OutgoingTransfer } from '../../src/node/snapshot-transfer.js';
 import { KvStateMachine } from '../../src/node/state-machine.js';
@@ -297,5 +299,29 @@ describe('snapshot transfer over a lossy link', () => {
     // The receiver holds the same files, byte for byte (it checked each file's CRC32C).
     const got = await checksumFiles(nodeFileSystem, join(dir, 'follower', `snapshot-incoming-${local.id}`));
     expect(got.map((f) => [f.name, f.size, f.crc32c]).sort()).toEqual(local.files.map((f) => [f.name, f.size, f.crc32c]).sort());
+  });
+});
+
+describe('node file and wire formats (golden bytes)', () => {
+  it('IDENTITY, MEMBERS and SNAPSHOT_ACK encode to fixed bytes and decode back; damage is refused', () => {
+    const identity = encodeIdentity({ nodeId: 3, clusterId: 0x0123456789abcdefn });
+    expect(fromUtf8(identity)).toBe('lsmraft-identity v1 node=3 cluster=0123456789abcdef crc=d82602eb\n');
+    expect(decodeIdentity(identity)).toEqual({ nodeId: 3, clusterId: 0x0123456789abcdefn });
+    expect(() => decodeIdentity(utf8('lsmraft-identity v1 node=4 cluster=0123456789abcdef crc=d82602eb\n'))).toThrow(expect.objectContaining({ code: 'LSM_ERR_CORRUPTION' }));
+
+    const book = new AddressBook();
+    book.set(3, '127.0.0.1:10003');
+    book.set(2, 'localhost:10002');
+    const members = book.encode();
+    expect(fromUtf8(members)).toBe('lsmraft-members v1\n2 localhost:10002\n3 127.0.0.1:10003\ncrc=ad3e1060\n');
+    expect(AddressBook.decodeWire(members).entries()).toEqual([[2, 'localhost:10002'], [3, '127.0.0.1:10003']]);
+    const damaged = members.slice();
+    damaged[22] ^= 1;
+    expect(() => AddressBook.decodeWire(damaged)).toThrow(expect.objectContaining({ code: 'KV_ERR_BAD_FRAME' }));
+
+    const ack = encodeSnapshotAck({ status: 'next', position: { snapshotId: '12-2-abcd', fileIndex: 1, offset: 300 } });
+    expect(Buffer.from(ack).toString('hex')).toBe('01010931322d322d6162636401ac02');
+    expect(decodeSnapshotAck(ack)).toEqual({ status: 'next', position: { snapshotId: '12-2-abcd', fileIndex: 1, offset: 300 } });
+    expect(() => decodeSnapshotAck(Uint8Array.of(1, 9, 0, 0, 0))).toThrow(expect.objectContaining({ code: 'KV_ERR_BAD_FRAME' }));
   });
 });
