@@ -142,6 +142,9 @@ export class BlockCache<T> {
 }
 
 function checkKey(fileNumber: number, blockOffset: number): void {
+  // Guarded so a hit (the hot path) builds no message closures.
+  if (Number.isInteger(fileNumber) && fileNumber >= 0 && fileNumber < BLOCK_CACHE_FILE_NUMBER_LIMIT &&
+    Number.isInteger(blockOffset) && blockOffset >= 0 && blockOffset < OFFSET_LIMIT) return;
   assert(
     Number.isInteger(fileNumber) && fileNumber >= 0 && fileNumber < BLOCK_CACHE_FILE_NUMBER_LIMIT,
     () => `block cache file number ${fileNumber} out of range`,

@@ -566,9 +566,12 @@ export class LsmTree {
       if (i !== undefined) return i.kind === 'put' ? i.value.slice() : undefined;
     }
     // Synchronous from here to the return, so no job can delete a file this loop reads.
-    for (const { file } of this.versions.current().filesForGet(key)) {
-      const found = this.tableCache.get(file.number).get(key, sequence);
-      if (found !== undefined) return found.kind === KIND_PUT ? found.value.slice() : undefined;
+    const files = this.versions.current().filesForGet(key);
+    for (let i = 0; i < files.length; i++) {
+      const table = this.tableCache.get(files[i]!.file.number);
+      const kind = table.find(key, sequence);
+      // find() returns a kind (>= 0) or FIND_NONE (< 0); a hit's value is copied out of the block.
+      if (kind >= 0) return kind === KIND_PUT ? table.foundData.slice(table.foundValueStart, table.foundValueEnd) : undefined;
     }
     return undefined;
   }

@@ -16,8 +16,8 @@
  */
 import { CorruptionError } from '../errors.js';
 import { assert, INVARIANTS, unreachable } from '../util/assert.js';
-import { compareBytes } from '../util/bytes.js';
-import { compareInternalKeys, userKeyOf } from './internal-key.js';
+import { compareBytes, compareRange } from '../util/bytes.js';
+import { compareInternalKeys, TRAILER_BYTES, userKeyOf } from './internal-key.js';
 import type { FileMetadata, LevelFile, VersionEdit } from './version-edit.js';
 import { LEVEL_COUNT_MAX } from './version-edit.js';
 
@@ -141,15 +141,35 @@ export class Version {
    * The files a point read of `userKey` must consult, in the order it must consult them: every L0
    * file whose range holds the key, newest first, then at most one file per deeper level.
    */
-  *filesForGet(userKey: Uint8Array): Iterable<LevelFile> {
+  filesForGet(userKey: Uint8Array): LevelFile[] {
+    // Runs once per point read: an array, not a generator, and the user keys are compared in place
+    // (compareRange up to the trailer) rather than through userKeyOf() subarrays, so a read of a
+    // compacted tree allocates one array and one record here.
+    const out: LevelFile[] = [];
+    const n = userKey.length;
     for (const file of this.levels[0]!) {
-      if (compareBytes(userKey, smallestUserKey(file)) >= 0 && compareBytes(userKey, largestUserKey(file)) <= 0) yield { level: 0, file };
+      const s = file.smallest;
+      const l = file.largest;
+      if (compareRange(userKey, 0, n, s, 0, s.length - TRAILER_BYTES) >= 0 &&
+        compareRange(userKey, 0, n, l, 0, l.length - TRAILER_BYTES) <= 0) out.push({ level: 0, file });
     }
     for (let level = 1; level < this.numLevels; level++) {
       const files = this.levels[level]!;
-      const i = findFile(files, userKey);
-      if (i < files.length && compareBytes(userKey, smallestUserKey(files[i]!)) >= 0) yield { level, file: files[i]! };
+      // First file whose largest user key is >= userKey (files are sorted and disjoint).
+      let lo = 0;
+      let hi = files.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const l = files[mid]!.largest;
+        if (compareRange(l, 0, l.length - TRAILER_BYTES, userKey, 0, n) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === files.length) continue;
+      const file = files[lo]!;
+      const s = file.smallest;
+      if (compareRange(userKey, 0, n, s, 0, s.length - TRAILER_BYTES) >= 0) out.push({ level, file });
     }
+    return out;
   }
 
   /**

@@ -29,7 +29,7 @@ export const FRAME_HEADER_FIXED_BYTES = 11;
 export const FRAME_CRC_BYTES = 4;
 /** Smallest frame after the length: fixed header, a 1-byte sender varint, empty payload, crc. */
 export const FRAME_BODY_BYTES_MIN = FRAME_HEADER_FIXED_BYTES + 1 + FRAME_CRC_BYTES;
-/** Default bound on a whole frame, length prefix included. Snapshot chunks are at most 1 MiB. */
+/** Default bound on a whole frame, length prefix included. A snapshot chunk carries at most 4 MiB of data (256 KiB by default). */
 export const FRAME_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 
 /** Frame types of version 1. Values are stable: they are written on the wire. */
