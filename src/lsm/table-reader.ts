@@ -371,8 +371,11 @@ export class TableReader {
     const keyLen = userKey.length + TRAILER_BYTES;
     if (this.seekScratch.length < keyLen) this.seekScratch = new Uint8Array(keyLen * 2);
     const seek = this.seekScratch;
-    seek.set(userKey, 0);
-    writeTrailer(seek, userKey.length, sequence, KIND_SEEK);
+    const n = userKey.length;
+    // A loop, not set(): keys are short and set() is a builtin call.
+    if (n <= 64) for (let i = 0; i < n; i++) seek[i] = userKey[i]!;
+    else seek.set(userKey, 0);
+    writeTrailer(seek, n, sequence, KIND_SEEK);
     const b = this.indexSearch.lowerBound(seek, keyLen);
     if (b === this.index.count) return FIND_NONE;
     const block = this.dataBlock(b);
