@@ -399,7 +399,8 @@ export class LsmTree {
       const { sync, meta } = checkWriteOptions(options);
       this.counters.batches++;
       if (batch.count === 0 && meta === undefined) return Promise.resolve();
-      return this.writes.enqueue(batch, sync, meta);
+      // A copy: the caller may reuse its batch before this write resolves.
+      return this.writes.enqueue(batch.clone(), sync, meta);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -411,7 +412,8 @@ export class LsmTree {
     const payloads: Uint8Array[] = [];
     let sync = false;
     for (const w of group) {
-      payloads.push(w.batch.encode(sequence));
+      // The tree owns every queued batch (write() clones the caller's), so a view is safe.
+      payloads.push(w.batch.encodeView(sequence));
       sequence += w.batch.count;
       sync ||= w.sync;
     }
@@ -422,25 +424,24 @@ export class LsmTree {
       if (sync) {
         this.counters.syncs++;
         const synced = this.previousWalSync === undefined ? this.wal.sync() : Promise.all([this.wal.sync(), this.previousWalSync]);
-        return synced.then(() => this.applyGroup(group, payloads));
+        return synced.then(() => this.applyGroup(group));
       }
     }
-    this.applyGroup(group, payloads);
+    this.applyGroup(group);
     return undefined;
   }
 
-  private applyGroup(group: PendingWrite[], payloads: Uint8Array[]): void {
+  private applyGroup(group: PendingWrite[]): void {
     const mem = this.mem;
-    let last = this.lastSequence;
-    for (let i = 0; i < payloads.length; i++) {
-      const { sequence, count } = decodeBatch(payloads[i]!, 'memory', 0, (seq, kind, key, value) => {
-        mem.add(seq, kind, key, value);
+    let sequence = this.lastSequence + 1;
+    for (const w of group) {
+      // The batch itself, not its logged payload: the tree built it, so it needs no validation.
+      w.batch.forEach((kind, key, value) => {
+        mem.add(sequence++, kind, key, value);
       });
-      if (count > 0) last = sequence + count - 1;
-      const meta = group[i]!.meta;
-      if (meta !== undefined) this.memMeta = meta;
+      if (w.meta !== undefined) this.memMeta = w.meta;
     }
-    this.lastSequence = last;
+    this.lastSequence = sequence - 1;
   }
 
   /**

@@ -77,6 +77,28 @@ export class WriteBatch {
   }
 
   /**
+   * encode() without the copy: a view of the batch's own buffer, valid until the batch changes.
+   * REQUIRES: nobody changes the batch while the view is in use (the tree owns the batches it logs).
+   */
+  encodeView(sequence: number): Uint8Array {
+    checkSequence(sequence, this.opCount);
+    putFixed64(this.buf, 0, sequence);
+    putFixed32(this.buf, 8, this.opCount);
+    const out = this.buf.subarray(0, this.endBytes);
+    if (INVARIANTS) decodeBatch(out, '(encoded batch)', 0, () => {});
+    return out;
+  }
+
+  /** An independent copy of this batch. */
+  clone(): WriteBatch {
+    const copy = new WriteBatch();
+    copy.buf = this.buf.slice(0, Math.max(this.endBytes, BATCH_HEADER_BYTES));
+    copy.endBytes = this.endBytes;
+    copy.opCount = this.opCount;
+    return copy;
+  }
+
+  /**
    * Visits the ops in order (kind is KIND_PUT or KIND_DELETE; a delete's value is empty). The
    * arrays are views into the batch: valid until it is changed.
    */
