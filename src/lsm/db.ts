@@ -210,6 +210,17 @@ export class LsmTree {
 
   private readonly snapshots = new Map<number, number>(); // sequence -> count
   private readonly pendingOutputs = new Set<number>();
+  /**
+   * Outputs of a job whose manifest edit failed: the record may still be on disk (version-set.ts),
+   * so they are kept until a later edit succeeds (which starts a manifest without the failed one).
+   */
+  private readonly uncertainOutputs = new Set<number>();
+  /** Memtable switches so far, and how many of those memtables are installed as tables. */
+  private switches = 0;
+  private flushedSwitches = 0;
+  private switching = false;
+  /** Iterators not yet closed: close() closes them with the tree. */
+  private readonly liveIterators = new Set<TreeIterator>();
   /** Names of obsolete files being unlinked (off the main thread), and those unlinks. */
   private readonly deleting = new Set<string>();
   private readonly removals = new Set<Promise<void>>();
@@ -221,7 +232,6 @@ export class LsmTree {
   private lastFlushError: unknown = undefined;
   private backgroundWaiters: Array<() => void> = [];
   private state: 'open' | 'closing' | 'closed' = 'open';
-  private openIterators = 0;
 
   private readonly counters = {
     puts: 0, deletes: 0, batches: 0, groups: 0, syncs: 0, walBytes: 0, stallMs: 0,
@@ -503,9 +513,23 @@ export class LsmTree {
     }
   }
 
-  /** REQUIRES: no immutable memtable. The current memtable becomes immutable; a new WAL starts. */
+  /**
+   * REQUIRES: no immutable memtable; called between groups of the write queue only (from
+   * makeRoomForWrite or a flush() task), so no group is between its log write and its memtable
+   * insert and no other switch is running. The current memtable becomes immutable; a new WAL starts.
+   */
   private async switchMemtable(): Promise<void> {
     assert(this.imm === undefined, 'switchMemtable with an immutable memtable still unflushed');
+    assert(!this.switching, 'two memtable switches at once');
+    this.switching = true;
+    try {
+      await this.switchMemtableNow();
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  private async switchMemtableNow(): Promise<void> {
     if (this.wal !== undefined) {
       // The new log's header and directory entry are durable once its preparation resolves.
       const prepared = this.nextWal ?? this.prepareNextWal();
@@ -524,6 +548,7 @@ export class LsmTree {
     this.immMeta = this.memMeta;
     this.memMeta = undefined;
     this.mem = new MemTable();
+    this.switches++;
     this.maybeScheduleFlush();
   }
 
@@ -603,12 +628,13 @@ export class LsmTree {
     }
     const inner = new DbIterator(new MergingIterator(children), sequence, bounds, options.reverse === true);
     this.counters.iterators++;
-    this.openIterators++;
-    return new TreeIterator(inner, limit, () => {
-      this.openIterators--;
+    const it: TreeIterator = new TreeIterator(inner, limit, () => {
+      this.liveIterators.delete(it);
       version.unref();
       if (this.state === 'open') this.collectGarbage();
     });
+    this.liveIterators.add(it);
+    return it;
   }
 
   /** Entries of a range as `[key, value]` pairs; the iterator is closed when the loop ends. */
@@ -652,24 +678,33 @@ export class LsmTree {
 
   // ---- background work -------------------------------------------------------------------------
 
-  /** Writes the memtable (if it holds anything) as L0 tables and waits until they are installed. */
+  /**
+   * Writes what was written before the call as L0 tables and waits until they are installed.
+   * Writes that arrive meanwhile go to the next memtable and are not waited for.
+   */
   async flush(): Promise<void> {
     this.checkOpen();
-    await this.writes.whenIdle();
-    // Each pass waits for one background event; it ends when nothing is left unflushed.
-    for (let pass = 0; ; pass++) {
-      assert(pass < 1_000_000, 'flush() does not converge');
-      this.checkOpen();
-      if (this.imm !== undefined) {
-        if (this.lastFlushError !== undefined && this.flushing === undefined) {
-          throw new JobFailedError('flush failed', this.lastFlushError);
-        }
+    let target = 0;
+    // In queue order, between groups: every earlier write is in the memtable, none is half-way.
+    await this.writes.runExclusive(async () => {
+      // Each pass waits for the previous immutable memtable's flush (bounded by its retries).
+      for (let pass = 0; this.imm !== undefined; pass++) {
+        assert(pass < 1_000_000, 'flush() does not converge');
+        this.checkOpen();
+        if (this.lastFlushError !== undefined && this.flushing === undefined) throw new JobFailedError('flush failed', this.lastFlushError);
         this.maybeScheduleFlush();
         await this.waitForBackground();
-        continue;
       }
-      if (this.mem.entryCount === 0 && this.memMeta === undefined) return;
-      await this.switchMemtable();
+      if (this.mem.entryCount > 0 || this.memMeta !== undefined) await this.switchMemtable();
+      target = this.switches;
+    });
+    // Each pass waits for one background event, until the memtable switched above is installed.
+    for (let pass = 0; this.flushedSwitches < target; pass++) {
+      assert(pass < 1_000_000, 'flush() does not converge');
+      this.checkOpen();
+      if (this.lastFlushError !== undefined && this.flushing === undefined) throw new JobFailedError('flush failed', this.lastFlushError);
+      this.maybeScheduleFlush();
+      await this.waitForBackground();
     }
   }
 
@@ -684,7 +719,11 @@ export class LsmTree {
         const c = pickManualCompaction(this.versions.current(), this.pickerOptions());
         if (c === null) return;
         const run = this.runCompaction(c);
-        this.compacting = run.finally(() => {
+        // The caller sees the failure through `run`; the tracking promise only marks the end.
+        this.compacting = run.then(
+          () => undefined,
+          () => undefined,
+        ).finally(() => {
           this.compacting = undefined;
         });
         await run;
@@ -697,7 +736,9 @@ export class LsmTree {
   }
 
   private maybeScheduleFlush(): void {
-    if (this.flushing !== undefined || this.imm === undefined || this.state === 'closed' || this.retryTimer !== undefined) return;
+    // Not while closing: the memtable is safe in the WAL (and without one, close() flushed it while
+    // still open), and a failing flush must not be retried at once, pass after pass.
+    if (this.flushing !== undefined || this.imm === undefined || this.state !== 'open' || this.retryTimer !== undefined) return;
     this.flushing = this.runFlush().finally(() => {
       this.flushing = undefined;
       this.notifyBackground();
@@ -713,6 +754,7 @@ export class LsmTree {
     const run = await packInSlices(imm);
     const numbers = this.versions.reserveFileNumbers(outputNumbersNeeded(runBytes(run), table.targetFileSizeBytes));
     for (const n of numbers) this.pendingOutputs.add(n);
+    let installing = false;
     try {
       const result = await this.runner.run({ kind: 'flush', dir: this.dir, run, table, fileNumbers: numbers, snapshots: this.liveSnapshots() });
       const edit = new VersionEdit();
@@ -720,14 +762,19 @@ export class LsmTree {
       if (this.wal !== undefined) edit.setLogNumber(this.walNumber);
       edit.setLastSequence(this.lastSequence);
       if (this.immMeta !== undefined) edit.setUserMeta(this.immMeta);
+      installing = true;
       await this.versions.logAndApply(edit);
+      this.uncertainOutputs.clear();
       this.imm = undefined;
       this.immMeta = undefined;
+      this.flushedSwitches = this.switches;
       this.lastFlushError = undefined;
       this.retryDelayMs = RETRY_DELAY_MS_MIN;
       this.counters.flushes++;
       this.counters.flushBytes += result.outputBytes;
     } catch (err) {
+      // A failed manifest write may still be on disk: its tables stay until an edit succeeds.
+      if (installing) for (const n of numbers) this.uncertainOutputs.add(n);
       this.lastFlushError = err;
       this.counters.flushFailures++;
       this.recordBackgroundError(err);
@@ -764,7 +811,14 @@ export class LsmTree {
 
   private async runCompaction(c: Compaction): Promise<void> {
     if (c.isTrivialMove) {
-      await this.versions.logAndApply(c.toEdit([]));
+      try {
+        await this.versions.logAndApply(c.toEdit([]));
+      } catch (err) {
+        this.counters.compactionFailures++;
+        this.recordBackgroundError(err);
+        throw err instanceof LsmraftError ? err : new JobFailedError('trivial move failed', err);
+      }
+      this.uncertainOutputs.clear();
       this.counters.trivialMoves++;
       return;
     }
@@ -774,16 +828,20 @@ export class LsmTree {
     const table = tableOptionsOf(this.options);
     const numbers = this.versions.reserveFileNumbers(outputNumbersNeeded(inputBytes, table.targetFileSizeBytes));
     for (const n of numbers) this.pendingOutputs.add(n);
+    let installing = false;
     try {
       const result: JobResult = await this.runner.run({
         kind: 'compaction', dir: this.dir, inputs, snapshots: this.liveSnapshots(), dropTombstones: c.isBottommost, table, fileNumbers: numbers,
       });
+      installing = true;
       await this.versions.logAndApply(c.toEdit(result.outputs.map(toFileMetadata)));
+      this.uncertainOutputs.clear();
       this.counters.compactions++;
       this.counters.compactionInputBytes += result.inputBytes;
       this.counters.compactionOutputBytes += result.outputBytes;
       this.retryDelayMs = RETRY_DELAY_MS_MIN;
     } catch (err) {
+      if (installing) for (const n of numbers) this.uncertainOutputs.add(n);
       this.counters.compactionFailures++;
       this.recordBackgroundError(err);
       throw err instanceof LsmraftError ? err : new JobFailedError('compaction failed', err);
@@ -839,7 +897,8 @@ export class LsmTree {
    * A deletion need not be durable: a file that reappears after a crash is deleted again at open.
    */
   private deleteObsoleteFiles(): void {
-    for (const name of this.versions.obsoleteFiles(this.fs.list(this.dir), this.pendingOutputs)) {
+    const keep = this.uncertainOutputs.size === 0 ? this.pendingOutputs : new Set([...this.pendingOutputs, ...this.uncertainOutputs]);
+    for (const name of this.versions.obsoleteFiles(this.fs.list(this.dir), keep)) {
       if (this.deleting.has(name)) continue;
       const parsed = parseFileName(name)!;
       if (parsed.type === 'table') this.tableCache.evict(parsed.number);
@@ -958,6 +1017,7 @@ export class LsmTree {
       await Promise.allSettled([this.flushing, this.compacting]);
     }
     this.state = 'closed';
+    for (const it of [...this.liveIterators]) it.close();
     await Promise.allSettled([this.previousWalSync, this.nextWal?.then(({ wal }) => wal.close()), ...this.removals]);
     this.wal?.close();
     this.tableCache.closeAll();

@@ -37,8 +37,21 @@ export const GROUP_WRITERS_MAX = 4096;
 /** Groups committed from microtasks before one waits for an event-loop turn. */
 export const GROUPS_PER_YIELD = 64;
 
+/** Work that must run between groups, alone: a memtable switch asked for by flush(). */
+interface PendingTask {
+  task: () => Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+type PendingItem = PendingWrite | PendingTask;
+
+function isTask(item: PendingItem): item is PendingTask {
+  return 'task' in item;
+}
+
 export class WriteQueue {
-  private pending: PendingWrite[] = [];
+  private pending: PendingItem[] = [];
   private scheduled = false;
   private running = false;
   private idleWaiters: Array<() => void> = [];
@@ -60,19 +73,35 @@ export class WriteQueue {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ batch, sync, meta, resolve, reject });
-      if (!this.scheduled && !this.running) {
-        this.scheduled = true;
-        // Groups are scheduled as microtasks (a put costs no event-loop turn), but a caller that
-        // awaits put after put in a loop would then never let the event loop run: flush results,
-        // timers and sockets would starve. Every GROUPS_PER_YIELD groups, one waits for a turn.
-        if (++this.groupsSinceYield >= GROUPS_PER_YIELD) {
-          this.groupsSinceYield = 0;
-          setImmediate(() => void this.drain());
-        } else {
-          queueMicrotask(() => void this.drain());
-        }
-      }
+      this.schedule();
     });
+  }
+
+  /**
+   * Runs `task` in queue order: after every write queued before it has committed, before any
+   * queued after it, with no group in progress. The tree switches memtables this way (and only
+   * this way, or from makeRoomForWrite, which also runs between groups), so a switch never lands
+   * between a group's log write and its memtable insert, and two switches never overlap.
+   */
+  runExclusive(task: () => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ task, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    // Groups are scheduled as microtasks (a put costs no event-loop turn), but a caller that
+    // awaits put after put in a loop would then never let the event loop run: flush results,
+    // timers and sockets would starve. Every GROUPS_PER_YIELD groups, one waits for a turn.
+    if (++this.groupsSinceYield >= GROUPS_PER_YIELD) {
+      this.groupsSinceYield = 0;
+      setImmediate(() => void this.drain());
+    } else {
+      queueMicrotask(() => void this.drain());
+    }
   }
 
   /** Resolves when no write is queued or in progress. */
@@ -86,25 +115,38 @@ export class WriteQueue {
     assert(!this.running, 'WriteQueue.drain re-entered');
     this.running = true;
     try {
-      // Each pass commits at least one writer, so the loop ends once the queue stops refilling.
+      // Each pass runs one task or commits at least one writer, so the loop ends once the queue
+      // stops refilling.
       while (this.pending.length > 0) {
+        const first = this.pending[0]!;
+        if (isTask(first)) {
+          this.pending.shift();
+          try {
+            await first.task();
+            first.resolve();
+          } catch (err) {
+            first.reject(err);
+          }
+          continue;
+        }
         const room = this.committer.makeRoomForWrite();
         if (room !== undefined) {
           try {
             await room;
           } catch (err) {
             // No room (a flush keeps failing): the queued writes fail, nothing was logged.
-            this.failAll(this.takeAll(), err, false);
+            this.failAll(this.takeWrites(Infinity), err, false);
             continue;
           }
         }
-        const group = this.takeGroup();
+        const group = this.takeWrites(GROUP_WRITERS_MAX);
+        if (group.length === 0) continue;
         try {
           const done = this.committer.commitGroup(group);
           if (done !== undefined) await done;
         } catch (err) {
           this.failAll(group, err, true);
-          this.failAll(this.takeAll(), err, false);
+          this.failAll(this.takeWrites(Infinity), err, false);
           continue;
         }
         for (const w of group) w.resolve();
@@ -117,17 +159,11 @@ export class WriteQueue {
     }
   }
 
-  private takeGroup(): PendingWrite[] {
-    if (this.pending.length <= GROUP_WRITERS_MAX) return this.takeAll();
-    const group = this.pending.slice(0, GROUP_WRITERS_MAX);
-    this.pending = this.pending.slice(GROUP_WRITERS_MAX);
-    return group;
-  }
-
-  private takeAll(): PendingWrite[] {
-    const all = this.pending;
-    this.pending = [];
-    return all;
+  /** The writes at the front of the queue, up to the first task and at most `max` of them. */
+  private takeWrites(max: number): PendingWrite[] {
+    let n = 0;
+    while (n < this.pending.length && n < max && !isTask(this.pending[n]!)) n++;
+    return this.pending.splice(0, n) as PendingWrite[];
   }
 
   private failAll(writers: PendingWrite[], err: unknown, sticky: boolean): void {
