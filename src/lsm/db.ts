@@ -318,6 +318,12 @@ export class LsmTree {
         .map((name) => ({ name, parsed: parseFileName(name) }))
         .filter((f) => f.parsed?.type === 'log' && f.parsed.number >= versions.logNumber)
         .sort((a, b) => a.parsed!.number - b.parsed!.number);
+      // Every log found keeps its number out of later use (a pre-created WAL may be newer than
+      // the manifest's next file number).
+      for (const name of fs.list(dir)) {
+        const parsed = parseFileName(name);
+        if (parsed !== undefined && parsed.type === 'log') versions.markFileNumberUsed(parsed.number);
+      }
       let mem = new MemTable();
       for (const log of logs) {
         const reader = new LogReader(fs.readFile(joinPath(dir, log.name)), log.name, LogKind.Wal, 'tolerate-torn-tail');
