@@ -249,6 +249,11 @@ export class KvNode {
         identity = { nodeId: options.id, clusterId: newClusterId() };
         await writeIdentity(fs, dataDir, identity);
       }
+      if (identity !== undefined && !logStore.isInitialized) {
+        // A blank log under an existing identity: a join reset it. Its state tree must be blank
+        // too (a crash may have come between resetForJoin's steps); it held no user data.
+        removeTreeFiles(stateDir);
+      }
       sm = await KvStateMachine.open(stateDir, opts.tree);
       const book = AddressBook.read(fs, dataDir);
       const node = new KvNode({ opts, id: options.id, dataDir, identity, logStore, sm, stateDir, book, address: options.address });
@@ -263,6 +268,16 @@ export class KvNode {
 
   private async listenAndRun(): Promise<void> {
     const bound = await this.transport.listen();
+    try {
+      this.startRunning(bound);
+    } catch (err) {
+      // Nothing else has started; the listening socket must not outlive the failed start.
+      await this.transport.close();
+      throw err;
+    }
+  }
+
+  private startRunning(bound: { host: string; port: number }): void {
     // Started on port 0: announce the port the system picked.
     const asked = parseAddress(this.advertise);
     if (asked.port === 0) this.advertise = formatAddress(asked.host, bound.port);
@@ -1008,12 +1023,15 @@ export class KvNode {
    * REQUIRES: the Ready loop is paused and the node holds no user data.
    */
   private async resetForJoin(req: JoinRequest): Promise<RawNode> {
-    await this.logStore.reset();
+    // The state tree first, durably, then the log: a crash in between leaves a log that still
+    // bootstraps over an empty state tree (re-applied from the log), never the reverse.
     const old = this.stateMachine();
     this.sm = undefined;
     await old.close();
     removeTreeFiles(this.stateDir);
+    await nodeFileSystem.syncDir(this.stateDir);
     this.sm = await KvStateMachine.open(this.stateDir, this.opts.tree);
+    await this.logStore.reset();
     this.identity = { nodeId: this.id, clusterId: req.clusterId };
     await writeIdentity(nodeFileSystem, this.dataDir, this.identity);
     for (const [id] of this.book.entries()) if (id !== this.id) this.transport.removePeer(id);

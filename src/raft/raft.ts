@@ -169,8 +169,11 @@ export class Raft {
   private loadState(hs: HardState): void {
     const first = this.raftLog.firstIndex() - 1;
     const last = this.raftLog.lastIndex();
-    assert(hs.commit >= first && hs.commit <= last, () => `${this.id} state.commit ${hs.commit} is out of range [${first}, ${last}]`);
-    this.raftLog.committed = hs.commit;
+    // Everything up to the snapshot is committed, even when the hard state that records the commit
+    // was not persisted before a crash (a driver may sync the snapshot and the hard state apart).
+    const commit = Math.max(hs.commit, first);
+    assert(commit <= last, () => `${this.id} state.commit ${hs.commit} is out of range [${first}, ${last}]`);
+    this.raftLog.committed = commit;
     this.term = hs.term;
     this.vote = hs.vote;
   }
