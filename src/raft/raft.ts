@@ -5,7 +5,7 @@
  *
  * Messages come in through step(), time through tick(); outgoing messages collect in `msgs`, and
  * RawNode hands them to the driver in a Ready together with what must be persisted first. Nothing
- * here touches a clock, a socket, a file or Math.random: randomness comes from config.random.
+ * here touches a clock, a socket, a file or a global random source: randomness comes from config.random.
  *
  * Invariants asserted here:
  *   - a node grants at most one vote per term (vote is only set when it was NONE or the same node);

@@ -9,19 +9,9 @@ import { encodeFrame, FrameType } from '../../src/node/frame.js';
 import { KvClient } from '../../src/node/kv-client.js';
 import { parseAddress } from '../../src/node/transport.js';
 import { REPO_ROOT, removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../helpers/cluster.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 const SEED = Number(process.env.TEST_SEED ?? Date.now() % 2 ** 31);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Sends `bytes` on a fresh connection; resolves 'closed' if the server closes it within timeoutMs. */
 function sendRaw(address: string, bytes: Uint8Array, timeoutMs = 3000): Promise<'closed' | 'open'> {
