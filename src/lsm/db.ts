@@ -26,9 +26,9 @@ import { DbIterator } from './db-iterator.js';
 import { describeTree, type TreeDescription } from './describe.js';
 import { joinPath, logFileName, parseFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
-import { KIND_DELETE, KIND_PUT } from './internal-key.js';
+import { KIND_PUT } from './internal-key.js';
 import type { InternalIterator } from './iterator.js';
-import { outputNumbersNeeded, runBytes, runJob, type Job, type JobResult } from './jobs.js';
+import { outputNumbersNeeded, runBytes, type JobResult } from './jobs.js';
 import { LevelIterator } from './level-iterator.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogKind, LogReader, LogWriter } from './log-format.js';
@@ -39,7 +39,6 @@ import { KEY_BYTES_MAX, VALUE_BYTES_MAX, resolveOptions, type LsmTreeOptions, ty
 import { TableCache } from './table-cache.js';
 import { pickCompaction, pickManualCompaction, type Compaction } from './compaction-picker.js';
 import { VersionEdit, type FileMetadata } from './version-edit.js';
-import type { Version } from './version.js';
 import { VersionSet } from './version-set.js';
 import { decodeBatch, WriteBatch } from './write-batch.js';
 import { WriteQueue, type PendingWrite } from './write-queue.js';
@@ -545,8 +544,15 @@ export class LsmTree {
       // commitGroup): a synced write then implies every earlier write is durable (prefix
       // durability), which recovery relies on to never show a gap.
       const old = this.wal;
-      this.previousWalSync = old.sync().finally(() => old.close());
-      this.previousWalSync.catch((err: unknown) => this.recordBackgroundError(err));
+      const retired = old.sync().finally(() => old.close());
+      this.previousWalSync = retired;
+      // Once durable, synced groups need not wait for it any more.
+      retired.then(
+        () => {
+          if (this.previousWalSync === retired) this.previousWalSync = undefined;
+        },
+        (err: unknown) => this.recordBackgroundError(err),
+      );
       this.wal = wal;
       this.walNumber = number;
     }
@@ -1070,5 +1076,3 @@ function toFileMetadata(o: JobResult['outputs'][number]): FileMetadata {
   };
 }
 
-export { KIND_DELETE, KIND_PUT };
-export type { Job, Compaction, Version };
