@@ -14,7 +14,7 @@ export type EngineName = 'js' | 'wasm';
  *   key   = data[offsets[2i]   .. offsets[2i+1])   an internal key (user key ++ 8-byte trailer)
  *   value = data[offsets[2i+1] .. offsets[2i+2])
  * so `offsets.length >= 2 * count + 1` and offsets are non-decreasing. Keys are strictly
- * increasing in internal-key order (src/lsm/internal-key.ts). A delete's value is empty.
+ * increasing in internal-key order (src/format/internal-key.ts). A delete's value is empty.
  */
 export interface EntryRun {
   data: Uint8Array;

@@ -22,7 +22,7 @@
  */
 import { assert } from '../util/assert.js';
 import { compareBytes } from '../util/bytes.js';
-import { compareInternalKeys } from './internal-key.js';
+import { compareInternalKeys } from '../format/internal-key.js';
 import type { FileMetadata } from './version-edit.js';
 import { VersionEdit } from './version-edit.js';
 import { largestUserKey, smallestUserKey, type Version } from './version.js';

@@ -28,7 +28,7 @@ import {
   TRAILER_BYTES,
   trailerKind,
   trailerSequence,
-} from './internal-key.js';
+} from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
 
 export interface DbIteratorBounds {

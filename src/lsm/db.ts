@@ -26,7 +26,7 @@ import { DbIterator } from './db-iterator.js';
 import { describeTree, type TreeDescription } from './describe.js';
 import { joinPath, logFileName, parseFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
-import { KIND_PUT } from './internal-key.js';
+import { KIND_PUT } from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
 import { outputNumbersNeeded, runBytes, type JobResult } from './jobs.js';
 import { LevelIterator } from './level-iterator.js';

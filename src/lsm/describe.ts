@@ -4,7 +4,7 @@
  * they are printable UTF-8, else as hex, so binary keys (Raft log indexes) stay readable.
  */
 import type { EngineName } from '../engine/types.js';
-import { userKeyOf } from './internal-key.js';
+import { userKeyOf } from '../format/internal-key.js';
 import type { Version } from './version.js';
 
 export interface FileDescription {

@@ -1,6 +1,6 @@
 /**
  * The internal iterator contract every source implements (memtable, table, level, merging), after
- * leveldb's include/leveldb/iterator.h. Positioned over internal keys (src/lsm/internal-key.ts).
+ * leveldb's include/leveldb/iterator.h. Positioned over internal keys (src/format/internal-key.ts).
  *
  * REQUIRES: key(), value(), next() and prev() only while valid(). The arrays key() and value() return
  * stay unchanged until the iterator moves (implementations may return subarrays of shared buffers).

@@ -7,7 +7,7 @@
  * REQUIRES: `files` sorted by smallest key, key ranges disjoint (checked by Version's invariants).
  */
 import type { InternalIterator } from './iterator.js';
-import { compareInternalKeys } from './internal-key.js';
+import { compareInternalKeys } from '../format/internal-key.js';
 import { assert } from '../util/assert.js';
 
 export interface LevelFile {

@@ -21,7 +21,7 @@
  * find the next record in the same block; a valid record there, last in the file, is then taken
  * for part of the torn tail.
  */
-import { crc32c, maskCrc, unmaskCrc } from '../engine/js/crc32c.js';
+import { crc32c, maskCrc, unmaskCrc } from '../format/crc32c.js';
 import { CorruptionError, InvalidArgumentError, IoError } from '../errors.js';
 import { INVARIANTS, assert } from '../util/assert.js';
 import { concatBytes, equalBytes, getFixed32, putFixed32, utf8 } from '../util/bytes.js';

@@ -43,7 +43,7 @@ import {
   SEQUENCE_MAX,
   TRAILER_BYTES,
   writeTrailer,
-} from './internal-key.js';
+} from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
 
 export const MEMTABLE_HEIGHT_MAX = 12;

@@ -19,7 +19,7 @@
  * key() and value() are the current child's: stable until this iterator moves.
  */
 import { assert } from '../util/assert.js';
-import { compareInternalKeys } from './internal-key.js';
+import { compareInternalKeys } from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
 
 const FORWARD = 0;

@@ -9,7 +9,7 @@
  */
 import type { EntryRun } from '../engine/types.js';
 import { assert, INVARIANTS } from '../util/assert.js';
-import { compareInternalRange } from './internal-key.js';
+import { compareInternalRange } from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
 
 export class RunIterator implements InternalIterator {

@@ -17,14 +17,14 @@ import type { InternalIterator } from './iterator.js';
 import { CorruptionError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { compareRange, fromUtf8, getFixed32, getVarint, type VarintRead } from '../util/bytes.js';
-import { compareInternalRange, KIND_SEEK, TRAILER_BYTES, trailerKind, writeTrailer } from './internal-key.js';
+import { compareInternalRange, KIND_SEEK, TRAILER_BYTES, trailerKind, writeTrailer } from '../format/internal-key.js';
 import { BLOCK_TRAILER_BYTES, decodeBlockContents, verifyBlockTrailer } from '../engine/js/block.js';
 import { bloomMayContain } from '../engine/js/bloom.js';
 import {
   FOOTER_BYTES, FOOTER_HANDLES_BYTES, META_FILTER_KEY, META_PROPERTIES_KEY, PROPERTY_KEYS, TABLE_FORMAT_VERSION,
   TABLE_MAGIC,
 } from '../engine/js/table-builder.js';
-import { unmaskCrc, crc32c } from '../engine/js/crc32c.js';
+import { unmaskCrc, crc32c } from '../format/crc32c.js';
 
 export interface TableProperties {
   entries: number;

@@ -15,7 +15,7 @@
 import { CorruptionError } from '../errors.js';
 import { assert, unreachable } from '../util/assert.js';
 import { getVarint, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
-import { compareInternalKeys, SEQUENCE_MAX, TRAILER_BYTES } from './internal-key.js';
+import { compareInternalKeys, SEQUENCE_MAX, TRAILER_BYTES } from '../format/internal-key.js';
 
 /** The version of the edit encoding, recorded in the first record of every manifest. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -26,7 +26,7 @@ export const USER_META_BYTES_MAX = 64 * 1024;
 /** Largest internal key a manifest may hold (a 64 KiB user key plus trailer, with room to spare). */
 export const MANIFEST_KEY_BYTES_MAX = 1024 * 1024;
 
-/** What the manifest records about one SSTable. Keys are internal keys (src/lsm/internal-key.ts). */
+/** What the manifest records about one SSTable. Keys are internal keys (src/format/internal-key.ts). */
 export interface FileMetadata {
   number: number;
   /** File size in bytes. */

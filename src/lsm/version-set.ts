@@ -43,7 +43,7 @@ import {
   tempFileName,
 } from './filenames.js';
 import type { FileSystem } from './fs.js';
-import { SEQUENCE_MAX } from './internal-key.js';
+import { SEQUENCE_MAX } from '../format/internal-key.js';
 import { LogKind, LogReader, LogWriter } from './log-format.js';
 import { applyEdit, NUM_LEVELS_DEFAULT, Version, VersionBuilder } from './version.js';
 import { LEVEL_COUNT_MAX, MANIFEST_FORMAT_VERSION, VersionEdit } from './version-edit.js';

@@ -17,7 +17,7 @@
 import { CorruptionError } from '../errors.js';
 import { assert, INVARIANTS, unreachable } from '../util/assert.js';
 import { compareBytes, compareRange } from '../util/bytes.js';
-import { compareInternalKeys, TRAILER_BYTES, userKeyOf } from './internal-key.js';
+import { compareInternalKeys, TRAILER_BYTES, userKeyOf } from '../format/internal-key.js';
 import type { FileMetadata, LevelFile, VersionEdit } from './version-edit.js';
 import { LEVEL_COUNT_MAX } from './version-edit.js';
 

@@ -12,7 +12,7 @@
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import { INVARIANTS, assert } from '../util/assert.js';
 import { getFixed32, getFixed64, getVarint, putFixed32, putFixed64, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
-import { KIND_DELETE, KIND_PUT, SEQUENCE_MAX } from './internal-key.js';
+import { KIND_DELETE, KIND_PUT, SEQUENCE_MAX } from '../format/internal-key.js';
 
 /** fixed64 sequence + fixed32 count. */
 export const BATCH_HEADER_BYTES = 12;

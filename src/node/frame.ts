@@ -15,7 +15,7 @@
  * A decoded frame's payload is a view of bytes that belong to that frame alone (the socket's chunk
  * or a buffer allocated for the frame); nothing overwrites it later, so consumers may keep views.
  */
-import { crc32c, maskCrc } from '../engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../format/crc32c.js';
 import { assert } from '../util/assert.js';
 import { getFixed32, getVarint, putFixed32, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
 import { BadFrameError } from './errors.js';

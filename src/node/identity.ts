@@ -11,7 +11,7 @@
  * over IDENTITY and the directory synced: a crash leaves the old or the new file, never a mix.
  */
 import { randomBytes } from 'node:crypto';
-import { crc32c, maskCrc } from '../engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../format/crc32c.js';
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import { joinPath } from '../lsm/filenames.js';
 import type { FileSystem } from '../lsm/fs.js';

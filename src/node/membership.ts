@@ -19,7 +19,7 @@
  * MEMBERS file, version 1 (text): a line `lsmraft-members v1`, one line `<id> <address>` per member,
  * a last line `crc=<8 hex digits>`: the masked CRC32C of everything before that line.
  */
-import { crc32c, maskCrc } from '../engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../format/crc32c.js';
 import { CorruptionError } from '../errors.js';
 import { joinPath } from '../lsm/filenames.js';
 import type { FileSystem } from '../lsm/fs.js';

@@ -38,7 +38,7 @@
  *   to an index the old state tree never reached.)
  */
 import { randomBytes } from 'node:crypto';
-import { crc32c, maskCrc, unmaskCrc } from '../engine/js/crc32c.js';
+import { crc32c, maskCrc, unmaskCrc } from '../format/crc32c.js';
 import { CorruptionError, LsmraftError } from '../errors.js';
 import { joinPath } from '../lsm/filenames.js';
 import type { FileSystem, WritableFile } from '../lsm/fs.js';

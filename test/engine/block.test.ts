@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { EntryRun } from '../../src/engine/types.js';
 import { decodeBlock, encodeBlock } from '../../src/engine/js/block.js';
-import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { CorruptionError } from '../../src/errors.js';
-import { KIND_DELETE, KIND_PUT } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT } from '../../src/format/internal-key.js';
 import { Random } from '../../src/sim/random.js';
 import { putFixed32 } from '../../src/util/bytes.js';
 import { expectCorruption } from '../helpers/expect.js';

@@ -4,7 +4,7 @@ import {
   BLOOM_ARRAY_BYTES_MAX, BLOOM_HASH_SEED, bloomArrayBytes, bloomBuild, bloomFromHashes, bloomHash, bloomMayContain,
   bloomProbes, bloomTheoreticalFpRate, murmur3x86_32,
 } from '../../src/engine/js/bloom.js';
-import { KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { Random } from '../../src/sim/random.js';
 import { packRun } from '../helpers/runs.js';

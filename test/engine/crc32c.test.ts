@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32c, maskCrc, unmaskCrc } from '../../src/engine/js/crc32c.js';
+import { crc32c, maskCrc, unmaskCrc } from '../../src/format/crc32c.js';
 import { utf8 } from '../../src/util/bytes.js';
 
 /** Bit-at-a-time reference, independent of the table code under test. */

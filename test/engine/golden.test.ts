@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { EntryRun, TableCutOptions } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { loadEngine } from '../../src/engine/index.js';
-import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
 import { Random } from '../../src/sim/random.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EntryRun } from '../../src/engine/types.js';
 import { mergeRuns, stripeOf } from '../../src/engine/js/merge.js';
-import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
 import { Random } from '../../src/sim/random.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { AssertionFailure, INVARIANTS } from '../../src/util/assert.js';

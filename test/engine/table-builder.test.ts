@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { BuiltTable, EntryRun, TableCutOptions } from '../../src/engine/types.js';
 import { decodeBlock, encodeBlock } from '../../src/engine/js/block.js';
 import { bloomBuild } from '../../src/engine/js/bloom.js';
-import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { buildTables } from '../../src/engine/js/table-builder.js';
 import {
-  KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/lsm/internal-key.js';
+  KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/format/internal-key.js';
 import { Random } from '../../src/sim/random.js';
 import { compareRange, getFixed32, getVarint, utf8, type VarintRead } from '../../src/util/bytes.js';
 import { sortedRun } from '../helpers/runs.js';

@@ -10,9 +10,9 @@ import { instantiateWasmHotPaths, loadWasmHotPaths } from '../../src/engine/wasm
 import { webAssembly, type WasmMemory } from '../../src/engine/wasm/webassembly.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { murmur3x86_32 } from '../../src/engine/js/bloom.js';
-import { crc32c as jsCrc, maskCrc } from '../../src/engine/js/crc32c.js';
+import { crc32c as jsCrc, maskCrc } from '../../src/format/crc32c.js';
 import { CorruptionError } from '../../src/errors.js';
-import { makeInternalKey } from '../../src/lsm/internal-key.js';
+import { makeInternalKey } from '../../src/format/internal-key.js';
 import { getFixed32, utf8 } from '../../src/util/bytes.js';
 import { expectCorruption } from '../helpers/expect.js';
 import { hexEntriesOf, runOfTuples, withBlockTrailer, type EntryTuple } from '../helpers/runs.js';

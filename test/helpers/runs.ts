@@ -6,8 +6,8 @@
  * One copy for the engine, lsm and pool tests and the benchmarks.
  */
 import type { EntryRun } from '../../src/engine/types.js';
-import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
-import { compareInternalKeys, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { crc32c, maskCrc } from '../../src/format/crc32c.js';
+import { compareInternalKeys, makeInternalKey } from '../../src/format/internal-key.js';
 import { putFixed32, utf8 } from '../../src/util/bytes.js';
 
 /** One entry of a run: its internal key and its value. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EntryRun } from '../../src/engine/types.js';
 import { ClosedError } from '../../src/errors.js';
 import { DbIterator, type DbIteratorBounds } from '../../src/lsm/db-iterator.js';
-import { KIND_DELETE, KIND_PUT, makeInternalKey, SEQUENCE_MAX } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey, SEQUENCE_MAX } from '../../src/format/internal-key.js';
 import type { InternalIterator } from '../../src/lsm/iterator.js';
 import { MemTable } from '../../src/lsm/memtable.js';
 import { MergingIterator } from '../../src/lsm/merging-iterator.js';

@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { CorruptionError, IoError } from '../../src/errors.js';
-import { KIND_DELETE, KIND_PUT } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT } from '../../src/format/internal-key.js';
 import {
   LOG_BLOCK_BYTES, LOG_FILE_HEADER_BYTES, LOG_HEADER_BYTES, LogKind, LogReader, LogWriter,
   RECORD_FIRST, RECORD_FULL, RECORD_LAST, RECORD_MIDDLE, encodeLogFileHeader, type LogReadMode,

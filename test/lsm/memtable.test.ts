@@ -8,7 +8,7 @@ import {
   SEQUENCE_MAX,
   trailerSequence,
   userKeyOf,
-} from '../../src/lsm/internal-key.js';
+} from '../../src/format/internal-key.js';
 import type { InternalIterator } from '../../src/lsm/iterator.js';
 import { MemTable } from '../../src/lsm/memtable.js';
 import { AssertionFailure } from '../../src/util/assert.js';

@@ -8,7 +8,7 @@ import {
   trailerKind,
   trailerSequence,
   userKeyOf,
-} from '../../src/lsm/internal-key.js';
+} from '../../src/format/internal-key.js';
 import type { InternalIterator } from '../../src/lsm/iterator.js';
 import { MemTable } from '../../src/lsm/memtable.js';
 import { MergingIterator } from '../../src/lsm/merging-iterator.js';

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { EntryRun, TableCutOptions } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { loadEngine } from '../../src/engine/index.js';
-import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import {
   KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey, trailerKind, trailerSequence,
-} from '../../src/lsm/internal-key.js';
+} from '../../src/format/internal-key.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { TableReader } from '../../src/lsm/table-reader.js';
 import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CorruptionError } from '../../src/errors.js';
-import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
 import { LEVEL_COUNT_MAX, VersionEdit, type FileMetadata } from '../../src/lsm/version-edit.js';
 import { putVarint, utf8 } from '../../src/util/bytes.js';
 import { mulberry32 } from '../helpers/rng.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LsmraftError } from '../../src/errors.js';
 import { CURRENT_FILE_NAME, joinPath, logFileName, manifestFileName, parseFileName, tableFileName, tempFileName } from '../../src/lsm/filenames.js';
-import { KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { NodeFileSystem } from '../../src/lsm/node-fs.js';
 import { VersionEdit, type FileMetadata } from '../../src/lsm/version-edit.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CorruptionError, InvalidArgumentError } from '../../src/errors.js';
-import { KIND_DELETE, KIND_PUT, SEQUENCE_MAX } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, SEQUENCE_MAX } from '../../src/format/internal-key.js';
 import { BATCH_HEADER_BYTES, WriteBatch, decodeBatch, encodeSingle } from '../../src/lsm/write-batch.js';
 import { AssertionFailure } from '../../src/util/assert.js';
 import { fromUtf8, putFixed32, putFixed64, utf8 } from '../../src/util/bytes.js';

@@ -3,7 +3,7 @@
  * and every way a byte stream can be refused. Golden bytes are in codec.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { crc32c, maskCrc } from '../../src/engine/js/crc32c.js';
+import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { BadFrameError } from '../../src/node/errors.js';
 import {
   FRAME_BODY_BYTES_MIN,

@@ -11,7 +11,7 @@ import { loadEngine } from '../../src/engine/index.js';
 import type { EntryRun } from '../../src/engine/types.js';
 import { LsmTree } from '../../src/lsm/db.js';
 import { tableFileName } from '../../src/lsm/filenames.js';
-import { KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
 import { runJob, type Job } from '../../src/lsm/jobs.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';

@@ -19,8 +19,8 @@ import type { EntryRun } from '../types.js';
 import { CorruptionError } from '../../errors.js';
 import { assert } from '../../util/assert.js';
 import { compareRange, getFixed32, getVarint, putFixed32, putVarint, type VarintRead } from '../../util/bytes.js';
-import { compareInternalRange, TRAILER_BYTES } from '../../lsm/internal-key.js';
-import { crc32c, maskCrc } from './crc32c.js';
+import { compareInternalRange, TRAILER_BYTES } from '../../format/internal-key.js';
+import { crc32c, maskCrc } from '../../format/crc32c.js';
 
 export const BLOCK_TRAILER_BYTES = 5;
 export const BLOCK_TYPE_UNCOMPRESSED = 0;

@@ -18,7 +18,7 @@
  * one Uint32Array of key hashes, never a key.
  */
 import type { EntryRun } from '../types.js';
-import { TRAILER_BYTES } from '../../lsm/internal-key.js';
+import { TRAILER_BYTES } from '../../format/internal-key.js';
 import { compareRange } from '../../util/bytes.js';
 
 /** Seed of the key hash (leveldb's bloom seed, kept as a constant we already documented). */

@@ -6,7 +6,7 @@
 import type { HotPaths } from '../types.js';
 import { decodeBlock, encodeBlock } from './block.js';
 import { bloomBuild, bloomMayContain } from './bloom.js';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../../format/crc32c.js';
 import { mergeRuns } from './merge.js';
 import { buildTables } from './table-builder.js';
 

@@ -17,7 +17,7 @@
 import type { EntryRun, MergeOptions } from '../types.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareRange } from '../../util/bytes.js';
-import { compareInternalRange, KIND_DELETE, TRAILER_BYTES, trailerKind, trailerSequence } from '../../lsm/internal-key.js';
+import { compareInternalRange, KIND_DELETE, TRAILER_BYTES, trailerKind, trailerSequence } from '../../format/internal-key.js';
 import { copyBytes } from './block.js';
 
 /** Index of the stripe of sequence `seq`: the smallest i with snapshots[i] >= seq, else length. */

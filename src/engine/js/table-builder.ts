@@ -16,10 +16,10 @@
 import type { BuiltTable, EntryRun, TableCutOptions } from '../types.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareRange, putFixed32, putVarint, utf8 } from '../../util/bytes.js';
-import { compareInternalRange, KIND_DELETE, TRAILER_BYTES, trailerKind, trailerSequence } from '../../lsm/internal-key.js';
+import { compareInternalRange, KIND_DELETE, TRAILER_BYTES, trailerKind, trailerSequence } from '../../format/internal-key.js';
 import { appendRawBlock, BlockWriter, ByteSink } from './block.js';
 import { bloomFromHashes, bloomHash } from './bloom.js';
-import { crc32c, maskCrc } from './crc32c.js';
+import { crc32c, maskCrc } from '../../format/crc32c.js';
 
 export const FOOTER_BYTES = 56;
 export const FOOTER_HANDLES_BYTES = 40;

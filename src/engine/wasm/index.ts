@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import type { BuiltTable, EntryRun, HotPaths, MergeOptions, TableCutOptions } from '../types.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
-import { compareInternalRange } from '../../lsm/internal-key.js';
+import { compareInternalRange } from '../../format/internal-key.js';
 import { WasmError } from '../../errors.js';
 import { STATUS_OK, STATUS_OUT_OF_MEMORY, statusError } from './status.js';
 import { webAssembly, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';

@@ -1,7 +1,8 @@
 /**
  * The WASM module's status codes (asm/memory.ts STATUS_*) and how they become typed errors: block
  * layout failures are CorruptionError naming the file and offset, memory exhaustion is WasmError.
- * Keep the numbers in step with asm/memory.ts; asm/README.md lists them.
+ * Keep the numbers in step with asm/memory.ts (test/engine/wasm-status.test.ts checks); asm/README.md
+ * lists them.
  */
 import { CorruptionError, WasmError } from '../../errors.js';
 

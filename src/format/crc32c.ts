@@ -1,6 +1,7 @@
 /**
  * CRC32C (Castagnoli, reflected polynomial 0x82F63B78), slicing-by-8 in plain TypeScript.
  * Twin of asm/crc32c.ts. Also the masking leveldb applies to stored checksums (docs/format/sstable.md).
+ * Shared by the JS engine twin, the LSM (log records, table blocks) and the node (frames, files).
  */
 
 const POLY = 0x82f63b78;
