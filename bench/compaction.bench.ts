@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LsmTree } from '../src/lsm/db.js';
+import { sharedJobPool } from '../src/pool/job-pool.js';
 import type { EngineName } from '../src/engine/types.js';
 import { xorshift32 } from './common.js';
 
@@ -34,7 +35,7 @@ interface Result {
 async function fill(pool: boolean): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'lsmraft-compaction-bench-'));
   // Smaller memtables and tables than the defaults, so a run of this size compacts many times.
-  const tree = await LsmTree.open(dir, { engine: ENGINE, workerPool: pool, memtableBytesMax: 4 << 20, targetFileSizeBytes: 2 << 20, l1MaxBytes: 16 << 20 });
+  const tree = await LsmTree.open(dir, { engine: ENGINE, workerPool: pool, jobPool: sharedJobPool, memtableBytesMax: 4 << 20, targetFileSizeBytes: 2 << 20, l1MaxBytes: 16 << 20 });
   const value = new Uint8Array(100).fill(120);
   const nextKey = xorshift32(2463534242);
   const histogram = monitorEventLoopDelay({ resolution: 1 });

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { LsmTree } from '../src/lsm/db.js';
+import { LsmTree } from '../src/index.js';
 import type { EngineName } from '../src/engine/types.js';
 import { alphabetValue, indexStream } from './common.js';
 

@@ -21,7 +21,7 @@ import type { EntryRun, HotPaths } from '../src/engine/types.js';
 import { jsHotPaths } from '../src/engine/js/index.js';
 import { bloomFromHashes, bloomHash, bloomMayContain, bloomProbes, bloomTheoreticalFpRate } from '../src/engine/js/bloom.js';
 import { loadWasmHotPaths } from '../src/engine/wasm/index.js';
-import { makeInternalKey } from '../src/lsm/internal-key.js';
+import { makeInternalKey } from '../src/format/internal-key.js';
 import { alphabetValue, sortedRun, xorshift32 } from './common.js';
 
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000);

@@ -8,7 +8,7 @@
  * Keys are random 16-byte user keys, values 100 bytes (the sizes the brief's targets name).
  */
 import { Bench } from 'tinybench';
-import { KIND_PUT } from '../src/lsm/internal-key.js';
+import { KIND_PUT } from '../src/format/internal-key.js';
 import { MemTable } from '../src/lsm/memtable.js';
 import { alphabetValue, xorshift32 } from './common.js';
 

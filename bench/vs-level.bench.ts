@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { Bench } from 'tinybench';
 import { LsmLevel } from '../src/level/index.js';
-import { LsmTree } from '../src/lsm/db.js';
+import { LsmTree } from '../src/index.js';
 import type { LsmTreeOptions } from '../src/lsm/options.js';
 import { barChartSvg, formatSi } from './chart.js';
 import { indexStream } from './common.js';

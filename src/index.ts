@@ -1,4 +1,7 @@
 // lsmraft's public API. Everything a user can import comes from here.
+import { setDefaultJobPool } from './lsm/job-runner.js';
+import { sharedJobPool } from './pool/job-pool.js';
+
 export {
   LsmraftError,
   CorruptionError,
@@ -11,9 +14,13 @@ export {
 } from './errors.js';
 export type { LsmraftErrorCode } from './errors.js';
 
-// The embedded LSM engine.
-export { LsmTree, TreeIterator, TreeSnapshot } from './lsm/db.js';
-export type { KeyLike, WriteOptions, ReadOptions, RangeOptions, BatchOp, TreeStats } from './lsm/db.js';
+// The embedded LSM engine. Its jobs run in the shared worker pool unless a tree names another
+// (LsmTreeOptions.jobPool): src/lsm cannot import src/pool, so this entry wires it.
+setDefaultJobPool(sharedJobPool);
+export { LsmTree } from './lsm/db.js';
+export { TreeIterator, TreeSnapshot } from './lsm/tree-iterator.js';
+export type { KeyLike } from './lsm/user-input.js';
+export type { WriteOptions, ReadOptions, RangeOptions, BatchOp, TreeStats } from './lsm/db.js';
 export type { LsmTreeOptions } from './lsm/options.js';
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './lsm/options.js';
 export type { TreeDescription, LevelDescription, FileDescription } from './lsm/describe.js';

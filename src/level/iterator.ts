@@ -10,7 +10,7 @@
  */
 import { AbstractIterator, AbstractKeyIterator, AbstractValueIterator } from 'abstract-level';
 import type { AbstractLevel } from 'abstract-level';
-import type { TreeIterator } from '../lsm/db.js';
+import type { TreeIterator } from '../lsm/tree-iterator.js';
 import { escapeKey, unescapeKey } from './keys.js';
 
 /** Entries between yields of all() to the event loop, so a long all() does not starve timers. */

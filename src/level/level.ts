@@ -15,7 +15,8 @@
 import { AbstractLevel } from 'abstract-level';
 import type { AbstractDatabaseOptions, AbstractOpenOptions, AbstractSnapshot } from 'abstract-level';
 import { LsmTree } from '../lsm/db.js';
-import type { BatchOp, RangeOptions, ReadOptions, TreeSnapshot } from '../lsm/db.js';
+import type { BatchOp, RangeOptions, ReadOptions } from '../lsm/db.js';
+import type { TreeSnapshot } from '../lsm/tree-iterator.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
 import { assert } from '../util/assert.js';

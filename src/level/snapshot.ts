@@ -5,7 +5,7 @@
  * runs only once no read holds it; only then is the tree snapshot released.
  */
 import { AbstractSnapshot } from 'abstract-level';
-import type { TreeSnapshot } from '../lsm/db.js';
+import type { TreeSnapshot } from '../lsm/tree-iterator.js';
 import { assert } from '../util/assert.js';
 
 // abstract-level's typings declare AbstractSnapshot without its constructor, which takes

@@ -36,6 +36,12 @@ export interface RandomAccessFile {
 }
 
 export interface FileSystem {
+  /**
+   * True when a worker thread can reach these files by path through its own file system object
+   * (the real disk); false for one whose files exist only in this thread's memory. The tree runs
+   * jobs in the worker pool only when true (src/lsm/job-runner.ts).
+   */
+  readonly reachableFromWorkers: boolean;
   /** Creates `path` (truncating any existing file) for appending. */
   create(path: string): WritableFile;
   /** Opens `path` for appending after its current end, creating it if absent. */

@@ -1,19 +1,19 @@
 /**
- * Where flush and compaction jobs run: in the piscina worker pool (src/pool), or inline on the
- * calling thread. Both run the same function (src/lsm/jobs.ts) over the same inputs, so the choice
- * changes which thread does the work, never the bytes written.
+ * Which runner a tree's flush and compaction jobs use (the JobRunner interface is in jobs.ts):
+ * inline on the main thread, or a worker pool when the tree asks for one (workerPool) and the
+ * file system's files are reachable by path from worker threads (FileSystem.reachableFromWorkers;
+ * a worker has no access to another thread's objects, such as the crashable in-memory one).
+ *
+ * The pool lives in src/pool, above this layer, so src/lsm never imports it. It is injected:
+ * explicitly per tree (LsmTreeOptions.jobPool), or process-wide through setDefaultJobPool(),
+ * which the composition roots call (the package entries src/index.ts and src/level/index.ts).
+ * A default rather than only the option, so `LsmTree.open(dir)` from the package keeps running
+ * its jobs in the shared pool without every caller naming it.
  */
 import type { HotPaths } from '../engine/types.js';
 import type { FileSystem } from './fs.js';
-import { NodeFileSystem } from './node-fs.js';
-import { runJob, type Job, type JobResult } from './jobs.js';
+import { runJob, type Job, type JobPoolFactory, type JobResult, type JobRunner } from './jobs.js';
 import type { ResolvedOptions } from './options.js';
-
-export interface JobRunner {
-  readonly kind: 'inline' | 'pool';
-  run(job: Job): Promise<JobResult>;
-  close(): Promise<void>;
-}
 
 /** Runs each job on the main thread, in a later turn of the event loop than the one that asked. */
 export class InlineJobRunner implements JobRunner {
@@ -29,6 +29,7 @@ export class InlineJobRunner implements JobRunner {
         try {
           resolve(runJob(this.fs, this.engine, job));
         } catch (err) {
+          // Handed to the caller whole: it records typed errors and rethrows assertion failures.
           reject(err);
         }
       });
@@ -38,12 +39,16 @@ export class InlineJobRunner implements JobRunner {
   async close(): Promise<void> {}
 }
 
-/**
- * The pool when it is enabled and the tree uses the real file system (a worker thread has no access
- * to another file system object, such as the crashable in-memory one); inline otherwise.
- */
+let defaultJobPool: JobPoolFactory | undefined;
+
+/** Sets the pool trees use when their options name none (undefined: inline unless named). */
+export function setDefaultJobPool(factory: JobPoolFactory | undefined): void {
+  defaultJobPool = factory;
+}
+
+/** The pool when it is enabled, available and reachable by the file system; inline otherwise. */
 export async function createJobRunner(options: ResolvedOptions, fs: FileSystem, engine: HotPaths): Promise<JobRunner> {
-  if (options.workerPool === false || !(fs instanceof NodeFileSystem)) return new InlineJobRunner(fs, engine);
-  const { JobPool } = await import('../pool/job-pool.js');
-  return JobPool.shared(engine, options.workerPool);
+  const factory = options.jobPool ?? defaultJobPool;
+  if (options.workerPool === false || factory === undefined || !fs.reachableFromWorkers) return new InlineJobRunner(fs, engine);
+  return factory(engine, options.workerPool);
 }

@@ -14,6 +14,7 @@ import { joinPath, tableFileName } from './filenames.js';
 import { BlockCache } from './block-cache.js';
 import { TableReader } from './table-reader.js';
 import { writeTableFiles, type TableFileMeta } from './table-file.js';
+import type { FileMetadata } from './version-edit.js';
 
 export interface FlushJob {
   kind: 'flush';
@@ -45,6 +46,29 @@ export interface JobResult {
   inputEntries: number;
   outputEntries: number;
 }
+
+/**
+ * Where a tree's jobs run: inline on the main thread (src/lsm/job-runner.ts) or in a pool of
+ * worker threads (src/pool/job-pool.ts). Every runner runs runJob() over the same inputs, so the
+ * choice changes which thread does the work, never the bytes written.
+ */
+export interface JobRunner {
+  readonly kind: 'inline' | 'pool';
+  run(job: Job): Promise<JobResult>;
+  close(): Promise<void>;
+}
+
+/** The size of a worker pool (LsmTreeOptions.workerPool, resolved). */
+export interface JobPoolSize {
+  maxThreads: number;
+  maxQueue: number;
+}
+
+/**
+ * Makes a runner whose jobs run on worker threads (LsmTreeOptions.jobPool). Only used for a file
+ * system whose files workers can reach by path (FileSystem.reachableFromWorkers).
+ */
+export type JobPoolFactory = (engine: HotPaths, size: JobPoolSize) => JobRunner | Promise<JobRunner>;
 
 /**
  * File numbers to reserve for a job over `inputBytes` of input: every output table but the last
@@ -96,4 +120,28 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
   let outputBytes = 0;
   for (const o of outputs) outputBytes += o.size;
   return { outputs, inputBytes, outputBytes, inputEntries, outputEntries: merged.count };
+}
+
+/** The table-cutting options of a job, from the tree's options. */
+export function tableOptionsOf(opts: TableCutOptions): TableCutOptions {
+  return {
+    blockSizeBytes: opts.blockSizeBytes,
+    restartInterval: opts.restartInterval,
+    bloomBitsPerKey: opts.bloomBitsPerKey,
+    targetFileSizeBytes: opts.targetFileSizeBytes,
+  };
+}
+
+/** A job's output table as the manifest records it. */
+export function toFileMetadata(o: TableFileMeta): FileMetadata {
+  return {
+    number: o.number,
+    size: o.size,
+    smallest: o.smallest,
+    largest: o.largest,
+    entryCount: o.entryCount,
+    deletionCount: o.deletionCount,
+    smallestSeq: o.smallestSeq,
+    largestSeq: o.largestSeq,
+  };
 }

@@ -121,6 +121,8 @@ interface Fault {
 }
 
 export class CrashableMemFileSystem implements FileSystem {
+  /** Its files live in this thread's memory only. */
+  readonly reachableFromWorkers = false;
   private root = new Dir();
   /** Bumped by crash(); handles remember the epoch they were opened in. */
   private epochValue = 0;

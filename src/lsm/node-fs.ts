@@ -152,6 +152,9 @@ class NodeRandomAccessFile implements RandomAccessFile {
 }
 
 export class NodeFileSystem implements FileSystem {
+  /** Real files: a worker's own NodeFileSystem opens the same paths. */
+  readonly reachableFromWorkers = true;
+
   create(path: string): WritableFile {
     return ioCall('create', path, () => new NodeWritableFile(path, fs.openSync(path, 'w'), 0));
   }

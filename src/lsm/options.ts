@@ -1,10 +1,11 @@
 /**
  * Options of an LsmTree, their defaults and their validation. The public API validates once, here
- * and in db.ts's argument checks; the inside trusts what it is handed (STYLE.md §10).
+ * and in db.ts's argument checks; the inside trusts what it is handed.
  */
 import type { EngineName } from '../engine/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { FileSystem } from './fs.js';
+import type { JobPoolFactory, JobPoolSize } from './jobs.js';
 
 /** Largest user key, in bytes. Keys are compared and copied whole, so they are kept small. */
 export const KEY_BYTES_MAX = 64 * 1024;
@@ -50,6 +51,13 @@ export interface LsmTreeOptions {
    * the calling thread (`false`, for comparison and for environments without workers).
    */
   workerPool?: boolean | { maxThreads?: number; maxQueue?: number };
+  /**
+   * What runs jobs on worker threads when workerPool is on and the file system's files are
+   * reachable from workers (src/pool/job-pool.ts's sharedJobPool). Default: the one given to
+   * setDefaultJobPool() (src/lsm/job-runner.ts), which the package entry sets to the shared pool;
+   * with neither, jobs run inline.
+   */
+  jobPool?: JobPoolFactory;
 }
 
 export interface ResolvedOptions {
@@ -68,7 +76,8 @@ export interface ResolvedOptions {
   l1MaxBytes: number;
   levelSizeMultiplier: number;
   blockCacheBytes: number;
-  workerPool: false | { maxThreads: number; maxQueue: number };
+  workerPool: false | JobPoolSize;
+  jobPool: JobPoolFactory | undefined;
 }
 
 function intOption(options: LsmTreeOptions, name: keyof LsmTreeOptions, fallback: number, min: number, max: number): number {
@@ -104,6 +113,7 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     if (!Number.isInteger(maxQueue) || maxQueue < 1 || maxQueue > 4096) throw new InvalidArgumentError('workerPool.maxQueue must be an integer in [1, 4096]');
     workerPool = { maxThreads, maxQueue };
   } else throw new InvalidArgumentError('option workerPool must be a boolean or { maxThreads, maxQueue }');
+  if (options.jobPool !== undefined && typeof options.jobPool !== 'function') throw new InvalidArgumentError('option jobPool must be a function');
   const resolved: ResolvedOptions = {
     fs: options.fs,
     engine,
@@ -121,6 +131,7 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     levelSizeMultiplier: intOption(options, 'levelSizeMultiplier', 10, 2, 100),
     blockCacheBytes: intOption(options, 'blockCacheBytes', 64 * MiB, 0, 64 * 1024 * MiB),
     workerPool,
+    jobPool: options.jobPool,
   };
   if (resolved.l0StopWritesTrigger <= resolved.l0CompactionTrigger) {
     throw new InvalidArgumentError('option l0StopWritesTrigger must be greater than l0CompactionTrigger');

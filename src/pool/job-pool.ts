@@ -11,8 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { HotPaths } from '../engine/types.js';
 import { CorruptionError, IoError, JobFailedError, LsmraftError } from '../errors.js';
-import type { Job, JobResult } from '../lsm/jobs.js';
-import type { JobRunner } from '../lsm/job-runner.js';
+import type { Job, JobPoolFactory, JobPoolSize, JobResult, JobRunner } from '../lsm/jobs.js';
 import type { PoolReply, PoolTask } from './worker.js';
 
 /** The worker module: compiled JS in a build, or the tsx loader when running from sources. */
@@ -21,10 +20,7 @@ function workerFilename(): string {
   return new URL(here.endsWith('.ts') ? './worker-tsx.mjs' : './worker.js', here).href;
 }
 
-export interface JobPoolOptions {
-  maxThreads: number;
-  maxQueue: number;
-}
+export type JobPoolOptions = JobPoolSize;
 
 /** A piscina pool and the number of open job runners using it. */
 interface PoolHandle {
@@ -117,3 +113,9 @@ export class JobPool implements JobRunner {
     await this.pool.destroy();
   }
 }
+
+/**
+ * The factory trees take as LsmTreeOptions.jobPool (or through setDefaultJobPool): each tree gets
+ * a runner on the process-wide pool of its size.
+ */
+export const sharedJobPool: JobPoolFactory = (engine, size) => JobPool.shared(engine, size);

@@ -11,6 +11,9 @@ export class ProcessFileSystem implements FileSystem {
   private dead = false;
   constructor(private readonly inner: FileSystem) {}
 
+  /** False: a worker would reach the files past kill(), so the tree runs its jobs inline. */
+  readonly reachableFromWorkers = false;
+
   kill(): void {
     this.dead = true;
   }

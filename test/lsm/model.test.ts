@@ -5,7 +5,8 @@
  * Small memtables and tables make flushes, compactions and multi-level reads happen often.
  */
 import { describe, expect, it } from 'vitest';
-import { LsmTree, type TreeSnapshot } from '../../src/lsm/db.js';
+import { LsmTree } from '../../src/lsm/db.js';
+import type { TreeSnapshot } from '../../src/lsm/tree-iterator.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { compareBytes } from '../../src/util/bytes.js';
 import { Rng, testSeeds } from '../helpers/rng.js';

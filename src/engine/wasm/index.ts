@@ -1,6 +1,6 @@
 /**
  * The WebAssembly twin of the hot paths: loads build/lsmraft.wasm (compiled from asm/) and wraps
- * its pointer-and-status exports as HotPaths. The wrapper is the guarded door of STYLE.md §9,
+ * its pointer-and-status exports as HotPaths. The wrapper is the one guarded door into the module,
  * after undici's client around llhttp:
  *
  * - One instance, one caller at a time: a call that finds the instance busy is a bug (assert).

@@ -1,0 +1,267 @@
+/**
+ * Background work of a tree: flushing the immutable memtable, compacting levels, and what happens
+ * when either fails (after leveldb's DBImpl::MaybeScheduleCompaction / BackgroundCall and Pebble's
+ * compaction.go). Jobs run through the tree's JobRunner (inline or in the worker pool); the main
+ * thread installs each result as one manifest edit.
+ *
+ * What must hold:
+ * - at most one flush and one compaction run at once; their edits are applied one at a time;
+ * - a failed job is counted, recorded (stats().lastBackgroundError) and retried after a backoff
+ *   that doubles from RETRY_DELAY_MS_MIN to RETRY_DELAY_MS_MAX; nothing is retried while closing;
+ * - the outputs of a job whose manifest edit failed stay on disk until a later edit succeeds;
+ * - every waiter (waitForEvent) is woken when a job ends or the tree closes.
+ */
+import { JobFailedError, LsmraftError } from '../errors.js';
+import { assert } from '../util/assert.js';
+import { pickCompaction, pickManualCompaction, type Compaction } from './compaction-picker.js';
+import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobResult } from './jobs.js';
+import type { MemTable } from './memtable.js';
+import { ObsoleteFiles } from './obsolete-files.js';
+import type { TreeCore } from './tree-core.js';
+import { VersionEdit } from './version-edit.js';
+import type { EntryRun } from '../engine/types.js';
+
+const RETRY_DELAY_MS_MIN = 50;
+const RETRY_DELAY_MS_MAX = 5_000;
+/** Compaction steps of one compactAll() call, at most: more means the picker does not converge. */
+const MANUAL_COMPACTION_STEPS_MAX = 100_000;
+/** Background events one waitForFlushes() call waits for, at most (bounded by flush retries). */
+const FLUSH_WAIT_EVENTS_MAX = 1_000_000;
+/** Jobs close() waits for, one pass each: no new job starts once closing. */
+const CLOSE_WAIT_PASSES_MAX = 1_000;
+/** Entries packed per turn of the event loop: well under a millisecond of copying. */
+const PACK_ENTRIES_PER_TURN = 1024;
+
+export interface BackgroundError {
+  code: string;
+  message: string;
+  at: number;
+}
+
+export class Background {
+  /** Deletes what jobs made obsolete; its failures are background errors too. */
+  readonly obsolete: ObsoleteFiles;
+  private flushing: Promise<void> | undefined = undefined;
+  private compacting: Promise<void> | undefined = undefined;
+  private manualCompactionActive = false;
+  private retryTimer: NodeJS.Timeout | undefined = undefined;
+  private retryDelayMs = RETRY_DELAY_MS_MIN;
+  private lastFlushError: unknown = undefined;
+  private waiters: Array<() => void> = [];
+  private lastErrorValue: BackgroundError | undefined = undefined;
+
+  constructor(private readonly core: TreeCore) {
+    this.obsolete = new ObsoleteFiles(core, (err) => this.recordError(err));
+  }
+
+  get compactionRunning(): boolean {
+    return this.compacting !== undefined;
+  }
+
+  get lastError(): BackgroundError | undefined {
+    return this.lastErrorValue;
+  }
+
+  /** The last flush's error while no flush is running to retry it (undefined otherwise). */
+  flushFailure(): unknown {
+    return this.flushing === undefined ? this.lastFlushError : undefined;
+  }
+
+  /** Resolves at the next background event: a job ended, or the tree closed. */
+  waitForEvent(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /**
+   * Waits, scheduling flushes, until `done()`; throws JobFailedError while the flush is failing
+   * (it is retried in the background) and ClosedError once the tree closes.
+   */
+  async waitForFlushes(done: () => boolean): Promise<void> {
+    for (let events = 0; !done(); events++) {
+      assert(events < FLUSH_WAIT_EVENTS_MAX, 'flush() does not converge');
+      this.core.checkOpen();
+      const failure = this.flushFailure();
+      if (failure !== undefined) throw new JobFailedError('flush failed', failure);
+      this.maybeScheduleFlush();
+      await this.waitForEvent();
+    }
+  }
+
+  maybeScheduleFlush(): void {
+    // Not while closing: the memtable is safe in the WAL (and without one, close() flushed it while
+    // still open), and a failing flush must not be retried at once, pass after pass.
+    if (this.flushing !== undefined || this.core.imm === undefined || this.core.state !== 'open' || this.retryTimer !== undefined) return;
+    this.flushing = this.runFlush(this.core.imm).finally(() => {
+      this.flushing = undefined;
+      this.notify();
+      this.maybeScheduleFlush();
+      this.maybeScheduleCompaction();
+    });
+  }
+
+  private async runFlush(imm: MemTable): Promise<void> {
+    const core = this.core;
+    const table = tableOptionsOf(core.options);
+    const run = await packInSlices(imm);
+    const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(runBytes(run), table.targetFileSizeBytes));
+    for (const n of numbers) core.pendingOutputs.add(n);
+    let installing = false;
+    try {
+      const result = await core.runner.run({ kind: 'flush', dir: core.dir, run, table, fileNumbers: numbers, snapshots: core.liveSnapshots() });
+      const edit = new VersionEdit();
+      for (const o of result.outputs) edit.addFile(0, toFileMetadata(o));
+      if (core.wal !== undefined) edit.setLogNumber(core.walNumber);
+      edit.setLastSequence(core.lastSequence);
+      if (core.immMeta !== undefined) edit.setUserMeta(core.immMeta);
+      installing = true;
+      await core.versions.logAndApply(edit);
+      core.uncertainOutputs.clear();
+      core.imm = undefined;
+      core.immMeta = undefined;
+      core.flushedSwitches = core.switches;
+      this.lastFlushError = undefined;
+      this.retryDelayMs = RETRY_DELAY_MS_MIN;
+      core.counters.flushes++;
+      core.counters.flushBytes += result.outputBytes;
+    } catch (err) {
+      // A failed manifest write may still be on disk: its tables stay until an edit succeeds.
+      if (installing) for (const n of numbers) core.uncertainOutputs.add(n);
+      this.lastFlushError = err;
+      core.counters.flushFailures++;
+      this.recordError(err);
+    } finally {
+      for (const n of numbers) core.pendingOutputs.delete(n);
+      this.obsolete.collect();
+    }
+  }
+
+  maybeScheduleCompaction(): void {
+    if (this.compacting !== undefined || this.manualCompactionActive || this.core.state !== 'open' || this.retryTimer !== undefined) return;
+    const c = pickCompaction(this.core.versions.current(), this.core.pickerOptions(), this.core.versions.compactPointers);
+    if (c === null) return;
+    this.compacting = this.runCompaction(c)
+      .catch((err: unknown) => {
+        // Recorded by runCompaction (the retry timer schedules the next attempt); only bugs go on.
+        if (!(err instanceof LsmraftError)) throw err;
+      })
+      .finally(() => {
+        this.compacting = undefined;
+        this.notify();
+        this.maybeScheduleCompaction();
+      });
+  }
+
+  /** Compacts the whole tree into its bottom-most level, one picked compaction after another. */
+  async compactAll(): Promise<void> {
+    this.manualCompactionActive = true;
+    try {
+      for (let step = 0; step < MANUAL_COMPACTION_STEPS_MAX; step++) {
+        this.core.checkOpen();
+        while (this.compacting !== undefined) await this.compacting;
+        const c = pickManualCompaction(this.core.versions.current(), this.core.pickerOptions());
+        if (c === null) return;
+        const run = this.runCompaction(c);
+        // The caller sees the failure through `run`; the tracking promise only marks the end.
+        this.compacting = run.then(
+          () => undefined,
+          () => undefined,
+        ).finally(() => {
+          this.compacting = undefined;
+        });
+        await run;
+      }
+      assert(false, 'compact() did not converge');
+    } finally {
+      this.manualCompactionActive = false;
+      this.maybeScheduleCompaction();
+    }
+  }
+
+  private async runCompaction(c: Compaction): Promise<void> {
+    const core = this.core;
+    if (c.isTrivialMove) {
+      try {
+        await core.versions.logAndApply(c.toEdit([]));
+      } catch (err) {
+        core.counters.compactionFailures++;
+        this.recordError(err);
+        throw err instanceof LsmraftError ? err : new JobFailedError('trivial move failed', err);
+      }
+      core.uncertainOutputs.clear();
+      core.counters.trivialMoves++;
+      return;
+    }
+    const inputs = c.inputs.flat().map((f) => f.number);
+    let inputBytes = 0;
+    for (const f of c.inputs.flat()) inputBytes += f.size;
+    const table = tableOptionsOf(core.options);
+    const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(inputBytes, table.targetFileSizeBytes));
+    for (const n of numbers) core.pendingOutputs.add(n);
+    let installing = false;
+    try {
+      const result: JobResult = await core.runner.run({
+        kind: 'compaction', dir: core.dir, inputs, snapshots: core.liveSnapshots(), dropTombstones: c.isBottommost, table, fileNumbers: numbers,
+      });
+      installing = true;
+      await core.versions.logAndApply(c.toEdit(result.outputs.map(toFileMetadata)));
+      core.uncertainOutputs.clear();
+      core.counters.compactions++;
+      core.counters.compactionInputBytes += result.inputBytes;
+      core.counters.compactionOutputBytes += result.outputBytes;
+      this.retryDelayMs = RETRY_DELAY_MS_MIN;
+    } catch (err) {
+      if (installing) for (const n of numbers) core.uncertainOutputs.add(n);
+      core.counters.compactionFailures++;
+      this.recordError(err);
+      throw err instanceof LsmraftError ? err : new JobFailedError('compaction failed', err);
+    } finally {
+      for (const n of numbers) core.pendingOutputs.delete(n);
+      this.obsolete.collect();
+    }
+  }
+
+  /** Records a failed job and retries background work after a backoff (bounded, doubling). */
+  recordError(err: unknown): void {
+    const core = this.core;
+    core.counters.backgroundErrors++;
+    const code = err instanceof LsmraftError ? err.code : 'LSM_ERR_JOB_FAILED';
+    const message = err instanceof Error ? err.message : String(err);
+    this.lastErrorValue = { code, message, at: Date.now() };
+    if (core.state !== 'open' || this.retryTimer !== undefined) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_DELAY_MS_MAX);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.maybeScheduleFlush();
+      this.maybeScheduleCompaction();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /** REQUIRES: the tree is closing. Cancels the retry timer and waits for the running jobs. */
+  async stop(): Promise<void> {
+    assert(this.core.state === 'closing', 'Background.stop() while the tree is not closing');
+    if (this.retryTimer !== undefined) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+    // Each pass waits for one running job; no new job starts once closing.
+    for (let pass = 0; pass < CLOSE_WAIT_PASSES_MAX && (this.flushing !== undefined || this.compacting !== undefined); pass++) {
+      await Promise.allSettled([this.flushing, this.compacting]);
+    }
+  }
+}
+
+/** Packs an immutable memtable for its flush a slice per turn, so the main thread keeps serving. */
+async function packInSlices(mem: MemTable): Promise<EntryRun> {
+  const packer = mem.packer();
+  // Each pass packs a slice; bounded by the entry count.
+  while (!packer.step(PACK_ENTRIES_PER_TURN)) await new Promise<void>((resolve) => setImmediate(resolve));
+  return packer.run();
+}

@@ -1,0 +1,128 @@
+/**
+ * Opening a tree: the directory, its lock, the manifest, the job runner, and recovery from the
+ * write-ahead logs (after leveldb's DB::Open / DBImpl::Recover and Pebble's open.go). What it
+ * returns is everything the running tree starts from (src/lsm/tree-core.ts); on failure it
+ * releases what it took.
+ *
+ * What must hold:
+ * - every write a WAL acknowledged is in the tree afterwards (as L0 tables), except a torn final
+ *   record of a log (a crash mid-append, never acknowledged as synced);
+ * - the replayed tables and the new WAL are recorded in one manifest edit;
+ * - no file number of a log found on disk is handed out again.
+ */
+import type { HotPaths } from '../engine/types.js';
+import { loadEngine } from '../engine/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { joinPath, logFileName, parseFileName } from './filenames.js';
+import type { FileSystem } from './fs.js';
+import { createJobRunner } from './job-runner.js';
+import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobRunner } from './jobs.js';
+import { acquireLock, type DirLock } from './lock.js';
+import { LogKind, LogReader, LogWriter } from './log-format.js';
+import { MemTable } from './memtable.js';
+import { nodeFileSystem } from './node-fs.js';
+import type { ResolvedOptions } from './options.js';
+import { VersionEdit } from './version-edit.js';
+import { VersionSet } from './version-set.js';
+import { decodeBatch } from './write-batch.js';
+
+/** An open tree's starting state. */
+export interface OpenedTree {
+  dir: string;
+  fs: FileSystem;
+  options: ResolvedOptions;
+  engine: HotPaths;
+  lock: DirLock;
+  versions: VersionSet;
+  runner: JobRunner;
+  /** The current WAL (none when options.wal is false) and its file number (0 without one). */
+  wal: LogWriter | undefined;
+  walNumber: number;
+  lastSequence: number;
+}
+
+/** Opens (creating if allowed) the tree in `dir`, recovering from its WALs after a crash. */
+export async function openTree(dir: string, options: ResolvedOptions): Promise<OpenedTree> {
+  const fs = options.fs ?? nodeFileSystem;
+  if (!fs.exists(dir)) {
+    if (!options.createIfMissing) throw new InvalidArgumentError(`${dir} does not exist (createIfMissing is false)`);
+    fs.mkdirp(dir);
+  }
+  const lock = acquireLock(fs, dir);
+  let runner: JobRunner | undefined;
+  try {
+    const engine = await loadEngine(options.engine);
+    const versions = await VersionSet.open(fs, dir, {
+      createIfMissing: options.createIfMissing,
+      errorIfExists: options.errorIfExists,
+    });
+    runner = await createJobRunner(options, fs, engine);
+    const recovered = await recover(fs, dir, options, versions, runner);
+    return { dir, fs, options, engine, lock, versions, runner, ...recovered };
+  } catch (err) {
+    // Released whatever the failure; the error itself goes to the caller unchanged.
+    await runner?.close();
+    lock.release();
+    throw err;
+  }
+}
+
+/**
+ * Replays the WALs the manifest does not cover into memtables, writes what they held as L0
+ * tables, and starts a new WAL, all recorded in one manifest edit. A torn final record of a log
+ * is dropped; anything else unreadable is LSM_ERR_CORRUPTION.
+ */
+async function recover(
+  fs: FileSystem, dir: string, opts: ResolvedOptions, versions: VersionSet, runner: JobRunner,
+): Promise<{ wal: LogWriter | undefined; walNumber: number; lastSequence: number }> {
+  let lastSequence = versions.lastSequence;
+  const edit = new VersionEdit();
+  const table = tableOptionsOf(opts);
+  const flushMem = async (mem: MemTable): Promise<void> => {
+    const run = mem.toRun();
+    const numbers = versions.reserveFileNumbers(outputNumbersNeeded(runBytes(run), table.targetFileSizeBytes));
+    const result = await runner.run({ kind: 'flush', dir, run, table, fileNumbers: numbers, snapshots: [] });
+    for (const o of result.outputs) edit.addFile(0, toFileMetadata(o));
+  };
+  if (opts.wal) {
+    const names = fs.list(dir);
+    const logs = names
+      .map((name) => ({ name, parsed: parseFileName(name) }))
+      .filter((f) => f.parsed?.type === 'log' && f.parsed.number >= versions.logNumber)
+      .sort((a, b) => a.parsed!.number - b.parsed!.number);
+    // Every log found keeps its number out of later use (a pre-created WAL may be newer than
+    // the manifest's next file number).
+    for (const name of names) {
+      const parsed = parseFileName(name);
+      if (parsed !== undefined && parsed.type === 'log') versions.markFileNumberUsed(parsed.number);
+    }
+    let mem = new MemTable();
+    for (const log of logs) {
+      const reader = new LogReader(fs.readFile(joinPath(dir, log.name)), log.name, LogKind.Wal, 'tolerate-torn-tail');
+      // Each record is one write batch; the loop ends at the log's end (one record per pass).
+      for (let record = reader.next(); record !== null; record = reader.next()) {
+        const { sequence, count } = decodeBatch(record, log.name, reader.recordOffset, (seq, kind, key, value) => {
+          mem.add(seq, kind, key, value);
+        });
+        if (count > 0) lastSequence = Math.max(lastSequence, sequence + count - 1);
+        if (mem.approximateBytes >= opts.memtableBytesMax) {
+          await flushMem(mem);
+          mem = new MemTable();
+        }
+      }
+    }
+    if (mem.entryCount > 0) await flushMem(mem);
+  }
+  let wal: LogWriter | undefined;
+  let walNumber = 0;
+  if (opts.wal) {
+    walNumber = versions.newFileNumber();
+    wal = new LogWriter(fs.create(joinPath(dir, logFileName(walNumber))), LogKind.Wal);
+    wal.syncSync();
+    await fs.syncDir(dir);
+    edit.setLogNumber(walNumber);
+  }
+  edit.setLastSequence(lastSequence);
+  await versions.logAndApply(edit);
+  return { wal, walNumber, lastSequence };
+}
