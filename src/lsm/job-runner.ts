@@ -46,6 +46,11 @@ export function setDefaultJobPool(factory: JobPoolFactory | undefined): void {
   defaultJobPool = factory;
 }
 
+/** The pool set by setDefaultJobPool(), if any. */
+export function getDefaultJobPool(): JobPoolFactory | undefined {
+  return defaultJobPool;
+}
+
 /** The pool when it is enabled, available and reachable by the file system; inline otherwise. */
 export async function createJobRunner(options: ResolvedOptions, fs: FileSystem, engine: HotPaths): Promise<JobRunner> {
   const factory = options.jobPool ?? defaultJobPool;
