@@ -1,9 +1,8 @@
 /**
- * Review finding: flush() (and so compact() and checkpoint(), which start with it) does not return
- * while writes keep arriving. Its loop ends only when the *current* memtable is empty, so every
- * write that lands while the immutable memtable is being flushed causes another switch and another
- * flush. leveldb's CompactMemTable flushes the memtable as of the call; a steady writer (a Raft
- * node applying entries) keeps this flush() waiting for as long as it writes.
+ * flush() (and so compact() and checkpoint(), which start with it) flushes what was written before
+ * the call and returns, while writes keep arriving: it waits for the memtable switched at the call
+ * (TreeCore.flushedSwitches), not for an empty memtable, as leveldb's CompactMemTable flushes the
+ * memtable as of the call. A steady writer (a Raft node applying entries) must not keep it waiting.
  */
 import { describe, expect, it } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
@@ -12,7 +11,7 @@ import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 const base = { engine: 'js' as const, workerPool: false as const };
 const WRITER_MS_MAX = 1_500;
 
-describe('review: flush() under a steady writer', () => {
+describe('flush() under a steady writer', () => {
   it('returns after flushing what was written before the call', async () => {
     const fs = new CrashableMemFileSystem();
     const tree = await LsmTree.open('/db', { ...base, fs });

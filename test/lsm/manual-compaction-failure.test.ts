@@ -1,9 +1,7 @@
 /**
- * Review finding: a failed manual compaction (compact()) leaves a rejected promise nobody handles.
- * compact() stores `run.finally(...)` in `this.compacting`; when `run` rejects, that derived
- * promise rejects too, and only close() (through allSettled) ever looks at it, so Node reports an
- * unhandled rejection (fatal under --unhandled-rejections=throw, the default since Node 15),
- * although the caller of compact() already received the error.
+ * A failed manual compaction: compact() rejects with the job's error, the failure is counted, and
+ * nothing else is left rejected (Background.compactAll tracks the running compaction with a
+ * promise that settles either way), so Node reports no unhandled rejection.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
@@ -11,7 +9,7 @@ import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 
 const base = { engine: 'js' as const, workerPool: false as const };
 
-describe('review: manual compaction failure', () => {
+describe('manual compaction failure', () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => {
     unhandled.push(reason);

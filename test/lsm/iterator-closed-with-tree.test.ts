@@ -1,9 +1,7 @@
 /**
- * Review finding: close() documents "Iterators still open are closed with the tree", but it only
- * closes the table cache. An open TreeIterator keeps working after close(): its LevelIterator
- * reopens table files through the closed tree's table cache (a reader nobody closes again, a file
- * handle leaked past close() and past the release of the directory lock, so another process may
- * already be compacting those files away).
+ * close() closes the iterators still open (TreeCore.liveIterators): afterwards an iterator fails
+ * with LSM_ERR_CLOSED and opens no table file through the closed tree's table cache (a handle
+ * leaked past the release of the directory lock, while another process may compact those files).
  */
 import { describe, expect, it } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
@@ -11,7 +9,7 @@ import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 
 const base = { engine: 'js' as const, workerPool: false as const };
 
-describe('review: iterator open across close()', () => {
+describe('iterator open across close()', () => {
   it('is closed with the tree and opens no table afterwards', async () => {
     const fs = new CrashableMemFileSystem();
     const tree = await LsmTree.open('/db', { ...base, fs });
