@@ -3,7 +3,7 @@
  * validated at the edge (STYLE.md §10) into typed options, or a UsageError with the line to print.
  * No dependency: the grammar is small and fixed.
  */
-import { parseAddress } from '../node/transport.js';
+import { parseAddress } from '../node/address.js';
 
 export class UsageError extends Error {
   constructor(message: string) {

@@ -8,7 +8,7 @@
 import { LsmraftError } from '../errors.js';
 import type { ClientRequest, ClientResponse } from './codec.js';
 import type { KvNode } from './kv-node.js';
-import { NotLeaderError } from './node-errors.js';
+import { NotLeaderError } from './errors.js';
 
 /** Keeps what the codec guarantees explicit: a field the op requires is present (codec.ts OP_FIELDS). */
 function need<T>(v: T | undefined, what: string): T {

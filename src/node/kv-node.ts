@@ -41,7 +41,7 @@ import { checkIdentity, formatClusterId, newClusterId, readIdentity, writeIdenti
 import { COMMAND_VALUE_BYTES_MAX, decodeKvCommand, encodeKvCommand, type KvCommand } from './kv-command.js';
 import { RaftLogStore } from './log-store.js';
 import { ADD_CATCH_UP_MS_MIN, addMemberBudgetMs, AddressBook, decodeMemberContext, encodeMemberContext, joinRefusal } from './membership.js';
-import { errorFromWire, MembershipError, NodeStoppedError, NotLeaderError, type LeaderInfo } from './node-errors.js';
+import { errorFromWire, MembershipError, NodeStoppedError, NotLeaderError, type LeaderInfo } from './errors.js';
 import { RaftDriver } from './driver.js';
 import { PendingRequests } from './requests.js';
 import { installSnapshot, openStateDir, reconcileLogWithState, snapshotIdOf } from './snapshot.js';
@@ -51,7 +51,9 @@ import { resolveNodeOptions, type KvNodeOptions, type ResolvedNodeOptions } from
 export type { KvNodeOptions } from './node-options.js';
 import { KvStateMachine, SCAN_LIMIT_MAX, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
-import { connectClient, formatAddress, parseAddress, Transport, type ClientRequestInput, type Connection } from './transport.js';
+import { formatAddress, parseAddress } from './address.js';
+import { connectClient, type ClientRequestInput } from './client-connection.js';
+import { Transport, type Connection } from './transport.js';
 import { serveClientRequest } from './client-service.js';
 
 export type KeyInput = string | Uint8Array;

@@ -27,7 +27,7 @@ import type { ConfState, NodeId } from '../raft/types.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import { writeFileAtomic } from './identity.js';
 import { BadFrameError } from './errors.js';
-import { parseAddress } from './transport.js';
+import { parseAddress } from './address.js';
 
 export const MEMBERS_FILE = 'MEMBERS';
 /** Bound on the members an address book (file or snapshot context) may list. */

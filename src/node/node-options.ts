@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { EngineName } from '../engine/types.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
 import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot-transfer.js';
-import { parseAddress } from './transport.js';
+import { parseAddress } from './address.js';
 
 export interface KvNodeOptions {
   /** This node's id, a positive integer unique in the cluster. */
