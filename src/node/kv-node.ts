@@ -573,7 +573,7 @@ export class KvNode {
 
   private onFatal(err: unknown): void {
     if (err instanceof AssertionFailure) {
-      // A bug: stop the process (STYLE.md: never swallowed).
+      // A bug: stop the process (an assertion failure is never swallowed).
       setImmediate(() => {
         throw err;
       });

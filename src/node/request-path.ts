@@ -113,22 +113,23 @@ export class PendingRequests {
     return this.writes.get(requestId)?.payload;
   }
 
+  /** Removes the waiter of `key` from `map` and clears its timer; the caller ends it. */
+  private static take<K>(map: Map<K, Waiter>, key: K): Waiter | undefined {
+    const w = map.get(key);
+    if (w === undefined) return undefined;
+    map.delete(key);
+    clearTimeout(w.timer);
+    return w;
+  }
+
   /** The entry of write `requestId` was applied. Unknown ids (another incarnation's) are ignored. */
   writeApplied(requestId: number): void {
-    const w = this.writes.get(requestId);
-    if (w === undefined) return;
-    this.writes.delete(requestId);
-    clearTimeout(w.timer);
-    w.resolve();
+    PendingRequests.take(this.writes, requestId)?.resolve();
   }
 
   /** Forgets a write whose proposal was refused (the caller reports the refusal itself). */
   cancelWrite(requestId: number, why: Error): void {
-    const w = this.writes.get(requestId);
-    if (w === undefined) return;
-    this.writes.delete(requestId);
-    clearTimeout(w.timer);
-    w.reject(why);
+    PendingRequests.take(this.writes, requestId)?.reject(why);
   }
 
   /** Waits until a ReadState for `contextKey` arrived AND the applied index reached its index. */
@@ -150,11 +151,7 @@ export class PendingRequests {
   }
 
   cancelRead(contextKey: string, why: Error): void {
-    const w = this.reads.get(contextKey);
-    if (w === undefined) return;
-    this.reads.delete(contextKey);
-    clearTimeout(w.timer);
-    w.reject(why);
+    PendingRequests.take(this.reads, contextKey)?.reject(why);
   }
 
   /** A ReadState arrived: the read may be served once applied >= index. */

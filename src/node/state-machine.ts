@@ -1,8 +1,8 @@
 /**
  * KvStateMachine: the replicated key-value state, applied from committed Raft entries into the
  * node's "state tree", an LsmTree without its own WAL. After etcd's apply loop (server/etcdserver
- * apply.go: decode, apply in order, record the applied index) with the durability scheme of
- * DESIGN.md "Storage": the Raft log is the state tree's log. Each apply() is one tree batch whose
+ * apply.go: decode, apply in order, record the applied index), with this durability scheme: the
+ * Raft log is the state tree's log. Each apply() is one tree batch whose
  * `meta` is the applied index; the tree stores the meta of the last flushed memtable in its
  * manifest (`LsmTree.userMeta`), so after a crash the tree holds exactly the entries up to
  * `durableAppliedIndex` and the driver re-applies the committed entries after it.
