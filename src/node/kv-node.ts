@@ -11,7 +11,9 @@
  *   join-target.ts       the JOIN handshake at the node asked to join
  *   frame-router.ts      peer and client frames -> the part that serves them
  *   client-service.ts    client requests -> this API -> client responses
+ *   node-storage.ts      opening the data directory at startup (and its crash repairs)
  *   identity.ts          node id and cluster id on disk
+ *   key-input.ts         keys, values and ranges checked at the API's edge
  *   snapshot/            checkpoints, chunks, sender, receiver, install, shipper
  *   node-options.ts      options, defaults, validation, transport and flow-control limits
  *
@@ -27,14 +29,10 @@
  * What must hold: the Ready contract (driver.ts); stop() ends every timer, socket and waiter;
  * nothing a peer or client sends can crash the process (frame-router.ts).
  */
-import { InvalidArgumentError } from '../errors.js';
-import { joinPath } from '../lsm/filenames.js';
 import type { FileSystem } from '../lsm/fs.js';
-import { KEY_BYTES_MAX } from '../lsm/options.js';
-import { RawNode, type RaftConfig } from '../raft/raw-node.js';
+import { RawNode } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Message, NodeId, Role, Snapshot, SoftState } from '../raft/types.js';
 import { AssertionFailure, assert } from '../util/assert.js';
-import { utf8 } from '../util/bytes.js';
 import { formatAddress, parseAddress } from './address.js';
 import { serveClientRequest } from './client-service.js';
 import { encodeMessage } from './codec.js';
@@ -42,82 +40,39 @@ import { RaftDriver } from './driver.js';
 import { MembershipError, NodeStoppedError, type LeaderInfo } from './errors.js';
 import { FrameRouter } from './frame-router.js';
 import { FrameType } from './frame.js';
-import { checkIdentity, formatClusterId, newClusterId, readIdentity, writeIdentity, type NodeIdentity } from './identity.js';
+import { formatClusterId, type NodeIdentity } from './identity.js';
 import { JoinTarget } from './join-target.js';
-import { COMMAND_VALUE_BYTES_MAX, decodeKvCommand } from './kv-command.js';
-import { RaftLogStore } from './log-store.js';
+import { toKey, toScanRange, toValue, type KeyInput } from './key-input.js';
+import { decodeKvCommand } from './kv-command.js';
+import type { RaftLogStore } from './log-store.js';
 import { MembershipAdmin } from './membership-admin.js';
 import { AddressBook, decodeMemberContext } from './membership.js';
 import {
-  APPEND_BYTES_IN_FLIGHT_MAX,
-  APPEND_BYTES_MAX,
-  APPENDS_IN_FLIGHT_MAX,
   FRAME_BYTES_MAX,
   PEER_CONNECT_TIMEOUT_MS,
   PEER_QUEUE_BYTES_MAX,
   PEER_QUEUE_FRAMES_MAX,
+  raftConfig,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
   resolveNodeOptions,
-  UNCOMMITTED_BYTES_MAX,
   type KvNodeOptions,
   type ResolvedNodeOptions,
 } from './node-options.js';
+import { memberList, nodeStatus, type MemberInfo, type NodeStatus } from './node-status.js';
+import { closeNodeStorage, openNodeStorage } from './node-storage.js';
 import { RequestPath } from './request-path.js';
-import { removeStaleLocalSnapshots, snapshotIdOf } from './snapshot/checkpoint.js';
-import { removeTreeFiles } from './snapshot/dir-files.js';
-import { installSnapshot, openStateDir, reconcileLogWithState } from './snapshot/install.js';
+import { snapshotIdOf } from './snapshot/checkpoint.js';
+import { installSnapshot } from './snapshot/install.js';
 import { SnapshotShipper } from './snapshot/shipper.js';
-import { KvStateMachine, SCAN_LIMIT_MAX, type ApplyResult } from './state-machine.js';
+import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
 
 export type { KvNodeOptions } from './node-options.js';
+export type { MemberInfo, NodeStatus } from './node-status.js';
 
-export type KeyInput = string | Uint8Array;
-
-export interface MemberInfo {
-  id: NodeId;
-  address: string | undefined;
-  role: 'leader' | 'follower' | 'learner';
-  /** Highest log index known replicated on that member (known only on the leader). */
-  match: number | undefined;
-  isSelf: boolean;
-}
-
-export interface NodeStatus {
-  id: NodeId;
-  address: string;
-  clusterId: string;
-  term: number;
-  role: Role;
-  leader: NodeId;
-  leaderAddress: string | undefined;
-  commit: number;
-  applied: number;
-  logFirstIndex: number;
-  logLastIndex: number;
-  snapshotIndex: number;
-  snapshotTerm: number;
-  voters: NodeId[];
-  learners: NodeId[];
-}
-
-function toKey(key: KeyInput, what = 'key'): Uint8Array {
-  const b = typeof key === 'string' ? utf8(key) : key;
-  if (!(b instanceof Uint8Array) || b.length === 0 || b.length > KEY_BYTES_MAX) {
-    throw new InvalidArgumentError(`${what} must be a string or Uint8Array of 1..${KEY_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
-  }
-  return b;
-}
-
-function toValue(value: KeyInput): Uint8Array {
-  const b = typeof value === 'string' ? utf8(value) : value;
-  if (!(b instanceof Uint8Array) || b.length > COMMAND_VALUE_BYTES_MAX) {
-    throw new InvalidArgumentError(`value must be a string or Uint8Array of at most ${COMMAND_VALUE_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
-  }
-  return b;
-}
+export type { KeyInput } from './key-input.js';
 
 export class KvNode {
   readonly id: NodeId;
@@ -288,37 +243,13 @@ export class KvNode {
    */
   static async start(options: KvNodeOptions): Promise<KvNode> {
     const opts = resolveNodeOptions(options);
-    const fs = opts.fs;
-    const dataDir = options.dataDir;
-    fs.mkdirp(dataDir);
-    let identity = readIdentity(fs, dataDir);
-    if (identity !== undefined) checkIdentity(identity, options.id, dataDir);
-    const { stateDir, installed } = await openStateDir(dataDir, { fs });
-    removeStaleLocalSnapshots(fs, dataDir);
-    const logStore = await RaftLogStore.open(joinPath(dataDir, 'log'), opts.tree);
-    let sm: KvStateMachine | undefined;
+    const storage = await openNodeStorage(opts, options.id, options.dataDir);
     try {
-      await reconcileLogWithState(logStore, installed);
-      if (identity === undefined) {
-        // First start: a one-member cluster. (A data dir whose identity exists but whose log is
-        // blank was reset by a join and waits for its leader: it must not bootstrap again.)
-        if (!logStore.isInitialized) await logStore.bootstrap(options.id);
-        identity = { nodeId: options.id, clusterId: newClusterId() };
-        await writeIdentity(fs, dataDir, identity);
-      }
-      if (identity !== undefined && !logStore.isInitialized) {
-        // A blank log under an existing identity: a join reset it. Its state tree must be blank
-        // too (a crash may have come between resetForJoin's steps); it held no user data.
-        removeTreeFiles(fs, stateDir);
-      }
-      sm = await KvStateMachine.open(stateDir, opts.tree);
-      const book = AddressBook.read(fs, dataDir);
-      const node = new KvNode({ opts, id: options.id, dataDir, identity, logStore, sm, stateDir, book, address: options.address });
+      const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address });
       await node.listenAndRun();
       return node;
     } catch (err) {
-      await sm?.close();
-      await logStore.close();
+      await closeNodeStorage(storage);
       throw err;
     }
   }
@@ -377,21 +308,7 @@ export class KvNode {
     // The state tree restarts from its durable applied index; the core re-delivers what follows.
     // Below the log's snapshot there is nothing to re-deliver (the snapshot is applied state).
     const applied = Math.max(sm.appliedIndex, this.logStore.snapshot().meta.index);
-    const config: RaftConfig = {
-      id: this.id,
-      electionTicks: this.opts.electionTicks,
-      heartbeatTicks: this.opts.heartbeatTicks,
-      random: this.opts.random,
-      preVote: true,
-      checkQuorum: true,
-      maxSizePerMsgBytes: APPEND_BYTES_MAX,
-      maxInflightMsgs: APPENDS_IN_FLIGHT_MAX,
-      maxInflightBytes: APPEND_BYTES_IN_FLIGHT_MAX,
-      maxUncommittedEntriesBytes: UNCOMMITTED_BYTES_MAX,
-      readOnlyOption: 'safe',
-      appliedIndex: applied,
-    };
-    return new RawNode(config, this.logStore);
+    return new RawNode(raftConfig(this.id, this.opts, applied), this.logStore);
   }
 
   /** The address peers and clients reach this node at (the bound port when started with port 0). */
@@ -451,7 +368,7 @@ export class KvNode {
 
   /** Linearizable range read, both bounds inclusive (absent = unbounded), at most limit pairs. */
   async scan(from?: KeyInput, to?: KeyInput, limit = 1000): Promise<Array<[Uint8Array, Uint8Array]>> {
-    const range = this.scanRange(from, to, limit);
+    const range = toScanRange(from, to, limit);
     await this.path.readBarrier();
     return this.stateMachine().scan(range.from, range.to, range.limit);
   }
@@ -465,7 +382,7 @@ export class KvNode {
   /** This node's local range, both bounds inclusive (what `lsm r` shows). */
   localScan(from?: KeyInput, to?: KeyInput, limit = 1000): Array<[Uint8Array, Uint8Array]> {
     this.checkRunning();
-    const range = this.scanRange(from, to, limit);
+    const range = toScanRange(from, to, limit);
     return this.stateMachine().scan(range.from, range.to, range.limit);
   }
 
@@ -476,57 +393,27 @@ export class KvNode {
     return `applied index ${d.appliedIndex} (durable ${d.durableAppliedIndex})\n${d.tree.toString()}`;
   }
 
-  private scanRange(from: KeyInput | undefined, to: KeyInput | undefined, limit: number): { from: Uint8Array; to: Uint8Array; limit: number } {
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > SCAN_LIMIT_MAX) {
-      throw new InvalidArgumentError(`limit must be an integer in [1, ${SCAN_LIMIT_MAX}]`, 'KV_ERR_INVALID_ARGUMENT');
-    }
-    const lo = from === undefined ? Uint8Array.of(0) : toKey(from, 'from');
-    const hi = to === undefined ? new Uint8Array(KEY_BYTES_MAX).fill(0xff) : toKey(to, 'to');
-    return { from: lo, to: hi, limit };
-  }
-
   // ---- public API: cluster ------------------------------------------------------------------
 
   status(): NodeStatus {
     this.checkRunning();
-    const st = this.driver.rawNode.status();
     const snap = this.logStore.snapshot().meta;
-    return {
+    return nodeStatus(this.driver.rawNode.status(), this.book, {
       id: this.id,
       address: this.advertise,
       clusterId: formatClusterId(this.identity.clusterId),
-      term: st.term,
-      role: st.role,
-      leader: st.lead,
-      leaderAddress: st.lead === 0 ? undefined : this.book.get(st.lead),
-      commit: st.commit,
-      applied: this.sm?.appliedIndex ?? st.applied,
+      applied: this.sm?.appliedIndex,
       logFirstIndex: this.logStore.firstIndex(),
       logLastIndex: this.logStore.lastIndex(),
       snapshotIndex: snap.index,
       snapshotTerm: snap.term,
-      voters: [...st.conf.voters].sort((a, b) => a - b),
-      learners: [...st.conf.learners].sort((a, b) => a - b),
-    };
+    });
   }
 
   /** The members as this node knows them (match indexes only on the leader). */
   members(): MemberInfo[] {
     this.checkRunning();
-    const st = this.driver.rawNode.status();
-    const out: MemberInfo[] = [];
-    const add = (id: NodeId, learner: boolean): void => {
-      out.push({
-        id,
-        address: this.book.get(id),
-        role: id === st.lead ? 'leader' : learner ? 'learner' : 'follower',
-        match: st.progress?.get(id)?.match,
-        isSelf: id === this.id,
-      });
-    };
-    for (const id of st.conf.voters) add(id, false);
-    for (const id of st.conf.learners) add(id, true);
-    return out.sort((a, b) => a.id - b.id);
+    return memberList(this.driver.rawNode.status(), this.book, this.id);
   }
 
   /**

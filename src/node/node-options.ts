@@ -9,6 +9,7 @@ import type { EngineName } from '../engine/types.js';
 import type { FileSystem } from '../lsm/fs.js';
 import { nodeFileSystem } from '../lsm/node-fs.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
+import type { RaftConfig } from '../raft/raw-node.js';
 import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot/sender.js';
 import { parseAddress } from './address.js';
 
@@ -128,3 +129,20 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
   };
 }
 
+/** The Raft core's configuration for node `id`, whose state is applied up to `appliedIndex`. */
+export function raftConfig(id: number, opts: ResolvedNodeOptions, appliedIndex: number): RaftConfig {
+  return {
+    id,
+    electionTicks: opts.electionTicks,
+    heartbeatTicks: opts.heartbeatTicks,
+    random: opts.random,
+    preVote: true,
+    checkQuorum: true,
+    maxSizePerMsgBytes: APPEND_BYTES_MAX,
+    maxInflightMsgs: APPENDS_IN_FLIGHT_MAX,
+    maxInflightBytes: APPEND_BYTES_IN_FLIGHT_MAX,
+    maxUncommittedEntriesBytes: UNCOMMITTED_BYTES_MAX,
+    readOnlyOption: 'safe',
+    appliedIndex,
+  };
+}
