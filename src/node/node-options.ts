@@ -56,7 +56,7 @@ export interface KvNodeOptions {
   workerPool?: LsmTreeOptions['workerPool'];
   /** Memtable size of both trees. Default: the tree's default. */
   memtableBytesMax?: number;
-  /** Snapshot streaming; defaults in snapshot-transfer.ts. */
+  /** Snapshot streaming; defaults in snapshot/sender.ts (TRANSFER_DEFAULTS). */
   snapshotTransfer?: Partial<TransferOptions>;
   /**
    * Where the node stores everything (identity, address book, state pointer, snapshots, log and

@@ -48,7 +48,7 @@ export async function openNodeStorage(opts: ResolvedNodeOptions, id: number, dat
     }
     if (identity !== undefined && !logStore.isInitialized) {
       // A blank log under an existing identity: a join reset it. Its state tree must be blank
-      // too (a crash may have come between resetForJoin's steps); it held no user data.
+      // too (a crash may have come between the steps of a join reset, join-target.ts); it held no user data.
       removeTreeFiles(fs, stateDir);
     }
     sm = await KvStateMachine.open(stateDir, opts.tree);

@@ -8,14 +8,14 @@
  * `durableAppliedIndex` and the driver re-applies the committed entries after it.
  *
  * API for the driver:
- *   KvStateMachine.open(dir, options)   dir: the current state tree directory (see snapshot.ts,
+ *   KvStateMachine.open(dir, options)   dir: the current state tree directory (see snapshot/install.ts,
  *                                       openStateDir, for where it is after snapshot installs);
  *   appliedIndex / durableAppliedIndex  applied in memory / recorded in a flush (survives a crash);
  *   apply(entries)                      committed entries in order -> one result per entry;
  *   get(key), scan(from, to, limit)     local reads (the driver makes them linearizable);
  *   hasUserData()                       any user key present (refuse to join another cluster);
  *   flush()                             makes appliedIndex durable (lets the log be compacted);
- *   checkpoint(dir)                     a consistent copy for a snapshot (snapshot.ts);
+ *   checkpoint(dir)                     a consistent copy for a snapshot (snapshot/checkpoint.ts);
  *   describe(), close().
  *
  * What must hold: entries are applied in index order, each exactly once per incarnation; the

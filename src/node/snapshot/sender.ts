@@ -1,6 +1,6 @@
 /**
  * Moving a Raft snapshot between two nodes over the transport, after etcd's rafthttp snapshot
- * sender: the leader streams the checkpoint's files in checksummed chunks (snapshot.ts) as
+ * sender: the leader streams the checkpoint's files in checksummed chunks (chunk-codec.ts) as
  * SNAPSHOT_CHUNK frames, the follower answers each with a SNAPSHOT_ACK naming the position it
  * expects next, and only when the follower holds the whole file set does the leader send the Raft
  * 'snap' message and report the outcome to its core (RawNode.reportSnapshot).
