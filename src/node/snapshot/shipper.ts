@@ -21,7 +21,7 @@ import { BadFrameError } from '../errors.js';
 import type { RaftLogStore } from '../log-store.js';
 import type { KvStateMachine } from '../state-machine.js';
 import { createSnapshot, localSnapshotsDir, removeLocalSnapshot, snapshotData, snapshotIdOf, type LocalSnapshot } from './checkpoint.js';
-import { decodeSnapshotAck, decodeSnapshotChunk, encodeSnapshotAck } from './chunk-codec.js';
+import { BadSnapshotChunkError, decodeSnapshotAck, decodeSnapshotChunk, encodeSnapshotAck } from './chunk-codec.js';
 import { SnapshotReceiver, type ReceivedSnapshot } from './receiver.js';
 import { SnapshotSender, type TransferOptions } from './sender.js';
 
@@ -167,7 +167,7 @@ export class SnapshotShipper {
     try {
       chunk = decodeSnapshotChunk(payload);
     } catch (err) {
-      if (err instanceof LsmraftError && err.code === 'KV_ERR_BAD_FRAME') throw new BadFrameError(err.message);
+      if (err instanceof BadSnapshotChunkError) throw new BadFrameError(err.message);
       throw err;
     }
     this.receiveChain = this.receiveChain.then(async () => {
