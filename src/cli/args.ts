@@ -3,7 +3,8 @@
  * validated at the edge (STYLE.md §10) into typed options, or a UsageError with the line to print.
  * No dependency: the grammar is small and fixed.
  */
-import { parseAddress } from '../node/transport.js';
+import { InvalidArgumentError } from '../errors.js';
+import { parseAddress } from '../node/address.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -63,7 +64,8 @@ function parseNonNegativeInt(s: string, what: string): number {
 export function checkAddress(s: string): string {
   try {
     parseAddress(s);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
     throw new UsageError(`bad address "${s}": expected host:port`);
   }
   return s;

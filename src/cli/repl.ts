@@ -69,7 +69,8 @@ export function parseCommand(line: string): ReplCommand {
   const id = (s: string): number => {
     try {
       return parsePositiveInt(s, 'id');
-    } catch {
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
       throw new UsageError(usageOf(name));
     }
   };
@@ -78,7 +79,8 @@ export function parseCommand(line: string): ReplCommand {
       arity(2);
       try {
         checkAddress(args[1]!);
-      } catch {
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
         throw new UsageError(usageOf('add'));
       }
       return { kind: 'add', id: id(args[0]!), address: args[1]! };

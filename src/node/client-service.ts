@@ -1,14 +1,34 @@
 /**
- * The client protocol's server side: a decoded CLIENT_REQUEST becomes a call of the KvNode API,
- * and its outcome a CLIENT_RESPONSE (after etcd's v3rpc key/cluster servers, which are thin
- * adapters over etcdserver in the same way). Errors a user can meet travel as their stable code and
- * message, with the leader hint when this node knows one; anything else is a bug and stops the
- * process (STYLE.md: two error channels).
+ * The client protocol's server side: a decoded CLIENT_REQUEST becomes a call of the node's API
+ * (ClientServiceTarget, which KvNode implements), and its outcome a CLIENT_RESPONSE (after etcd's
+ * v3rpc key/cluster servers, which are thin adapters over etcdserver in the same way). Errors a
+ * user can meet travel as their stable code and message, with the leader hint when this node knows
+ * one; anything else is a bug and stops the process (src/errors.ts: two error channels).
  */
 import { LsmraftError } from '../errors.js';
 import type { ClientRequest, ClientResponse } from './codec.js';
-import type { KvNode } from './kv-node.js';
-import { NotLeaderError } from './node-errors.js';
+import { NotLeaderError, type LeaderInfo } from './errors.js';
+
+type Bytes = Uint8Array;
+
+/** The calls the client service makes: KvNode's public API, as far as clients reach it. */
+export interface ClientServiceTarget {
+  readonly leader: LeaderInfo | undefined;
+  put(key: Bytes, value: Bytes): Promise<void>;
+  delete(key: Bytes): Promise<void>;
+  get(key: Bytes): Promise<Bytes | undefined>;
+  scan(from: Bytes | undefined, to: Bytes | undefined, limit: number): Promise<Array<[Bytes, Bytes]>>;
+  localGet(key: Bytes): Bytes | undefined;
+  localScan(from: Bytes | undefined, to: Bytes | undefined, limit: number): Array<[Bytes, Bytes]>;
+  /** JSON-serializable. */
+  status(): unknown;
+  /** JSON-serializable. */
+  members(): unknown;
+  lsmDescribe(): string;
+  addMember(id: number, address: string): Promise<void>;
+  removeMember(id: number): Promise<void>;
+  transferLeadership(id: number): Promise<void>;
+}
 
 /** Keeps what the codec guarantees explicit: a field the op requires is present (codec.ts OP_FIELDS). */
 function need<T>(v: T | undefined, what: string): T {
@@ -16,7 +36,7 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-async function dispatch(node: KvNode, req: ClientRequest, res: ClientResponse): Promise<void> {
+async function dispatch(node: ClientServiceTarget, req: ClientRequest, res: ClientResponse): Promise<void> {
   switch (req.op) {
     case 'put':
       await node.put(need(req.key, 'key'), need(req.value, 'value'));
@@ -62,7 +82,7 @@ async function dispatch(node: KvNode, req: ClientRequest, res: ClientResponse): 
 }
 
 /** Serves one request; never rejects with a user error (those become error responses). */
-export async function serveClientRequest(node: KvNode, req: ClientRequest): Promise<ClientResponse> {
+export async function serveClientRequest(node: ClientServiceTarget, req: ClientRequest): Promise<ClientResponse> {
   const res: ClientResponse = { requestId: req.requestId, ok: true };
   try {
     await dispatch(node, req, res);

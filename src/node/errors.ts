@@ -1,8 +1,13 @@
 /**
- * Errors of the node's wire layer (src/node/frame.ts, codec.ts, transport.ts), in the style of
- * undici's lib/core/errors.js: each is an LsmraftError with a stable code; callers match on `code`.
+ * Errors of the node runtime a user can meet (KvNode, KvClient, the wire layer of frame.ts,
+ * codec.ts and the transport), in the style of undici's lib/core/errors.js: each is an
+ * LsmraftError with a stable code from src/errors.ts; callers match on `code`, never the message.
+ *
+ * Codes say truthfully whether the operation certainly did not happen (KV_ERR_NOT_LEADER,
+ * KV_ERR_MEMBERSHIP, KV_ERR_STOPPED, KV_ERR_BAD_FRAME) or its outcome is unknown (KV_ERR_TIMEOUT,
+ * KV_ERR_CONNECTION_CLOSED).
  */
-import { LsmraftError } from '../errors.js';
+import { isLsmraftErrorCode, LsmraftError } from '../errors.js';
 
 /**
  * Bytes received from the network are not a valid frame or payload: bad magic, unknown version,
@@ -32,7 +37,55 @@ export class RequestTimeoutError extends LsmraftError {
 export class ConnectionClosedError extends LsmraftError {
   readonly address: string;
   constructor(address: string, why: string, options?: { cause?: unknown }) {
-    super('KV_ERR_STOPPED', `connection to ${address} closed: ${why}`, options);
+    super('KV_ERR_CONNECTION_CLOSED', `connection to ${address} closed: ${why}`, options);
     this.address = address;
+  }
+}
+
+/** A leader hint: who this node believes leads, and where it listens. */
+export interface LeaderInfo {
+  id: number;
+  address: string;
+}
+
+/**
+ * This node could not get the request to a leader in time (no leader is known: an election is
+ * running, or this node is cut off). `leader` is the best hint, if any; a client retries there or
+ * at another member.
+ */
+export class NotLeaderError extends LsmraftError {
+  readonly leader: LeaderInfo | undefined;
+  constructor(message: string, leader?: LeaderInfo) {
+    super('KV_ERR_NOT_LEADER', message);
+    this.leader = leader;
+  }
+}
+
+/** A membership change was refused: the target holds data, is already a member, is unreachable... */
+export class MembershipError extends LsmraftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KV_ERR_MEMBERSHIP', message, options);
+  }
+}
+
+/** The node is stopped (or stopping); the request was not served. */
+export class NodeStoppedError extends LsmraftError {
+  constructor(what: string) {
+    super('KV_ERR_STOPPED', what);
+  }
+}
+
+/** Builds the typed error for a code received over the wire (KvClient, forwarded requests). */
+export function errorFromWire(code: string | undefined, message: string | undefined, leader?: LeaderInfo): LsmraftError {
+  const text = message ?? code ?? 'unknown error';
+  switch (code) {
+    case 'KV_ERR_NOT_LEADER':
+      return new NotLeaderError(text, leader);
+    case 'KV_ERR_MEMBERSHIP':
+      return new MembershipError(text);
+    case 'KV_ERR_STOPPED':
+      return new NodeStoppedError(text);
+    default:
+      return new LsmraftError(isLsmraftErrorCode(code) ? code : 'KV_ERR_INVALID_ARGUMENT', text);
   }
 }

@@ -294,3 +294,12 @@ export class FrameDecoder {
     this.bodyBytes = n;
   }
 }
+
+/**
+ * Bound on next() calls that one chunk can satisfy: a frame takes at least
+ * FRAME_LENGTH_BYTES + FRAME_BODY_BYTES_MIN bytes, one frame may complete from earlier chunks, and
+ * the last call returns undefined.
+ */
+export function framesInChunkMax(chunkBytes: number): number {
+  return Math.ceil(chunkBytes / (FRAME_LENGTH_BYTES + FRAME_BODY_BYTES_MIN)) + 2;
+}

@@ -3,6 +3,6 @@ export { KvNode } from './kv-node.js';
 export type { KvNodeOptions, KeyInput, MemberInfo, NodeStatus } from './kv-node.js';
 export { KvClient } from './kv-client.js';
 export type { KvClientOptions } from './kv-client.js';
-export { NotLeaderError, MembershipError, NodeStoppedError } from './node-errors.js';
-export type { LeaderInfo } from './node-errors.js';
+export { NotLeaderError, MembershipError, NodeStoppedError } from './errors.js';
+export type { LeaderInfo } from './errors.js';
 export { BadFrameError, RequestTimeoutError, ConnectionClosedError } from './errors.js';

@@ -18,8 +18,9 @@ import type { ClientResponse } from './codec.js';
 import { RequestTimeoutError } from './errors.js';
 import type { KeyInput, MemberInfo, NodeStatus } from './kv-node.js';
 import { addMemberBudgetMs } from './membership.js';
-import { errorFromWire } from './node-errors.js';
-import { ClientConnection, parseAddress, type ClientRequestInput } from './transport.js';
+import { errorFromWire } from './errors.js';
+import { parseAddress } from './address.js';
+import { ClientConnection, type ClientRequestInput } from './client-connection.js';
 
 export interface KvClientOptions {
   /** Deadline of one call, retries included. Default 15_000 ms. */
@@ -37,7 +38,7 @@ export interface KvClientOptions {
 /** Attempt bound of remove and transfer: longer than a node's own deadlines (5 s each) plus forwarding. */
 const ADMIN_ATTEMPT_MS = 25_000;
 
-const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
+const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_CONNECTION_CLOSED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -20,14 +20,14 @@
  * a last line `crc=<8 hex digits>`: the masked CRC32C of everything before that line.
  */
 import { crc32c, maskCrc } from '../format/crc32c.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import { joinPath } from '../lsm/filenames.js';
 import type { FileSystem } from '../lsm/fs.js';
 import type { ConfState, NodeId } from '../raft/types.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 import { writeFileAtomic } from './identity.js';
-import { BadFrameError } from './errors.js';
-import { parseAddress } from './transport.js';
+import { BadFrameError, MembershipError } from './errors.js';
+import { parseAddress } from './address.js';
 
 export const MEMBERS_FILE = 'MEMBERS';
 /** Bound on the members an address book (file or snapshot context) may list. */
@@ -90,7 +90,8 @@ export class AddressBook {
       if (lm === null || Number(lm[1]) === 0) throw onBad(`bad address book line "${line.slice(0, 80)}"`);
       try {
         book.set(Number(lm[1]), lm[2]!);
-      } catch {
+      } catch (err) {
+        if (!(err instanceof InvalidArgumentError)) throw err;
         throw onBad(`bad address "${lm[2]!.slice(0, 80)}" in the address book`);
       }
     }
@@ -125,13 +126,18 @@ export function encodeMemberContext(address: string): Uint8Array {
   return utf8(address);
 }
 
+/**
+ * The address a conf change's context names, or undefined for an empty context (a removal).
+ * Throws MembershipError for a context that is not a valid address.
+ */
 export function decodeMemberContext(context: Uint8Array | undefined): string | undefined {
   if (context === undefined || context.length === 0) return undefined;
   const address = fromUtf8(context);
   try {
     parseAddress(address);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    throw new MembershipError(`conf change context "${address.slice(0, 80)}" is not a member address: ${err.message}`);
   }
   return address;
 }

@@ -1,13 +1,35 @@
 /**
- * KvNode's options: what a user may set, the defaults, and their validation at the edge (STYLE.md
- * §10). Timing defaults follow the issue: ticks of 10 ms, an election timeout randomized in
- * 150-300 ms (15 ticks, doubled at most by the core's randomization), heartbeats every 50 ms.
+ * KvNode's options: what a user may set, the defaults, and their validation at the edge; and the
+ * fixed limits of the node's transport and of the Raft core's flow control. Timing defaults: ticks
+ * of 10 ms, an election timeout randomized in 150-300 ms (15 ticks, doubled at most by the core's
+ * randomization), heartbeats every 50 ms.
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { EngineName } from '../engine/types.js';
+import type { FileSystem } from '../lsm/fs.js';
+import { nodeFileSystem } from '../lsm/node-fs.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
-import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot-transfer.js';
-import { parseAddress } from './transport.js';
+import { sharedJobPool } from '../pool/job-pool.js';
+import type { RaftConfig } from '../raft/raw-node.js';
+import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot/sender.js';
+import { parseAddress } from './address.js';
+
+const MiB = 1024 * 1024;
+/** Bound on one wire frame: a whole append of APPEND_BYTES_MAX fits, with room to spare. */
+export const FRAME_BYTES_MAX = 64 * MiB;
+/** Per-peer send queue bounds (frames dropped past them; Raft resends what matters). */
+export const PEER_QUEUE_FRAMES_MAX = 4096;
+export const PEER_QUEUE_BYTES_MAX = 64 * MiB;
+/** Reconnect backoff to a peer: fast first retries (failover), capped well under an election timeout x2. */
+export const RECONNECT_DELAY_MS_MIN = 20;
+export const RECONNECT_DELAY_MS_MAX = 500;
+export const PEER_CONNECT_TIMEOUT_MS = 500;
+/** Raft flow control (RaftConfig): bytes of entries per append message, appends and bytes in flight per follower. */
+export const APPEND_BYTES_MAX = 1 * MiB;
+export const APPENDS_IN_FLIGHT_MAX = 256;
+export const APPEND_BYTES_IN_FLIGHT_MAX = 32 * MiB;
+/** Proposals a leader holds uncommitted before it refuses more (memory bound during a stall). */
+export const UNCOMMITTED_BYTES_MAX = 256 * MiB;
 
 export interface KvNodeOptions {
   /** This node's id, a positive integer unique in the cluster. */
@@ -35,8 +57,14 @@ export interface KvNodeOptions {
   workerPool?: LsmTreeOptions['workerPool'];
   /** Memtable size of both trees. Default: the tree's default. */
   memtableBytesMax?: number;
-  /** Snapshot streaming; defaults in snapshot-transfer.ts. */
+  /** Snapshot streaming; defaults in snapshot/sender.ts (TRANSFER_DEFAULTS). */
   snapshotTransfer?: Partial<TransferOptions>;
+  /**
+   * Where the node stores everything (identity, address book, state pointer, snapshots, log and
+   * state trees). Default: the real file system. The crashable in-memory one (src/lsm/mem-fs.ts)
+   * needs workerPool: false (workers do not share this process's memory).
+   */
+  fs?: FileSystem;
   /** Randomness of election timeouts and backoff. Default Math.random. */
   random?: () => number;
   /** Diagnostic lines (elections, membership, snapshots). Default: none. */
@@ -53,6 +81,8 @@ export interface ResolvedNodeOptions {
   compactKeepEntries: number;
   requestTimeoutMs: number;
   pendingRequestsMax: number;
+  fs: FileSystem;
+  /** Options of both trees (their `fs` is `fs`). */
   tree: Omit<LsmTreeOptions, 'wal'>;
   transfer: TransferOptions;
   random: () => number;
@@ -80,7 +110,10 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
   const electionTicks = intOpt('electionTicks', o.electionTicks, 15, 2, 100_000);
   const heartbeatTicks = intOpt('heartbeatTicks', o.heartbeatTicks, 5, 1, electionTicks - 1);
   const log = o.log ?? (() => {});
-  const tree: Omit<LsmTreeOptions, 'wal'> = { engine: o.engine ?? 'wasm', workerPool: o.workerPool ?? { maxThreads: 1 } };
+  const fs = o.fs ?? nodeFileSystem;
+  // The node's trees share the process's worker pool (used when the file system's files are
+  // reachable from worker threads: a real directory).
+  const tree: Omit<LsmTreeOptions, 'wal'> = { fs, engine: o.engine ?? 'wasm', workerPool: o.workerPool ?? { maxThreads: 1 }, jobPool: sharedJobPool };
   if (o.memtableBytesMax !== undefined) tree.memtableBytesMax = o.memtableBytesMax;
   return {
     tickMs: intOpt('tickMs', o.tickMs, 10, 1, 60_000),
@@ -90,6 +123,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     compactKeepEntries: intOpt('compactKeepEntries', o.compactKeepEntries, 5_000, 0, Number.MAX_SAFE_INTEGER),
     requestTimeoutMs: intOpt('requestTimeoutMs', o.requestTimeoutMs, 5_000, 1, 3_600_000),
     pendingRequestsMax: intOpt('pendingRequestsMax', o.pendingRequestsMax, 65_536, 1, 10_000_000),
+    fs,
     tree,
     transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
     random: o.random ?? Math.random,
@@ -98,3 +132,20 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
   };
 }
 
+/** The Raft core's configuration for node `id`, whose state is applied up to `appliedIndex`. */
+export function raftConfig(id: number, opts: ResolvedNodeOptions, appliedIndex: number): RaftConfig {
+  return {
+    id,
+    electionTicks: opts.electionTicks,
+    heartbeatTicks: opts.heartbeatTicks,
+    random: opts.random,
+    preVote: true,
+    checkQuorum: true,
+    maxSizePerMsgBytes: APPEND_BYTES_MAX,
+    maxInflightMsgs: APPENDS_IN_FLIGHT_MAX,
+    maxInflightBytes: APPEND_BYTES_IN_FLIGHT_MAX,
+    maxUncommittedEntriesBytes: UNCOMMITTED_BYTES_MAX,
+    readOnlyOption: 'safe',
+    appliedIndex,
+  };
+}

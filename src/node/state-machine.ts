@@ -1,21 +1,21 @@
 /**
  * KvStateMachine: the replicated key-value state, applied from committed Raft entries into the
  * node's "state tree", an LsmTree without its own WAL. After etcd's apply loop (server/etcdserver
- * apply.go: decode, apply in order, record the applied index) with the durability scheme of
- * DESIGN.md "Storage": the Raft log is the state tree's log. Each apply() is one tree batch whose
+ * apply.go: decode, apply in order, record the applied index), with this durability scheme: the
+ * Raft log is the state tree's log. Each apply() is one tree batch whose
  * `meta` is the applied index; the tree stores the meta of the last flushed memtable in its
  * manifest (`LsmTree.userMeta`), so after a crash the tree holds exactly the entries up to
  * `durableAppliedIndex` and the driver re-applies the committed entries after it.
  *
  * API for the driver:
- *   KvStateMachine.open(dir, options)   dir: the current state tree directory (see snapshot.ts,
+ *   KvStateMachine.open(dir, options)   dir: the current state tree directory (see snapshot/install.ts,
  *                                       openStateDir, for where it is after snapshot installs);
  *   appliedIndex / durableAppliedIndex  applied in memory / recorded in a flush (survives a crash);
  *   apply(entries)                      committed entries in order -> one result per entry;
  *   get(key), scan(from, to, limit)     local reads (the driver makes them linearizable);
  *   hasUserData()                       any user key present (refuse to join another cluster);
  *   flush()                             makes appliedIndex durable (lets the log be compacted);
- *   checkpoint(dir)                     a consistent copy for a snapshot (snapshot.ts);
+ *   checkpoint(dir)                     a consistent copy for a snapshot (snapshot/checkpoint.ts);
  *   describe(), close().
  *
  * What must hold: entries are applied in index order, each exactly once per incarnation; the

@@ -2,7 +2,8 @@
  * The node's TCP transport (node:net), after etcd-io/raft's rafthttp: one outbound stream per peer
  * with a bounded send queue, messages dropped (and the sender told) when the queue is full or the
  * peer is down, reconnection with capped exponential backoff and jitter. Frames: src/node/frame.ts,
- * byte layout in docs/format/wire.md. Also the client side (connectClient) that KvClient uses.
+ * byte layout in docs/format/wire.md. The client side is
+ * client-connection.ts; addresses are address.ts.
  *
  * What must hold:
  * - Nothing the network sends can crash the process or grow memory without bound. Every socket has
@@ -20,20 +21,11 @@
 import * as net from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 import { assert } from '../util/assert.js';
-import {
-  decodeClientResponse,
-  decodeHello,
-  encodeClientRequest,
-  encodeHello,
-  encodeJoinRequest,
-  type ClientRequest,
-  type ClientResponse,
-  type JoinRequest,
-} from './codec.js';
-import { BadFrameError, ConnectionClosedError, RequestTimeoutError } from './errors.js';
+import { formatAddress, parseAddress } from './address.js';
+import { decodeHello, encodeHello } from './codec.js';
+import { BadFrameError } from './errors.js';
 import {
   FRAME_BODY_BYTES_MIN,
-  FRAME_BYTES_MAX_DEFAULT,
   FRAME_LENGTH_BYTES,
   FrameDecoder,
   FrameType,
@@ -41,34 +33,12 @@ import {
   encodeFrame,
   frameBytesFor,
   frameTypeName,
+  framesInChunkMax,
   isPeerFrameType,
   toClusterId,
   type ClusterId,
   type DecodedFrame,
 } from './frame.js';
-
-/** "host:port" or "[v6]:port" -> parts. Throws InvalidArgumentError. */
-export function parseAddress(address: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  const port = m === null ? NaN : Number(m[3]);
-  if (m === null || !(port >= 0 && port <= 65535)) {
-    throw new InvalidArgumentError(`bad address "${address}": expected host:port`, 'KV_ERR_INVALID_ARGUMENT');
-  }
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/**
- * Bound on next() calls that one chunk can satisfy: a frame takes at least
- * FRAME_LENGTH_BYTES + FRAME_BODY_BYTES_MIN bytes, one frame may complete from earlier chunks, and
- * the last call returns undefined.
- */
-function framesInChunkMax(chunkBytes: number): number {
-  return Math.ceil(chunkBytes / (FRAME_LENGTH_BYTES + FRAME_BODY_BYTES_MIN)) + 2;
-}
 
 /** One TCP connection, as the frame handler sees it. */
 export interface Connection {
@@ -546,211 +516,4 @@ export class Transport {
     peer.queue.splice(0, written);
     socket.uncork();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Client side.
-
-export interface ClientConnectionOptions {
-  /** Default FRAME_BYTES_MAX_DEFAULT. */
-  frameBytesMax?: number;
-  /** Default 1000. */
-  connectTimeoutMs?: number;
-  /** Default per request; 5000 if not given. */
-  requestTimeoutMs?: number;
-  /** Requests awaiting an answer at once; more wait their turn. Default 256. */
-  inFlightMax?: number;
-  /** Requests waiting for an in-flight slot; more fail at once with KV_ERR_TIMEOUT. Default 4096. */
-  waitingMax?: number;
-  /** Cluster id in the frames sent; default 0 (a client need not know it). */
-  clusterId?: bigint;
-  /** Sender id in the frames sent; default 0 (a client). */
-  senderId?: number;
-  log?: (line: string) => void;
-}
-
-interface Pending {
-  resolve: (r: ClientResponse) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-interface Waiting {
-  start: () => void;
-  reject: (e: Error) => void;
-}
-
-export type ClientRequestInput = Omit<ClientRequest, 'requestId'>;
-export type JoinRequestInput = Omit<JoinRequest, 'requestId'>;
-
-/**
- * A connection from a client (KvClient, or a node forwarding a request or joining a node) to one
- * node. Requests are matched to responses by requestId, which the connection assigns.
- */
-export class ClientConnection {
-  private readonly pending = new Map<number, Pending>();
-  private readonly waiting: Waiting[] = [];
-  private nextRequestId = 1;
-  private closedWhy: Error | undefined;
-  private readonly decoder: FrameDecoder;
-
-  private constructor(
-    readonly address: string,
-    private readonly socket: net.Socket,
-    private readonly opts: Required<Omit<ClientConnectionOptions, 'log'>> & Pick<ClientConnectionOptions, 'log'>,
-  ) {
-    this.decoder = new FrameDecoder(opts.frameBytesMax);
-  }
-
-  static async connect(address: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
-    const { host, port } = parseAddress(address);
-    const opts = {
-      frameBytesMax: options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT,
-      connectTimeoutMs: options.connectTimeoutMs ?? 1000,
-      requestTimeoutMs: options.requestTimeoutMs ?? 5000,
-      inFlightMax: options.inFlightMax ?? 256,
-      waitingMax: options.waitingMax ?? 4096,
-      clusterId: options.clusterId ?? NO_CLUSTER,
-      senderId: options.senderId ?? 0,
-      log: options.log,
-    };
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
-      socket.setNoDelay(true);
-      const cc = new ClientConnection(address, socket, opts);
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        socket.destroy();
-        reject(new RequestTimeoutError(`connect to ${address}`, opts.connectTimeoutMs));
-      }, opts.connectTimeoutMs);
-      socket.on('error', (err) => {
-        opts.log?.(`client ${address}: ${err.message}`);
-        if (!settled) {
-          settled = true;
-          clearTimeout(timer);
-          reject(new ConnectionClosedError(address, err.message, { cause: err }));
-        }
-        cc.fail(new ConnectionClosedError(address, err.message, { cause: err }));
-      });
-      socket.on('close', () => cc.fail(new ConnectionClosedError(address, 'closed by the server')));
-      socket.on('data', (chunk: Buffer) => cc.onData(chunk));
-      socket.on('connect', () => {
-        clearTimeout(timer);
-        if (settled) return;
-        settled = true;
-        resolve(cc);
-      });
-    });
-  }
-
-  get closed(): boolean {
-    return this.closedWhy !== undefined;
-  }
-
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
-  /** Sends a CLIENT_REQUEST and resolves with its CLIENT_RESPONSE. Rejects with a typed error. */
-  request(req: ClientRequestInput, timeoutMs?: number): Promise<ClientResponse> {
-    return this.exchange(FrameType.CLIENT_REQUEST, (requestId) => encodeClientRequest({ ...req, requestId }), timeoutMs);
-  }
-
-  /** Sends a JOIN_REQUEST and resolves with its JOIN_RESPONSE. */
-  join(req: JoinRequestInput, timeoutMs?: number): Promise<ClientResponse> {
-    return this.exchange(FrameType.JOIN_REQUEST, (requestId) => encodeJoinRequest({ ...req, requestId }), timeoutMs);
-  }
-
-  close(): void {
-    this.fail(new ConnectionClosedError(this.address, 'closed by the client'));
-  }
-
-  private async exchange(type: FrameType, encode: (requestId: number) => Uint8Array, timeoutMs?: number): Promise<ClientResponse> {
-    const limitMs = timeoutMs ?? this.opts.requestTimeoutMs;
-    const requestId = this.nextRequestId++;
-    // Encode now: a bad request fails at the caller's edge, before it waits for a slot.
-    const frame = encodeFrame(type, this.opts.clusterId, this.opts.senderId, encode(requestId));
-    if (frame.length > this.opts.frameBytesMax) {
-      throw new InvalidArgumentError(`request of ${frame.length} bytes exceeds the frame limit ${this.opts.frameBytesMax}`, 'KV_ERR_INVALID_ARGUMENT');
-    }
-    if (this.closedWhy !== undefined) throw this.closedWhy;
-    return new Promise<ClientResponse>((resolve, reject) => {
-      const startMs = Date.now();
-      const start = (): void => {
-        const leftMs = limitMs - (Date.now() - startMs);
-        if (leftMs <= 0) {
-          reject(new RequestTimeoutError(`request ${requestId} to ${this.address} (waiting for a slot)`, limitMs));
-          return;
-        }
-        const timer = setTimeout(() => {
-          this.pending.delete(requestId);
-          reject(new RequestTimeoutError(`request ${requestId} to ${this.address}`, limitMs));
-          this.startWaiting();
-        }, leftMs);
-        this.pending.set(requestId, { resolve, reject, timer });
-        this.socket.write(frame);
-      };
-      if (this.pending.size < this.opts.inFlightMax) {
-        start();
-      } else if (this.waiting.length < this.opts.waitingMax) {
-        this.waiting.push({ start, reject });
-      } else {
-        reject(new RequestTimeoutError(`request to ${this.address} (${this.waiting.length} requests already waiting)`, 0));
-      }
-    });
-  }
-
-  private startWaiting(): void {
-    while (this.waiting.length > 0 && this.pending.size < this.opts.inFlightMax && this.closedWhy === undefined) {
-      this.waiting.shift()!.start();
-    }
-  }
-
-  private onData(chunk: Uint8Array): void {
-    if (this.closedWhy !== undefined) return;
-    this.decoder.push(chunk);
-    const framesMax = framesInChunkMax(chunk.length);
-    for (let i = 0; i <= framesMax; i++) {
-      assert(i < framesMax, 'more frames in a chunk than it can hold');
-      let res: ClientResponse;
-      try {
-        const f = this.decoder.next();
-        if (f === undefined) return;
-        if (f.type !== FrameType.CLIENT_RESPONSE && f.type !== FrameType.JOIN_RESPONSE) {
-          throw new BadFrameError(`unexpected ${frameTypeName(f.type)} frame on a client connection`);
-        }
-        res = decodeClientResponse(f.payload);
-      } catch (e) {
-        if (!(e instanceof BadFrameError)) throw e;
-        this.opts.log?.(`client ${this.address}: ${e.message}`);
-        this.fail(e);
-        return;
-      }
-      const p = this.pending.get(res.requestId);
-      if (p === undefined) continue; // answered after its timeout: the caller has moved on
-      this.pending.delete(res.requestId);
-      clearTimeout(p.timer);
-      p.resolve(res);
-      this.startWaiting();
-    }
-  }
-
-  /** Closes the socket and fails every pending and waiting request with `why`. */
-  private fail(why: Error): void {
-    if (this.closedWhy !== undefined) return;
-    this.closedWhy = why;
-    this.socket.destroy();
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(why);
-    }
-    this.pending.clear();
-    for (const w of this.waiting.splice(0)) w.reject(why);
-  }
-}
-
-/** Opens a client connection to a node at "host:port". */
-export function connectClient(address: string, options: ClientConnectionOptions = {}): Promise<ClientConnection> {
-  return ClientConnection.connect(address, options);
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameType } from '../../src/node/frame.js';
 import { KvClient } from '../../src/node/kv-client.js';
-import { parseAddress } from '../../src/node/transport.js';
+import { parseAddress } from '../../src/node/address.js';
 import { REPO_ROOT, removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../helpers/cluster.js';
 import { mulberry32 } from '../helpers/rng.js';
 
@@ -124,7 +124,7 @@ describe('garbage and bad input', () => {
     expect([failover.code, failover.stdout]).toEqual([0, 'v1\n']);
     const unreachable = await run('kvctl.ts', ['--servers=127.0.0.1:1', '--timeout', '1500', 'get', 'k1']);
     expect(unreachable.code).toBe(3);
-    expect(unreachable.stderr).toMatch(/^error KV_ERR_STOPPED: /);
+    expect(unreachable.stderr).toMatch(/^error KV_ERR_CONNECTION_CLOSED: /);
     const refused = await run('kvctl.ts', [servers, 'remove', '1']);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/^error KV_ERR_MEMBERSHIP: /);

@@ -10,8 +10,10 @@ import { makeMessage } from '../../src/raft/types.js';
 import { decodeIdentity, encodeIdentity } from '../../src/node/identity.js';
 import { encodeKvCommand } from '../../src/node/kv-command.js';
 import { AddressBook } from '../../src/node/membership.js';
-import { checksumFiles, createSnapshot, decodeSnapshotChunk, SnapshotReceiver } from '../../src/node/snapshot.js';
-import { decodeSnapshotAck, encodeSnapshotAck, OutgoingTransfer } from '../../src/node/snapshot-transfer.js';
+import { checksumFiles, createSnapshot } from '../../src/node/snapshot/checkpoint.js';
+import { decodeSnapshotAck, decodeSnapshotChunk, encodeSnapshotAck } from '../../src/node/snapshot/chunk-codec.js';
+import { SnapshotReceiver } from '../../src/node/snapshot/receiver.js';
+import { SnapshotSender } from '../../src/node/snapshot/sender.js';
 import { KvStateMachine } from '../../src/node/state-machine.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
@@ -254,7 +256,7 @@ describe('snapshot transfer over a lossy link', () => {
       data: encodeKvCommand({ type: 'put', key: utf8(`key${String(i).padStart(5, '0')}`), value: utf8('v'.repeat(300)), clientId: 1, requestId: i }),
     }));
     await sm.apply(entries);
-    const local = await createSnapshot(sm, join(dir, 'snapshots'), { index: 400, term: 1, conf: { voters: [1, 2], learners: [] } });
+    const local = await createSnapshot(sm, join(dir, 'snapshots'), { index: 400, term: 1, conf: { voters: [1, 2], learners: [] } }, { fs: nodeFileSystem });
     await sm.close();
     expect(local.files.length).toBeGreaterThan(2);
 
@@ -266,11 +268,12 @@ describe('snapshot transfer over a lossy link', () => {
       x ^= x << 5;
       return (x >>> 0) % 5 === 0;
     };
-    const receiver = new SnapshotReceiver(join(dir, 'follower'));
+    const receiver = new SnapshotReceiver(join(dir, 'follower'), { fs: nodeFileSystem });
     let chain: Promise<void> = Promise.resolve();
     let outcome: { ok: boolean; why: string } | undefined;
     let sends = 0;
-    const transfer: OutgoingTransfer = new OutgoingTransfer(2, local, makeMessage({ type: 'snap', to: 2 }), {
+    const transfer: SnapshotSender = new SnapshotSender(2, local, makeMessage({ type: 'snap', to: 2 }), {
+      fs: nodeFileSystem,
       sendChunk: (_to, payload) => {
         sends++;
         if (sends > 5_000) return false; // a resend storm (a bug): drop, so the transfer fails fast

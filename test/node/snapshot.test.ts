@@ -8,21 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { encodeKvCommand } from '../../src/node/kv-command.js';
 import { RaftLogStore } from '../../src/node/log-store.js';
-import {
-  SnapshotReceiver,
-  SnapshotSender,
-  createSnapshot,
-  decodeSnapshotChunk,
-  decodeStatePointer,
-  encodeSnapshotChunk,
-  encodeStatePointer,
-  installSnapshot,
-  openStateDir,
-  reconcileLogWithState,
-  type LocalSnapshot,
-  type ReceivedSnapshot,
-  type SnapshotChunk,
-} from '../../src/node/snapshot.js';
+import { nodeFileSystem } from '../../src/lsm/node-fs.js';
+import { createSnapshot, type LocalSnapshot } from '../../src/node/snapshot/checkpoint.js';
+import { decodeSnapshotChunk, encodeSnapshotChunk, type SnapshotChunk } from '../../src/node/snapshot/chunk-codec.js';
+import { decodeStatePointer, encodeStatePointer, installSnapshot, openStateDir, reconcileLogWithState } from '../../src/node/snapshot/install.js';
+import { SnapshotReceiver, type ReceivedSnapshot } from '../../src/node/snapshot/receiver.js';
+import { ChunkCursor } from '../../src/node/snapshot/sender.js';
 import { KvStateMachine } from '../../src/node/state-machine.js';
 import type { Entry, SnapshotMeta } from '../../src/raft/types.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
@@ -60,7 +51,7 @@ async function leaderWith(fs: CrashableMemFileSystem, n: number, seed: number): 
   return { sm, meta, snap };
 }
 
-async function receiveAll(receiver: SnapshotReceiver, sender: SnapshotSender, wire: (c: SnapshotChunk) => SnapshotChunk | undefined): Promise<ReceivedSnapshot> {
+async function receiveAll(receiver: SnapshotReceiver, sender: ChunkCursor, wire: (c: SnapshotChunk) => SnapshotChunk | undefined): Promise<ReceivedSnapshot> {
   const limit = sender.totalChunks * 4 + 10;
   // Bounded: each pass sends one chunk; drops and duplicates cost at most a few resends each.
   for (let pass = 0; pass < limit; pass++) {
@@ -92,7 +83,7 @@ describe('snapshots', () => {
     const { stateDir: oldDir } = await openStateDir('/follower', { fs });
     const followerSm = await KvStateMachine.open(oldDir, treeOptions(fs));
     const receiver = new SnapshotReceiver('/follower', { fs });
-    const sender = new SnapshotSender(snap, { fs, chunkBytes: 16 * 1024 });
+    const sender = new ChunkCursor(snap, { fs, chunkBytes: 16 * 1024 });
     expect(sender.totalChunks).toBeGreaterThan(10);
     let n = 0;
     const dupes: SnapshotChunk[] = [];
@@ -138,7 +129,7 @@ describe('snapshots', () => {
 
     const { stateDir } = await openStateDir('/f', { fs });
     const receiver = new SnapshotReceiver('/f', { fs });
-    const s1 = new SnapshotSender(first, { fs, chunkBytes: 8 * 1024 });
+    const s1 = new ChunkCursor(first, { fs, chunkBytes: 8 * 1024 });
     const c0 = s1.next()!;
     const c1 = s1.next()!;
     const c2 = s1.next()!;
@@ -152,7 +143,7 @@ describe('snapshots', () => {
     expect(fs.list(incomingFirst).length).toBeGreaterThan(0);
 
     // A newer snapshot starts: the partial first transfer is discarded.
-    const s2 = new SnapshotSender(second, { fs, chunkBytes: 8 * 1024 });
+    const s2 = new ChunkCursor(second, { fs, chunkBytes: 8 * 1024 });
     const firstOfSecond = await receiver.receive(s2.next()!);
     expect(firstOfSecond.status).toBe('accepted');
     expect(fs.exists(incomingFirst)).toBe(false);
@@ -162,10 +153,10 @@ describe('snapshots', () => {
     const received = await receiveAll(receiver, s2, (c) => c);
     expect(received.snapshotId).toBe(second.id);
     // A resend of the finished transfer (its acknowledgement was lost) does not wipe what awaits install.
-    const resend = await receiver.receive(new SnapshotSender(second, { fs, chunkBytes: 8 * 1024 }).next()!);
+    const resend = await receiver.receive(new ChunkCursor(second, { fs, chunkBytes: 8 * 1024 }).next()!);
     expect(resend.status === 'ignored' && resend.reason).toBe('finished');
     expect(fs.list(received.dir).length).toBe(second.files.length);
-    const resumed = new SnapshotSender(second, { fs });
+    const resumed = new ChunkCursor(second, { fs });
     if (resend.status === 'ignored') resumed.seek(resend.next);
     expect(resumed.finished).toBe(true);
     resumed.seek({ snapshotId: 'other', fileIndex: 0, offset: 5 });
@@ -183,7 +174,7 @@ describe('snapshots', () => {
     const fs = new CrashableMemFileSystem();
     const { sm, snap } = await leaderWith(fs, 60, 3);
     await sm.close();
-    const sender = new SnapshotSender(snap, { fs, chunkBytes: 4096 });
+    const sender = new ChunkCursor(snap, { fs, chunkBytes: 4096 });
     const chunk = sender.next()!;
     const bytes = encodeSnapshotChunk(chunk);
     const back = decodeSnapshotChunk(bytes);
@@ -210,7 +201,7 @@ describe('snapshots', () => {
 
     // A sender whose file list claims the wrong whole-file checksum: every chunk passes, the file fails.
     const lying: LocalSnapshot = { ...snap, files: snap.files.map((f, i) => (i === 0 ? { ...f, crc32c: (f.crc32c ^ 1) >>> 0 } : f)) };
-    const s2 = new SnapshotSender(lying, { fs, chunkBytes: 1 << 20 });
+    const s2 = new ChunkCursor(lying, { fs, chunkBytes: 1 << 20 });
     await expect(receiveAll(receiver, s2, (c) => c)).rejects.toMatchObject({ code: 'LSM_ERR_CORRUPTION' });
     expect(receiver.expected()).toBeUndefined();
     expect(fs.exists(`/r/snapshot-incoming-${snap.id}`)).toBe(false);
@@ -224,7 +215,7 @@ describe('snapshots', () => {
     const old = await KvStateMachine.open(oldDir, treeOptions(fs));
     await old.apply([putEntry(2, 'mine', utf8('old'))]);
     await old.close();
-    const received = await receiveAll(new SnapshotReceiver('/n', { fs }), new SnapshotSender(snap, { fs }), (c) => c);
+    const received = await receiveAll(new SnapshotReceiver('/n', { fs }), new ChunkCursor(snap, { fs }), (c) => c);
 
     fs.injectError('rename'); // STATE.tmp -> STATE fails: the crash point just before the commit
     await expect(installSnapshot('/n', received, { fs })).rejects.toMatchObject({ code: 'LSM_ERR_IO' });
@@ -247,7 +238,7 @@ describe('snapshots', () => {
     await log.bootstrap(2);
     await log.append([{ index: 2, term: 2, type: 'normal', data: new Uint8Array(0) }], { term: 2, vote: 2, commit: 2 });
     await openStateDir('/m', { fs });
-    const received = await receiveAll(new SnapshotReceiver('/m', { fs }), new SnapshotSender(snap, { fs }), (c) => c);
+    const received = await receiveAll(new SnapshotReceiver('/m', { fs }), new ChunkCursor(snap, { fs }), (c) => c);
     await installSnapshot('/m', received, { fs });
     fs.crash(); // before logStore.applySnapshot
     const { installed } = await openStateDir('/m', { fs });
@@ -265,22 +256,22 @@ describe('snapshots', () => {
     const root = mkdtempSync(join(tmpdir(), 'lsmraft-snapshot-'));
     try {
       const opts = { engine: 'js' as const, workerPool: false as const };
-      const leader = await openStateDir(join(root, 'leader'));
+      const leader = await openStateDir(join(root, 'leader'), { fs: nodeFileSystem });
       const sm = await KvStateMachine.open(leader.stateDir, opts);
       await sm.apply([putEntry(2, 'a', utf8('1')), putEntry(3, 'b', utf8('2'))]);
       const meta: SnapshotMeta = { index: 3, term: 2, conf: { voters: [1], learners: [] } };
-      const snap = await createSnapshot(sm, join(root, 'leader', 'snapshots'), meta);
+      const snap = await createSnapshot(sm, join(root, 'leader', 'snapshots'), meta, { fs: nodeFileSystem });
       await sm.apply([putEntry(4, 'c', utf8('after the snapshot'))]);
       await sm.close();
       const followerDir = join(root, 'follower');
-      await openStateDir(followerDir);
-      const received = await receiveAll(new SnapshotReceiver(followerDir), new SnapshotSender(snap, { chunkBytes: 100 }), (c) => c);
-      const { stateDir } = await installSnapshot(followerDir, received);
+      await openStateDir(followerDir, { fs: nodeFileSystem });
+      const received = await receiveAll(new SnapshotReceiver(followerDir, { fs: nodeFileSystem }), new ChunkCursor(snap, { fs: nodeFileSystem, chunkBytes: 100 }), (c) => c);
+      const { stateDir } = await installSnapshot(followerDir, received, { fs: nodeFileSystem });
       const installed = await KvStateMachine.open(stateDir, opts);
       expect(installed.appliedIndex).toBe(3);
       expect([...dump(installed).keys()]).toEqual(['a', 'b']);
       await installed.close();
-      expect((await openStateDir(followerDir)).installed).toEqual(meta);
+      expect((await openStateDir(followerDir, { fs: nodeFileSystem })).installed).toEqual(meta);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -3,7 +3,7 @@
  * must be a deliberate format change. Also: every flipped byte is caught by its checksum.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeStatePointer, encodeStatePointer } from '../../src/node/snapshot.js';
+import { decodeStatePointer, encodeStatePointer } from '../../src/node/snapshot/install.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

@@ -16,7 +16,8 @@ import {
 } from '../../src/node/codec.js';
 import { BadFrameError } from '../../src/node/errors.js';
 import { FrameType, encodeFrame, type DecodedFrame } from '../../src/node/frame.js';
-import { Transport, connectClient, type ClientConnection, type Connection, type TransportOptions } from '../../src/node/transport.js';
+import { connectClient, type ClientConnection } from '../../src/node/client-connection.js';
+import { Transport, type Connection, type TransportOptions } from '../../src/node/transport.js';
 import { makeMessage, type Message } from '../../src/raft/types.js';
 import { concatBytes, putFixed32, utf8 } from '../../src/util/bytes.js';
 
@@ -387,10 +388,10 @@ describe('client connections', () => {
     await expect(c.request({ op: 'status' }, 50)).rejects.toMatchObject({ code: 'KV_ERR_TIMEOUT' });
     const pending = c.request({ op: 'status' }, 5000);
     await s.t.close();
-    await expect(pending).rejects.toMatchObject({ code: 'KV_ERR_STOPPED' });
+    await expect(pending).rejects.toMatchObject({ code: 'KV_ERR_CONNECTION_CLOSED' });
     expect(c.closed).toBe(true);
-    await expect(c.request({ op: 'status' })).rejects.toMatchObject({ code: 'KV_ERR_STOPPED' });
-    await expect(connectClient(s.address)).rejects.toMatchObject({ code: 'KV_ERR_STOPPED' });
+    await expect(c.request({ op: 'status' })).rejects.toMatchObject({ code: 'KV_ERR_CONNECTION_CLOSED' });
+    await expect(connectClient(s.address)).rejects.toMatchObject({ code: 'KV_ERR_CONNECTION_CLOSED' });
     await expect(connectClient('no-port')).rejects.toMatchObject({ code: 'KV_ERR_INVALID_ARGUMENT' });
   });
 

@@ -1,17 +1,18 @@
-// Review: a crash inside a snapshot install must leave a node that can restart.
+// A crash inside a follower's snapshot install must leave a node that can restart.
 //
 // The driver (src/node/driver.ts turn(), step 1) installs rd.snapshot through logStore.applySnapshot
 // and only then appends rd.hardState (whose commit is the snapshot's index) in a separate batch;
 // KvNode.start repairs a crash between the state tree install and the log's applySnapshot with
-// reconcileLogWithState, which also leaves the hard state alone. Either way the log's first index
-// becomes snapshot.index + 1 while the durable hard state still holds the follower's older commit
-// (a follower accepts a snapshot only when it is ahead of its commit), and the Raft core refuses to
-// load a hard state whose commit is below the compaction point (raft.ts loadState assertion): the
-// node cannot restart at all.
+// reconcileLogWithState (src/node/snapshot/install.ts), which leaves the hard state alone. Either
+// way the log's first index becomes snapshot.index + 1 while the durable hard state may still hold
+// the follower's older commit. The Raft core, loading that state, takes everything up to the
+// snapshot as committed (src/raft/raft.ts, where it loads its state) instead of refusing a commit
+// below the compaction point. Each test crashes the crashable in-memory file system at one of those
+// two points and restarts the core on what survived.
 import { describe, expect, it } from 'vitest';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { RaftLogStore } from '../../src/node/log-store.js';
-import { reconcileLogWithState } from '../../src/node/snapshot.js';
+import { reconcileLogWithState } from '../../src/node/snapshot/install.js';
 import { RawNode, type RaftConfig } from '../../src/raft/raw-node.js';
 import { makeMessage, type Entry, type Snapshot } from '../../src/raft/types.js';
 
@@ -50,7 +51,7 @@ async function followerLog(fs: CrashableMemFileSystem): Promise<RaftLogStore> {
 
 const SNAP: Snapshot = { meta: { index: 20, term: 2, conf: { voters: VOTERS, learners: [] } }, data: new Uint8Array(0) };
 
-describe('review: restart after a crash inside a snapshot install', () => {
+describe('restart after a crash inside a snapshot install', () => {
   it('crash between the log\'s applySnapshot and the Ready\'s hard state append: the node restarts', async () => {
     const fs = new CrashableMemFileSystem();
     const store = await followerLog(fs);

@@ -1,12 +1,14 @@
-// Review: a crash in the middle of the JOIN reset must leave a node that can restart.
+// A crash in the middle of the JOIN reset must leave a node that can restart.
 //
-// KvNode.resetForJoin (src/node/kv-node.ts) first makes the Raft log blank (logStore.reset(), one
-// synced batch), THEN deletes the state tree's files. A node that has ever been stopped once has a
-// state tree whose durable applied index is past 0 (its one-member bootstrap: the leader's no-op at
-// index 2, flushed by close()). If the process dies between those two steps, the next start finds a
-// blank log under a state tree applied to 2: newRawNode() passes appliedIndex 2 to a core whose log
-// ends at 0, and the core's assertion (raft.ts, "appliedIndex ... is past the last index") fails, so
-// the node can never start again.
+// JoinTarget.resetForJoin (src/node/join-target.ts) empties the state tree durably first, then makes
+// the Raft log blank (logStore.reset()), so a crash between them leaves a bootstrapped log over an
+// empty state tree, which re-applies from the log. A blank log over a state tree that still holds
+// applied entries (the other order, or a data directory an older build left) is repaired by
+// KvNode.start (src/node/kv-node.ts): a blank log under an existing identity means a join reset it,
+// and the state tree, which held no user data, is emptied too. Without that repair the node would
+// pass the state tree's applied index (2: the bootstrap leader's no-op, flushed by stop()) to a core
+// whose log ends at 0, and the core's assertion ("appliedIndex ... is past the last index") would
+// keep it from ever starting again. The test builds that state on disk and restarts the node.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,9 +30,9 @@ async function start(dataDir: string): Promise<KvNode> {
   return n;
 }
 
-describe('review: crash inside the JOIN reset', () => {
+describe('crash inside the JOIN reset', () => {
   it('a node whose log was reset but whose state tree was not yet emptied starts again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'review-join-crash-'));
+    const dir = mkdtempSync(join(tmpdir(), 'join-reset-restart-'));
     dirs.push(dir);
     const dataDir = join(dir, 'node-2');
     // `./kv_server 2 ...` started once and stopped (no user data): a fresh one-member cluster.
@@ -41,8 +43,8 @@ describe('review: crash inside the JOIN reset', () => {
     expect(first.status().applied).toBe(2);
     await first.stop();
     nodes.splice(nodes.indexOf(first), 1);
-    // A leader's JOIN reached it: resetForJoin's first step (the log reset, synced) completed, then
-    // the process died before removeTreeFiles(stateDir).
+    // A blank log over the state tree applied to 2: what a crash between the two steps of a reset
+    // that blanked the log first would leave.
     const log = await RaftLogStore.open(join(dataDir, 'log'), { engine: 'js', workerPool: false });
     await log.reset();
     await log.close();

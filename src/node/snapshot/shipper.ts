@@ -7,54 +7,27 @@
  *     core wants to send a 'snap', stream the newest local snapshot (making one first if none is
  *     recent enough: an installed snapshot has no local files) and only then deliver the message;
  *   - follower side: receive chunks into snapshot-incoming-<id>/ and acknowledge each; keep the one
- *     complete transfer until the core's Ready asks to install it (KvNode.installSnapshotFromReady).
+ *     complete transfer until the core's Ready asks to install it (the node's Ready hook, then install.ts).
  *
  * What must hold: snapshots are made only between Ready turns (no apply runs meanwhile); the log is
  * compacted only up to the state tree's durable applied index (a checkpoint flushes, so that is the
  * snapshot index); a local snapshot's files are deleted only when no transfer still reads them.
  */
-import { LsmraftError } from '../errors.js';
-import { joinPath } from '../lsm/filenames.js';
-import type { ConfState, Message, NodeId, Snapshot } from '../raft/types.js';
-import { assert } from '../util/assert.js';
-import { BadFrameError } from './errors.js';
-import type { RaftLogStore } from './log-store.js';
-import {
-  createSnapshot,
-  decodeSnapshotChunk,
-  removeLocalSnapshot,
-  snapshotData,
-  snapshotIdOf,
-  SnapshotReceiver,
-  type LocalSnapshot,
-  type ReceivedSnapshot,
-} from './snapshot.js';
-import { decodeSnapshotAck, encodeSnapshotAck, OutgoingTransfer, type TransferOptions } from './snapshot-transfer.js';
-import type { KvStateMachine } from './state-machine.js';
-import { nodeFileSystem } from '../lsm/node-fs.js';
-
-/** Where a node makes the snapshots it sends. */
-export function localSnapshotsDir(dataDir: string): string {
-  return joinPath(dataDir, 'snapshots');
-}
-
-/**
- * At startup: deletes the snapshots an earlier run made for sending (no transfer survives a
- * restart, and the next one makes a fresh snapshot). Bounded by the directory's entries.
- */
-export function removeStaleLocalSnapshots(dataDir: string): void {
-  const fs = nodeFileSystem;
-  const dir = localSnapshotsDir(dataDir);
-  if (!fs.exists(dir)) return;
-  for (const name of fs.list(dir)) {
-    const sub = joinPath(dir, name);
-    for (const file of fs.list(sub)) fs.remove(joinPath(sub, file));
-    fs.removeDir(sub);
-  }
-}
+import { LsmraftError } from '../../errors.js';
+import type { FileSystem } from '../../lsm/fs.js';
+import type { ConfState, Message, NodeId, Snapshot } from '../../raft/types.js';
+import { assert } from '../../util/assert.js';
+import { BadFrameError } from '../errors.js';
+import type { RaftLogStore } from '../log-store.js';
+import type { KvStateMachine } from '../state-machine.js';
+import { createSnapshot, localSnapshotsDir, removeLocalSnapshot, snapshotData, snapshotIdOf, type LocalSnapshot } from './checkpoint.js';
+import { BadSnapshotChunkError, decodeSnapshotAck, decodeSnapshotChunk, encodeSnapshotAck } from './chunk-codec.js';
+import { SnapshotReceiver, type ReceivedSnapshot } from './receiver.js';
+import { SnapshotSender, type TransferOptions } from './sender.js';
 
 export interface ShipperDeps {
   nodeId: NodeId;
+  fs: FileSystem;
   dataDir: string;
   logStore: RaftLogStore;
   snapshotEntries: number;
@@ -78,14 +51,14 @@ export class SnapshotShipper {
   private latestLocal: LocalSnapshot | undefined;
   /** 'snap' messages waiting for a local snapshot recent enough, by follower. */
   private readonly wanted = new Map<NodeId, Message>();
-  private readonly transfers = new Map<NodeId, OutgoingTransfer>();
+  private readonly transfers = new Map<NodeId, SnapshotSender>();
   private readonly receiver: SnapshotReceiver;
   private received: ReceivedSnapshot | undefined;
   private receiveChain: Promise<void> = Promise.resolve();
   snapshotsSent = 0;
 
   constructor(private readonly d: ShipperDeps) {
-    this.receiver = new SnapshotReceiver(d.dataDir);
+    this.receiver = new SnapshotReceiver(d.dataDir, { fs: d.fs });
   }
 
   // ---- leader side ----
@@ -147,7 +120,7 @@ export class SnapshotShipper {
     const store = this.d.logStore;
     const index = sm.appliedIndex;
     const conf = this.d.conf();
-    const local = await createSnapshot(sm, localSnapshotsDir(this.d.dataDir), { index, term: store.term(index), conf });
+    const local = await createSnapshot(sm, localSnapshotsDir(this.d.dataDir), { index, term: store.term(index), conf }, { fs: this.d.fs });
     await store.createSnapshot(index, conf, snapshotData(local.id));
     const compactTo = index - this.d.compactKeepEntries;
     if (compactTo > store.firstIndex() - 1) await store.compact(compactTo);
@@ -160,11 +133,12 @@ export class SnapshotShipper {
   private removeIfUnused(local: LocalSnapshot): void {
     if (this.latestLocal === local) return;
     for (const t of this.transfers.values()) if (t.active && t.local === local) return;
-    removeLocalSnapshot(local);
+    removeLocalSnapshot(this.d.fs, local);
   }
 
   private startTransfer(peer: NodeId, m: Message, local: LocalSnapshot): void {
-    const t = new OutgoingTransfer(peer, local, m, {
+    const t = new SnapshotSender(peer, local, m, {
+      fs: this.d.fs,
       sendChunk: (to, payload) => this.d.sendChunk(to, payload),
       done: (to, ok, why) => {
         if (this.transfers.get(to) === t) this.transfers.delete(to);
@@ -193,7 +167,7 @@ export class SnapshotShipper {
     try {
       chunk = decodeSnapshotChunk(payload);
     } catch (err) {
-      if (err instanceof LsmraftError && err.code === 'KV_ERR_BAD_FRAME') throw new BadFrameError(err.message);
+      if (err instanceof BadSnapshotChunkError) throw new BadFrameError(err.message);
       throw err;
     }
     this.receiveChain = this.receiveChain.then(async () => {

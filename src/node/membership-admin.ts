@@ -1,0 +1,203 @@
+/**
+ * Membership administration at the leader (Ongaro's thesis §4.1 single-server changes, as etcd's
+ * `member add/remove` and `move-leader`): adding a member (the JOIN handshake of membership.ts,
+ * then a learner that catches up, then its promotion to voter: thesis §4.2.1), removing one (the
+ * leader hands leadership over before it removes itself), and leadership transfer. On a follower
+ * each request is forwarded to the leader (request-path.ts).
+ *
+ * What must hold: a conf change is proposed only by a leader that has applied an entry of its own
+ * term (thesis §4.1, as etcd); every wait is bounded by a deadline derived from requestTimeoutMs.
+ */
+import { InvalidArgumentError, LsmraftError } from '../errors.js';
+import type { RawNode } from '../raft/raw-node.js';
+import type { ConfChange, NodeId } from '../raft/types.js';
+import type { ClientResponse } from './codec.js';
+import { connectClient } from './client-connection.js';
+import { MembershipError, NotLeaderError, type LeaderInfo } from './errors.js';
+import { ADD_CATCH_UP_MS_MIN, addMemberBudgetMs, encodeMemberContext, type AddressBook } from './membership.js';
+import { parseAddress } from './address.js';
+import type { RequestPath } from './request-path.js';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** What membership administration needs of its node. */
+export interface MembershipAdminHost {
+  readonly id: NodeId;
+  readonly tickMs: number;
+  readonly requestTimeoutMs: number;
+  readonly book: AddressBook;
+  readonly path: RequestPath;
+  log(line: string): void;
+  checkRunning(): void;
+  rawNode(): RawNode;
+  kick(): void;
+  isLeader(): boolean;
+  leaderId(): NodeId;
+  leader(): LeaderInfo | undefined;
+  clusterId(): bigint;
+  /** The address this node advertises. */
+  address(): string;
+  /** Records a member's address and connects to it. */
+  addPeer(id: NodeId, address: string): void;
+  /** Term of the last applied entry. */
+  appliedTerm(): number;
+}
+
+export class MembershipAdmin {
+  constructor(private readonly h: MembershipAdminHost) {}
+
+  /**
+   * Adds node `id` listening at `address` as a voter. On a follower the request is forwarded to the
+   * leader. The target must be an empty node (see membership.ts, the JOIN handshake); otherwise this
+   * fails with KV_ERR_MEMBERSHIP naming the reason.
+   */
+  async addMember(id: NodeId, address: string): Promise<void> {
+    this.h.checkRunning();
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
+    parseAddress(address);
+    if (!this.h.isLeader()) {
+      await this.h.path.forwardToLeader({ op: 'addMember', nodeId: id, address }, addMemberBudgetMs(this.h.requestTimeoutMs));
+      return;
+    }
+    const st = this.h.rawNode().status();
+    if (st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is already a member`);
+    if (st.conf.learners.includes(id)) {
+      // A learner left by an earlier add that did not finish: promote it.
+      await this.waitCaughtUp(id, st.commit);
+      await this.proposeConfChange({ type: 'addVoter', nodeId: id, context: encodeMemberContext(this.h.book.get(id) ?? address) });
+      return;
+    }
+    const timeoutMs = this.h.requestTimeoutMs;
+    let conn;
+    try {
+      conn = await connectClient(address, { connectTimeoutMs: Math.min(timeoutMs, 2000), requestTimeoutMs: timeoutMs });
+    } catch (err) {
+      throw new MembershipError(`cannot reach node ${id} at ${address}: ${(err as Error).message}`, { cause: err });
+    }
+    let res: ClientResponse;
+    try {
+      res = await conn.join({ clusterId: this.h.clusterId(), nodeId: id, leaderId: this.h.id, leaderAddress: this.h.address() }, timeoutMs);
+    } catch (err) {
+      throw new MembershipError(`node ${id} at ${address} did not answer the join request: ${(err as Error).message}`, { cause: err });
+    } finally {
+      conn.close();
+    }
+    if (!res.ok) throw new MembershipError(`node ${id} at ${address} refused to join: ${res.message ?? res.errorCode ?? 'no reason given'}`);
+    this.h.addPeer(id, address);
+    // Learner first (Raft thesis §4.2.1): a new member that must first receive a snapshot does
+    // not count toward the quorum, so it cannot stall writes while it catches up.
+    await this.proposeConfChange({ type: 'addLearner', nodeId: id, context: encodeMemberContext(address) });
+    await this.waitCaughtUp(id, this.h.rawNode().status().commit);
+    await this.proposeConfChange({ type: 'addVoter', nodeId: id, context: encodeMemberContext(address) });
+    this.h.log(`node ${this.h.id}: added node ${id} at ${address}`);
+  }
+
+  /** Waits until member `id`'s log reaches `index` (as this leader sees it), or fails. */
+  private async waitCaughtUp(id: NodeId, index: number): Promise<void> {
+    const limitMs = Math.max(this.h.requestTimeoutMs, ADD_CATCH_UP_MS_MIN);
+    const deadline = Date.now() + limitMs;
+    // Each pass sleeps two ticks; bounded by the deadline.
+    for (;;) {
+      this.h.checkRunning();
+      const st = this.h.rawNode().status();
+      if (st.role !== 'leader') throw new MembershipError(`node ${id} was added as a learner, but node ${this.h.id} lost leadership before promoting it; add it again at the leader`);
+      if ((st.progress?.get(id)?.match ?? 0) >= index) return;
+      if (Date.now() > deadline) {
+        throw new MembershipError(`node ${id} was added as a learner but did not catch up to index ${index} within ${limitMs} ms; it stays a learner (remove it, or add it again to retry the promotion)`);
+      }
+      await sleep(this.h.tickMs * 2);
+    }
+  }
+
+  /**
+   * Removes member `id` (forwarded to the leader on a follower). To remove the leader itself, it
+   * first hands leadership to the most caught-up other voter, which then removes it.
+   */
+  async removeMember(id: NodeId): Promise<void> {
+    this.h.checkRunning();
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
+    if (!this.h.isLeader()) {
+      await this.h.path.forwardToLeader({ op: 'removeMember', nodeId: id }, 4 * this.h.requestTimeoutMs);
+      return;
+    }
+    const st = this.h.rawNode().status();
+    if (!st.conf.voters.includes(id) && !st.conf.learners.includes(id)) throw new MembershipError(`node ${id} is not a member`);
+    if (id === this.h.id) {
+      let successor = 0;
+      let bestMatch = -1;
+      for (const v of st.conf.voters) {
+        const match = st.progress?.get(v)?.match ?? -1;
+        if (v !== this.h.id && match > bestMatch) [successor, bestMatch] = [v, match];
+      }
+      if (successor === 0) throw new MembershipError(`node ${id} is the only voter; a cluster cannot remove its last voter`);
+      await this.transferLeadership(successor);
+      await this.h.path.forwardToLeader({ op: 'removeMember', nodeId: id }, 2 * this.h.requestTimeoutMs);
+      return;
+    }
+    await this.proposeConfChange({ type: 'removeVoter', nodeId: id });
+    this.h.log(`node ${this.h.id}: removed node ${id}`);
+  }
+
+  /** Asks the leader to hand leadership to `id`; resolves once `id` leads. */
+  async transferLeadership(id: NodeId): Promise<void> {
+    this.h.checkRunning();
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
+    const st = this.h.rawNode().status();
+    if (!st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is not a voter`);
+    if (st.lead === id) return;
+    if (!this.h.isLeader()) {
+      await this.h.path.forwardToLeader({ op: 'transfer', nodeId: id }, 2 * this.h.requestTimeoutMs);
+      return;
+    }
+    const deadline = Date.now() + this.h.requestTimeoutMs;
+    // Each pass waits for a leader change or a few ticks; bounded by the deadline. The core gives
+    // a transfer up after an election timeout (the transferee did not catch up or campaign in
+    // time): while this node still leads, it asks again.
+    while (this.h.leaderId() !== id) {
+      const st = this.h.rawNode().status();
+      if (st.role === 'leader' && st.leadTransferee === 0) {
+        this.h.rawNode().transferLeadership(id);
+        this.h.kick();
+      }
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) throw new LsmraftError('KV_ERR_TIMEOUT', `leadership did not move to node ${id} within ${this.h.requestTimeoutMs} ms`);
+      await this.h.path.waitForLeaderChange(Math.min(leftMs, this.h.tickMs * 5));
+      this.h.checkRunning();
+    }
+  }
+
+  private async proposeConfChange(cc: ConfChange): Promise<void> {
+    // The core turns a conf change into an empty entry while the leader has not yet committed an
+    // entry of its own term (Raft thesis §4.1 safety, as etcd): a leader that was just elected
+    // (say, by a transfer a moment ago) waits for its no-op to be applied first.
+    const readyBy = Date.now() + this.h.requestTimeoutMs;
+    // Each pass sleeps a tick; bounded by the deadline.
+    for (;;) {
+      this.h.checkRunning();
+      const st = this.h.rawNode().status();
+      if (st.role !== 'leader') throw new NotLeaderError(`node ${this.h.id} lost leadership before proposing ${cc.type} ${cc.nodeId}`, this.h.leader());
+      if (this.h.appliedTerm() >= st.term) break;
+      if (Date.now() > readyBy) throw new MembershipError(`node ${this.h.id} did not commit an entry of its term within ${this.h.requestTimeoutMs} ms (no quorum?)`);
+      await sleep(this.h.tickMs);
+    }
+    const applied = this.h.path.requests.waitConfChange(cc.type, cc.nodeId, this.h.requestTimeoutMs);
+    try {
+      this.h.rawNode().proposeConfChange(cc);
+      this.h.kick();
+    } catch (err) {
+      // The waiter times out on its own; report the refusal now.
+      void applied.catch(() => {});
+      throw new MembershipError(`conf change ${cc.type} ${cc.nodeId} not accepted: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      await applied;
+    } catch (err) {
+      if (err instanceof LsmraftError && err.code === 'KV_ERR_TIMEOUT') {
+        throw new MembershipError(`conf change ${cc.type} ${cc.nodeId} was not applied within ${this.h.requestTimeoutMs} ms (another change pending, or no quorum)`, { cause: err });
+      }
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,426 @@
+/**
+ * The request path of a node: how a write or a linearizable read gets to the leader and back.
+ *
+ * RequestPath proposes writes and asks for read indexes through the Raft core, which forwards them
+ * to the leader ('prop', 'readIndex': Raft thesis §6.4); while no leader is known it retries until
+ * the request's deadline (then KV_ERR_NOT_LEADER); a proposal or read that never left this node is
+ * sent again once a (new) leader is known; admin requests the core does not forward go to the
+ * leader over a client connection (forwardToLeader).
+ *
+ * PendingRequests holds the requests a node is waiting on, after etcd's server/etcdserver wait.Wait (writes keyed by
+ * request id, resolved when their entry is applied) and its linearizable read loop (reads keyed by
+ * the ReadIndex context, served once the applied index reaches the read index: Raft thesis §6.4).
+ *
+ * What must hold: every waiter ends exactly once (applied, failed, or timed out), its timer is
+ * cleared when it ends, and the number of waiters is bounded (pendingMax): past it a new request
+ * fails at once instead of growing memory. Reads are answered in read-index order, and only after
+ * the state machine applied at least their index.
+ */
+import { LsmraftError } from '../errors.js';
+import { ProposalDroppedError } from '../raft/errors.js';
+import type { RawNode } from '../raft/raw-node.js';
+import type { ConfChangeType, NodeId, ReadState } from '../raft/types.js';
+import { assert } from '../util/assert.js';
+import { utf8 } from '../util/bytes.js';
+import { connectClient, type ClientRequestInput } from './client-connection.js';
+import { errorFromWire, NotLeaderError, RequestTimeoutError, type LeaderInfo } from './errors.js';
+import { encodeKvCommand, type KvCommand } from './kv-command.js';
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  /** The proposal's data (writes) or the read context (reads), to send again. */
+  payload?: Uint8Array;
+  /** Writes: the proposer's term when it last proposed the write. */
+  term?: number;
+}
+
+interface ConfWaiter extends Waiter {
+  type: ConfChangeType;
+  nodeId: NodeId;
+}
+
+export class PendingRequests {
+  private readonly writes = new Map<number, Waiter>();
+  /** Reads waiting for their ReadState, by context (hex). */
+  private readonly reads = new Map<string, Waiter>();
+  /** Reads with a read index, waiting for the applied index to reach it; ascending by index. */
+  private awaitingApply: Array<{ index: number; key: string; waiter: Waiter }> = [];
+  private readonly confChanges = new Set<ConfWaiter>();
+  private failed: LsmraftError | undefined;
+
+  constructor(private readonly pendingMax: number) {
+    assert(Number.isSafeInteger(pendingMax) && pendingMax > 0, 'pendingMax must be positive');
+  }
+
+  get size(): number {
+    return this.writes.size + this.reads.size + this.awaitingApply.length + this.confChanges.size;
+  }
+
+  private admit(what: string): void {
+    if (this.failed !== undefined) throw this.failed;
+    if (this.size >= this.pendingMax) throw new RequestTimeoutError(`${what} (${this.pendingMax} requests already pending)`, 0);
+  }
+
+  private makeWaiter(what: string, timeoutMs: number, onTimeout: () => void): { promise: Promise<void>; waiter: Waiter } {
+    let waiter!: Waiter;
+    const promise = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        onTimeout();
+        reject(new RequestTimeoutError(what, timeoutMs));
+      }, timeoutMs);
+      waiter = { resolve, reject, timer };
+    });
+    return { promise, waiter };
+  }
+
+  /** Waits until the write tagged `requestId` is applied. Register BEFORE proposing it. */
+  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array, term: number): Promise<void> {
+    this.admit('write');
+    assert(!this.writes.has(requestId), () => `request id ${requestId} reused`);
+    const { promise, waiter } = this.makeWaiter(`write ${requestId}`, timeoutMs, () => this.writes.delete(requestId));
+    waiter.payload = data;
+    waiter.term = term;
+    this.writes.set(requestId, waiter);
+    return promise;
+  }
+
+  /** The write was proposed again, at `term`. */
+  writeProposedAt(requestId: number, term: number): void {
+    const w = this.writes.get(requestId);
+    if (w !== undefined) w.term = term;
+  }
+
+  /**
+   * An entry of `appliedTerm` was applied: no entry of an older term can be committed any more
+   * (a leader of a newer term commits its own no-op after everything it kept). A write proposed
+   * at an older term and still waiting was lost with its leader, or landed in a newer term under
+   * a leader that was re-elected: its outcome is unknown, and it fails now instead of at its
+   * timeout, so the client can retry at once.
+   */
+  writesOverTakenBy(appliedTerm: number): void {
+    for (const [id, w] of this.writes) {
+      if (w.term === undefined || w.term >= appliedTerm) continue;
+      this.writes.delete(id);
+      clearTimeout(w.timer);
+      w.reject(new LsmraftError('KV_ERR_TIMEOUT', `write ${id}: the leadership changed (term ${w.term} -> ${appliedTerm}) before it was applied; its outcome is unknown, retry it`));
+    }
+  }
+
+  /** The data of a write still waiting, or undefined once it ended. */
+  writeData(requestId: number): Uint8Array | undefined {
+    return this.writes.get(requestId)?.payload;
+  }
+
+  /** Removes the waiter of `key` from `map` and clears its timer; the caller ends it. */
+  private static take<K>(map: Map<K, Waiter>, key: K): Waiter | undefined {
+    const w = map.get(key);
+    if (w === undefined) return undefined;
+    map.delete(key);
+    clearTimeout(w.timer);
+    return w;
+  }
+
+  /** The entry of write `requestId` was applied. Unknown ids (another incarnation's) are ignored. */
+  writeApplied(requestId: number): void {
+    PendingRequests.take(this.writes, requestId)?.resolve();
+  }
+
+  /** Forgets a write whose proposal was refused (the caller reports the refusal itself). */
+  cancelWrite(requestId: number, why: Error): void {
+    PendingRequests.take(this.writes, requestId)?.reject(why);
+  }
+
+  /** Waits until a ReadState for `contextKey` arrived AND the applied index reached its index. */
+  waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<void> {
+    this.admit('read');
+    assert(!this.reads.has(contextKey), () => `read context ${contextKey} reused`);
+    const { promise, waiter } = this.makeWaiter('linearizable read (waiting for the leader\'s read index and its apply)', timeoutMs, () => {
+      this.reads.delete(contextKey);
+      this.awaitingApply = this.awaitingApply.filter((r) => r.key !== contextKey);
+    });
+    waiter.payload = context;
+    this.reads.set(contextKey, waiter);
+    return promise;
+  }
+
+  /** Contexts of the reads still waiting for their ReadState (to ask a new leader again). */
+  readContextsWaiting(): Uint8Array[] {
+    return [...this.reads.values()].map((w) => w.payload!);
+  }
+
+  cancelRead(contextKey: string, why: Error): void {
+    PendingRequests.take(this.reads, contextKey)?.reject(why);
+  }
+
+  /** A ReadState arrived: the read may be served once applied >= index. */
+  readIndexKnown(contextKey: string, index: number, applied: number): void {
+    const w = this.reads.get(contextKey);
+    if (w === undefined) return;
+    this.reads.delete(contextKey);
+    if (index <= applied) {
+      clearTimeout(w.timer);
+      w.resolve();
+      return;
+    }
+    // Insert keeping ascending order; ReadStates mostly arrive in order, so this scans from the end.
+    let at = this.awaitingApply.length;
+    while (at > 0 && this.awaitingApply[at - 1]!.index > index) at--;
+    this.awaitingApply.splice(at, 0, { index, key: contextKey, waiter: w });
+  }
+
+  /** The state machine applied up to `applied`: serve the reads it covers. */
+  appliedTo(applied: number): void {
+    let n = 0;
+    while (n < this.awaitingApply.length && this.awaitingApply[n]!.index <= applied) n++;
+    if (n === 0) return;
+    const done = this.awaitingApply.splice(0, n);
+    for (const r of done) {
+      clearTimeout(r.waiter.timer);
+      r.waiter.resolve();
+    }
+  }
+
+  /** Waits until conf change (type, nodeId) is applied. */
+  waitConfChange(type: ConfChangeType, nodeId: NodeId, timeoutMs: number): Promise<void> {
+    this.admit('conf change');
+    let entry!: ConfWaiter;
+    const { promise, waiter } = this.makeWaiter(`${type} ${nodeId}`, timeoutMs, () => this.confChanges.delete(entry));
+    entry = { ...waiter, type, nodeId };
+    this.confChanges.add(entry);
+    return promise;
+  }
+
+  confChangeApplied(type: ConfChangeType, nodeId: NodeId): void {
+    for (const w of [...this.confChanges]) {
+      if (w.type !== type || w.nodeId !== nodeId) continue;
+      this.confChanges.delete(w);
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+  }
+
+  /** Fails every waiter (the node stops) and every later request with `why`. */
+  failAll(why: LsmraftError): void {
+    this.failed = why;
+    const all: Waiter[] = [...this.writes.values(), ...this.reads.values(), ...this.awaitingApply.map((r) => r.waiter), ...this.confChanges];
+    this.writes.clear();
+    this.reads.clear();
+    this.awaitingApply = [];
+    this.confChanges.clear();
+    for (const w of all) {
+      clearTimeout(w.timer);
+      w.reject(why);
+    }
+  }
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** What the request path needs of its node. */
+export interface RequestPathHost {
+  readonly id: NodeId;
+  readonly tickMs: number;
+  readonly requestTimeoutMs: number;
+  /** Uniform in [0, 1): the random bases of request ids and read contexts. */
+  random(): number;
+  rawNode(): RawNode;
+  /** Wakes the Ready loop after a step. */
+  kick(): void;
+  isRunning(): boolean;
+  /** Throws KV_ERR_STOPPED unless the node is running. */
+  checkRunning(): void;
+  /** The known leader's id, 0 if none. */
+  leaderId(): NodeId;
+  /** The known leader with its address, if both are known. */
+  leader(): LeaderInfo | undefined;
+  /** A JOIN reset is running: nothing may be stepped into the core meanwhile (join-target.ts). */
+  joining(): boolean;
+  /** The term a proposal made now is made at. */
+  currentTerm(): number;
+}
+
+export class RequestPath {
+  readonly requests: PendingRequests;
+  private leaderWaiters: Array<() => void> = [];
+  private nextRequestId: number;
+  private nextReadId = 1;
+  private readonly readContextPrefix: string;
+  private reissueTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly h: RequestPathHost, pendingRequestsMax: number) {
+    this.requests = new PendingRequests(pendingRequestsMax);
+    // Request ids tag this incarnation's proposals: a random base keeps a restarted node from
+    // taking an entry of its previous life (re-applied at startup) for one of its new requests.
+    this.nextRequestId = Math.floor(h.random() * 2 ** 40) + 1;
+    this.readContextPrefix = `${h.id}.${Math.floor(h.random() * 2 ** 40).toString(36)}.`;
+  }
+
+  /** Proposes the command `make` builds, tagged with a fresh request id; resolves once applied here. */
+  async proposeCommand(make: (tag: { clientId: number; requestId: number }) => KvCommand): Promise<void> {
+    this.h.checkRunning();
+    const requestId = this.nextRequestId++;
+    const data = encodeKvCommand(make({ clientId: this.h.id, requestId }));
+    const deadline = Date.now() + this.h.requestTimeoutMs;
+    const applied = this.requests.waitWrite(requestId, this.h.requestTimeoutMs, data, this.h.currentTerm());
+    // The waiter may end (time out) while this still waits for a leader: it is awaited below.
+    applied.catch(() => undefined);
+    try {
+      await this.withLeader(deadline, () => {
+        this.requests.writeProposedAt(requestId, this.h.currentTerm());
+        this.h.rawNode().propose(data);
+      });
+    } catch (err) {
+      this.requests.cancelWrite(requestId, err as Error);
+    }
+    await applied;
+  }
+
+  /** Resolves once this node applied everything committed before the call (ReadIndex). */
+  async readBarrier(): Promise<void> {
+    this.h.checkRunning();
+    // A context unique among this node's reads, across restarts too (random prefix).
+    const ctx = utf8(`${this.readContextPrefix}${this.nextReadId++}`);
+    const key = hex(ctx);
+    const deadline = Date.now() + this.h.requestTimeoutMs;
+    const ready = this.requests.waitRead(key, this.h.requestTimeoutMs, ctx);
+    ready.catch(() => undefined); // awaited below (see proposeCommand)
+    try {
+      await this.withLeader(deadline, () => this.h.rawNode().readIndex(ctx));
+    } catch (err) {
+      this.requests.cancelRead(key, err as Error);
+    }
+    await ready;
+  }
+
+  /** ReadStates of a Ready: the reads they answer may be served once applied. */
+  readStates(rs: readonly ReadState[], applied: number): void {
+    for (const r of rs) this.requests.readIndexKnown(hex(r.context), r.index, applied);
+  }
+
+  /**
+   * Runs `step` (a propose or readIndex) once a leader is known, retrying while the core drops it
+   * (no leader yet, or a leadership transfer) until the deadline; then KV_ERR_NOT_LEADER.
+   */
+  async withLeader(deadlineMs: number, step: () => void): Promise<void> {
+    // Each pass waits at least one tick; bounded by the deadline.
+    for (let attempt = 0; ; attempt++) {
+      this.h.checkRunning();
+      if (this.h.leaderId() !== 0 && !this.h.joining()) {
+        try {
+          step();
+          this.h.kick();
+          return;
+        } catch (err) {
+          if (!(err instanceof ProposalDroppedError)) throw err;
+        }
+      }
+      const leftMs = deadlineMs - Date.now();
+      if (leftMs <= 0) {
+        throw new NotLeaderError(`node ${this.h.id}: no leader accepted the request within ${this.h.requestTimeoutMs} ms`, this.h.leader());
+      }
+      await this.waitForLeaderChange(Math.min(leftMs, this.h.tickMs * Math.min(8, attempt + 1)));
+    }
+  }
+
+  /** Resolves at the next leader change, or after `maxMs`. */
+  waitForLeaderChange(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxMs);
+      timer.unref();
+      const waiters = this.leaderWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  /** The leader changed (to `leader`, 0 if unknown): wake the waiters, ask for lost read indexes. */
+  leaderChanged(leader: NodeId): void {
+    for (const w of this.leaderWaiters.splice(0)) w();
+    // Reads sent to the old leader may be lost with it; reads are safe to ask for again.
+    if (leader !== 0) this.reissueReadsLater();
+  }
+
+  /**
+   * A 'prop' or 'readIndex' message of this node could not be sent: a proposal or read that never
+   * left this node is safe to send again (to the next leader).
+   */
+  unsent(requestIds: readonly number[], read: boolean): void {
+    for (const id of requestIds) this.reproposeLater(id);
+    if (read) this.reissueReadsLater();
+  }
+
+  /** Proposes a waiting write again once a (new) leader is known; ends with the write's waiter. */
+  private reproposeLater(requestId: number): void {
+    void (async () => {
+      await this.waitForLeaderChange(this.h.tickMs * 5);
+      const data = this.requests.writeData(requestId);
+      if (data === undefined || !this.h.isRunning()) return;
+      try {
+        await this.withLeader(Date.now() + this.h.requestTimeoutMs, () => {
+          this.requests.writeProposedAt(requestId, this.h.currentTerm());
+          this.h.rawNode().propose(data);
+        });
+      } catch (err) {
+        if (!(err instanceof LsmraftError)) throw err;
+        this.requests.cancelWrite(requestId, err);
+      }
+    })();
+  }
+
+  /** Asks for the read index of every read still waiting for one, after a short pause. */
+  private reissueReadsLater(): void {
+    if (this.reissueTimer !== undefined) return;
+    this.reissueTimer = setTimeout(() => {
+      this.reissueTimer = undefined;
+      this.reissueReads();
+    }, this.h.tickMs * 5);
+    this.reissueTimer.unref();
+  }
+
+  private reissueReads(): void {
+    if (!this.h.isRunning() || this.h.leaderId() === 0 || this.h.joining()) return;
+    for (const ctx of this.requests.readContextsWaiting()) {
+      try {
+        this.h.rawNode().readIndex(ctx);
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err;
+        return; // asked again at the next leader change
+      }
+    }
+    this.h.kick();
+  }
+
+  /**
+   * Sends an admin request to the leader and waits up to `budgetMs`: more than the leader's own
+   * deadline for the operation, so the leader's answer (success or its error) arrives first.
+   */
+  async forwardToLeader(req: ClientRequestInput, budgetMs: number): Promise<void> {
+    const deadline = Date.now() + budgetMs;
+    await this.withLeader(Date.now() + this.h.requestTimeoutMs, () => {});
+    const leader = this.h.leader();
+    if (leader === undefined) throw new NotLeaderError(`node ${this.h.id}: the leader's address is unknown`);
+    const conn = await connectClient(leader.address, { connectTimeoutMs: 1000, requestTimeoutMs: budgetMs });
+    try {
+      const res = await conn.request(req, Math.max(1, deadline - Date.now()));
+      if (!res.ok) throw errorFromWire(res.errorCode, res.message, res.leaderHint);
+    } finally {
+      conn.close();
+    }
+  }
+
+  /** The node stops: wake every waiter, fail every request with `why`. */
+  stop(why: LsmraftError): void {
+    if (this.reissueTimer !== undefined) clearTimeout(this.reissueTimer);
+    for (const w of this.leaderWaiters.splice(0)) w();
+    this.requests.failAll(why);
+  }
+}
