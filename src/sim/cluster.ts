@@ -14,7 +14,7 @@
  * The core is injected (RaftCore), never imported here, so a test can run a mutant copy of it.
  */
 
-import type { RaftConfig } from '../raft/raw-node.js';
+import type { RaftConfig } from '../raft/config.js';
 import type { ConfChange, Message, NodeId } from '../raft/types.js';
 import { utf8 } from '../util/bytes.js';
 import { History } from './history.js';

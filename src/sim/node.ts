@@ -13,7 +13,7 @@
  * snapshot and lets the core re-deliver the committed entries after it.
  */
 
-import type { RaftConfig } from '../raft/raw-node.js';
+import type { RaftConfig } from '../raft/config.js';
 import type { Storage } from '../raft/storage.js';
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Ready, Role, Snapshot } from '../raft/types.js';
 import { decodeConfChange } from '../raft/types.js';

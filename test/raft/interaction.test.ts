@@ -25,7 +25,8 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RawNode, type RaftConfig } from '../../src/raft/raw-node.js';
+import type { RaftConfig } from '../../src/raft/config.js';
+import { RawNode } from '../../src/raft/raw-node.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import {
   decodeConfChange,
