@@ -192,6 +192,8 @@ export class SimNode {
     if (driver === undefined) return;
     this.store.landDue();
     if (!this.busy) {
+      // An idle loop with nothing ready would only run maintenance, which is the simulation's.
+      if (!this.raw?.hasReady()) return;
       this.busy = true;
       driver.kick();
     }
