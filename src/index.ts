@@ -32,7 +32,8 @@ export type { EngineName } from './engine/types.js';
 
 // The IO-free Raft core (etcd-raft style): drive it with tick/step/propose and the Ready contract.
 export { RawNode } from './raft/raw-node.js';
-export type { RaftConfig, RaftStatus, ProgressStatus } from './raft/raw-node.js';
+export type { RaftConfig } from './raft/config.js';
+export type { RaftStatus, ProgressStatus } from './raft/raw-node.js';
 export { MemoryStorage } from './raft/storage.js';
 export type { Storage } from './raft/storage.js';
 export { CompactedError, UnavailableError, SnapshotOutOfDateError, ProposalDroppedError } from './raft/errors.js';

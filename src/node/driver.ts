@@ -15,6 +15,11 @@
  * Between turns the loop does maintenance: it makes snapshots (log compaction, or one a lagging
  * follower needs) while no apply runs.
  *
+ * The driver sees its core, log store and state machine only through the small interfaces below
+ * (RawNode, RaftLogStore and KvStateMachine satisfy them structurally), so the simulator in
+ * src/sim runs this same object over in-memory ones, as TigerBeetle's VOPR runs the real replica
+ * over simulated storage and network (src/testing/storage.zig).
+ *
  * What must hold: one turn at a time (the loop is the only caller of ready/advance); no message of
  * a turn leaves before its persistence resolved; entries are applied exactly once per incarnation,
  * in index order; a failed write stops the node (fail-stop: the disk state is unknown).
@@ -25,6 +30,7 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
+  type HardState,
   type Message,
   type ReadState,
   type Ready,
@@ -32,18 +38,49 @@ import {
   type SoftState,
 } from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import type { RaftLogStore } from './log-store.js';
-import type { ApplyResult, KvStateMachine } from './state-machine.js';
+import type { ApplyResult } from './state-machine.js';
 
 /** Turns per loop run before yielding to the event loop (so sockets and timers are served). */
 const TURNS_PER_RUN_MAX = 64;
 
-export interface DriverHooks {
+/** What the driver needs of the Raft core (src/raft/raw-node.ts's RawNode). */
+export interface DriverCore {
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(rd: Ready): void;
+  applyConfChange(cc: ConfChange): ConfState;
+}
+
+/** What the driver needs of the durable log (src/node/log-store.ts's RaftLogStore). */
+export interface DriverLogStore {
+  /** The last index written (durable once the append that wrote it resolved). */
+  lastIndex(): number;
+  /** Writes entries and hard state as one batch; with sync, durable when this resolves. */
+  append(entries: Entry[], hardState: HardState | undefined, sync: boolean): Promise<void>;
+  /** Durable when this resolves. */
+  setConfState(cs: ConfState): Promise<void>;
+}
+
+/** What the driver needs of the state machine (src/node/state-machine.ts's KvStateMachine). */
+export interface DriverStateMachine<R> {
+  readonly appliedIndex: number;
+  /** Applies committed entries in index order; one result per entry. */
+  apply(entries: readonly Entry[]): Promise<R[]>;
+}
+
+export interface DriverOptions {
+  /** Turns per loop run (default TURNS_PER_RUN_MAX). */
+  turnsPerRunMax?: number;
+  /** Runs `fn` later, after pending IO (default setImmediate); the loop re-kicks itself with it. */
+  schedule?: (fn: () => void) => void;
+}
+
+export interface DriverHooks<R = ApplyResult> {
   /** Step 2: sends one message (a 'snap' message too: the node streams the files first). */
   send(m: Message): void;
   softState(ss: SoftState): void;
   /** Results of applied normal entries (put/del/noop/rejected), in order. */
-  applied(results: readonly ApplyResult[]): void;
+  applied(results: readonly R[]): void;
   /** A conf change was applied (conf state already durable). */
   confChangeApplied(cc: ConfChange, conf: ConfState, index: number): Promise<void>;
   readStates(rs: readonly ReadState[]): void;
@@ -59,7 +96,7 @@ export interface DriverHooks {
   fatal(err: unknown): void;
 }
 
-export class RaftDriver {
+export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
   private running = false;
   private stopped = false;
   /** Set while the loop must stay idle (a join resets the node under it). */
@@ -70,14 +107,22 @@ export class RaftDriver {
   /** Term of the last entry (or snapshot) applied. */
   private appliedTerm = 0;
 
-  constructor(
-    private raw: RawNode,
-    private readonly logStore: RaftLogStore,
-    private readonly stateMachine: () => KvStateMachine,
-    private readonly hooks: DriverHooks,
-  ) {}
+  private readonly turnsPerRunMax: number;
+  private readonly schedule: (fn: () => void) => void;
 
-  get rawNode(): RawNode {
+  constructor(
+    private raw: N,
+    private readonly logStore: DriverLogStore,
+    private readonly stateMachine: () => DriverStateMachine<R>,
+    private readonly hooks: DriverHooks<R>,
+    options: DriverOptions = {},
+  ) {
+    this.turnsPerRunMax = options.turnsPerRunMax ?? TURNS_PER_RUN_MAX;
+    assert(this.turnsPerRunMax > 0, 'turnsPerRunMax must be positive');
+    this.schedule = options.schedule ?? ((fn) => setImmediate(fn));
+  }
+
+  get rawNode(): N {
     return this.raw;
   }
 
@@ -106,21 +151,22 @@ export class RaftDriver {
   }
 
   /** Ends a pause, with a new RawNode if the node was reset meanwhile. */
-  resume(raw?: RawNode): void {
+  resume(raw?: N): void {
     assert(this.pauseWaiters !== undefined, 'resume() without pause()');
     if (raw !== undefined) this.raw = raw;
     this.pauseWaiters = undefined;
     this.kick();
   }
 
-  private whenIdle(): Promise<void> {
+  /** Resolves when no loop run is in progress. */
+  whenIdle(): Promise<void> {
     if (!this.running) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async run(): Promise<void> {
     try {
-      for (let turn = 0; turn < TURNS_PER_RUN_MAX; turn++) {
+      for (let turn = 0; turn < this.turnsPerRunMax; turn++) {
         if (this.stopped || this.pauseWaiters !== undefined) break;
         const ready = this.raw.hasReady();
         if (ready) await this.turn(this.raw.ready());
@@ -139,7 +185,7 @@ export class RaftDriver {
     }
     // More may have become ready while the last turn awaited; yield, then look again.
     if (!this.stopped && this.pauseWaiters === undefined && this.raw.hasReady()) {
-      setImmediate(() => this.kick());
+      this.schedule(() => this.kick());
     }
   }
 
@@ -189,7 +235,7 @@ export class RaftDriver {
     this.hooks.appliedTo(this.stateMachine().appliedIndex, this.appliedTerm);
   }
 
-  private async apply(raw: RawNode, entries: Entry[]): Promise<void> {
+  private async apply(raw: N, entries: Entry[]): Promise<void> {
     const sm = this.stateMachine();
     // Entries at or below the state machine's index are already in it: after a restart the core
     // re-delivers from its applied index, which is at least the state tree's durable one.

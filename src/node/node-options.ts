@@ -10,7 +10,7 @@ import type { FileSystem } from '../lsm/fs.js';
 import { nodeFileSystem } from '../lsm/node-fs.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
 import { sharedJobPool } from '../pool/job-pool.js';
-import type { RaftConfig } from '../raft/raw-node.js';
+import type { RaftConfig } from '../raft/config.js';
 import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot/sender.js';
 import { parseAddress } from './address.js';
 

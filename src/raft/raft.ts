@@ -26,7 +26,7 @@ import { RaftLog } from './log.js';
 import { ReadOnly } from './read-only.js';
 import type { Progress } from './progress.js';
 import { ProgressTracker } from './tracker.js';
-import type { RaftConfig } from './raw-node.js';
+import { validateConfig, type RaftConfig } from './config.js';
 import type { Storage } from './storage.js';
 import {
   NONE,
@@ -45,7 +45,6 @@ import {
   type Snapshot,
   type SoftState,
 } from './types.js';
-import { InvalidArgumentError } from '../errors.js';
 
 /** Context of a vote request caused by leadership transfer: it bypasses the leader lease. */
 export const CAMPAIGN_TRANSFER = new TextEncoder().encode('CampaignTransfer');
@@ -66,21 +65,6 @@ function bytesEqual(a: Uint8Array | undefined, b: Uint8Array): boolean {
   if (a === undefined || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** Throws InvalidArgumentError for a configuration no Raft node can run with. */
-export function validateConfig(c: RaftConfig): void {
-  const bad = (why: string): never => {
-    throw new InvalidArgumentError(`raft config: ${why}`, 'KV_ERR_INVALID_ARGUMENT');
-  };
-  if (!Number.isSafeInteger(c.id) || c.id <= 0) bad(`id must be a positive integer, got ${c.id}`);
-  if (!Number.isSafeInteger(c.heartbeatTicks) || c.heartbeatTicks <= 0) bad('heartbeatTicks must be positive');
-  if (!Number.isSafeInteger(c.electionTicks) || c.electionTicks <= c.heartbeatTicks) bad('electionTicks must be greater than heartbeatTicks');
-  if (!Number.isSafeInteger(c.maxInflightMsgs) || c.maxInflightMsgs <= 0) bad('maxInflightMsgs must be positive');
-  if (!(c.maxSizePerMsgBytes >= 0)) bad('maxSizePerMsgBytes must be >= 0');
-  if (!(c.maxInflightBytes >= 0)) bad('maxInflightBytes must be >= 0 (0 = unlimited)');
-  if (c.readOnlyOption === 'lease' && !c.checkQuorum) bad("readOnlyOption 'lease' requires checkQuorum");
-  if (typeof c.random !== 'function') bad('random must be a seeded function returning [0,1)');
 }
 
 export class Raft {

@@ -17,8 +17,8 @@
 import { INVARIANTS, assert } from '../util/assert.js';
 import { InvalidArgumentError } from '../errors.js';
 import { ProposalDroppedError } from './errors.js';
+import type { RaftConfig } from './config.js';
 import { Raft } from './raft.js';
-import type { ReadOnlyOption } from './read-only.js';
 import type { ProgressState } from './progress.js';
 import type { Storage } from './storage.js';
 import {
@@ -39,31 +39,6 @@ import {
   type Role,
   type SoftState,
 } from './types.js';
-
-export interface RaftConfig {
-  id: NodeId;
-  /** Followers start an election after a random timeout in [electionTicks, 2*electionTicks). */
-  electionTicks: number;
-  /** A leader sends heartbeats every heartbeatTicks. Must be < electionTicks. */
-  heartbeatTicks: number;
-  /** Seeded source of randomness in [0, 1). */
-  random: () => number;
-  preVote: boolean;
-  checkQuorum: boolean;
-  /** Bound on the payload bytes of one append message (at least one entry is always sent). */
-  maxSizePerMsgBytes: number;
-  /** Appends in flight to one follower in replicate state. */
-  maxInflightMsgs: number;
-  /** Payload bytes in flight to one follower; 0 = no limit. */
-  maxInflightBytes: number;
-  /** Bound on the payload bytes of uncommitted entries a leader accepts; undefined = no limit. */
-  maxUncommittedEntriesBytes?: number;
-  /** 'lease' requires checkQuorum and bounded clock drift; see read-only.ts. */
-  readOnlyOption: ReadOnlyOption;
-  /** The index the driver has applied up to, when restarting. */
-  appliedIndex?: number;
-  logger?: (line: string) => void;
-}
 
 export interface ProgressStatus {
   match: number;

@@ -11,6 +11,7 @@
 
 import { parseArgs } from 'node:util';
 import { MemoryStorage } from '../raft/storage.js';
+import { RaftDriver } from '../node/driver.js';
 import { RawNode } from '../raft/raw-node.js';
 import { describeFailure, runSimulation, type SimResult } from './cluster.js';
 import type { RaftCore } from './node.js';
@@ -27,7 +28,7 @@ function intOption(value: string | undefined, name: string, fallback: number): n
   return n;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string' },
@@ -50,7 +51,7 @@ function main(): void {
     process.exit(2);
   }
   const steps = intOption(values.steps, 'steps', 300);
-  const core: RaftCore = { RawNode, MemoryStorage };
+  const core: RaftCore = { RawNode, MemoryStorage, RaftDriver };
   const single = values.seed !== undefined;
   const first = single ? intOption(values.seed, 'seed', 1) : intOption(values.from, 'from', 1);
   const count = single ? 1 : intOption(values.seeds, 'seeds', 100);
@@ -61,7 +62,7 @@ function main(): void {
   let unknown = 0;
   let opsCompleted = 0;
   for (let seed = first; seed < first + count; seed++) {
-    const r = runSimulation({ seed, nodes, core, steps, log, ruleChecks: !values['properties-only'] });
+    const r = await runSimulation({ seed, nodes, core, steps, log, ruleChecks: !values['properties-only'] });
     last = r;
     opsCompleted += r.stats.opsCompleted;
     if (r.stats.linearizability === 'unknown') unknown++;
@@ -77,4 +78,4 @@ function main(): void {
   if (last !== undefined && single) process.stdout.write(`replay: ${last.replay}\n`);
 }
 
-main();
+void main();

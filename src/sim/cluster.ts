@@ -14,7 +14,7 @@
  * The core is injected (RaftCore), never imported here, so a test can run a mutant copy of it.
  */
 
-import type { RaftConfig } from '../raft/raw-node.js';
+import type { RaftConfig } from '../raft/config.js';
 import type { ConfChange, Message, NodeId } from '../raft/types.js';
 import { utf8 } from '../util/bytes.js';
 import { History } from './history.js';
@@ -22,7 +22,8 @@ import { SafetyChecker, SafetyViolation, type InvariantName } from './invariants
 import { kvModel, pruneUnobservedUnknownPuts, type KvInput } from './kv-model.js';
 import { checkOperations, describeHistory, type CheckResult } from './linearizability.js';
 import { SimNetwork } from './network.js';
-import { SimNode, encodeCommand, type NodeHost, type RaftCore } from './node.js';
+import { SimNode, type NodeHost, type RaftCore } from './node.js';
+import { encodeCommand } from './state-machine.js';
 import { Random } from './random.js';
 import { drawKnobs, type Knobs } from './scenario.js';
 
@@ -197,7 +198,7 @@ class Simulation implements NodeHost {
       `preVote ${k.preVote}, checkQuorum ${k.checkQuorum}, max msg ${k.maxSizePerMsgBytes} B`);
   }
 
-  run(): SimResult {
+  async run(): Promise<SimResult> {
     let failure: SimFailure | undefined;
     try {
       for (this.now = 1; this.now <= this.opts.steps; this.now++) {
@@ -206,7 +207,7 @@ class Simulation implements NodeHost {
         this.tickNodes();
         this.deliverMessages();
         this.runClients();
-        this.handleReadies();
+        await this.handleReadies();
       }
     } catch (e) {
       failure = this.toFailure(e);
@@ -267,7 +268,7 @@ class Simulation implements NodeHost {
   // --- the step ---
 
   private addNode(id: NodeId): SimNode {
-    const node = new SimNode(id, this.opts.core, this, this.configBase, this.rng.fork());
+    const node = new SimNode(id, this.opts.core, this, this.configBase, this.rng.fork(), this.knobs.slowDisk);
     this.nodes.set(id, node);
     this.nodeList.push(node);
     return node;
@@ -459,10 +460,10 @@ class Simulation implements NodeHost {
     }
   }
 
-  private handleReadies(): void {
+  private async handleReadies(): Promise<void> {
     const n = this.nodeList.length;
     const start = this.rng.int(n);
-    for (let i = 0; i < n; i++) this.nodeList[(start + i) % n]!.handleReadies(this.knobs.slowDisk);
+    for (let i = 0; i < n; i++) await this.nodeList[(start + i) % n]!.handleReadies();
     for (const node of this.crashAfterReadies) {
       if (!node.alive) continue;
       this.crash(node);
@@ -584,6 +585,6 @@ class Simulation implements NodeHost {
 }
 
 /** Runs one seeded simulation to the end (or to the first safety violation). */
-export function runSimulation(options: SimOptions): SimResult {
+export function runSimulation(options: SimOptions): Promise<SimResult> {
   return new Simulation(options).run();
 }

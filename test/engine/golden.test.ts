@@ -18,10 +18,10 @@ import { BlockCache } from '../../src/lsm/block-cache.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { TableReader } from '../../src/lsm/table-reader.js';
 import { sortedRun } from '../helpers/runs.js';
+import { hex } from '../helpers/hex.js';
 
 const REWRITE = process.env.LSMRAFT_REWRITE_GOLDEN === '1';
 const goldenPath = (name: string): string => fileURLToPath(new URL(`../golden/${name}`, import.meta.url));
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 interface GoldenEntry {
   user: Uint8Array;

@@ -11,10 +11,11 @@
  * Commands: `encode-block restart=N` (entries in, block hex out), `decode-block` (block hex in,
  * entries or the error out), `bloom bits=N probe=k1,k2` (user keys in, filter hex and probe answers
  * out), `merge snapshots=a,b bottom=true|false` (runs separated by `run` lines in, merged entries
- * out). An entry line reads `userkey@seq put value` or `userkey@seq del`.
- * LSMRAFT_REWRITE=1 rewrites the expected parts from what the code does now (review the diff).
+ * out). An entry line reads `userkey@seq put value` or `userkey@seq del`. Files are read by
+ * test/helpers/scenario.ts; LSMRAFT_REWRITE=1 rewrites the expected parts from what the code does
+ * now (review the diff).
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { EntryRun } from '../../src/engine/types.js';
@@ -24,55 +25,14 @@ import {
   KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/lsm/internal-key.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { sortedRun } from '../helpers/runs.js';
+import { keyValues, runScenarioFile } from '../helpers/scenario.js';
 
-const REWRITE = process.env.LSMRAFT_REWRITE === '1';
 const DIR = fileURLToPath(new URL('./testdata/', import.meta.url));
 
 interface Case {
-  /** Comment lines just above the case, kept on rewrite. */
-  comments: string[];
   command: string;
   args: Map<string, string>;
   input: string[];
-  expected: string[];
-}
-
-function parseCases(text: string): Case[] {
-  const lines = text.split('\n');
-  const cases: Case[] = [];
-  let i = 0;
-  let comments: string[] = [];
-  while (i < lines.length) {
-    const line = lines[i]!.trim();
-    i++;
-    if (line === '') continue;
-    if (line.startsWith('#')) {
-      comments.push(line);
-      continue;
-    }
-    const [command, ...rest] = line.split(/\s+/);
-    const args = new Map(rest.map((a) => {
-      const eq = a.indexOf('=');
-      return [a.slice(0, eq), a.slice(eq + 1)] as [string, string];
-    }));
-    const input: string[] = [];
-    while (i < lines.length && lines[i]!.trim() !== '----') input.push(lines[i++]!.trim());
-    if (i >= lines.length) throw new Error(`case "${line}" has no ---- line`);
-    i++;
-    const expected: string[] = [];
-    while (i < lines.length && lines[i]!.trim() !== '') expected.push(lines[i++]!);
-    cases.push({ comments, command: command!, args, input, expected });
-    comments = [];
-  }
-  return cases;
-}
-
-function formatCases(cases: Case[]): string {
-  const body = cases.map((c) => {
-    const args = [...c.args].map(([k, v]) => `${k}=${v}`).join(' ');
-    return [...c.comments, args ? `${c.command} ${args}` : c.command, ...c.input, '----', ...c.expected].join('\n');
-  });
-  return `${body.join('\n\n')}\n`;
 }
 
 function parseEntry(line: string): [Uint8Array, Uint8Array] {
@@ -144,19 +104,8 @@ function run(c: Case): string[] {
 describe('hot-path scenarios', () => {
   for (const name of readdirSync(DIR).filter((f) => f.endsWith('.txt')).sort()) {
     it(name, () => {
-      const path = DIR + name;
-      const text = readFileSync(path, 'utf8');
-      const cases = parseCases(text);
-      expect(cases.length).toBeGreaterThan(0);
-      if (REWRITE) {
-        for (const c of cases) c.expected = run(c);
-        writeFileSync(path, formatCases(cases));
-        return;
-      }
-      for (const c of cases) {
-        const args = [...c.args].map(([k, v]) => `${k}=${v}`).join(' ');
-        expect(run(c).join('\n'), `${name}: ${c.command} ${args}`).toBe(c.expected.join('\n'));
-      }
+      const blocks = runScenarioFile(DIR + name, (b) => run({ command: b.name, args: keyValues(b.args), input: b.input.map((l) => l.trim()) }));
+      expect(blocks).toBeGreaterThan(0);
     });
   }
 });

@@ -15,6 +15,7 @@ import { makeInternalKey } from '../../src/format/internal-key.js';
 import { compareBytes, putFixed32 } from '../../src/util/bytes.js';
 import { hexEntriesOf, sortedRun } from '../helpers/runs.js';
 import { Rng } from '../helpers/rng.js';
+import { hex } from '../helpers/hex.js';
 
 const wasm: HotPaths = instantiateWasmHotPaths();
 const js: HotPaths = jsHotPaths;
@@ -80,7 +81,6 @@ function shifted(rng: Rng, run: EntryRun): EntryRun {
   return { data, offsets: run.offsets.map((o) => o + junk), count: run.count };
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Reference merge: all entries sorted, then the stripe and tombstone rules of the format doc. */
 function referenceMerge(entries: readonly Entry[], options: MergeOptions): Array<[string, string]> {

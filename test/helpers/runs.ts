@@ -9,6 +9,7 @@ import type { EntryRun } from '../../src/engine/types.js';
 import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { compareInternalKeys, makeInternalKey } from '../../src/format/internal-key.js';
 import { putFixed32, utf8 } from '../../src/util/bytes.js';
+import { hex } from './hex.js';
 
 /** One entry of a run: its internal key and its value. */
 export type KeyValue = readonly [ikey: Uint8Array, value: Uint8Array];
@@ -18,7 +19,6 @@ export type EntryTuple = readonly [user: string | Uint8Array, seq: number, kind:
 
 export const bytesOf = (s: string | Uint8Array): Uint8Array => (typeof s === 'string' ? utf8(s) : s);
 
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Packs the pairs in the order given: the caller has them sorted by internal key. */
 export function packRun(pairs: readonly KeyValue[]): EntryRun {

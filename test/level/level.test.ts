@@ -9,6 +9,7 @@ import { ALL_CHUNK_ENTRIES, CLEAR_BATCH_KEYS, LsmLevel } from '../../src/level/i
 import { KEY_BYTES_MAX } from '../../src/lsm/options.js';
 import { Random } from '../../src/sim/random.js';
 import { compareBytes } from '../../src/util/bytes.js';
+import { fromHex, hex } from '../helpers/hex.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lsmraft-level-test-'));
 let dirCount = 0;
@@ -23,8 +24,6 @@ function openView(dir = join(root, String(dirCount++))): ViewLevel {
   });
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
-const fromHex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 const pad = (i: number): string => String(i).padStart(6, '0');
 
 describe('LsmLevel', () => {

@@ -8,8 +8,9 @@
  *   expected output
  *   (blank line)
  *
- * Lines outside blocks that start with '#' are comments. LSMRAFT_REWRITE=1 rewrites the expected
- * outputs from what the code produces (review the diff before committing it).
+ * Lines outside blocks that start with '#' are comments; files are read by test/helpers/scenario.ts.
+ * LSMRAFT_REWRITE=1 rewrites the expected outputs from what the code produces (review the diff
+ * before committing it).
  *
  * Commands:
  *   options levels=7 l0-trigger=4 l1-max=10M multiplier=10 target=1M
@@ -24,7 +25,7 @@
  *   get <key>      Version.filesForGet, in read order
  *   overlap L<n> <a>-<b>   Version.overlappingFiles
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -39,43 +40,9 @@ import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-k
 import { VersionEdit, type FileMetadata } from '../../src/lsm/version-edit.js';
 import { applyEdit, largestUserKey, smallestUserKey, Version } from '../../src/lsm/version.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { runScenarioFile, type ScenarioBlock } from '../helpers/scenario.js';
 
 const TESTDATA = fileURLToPath(new URL('./testdata/', import.meta.url));
-const REWRITE = process.env.LSMRAFT_REWRITE === '1';
-
-type Chunk = { kind: 'text'; line: string } | { kind: 'block'; command: string[]; expected: string[] };
-
-function parse(text: string): Chunk[] {
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  const chunks: Chunk[] = [];
-  let i = 0;
-  while (i < lines.length) {
-    const line = lines[i]!;
-    if (line.trim() === '' || line.startsWith('#')) {
-      chunks.push({ kind: 'text', line });
-      i++;
-      continue;
-    }
-    const command: string[] = [];
-    while (i < lines.length && lines[i] !== '----') command.push(lines[i++]!);
-    if (i >= lines.length) throw new Error(`block "${command[0]}" has no ---- line`);
-    i++;
-    const expected: string[] = [];
-    while (i < lines.length && lines[i]!.trim() !== '') expected.push(lines[i++]!);
-    chunks.push({ kind: 'block', command, expected });
-  }
-  return chunks;
-}
-
-function serialize(chunks: Chunk[]): string {
-  const out: string[] = [];
-  for (const c of chunks) {
-    if (c.kind === 'text') out.push(c.line);
-    else out.push(...c.command, '----', ...c.expected);
-  }
-  return `${out.join('\n')}\n`;
-}
 
 function parseSize(s: string): number {
   const m = /^([0-9.]+)([KMG]?)$/.exec(s);
@@ -157,10 +124,8 @@ class Scenario {
   pointers: (Uint8Array | undefined)[] = [];
   last: Compaction | null = null;
 
-  run(command: string[]): string[] {
-    const [head, ...input] = command;
-    const args = head!.trim().split(/\s+/);
-    const name = args.shift()!;
+  run(block: ScenarioBlock): string[] {
+    const { name, args, input } = block;
     switch (name) {
       case 'options': {
         for (const a of args) {
@@ -245,16 +210,8 @@ describe('compaction scenarios', () => {
 
   for (const name of files) {
     it(name, () => {
-      const path = `${TESTDATA}${name}`;
-      const chunks = parse(readFileSync(path, 'utf8'));
       const scenario = new Scenario();
-      for (const chunk of chunks) {
-        if (chunk.kind !== 'block') continue;
-        const actual = scenario.run(chunk.command);
-        if (REWRITE) chunk.expected = actual;
-        else expect(actual.join('\n'), `${name}: ${chunk.command[0]}`).toBe(chunk.expected.join('\n'));
-      }
-      if (REWRITE) writeFileSync(path, serialize(chunks));
+      expect(runScenarioFile(`${TESTDATA}${name}`, (b) => scenario.run(b))).toBeGreaterThan(0);
     });
   }
 });

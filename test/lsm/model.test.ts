@@ -12,10 +12,9 @@ import { compareBytes } from '../../src/util/bytes.js';
 import { Rng, testSeeds } from '../helpers/rng.js';
 import { ProcessFileSystem } from '../helpers/fs-process.js';
 import type { EngineName } from '../../src/engine/types.js';
+import { fromHex as unhex, hex } from '../helpers/hex.js';
 
 type Model = Map<string, Uint8Array>;
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 
 function modelRange(model: Model, o: { gt?: Uint8Array; gte?: Uint8Array; lt?: Uint8Array; lte?: Uint8Array; reverse: boolean; limit: number }): Array<[string, string]> {
   const keys = [...model.keys()].map(unhex).sort(compareBytes);

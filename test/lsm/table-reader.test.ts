@@ -14,6 +14,7 @@ import { Random } from '../../src/sim/random.js';
 import { compareBytes, getVarint, putFixed32, utf8, type VarintRead } from '../../src/util/bytes.js';
 import { packRun } from '../helpers/runs.js';
 import { expectCorruption } from '../helpers/expect.js';
+import { hex } from '../helpers/hex.js';
 
 interface Entry {
   ikey: Uint8Array;
@@ -43,7 +44,6 @@ function runOf(entries: Entry[]): EntryRun {
   return packRun(entries.map((e) => [e.ikey, e.value] as const));
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const OPTIONS: TableCutOptions = { blockSizeBytes: 512, restartInterval: 8, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 };
 const DIR = '/db';
 

@@ -13,7 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { RaftLogStore } from '../../src/node/log-store.js';
 import { reconcileLogWithState } from '../../src/node/snapshot/install.js';
-import { RawNode, type RaftConfig } from '../../src/raft/raw-node.js';
+import type { RaftConfig } from '../../src/raft/config.js';
+import { RawNode } from '../../src/raft/raw-node.js';
 import { makeMessage, type Entry, type Snapshot } from '../../src/raft/types.js';
 
 const DIR = '/data/log';

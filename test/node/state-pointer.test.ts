@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeStatePointer, encodeStatePointer } from '../../src/node/snapshot/install.js';
+import { hex } from '../helpers/hex.js';
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 describe('STATE pointer', () => {
   it('encodes generation 1 without a snapshot as documented', () => {

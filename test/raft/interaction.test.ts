@@ -6,9 +6,10 @@
  *     ----
  *     expected output
  *
- * blocks separated by blank lines ('#' lines are comments). The runner drives RawNodes over an
- * in-memory network exactly as a real driver would (persist, send, apply, advance) and prints what
- * happens. LSMRAFT_REWRITE=1 rewrites the expected output from the actual one.
+ * blocks separated by blank lines ('#' lines are comments), read by test/helpers/scenario.ts. The
+ * commands drive RawNodes over an in-memory network exactly as a real driver would (persist, send,
+ * apply, advance) and print what happens. LSMRAFT_REWRITE=1 rewrites the expected output from the
+ * actual one.
  *
  * Commands:
  *   add-nodes N voters=(..) learners=(..) index=I prevote=B checkquorum=B read-only=safe|lease
@@ -21,11 +22,12 @@
  *   cut A B | isolate ID | heal | compact ID INDEX | raft-log ID | raft-state | status ID
  *   log-level none|info
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RawNode, type RaftConfig } from '../../src/raft/raw-node.js';
+import type { RaftConfig } from '../../src/raft/config.js';
+import { RawNode } from '../../src/raft/raw-node.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import {
   decodeConfChange,
@@ -37,9 +39,9 @@ import {
 } from '../../src/raft/types.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { mulberry32 } from '../helpers/rng.js';
+import { runScenarioFile } from '../helpers/scenario.js';
 
 const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), 'testdata');
-const REWRITE = process.env.LSMRAFT_REWRITE === '1';
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -390,38 +392,6 @@ function runCommand(env: Env, cmd: Command): string {
   return env.out.length === 0 ? 'ok' : env.out.join('\n');
 }
 
-interface Block {
-  preamble: string[];
-  command: string;
-  expected: string;
-  line: number;
-}
-
-function parseFile(text: string): { blocks: Block[]; trailer: string[] } {
-  const lines = text.split('\n');
-  const blocks: Block[] = [];
-  let preamble: string[] = [];
-  let i = 0;
-  while (i < lines.length) {
-    const l = lines[i]!;
-    if (l.trim() === '' || l.startsWith('#')) {
-      preamble.push(l);
-      i++;
-      continue;
-    }
-    const line = i + 1;
-    const command = l;
-    i++;
-    if (lines[i] !== '----') throw new Error(`line ${i + 1}: expected ---- after command`);
-    i++;
-    const expected: string[] = [];
-    while (i < lines.length && lines[i]!.trim() !== '') expected.push(lines[i++]!);
-    blocks.push({ preamble, command, expected: expected.join('\n'), line });
-    preamble = [];
-  }
-  return { blocks, trailer: preamble };
-}
-
 const files = readdirSync(TESTDATA).filter((f) => f.endsWith('.txt')).sort();
 
 describe('raft interaction scenarios', () => {
@@ -430,23 +400,12 @@ describe('raft interaction scenarios', () => {
   });
   for (const f of files) {
     it(f, () => {
-      const path = join(TESTDATA, f);
-      const { blocks } = parseFile(readFileSync(path, 'utf8'));
       const env = new Env();
-      const rewritten: string[] = [];
-      const results: { block: Block; actual: string }[] = [];
-      for (const b of blocks) {
-        const actual = runCommand(env, parseCommand(b.command));
-        results.push({ block: b, actual });
-        rewritten.push(...b.preamble, b.command, '----', actual);
-      }
-      if (REWRITE) {
-        writeFileSync(path, `${rewritten.join('\n')}\n`);
-        return;
-      }
-      for (const { block, actual } of results) {
-        expect(actual, `${f}:${block.line}: ${block.command}`).toBe(block.expected);
-      }
+      const blocks = runScenarioFile(join(TESTDATA, f), (b) => {
+        if (b.input.length > 0) throw new Error(`${f}:${b.line}: ${b.name} takes no input lines`);
+        return runCommand(env, parseCommand(b.command)).split('\n');
+      });
+      expect(blocks).toBeGreaterThan(0);
     });
   }
 });

@@ -1,7 +1,8 @@
 // RawNode's API contract: validation at the edge, the Ready cycle, proposals and their drop
 // errors, flow control bounds, conf change rules, and the conf change encoding.
 import { describe, expect, it } from 'vitest';
-import { RawNode, type RaftConfig } from '../../src/raft/raw-node.js';
+import type { RaftConfig } from '../../src/raft/config.js';
+import { RawNode } from '../../src/raft/raw-node.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import {
   decodeConfChange,

@@ -5,7 +5,8 @@
  * one vote per term, stale-log candidates) over hand-built scenarios.
  */
 import { describe, expect, it } from 'vitest';
-import { RawNode, type RaftConfig } from '../../src/raft/raw-node.js';
+import type { RaftConfig } from '../../src/raft/config.js';
+import { RawNode } from '../../src/raft/raw-node.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
 import {
   decodeConfChange,

@@ -20,11 +20,11 @@ export interface Sweep {
 /** Wall-clock bound of one sweep: a hung or pathologically slow run fails instead of stalling. */
 const SWEEP_TIME_LIMIT_MS = 170_000;
 
-export function sweep(core: RaftCore, nodes: number, firstSeed: number, count: number): Sweep {
+export async function sweep(core: RaftCore, nodes: number, firstSeed: number, count: number): Promise<Sweep> {
   const t0 = performance.now();
   const s: Sweep = { failure: undefined, seedsRun: 0, opsCompleted: 0, leaderTerms: 0, crashes: 0, snapshots: 0, snapshotsInstalled: 0, confChanges: 0, unknownHistories: 0, seconds: 0, summary: '' };
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
-    const r = runSimulation({ seed, nodes, core });
+    const r = await runSimulation({ seed, nodes, core });
     s.seedsRun++;
     s.opsCompleted += r.stats.opsCompleted;
     s.leaderTerms += r.stats.leaderTerms;
@@ -48,8 +48,8 @@ export function sweep(core: RaftCore, nodes: number, firstSeed: number, count: n
  * Sweeps `count` seeds from `firstSeed` and expects no failure; the runs must also have exercised the
  * cluster (ops, elections, crashes, snapshots, membership changes), or passing would mean nothing.
  */
-export function expectSweepPasses(core: RaftCore, nodes: number, firstSeed: number, count: number): void {
-  const s = sweep(core, nodes, firstSeed, count);
+export async function expectSweepPasses(core: RaftCore, nodes: number, firstSeed: number, count: number): Promise<void> {
+  const s = await sweep(core, nodes, firstSeed, count);
   expect(s.failure, s.failure === undefined ? '' : describeFailure(s.failure)).toBeUndefined();
   console.log(`${nodes} nodes, seeds ${firstSeed}..${firstSeed + count - 1}: ${s.summary}`);
   expect(s.opsCompleted).toBeGreaterThan(count * 30);
