@@ -169,7 +169,7 @@ export class KvNode {
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
-    book: AddressBook; address: string;
+    book: AddressBook; address: string; listenAddress: string | undefined;
   }) {
     this.opts = init.opts;
     this.id = init.id;
@@ -206,12 +206,13 @@ export class KvNode {
     // taking an entry of its previous life (re-applied at startup) for one of its new requests.
     this.nextRequestId = Math.floor(init.opts.random() * 2 ** 40) + 1;
     this.readContextPrefix = `${init.id}.${Math.floor(init.opts.random() * 2 ** 40).toString(36)}.`;
-    const { host, port } = parseAddress(init.address);
+    const { host, port } = parseAddress(init.listenAddress ?? init.address);
     this.transport = new Transport({
       nodeId: init.id,
       clusterId: () => this.identity.clusterId,
       listenHost: host,
       listenPort: port,
+      ...(init.listenAddress === undefined ? {} : { advertiseAddress: init.address }),
       frameBytesMax: FRAME_BYTES_MAX,
       peerQueueFramesMax: PEER_QUEUE_FRAMES_MAX,
       peerQueueBytesMax: PEER_QUEUE_BYTES_MAX,
@@ -256,7 +257,7 @@ export class KvNode {
       }
       sm = await KvStateMachine.open(stateDir, opts.tree);
       const book = AddressBook.read(fs, dataDir);
-      const node = new KvNode({ opts, id: options.id, dataDir, identity, logStore, sm, stateDir, book, address: options.address });
+      const node = new KvNode({ opts, id: options.id, dataDir, identity, logStore, sm, stateDir, book, address: options.address, listenAddress: options.listenAddress });
       await node.listenAndRun();
       return node;
     } catch (err) {
