@@ -16,6 +16,7 @@ import { kvModel, pruneUnobservedUnknownPuts } from '../../src/sim/kv-model.js';
 import { checkOperations, describeHistory, type CheckResult } from '../../src/sim/linearizability.js';
 import { ChaosCluster } from './cluster.js';
 import { FAULT_KINDS, Nemesis, planFaults, type FaultEvent, type FaultKind, type PlannedFault } from './nemesis.js';
+import { describeRecord, staleReadWitnesses } from './witness.js';
 import { keyName, runOp, toOperations, Workload, type OpRecord } from './workload.js';
 
 export interface ChaosOptions {
@@ -41,6 +42,8 @@ export interface ChaosReport {
   linearizable: CheckResult;
   /** The sub-history (one key) with no linearization, as readable lines. */
   violation?: string[];
+  /** Reads of an acknowledged write after a later acknowledged write (test/chaos/witness.ts). */
+  staleReads?: string[];
   converged: boolean;
   /** Per node: its local contents, when they differ. */
   divergence?: Record<number, string[]>;
@@ -152,7 +155,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     peakRssKiB,
     ok: check.result !== 'illegal' && converged,
   };
-  if (check.result === 'illegal') report.violation = describeHistory(kvModel, check.illegalPartition!);
+  if (check.result === 'illegal') {
+    report.violation = describeHistory(kvModel, check.illegalPartition!);
+    report.staleReads = staleReadWitnesses(records).map((w) => `${describeRecord(w.read)} after ${describeRecord(w.overwrittenBy)} overwrote ${describeRecord(w.put)}`);
+  }
   if (!converged) report.divergence = Object.fromEntries(scans);
 
   log(`operations: ${records.length} (${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')})`);
@@ -162,7 +168,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   log(`linearizable: ${check.result} (${check.steps} steps, ${check.partitions} keys); replicas converged: ${converged}`);
   if (report.violation !== undefined) {
     log(`violation (key ${check.illegalPartition![0]!.input.key}, ${report.violation.length} operations, longest linearizable prefix ${check.longestLinearizedPrefix}):`);
-    for (const l of report.violation.slice(-40)) log(`  ${l}`);
+    for (const l of report.violation.slice(-10)) log(`  ${l}`);
+    log(`reads of an acknowledged write after a later acknowledged write: ${report.staleReads!.length}${report.staleReads!.length === 20 ? '+' : ''}`);
+    for (const l of report.staleReads!) log(`  ${l}`);
   }
   if (!report.ok) {
     const dir = mkdtempSync(join(tmpdir(), `lsmraft-chaos-seed${o.seed}-`));
