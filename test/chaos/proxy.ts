@@ -133,11 +133,13 @@ class Pipe {
     }, Math.max(0, this.queue[0]!.at - Date.now()));
   }
 
+  /** Drops what waits; the source reads on (a black hole discards, it does not push back). */
   stop(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.queue = [];
     this.queuedBytes = 0;
+    if (this.from.isPaused()) this.from.resume();
   }
 }
 
@@ -200,6 +202,7 @@ export class PeerProxy {
     this.stats.accepted++;
     this.pending.add(client);
     client.on('error', () => client.destroy());
+    client.on('close', () => this.pending.delete(client));
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk]);

@@ -95,7 +95,8 @@ export interface WorkloadOptions {
   /** Operations over all workers, at most. */
   opsMax: number;
   seed: number;
-  client?: KvClientOptions;
+  /** Client options, worker w using clients[(w - 1) % length]: short deadlines give unknown outcomes. */
+  clients?: KvClientOptions[];
   /** Pause between one worker's operations. */
   thinkMs?: number;
 }
@@ -134,7 +135,8 @@ export class Workload {
 
   start(): void {
     for (let w = 1; w <= this.o.workers; w++) {
-      const client = new KvClient(this.o.addresses, this.o.client ?? {});
+      const options = this.o.clients === undefined || this.o.clients.length === 0 ? {} : this.o.clients[(w - 1) % this.o.clients.length]!;
+      const client = new KvClient(this.o.addresses, options);
       this.clients.push(client);
       this.runs.push(this.worker(w, client, new Random(this.o.seed * 1000 + w)));
     }
