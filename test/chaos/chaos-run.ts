@@ -114,8 +114,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       keys,
       opsMax: o.opsMax ?? 50_000,
       seed: o.seed,
-      // Half the workers give up early (unknown outcomes), half retry long enough to ride out a fault.
-      clients: [{ requestTimeoutMs: 5_000, attemptTimeoutMs: 1_500 }, { requestTimeoutMs: 1_500, attemptTimeoutMs: 700 }],
+      // Some workers retry long enough to ride out a fault; others give up early (unknown outcomes).
+      clients: [{ requestTimeoutMs: 5_000, attemptTimeoutMs: 1_500 }, { requestTimeoutMs: 1_500, attemptTimeoutMs: 700 }, { requestTimeoutMs: 500, attemptTimeoutMs: 250 }],
     });
     const nemesis = new Nemesis(cluster, plan, log);
     workload.start();
