@@ -110,12 +110,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await cluster.start();
     const workload = new Workload({
       addresses: cluster.clientAddresses,
-      workers: o.workers ?? o.nodes + 1,
+      workers: o.workers ?? o.nodes + 2,
       keys,
       opsMax: o.opsMax ?? 50_000,
       seed: o.seed,
-      // Some workers retry long enough to ride out a fault; others give up early (unknown outcomes).
-      clients: [{ requestTimeoutMs: 5_000, attemptTimeoutMs: 1_500 }, { requestTimeoutMs: 1_500, attemptTimeoutMs: 700 }, { requestTimeoutMs: 500, attemptTimeoutMs: 250 }],
+      // Some workers retry long enough to ride out a fault; others give up early (unknown
+      // outcomes); some start every operation at another node (followers forward it).
+      clients: [
+        { requestTimeoutMs: 5_000, attemptTimeoutMs: 1_500 },
+        { requestTimeoutMs: 1_500, attemptTimeoutMs: 700 },
+        { requestTimeoutMs: 5_000, attemptTimeoutMs: 1_000, freshPerOp: true },
+        { requestTimeoutMs: 500, attemptTimeoutMs: 250 },
+      ],
     });
     const nemesis = new Nemesis(cluster, plan, log);
     workload.start();

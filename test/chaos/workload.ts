@@ -1,6 +1,6 @@
 /**
  * Concurrent clients for a chaos run and the history they leave: each worker has its own KvClient
- * and loops over put (a value no other put writes), get and delete on a small key set. Every
+ * (or a new one per operation, see ClientProfile) and loops over put (a value no other put writes), get and delete on a small key set. Every
  * operation is recorded with its invoke and complete times and its outcome:
  *
  * - ok: the cluster acknowledged it (a get's value is recorded);
@@ -88,6 +88,15 @@ export function toOperations(records: readonly OpRecord[]): KvOperation[] {
   return ops;
 }
 
+export interface ClientProfile extends KvClientOptions {
+  /**
+   * A new KvClient for every operation, its address list rotated by one each time: the first
+   * attempt goes to each node in turn (followers included, which forward through Raft) instead of
+   * the leader a long-lived client learned.
+   */
+  freshPerOp?: boolean;
+}
+
 export interface WorkloadOptions {
   addresses: string[];
   workers: number;
@@ -95,8 +104,8 @@ export interface WorkloadOptions {
   /** Operations over all workers, at most. */
   opsMax: number;
   seed: number;
-  /** Client options, worker w using clients[(w - 1) % length]: short deadlines give unknown outcomes. */
-  clients?: KvClientOptions[];
+  /** Client profiles, worker w using clients[(w - 1) % length]: short deadlines give unknown outcomes. */
+  clients?: ClientProfile[];
   /** Pause between one worker's operations. */
   thinkMs?: number;
 }
@@ -135,10 +144,10 @@ export class Workload {
 
   start(): void {
     for (let w = 1; w <= this.o.workers; w++) {
-      const options = this.o.clients === undefined || this.o.clients.length === 0 ? {} : this.o.clients[(w - 1) % this.o.clients.length]!;
-      const client = new KvClient(this.o.addresses, options);
+      const profile = this.o.clients === undefined || this.o.clients.length === 0 ? {} : this.o.clients[(w - 1) % this.o.clients.length]!;
+      const client = new KvClient(this.o.addresses, profile);
       this.clients.push(client);
-      this.runs.push(this.worker(w, client, new Random(this.o.seed * 1000 + w)));
+      this.runs.push(this.worker(w, client, profile, new Random(this.o.seed * 1000 + w)));
     }
   }
 
@@ -149,16 +158,21 @@ export class Workload {
     for (const c of this.clients) c.close();
   }
 
-  private async worker(w: number, client: KvClient, rnd: Random): Promise<void> {
+  private async worker(w: number, longLived: KvClient, profile: ClientProfile, rnd: Random): Promise<void> {
     let n = 0;
+    let ops = 0;
     // Bounded by opsMax over all workers and by stop().
     while (!this.stopped && this.started < this.o.opsMax) {
       this.started++;
       const key = keyName(rnd.int(this.o.keys));
       const p = rnd.next();
+      const a = this.o.addresses;
+      const shift = ops++ % a.length;
+      const client = profile.freshPerOp === true ? new KvClient([...a.slice(shift), ...a.slice(0, shift)], profile) : longLived;
       if (p < 0.45) await runOp(this.log, client, w, 'get', key);
       else if (p < 0.9) await runOp(this.log, client, w, 'put', key, `w${w}.${++n}`);
       else await runOp(this.log, client, w, 'delete', key);
+      if (client !== longLived) client.close();
       await new Promise((r) => setTimeout(r, this.o.thinkMs ?? 5));
     }
   }
