@@ -67,7 +67,7 @@ async function converge(cluster: ChaosCluster, keys: number, timeoutMs: number, 
   const from = keyName(0);
   const to = keyName(keys - 1);
   let scans = new Map<number, string[]>();
-  let readded = false;
+  let readdsLeft = 3;
   // Each pass polls every node once; bounded by the deadline.
   while (Date.now() < deadline) {
     await sleep(CONVERGE_POLL_MS);
@@ -75,12 +75,12 @@ async function converge(cluster: ChaosCluster, keys: number, timeoutMs: number, 
     if (leader === 0) continue;
     const ls = await cluster.status(leader).catch(() => undefined);
     if (ls === undefined) continue;
-    const missing = cluster.ids.filter((id) => !ls.voters.includes(id));
-    if (missing.length > 0 && !readded) {
-      readded = true;
+    const missing = cluster.ids.filter((id) => cluster.out.has(id) || !ls.voters.includes(id));
+    if (missing.length > 0 && readdsLeft > 0) {
+      readdsLeft--;
       for (const id of missing) {
-        log(`node ${id} is not a voter after the run: wiping and adding it back`);
-        await cluster.wipe(id);
+        log(`node ${id} is not a voter after the run: adding it back (on an empty data directory)`);
+        if (!cluster.out.has(id)) await cluster.wipe(id);
         await cluster.addBack(id).catch((e: unknown) => log(`add back of ${id} failed: ${String(e)}`));
       }
       continue;
@@ -109,7 +109,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   try {
     await cluster.start();
     const workload = new Workload({
-      addresses: cluster.clientAddresses,
+      addresses: () => cluster.clientAddresses,
       workers: o.workers ?? o.nodes + 2,
       keys,
       opsMax: o.opsMax ?? 50_000,

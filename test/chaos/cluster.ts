@@ -31,6 +31,7 @@ export interface NodeStatusLine {
   commit: number;
   applied: number;
   voters: number[];
+  clusterId: string;
 }
 
 export interface ChaosNode {
@@ -64,7 +65,7 @@ async function freePort(): Promise<number> {
 }
 
 export function parseStatusLine(line: string): NodeStatusLine {
-  const m = /^node (\d+) (\w+) term (\d+) leader (none|\d+).* commit (\d+) applied (\d+) .*voters \[([\d,]*)\]/.exec(line);
+  const m = /^node (\d+) (\w+) term (\d+) leader (none|\d+).* commit (\d+) applied (\d+) .*voters \[([\d,]*)\] cluster (\w+)/.exec(line);
   if (m === null) throw new Error(`unparsable status line: ${line}`);
   return {
     id: Number(m[1]),
@@ -74,6 +75,7 @@ export function parseStatusLine(line: string): NodeStatusLine {
     commit: Number(m[5]),
     applied: Number(m[6]),
     voters: m[7] === '' ? [] : m[7]!.split(',').map(Number),
+    clusterId: m[8]!,
   };
 }
 
@@ -97,6 +99,10 @@ export class ChaosCluster {
   private admin: KvClient | undefined;
   private rssTimer: NodeJS.Timeout | undefined;
   private lastLeader = 0;
+  /** The cluster's id (node 1's, which the others adopt when added). */
+  clusterId = '';
+  /** Nodes removed and wiped, not added back yet: one-member clusters of their own. */
+  readonly out = new Set<number>();
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: ChaosClusterOptions) {
@@ -107,9 +113,9 @@ export class ChaosCluster {
     return [...this.nodes.keys()];
   }
 
-  /** The nodes' own (client) addresses, in id order. */
+  /** The members' own (client) addresses, in id order; a node that is out is left out. */
   get clientAddresses(): string[] {
-    return [...this.nodes.values()].map((n) => n.listenAddress);
+    return [...this.nodes.values()].filter((n) => !this.out.has(n.id)).map((n) => n.listenAddress);
   }
 
   node(id: number): ChaosNode {
@@ -132,7 +138,8 @@ export class ChaosCluster {
       const answer = await first.ask(`add ${id} ${this.node(id).proxy.address}`, /^(added|error)/, ADD_MS);
       if (!answer.startsWith('added')) throw new Error(`could not add node ${id}: ${answer}`);
     }
-    this.admin = new KvClient(this.clientAddresses, { requestTimeoutMs: 10_000, attemptTimeoutMs: 2_000 });
+    this.clusterId = (await this.status(1)).clusterId;
+    this.renewAdmin();
     this.rssTimer = setInterval(() => this.sampleRss(), RSS_SAMPLE_MS);
     this.log(`cluster of ${this.ids.length} up: ${this.ids.map((id) => `${id}@${this.node(id).listenAddress} (proxy ${this.node(id).proxy.address})`).join(', ')}`);
   }
@@ -151,8 +158,7 @@ export class ChaosCluster {
         // The port may have been taken while the node was down: pick another one.
         n.listenAddress = `127.0.0.1:${await freePort()}`;
         n.proxy.setTarget(n.listenAddress);
-        this.admin?.close();
-        this.admin = new KvClient(this.clientAddresses, { requestTimeoutMs: 10_000, attemptTimeoutMs: 2_000 });
+        if (this.admin !== undefined) this.renewAdmin();
       }
     }
     throw lastErr;
@@ -184,13 +190,19 @@ export class ChaosCluster {
     n.paused = false;
   }
 
-  /** The leader as the cluster reports it (through any node), or 0. */
+  /** The admin client talks to members only (never to a node that is out). */
+  private renewAdmin(): void {
+    this.admin?.close();
+    this.admin = new KvClient(this.clientAddresses, { requestTimeoutMs: 10_000, attemptTimeoutMs: 2_000 });
+  }
+
+  /** The leader as the cluster reports it (through any member), or 0. */
   async leader(): Promise<number> {
     for (const id of this.ids) {
       const n = this.node(id);
-      if (n.proc?.running !== true || n.paused) continue;
+      if (n.proc?.running !== true || n.paused || this.out.has(id)) continue;
       const s = await this.status(id).catch(() => undefined);
-      if (s !== undefined && s.leader !== 0) {
+      if (s !== undefined && s.leader !== 0 && s.clusterId === this.clusterId) {
         this.lastLeader = s.leader;
         return s.leader;
       }
@@ -220,20 +232,31 @@ export class ChaosCluster {
   async removeAndReadd(id: number): Promise<void> {
     await this.adminClient().removeMember(id);
     await this.wipe(id);
-    await this.adminClient().addMember(id, this.node(id).proxy.address);
+    await this.addBack(id);
   }
 
-  /** Kills node `id` and restarts it on a fresh empty data directory (not a member of anything yet). */
+  /**
+   * Kills node `id` and restarts it on a fresh empty data directory, on a new port: it is a
+   * cluster of its own until added back, and clients that knew its old port must not reach it.
+   */
   async wipe(id: number): Promise<void> {
     const n = this.node(id);
+    this.out.add(id);
+    n.proxy.refuseClients = true;
+    this.renewAdmin();
     await this.kill(id);
     removeDir(n.dataDir);
     n.dataDir = tempDir(`chaos-${id}`);
+    n.listenAddress = `127.0.0.1:${await freePort()}`;
+    n.proxy.setTarget(n.listenAddress);
     await this.startProcess(id);
   }
 
   async addBack(id: number): Promise<void> {
     await this.adminClient().addMember(id, this.node(id).proxy.address);
+    this.out.delete(id);
+    this.node(id).proxy.refuseClients = false;
+    this.renewAdmin();
   }
 
   adminClient(): KvClient {

@@ -16,6 +16,11 @@
  *   heal the connection is closed, because a stream with a hole in it would be a bad frame);
  * - a delay adds a fixed latency to every chunk of every connection, order kept.
  * A client connection (source 0) is cut only when its destination is isolated from every node.
+ *
+ * While a node is out of the cluster (removed and wiped, waiting to be added back) it is a
+ * one-member cluster of its own that would serve any client: its proxy then refuses connections
+ * that open with a client request (a KvClient following an old leader hint), and lets the
+ * leader's JOIN through.
  */
 import * as net from 'node:net';
 
@@ -24,6 +29,7 @@ const HELLO_BYTES_MAX = 4096;
 /** Bytes waiting in one direction's delay queue before the source is paused. */
 const DELAY_QUEUE_BYTES_MAX = 4 * 1024 * 1024;
 const FRAME_TYPE_HELLO = 8;
+const FRAME_TYPE_CLIENT_REQUEST = 2;
 const SENDER_OFFSET = 15;
 
 export type CutMode = 'close' | 'blackhole';
@@ -164,6 +170,8 @@ export class PeerProxy {
   private readonly pending = new Set<net.Socket>();
   private unsubscribe: (() => void) | undefined;
   address = '';
+  /** Refuse connections whose first frame is a client request (see the header). */
+  refuseClients = false;
   readonly stats: ProxyStats = { accepted: 0, closedByFault: 0, blackholed: 0 };
 
   constructor(readonly dst: number, private target: string, private readonly faults: LinkFaults, private readonly allNodes: () => readonly number[]) {}
@@ -211,6 +219,10 @@ export class PeerProxy {
       client.off('data', onData);
       client.pause();
       this.pending.delete(client);
+      if (this.refuseClients && head.length > 6 && head[6] === FRAME_TYPE_CLIENT_REQUEST) {
+        client.destroy();
+        return;
+      }
       this.connect(client, src ?? 0, head);
     };
     client.on('data', onData);

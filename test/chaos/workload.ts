@@ -98,7 +98,8 @@ export interface ClientProfile extends KvClientOptions {
 }
 
 export interface WorkloadOptions {
-  addresses: string[];
+  /** The nodes clients may reach now (read again by every client made). */
+  addresses: () => string[];
   workers: number;
   keys: number;
   /** Operations over all workers, at most. */
@@ -145,7 +146,7 @@ export class Workload {
   start(): void {
     for (let w = 1; w <= this.o.workers; w++) {
       const profile = this.o.clients === undefined || this.o.clients.length === 0 ? {} : this.o.clients[(w - 1) % this.o.clients.length]!;
-      const client = new KvClient(this.o.addresses, profile);
+      const client = new KvClient(this.o.addresses(), profile);
       this.clients.push(client);
       this.runs.push(this.worker(w, client, profile, new Random(this.o.seed * 1000 + w)));
     }
@@ -166,7 +167,7 @@ export class Workload {
       this.started++;
       const key = keyName(rnd.int(this.o.keys));
       const p = rnd.next();
-      const a = this.o.addresses;
+      const a = this.o.addresses();
       const shift = ops++ % a.length;
       const client = profile.freshPerOp === true ? new KvClient([...a.slice(shift), ...a.slice(0, shift)], profile) : longLived;
       if (p < 0.45) await runOp(this.log, client, w, 'get', key);
