@@ -53,7 +53,8 @@ export interface ChaosClusterOptions {
   log?: (line: string) => void;
 }
 
-async function freePort(): Promise<number> {
+/** A port free now on 127.0.0.1 (another process may take it before it is used: callers retry). */
+export async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((resolve, reject) => {
     s.once('error', reject);
