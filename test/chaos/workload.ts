@@ -1,7 +1,8 @@
 /**
  * Concurrent clients for a chaos run and the history they leave: each worker has its own KvClient
- * (or a new one per operation, see ClientProfile) and loops over put (a value no other put writes), get and delete on a small key set. Every
- * operation is recorded with its invoke and complete times and its outcome:
+ * (or a new one per operation, see ClientProfile) and loops over put (a value no other put
+ * writes), get and delete on a small key set. Every operation is recorded with its invoke and
+ * complete times and its outcome:
  *
  * - ok: the cluster acknowledged it (a get's value is recorded);
  * - fail: certainly not applied. KvClient retries behind one call, and any attempt but the last
