@@ -14,11 +14,13 @@ export class UsageError extends Error {
 }
 
 export const KV_SERVER_USAGE =
-  'usage: kv-server <id> <host:port> [--data-dir DIR] [--engine wasm|js] [--snapshot-entries N] [--compact-keep-entries N] [--verbose]';
+  'usage: kv-server <id> <host:port> [--data-dir DIR] [--listen HOST:PORT] [--engine wasm|js] [--snapshot-entries N] [--compact-keep-entries N] [--verbose]';
 
 export interface KvServerArgs {
   id: number;
   address: string;
+  /** Where to listen when peers reach this node at another address (a proxy). */
+  listenAddress: string | undefined;
   dataDir: string;
   engine: 'wasm' | 'js';
   snapshotEntries: number | undefined;
@@ -72,7 +74,7 @@ export function checkAddress(s: string): string {
 }
 
 export function parseKvServerArgs(argv: readonly string[]): KvServerArgs {
-  const { positional, options } = splitArgs(argv, new Set(['verbose']), new Set(['data-dir', 'engine', 'snapshot-entries', 'compact-keep-entries']));
+  const { positional, options } = splitArgs(argv, new Set(['verbose']), new Set(['data-dir', 'listen', 'engine', 'snapshot-entries', 'compact-keep-entries']));
   if (positional.length !== 2) throw new UsageError(`expected <id> and <host:port>, got ${positional.length} argument(s)`);
   const id = parsePositiveInt(positional[0]!, 'id');
   const address = checkAddress(positional[1]!);
@@ -80,9 +82,12 @@ export function parseKvServerArgs(argv: readonly string[]): KvServerArgs {
   if (engine !== 'wasm' && engine !== 'js') throw new UsageError(`--engine must be wasm or js, got "${engine}"`);
   const se = options.get('snapshot-entries');
   const ck = options.get('compact-keep-entries');
+  const listen = options.get('listen');
+  if (listen !== undefined && parseAddress(address).port === 0) throw new UsageError('--listen needs <host:port> with a port other than 0');
   return {
     id,
     address,
+    listenAddress: listen === undefined ? undefined : checkAddress(listen),
     dataDir: options.get('data-dir') ?? `./data/node-${id}`,
     engine,
     snapshotEntries: se === undefined ? undefined : parsePositiveInt(se, '--snapshot-entries'),

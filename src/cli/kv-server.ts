@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     node = await KvNode.start({
       id: args.id,
       address: args.address,
+      ...(args.listenAddress === undefined ? {} : { listenAddress: args.listenAddress }),
       dataDir: args.dataDir,
       engine: args.engine,
       ...(args.snapshotEntries === undefined ? {} : { snapshotEntries: args.snapshotEntries }),

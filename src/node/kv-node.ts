@@ -108,7 +108,7 @@ export class KvNode {
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
-    book: AddressBook; address: string;
+    book: AddressBook; address: string; listenAddress: string | undefined;
   }) {
     const opts = init.opts;
     this.opts = opts;
@@ -218,12 +218,13 @@ export class KvNode {
         this.driver.kick();
       },
     });
-    const { host, port } = parseAddress(init.address);
+    const { host, port } = parseAddress(init.listenAddress ?? init.address);
     this.transport = new Transport({
       nodeId: init.id,
       clusterId: () => this.identity.clusterId,
       listenHost: host,
       listenPort: port,
+      ...(init.listenAddress === undefined ? {} : { advertiseAddress: init.address }),
       frameBytesMax: FRAME_BYTES_MAX,
       peerQueueFramesMax: PEER_QUEUE_FRAMES_MAX,
       peerQueueBytesMax: PEER_QUEUE_BYTES_MAX,
@@ -245,7 +246,7 @@ export class KvNode {
     const opts = resolveNodeOptions(options);
     const storage = await openNodeStorage(opts, options.id, options.dataDir);
     try {
-      const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address });
+      const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address, listenAddress: options.listenAddress });
       await node.listenAndRun();
       return node;
     } catch (err) {

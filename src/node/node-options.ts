@@ -36,6 +36,11 @@ export interface KvNodeOptions {
   id: number;
   /** "host:port" to listen on and to announce to peers; port 0 picks a free port (see address). */
   address: string;
+  /**
+   * "host:port" to listen on when it differs from `address` (peers reach this node through a
+   * proxy or a NAT at `address`); port 0 picks a free port. `address` then needs a real port.
+   */
+  listenAddress?: string;
   dataDir: string;
   /** Hot-path twin of both LSM trees. Default 'wasm'. */
   engine?: EngineName;
@@ -104,6 +109,11 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
   if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new InvalidArgumentError('option dataDir must be a non-empty string', 'KV_ERR_INVALID_ARGUMENT');
   if (typeof o.address !== 'string') throw new InvalidArgumentError('option address must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
   parseAddress(o.address);
+  if (o.listenAddress !== undefined) {
+    if (typeof o.listenAddress !== 'string') throw new InvalidArgumentError('option listenAddress must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
+    parseAddress(o.listenAddress);
+    if (parseAddress(o.address).port === 0) throw new InvalidArgumentError('option address needs a port when listenAddress is set', 'KV_ERR_INVALID_ARGUMENT');
+  }
   if (o.engine !== undefined && o.engine !== 'wasm' && o.engine !== 'js') {
     throw new InvalidArgumentError(`option engine must be 'wasm' or 'js', got ${String(o.engine)}`, 'KV_ERR_INVALID_ARGUMENT');
   }

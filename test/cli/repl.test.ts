@@ -53,11 +53,15 @@ describe('repl commands', () => {
 describe('command lines', () => {
   it('kv-server: positional id and address, defaults, options', () => {
     expect(parseKvServerArgs(['3', 'localhost:10003'])).toEqual({
-      id: 3, address: 'localhost:10003', dataDir: './data/node-3', engine: 'wasm', snapshotEntries: undefined, compactKeepEntries: undefined, verbose: false,
+      id: 3, address: 'localhost:10003', listenAddress: undefined, dataDir: './data/node-3', engine: 'wasm', snapshotEntries: undefined, compactKeepEntries: undefined, verbose: false,
     });
     expect(parseKvServerArgs(['1', '127.0.0.1:0', '--data-dir', '/x', '--engine=js', '--snapshot-entries', '50', '--verbose'])).toMatchObject({
       dataDir: '/x', engine: 'js', snapshotEntries: 50, verbose: true,
     });
+    expect(parseKvServerArgs(['2', '127.0.0.1:7000', '--listen', '127.0.0.1:0'])).toMatchObject({ address: '127.0.0.1:7000', listenAddress: '127.0.0.1:0' });
+    for (const bad of [['1', 'h:0', '--listen', 'h:1'], ['1', 'h:1', '--listen', 'h'], ['1', 'h:1', '--listen']]) {
+      expect(() => parseKvServerArgs(bad), bad.join(' ')).toThrow(UsageError);
+    }
     for (const bad of [[], ['1'], ['0', 'h:1'], ['x', 'h:1'], ['1', 'h'], ['1', 'h:1', '--engine', 'c'], ['1', 'h:1', '--nope'], ['1', 'h:1', '--data-dir']]) {
       expect(() => parseKvServerArgs(bad), bad.join(' ')).toThrow(UsageError);
     }
