@@ -63,6 +63,12 @@ export interface RaftConfig {
   /** The index the driver has applied up to, when restarting. */
   appliedIndex?: number;
   logger?: (line: string) => void;
+  /**
+   * Bound on the bytes (entrySizeBytes) of the committed entries handed out in one Ready, at least
+   * one entry; the rest follow in the next Readys. After etcd's MaxCommittedSizePerReady. Default
+   * MAX_COMMITTED_SIZE_PER_READY_BYTES_DEFAULT (4 MiB).
+   */
+  maxCommittedSizePerReadyBytes?: number;
 }
 
 export interface ProgressStatus {
@@ -206,7 +212,7 @@ export class RawNode {
       readStates: r.readStates,
       entries: [...r.raftLog.unstableEntries()],
       committedEntries: r.raftLog.nextEnts(),
-      messages: r.msgs,
+      messages: r.takeMessages(),
       mustSync: false,
     };
     const ss = r.softState();
@@ -223,7 +229,6 @@ export class RawNode {
     // index change alone need not be synced (it can be recomputed from a quorum).
     rd.mustSync = rd.entries.length > 0 || hs.vote !== this.prevHardState.vote || hs.term !== this.prevHardState.term;
     if (rd.hardState !== undefined) this.prevHardState = hs;
-    r.msgs = [];
     r.readStates = [];
     this.readyOutstanding = true;
     return rd;
