@@ -66,6 +66,9 @@ export async function serveClientRequest(node: KvNode, req: ClientRequest): Prom
   const res: ClientResponse = { requestId: req.requestId, ok: true };
   try {
     await dispatch(node, req, res);
+    // A follower served (forwarded) it: name the leader, so the client goes there next time.
+    const leader = node.isLeader ? undefined : node.leader;
+    if (leader !== undefined) res.leaderHint = leader;
     return res;
   } catch (err) {
     if (!(err instanceof LsmraftError)) throw err;
