@@ -2,43 +2,26 @@
 // (SIGSTOP: its sockets stay open, it just never answers): after the timeout it moves on to the
 // next member, which forwards the write to the new leader (or names it), instead of asking the
 // hung leader a second time.
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvClient, retryPauseMs } from '../../src/node/kv-client.js';
 import { fromUtf8 } from '../../src/util/bytes.js';
-import { removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../helpers/cluster.js';
+import { startCluster, TestResources } from '../helpers/cluster.js';
 
 const ATTEMPT_TIMEOUT_MS = 1_000;
 /** Generous slack over one attempt timeout: the election (~0.3 s), a retry pause, the forwarded write. */
 const SLACK_MS = 1_000;
 
 describe('client failover from a hung leader', () => {
-  let dir = '';
-  let client: KvClient | undefined;
-  let stopped: ServerProcess | undefined;
-  afterEach(async () => {
-    client?.close();
-    client = undefined;
-    stopped?.kill('SIGCONT');
-    stopped = undefined;
-    await stopAll();
-    if (dir !== '') removeDir(dir);
-    dir = '';
-  });
+  const res = new TestResources();
+  afterEach(() => res.release());
 
   it('a put to a SIGSTOPped leader completes within one attempt timeout plus slack', async () => {
-    dir = tempDir('client-failover');
-    const servers = await Promise.all([1, 2, 3].map((id) => startServer({ id, dataDir: join(dir, `node-${id}`) })));
-    const [s1, s2, s3] = servers as [ServerProcess, ServerProcess, ServerProcess];
-    expect(await s1.ask(`add 2 ${s2.address}`, /^(added|error)/, 15_000)).toMatch(/^added/);
-    expect(await s1.ask(`add 3 ${s3.address}`, /^(added|error)/, 15_000)).toMatch(/^added/);
-
-    client = await KvClient.connect(servers.map((s) => s.address), { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, requestTimeoutMs: 20_000 });
+    const servers = await startCluster(res.dir('client-failover'));
+    const client = res.track(await KvClient.connect(servers.map((s) => s.address), { attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, requestTimeoutMs: 20_000 }));
     await client.put('before', '1');
     const leaderId = (await client.status()).leader;
     const leader = servers.find((s) => s.id === leaderId)!;
 
-    stopped = leader;
     leader.kill('SIGSTOP');
     const startMs = Date.now();
     await client.put('during', '2');
