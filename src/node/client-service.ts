@@ -14,6 +14,7 @@ type Bytes = Uint8Array;
 /** The calls the client service makes: KvNode's public API, as far as clients reach it. */
 export interface ClientServiceTarget {
   readonly leader: LeaderInfo | undefined;
+  readonly isLeader: boolean;
   put(key: Bytes, value: Bytes): Promise<void>;
   delete(key: Bytes): Promise<void>;
   get(key: Bytes): Promise<Bytes | undefined>;
@@ -86,6 +87,9 @@ export async function serveClientRequest(node: ClientServiceTarget, req: ClientR
   const res: ClientResponse = { requestId: req.requestId, ok: true };
   try {
     await dispatch(node, req, res);
+    // A follower served (forwarded) it: name the leader, so the client goes there next time.
+    const leader = node.isLeader ? undefined : node.leader;
+    if (leader !== undefined) res.leaderHint = leader;
     return res;
   } catch (err) {
     if (!(err instanceof LsmraftError)) throw err;

@@ -3,13 +3,19 @@
  * endpoints, requests retried on another endpoint when one fails or is not the leader, every retry
  * bounded by the request's deadline).
  *
- * Routing: requests go to the leader when it is known (from a response's leader hint or from
- * status), else to the next address in the list. Any member can serve any request (a follower
- * forwards writes and reads through Raft), so the leader is only a shortcut. A request is retried,
- * at most attemptsMax times and within requestTimeoutMs, when the node it reached has no leader,
- * is unreachable or stopped, or did not answer in time. A retried write may be applied twice (its
- * first attempt's outcome was unknown): puts and deletes are idempotent, so the final state is the
- * same.
+ * Routing: requests go to the leader when it is known (from any member's leader hint, on an error
+ * or a forwarded answer, or from status), else to the next address in the list. Any member can
+ * serve any request (a follower forwards writes and reads through Raft), so the leader is only a
+ * shortcut. A request is retried, at most attemptsMax times and within requestTimeoutMs, when the
+ * node it reached has no leader, is unreachable or stopped, or did not answer in time.
+ *
+ * What must hold: a member that failed an attempt is not asked again next (the next attempt goes
+ * to the member after it in the list), and within one call a hint naming a member that failed is
+ * not followed: a hung leader (paused, partitioned) costs a call at most one attempt timeout, while
+ * the other members elect a new one. Retries are spaced by a jittered, bounded backoff so that
+ * many clients failing over at once do not retry in lockstep. A retried write may be applied twice
+ * (its first attempt's outcome was unknown): puts and deletes are idempotent, so the final state is
+ * the same; the retry policy adds no attempts a timeout did not already cause.
  */
 import { InvalidArgumentError, LsmraftError } from '../errors.js';
 import { KEY_BYTES_MAX } from '../lsm/options.js';
@@ -40,8 +46,21 @@ const ADMIN_ATTEMPT_MS = 25_000;
 
 const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_CONNECTION_CLOSED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
 
+/** Pause before the first retry of a call; doubled per retry up to RETRY_PAUSE_MS_MAX. */
+const RETRY_PAUSE_MS_MIN = 10;
+const RETRY_PAUSE_MS_MAX = 200;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The pause before retry number `retry` (0-based): exponential, capped, with "equal jitter" (half
+ * fixed, half random: AWS Architecture Blog, "Exponential Backoff and Jitter").
+ */
+export function retryPauseMs(retry: number, random: () => number = Math.random): number {
+  const capMs = Math.min(RETRY_PAUSE_MS_MAX, RETRY_PAUSE_MS_MIN * 2 ** Math.min(retry, 16));
+  return capMs / 2 + random() * (capMs / 2);
 }
 
 function bytes(k: KeyInput, what: string): Uint8Array {
@@ -139,9 +158,19 @@ export class KvClient {
     return this.leaderAddress ?? this.addresses[this.next % this.addresses.length]!;
   }
 
+  /** `address` failed an attempt: the next one goes to the member after it in the list. */
   private moveOn(address: string): void {
     if (this.leaderAddress === address) this.leaderAddress = undefined;
-    else this.next++;
+    const i = this.addresses.indexOf(address);
+    // A hinted leader may be spelled differently from the list's entries: then just step on.
+    this.next = i >= 0 ? i + 1 : this.next + 1;
+  }
+
+  /** Follows a leader hint unless it names the member that answered or one that failed this call. */
+  private learnLeader(hint: string | undefined, from: string, failed: ReadonlySet<string>): boolean {
+    if (hint === undefined || hint === from || failed.has(hint)) return false;
+    this.leaderAddress = hint;
+    return true;
   }
 
   private connection(address: string): Promise<ClientConnection> {
@@ -164,6 +193,9 @@ export class KvClient {
     }
     const deadline = Date.now() + requestTimeoutMs;
     let last: LsmraftError | undefined;
+    /** Members that failed an attempt of this call (their hints are not followed back to them). */
+    const failed = new Set<string>();
+    const pause = (retry: number): Promise<void> => sleep(Math.min(Math.max(0, deadline - Date.now()), retryPauseMs(retry)));
     for (let attempt = 0; attempt < this.opts.attemptsMax; attempt++) {
       const leftMs = deadline - Date.now();
       if (leftMs <= 0) break;
@@ -183,18 +215,25 @@ export class KvClient {
         const p = this.conns.get(address);
         this.conns.delete(address);
         void p?.then((c) => c.close(), () => undefined);
+        failed.add(address);
         this.moveOn(address);
         last = err;
-        await sleep(Math.min(Math.max(0, deadline - Date.now()), Math.min(200, 10 * (attempt + 1))));
+        await pause(attempt);
         continue;
       }
-      if (res.ok) return res;
+      if (res.ok) {
+        // A follower that served (forwarded) the request names the leader: go there next time.
+        this.learnLeader(res.leaderHint?.address, address, failed);
+        return res;
+      }
       const err = errorFromWire(res.errorCode, res.message, res.leaderHint);
       if (!RETRIABLE.has(err.code) || (err.code === 'KV_ERR_TIMEOUT' && !retryTimeouts)) throw err;
       last = err;
-      if (res.leaderHint !== undefined && res.leaderHint.address !== address) this.leaderAddress = res.leaderHint.address;
-      else this.moveOn(address);
-      await sleep(Math.min(Math.max(0, deadline - Date.now()), Math.min(200, 10 * (attempt + 1))));
+      if (!this.learnLeader(res.leaderHint?.address, address, failed)) {
+        failed.add(address);
+        this.moveOn(address);
+      }
+      await pause(attempt);
     }
     throw last ?? new RequestTimeoutError(`${req.op} request`, requestTimeoutMs);
   }

@@ -30,6 +30,12 @@ export interface RaftConfig {
   /** The index the driver has applied up to, when restarting. */
   appliedIndex?: number;
   logger?: (line: string) => void;
+  /**
+   * Bound on the bytes (entrySizeBytes) of the committed entries handed out in one Ready, at least
+   * one entry; the rest follow in the next Readys. After etcd's MaxCommittedSizePerReady. Default
+   * MAX_COMMITTED_SIZE_PER_READY_BYTES_DEFAULT (4 MiB).
+   */
+  maxCommittedSizePerReadyBytes?: number;
 }
 
 /** Throws InvalidArgumentError for a configuration no Raft node can run with. */
@@ -43,6 +49,7 @@ export function validateConfig(c: RaftConfig): void {
   if (!Number.isSafeInteger(c.maxInflightMsgs) || c.maxInflightMsgs <= 0) bad('maxInflightMsgs must be positive');
   if (!(c.maxSizePerMsgBytes >= 0)) bad('maxSizePerMsgBytes must be >= 0');
   if (!(c.maxInflightBytes >= 0)) bad('maxInflightBytes must be >= 0 (0 = unlimited)');
+  if (c.maxCommittedSizePerReadyBytes !== undefined && !(c.maxCommittedSizePerReadyBytes > 0)) bad('maxCommittedSizePerReadyBytes must be positive');
   if (c.readOnlyOption === 'lease' && !c.checkQuorum) bad("readOnlyOption 'lease' requires checkQuorum");
   if (typeof c.random !== 'function') bad('random must be a seeded function returning [0,1)');
 }

@@ -49,12 +49,6 @@ export class Inflights {
     if (this.count === 0) this.start = 0;
   }
 
-  /** Frees the oldest message (a heartbeat response proves the follower is alive; see etcd). */
-  freeFirstOne(): void {
-    if (this.count === 0) return;
-    this.freeLE(this.indexes[this.start]!);
-  }
-
   full(): boolean {
     return this.count === this.maxCount || (this.maxBytes > 0 && this.bytes >= this.maxBytes);
   }

@@ -56,6 +56,9 @@ type CampaignType = 'preElection' | 'election' | 'transfer';
 
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
+/** Default of RaftConfig.maxCommittedSizePerReadyBytes. */
+export const MAX_COMMITTED_SIZE_PER_READY_BYTES_DEFAULT = 4 * 1024 * 1024;
+
 function voteRespType(t: MessageType): MessageType {
   assert(t === 'vote' || t === 'preVote', () => `not a vote message type: ${t}`);
   return t === 'vote' ? 'voteResp' : 'preVoteResp';
@@ -78,6 +81,8 @@ export class Raft {
   /** Whether this node is a learner in its current configuration. */
   isLearner = false;
   msgs: Message[] = [];
+  /** Number of times `msgs` was handed out (takeMessages): names the batch being built. */
+  private msgsBatch = 0;
   lead: NodeId = NONE;
   /** Target of a leadership transfer in progress, or NONE. */
   leadTransferee: NodeId = NONE;
@@ -109,7 +114,7 @@ export class Raft {
   constructor(config: RaftConfig, storage: Storage) {
     validateConfig(config);
     this.id = config.id;
-    this.raftLog = new RaftLog(storage, NO_LIMIT);
+    this.raftLog = new RaftLog(storage, config.maxCommittedSizePerReadyBytes ?? MAX_COMMITTED_SIZE_PER_READY_BYTES_DEFAULT);
     const { hardState, confState } = storage.initialState();
     this.trk = new ProgressTracker(config.maxInflightMsgs, config.maxInflightBytes);
     this.checkQuorum = config.checkQuorum;
@@ -201,13 +206,36 @@ export class Raft {
     this.msgs.push(m);
   }
 
-  /** Sends an append (or a snapshot) to `to` if its progress allows. Returns whether one was sent. */
+  /**
+   * Hands the outgoing messages to the driver (RawNode.ready). Each hand-out starts a new batch:
+   * a probe already in the batch being built is not built again (Progress.isPaused).
+   */
+  takeMessages(): Message[] {
+    const msgs = this.msgs;
+    this.msgs = [];
+    this.msgsBatch++;
+    return msgs;
+  }
+
+  /**
+   * Sends an append (or a snapshot) to `to` if its progress allows. Returns whether one was sent.
+   * What bounds the appends built for one follower between two Readys, however many responses
+   * arrive (after etcd's raft.go maybeSendAppend and tracker/progress.go):
+   *   probe      one append per heartbeat interval, and never two for the same range in one batch;
+   *   replicate  the inflight window (maxInflightMsgs, maxInflightBytes), plus, with the window
+   *              full, one empty append per heartbeat interval;
+   * and each append carries at most maxSizePerMsgBytes of entries (at least one), read once.
+   */
   private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.trk.progress.get(to);
     assert(pr !== undefined, () => `no progress for ${to}`);
-    if (pr.isPaused()) return false;
+    if (pr.isPaused(this.msgsBatch)) return false;
+    // A full window still lets an empty append through: it carries the commit index and, if the
+    // window's messages were lost, draws the rejection that moves the follower back to probing.
+    const windowFull = pr.state === 'replicate' && pr.inflights.full();
+    if (windowFull && !sendIfEmpty) return false;
     const prevTerm = this.raftLog.term(pr.next - 1);
-    const ents = this.raftLog.entries(pr.next, this.maxMsgBytes);
+    const ents = windowFull ? [] : this.raftLog.entries(pr.next, this.maxMsgBytes);
     if (ents !== undefined && ents.length === 0 && !sendIfEmpty) return false;
 
     if (prevTerm === undefined || ents === undefined) {
@@ -225,20 +253,9 @@ export class Raft {
     }
 
     const m = makeMessage({ type: 'app', to, index: pr.next - 1, logTerm: prevTerm, entries: ents, commit: this.raftLog.committed });
-    const n = ents.length;
-    if (n > 0) {
-      if (pr.state === 'replicate') {
-        const last = ents[n - 1]!.index;
-        pr.optimisticUpdate(last);
-        let bytes = 0;
-        for (const e of ents) bytes += entryPayloadBytes(e);
-        pr.inflights.add(last, bytes);
-      } else if (pr.state === 'probe') {
-        pr.probeSent = true;
-      } else {
-        assert(false, () => `${this.id} is sending append in unhandled state ${pr.state}`);
-      }
-    }
+    let bytes = 0;
+    for (const e of ents) bytes += entryPayloadBytes(e);
+    pr.sentAppend(ents.length, pr.next - 1 + ents.length, bytes, this.msgsBatch);
     this.send(m);
     return true;
   }
@@ -561,6 +578,11 @@ export class Raft {
   private stepLeader(m: Message): StepResult {
     switch (m.type) {
       case 'beat':
+        // A new heartbeat interval: each paused follower may get one append again (the probe of a
+        // probing one, an empty append through a full window), sent when it answers.
+        this.forEachPeer((_id, pr) => {
+          pr.msgAppFlowPaused = false;
+        });
         this.bcastHeartbeat();
         return 'ok';
       case 'checkQuorum': {
@@ -642,7 +664,7 @@ export class Raft {
             this.sendAppend(m.from);
           }
         } else {
-          const oldPaused = pr.isPaused();
+          const oldPaused = pr.isPaused(this.msgsBatch);
           if (pr.maybeUpdate(m.index)) {
             if (pr.state === 'probe') {
               pr.becomeReplicate();
@@ -660,7 +682,6 @@ export class Raft {
               // The follower was paused and is free now: send what it missed.
               this.sendAppend(m.from);
             }
-            // Fill the pipeline (bounded by the inflight window, which pauses the progress).
             // Fill the pipeline; the inflight window pauses the progress, so this ends within
             // maxInflightMsgs sends (the bound is a backstop).
             let sent = 0;
@@ -674,9 +695,9 @@ export class Raft {
         return 'ok';
       case 'heartbeatResp': {
         pr.recentActive = true;
-        pr.probeSent = false;
-        // The follower is alive: free a slot so a full pipeline can make progress after losses.
-        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+        // A follower behind gets an append; its pause (see maybeSendAppend) makes that one per
+        // heartbeat interval, not one per response: a follower resumed after a stop answers its
+        // whole backlog of heartbeats at once.
         if (pr.match < this.raftLog.lastIndex()) this.sendAppend(m.from);
         if (this.readOnly.option !== 'safe' || m.context === undefined || m.context.length === 0) return 'ok';
         const acks = this.readOnly.recvAck(m.from, m.context);
@@ -694,8 +715,8 @@ export class Raft {
           this.log(`${this.id} snapshot succeeded, resumed sending replication messages to ${m.from}`);
         }
         pr.becomeProbe();
-        // Wait for the follower's append response (or a heartbeat response) before probing again.
-        pr.probeSent = true;
+        // Wait for the follower's append response (or the next heartbeat interval) before probing.
+        pr.msgAppFlowPaused = true;
         return 'ok';
       case 'unreachable':
         // The last append was probably lost: fall back to probing.

@@ -181,7 +181,7 @@ export class RawNode {
       readStates: r.readStates,
       entries: [...r.raftLog.unstableEntries()],
       committedEntries: r.raftLog.nextEnts(),
-      messages: r.msgs,
+      messages: r.takeMessages(),
       mustSync: false,
     };
     const ss = r.softState();
@@ -198,7 +198,6 @@ export class RawNode {
     // index change alone need not be synced (it can be recomputed from a quorum).
     rd.mustSync = rd.entries.length > 0 || hs.vote !== this.prevHardState.vote || hs.term !== this.prevHardState.term;
     if (rd.hardState !== undefined) this.prevHardState = hs;
-    r.msgs = [];
     r.readStates = [];
     this.readyOutstanding = true;
     return rd;

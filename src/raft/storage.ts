@@ -36,15 +36,21 @@ export interface Storage {
   snapshot(): Snapshot;
 }
 
-/** Limits a run of entries to maxBytes by entrySizeBytes, keeping at least the first. */
-export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
-  if (ents.length === 0) return ents;
-  let size = entrySizeBytes(ents[0]!);
-  let n = 1;
-  for (; n < ents.length; n++) {
-    size += entrySizeBytes(ents[n]!);
+/** How many entries of ents[from, to) fit in maxBytes by entrySizeBytes: at least one if any. */
+export function countWithinBytes(ents: readonly Entry[], from: number, to: number, maxBytes: number): number {
+  if (from >= to) return 0;
+  let size = entrySizeBytes(ents[from]!);
+  let i = from + 1;
+  for (; i < to; i++) {
+    size += entrySizeBytes(ents[i]!);
     if (size > maxBytes) break;
   }
+  return i - from;
+}
+
+/** Limits a run of entries to maxBytes by entrySizeBytes, keeping at least the first. */
+export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
+  const n = countWithinBytes(ents, 0, ents.length, maxBytes);
   return n === ents.length ? ents : ents.slice(0, n);
 }
 
@@ -76,7 +82,9 @@ export class MemoryStorage implements Storage {
     if (lo <= offset) throw new CompactedError(lo, offset + 1);
     if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
     assert(lo <= hi, () => `entries: lo ${lo} > hi ${hi}`);
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+    // Only what fits is copied: a follower far behind asks for the whole rest of the log.
+    const from = lo - offset;
+    return this.ents.slice(from, from + countWithinBytes(this.ents, from, hi - offset, maxBytes));
   }
 
   term(i: number): number {

@@ -179,6 +179,8 @@ class Simulation implements NodeHost {
       maxInflightMsgs: k.maxInflightMsgs,
       maxInflightBytes: k.maxInflightBytes,
       readOnlyOption: 'safe',
+      // The same bound for committed entries: with 1 B, every Ready applies a single entry.
+      maxCommittedSizePerReadyBytes: Math.max(1, k.maxSizePerMsgBytes),
     };
     this.keys = Array.from({ length: this.opts.keys }, (_, i) => `k${i}`);
     const voters = Array.from({ length: this.opts.nodes }, (_, i) => i + 1);

@@ -18,8 +18,6 @@ describe('Inflights', () => {
     inf.add(10, 1);
     inf.add(11, 1);
     expect(inf.full()).toBe(true);
-    inf.freeFirstOne();
-    expect(inf.countInflight()).toBe(2);
   });
 
   it('is full at maxBytes of payload', () => {
@@ -44,19 +42,35 @@ describe('Progress', () => {
 
   it('probe pauses after one send; replicate pauses when the window is full; snapshot always', () => {
     const p = mk(0, 5);
-    expect(p.isPaused()).toBe(false);
-    p.probeSent = true;
-    expect(p.isPaused()).toBe(true);
+    expect(p.isPaused(0)).toBe(false);
+    p.sentAppend(3, 7, 3, 0);
+    expect(p.isPaused(0)).toBe(true);
+    expect(p.next).toBe(5); // a probe does not move next
     p.maybeUpdate(4);
-    expect(p.isPaused()).toBe(false);
+    expect(p.isPaused(0)).toBe(false);
     p.becomeReplicate();
     expect(p.next).toBe(5);
-    for (let i = 5; i < 9; i++) p.inflights.add(i, 1);
-    expect(p.isPaused()).toBe(true);
+    for (let i = 5; i < 9; i++) {
+      expect(p.isPaused(1)).toBe(false);
+      p.sentAppend(1, i, 1, 1);
+    }
+    expect(p.next).toBe(9);
+    expect(p.isPaused(1)).toBe(true);
     p.becomeSnapshot(20);
-    expect(p.isPaused()).toBe(true);
+    expect(p.isPaused(2)).toBe(true);
     p.becomeProbe();
     expect(p.next).toBe(21);
+  });
+
+  it('a cleared pause does not let a second append of the same range into the same batch', () => {
+    const p = mk(0, 5);
+    p.sentAppend(1, 5, 1, 7);
+    p.msgAppFlowPaused = false; // a new heartbeat interval
+    expect(p.isPaused(7)).toBe(true); // the probe still waits in batch 7
+    expect(p.isPaused(8)).toBe(false); // batch 7 was handed out: probe again
+    p.maybeDecrTo(4, 2);
+    expect(p.next).toBe(3);
+    expect(p.isPaused(7)).toBe(false); // a different range
   });
 
   it('maybeDecrTo ignores stale rejections and backs off to the hint', () => {

@@ -13,22 +13,9 @@ import {
 } from '../../src/raft/types.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { errorCodeOf } from '../helpers/expect.js';
+import { testRaftConfig } from '../helpers/raft-config.js';
 
-function cfg(id: NodeId, over: Partial<RaftConfig> = {}): RaftConfig {
-  return {
-    id,
-    electionTicks: 10,
-    heartbeatTicks: 1,
-    random: () => 0,
-    preVote: false,
-    checkQuorum: false,
-    maxSizePerMsgBytes: Number.MAX_SAFE_INTEGER,
-    maxInflightMsgs: 256,
-    maxInflightBytes: 0,
-    readOnlyOption: 'safe',
-    ...over,
-  };
-}
+const cfg = testRaftConfig;
 
 function boot(voters: NodeId[]): MemoryStorage {
   const s = new MemoryStorage();
