@@ -13,6 +13,12 @@
  *   - applied <= committed <= lastIndex (in RaftLog);
  *   - at most one conf change is pending, and none before the leader committed an entry of its term.
  *
+ * Why one file of ~1,100 lines: the role step functions (stepLeader, stepCandidate, stepFollower)
+ * share the node's private state and each other's transitions (becomeX, bcastAppend, maybeCommit);
+ * apart, every transition would need an exported seam that code outside the core could misuse.
+ * Configuration lives in config.ts, the log in log.ts, progress tracking in tracker.ts/progress.ts,
+ * ReadIndex bookkeeping in read-only.ts.
+ *
  * MUTATION POINTS (for the simulator's bug injection, test/sim/mutants.test.ts): each is a single
  * line of its own, matched there by a whole-line pattern, so keep these lines exactly as they are:
  *   (a) maybeCommit():           const ofCurrentTerm = term === this.term;

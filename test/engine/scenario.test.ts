@@ -22,7 +22,7 @@ import type { EntryRun } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { CorruptionError } from '../../src/errors.js';
 import {
-  KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/lsm/internal-key.js';
+  KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/format/internal-key.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { sortedRun } from '../helpers/runs.js';
 import { keyValues, runScenarioFile } from '../helpers/scenario.js';

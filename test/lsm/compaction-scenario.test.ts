@@ -36,7 +36,7 @@ import {
   type Compaction,
   type CompactionOptions,
 } from '../../src/lsm/compaction-picker.js';
-import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/lsm/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
 import { VersionEdit, type FileMetadata } from '../../src/lsm/version-edit.js';
 import { applyEdit, largestUserKey, smallestUserKey, Version } from '../../src/lsm/version.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
