@@ -21,6 +21,9 @@ import { nodeFileSystem } from './node-fs.js';
 import { NUM_LEVELS_DEFAULT } from './version.js';
 import type { FileMetadata } from './version-edit.js';
 
+/** Where repairTree (src/lsm/repair.ts) moves what it takes out of the live set. */
+export const LOST_DIR_NAME = 'lost';
+
 export type TreeFileKind = 'table' | 'wal' | 'manifest' | 'current' | 'lock' | 'temp' | 'unknown';
 
 export interface DamagedFile {
@@ -148,7 +151,7 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
         break;
       }
       case 'unknown':
-        report.unknownFiles.push(name);
+        if (name !== LOST_DIR_NAME) report.unknownFiles.push(name);
         break;
       case 'manifest':
       case 'current':
