@@ -26,7 +26,7 @@ import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { FaultFileSystem, type FaultRule } from '../helpers/fault-fs.js';
 import { ProcessFileSystem } from '../helpers/fs-process.js';
 import { Rng, testSeeds } from '../helpers/rng.js';
-import { readAll } from '../helpers/small-tree.js';
+import { readAll, SMALL_TREE_OPTIONS } from '../helpers/small-tree.js';
 
 const SEEDS = Number(process.env.LSMRAFT_FAULT_SEEDS ?? 3);
 const OPS_PER_ROUND = Number(process.env.LSMRAFT_FAULT_OPS ?? 150);
@@ -35,15 +35,7 @@ const KEY_COUNT = 120;
 /** One operation (write, flush, compact, open, close) answers within this, or it is a hang. */
 const OP_MS = 3_000;
 
-const options = {
-  engine: 'js' as const,
-  workerPool: false as const,
-  memtableBytesMax: 64 * 1024,
-  targetFileSizeBytes: 64 * 1024,
-  l0CompactionTrigger: 2,
-  l1MaxBytes: 256 * 1024,
-  levelSizeMultiplier: 4,
-};
+const options = SMALL_TREE_OPTIONS;
 
 /**
  * Round 0 (mod 3): the disk fills up (ENOSPC on writes, syncs and creations), a condition that ends,
