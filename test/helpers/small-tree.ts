@@ -7,8 +7,10 @@
  * and the first k unsynced batches (so `states[states.length - 1]` is everything written), and
  * where the last synced byte of the tail WAL ends.
  */
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
 import { Rng } from './rng.js';
 
@@ -106,4 +108,37 @@ export async function readAll(tree: LsmTree): Promise<Map<string, string>> {
   const dec = new TextDecoder();
   for await (const [k, v] of tree.scan()) out.set(dec.decode(k), dec.decode(v));
   return out;
+}
+
+/** XORs the byte at `offset` of the file at `path` with `mask` (a bit flip or more). */
+export function flipByte(path: string, offset: number, mask = 0x21): void {
+  const bytes = readFileSync(path);
+  bytes[offset] = bytes[offset]! ^ mask;
+  writeFileSync(path, bytes);
+}
+
+/**
+ * For a test file: builds one small tree before its tests (in a temp directory removed after them)
+ * and hands out fresh copies of it to damage.
+ */
+export function smallTreeFixture(prefix: string): { tree: () => SmallTree; original: () => string; copy: () => string } {
+  let root = '';
+  let built: SmallTree | undefined;
+  let copies = 0;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), prefix));
+    built = await buildSmallTree(join(root, 'original'));
+  });
+  afterAll(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
+  return {
+    tree: () => built!,
+    original: () => join(root, 'original'),
+    copy: () => {
+      const dir = join(root, `copy-${copies++}`);
+      cpSync(join(root, 'original'), dir, { recursive: true });
+      return dir;
+    },
+  };
 }

@@ -17,14 +17,14 @@
  * (open and reads succeed, keys are missing), `untyped-error` (an error without a code: a bug),
  * `hang` (no answer within HANG_MS).
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LsmraftError } from '../../src/errors.js';
 import { LsmTree } from '../../src/lsm/db.js';
 import { kindOfFile, type TreeFileKind } from '../../src/lsm/verify.js';
 import { Rng } from '../helpers/rng.js';
-import { buildSmallTree, readAll, SMALL_TREE_OPTIONS, type SmallTree } from '../helpers/small-tree.js';
+import { buildSmallTree, flipByte, readAll, SMALL_TREE_OPTIONS, type SmallTree } from '../helpers/small-tree.js';
 
 export type DamageKind = 'flip' | 'truncate';
 export type Outcome =
@@ -62,9 +62,7 @@ function damageFile(path: string, rng: Rng): { damage: DamageKind; offset: numbe
   const tailStart = Math.floor(size * 0.9);
   const offset = rng.chance(0.5) ? tailStart + rng.int(size - tailStart) : rng.int(size);
   if (damage === 'flip') {
-    const bytes = readFileSync(path);
-    bytes[offset] = bytes[offset]! ^ (1 + rng.int(255));
-    writeFileSync(path, bytes);
+    flipByte(path, offset, 1 + rng.int(255));
   } else {
     truncateSync(path, offset);
   }
