@@ -16,19 +16,18 @@
  *
  * Nothing here writes: every check reads through the FileSystem and returns what it found.
  */
-import type { HotPaths } from '../engine/types.js';
+import type { EntryRun, HotPaths } from '../engine/types.js';
 import { CorruptionError, LsmraftError } from '../errors.js';
 import { compareBytes, equalBytes, fromUtf8 } from '../util/bytes.js';
 import { BlockCache } from './block-cache.js';
 import { CURRENT_FILE_NAME, manifestFileName, parseFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
-import { SEQUENCE_MAX, TRAILER_BYTES, trailerSequence } from './internal-key.js';
+import { SEQUENCE_MAX, TRAILER_BYTES } from './internal-key.js';
 import { LOG_BLOCK_BYTES, LOG_HEADER_BYTES, LogKind, LogReader } from './log-format.js';
 import { TableReader } from './table-reader.js';
 import { Version, VersionBuilder } from './version.js';
 import { VersionEdit, type FileMetadata } from './version-edit.js';
 import { decodeBatch } from './write-batch.js';
-import type { EntryRun } from '../engine/types.js';
 
 /** Where a file is damaged and why. `offset` is undefined when the damage has no one place. */
 export interface Damage {
@@ -79,7 +78,7 @@ export function checkTable(fs: FileSystem, path: string, number: number, engine:
         throw new CorruptionError(`key ${i} of the data blocks is not found through the index and filter`, path);
       }
     }
-    const damage = meta === undefined ? undefined : compareWithManifest(run, sizeBytes, meta, path);
+    const damage = meta === undefined ? undefined : compareWithManifest(run, sizeBytes, meta);
     return { run: damage === undefined ? run : undefined, blocks, entries: run.count, sizeBytes, damage };
   } catch (err) {
     return { run: undefined, blocks: 0, entries: 0, sizeBytes, damage: damageOf(err) };
@@ -88,8 +87,7 @@ export function checkTable(fs: FileSystem, path: string, number: number, engine:
   }
 }
 
-function compareWithManifest(run: EntryRun, sizeBytes: number, meta: FileMetadata, path: string): Damage | undefined {
-  void path;
+function compareWithManifest(run: EntryRun, sizeBytes: number, meta: FileMetadata): Damage | undefined {
   if (sizeBytes !== meta.size) return { offset: undefined, reason: `size ${sizeBytes} bytes, the manifest records ${meta.size}` };
   if (run.count !== meta.entryCount) return { offset: undefined, reason: `${run.count} entries, the manifest records ${meta.entryCount}` };
   const first = run.data.subarray(run.offsets[0]!, run.offsets[1]!);
@@ -98,27 +96,6 @@ function compareWithManifest(run: EntryRun, sizeBytes: number, meta: FileMetadat
     return { offset: undefined, reason: 'smallest or largest key differs from the manifest' };
   }
   return undefined;
-}
-
-/** The manifest metadata of a table read whole: what repair records for a salvaged table. */
-export function metadataOfRun(number: number, sizeBytes: number, run: EntryRun, deletions: number): FileMetadata {
-  let smallestSeq = SEQUENCE_MAX;
-  let largestSeq = 0;
-  for (let i = 0; i < run.count; i++) {
-    const s = trailerSequence(run.data, run.offsets[2 * i + 1]!);
-    if (s < smallestSeq) smallestSeq = s;
-    if (s > largestSeq) largestSeq = s;
-  }
-  return {
-    number,
-    size: sizeBytes,
-    smallest: run.data.slice(run.offsets[0]!, run.offsets[1]!),
-    largest: run.data.slice(run.offsets[2 * run.count - 2]!, run.offsets[2 * run.count - 1]!),
-    entryCount: run.count,
-    deletionCount: deletions,
-    smallestSeq,
-    largestSeq,
-  };
 }
 
 export interface LogCheck {
@@ -217,9 +194,11 @@ export function checkManifest(data: Uint8Array, name: string, numLevels: number)
   let lastSequence: number | undefined;
   let userMeta: Uint8Array | undefined;
   let lastSource = { file: name, offset: 0 };
+  let firstOffset = -1;
   const log = checkLog(data, name, LogKind.Manifest, (payload, offset) => {
+    if (firstOffset < 0) firstOffset = offset;
     const edit = VersionEdit.decode(payload, name, offset);
-    if (lastSequence === undefined && logNumber === undefined && edit.formatVersion === undefined) {
+    if (offset === firstOffset && edit.formatVersion === undefined) {
       throw new CorruptionError('the first record is not a snapshot (no format version)', name, offset);
     }
     lastSource = { file: name, offset };

@@ -165,4 +165,11 @@ describe('repairTree', () => {
     await repairAndCheck(dir);
     expect(readdirSync(join(dir, 'lost')).length).toBeGreaterThan(lostBefore);
   });
+
+  it('refuses a tree over salvageBytesMax before changing anything', async () => {
+    const dir = copy();
+    const before = readdirSync(dir).sort();
+    await expect(repairTree(dir, { salvageBytesMax: 10_000 })).rejects.toMatchObject({ code: 'LSM_ERR_INVALID_ARGUMENT' });
+    expect(readdirSync(dir).filter((n) => n !== 'LOCK').sort()).toEqual(before.filter((n) => n !== 'LOCK'));
+  });
 });
