@@ -99,4 +99,20 @@ describe('FaultFileSystem', () => {
     expect(() => fs.addRule({ nth: 0 })).toThrow(RangeError);
     expect(() => fs.addRule({ probability: 2 })).toThrow(RangeError);
   });
+
+  it('a torn write leaves a prefix of the data in the file before the error', () => {
+    const torn: number[] = [];
+    for (let seed = 1; seed <= 8; seed++) {
+      const fs = new FaultFileSystem(new CrashableMemFileSystem(), { seed, rules: [{ kinds: ['write'], nth: 2, code: 'ENOSPC', torn: true }] });
+      const f = fs.create('/t');
+      f.append(utf8('head-'));
+      expect(injectedCode(caught(() => f.append(utf8('0123456789'))))).toBe('ENOSPC');
+      const text = new TextDecoder().decode(fs.inner.readFile('/t'));
+      expect(text.startsWith('head-')).toBe(true);
+      expect('0123456789'.startsWith(text.slice(5))).toBe(true);
+      expect(text.length).toBeLessThan(15);
+      torn.push(text.length - 5);
+    }
+    expect(torn.some((n) => n > 0)).toBe(true);
+  });
 });

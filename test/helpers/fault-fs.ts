@@ -45,6 +45,11 @@ export interface FaultRule {
   code?: FaultCode;
   /** Faults this rule raises at most; default 1 with `nth`, unlimited otherwise. */
   times?: number;
+  /**
+   * For writes: a seeded random prefix of the data (possibly empty, never all of it) reaches the
+   * file before the error, as a short write(2) followed by ENOSPC leaves it (a torn record).
+   */
+  torn?: boolean;
 }
 
 export interface InjectedFault {
@@ -115,8 +120,11 @@ export class FaultFileSystem implements FileSystem {
     this.rules.length = 0;
   }
 
-  /** Raises the fault due for this call, if any. Every call passes here before the inner one. */
-  private check(kind: FaultKind, method: string, path: string, otherPath?: string): void {
+  /**
+   * Raises the fault due for this call, if any. Every call passes here before the inner one.
+   * `tear` writes the first n bytes of a write's data, for rules with `torn`.
+   */
+  private check(kind: FaultKind, method: string, path: string, otherPath?: string, tear?: { bytes: number; write: (n: number) => void }): void {
     const call = this.callCount++;
     this.calls[kind]++;
     if (!this.enabled) return;
@@ -135,6 +143,7 @@ export class FaultFileSystem implements FileSystem {
       s.raised++;
       const code = r.code ?? 'EIO';
       this.injected.push({ call, kind, method, path, code });
+      if (r.torn === true && tear !== undefined && tear.bytes > 0) tear.write(this.rng.int(tear.bytes));
       const cause = systemError(code, kind, path);
       throw new IoError(`${method} ${path}: ${cause.message}`, cause);
     }
@@ -144,7 +153,7 @@ export class FaultFileSystem implements FileSystem {
     return {
       path: f.path,
       append: (data) => {
-        this.check('write', 'append', f.path);
+        this.check('write', 'append', f.path, undefined, { bytes: data.length, write: (n) => f.append(data.subarray(0, n)) });
         f.append(data);
       },
       sync: async () => {

@@ -38,13 +38,14 @@ const OP_MS = 3_000;
 const options = SMALL_TREE_OPTIONS;
 
 /**
- * Round 0 (mod 3): the disk fills up (ENOSPC on writes, syncs and creations), a condition that ends,
+ * Round 0 (mod 3): the disk fills up (ENOSPC on writes, syncs and creations; a failed write may
+ * leave a torn prefix of its data, as a short write(2) does), a condition that ends,
  * so the tree must take writes again once it does. Round 1: EIO anywhere as well; after an EIO
  * on a sync the page cache cannot be trusted (PostgreSQL's "fsyncgate"), so a tree that refuses
  * writes until reopened is accepted there. Round 2: faults only on tables, manifests and CURRENT,
  * so writes keep flowing into the WAL while flushes and compactions fail in the background.
  */
-const DISK_FULL_RULES: FaultRule[] = [{ kinds: ['write', 'sync', 'open'], probability: 0.015, code: 'ENOSPC' }];
+const DISK_FULL_RULES: FaultRule[] = [{ kinds: ['write', 'sync', 'open'], probability: 0.015, code: 'ENOSPC', torn: true }];
 const EIO_RULES: FaultRule[] = [
   { kinds: ['write', 'sync', 'syncDir', 'open', 'rename', 'unlink', 'read', 'link'], probability: 0.01, code: 'EIO' },
   { kinds: ['write'], probability: 0.01, code: 'ENOSPC' },
