@@ -41,7 +41,7 @@ import { LogKind, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
 import { nodeFileSystem } from './node-fs.js';
 import { writeTableFiles } from './table-file.js';
-import { kindOfFile, LOST_DIR_NAME, type TreeFileKind } from './verify.js';
+import { kindOfFile, LOST_DIR_NAME, requireTreeFiles, type TreeFileKind } from './verify.js';
 
 export { LOST_DIR_NAME } from './verify.js';
 import { NUM_LEVELS_DEFAULT } from './version.js';
@@ -124,6 +124,7 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
   const numLevels = options.numLevels ?? NUM_LEVELS_DEFAULT;
   const salvageBytesMax = options.salvageBytesMax ?? SALVAGE_BYTES_MAX_DEFAULT;
   const names = fs.list(dir).filter((n) => n !== LOST_DIR_NAME);
+  requireTreeFiles(dir, names);
   const retired: Retired[] = [];
   let maxNumber = 0;
   for (const n of names) maxNumber = Math.max(maxNumber, parseFileName(n)?.number ?? 0);

@@ -71,6 +71,14 @@ export interface VerifyOptions {
   numLevels?: number;
 }
 
+/** Throws unless `names` (a directory's entries) hold a file only a tree writes: not a tree's directory. */
+export function requireTreeFiles(dir: string, names: readonly string[]): void {
+  const treeKinds: ReadonlySet<TreeFileKind> = new Set(['table', 'wal', 'manifest', 'current']);
+  if (!names.some((n) => treeKinds.has(kindOfFile(n)))) {
+    throw new InvalidArgumentError(`${dir} holds no tree (no CURRENT, manifest, table or WAL)`);
+  }
+}
+
 export function kindOfFile(name: string): TreeFileKind {
   const parsed = parseFileName(name);
   if (parsed === undefined) return 'unknown';
@@ -84,6 +92,7 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
   const engine = await loadEngine(options.engine ?? 'js');
   const numLevels = options.numLevels ?? NUM_LEVELS_DEFAULT;
   const names = fs.list(dir);
+  requireTreeFiles(dir, names);
   const report: VerifyReport = {
     dir, clean: true, manifest: undefined, damaged: [], tornTails: [], unreferencedTables: [], unknownFiles: [],
     counts: { tables: 0, tableBlocks: 0, tableEntries: 0, wals: 0, walRecords: 0, walEntries: 0, manifests: 0, manifestRecords: 0, bytes: 0 },

@@ -4,7 +4,7 @@
  * here with the plain readers, apart from repair's own checks), and no original file's bytes are
  * gone: each is in the directory or in lost/.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsHotPaths } from '../../src/engine/js/index.js';
@@ -171,5 +171,14 @@ describe('repairTree', () => {
     const before = readdirSync(dir).sort();
     await expect(repairTree(dir, { salvageBytesMax: 10_000 })).rejects.toMatchObject({ code: 'LSM_ERR_INVALID_ARGUMENT' });
     expect(readdirSync(dir).filter((n) => n !== 'LOCK').sort()).toEqual(before.filter((n) => n !== 'LOCK'));
+  });
+
+  it('refuses a directory that holds no tree (and writes nothing there)', async () => {
+    const dir = join(copy(), 'lost-and-found');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    await expect(repairTree(dir)).rejects.toMatchObject({ code: 'LSM_ERR_INVALID_ARGUMENT' });
+    await expect(verifyTree(dir)).rejects.toMatchObject({ code: 'LSM_ERR_INVALID_ARGUMENT' });
+    expect(readdirSync(dir)).toEqual(['notes.txt']);
   });
 });
