@@ -4,7 +4,7 @@
  * here with the plain readers, apart from repair's own checks), and no original file's bytes are
  * gone: each is in the directory or in lost/.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsHotPaths } from '../../src/engine/js/index.js';
@@ -180,5 +180,14 @@ describe('repairTree', () => {
     await expect(repairTree(dir)).rejects.toMatchObject({ code: 'LSM_ERR_INVALID_ARGUMENT' });
     await expect(verifyTree(dir)).rejects.toMatchObject({ code: 'LSM_ERR_INVALID_ARGUMENT' });
     expect(readdirSync(dir)).toEqual(['notes.txt']);
+  });
+
+  it('merges tables holding the same entries (a compaction output beside its inputs) into one version each', async () => {
+    const dir = copy();
+    const table = readdirSync(dir).filter((n) => n.endsWith('.sst')).sort()[0]!;
+    copyFileSync(join(dir, table), join(dir, '000999.sst'));
+    writeFileSync(join(dir, 'CURRENT'), 'garbage'); // no manifest to say which copy is live
+    const report = await repairAndCheck(dir);
+    expect(report.salvaged.tables).toBe(readdirSync(join(dir, 'lost')).filter((n) => n.endsWith('.sst')).length);
   });
 });
