@@ -22,6 +22,8 @@ export { TreeIterator, TreeSnapshot } from './lsm/tree-iterator.js';
 export type { KeyLike } from './lsm/user-input.js';
 export type { WriteOptions, ReadOptions, RangeOptions, BatchOp, TreeStats } from './lsm/db.js';
 export type { LsmTreeOptions } from './lsm/options.js';
+export type { VerifyOptions, VerifyReport, DamagedFile } from './lsm/verify.js';
+export type { RepairOptions, RepairReport } from './lsm/repair.js';
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './lsm/options.js';
 export type { TreeDescription, LevelDescription, FileDescription } from './lsm/describe.js';
 export { WriteBatch } from './lsm/write-batch.js';

@@ -31,7 +31,9 @@ import { openTree } from './open.js';
 import { resolveOptions, type LsmTreeOptions } from './options.js';
 import { TreeCore } from './tree-core.js';
 import { TreeIterator, TreeSnapshot } from './tree-iterator.js';
+import { repairTree, type RepairOptions, type RepairReport } from './repair.js';
 import { toKey, toValue, type KeyLike } from './user-input.js';
+import { verifyTree, type VerifyOptions, type VerifyReport } from './verify.js';
 import { WriteBatch } from './write-batch.js';
 import { WritePath } from './write-path.js';
 
@@ -397,5 +399,23 @@ export class LsmTree {
     await core.runner.close();
     core.lock.release();
     this.background.notify();
+  }
+
+  // ---- offline tools ---------------------------------------------------------------------------
+
+  /**
+   * Reads every block, filter and record of the tree in `dir` and reports each damaged file with
+   * its offset; changes nothing (src/lsm/verify.ts, `lsmraft check`). The tree need not be open.
+   */
+  static verify(dir: string, options?: VerifyOptions): Promise<VerifyReport> {
+    return verifyTree(dir, options);
+  }
+
+  /**
+   * Rebuilds the tree in `dir` from its readable tables and WAL records and moves every file it
+   * retires into `dir/lost/` (src/lsm/repair.ts, `lsmraft repair`). The tree must not be open.
+   */
+  static repair(dir: string, options?: RepairOptions): Promise<RepairReport> {
+    return repairTree(dir, options);
   }
 }

@@ -1,15 +1,15 @@
 // Hostile and careless input: garbage bytes, an oversized frame, undecodable payloads and a
 // foreign cluster's frames sent to a node's port (the node closes that connection and keeps
 // serving); bad kv-server command lines (exit 2 with usage); kvctl's answers and exit codes.
-import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameType } from '../../src/node/frame.js';
 import { KvClient } from '../../src/node/kv-client.js';
 import { parseAddress } from '../../src/node/address.js';
-import { REPO_ROOT, removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../helpers/cluster.js';
+import { removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../helpers/cluster.js';
 import { mulberry32 } from '../helpers/rng.js';
+import { runScript, type ScriptResult } from '../helpers/run-script.js';
 
 const SEED = Number(process.env.TEST_SEED ?? Date.now() % 2 ** 31);
 
@@ -31,22 +31,8 @@ function sendRaw(address: string, bytes: Uint8Array, timeoutMs = 3000): Promise<
   });
 }
 
-function run(script: string, args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', script), ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} ${args.join(' ')} did not exit within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(script: string, args: string[], timeoutMs = 20_000): Promise<ScriptResult> {
+  return runScript(`src/cli/${script}`, args, timeoutMs);
 }
 
 describe('garbage and bad input', () => {
