@@ -11,6 +11,7 @@ export type LsmraftErrorCode =
   | 'LSM_ERR_IO'
   | 'LSM_ERR_JOB_FAILED'
   | 'LSM_ERR_WASM'
+  | 'LSM_ERR_ITERATOR_NOT_POSITIONED'
   | 'KV_ERR_NOT_LEADER'
   | 'KV_ERR_TIMEOUT'
   | 'KV_ERR_INVALID_ARGUMENT'
@@ -64,6 +65,13 @@ export class LockedError extends LsmraftError {
 export class InvalidArgumentError extends LsmraftError {
   constructor(message: string, code: 'LSM_ERR_INVALID_ARGUMENT' | 'KV_ERR_INVALID_ARGUMENT' = 'LSM_ERR_INVALID_ARGUMENT') {
     super(code, message);
+  }
+}
+
+/** An iterator's key() or value() was read while it has no current entry (before next(), after its end). */
+export class IteratorNotPositionedError extends LsmraftError {
+  constructor(what: string) {
+    super('LSM_ERR_ITERATOR_NOT_POSITIONED', `${what} without a current entry: call next() and read only after it returned true`);
   }
 }
 

@@ -394,6 +394,9 @@ export class LsmTree {
     for (const it of [...core.liveIterators]) it.close();
     await Promise.all([this.writes.close(), this.background.obsolete.settled()]);
     core.tableCache.closeAll();
+    // No edit can come any more (jobs stopped, writes drained): the manifest writer's descriptor
+    // goes too, or every open/close cycle would leak one (and a deleted manifest keep its space).
+    await core.versions.close();
     await core.runner.close();
     core.lock.release();
     this.background.notify();
