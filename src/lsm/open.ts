@@ -14,10 +14,9 @@ import type { HotPaths } from '../engine/types.js';
 import { loadEngine } from '../engine/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { joinPath, logFileName, parseFileName } from './filenames.js';
-import type { FileSystem } from './fs.js';
+import type { DirLock, FileSystem } from './fs.js';
 import { createJobRunner } from './job-runner.js';
 import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobRunner } from './jobs.js';
-import { acquireLock, type DirLock } from './lock.js';
 import { LogKind, LogReader, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
 import { nodeFileSystem } from './node-fs.js';
@@ -48,7 +47,7 @@ export async function openTree(dir: string, options: ResolvedOptions): Promise<O
     if (!options.createIfMissing) throw new InvalidArgumentError(`${dir} does not exist (createIfMissing is false)`);
     fs.mkdirp(dir);
   }
-  const lock = acquireLock(fs, dir);
+  const lock = fs.lock(dir);
   let runner: JobRunner | undefined;
   try {
     const engine = await loadEngine(options.engine);

@@ -165,7 +165,7 @@ export class VersionSet {
       const leftovers = names.filter((name) => {
         const parsed = parseFileName(name);
         if (parsed === undefined) return true;
-        if (parsed.type === 'lock' || parsed.type === 'temp') return false;
+        if (parsed.type === 'lock' || parsed.type === 'lock-temp' || parsed.type === 'temp') return false;
         return !(parsed.type === 'manifest' && parsed.number === FIRST_MANIFEST_NUMBER);
       });
       if (leftovers.length > 0) {
@@ -437,6 +437,7 @@ export class VersionSet {
           return !pending.has(parsed.number) && !this.liveManifests.has(parsed.number);
         case 'current':
         case 'lock':
+        case 'lock-temp':
           return false;
       }
     });
