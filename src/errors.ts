@@ -3,26 +3,37 @@
  * What only a bug can cause is an assertion failure (see util/assert.ts), not one of these.
  */
 
-export type LsmraftErrorCode =
-  | 'LSM_ERR_CORRUPTION'
-  | 'LSM_ERR_CLOSED'
-  | 'LSM_ERR_LOCKED'
-  | 'LSM_ERR_INVALID_ARGUMENT'
-  | 'LSM_ERR_IO'
-  | 'LSM_ERR_JOB_FAILED'
-  | 'LSM_ERR_WASM'
-  | 'LSM_ERR_ITERATOR_NOT_POSITIONED'
-  | 'KV_ERR_NOT_LEADER'
-  | 'KV_ERR_TIMEOUT'
-  | 'KV_ERR_INVALID_ARGUMENT'
-  | 'KV_ERR_BAD_FRAME'
-  | 'KV_ERR_CLUSTER_MISMATCH'
-  | 'KV_ERR_MEMBERSHIP'
-  | 'KV_ERR_STOPPED'
-  | 'RAFT_ERR_COMPACTED'
-  | 'RAFT_ERR_UNAVAILABLE'
-  | 'RAFT_ERR_SNAPSHOT_OUT_OF_DATE'
-  | 'RAFT_ERR_PROPOSAL_DROPPED';
+/** Every stable error code (the LsmraftErrorCode type is derived from it). */
+export const LSMRAFT_ERROR_CODES = [
+  'LSM_ERR_CORRUPTION',
+  'LSM_ERR_CLOSED',
+  'LSM_ERR_LOCKED',
+  'LSM_ERR_INVALID_ARGUMENT',
+  'LSM_ERR_IO',
+  'LSM_ERR_JOB_FAILED',
+  'LSM_ERR_WASM',
+  'LSM_ERR_ITERATOR_NOT_POSITIONED',
+  'KV_ERR_NOT_LEADER',
+  'KV_ERR_TIMEOUT',
+  'KV_ERR_INVALID_ARGUMENT',
+  'KV_ERR_BAD_FRAME',
+  'KV_ERR_CLUSTER_MISMATCH',
+  'KV_ERR_MEMBERSHIP',
+  'KV_ERR_STOPPED',
+  'RAFT_ERR_COMPACTED',
+  'RAFT_ERR_UNAVAILABLE',
+  'RAFT_ERR_SNAPSHOT_OUT_OF_DATE',
+  'RAFT_ERR_PROPOSAL_DROPPED',
+] as const;
+
+export type LsmraftErrorCode = (typeof LSMRAFT_ERROR_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(LSMRAFT_ERROR_CODES);
+
+/** True if `code` is one of the stable codes (an error read off the wire or from a worker). */
+export function isLsmraftErrorCode(code: unknown): code is LsmraftErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}
 
 export class LsmraftError extends Error {
   readonly code: LsmraftErrorCode;

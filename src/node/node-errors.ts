@@ -3,7 +3,7 @@
  * lib/core/errors.js: each is an LsmraftError with a stable code from src/errors.ts, matched on
  * `code`. Wire-layer errors live in src/node/errors.ts.
  */
-import { LsmraftError } from '../errors.js';
+import { isLsmraftErrorCode, LsmraftError } from '../errors.js';
 
 /** A leader hint: who this node believes leads, and where it listens. */
 export interface LeaderInfo {
@@ -49,17 +49,7 @@ export function errorFromWire(code: string | undefined, message: string | undefi
     case 'KV_ERR_STOPPED':
       return new NodeStoppedError(text);
     default:
-      return new LsmraftError(isKnownCode(code) ? code : 'KV_ERR_INVALID_ARGUMENT', text);
+      return new LsmraftError(isLsmraftErrorCode(code) ? code : 'KV_ERR_INVALID_ARGUMENT', text);
   }
 }
 
-const KNOWN_CODES = new Set<string>([
-  'LSM_ERR_CORRUPTION', 'LSM_ERR_CLOSED', 'LSM_ERR_LOCKED', 'LSM_ERR_INVALID_ARGUMENT', 'LSM_ERR_IO', 'LSM_ERR_JOB_FAILED',
-  'LSM_ERR_WASM', 'LSM_ERR_ITERATOR_NOT_POSITIONED', 'KV_ERR_NOT_LEADER', 'KV_ERR_TIMEOUT', 'KV_ERR_INVALID_ARGUMENT', 'KV_ERR_BAD_FRAME',
-  'KV_ERR_CLUSTER_MISMATCH', 'KV_ERR_MEMBERSHIP', 'KV_ERR_STOPPED', 'RAFT_ERR_COMPACTED', 'RAFT_ERR_UNAVAILABLE',
-  'RAFT_ERR_SNAPSHOT_OUT_OF_DATE', 'RAFT_ERR_PROPOSAL_DROPPED',
-]);
-
-function isKnownCode(code: string | undefined): code is import('../errors.js').LsmraftErrorCode {
-  return code !== undefined && KNOWN_CODES.has(code);
-}
