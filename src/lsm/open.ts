@@ -8,12 +8,17 @@
  * - every write a WAL acknowledged is in the tree afterwards (as L0 tables), except a torn final
  *   record of a log (a crash mid-append, never acknowledged as synced);
  * - the replayed tables and the new WAL are recorded in one manifest edit;
- * - no file number of a log found on disk is handed out again.
+ * - no file number of a log found on disk is handed out again;
+ * - before anything is deleted, the directory is checked against the manifest
+ *   (src/lsm/directory-check.ts): a manifest that lost edits fails open, it is not trusted;
+ * - a failed open leaves the directory as it found it, but for a tree it created: the tables its
+ *   WAL replay wrote are removed, and its lock (and lock temp file) released.
  */
 import type { HotPaths } from '../engine/types.js';
 import { loadEngine } from '../engine/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { joinPath, logFileName, parseFileName } from './filenames.js';
+import { checkDirectory, type SequenceRange } from './directory-check.js';
+import { joinPath, logFileName, parseFileName, tableFileName } from './filenames.js';
 import type { DirLock, FileSystem } from './fs.js';
 import { createJobRunner } from './job-runner.js';
 import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobRunner } from './jobs.js';
@@ -49,33 +54,44 @@ export async function openTree(dir: string, options: ResolvedOptions): Promise<O
   }
   const lock = fs.lock(dir);
   let runner: JobRunner | undefined;
+  let versions: VersionSet | undefined;
   try {
     const engine = await loadEngine(options.engine);
-    const versions = await VersionSet.open(fs, dir, {
+    versions = await VersionSet.open(fs, dir, {
       createIfMissing: options.createIfMissing,
       errorIfExists: options.errorIfExists,
     });
     runner = await createJobRunner(options, fs, engine);
-    const recovered = await recover(fs, dir, options, versions, runner);
+    const recovered = await recover(fs, dir, options, versions, runner, engine);
     return { dir, fs, options, engine, lock, versions, runner, ...recovered };
   } catch (err) {
     // Released whatever the failure; the error itself goes to the caller unchanged.
+    await versions?.close();
     await runner?.close();
     lock.release();
     throw err;
   }
 }
 
+/** Adds [first, last] to `ranges`, merging it into the last range when it continues it. */
+function extendRanges(ranges: SequenceRange[], first: number, last: number): void {
+  const tail = ranges[ranges.length - 1];
+  if (tail !== undefined && first <= tail.last + 1 && first >= tail.first) tail.last = Math.max(tail.last, last);
+  else ranges.push({ first, last });
+}
+
 /**
  * Replays the WALs the manifest does not cover into memtables, writes what they held as L0
- * tables, and starts a new WAL, all recorded in one manifest edit. A torn final record of a log
- * is dropped; anything else unreadable is LSM_ERR_CORRUPTION.
+ * tables, checks the directory against the manifest, and starts a new WAL, all recorded in one
+ * manifest edit. A torn final record of a log is dropped; anything else unreadable is
+ * LSM_ERR_CORRUPTION. If the check fails, the tables the replay wrote are removed.
  */
 async function recover(
-  fs: FileSystem, dir: string, opts: ResolvedOptions, versions: VersionSet, runner: JobRunner,
+  fs: FileSystem, dir: string, opts: ResolvedOptions, versions: VersionSet, runner: JobRunner, engine: HotPaths,
 ): Promise<{ wal: LogWriter | undefined; walNumber: number; lastSequence: number }> {
   let lastSequence = versions.lastSequence;
   const edit = new VersionEdit();
+  const replayed: SequenceRange[] = [];
   const table = tableOptionsOf(opts);
   const flushMem = async (mem: MemTable): Promise<void> => {
     const run = mem.toRun();
@@ -103,7 +119,10 @@ async function recover(
         const { sequence, count } = decodeBatch(record, log.name, reader.recordOffset, (seq, kind, key, value) => {
           mem.add(seq, kind, key, value);
         });
-        if (count > 0) lastSequence = Math.max(lastSequence, sequence + count - 1);
+        if (count > 0) {
+          lastSequence = Math.max(lastSequence, sequence + count - 1);
+          extendRanges(replayed, sequence, sequence + count - 1);
+        }
         if (mem.approximateBytes >= opts.memtableBytesMax) {
           await flushMem(mem);
           mem = new MemTable();
@@ -111,6 +130,13 @@ async function recover(
       }
     }
     if (mem.entryCount > 0) await flushMem(mem);
+  }
+  const written = new Set(edit.newFiles.map(({ file }) => file.number));
+  try {
+    checkDirectory(fs, dir, versions, engine, opts.wal ? replayed : undefined, written);
+  } catch (err) {
+    for (const number of written) fs.remove(joinPath(dir, tableFileName(number)));
+    throw err;
   }
   let wal: LogWriter | undefined;
   let walNumber = 0;

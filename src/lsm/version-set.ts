@@ -455,7 +455,7 @@ export class VersionSet {
 
 /** Replays a manifest into a version and counters; see docs/format/manifest.md. */
 function replayManifest(data: Uint8Array, manifestPath: string, numLevels: number): { version: Version; counters: Counters } {
-  const reader = new LogReader(data, manifestPath, LogKind.Manifest, 'tolerate-torn-tail');
+  const reader = new LogReader(data, manifestPath, LogKind.Manifest, 'torn-final-record');
   const builder = new VersionBuilder(Version.empty(numLevels));
   let lastRecord = { file: manifestPath, offset: 0 };
   let logNumber: number | undefined;
