@@ -35,8 +35,15 @@ import { throwIoError } from './system-error.js';
 export { LOCK_FILE_NAME };
 export type { DirLock };
 
-/** Directories (real paths) this process holds a real-file-system lock on. */
-const nodeLocked = new Set<string>();
+/**
+ * Directories (real paths) this process holds a lock on. Kept on globalThis under a registered
+ * symbol, not in a module variable: a process may load this module twice (the package's build and
+ * its sources, two installed copies), and two registries would each take the other's LOCK, which
+ * names our own pid, for a stale one of an earlier process.
+ */
+const REGISTRY_KEY = Symbol.for('lsmraft.lockedDirectories');
+const nodeLocked: Set<string> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Set<string> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Set<string>());
 /** Attempts to create LOCK: one removal of a stale LOCK per attempt, so few are ever needed. */
 const LOCK_ATTEMPTS_MAX = 4;
 

@@ -80,6 +80,18 @@ describe('NodeFileSystem.lock', () => {
     expect(readdirSync(dir)).toEqual([]); // no temporary file left behind
   });
 
+  it('refuses a second lock taken through a second copy of the lock module (one registry per process)', async () => {
+    // A second module instance, as when a process loads both the package build and its sources.
+    const copy = (await import(/* @vite-ignore */ `${lockModule}?second-copy`)) as typeof import('../../src/lsm/lock.js');
+    const lock = nodeFileSystem.lock(dir);
+    try {
+      expect(lockedCode(() => copy.lockRealDirectory(dir)).code).toBe('LSM_ERR_LOCKED');
+    } finally {
+      lock.release();
+    }
+    copy.lockRealDirectory(dir).release();
+  });
+
   it('knows one directory under two names (a symlink)', () => {
     const real = join(dir, 'db');
     mkdirSync(real);
