@@ -21,6 +21,14 @@
  *    above the manifest's last sequence: the edit that retired it recorded every sequence number
  *    handed out by then, so the manifest is older than that edit.
  *
+ * Known limits. (a) A lost edit whose table holds only sequences at or below the manifest's last
+ * sequence (a flush that raced a later edit which recorded its sequences) looks like an obsolete
+ * table: check 1 still catches the common follow-on, a compaction input the lost edit removed.
+ * (b) The safe-side false alarm: a flush writes its table while the fsync of the WAL it came from
+ * may still be running, so a power loss at that moment that drops every one of that WAL's records
+ * past the manifest's last sequence (all of them unsynced, none acknowledged as synced) leaves a
+ * table check 2 refuses.
+ *
  * What passes is what the manifest proves obsolete; only that is deleted afterwards
  * (src/lsm/obsolete-files.ts). WALs numbered at or above the manifest's next file number are not
  * refused: the write path creates the next WAL before any edit records its number, and recovery
