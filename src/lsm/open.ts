@@ -99,18 +99,22 @@ async function recover(
     const result = await runner.run({ kind: 'flush', dir, run, table, fileNumbers: numbers, snapshots: [] });
     for (const o of result.outputs) edit.addFile(0, toFileMetadata(o));
   };
+  // Every numbered file found keeps its number out of later use: a pre-created WAL, or the table of
+  // a job that crashed before its edit, may be numbered past the manifest's next file number. A
+  // reused number would overwrite a file the directory check has not looked at yet.
+  const names = fs.list(dir);
+  for (const name of names) {
+    const parsed = parseFileName(name);
+    if (parsed !== undefined && (parsed.type === 'log' || parsed.type === 'table' || parsed.type === 'manifest' || parsed.type === 'temp')) {
+      versions.markFileNumberUsed(parsed.number);
+    }
+  }
   if (opts.wal) {
-    const names = fs.list(dir);
     const logs = names
       .map((name) => ({ name, parsed: parseFileName(name) }))
       .filter((f) => f.parsed?.type === 'log' && f.parsed.number >= versions.logNumber)
       .sort((a, b) => a.parsed!.number - b.parsed!.number);
-    // Every log found keeps its number out of later use (a pre-created WAL may be newer than
-    // the manifest's next file number).
-    for (const name of names) {
-      const parsed = parseFileName(name);
-      if (parsed !== undefined && parsed.type === 'log') versions.markFileNumberUsed(parsed.number);
-    }
+
     let mem = new MemTable();
     for (const log of logs) {
       const reader = new LogReader(fs.readFile(joinPath(dir, log.name)), log.name, LogKind.Wal, 'tolerate-torn-tail');

@@ -4,7 +4,7 @@
  * short so that it no longer names a table the directory holds with data nothing else accounts
  * for: open fails with LSM_ERR_CORRUPTION and deletes nothing (docs/format/manifest.md, "Reading").
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -86,4 +86,31 @@ describe('a damaged manifest', () => {
       expect(outcomes.length).toBeGreaterThan(0);
     });
   }
+
+  it('older than an obsolete WAL it left behind fails open with LSM_ERR_CORRUPTION and deletes nothing', async () => {
+    // A WAL of 100 writes from another tree, placed where this tree's manifest says every WAL is
+    // flushed (below its log number) although its sequences are past the manifest's last one.
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    const source = await LsmTree.open(other, options);
+    for (let i = 0; i < 100; i++) await source.put(`x${i}`, 'v');
+    await source.close();
+    const [sourceWal] = readdirSync(other).filter((n) => n.endsWith('.log'));
+    const tree = await LsmTree.open(join(dir, 'db'), options);
+    await tree.put('a', 'v');
+    await tree.flush();
+    await tree.close();
+    const db = join(dir, 'db');
+    const obsoleteName = '000002.log';
+    expect(existsSync(join(db, obsoleteName))).toBe(false);
+    copyFileSync(join(other, sourceWal!), join(db, obsoleteName));
+    const listing = readdirSync(db);
+    let code: string | undefined;
+    try {
+      await (await LsmTree.open(db, options)).close();
+    } catch (err) {
+      code = (err as { code?: string }).code;
+    }
+    expect({ code, listing: readdirSync(db) }).toEqual({ code: 'LSM_ERR_CORRUPTION', listing });
+  });
 });
