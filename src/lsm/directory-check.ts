@@ -24,10 +24,10 @@
  * Known limits. (a) A lost edit whose table holds only sequences at or below the manifest's last
  * sequence (a flush that raced a later edit which recorded its sequences) looks like an obsolete
  * table: check 1 still catches the common follow-on, a compaction input the lost edit removed.
- * (b) The safe-side false alarm: a flush writes its table while the fsync of the WAL it came from
- * may still be running, so a power loss at that moment that drops every one of that WAL's records
- * past the manifest's last sequence (all of them unsynced, none acknowledged as synced) leaves a
- * table check 2 refuses.
+ * (b) A flush writes its table only once the fsync of the WAL its memtable came from has settled
+ * (TreeCore.immWalSync), so a crashed flush's table never holds writes a power loss took from
+ * that WAL; if that fsync failed, the flush goes ahead (it is then what makes those writes durable),
+ * and a power loss before its edit leaves a table check 2 refuses: a false alarm on the safe side.
  *
  * What passes is what the manifest proves obsolete; only that is deleted afterwards
  * (src/lsm/obsolete-files.ts). WALs numbered at or above the manifest's next file number are not

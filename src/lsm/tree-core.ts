@@ -46,6 +46,12 @@ export class TreeCore {
   wal: LogWriter | undefined;
   walNumber: number;
   lastSequence: number;
+  /**
+   * The fsync of the WAL `imm` was written to, started when it was retired (write-path.ts). Its
+   * flush writes no table before it settles: a table holding writes its WAL lost in a power loss
+   * would look, to open's directory check, like a table whose manifest edit was lost.
+   */
+  immWalSync: Promise<void> | undefined = undefined;
   /** Memtable switches so far, and how many of those memtables are installed as tables. */
   switches = 0;
   flushedSwitches = 0;

@@ -213,6 +213,7 @@ export class WritePath {
       const old = core.wal;
       const retired = old.sync().finally(() => old.close());
       this.previousWalSync = retired;
+      core.immWalSync = retired;
       // Once durable, synced groups need not wait for it any more.
       retired.then(
         () => {
