@@ -18,8 +18,8 @@
  * In 'torn-final-record' mode (the manifest) the rule is narrower, as a manifest is appended one
  * record and one fsync at a time, so a crash can only cut its final record short (or leave the
  * file's end zero-filled, where the size was persisted before the data): damage is a torn tail only
- * if the end of the file cut the damaged fragment short, or if every byte from the damaged fragment
- * to the end of the file is zero. A complete fragment with a bad checksum is a flipped bit, not a
+ * if the end of the file cut the damaged fragment short, or if the file is zero from the damaged
+ * fragment, or from a page boundary after it, to its end (pages whose data never reached the disk). A complete fragment with a bad checksum is a flipped bit, not a
  * torn write: corruption. In 'strict' mode any damage is corruption.
  *
  * Known limit, shared with leveldb: if the damage garbles a header's length, the reader cannot
@@ -34,6 +34,8 @@ import type { WritableFile } from './fs.js';
 
 export const LOG_BLOCK_BYTES = 32768;
 export const LOG_HEADER_BYTES = 7;
+/** The unit in which a crash may zero a file's unsynced end ('torn-final-record' mode). */
+export const LOG_PAGE_BYTES = 4096;
 /** Largest logical record (a write batch or a manifest edit). Bounds what a reader assembles. */
 export const LOG_RECORD_BYTES_MAX = 256 * 1024 * 1024;
 export const LOG_FORMAT_VERSION = 1;
@@ -299,7 +301,7 @@ export class LogReader {
    */
   private damaged(why: string, damage: Damage, offset: number, recordStart: number): null {
     if (this.mode === 'strict') this.corrupt(why, offset);
-    if (this.mode === 'torn-final-record' && damage === 'bad' && !this.zerosFrom(offset)) {
+    if (this.mode === 'torn-final-record' && damage === 'bad' && !this.zeroTailFrom(offset)) {
       this.corrupt(`${why} in a complete record (a torn write leaves a record cut short or zeros, never this)`, offset);
     }
     if (this.validRecordStartsAfter(offset)) this.corrupt(`${why}, and valid records follow it`, offset);
@@ -308,11 +310,18 @@ export class LogReader {
     return null;
   }
 
-  /** True if every byte from `offset` to the end of the data is zero. */
-  private zerosFrom(offset: number): boolean {
+  /**
+   * True if the file ends in zeros a crash can explain at damage in the fragment at `offset`: from
+   * the fragment on, or from a page boundary after it (a file system that persisted the file's new
+   * size but not its last pages shows those pages as zeros, whole pages at a time).
+   */
+  private zeroTailFrom(offset: number): boolean {
     const data = this.data;
-    for (let i = offset; i < data.length; i++) if (data[i] !== 0) return false;
-    return true;
+    let zerosStart = data.length;
+    while (zerosStart > offset && data[zerosStart - 1] === 0) zerosStart--;
+    if (zerosStart === offset) return true;
+    const pageBoundary = Math.ceil(zerosStart / LOG_PAGE_BYTES) * LOG_PAGE_BYTES;
+    return pageBoundary < data.length;
   }
 
   /** True if a FULL or FIRST fragment with a valid checksum starts anywhere after `offset`. */
