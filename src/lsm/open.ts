@@ -8,11 +8,11 @@
  * - every write a WAL acknowledged is in the tree afterwards (as L0 tables), except a torn final
  *   record of a log (a crash mid-append, never acknowledged as synced);
  * - the replayed tables and the new WAL are recorded in one manifest edit;
- * - no file number of a log found on disk is handed out again;
+ * - no file number found on disk (a log, a table, a manifest, a temp file) is handed out again;
  * - before anything is deleted, the directory is checked against the manifest
  *   (src/lsm/directory-check.ts): a manifest that lost edits fails open, it is not trusted;
- * - a failed open leaves the directory as it found it, but for a tree it created: the tables its
- *   WAL replay wrote are removed, and its lock (and lock temp file) released.
+ * - a failed open removes the tables its WAL replay wrote and releases the lock (its temporary
+ *   file included, src/lsm/lock.ts).
  */
 import type { HotPaths } from '../engine/types.js';
 import { loadEngine } from '../engine/index.js';
@@ -114,7 +114,6 @@ async function recover(
       .map((name) => ({ name, parsed: parseFileName(name) }))
       .filter((f) => f.parsed?.type === 'log' && f.parsed.number >= versions.logNumber)
       .sort((a, b) => a.parsed!.number - b.parsed!.number);
-
     let mem = new MemTable();
     for (const log of logs) {
       const reader = new LogReader(fs.readFile(joinPath(dir, log.name)), log.name, LogKind.Wal, 'tolerate-torn-tail');
