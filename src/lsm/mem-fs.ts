@@ -132,7 +132,7 @@ export class CrashableMemFileSystem implements FileSystem {
   /** Locked directories (normalized paths) -> the crash epoch they were locked in. */
   private readonly locks = new Map<string, number>();
 
-  /** Number of crashes so far. A handle (or a lock, src/lsm/lock.ts) from an older epoch is dead. */
+  /** Number of crashes so far. A handle (or a lock, lock()) from an older epoch is dead. */
   get epoch(): number {
     return this.epochValue;
   }
