@@ -12,6 +12,7 @@ export const LSMRAFT_ERROR_CODES = [
   'LSM_ERR_IO',
   'LSM_ERR_JOB_FAILED',
   'LSM_ERR_WASM',
+  'LSM_ERR_ITERATOR_NOT_POSITIONED',
   'KV_ERR_NOT_LEADER',
   'KV_ERR_TIMEOUT',
   'KV_ERR_INVALID_ARGUMENT',
@@ -30,9 +31,9 @@ export type LsmraftErrorCode = (typeof LSMRAFT_ERROR_CODES)[number];
 
 const KNOWN_CODES: ReadonlySet<string> = new Set(LSMRAFT_ERROR_CODES);
 
-/** Whether `code` (say, received over the wire) is one of LSMRAFT_ERROR_CODES. */
-export function isLsmraftErrorCode(code: string | undefined): code is LsmraftErrorCode {
-  return code !== undefined && KNOWN_CODES.has(code);
+/** True if `code` is one of the stable codes (an error read off the wire or from a worker). */
+export function isLsmraftErrorCode(code: unknown): code is LsmraftErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
 }
 
 export class LsmraftError extends Error {
@@ -76,6 +77,13 @@ export class LockedError extends LsmraftError {
 export class InvalidArgumentError extends LsmraftError {
   constructor(message: string, code: 'LSM_ERR_INVALID_ARGUMENT' | 'KV_ERR_INVALID_ARGUMENT' = 'LSM_ERR_INVALID_ARGUMENT') {
     super(code, message);
+  }
+}
+
+/** An iterator's key() or value() was read while it has no current entry (before next(), after its end). */
+export class IteratorNotPositionedError extends LsmraftError {
+  constructor(what: string) {
+    super('LSM_ERR_ITERATOR_NOT_POSITIONED', `${what} without a current entry: call next() and read only after it returned true`);
   }
 }
 

@@ -11,6 +11,7 @@ export {
   IoError,
   JobFailedError,
   WasmError,
+  IteratorNotPositionedError,
 } from './errors.js';
 export type { LsmraftErrorCode } from './errors.js';
 
@@ -20,14 +21,14 @@ setDefaultJobPool(sharedJobPool);
 export { LsmTree } from './lsm/db.js';
 export { TreeIterator, TreeSnapshot } from './lsm/tree-iterator.js';
 export type { KeyLike } from './lsm/user-input.js';
-export type { WriteOptions, ReadOptions, RangeOptions, BatchOp, TreeStats } from './lsm/db.js';
+export type { WriteOptions, ReadOptions, RangeOptions, BatchOp, TreeStats, CloseOptions } from './lsm/db.js';
 export type { LsmTreeOptions } from './lsm/options.js';
 export type { VerifyOptions, VerifyReport, DamagedFile } from './lsm/verify.js';
 export type { RepairOptions, RepairReport } from './lsm/repair.js';
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './lsm/options.js';
 export type { TreeDescription, LevelDescription, FileDescription } from './lsm/describe.js';
 export { WriteBatch } from './lsm/write-batch.js';
-export type { FileSystem, WritableFile, RandomAccessFile } from './lsm/fs.js';
+export type { FileSystem, WritableFile, RandomAccessFile, DirLock } from './lsm/fs.js';
 export { NodeFileSystem } from './lsm/node-fs.js';
 export { CrashableMemFileSystem } from './lsm/mem-fs.js';
 export type { EngineName } from './engine/types.js';

@@ -109,6 +109,8 @@ export class Background {
     const core = this.core;
     const table = tableOptionsOf(core.options);
     const run = await packInSlices(imm);
+    // Settled either way: after a failed WAL fsync the flush is what makes these writes durable.
+    await Promise.allSettled([core.immWalSync]);
     const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(runBytes(run), table.targetFileSizeBytes));
     for (const n of numbers) core.pendingOutputs.add(n);
     let installing = false;

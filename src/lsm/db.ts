@@ -47,6 +47,16 @@ export interface WriteOptions {
   meta?: Uint8Array;
 }
 
+export interface CloseOptions {
+  /**
+   * fsync the WAL before closing, so every write acknowledged before close() survives a power
+   * loss (docs/durability.md). Default false: unsynced writes are with the OS, which keeps them
+   * across a process crash but not a power loss. If the fsync fails, close() rejects with its
+   * LSM_ERR_IO and the tree stays open.
+   */
+  sync?: boolean;
+}
+
 export interface ReadOptions {
   snapshot?: TreeSnapshot;
 }
@@ -381,12 +391,16 @@ export class LsmTree {
 
   /**
    * Waits for queued writes and running jobs, flushes the memtable when there is no WAL to recover
-   * it from, and releases the directory. Iterators still open are closed with the tree.
+   * it from, fsyncs the WAL when asked (CloseOptions.sync), and releases the directory. Iterators
+   * still open are closed with the tree.
    */
-  async close(): Promise<void> {
+  async close(options?: CloseOptions): Promise<void> {
+    if (options !== undefined && (typeof options !== 'object' || options === null)) throw new InvalidArgumentError('close options must be an object');
+    if (options?.sync !== undefined && typeof options.sync !== 'boolean') throw new InvalidArgumentError('option sync must be a boolean');
     const core = this.core;
     if (core.state !== 'open') return;
     await this.writes.whenIdle();
+    if (options?.sync === true) await this.writes.syncWal();
     if (!core.options.wal && (core.mem.entryCount > 0 || core.imm !== undefined || core.memMeta !== undefined)) {
       await this.flush();
     }
@@ -396,6 +410,9 @@ export class LsmTree {
     for (const it of [...core.liveIterators]) it.close();
     await Promise.all([this.writes.close(), this.background.obsolete.settled()]);
     core.tableCache.closeAll();
+    // No edit can come any more (jobs stopped, writes drained): the manifest writer's descriptor
+    // goes too, or every open/close cycle would leak one (and a deleted manifest keep its space).
+    await core.versions.close();
     await core.runner.close();
     core.lock.release();
     this.background.notify();

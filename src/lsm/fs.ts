@@ -35,7 +35,22 @@ export interface RandomAccessFile {
   close(): void;
 }
 
+/** A held directory lock (FileSystem.lock). */
+export interface DirLock {
+  readonly dir: string;
+  /** Gives the directory up. Idempotent. */
+  release(): void;
+}
+
 export interface FileSystem {
+  /**
+   * Takes the exclusive lock of directory `dir` (which exists) for one open tree; LockedError
+   * (LSM_ERR_LOCKED) if another holder has it, in this process or another. The file system owns
+   * locking because only it knows what "the same directory" is: a file system that wraps another
+   * (logging, metrics, fault injection) must delegate to the wrapped one's lock(), or two trees
+   * opened through two wrappers would both write one directory.
+   */
+  lock(dir: string): DirLock;
   /**
    * True when a worker thread can reach these files by path through its own file system object
    * (the real disk); false for one whose files exist only in this thread's memory. The tree runs

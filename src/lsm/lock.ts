@@ -1,54 +1,51 @@
 /**
- * The database directory LOCK: one open tree per directory (the role of leveldb's LockFile in
- * util/env_posix.cc, which uses fcntl F_SETLK). Node has no flock/fcntl locking, so:
+ * The directory LOCK of a tree on real files (NodeFileSystem.lock; the role of leveldb's LockFile
+ * in util/env_posix.cc, which uses fcntl F_SETLK). Node 20 has no flock/fcntl locking, so:
  *
- * - inside this process, a registry of locked directories refuses a second open at once;
+ * - inside this process, a registry of locked directories, keyed by real path (realpath(3)), refuses
+ *   a second open at once, whatever spelling or file system wrapper the second open came through;
  * - across processes, `LOCK` holds the holder's pid. It is created atomically with its content:
- *   the pid is written and fsynced to a private temporary file, which is then hard-linked to
- *   `LOCK` (link(2) fails with EEXIST if `LOCK` exists), so no reader ever sees a half-written LOCK.
- *   A LOCK whose pid is not a live process (kill(pid, 0) fails with ESRCH) was left by a process
- *   that died without releasing it (kill -9, power loss): it is removed and the link retried.
+ *   the pid is written and fsynced to a private temporary file `LOCK.<pid>.tmp`, which is then
+ *   hard-linked to `LOCK` (link(2) fails with EEXIST if `LOCK` exists), so no reader ever sees a
+ *   half-written LOCK. A LOCK whose pid is not a live process (kill(pid, 0) fails with ESRCH) was
+ *   left by a process that died without releasing it (kill -9, power loss): it is removed and the
+ *   link retried.
+ *
+ * The temporary file is removed whatever happens to the attempt; only a process killed between its
+ * creation and its removal leaves one behind. Once the lock is held, every `LOCK.<pid>.tmp` whose
+ * pid is not a live process is removed (its creator died; a live one is another process trying
+ * to take the lock right now, which removes its own). So a kill during the first open of a
+ * directory never bricks it.
  *
  * Caveats, inherent to pid files: (1) two processes that read the same stale pid can interleave:
  * A removes the stale LOCK and links its own; B, still acting on the stale pid it read, removes A's
  * fresh LOCK and links its own; both now believe they hold the lock. Only a concurrent takeover of
  * a stale LOCK opens this window; a live holder's LOCK is never removed. (2) After a reboot, the
  * stale pid may name an unrelated live process: the open then fails with LockedError naming that
- * pid, and the LOCK file must be removed by hand. A LOCK naming our own pid that is not in our registry is from
- * an earlier process that had our pid (containers reuse low pids) and is taken over.
- *
- * For an in-memory file system the registry alone is the lock, keyed by file system instance. A
- * CrashableMemFileSystem crash ends the "process" that held its locks: a lock taken before the
- * crash no longer counts, so a test can reopen the tree after crash().
+ * pid, and the LOCK file must be removed by hand. A LOCK naming our own pid that is not in our
+ * registry is from an earlier process that had our pid (containers reuse low pids) and is taken over.
  */
 import * as nodeFs from 'node:fs';
 import * as nodePath from 'node:path';
-import * as posix from 'node:path/posix';
 import { LockedError } from '../errors.js';
-import type { FileSystem } from './fs.js';
-import { CrashableMemFileSystem } from './mem-fs.js';
-import { NodeFileSystem, throwIoError } from './node-fs.js';
+import { LOCK_FILE_NAME, lockTempFileName, parseFileName } from './filenames.js';
+import type { DirLock } from './fs.js';
+import { throwIoError } from './system-error.js';
 
-export const LOCK_FILE_NAME = 'LOCK';
+export { LOCK_FILE_NAME };
+export type { DirLock };
 
-export interface DirLock {
-  readonly dir: string;
-  /** Gives the directory up. Idempotent. */
-  release(): void;
-}
-
-/** Directories (real paths) this process holds a real-file-system lock on. */
-const nodeLocked = new Set<string>();
-/** Per in-memory file system: directory -> crash epoch at which it was locked. */
-const memLocked = new WeakMap<FileSystem, Map<string, number>>();
-
+/**
+ * Directories (real paths) this process holds a lock on. Kept on globalThis under a registered
+ * symbol, not in a module variable: a process may load this module twice (the package's build and
+ * its sources, two installed copies), and two registries would each take the other's LOCK, which
+ * names our own pid, for a stale one of an earlier process.
+ */
+const REGISTRY_KEY = Symbol.for('lsmraft.lockedDirectories');
+const nodeLocked: Set<string> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Set<string> | undefined) ??
+  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Set<string>());
 /** Attempts to create LOCK: one removal of a stale LOCK per attempt, so few are ever needed. */
 const LOCK_ATTEMPTS_MAX = 4;
-
-export function acquireLock(fs: FileSystem | 'node', dir: string): DirLock {
-  if (fs === 'node' || fs instanceof NodeFileSystem) return acquireNodeLock(dir);
-  return acquireMemLock(fs, dir);
-}
 
 /** A DirLock whose release runs `releaseOnce` the first time only (release() is idempotent). */
 function lockHandle(dir: string, releaseOnce: () => void): DirLock {
@@ -63,28 +60,23 @@ function lockHandle(dir: string, releaseOnce: () => void): DirLock {
   };
 }
 
-function epochOf(fs: FileSystem): number {
-  return fs instanceof CrashableMemFileSystem ? fs.epoch : 0;
-}
-
-function acquireMemLock(fs: FileSystem, dir: string): DirLock {
-  const key = posix.resolve('/', dir);
-  let held = memLocked.get(fs);
-  if (held === undefined) {
-    held = new Map();
-    memLocked.set(fs, held);
+/** Removes the `LOCK.<pid>.tmp` files of dead processes (see the header). REQUIRES: we hold LOCK. */
+function removeDeadLockTempFiles(resolved: string): void {
+  let names: string[];
+  try {
+    names = nodeFs.readdirSync(resolved);
+  } catch (err) {
+    throwIoError('list', resolved, err);
   }
-  const lockedAt = held.get(key);
-  if (lockedAt !== undefined && lockedAt === epochOf(fs)) {
-    throw new LockedError(dir, 'another open tree in this process');
+  for (const name of names) {
+    const parsed = parseFileName(name);
+    if (parsed?.type !== 'lock-temp' || processAlive(parsed.number)) continue;
+    try {
+      nodeFs.unlinkSync(nodePath.join(resolved, name));
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throwIoError('remove stale', nodePath.join(resolved, name), err);
+    }
   }
-  const epoch = epochOf(fs);
-  held.set(key, epoch);
-  const registry = held;
-  return lockHandle(dir, () => {
-    // A lock from before a crash may have been taken again since: leave that one alone.
-    if (registry.get(key) === epoch) registry.delete(key);
-  });
 }
 
 function isErrno(err: unknown, code: string): boolean {
@@ -119,7 +111,8 @@ function readHolder(lockPath: string, dir: string): number | undefined {
   return Number(match[1]);
 }
 
-function acquireNodeLock(dir: string): DirLock {
+/** Locks the real directory `dir` (see the header). */
+export function lockRealDirectory(dir: string): DirLock {
   // The real path, so two spellings of one directory (a symlink, "a/../b") share one registry key:
   // otherwise our own LOCK, seen under another name, would look like a stale one from an earlier
   // process with our pid and be taken over.
@@ -131,21 +124,21 @@ function acquireNodeLock(dir: string): DirLock {
   }
   if (nodeLocked.has(resolved)) throw new LockedError(dir, `this process (pid ${process.pid})`);
   const lockPath = nodePath.join(resolved, LOCK_FILE_NAME);
-  const tmpPath = nodePath.join(resolved, `${LOCK_FILE_NAME}.${process.pid}.tmp`);
+  const tmpPath = nodePath.join(resolved, lockTempFileName(process.pid));
   const content = `pid ${process.pid}\n`;
 
   try {
-    const fd = nodeFs.openSync(tmpPath, 'w');
     try {
-      nodeFs.writeSync(fd, content);
-      nodeFs.fsyncSync(fd);
-    } finally {
-      nodeFs.closeSync(fd);
+      const fd = nodeFs.openSync(tmpPath, 'w');
+      try {
+        nodeFs.writeSync(fd, content);
+        nodeFs.fsyncSync(fd);
+      } finally {
+        nodeFs.closeSync(fd);
+      }
+    } catch (err) {
+      throwIoError('write', tmpPath, err);
     }
-  } catch (err) {
-    throwIoError('write', tmpPath, err);
-  }
-  try {
     let acquired = false;
     for (let attempt = 0; attempt < LOCK_ATTEMPTS_MAX && !acquired; attempt++) {
       try {
@@ -177,8 +170,7 @@ function acquireNodeLock(dir: string): DirLock {
   // No directory fsync: a power loss kills every holder, so a LOCK that did not survive it does not
   // matter. The content was fsynced (above) so a LOCK that did survive is readable, not empty.
   nodeLocked.add(resolved);
-
-  return lockHandle(dir, () => {
+  const handle = lockHandle(dir, () => {
     nodeLocked.delete(resolved);
     // Remove LOCK only if it is still ours (a stale-takeover race may have replaced it).
     let text: string;
@@ -195,4 +187,11 @@ function acquireNodeLock(dir: string): DirLock {
       if (!isErrno(err, 'ENOENT')) throwIoError('remove', lockPath, err);
     }
   });
+  try {
+    removeDeadLockTempFiles(resolved);
+  } catch (err) {
+    handle.release();
+    throw err;
+  }
+  return handle;
 }

@@ -15,7 +15,12 @@
  * Damage followed by a valid record start (a FULL or FIRST fragment whose checksum holds) cannot
  * be explained by a crash during the last write: it is corruption. Fragments of a valid checksum
  * that break the FIRST/MIDDLE/LAST order are corruption too: a torn write cannot produce them.
- * In 'strict' mode (the manifest, which is synced before it is used) any damage is corruption.
+ * In 'torn-final-record' mode (the manifest) the rule is narrower, as a manifest is appended one
+ * record and one fsync at a time, so a crash can only cut its final record short (or leave the
+ * file's end zero-filled, where the size was persisted before the data): damage is a torn tail only
+ * if the end of the file cut the damaged fragment short, or if the file is zero from the damaged
+ * fragment, or from a page boundary after it, to its end (pages whose data never reached the disk). A complete fragment with a bad checksum is a flipped bit, not a
+ * torn write: corruption. In 'strict' mode any damage is corruption.
  *
  * Known limit, shared with leveldb: if the damage garbles a header's length, the reader cannot
  * find the next record in the same block; a valid record there, last in the file, is then taken
@@ -29,6 +34,8 @@ import type { WritableFile } from './fs.js';
 
 export const LOG_BLOCK_BYTES = 32768;
 export const LOG_HEADER_BYTES = 7;
+/** The unit in which a crash may zero a file's unsynced end ('torn-final-record' mode). */
+export const LOG_PAGE_BYTES = 4096;
 /** Largest logical record (a write batch or a manifest edit). Bounds what a reader assembles. */
 export const LOG_RECORD_BYTES_MAX = 256 * 1024 * 1024;
 export const LOG_FORMAT_VERSION = 1;
@@ -46,7 +53,15 @@ export const RECORD_FIRST = 2;
 export const RECORD_MIDDLE = 3;
 export const RECORD_LAST = 4;
 
-export type LogReadMode = 'tolerate-torn-tail' | 'strict';
+/**
+ * How a reader treats damage (see the header): 'tolerate-torn-tail' (the WAL) drops damage nothing
+ * valid follows; 'torn-final-record' (the manifest) drops only a final record cut short by the end
+ * of the file or followed by nothing but zeros; 'strict' drops nothing.
+ */
+export type LogReadMode = 'tolerate-torn-tail' | 'torn-final-record' | 'strict';
+
+/** Why the reader stopped at damage: the end of the file cut a fragment short, or a fragment is bad. */
+type Damage = 'cut-short' | 'bad';
 
 /** crc32c of the single type byte t: the checksum of a fragment continues from it. */
 const TYPE_CRC: Uint32Array = (() => {
@@ -224,7 +239,7 @@ export class LogWriter {
  * view into `data` (single-fragment records): copy it to keep it past `data`'s lifetime.
  */
 export class LogReader {
-  /** Where the valid log ends when a torn tail was dropped ('tolerate-torn-tail' only). */
+  /** Where the valid log ends when a torn tail was dropped (not in 'strict' mode). */
   tornTailOffset: number | undefined = undefined;
   private readonly data: Uint8Array;
   private readonly fileName: string;
@@ -284,12 +299,29 @@ export class LogReader {
    * Damage at `offset` that a torn write could explain. `recordStart` is the first fragment of the
    * logical record being assembled (-1 if none): a torn tail drops that whole record.
    */
-  private damaged(why: string, offset: number, recordStart: number): null {
+  private damaged(why: string, damage: Damage, offset: number, recordStart: number): null {
     if (this.mode === 'strict') this.corrupt(why, offset);
+    if (this.mode === 'torn-final-record' && damage === 'bad' && !this.zeroTailFrom(offset)) {
+      this.corrupt(`${why} in a complete record (a torn write leaves a record cut short or zeros, never this)`, offset);
+    }
     if (this.validRecordStartsAfter(offset)) this.corrupt(`${why}, and valid records follow it`, offset);
     this.tornTailOffset = recordStart >= 0 ? recordStart : offset;
     this.done = true;
     return null;
+  }
+
+  /**
+   * True if the file ends in zeros a crash can explain at damage in the fragment at `offset`: from
+   * the fragment on, or from a page boundary after it (a file system that persisted the file's new
+   * size but not its last pages shows those pages as zeros, whole pages at a time).
+   */
+  private zeroTailFrom(offset: number): boolean {
+    const data = this.data;
+    let zerosStart = data.length;
+    while (zerosStart > offset && data[zerosStart - 1] === 0) zerosStart--;
+    if (zerosStart === offset) return true;
+    const pageBoundary = Math.ceil(zerosStart / LOG_PAGE_BYTES) * LOG_PAGE_BYTES;
+    return pageBoundary < data.length;
   }
 
   /** True if a FULL or FIRST fragment with a valid checksum starts anywhere after `offset`. */
@@ -338,22 +370,22 @@ export class LogReader {
           this.pos = blockEnd;
           continue;
         }
-        if (pos < data.length) return this.damaged('log cut off in a block trailer', pos, recordStart);
+        if (pos < data.length) return this.damaged('log cut off in a block trailer', 'cut-short', pos, recordStart);
       }
       if (pos === data.length) {
-        if (recordStart >= 0) return this.damaged('log ends inside a fragmented record', pos, recordStart);
+        if (recordStart >= 0) return this.damaged('log ends inside a fragmented record', 'cut-short', pos, recordStart);
         this.done = true;
         return null;
       }
-      if (data.length - pos < LOG_HEADER_BYTES) return this.damaged('truncated record header', pos, recordStart);
+      if (data.length - pos < LOG_HEADER_BYTES) return this.damaged('truncated record header', 'cut-short', pos, recordStart);
       const len = data[pos + 4]! | (data[pos + 5]! << 8);
       const type = data[pos + 6]!;
       const end = pos + LOG_HEADER_BYTES + len;
-      if (end > blockEnd) return this.damaged(`record length ${len} overruns its block`, pos, recordStart);
-      if (end > data.length) return this.damaged('truncated record', pos, recordStart);
+      if (end > blockEnd) return this.damaged(`record length ${len} overruns its block`, 'bad', pos, recordStart);
+      if (end > data.length) return this.damaged('truncated record', 'cut-short', pos, recordStart);
       const fragment = data.subarray(pos + LOG_HEADER_BYTES, end);
       if (unmaskCrc(getFixed32(data, pos)) !== crc32c(fragment, TYPE_CRC[type]!)) {
-        return this.damaged('record checksum mismatch', pos, recordStart);
+        return this.damaged('record checksum mismatch', 'bad', pos, recordStart);
       }
       // The checksum holds: from here on, a violation is written data, not a torn write.
       this.pos = end;

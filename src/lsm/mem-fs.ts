@@ -18,12 +18,13 @@
  * pages on its own would.
  *
  * After crash(), every handle opened before it is dead: any call on it throws IoError (EBADF), as
- * the process that held it is gone.
+ * the process that held it is gone. So is every directory lock taken before it (lock()): the
+ * "process" that held it died, so a test can reopen the tree after crash().
  */
 import * as posix from 'node:path/posix';
-import { IoError } from '../errors.js';
+import { IoError, LockedError } from '../errors.js';
 import { assert } from '../util/assert.js';
-import type { FileSystem, RandomAccessFile, WritableFile } from './fs.js';
+import type { DirLock, FileSystem, RandomAccessFile, WritableFile } from './fs.js';
 
 export type MemFsOp =
   | 'append' | 'sync' | 'create' | 'openAppend' | 'openRead' | 'read' | 'readFile'
@@ -128,8 +129,10 @@ export class CrashableMemFileSystem implements FileSystem {
   private epochValue = 0;
   private readonly faults = new Map<MemFsOp, Fault>();
   readonly counts: MemFsCounts = { appends: 0, syncs: 0, dirSyncs: 0 };
+  /** Locked directories (normalized paths) -> the crash epoch they were locked in. */
+  private readonly locks = new Map<string, number>();
 
-  /** Number of crashes so far. A handle (or a lock, src/lsm/lock.ts) from an older epoch is dead. */
+  /** Number of crashes so far. A handle (or a lock, lock()) from an older epoch is dead. */
   get epoch(): number {
     return this.epochValue;
   }
@@ -145,6 +148,27 @@ export class CrashableMemFileSystem implements FileSystem {
 
   clearErrors(): void {
     this.faults.clear();
+  }
+
+  /**
+   * The directory lock of this file system: a registry of locked directories. A lock from an
+   * earlier epoch (before a crash) no longer counts.
+   */
+  lock(dir: string): DirLock {
+    const key = posix.resolve('/', dir);
+    const epoch = this.epochValue;
+    if (this.locks.get(key) === epoch) throw new LockedError(dir, 'another open tree on this file system');
+    this.locks.set(key, epoch);
+    let released = false;
+    return {
+      dir,
+      release: () => {
+        if (released) return;
+        released = true;
+        // A lock from before a crash may have been taken again since: leave that one alone.
+        if (this.locks.get(key) === epoch) this.locks.delete(key);
+      },
+    };
   }
 
   /** Loses everything not durable and kills every open handle (see the module comment). */

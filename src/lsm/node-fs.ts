@@ -14,20 +14,9 @@
 import * as fs from 'node:fs';
 import { IoError } from '../errors.js';
 import { assert } from '../util/assert.js';
-import type { FileSystem, RandomAccessFile, WritableFile } from './fs.js';
-
-/** A Node system error carries a string errno code ("ENOENT"); anything else is not ours to wrap. */
-function isSystemError(err: unknown): err is NodeJS.ErrnoException {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
-}
-
-/** Throws `err` as an IoError naming the operation and path if it is a system error, else as is. */
-export function throwIoError(operation: string, path: string, err: unknown): never {
-  if (isSystemError(err)) {
-    throw new IoError(`${operation} ${path}: ${err.code}: ${err.message}`, err);
-  }
-  throw err;
-}
+import type { DirLock, FileSystem, RandomAccessFile, WritableFile } from './fs.js';
+import { lockRealDirectory } from './lock.js';
+import { throwIoError } from './system-error.js';
 
 /** Runs a node:fs call, turning a system error into the IoError of throwIoError. */
 function ioCall<T>(operation: string, path: string, call: () => T): T {
@@ -154,6 +143,11 @@ class NodeRandomAccessFile implements RandomAccessFile {
 export class NodeFileSystem implements FileSystem {
   /** Real files: a worker's own NodeFileSystem opens the same paths. */
   readonly reachableFromWorkers = true;
+
+  /** The LOCK file plus this process's registry of locked real paths (src/lsm/lock.ts). */
+  lock(dir: string): DirLock {
+    return lockRealDirectory(dir);
+  }
 
   create(path: string): WritableFile {
     return ioCall('create', path, () => new NodeWritableFile(path, fs.openSync(path, 'w'), 0));

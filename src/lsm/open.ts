@@ -8,16 +8,20 @@
  * - every write a WAL acknowledged is in the tree afterwards (as L0 tables), except a torn final
  *   record of a log (a crash mid-append, never acknowledged as synced);
  * - the replayed tables and the new WAL are recorded in one manifest edit;
- * - no file number of a log found on disk is handed out again.
+ * - no file number found on disk (a log, a table, a manifest, a temp file) is handed out again;
+ * - before anything is deleted, the directory is checked against the manifest
+ *   (src/lsm/directory-check.ts): a manifest that lost edits fails open, it is not trusted;
+ * - a failed open removes the tables its WAL replay wrote and releases the lock (its temporary
+ *   file included, src/lsm/lock.ts).
  */
 import type { HotPaths } from '../engine/types.js';
 import { loadEngine } from '../engine/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { joinPath, logFileName, parseFileName } from './filenames.js';
-import type { FileSystem } from './fs.js';
+import { checkDirectory, type SequenceRange } from './directory-check.js';
+import { joinPath, logFileName, parseFileName, tableFileName } from './filenames.js';
+import type { DirLock, FileSystem } from './fs.js';
 import { createJobRunner } from './job-runner.js';
 import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobRunner } from './jobs.js';
-import { acquireLock, type DirLock } from './lock.js';
 import { LogKind, LogReader, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
 import { nodeFileSystem } from './node-fs.js';
@@ -48,35 +52,46 @@ export async function openTree(dir: string, options: ResolvedOptions): Promise<O
     if (!options.createIfMissing) throw new InvalidArgumentError(`${dir} does not exist (createIfMissing is false)`);
     fs.mkdirp(dir);
   }
-  const lock = acquireLock(fs, dir);
+  const lock = fs.lock(dir);
   let runner: JobRunner | undefined;
+  let versions: VersionSet | undefined;
   try {
     const engine = await loadEngine(options.engine);
-    const versions = await VersionSet.open(fs, dir, {
+    versions = await VersionSet.open(fs, dir, {
       createIfMissing: options.createIfMissing,
       errorIfExists: options.errorIfExists,
     });
     runner = await createJobRunner(options, fs, engine);
-    const recovered = await recover(fs, dir, options, versions, runner);
+    const recovered = await recover(fs, dir, options, versions, runner, engine);
     return { dir, fs, options, engine, lock, versions, runner, ...recovered };
   } catch (err) {
     // Released whatever the failure; the error itself goes to the caller unchanged.
+    await versions?.close();
     await runner?.close();
     lock.release();
     throw err;
   }
 }
 
+/** Adds [first, last] to `ranges`, merging it into the last range when it continues it. */
+function extendRanges(ranges: SequenceRange[], first: number, last: number): void {
+  const tail = ranges[ranges.length - 1];
+  if (tail !== undefined && first <= tail.last + 1 && first >= tail.first) tail.last = Math.max(tail.last, last);
+  else ranges.push({ first, last });
+}
+
 /**
  * Replays the WALs the manifest does not cover into memtables, writes what they held as L0
- * tables, and starts a new WAL, all recorded in one manifest edit. A torn final record of a log
- * is dropped; anything else unreadable is LSM_ERR_CORRUPTION.
+ * tables, checks the directory against the manifest, and starts a new WAL, all recorded in one
+ * manifest edit. A torn final record of a log is dropped; anything else unreadable is
+ * LSM_ERR_CORRUPTION. If the check fails, the tables the replay wrote are removed.
  */
 async function recover(
-  fs: FileSystem, dir: string, opts: ResolvedOptions, versions: VersionSet, runner: JobRunner,
+  fs: FileSystem, dir: string, opts: ResolvedOptions, versions: VersionSet, runner: JobRunner, engine: HotPaths,
 ): Promise<{ wal: LogWriter | undefined; walNumber: number; lastSequence: number }> {
   let lastSequence = versions.lastSequence;
   const edit = new VersionEdit();
+  const replayed: SequenceRange[] = [];
   const table = tableOptionsOf(opts);
   const flushMem = async (mem: MemTable): Promise<void> => {
     const run = mem.toRun();
@@ -84,18 +99,21 @@ async function recover(
     const result = await runner.run({ kind: 'flush', dir, run, table, fileNumbers: numbers, snapshots: [] });
     for (const o of result.outputs) edit.addFile(0, toFileMetadata(o));
   };
+  // Every numbered file found keeps its number out of later use: a pre-created WAL, or the table of
+  // a job that crashed before its edit, may be numbered past the manifest's next file number. A
+  // reused number would overwrite a file the directory check has not looked at yet.
+  const names = fs.list(dir);
+  for (const name of names) {
+    const parsed = parseFileName(name);
+    if (parsed !== undefined && (parsed.type === 'log' || parsed.type === 'table' || parsed.type === 'manifest' || parsed.type === 'temp')) {
+      versions.markFileNumberUsed(parsed.number);
+    }
+  }
   if (opts.wal) {
-    const names = fs.list(dir);
     const logs = names
       .map((name) => ({ name, parsed: parseFileName(name) }))
       .filter((f) => f.parsed?.type === 'log' && f.parsed.number >= versions.logNumber)
       .sort((a, b) => a.parsed!.number - b.parsed!.number);
-    // Every log found keeps its number out of later use (a pre-created WAL may be newer than
-    // the manifest's next file number).
-    for (const name of names) {
-      const parsed = parseFileName(name);
-      if (parsed !== undefined && parsed.type === 'log') versions.markFileNumberUsed(parsed.number);
-    }
     let mem = new MemTable();
     for (const log of logs) {
       const reader = new LogReader(fs.readFile(joinPath(dir, log.name)), log.name, LogKind.Wal, 'tolerate-torn-tail');
@@ -104,7 +122,10 @@ async function recover(
         const { sequence, count } = decodeBatch(record, log.name, reader.recordOffset, (seq, kind, key, value) => {
           mem.add(seq, kind, key, value);
         });
-        if (count > 0) lastSequence = Math.max(lastSequence, sequence + count - 1);
+        if (count > 0) {
+          lastSequence = Math.max(lastSequence, sequence + count - 1);
+          extendRanges(replayed, sequence, sequence + count - 1);
+        }
         if (mem.approximateBytes >= opts.memtableBytesMax) {
           await flushMem(mem);
           mem = new MemTable();
@@ -112,6 +133,13 @@ async function recover(
       }
     }
     if (mem.entryCount > 0) await flushMem(mem);
+  }
+  const written = new Set(edit.newFiles.map(({ file }) => file.number));
+  try {
+    checkDirectory(fs, dir, versions, engine, opts.wal ? replayed : undefined, written);
+  } catch (err) {
+    for (const number of written) fs.remove(joinPath(dir, tableFileName(number)));
+    throw err;
   }
   let wal: LogWriter | undefined;
   let walNumber = 0;

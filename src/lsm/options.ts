@@ -98,6 +98,24 @@ function boolOption(options: LsmTreeOptions, name: keyof LsmTreeOptions, fallbac
 
 const MiB = 1024 * 1024;
 
+/** The methods every FileSystem has (src/lsm/fs.ts): what the `fs` option is checked against. */
+const FILE_SYSTEM_METHODS = [
+  'lock', 'create', 'openAppend', 'openRead', 'readFile', 'exists', 'fileSize', 'rename', 'remove',
+  'removeAsync', 'removeDir', 'link', 'mkdirp', 'list', 'syncDir', 'syncDirSync',
+] as const satisfies readonly (keyof FileSystem)[];
+
+/** Checks the shape of the `fs` option at the edge, so a wrong one fails here and not deep inside. */
+function fsOption(fs: unknown): FileSystem | undefined {
+  if (fs === undefined) return undefined;
+  if (typeof fs !== 'object' || fs === null) throw new InvalidArgumentError(`option fs must be a FileSystem object, got ${fs === null ? 'null' : typeof fs}`);
+  const missing = FILE_SYSTEM_METHODS.filter((m) => typeof (fs as Record<string, unknown>)[m] !== 'function');
+  if (missing.length > 0) throw new InvalidArgumentError(`option fs is not a FileSystem: it has no method ${missing.join(', ')}`);
+  if (typeof (fs as { reachableFromWorkers?: unknown }).reachableFromWorkers !== 'boolean') {
+    throw new InvalidArgumentError('option fs is not a FileSystem: reachableFromWorkers must be a boolean');
+  }
+  return fs as FileSystem;
+}
+
 export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
   const engine = options.engine ?? 'wasm';
@@ -115,7 +133,7 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
   } else throw new InvalidArgumentError('option workerPool must be a boolean or { maxThreads, maxQueue }');
   if (options.jobPool !== undefined && typeof options.jobPool !== 'function') throw new InvalidArgumentError('option jobPool must be a function');
   const resolved: ResolvedOptions = {
-    fs: options.fs,
+    fs: fsOption(options.fs),
     engine,
     createIfMissing: boolOption(options, 'createIfMissing', true),
     errorIfExists: boolOption(options, 'errorIfExists', false),

@@ -36,7 +36,6 @@ import { CURRENT_FILE_NAME, joinPath, manifestFileName, parseFileName, tableFile
 import type { FileSystem } from './fs.js';
 import { trailerSequence } from '../format/internal-key.js';
 import { runBytes } from './jobs.js';
-import { acquireLock } from './lock.js';
 import { LogKind, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
 import { nodeFileSystem } from './node-fs.js';
@@ -103,7 +102,7 @@ export async function repairTree(dir: string, options: RepairOptions = {}): Prom
   const fs = options.fs ?? nodeFileSystem;
   if (!fs.exists(dir)) throw new InvalidArgumentError(`${dir} does not exist`);
   const engine = await loadEngine(options.engine ?? 'js');
-  const lock = acquireLock(fs, dir);
+  const lock = fs.lock(dir);
   try {
     return await repairLocked(fs, dir, engine, options);
   } finally {

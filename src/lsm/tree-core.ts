@@ -14,9 +14,8 @@ import type { EntryRun, HotPaths } from '../engine/types.js';
 import { ClosedError } from '../errors.js';
 import { BlockCache } from './block-cache.js';
 import type { CompactionOptions } from './compaction-picker.js';
-import type { FileSystem } from './fs.js';
+import type { DirLock, FileSystem } from './fs.js';
 import type { JobRunner } from './jobs.js';
-import type { DirLock } from './lock.js';
 import type { LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
 import type { OpenedTree } from './open.js';
@@ -47,6 +46,12 @@ export class TreeCore {
   wal: LogWriter | undefined;
   walNumber: number;
   lastSequence: number;
+  /**
+   * The fsync of the WAL `imm` was written to, started when it was retired (write-path.ts). Its
+   * flush writes no table before it settles: a table holding writes its WAL lost in a power loss
+   * would look, to open's directory check, like a table whose manifest edit was lost.
+   */
+  immWalSync: Promise<void> | undefined = undefined;
   /** Memtable switches so far, and how many of those memtables are installed as tables. */
   switches = 0;
   flushedSwitches = 0;

@@ -3,7 +3,7 @@
  * over a range at one sequence number). The tree builds them (src/lsm/db.ts) and learns of their
  * release through the callbacks it passes in.
  */
-import { ClosedError } from '../errors.js';
+import { ClosedError, IteratorNotPositionedError } from '../errors.js';
 import type { DbIterator } from './db-iterator.js';
 import { toKey, type KeyLike } from './user-input.js';
 
@@ -25,10 +25,17 @@ export class TreeSnapshot {
   }
 }
 
-/** A cursor over a range of the tree; `next()` advances, `key()`/`value()` read the current entry. */
+/**
+ * A cursor over a range of the tree; `next()` advances, `key()`/`value()` read the current entry.
+ * Reading with no current entry (before next(), after next() returned false, after seek()) is
+ * LSM_ERR_ITERATOR_NOT_POSITIONED; after close(), LSM_ERR_CLOSED: a caller's mistake, checked here
+ * so it never reaches the inner iterator's assertions.
+ */
 export class TreeIterator {
   private remaining: number;
   private done = false;
+  /** The last next() returned true and nothing moved the cursor since. */
+  private positioned = false;
   /** @internal */
   constructor(
     private readonly inner: DbIterator,
@@ -43,19 +50,28 @@ export class TreeIterator {
    */
   next(): boolean {
     if (this.done) throw new ClosedError('iterator');
+    this.positioned = false;
     if (this.remaining <= 0 || !this.inner.next()) return false;
     this.remaining--;
+    this.positioned = true;
     return true;
   }
   key(): Uint8Array {
+    this.checkPositioned('key()');
     return this.inner.key();
   }
   value(): Uint8Array {
+    this.checkPositioned('value()');
     return this.inner.value();
+  }
+  private checkPositioned(what: string): void {
+    if (this.done) throw new ClosedError('iterator');
+    if (!this.positioned) throw new IteratorNotPositionedError(`iterator ${what}`);
   }
   /** The next `next()` yields the first key >= target (forward) or <= target (reverse). */
   seek(target: KeyLike): void {
     if (this.done) throw new ClosedError('iterator');
+    this.positioned = false;
     this.inner.seek(toKey(target, 'seek target'));
   }
   get closed(): boolean {

@@ -82,7 +82,9 @@ export function requireTreeFiles(dir: string, names: readonly string[]): void {
 export function kindOfFile(name: string): TreeFileKind {
   const parsed = parseFileName(name);
   if (parsed === undefined) return 'unknown';
-  return parsed.type === 'log' ? 'wal' : parsed.type;
+  if (parsed.type === 'log') return 'wal';
+  if (parsed.type === 'lock-temp') return 'temp';
+  return parsed.type;
 }
 
 export async function verifyTree(dir: string, options: VerifyOptions = {}): Promise<VerifyReport> {

@@ -165,7 +165,7 @@ export class VersionSet {
       const leftovers = names.filter((name) => {
         const parsed = parseFileName(name);
         if (parsed === undefined) return true;
-        if (parsed.type === 'lock' || parsed.type === 'temp') return false;
+        if (parsed.type === 'lock' || parsed.type === 'lock-temp' || parsed.type === 'temp') return false;
         return !(parsed.type === 'manifest' && parsed.number === FIRST_MANIFEST_NUMBER);
       });
       if (leftovers.length > 0) {
@@ -437,6 +437,7 @@ export class VersionSet {
           return !pending.has(parsed.number) && !this.liveManifests.has(parsed.number);
         case 'current':
         case 'lock':
+        case 'lock-temp':
           return false;
       }
     });
@@ -454,7 +455,7 @@ export class VersionSet {
 
 /** Replays a manifest into a version and counters; see docs/format/manifest.md. */
 function replayManifest(data: Uint8Array, manifestPath: string, numLevels: number): { version: Version; counters: Counters } {
-  const reader = new LogReader(data, manifestPath, LogKind.Manifest, 'tolerate-torn-tail');
+  const reader = new LogReader(data, manifestPath, LogKind.Manifest, 'torn-final-record');
   const builder = new VersionBuilder(Version.empty(numLevels));
   let lastRecord = { file: manifestPath, offset: 0 };
   let logNumber: number | undefined;

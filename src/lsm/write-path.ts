@@ -66,6 +66,15 @@ export class WritePath {
     return this.queue.whenIdle();
   }
 
+  /**
+   * fsyncs the current WAL and waits for the retired one's fsync, so every write committed so far
+   * is durable (close({ sync: true })). Rejects with the typed error of a failed fsync.
+   * REQUIRES: no write group is being committed (after whenIdle()).
+   */
+  async syncWal(): Promise<void> {
+    await Promise.all([this.core.wal?.sync(), this.previousWalSync]);
+  }
+
   /** REQUIRES: the tree is closed. Waits for the retired WAL's sync and closes a pre-created WAL. */
   async close(): Promise<void> {
     await Promise.allSettled([this.previousWalSync, this.nextWal?.then(({ wal }) => wal.close())]);
@@ -204,6 +213,7 @@ export class WritePath {
       const old = core.wal;
       const retired = old.sync().finally(() => old.close());
       this.previousWalSync = retired;
+      core.immWalSync = retired;
       // Once durable, synced groups need not wait for it any more.
       retired.then(
         () => {

@@ -10,8 +10,9 @@
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { HotPaths } from '../engine/types.js';
-import { CorruptionError, IoError, JobFailedError, LsmraftError } from '../errors.js';
+import { JobFailedError, LsmraftError } from '../errors.js';
 import type { Job, JobPoolFactory, JobPoolSize, JobResult, JobRunner } from '../lsm/jobs.js';
+import { errorFromData } from './job-error.js';
 import type { PoolReply, PoolTask } from './worker.js';
 
 /** The worker module: compiled JS in a build, or the tsx loader when running from sources. */
@@ -94,14 +95,7 @@ export class JobPool implements JobRunner {
       throw new JobFailedError(`${job.kind} job failed in a worker: ${err instanceof Error ? err.message : String(err)}`, err);
     }
     if (reply.ok) return reply.result;
-    switch (reply.code) {
-      case 'LSM_ERR_CORRUPTION':
-        throw new CorruptionError(reply.message, reply.file, reply.offset);
-      case 'LSM_ERR_IO':
-        throw new IoError(reply.message);
-      default:
-        throw new JobFailedError(`${job.kind} job failed: ${reply.code}: ${reply.message}`);
-    }
+    throw errorFromData(reply.error);
   }
 
   async close(): Promise<void> {

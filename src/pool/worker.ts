@@ -3,13 +3,14 @@
  * (src/lsm/jobs.ts), with its own hot-path engine instance (for 'wasm', its own WebAssembly memory)
  * and the real file system. It returns only the new tables' metadata.
  *
- * Errors cross the thread boundary as plain data ({ code, message }): structured clone keeps an
- * Error's message but not its class or `code`, and the pool turns them back into typed errors.
+ * Errors cross the thread boundary as plain data (src/pool/job-error.ts): structured clone keeps an
+ * Error's message but not its class, `code` or cause, and the pool turns them back into typed errors.
  */
 import type { EngineName, HotPaths } from '../engine/types.js';
 import { loadEngine } from '../engine/index.js';
 import { LsmraftError } from '../errors.js';
 import { runJob, type Job, type JobResult } from '../lsm/jobs.js';
+import { errorToData, type ErrorData } from './job-error.js';
 import { nodeFileSystem } from '../lsm/node-fs.js';
 
 export interface PoolTask {
@@ -17,7 +18,7 @@ export interface PoolTask {
   job: Job;
 }
 
-export type PoolReply = { ok: true; result: JobResult } | { ok: false; code: string; message: string; file?: string; offset?: number };
+export type PoolReply = { ok: true; result: JobResult } | { ok: false; error: ErrorData };
 
 const engines = new Map<EngineName, Promise<HotPaths>>();
 
@@ -35,10 +36,7 @@ export default async function runPoolTask(task: PoolTask): Promise<PoolReply> {
     const engine = await engineFor(task.engine);
     return { ok: true, result: runJob(nodeFileSystem, engine, task.job) };
   } catch (err) {
-    if (err instanceof LsmraftError) {
-      const where = err as LsmraftError & { file?: string; offset?: number };
-      return { ok: false, code: err.code, message: err.message, file: where.file, offset: where.offset };
-    }
+    if (err instanceof LsmraftError) return { ok: false, error: errorToData(err) };
     // Anything else is a bug (an assertion failure included): let it fail the task loudly.
     throw err;
   }

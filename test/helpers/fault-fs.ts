@@ -11,7 +11,7 @@
  * (the disk was freed, the controller came back); `injected` records each fault raised, in order.
  */
 import { IoError } from '../../src/errors.js';
-import type { FileSystem, RandomAccessFile, WritableFile } from '../../src/lsm/fs.js';
+import type { DirLock, FileSystem, RandomAccessFile, WritableFile } from '../../src/lsm/fs.js';
 import { Rng } from './rng.js';
 
 /** What a call does, in the words of the system calls it makes. */
@@ -109,6 +109,11 @@ export class FaultFileSystem implements FileSystem {
     this.rng = new Rng(options.seed ?? 1);
     for (const r of options.rules ?? []) this.addRule(r);
   }
+  /** The wrapped file system's lock: a wrapper must never weaken it (src/lsm/fs.ts). */
+  lock(dir: string): DirLock {
+    return this.inner.lock(dir);
+  }
+
 
   addRule(rule: FaultRule): void {
     if (rule.nth !== undefined && (!Number.isInteger(rule.nth) || rule.nth < 1)) throw new RangeError(`nth must be a positive integer, got ${rule.nth}`);

@@ -5,7 +5,7 @@
  * jobs and timers cannot touch the files the restarted tree opens.
  */
 import { IoError } from '../../src/errors.js';
-import type { FileSystem, RandomAccessFile, WritableFile } from '../../src/lsm/fs.js';
+import type { DirLock, FileSystem, RandomAccessFile, WritableFile } from '../../src/lsm/fs.js';
 
 export class ProcessFileSystem implements FileSystem {
   private dead = false;
@@ -44,6 +44,11 @@ export class ProcessFileSystem implements FileSystem {
     };
   }
 
+  /** The wrapped file system's lock (a crash() of CrashableMemFileSystem ends it). */
+  lock(dir: string): DirLock {
+    this.check('lock', dir);
+    return this.inner.lock(dir);
+  }
   create(path: string): WritableFile {
     this.check('create', path);
     return this.wrapWritable(this.inner.create(path));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LockedError } from '../../src/errors.js';
-import { LOCK_FILE_NAME, acquireLock } from '../../src/lsm/lock.js';
+import { LOCK_FILE_NAME } from '../../src/lsm/lock.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';
 
@@ -38,7 +38,7 @@ function deadPid(): number {
 
 /** Starts a child process that takes the lock and sleeps; resolves once it holds it. */
 function childHoldingLock(lockDir: string): Promise<ChildProcess> {
-  const script = `import(${JSON.stringify(lockModule)}).then((m) => { m.acquireLock('node', ${JSON.stringify(lockDir)}); ` +
+  const script = `import(${JSON.stringify(lockModule)}).then((m) => { m.lockRealDirectory(${JSON.stringify(lockDir)}); ` +
     `process.stdout.write('locked\\n'); setTimeout(() => {}, 60000); });`;
   const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
@@ -65,35 +65,47 @@ function childHoldingLock(lockDir: string): Promise<ChildProcess> {
   });
 }
 
-describe('acquireLock on real files', () => {
+describe('NodeFileSystem.lock', () => {
   it('refuses a second lock in the same process until released', () => {
-    const lock = acquireLock('node', dir);
+    const lock = nodeFileSystem.lock(dir);
     expect(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')).toBe(`pid ${process.pid}\n`);
-    const e = lockedCode(() => acquireLock(nodeFileSystem, join(dir, '.')));
+    const e = lockedCode(() => nodeFileSystem.lock(join(dir, '.')));
     expect(e.code).toBe('LSM_ERR_LOCKED');
     expect(e.message).toContain(`pid ${process.pid}`);
     lock.release();
     lock.release(); // idempotent
     expect(existsSync(join(dir, LOCK_FILE_NAME))).toBe(false);
-    const again = acquireLock('node', dir);
+    const again = nodeFileSystem.lock(dir);
     again.release();
     expect(readdirSync(dir)).toEqual([]); // no temporary file left behind
+  });
+
+  it('refuses a second lock taken through a second copy of the lock module (one registry per process)', async () => {
+    // A second module instance, as when a process loads both the package build and its sources.
+    const copy = (await import(/* @vite-ignore */ `${lockModule}?second-copy`)) as typeof import('../../src/lsm/lock.js');
+    const lock = nodeFileSystem.lock(dir);
+    try {
+      expect(lockedCode(() => copy.lockRealDirectory(dir)).code).toBe('LSM_ERR_LOCKED');
+    } finally {
+      lock.release();
+    }
+    copy.lockRealDirectory(dir).release();
   });
 
   it('knows one directory under two names (a symlink)', () => {
     const real = join(dir, 'db');
     mkdirSync(real);
     symlinkSync(real, join(dir, 'alias'));
-    const lock = acquireLock('node', real);
-    expect(lockedCode(() => acquireLock('node', join(dir, 'alias'))).code).toBe('LSM_ERR_LOCKED');
+    const lock = nodeFileSystem.lock(real);
+    expect(lockedCode(() => nodeFileSystem.lock(join(dir, 'alias'))).code).toBe('LSM_ERR_LOCKED');
     lock.release();
-    acquireLock('node', join(dir, 'alias')).release();
+    nodeFileSystem.lock(join(dir, 'alias')).release();
   });
 
   it('fails while another live process holds the lock, and takes it over after that process is killed', async () => {
     const child = await childHoldingLock(dir);
     try {
-      const e = lockedCode(() => acquireLock('node', dir));
+      const e = lockedCode(() => nodeFileSystem.lock(dir));
       expect(e.code).toBe('LSM_ERR_LOCKED');
       expect(e.message).toContain(`pid ${child.pid}`);
     } finally {
@@ -102,37 +114,37 @@ describe('acquireLock on real files', () => {
       await exited;
     }
     expect(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')).toBe(`pid ${child.pid}\n`); // stale, left by kill -9
-    const lock = acquireLock('node', dir);
+    const lock = nodeFileSystem.lock(dir);
     expect(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')).toBe(`pid ${process.pid}\n`);
     lock.release();
   }, 30_000);
 
   it('takes over a LOCK naming a dead pid or our own pid from an earlier life; refuses an unreadable one', () => {
     writeFileSync(join(dir, LOCK_FILE_NAME), `pid ${deadPid()}\n`);
-    acquireLock('node', dir).release();
+    nodeFileSystem.lock(dir).release();
     writeFileSync(join(dir, LOCK_FILE_NAME), `pid ${process.pid}\n`);
-    acquireLock('node', dir).release();
+    nodeFileSystem.lock(dir).release();
     writeFileSync(join(dir, LOCK_FILE_NAME), 'garbage');
-    expect(lockedCode(() => acquireLock('node', dir)).code).toBe('LSM_ERR_LOCKED');
+    expect(lockedCode(() => nodeFileSystem.lock(dir)).code).toBe('LSM_ERR_LOCKED');
     expect(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8')).toBe('garbage');
   });
 });
 
-describe('acquireLock on an in-memory file system', () => {
+describe('CrashableMemFileSystem.lock', () => {
   it('refuses a second lock per file system and directory, and frees locks on crash', () => {
     const fs = new CrashableMemFileSystem();
     fs.mkdirp('/db');
-    const first = acquireLock(fs, '/db');
-    expect(lockedCode(() => acquireLock(fs, 'db/')).code).toBe('LSM_ERR_LOCKED');
+    const first = fs.lock('/db');
+    expect(lockedCode(() => fs.lock('db/')).code).toBe('LSM_ERR_LOCKED');
     const other = new CrashableMemFileSystem();
-    acquireLock(other, '/db').release(); // another "machine"
-    acquireLock(fs, '/db2').release();
+    other.lock('/db').release(); // another "machine"
+    fs.lock('/db2').release();
 
     fs.crash(); // the process holding `first` is gone
-    const second = acquireLock(fs, '/db');
+    const second = fs.lock('/db');
     first.release(); // a dead holder's release must not free the new lock
-    expect(lockedCode(() => acquireLock(fs, '/db')).code).toBe('LSM_ERR_LOCKED');
+    expect(lockedCode(() => fs.lock('/db')).code).toBe('LSM_ERR_LOCKED');
     second.release();
-    acquireLock(fs, '/db').release();
+    fs.lock('/db').release();
   });
 });

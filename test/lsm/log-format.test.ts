@@ -5,7 +5,7 @@ import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { CorruptionError, IoError } from '../../src/errors.js';
 import { KIND_DELETE, KIND_PUT } from '../../src/format/internal-key.js';
 import {
-  LOG_BLOCK_BYTES, LOG_FILE_HEADER_BYTES, LOG_HEADER_BYTES, LogKind, LogReader, LogWriter,
+  LOG_BLOCK_BYTES, LOG_FILE_HEADER_BYTES, LOG_HEADER_BYTES, LOG_PAGE_BYTES, LogKind, LogReader, LogWriter,
   RECORD_FIRST, RECORD_FULL, RECORD_LAST, RECORD_MIDDLE, encodeLogFileHeader, type LogReadMode,
 } from '../../src/lsm/log-format.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
@@ -287,6 +287,52 @@ describe('torn tails', () => {
     const got = readAll(fs.readFile('/wal'));
     expectRecords(got.records, [utf8('one'), pattern(70_000, 12)]);
     expect(got.torn).toBe(got.offsets[1]! + 70_000 + 3 * LOG_HEADER_BYTES);
+  });
+});
+
+describe("the manifest's torn-final-record mode", () => {
+  /** Three records, the last one from offset 4000 past a page boundary (4096) to about 4600. */
+  function manifestLike(): { data: Uint8Array; records: Uint8Array[]; lastStart: number } {
+    const records = [pattern(100, 1), pattern(4000 - 100 - 2 * LOG_HEADER_BYTES - FIRST_RECORD_OFFSET, 2), pattern(600, 3)];
+    const data = writeLog(records);
+    const got = readAll(data, 'strict');
+    const lastStart = got.offsets[2]!;
+    expect(lastStart).toBe(4000);
+    expect(data.length).toBeGreaterThan(LOG_PAGE_BYTES);
+    return { data, records, lastStart };
+  }
+
+  it('drops a final record cut short at any byte, as a crash during its append leaves it', () => {
+    const { data, records, lastStart } = manifestLike();
+    for (let cut = lastStart + 1; cut < data.length; cut++) {
+      const got = readAll(data.subarray(0, cut), 'torn-final-record');
+      expectRecords(got.records, records.slice(0, 2));
+      expect(got.torn).toBe(lastStart);
+    }
+  });
+
+  it('reports a flipped bit anywhere in a complete final record as corruption', () => {
+    const { data, lastStart } = manifestLike();
+    for (let at = lastStart; at < data.length; at += 37) {
+      if (at >= lastStart + 4 && at < lastStart + LOG_HEADER_BYTES) continue; // a flipped length runs past the end: cut short
+      const flipped = data.slice();
+      flipped[at] = flipped[at]! ^ 0x10;
+      expectCorruption(() => readAll(flipped, 'torn-final-record'), lastStart);
+      // The write-ahead log's rule would have dropped it as a torn tail.
+      expect(readAll(flipped, 'tolerate-torn-tail').torn).toBe(lastStart);
+    }
+  });
+
+  it('drops a final record zero from its start or from a page boundary on, and no other zeros', () => {
+    const { data, records, lastStart } = manifestLike();
+    const zeroedFrom = (from: number): Uint8Array => {
+      const z = data.slice();
+      z.fill(0, from);
+      return z;
+    };
+    expectRecords(readAll(zeroedFrom(lastStart), 'torn-final-record').records, records.slice(0, 2));
+    expectRecords(readAll(zeroedFrom(LOG_PAGE_BYTES), 'torn-final-record').records, records.slice(0, 2));
+    expectCorruption(() => readAll(zeroedFrom(LOG_PAGE_BYTES + 100), 'torn-final-record'), lastStart);
   });
 });
 

@@ -39,9 +39,14 @@ describe('memtable switch while a synced group waits for its fsync', () => {
     // flush() switches the memtable; the synced put is logged in the old WAL meanwhile.
     const flushed = tree.flush();
     const synced = tree.put('b', '2', { sync: true });
-    await flushed;
+    // The flush writes its table only after the old WAL's fsync settles (TreeCore.immWalSync): hold
+    // the fsync until the switch has landed (a second WAL exists), then release it. Bounded wait.
+    for (let i = 0; i < 1000 && fs.list('/db').filter((n) => n.endsWith('.log')).length < 2; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(fs.list('/db').filter((n) => n.endsWith('.log')).length).toBe(2);
     releaseHeld();
-    await synced;
+    await Promise.all([flushed, synced]);
     expect(fromUtf8(tree.getSync('b')!)).toBe('2');
     await tree.close();
 
