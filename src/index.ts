@@ -10,6 +10,7 @@ export {
   InvalidArgumentError,
   IoError,
   JobFailedError,
+  BackgroundError,
   WasmError,
 } from './errors.js';
 export type { LsmraftErrorCode } from './errors.js';

@@ -5,8 +5,8 @@
  *
  * - open.ts: the directory, lock, manifest and recovery from the WALs;
  * - write-path.ts: group commit -> WAL -> memtable, memtable switches, WAL pre-creation;
- * - background.ts: flush and compaction jobs (inline or in the worker pool, src/lsm/jobs.ts),
- *   their failures and retries;
+ * - background.ts: flush and compaction jobs (inline or in the worker pool, src/lsm/jobs.ts);
+ *   error-handler.ts: what their failures do (retry with backoff, or read-only);
  * - obsolete-files.ts: deleting files nothing needs; checkpoint.ts: openable copies;
  * - tree-iterator.ts: the TreeIterator and TreeSnapshot handles.
  *
@@ -23,6 +23,7 @@ import { Background } from './background.js';
 import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { DbIterator } from './db-iterator.js';
 import { describeTree, type TreeDescription } from './describe.js';
+import type { BackgroundStatus } from './error-handler.js';
 import { KIND_PUT } from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
 import { LevelIterator } from './level-iterator.js';
@@ -75,6 +76,8 @@ export interface TreeStats {
   liveSnapshots: number;
   backgroundErrors: number;
   lastBackgroundError: { code: string; message: string; at: number } | undefined;
+  /** ok; retrying (cause, attempts, next retry time); or read-only (cause). See error-handler.ts. */
+  background: BackgroundStatus;
 }
 
 function checkWriteOptions(options: WriteOptions | undefined): { sync: boolean; meta: Uint8Array | undefined } {
@@ -305,6 +308,7 @@ export class LsmTree {
    */
   async flush(): Promise<void> {
     this.core.checkOpen();
+    this.background.errors.checkWritable();
     const target = await this.writes.switchForFlush();
     await this.background.waitForFlushes(() => this.core.flushedSwitches >= target);
   }
@@ -338,6 +342,7 @@ export class LsmTree {
       memtable: { entries: core.mem.entryCount, bytes: core.mem.approximateBytes },
       immutable: core.imm === undefined ? undefined : { entries: core.imm.entryCount, bytes: core.imm.approximateBytes },
       version: core.versions.current(),
+      background: this.background.errors.status(),
     });
   }
 
@@ -366,6 +371,7 @@ export class LsmTree {
       liveSnapshots: core.snapshots.size,
       backgroundErrors: c.backgroundErrors,
       lastBackgroundError: this.background.lastError,
+      background: this.background.errors.status(),
     };
   }
 
@@ -385,7 +391,8 @@ export class LsmTree {
     const core = this.core;
     if (core.state !== 'open') return;
     await this.writes.whenIdle();
-    if (!core.options.wal && (core.mem.entryCount > 0 || core.imm !== undefined || core.memMeta !== undefined)) {
+    // Read-only, nothing can be flushed: without a WAL the memtable is lost, as in a crash.
+    if (!core.options.wal && !this.background.errors.readOnly && (core.mem.entryCount > 0 || core.imm !== undefined || core.memMeta !== undefined)) {
       await this.flush();
     }
     core.state = 'closing';
