@@ -400,6 +400,8 @@ export class LsmTree {
     core.state = 'closed';
     for (const it of [...core.liveIterators]) it.close();
     await Promise.all([this.writes.close(), this.background.obsolete.settled()]);
+    // No job runs any more, so no edit follows: the manifest's file is closed with the tree.
+    await core.versions.close();
     core.tableCache.closeAll();
     await core.runner.close();
     core.lock.release();

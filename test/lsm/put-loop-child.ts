@@ -22,7 +22,7 @@ const small = {
   l0CompactionTrigger: 2, l0StopWritesTrigger: 4,
 };
 // Large values fill a memtable in a few dozen puts, well within the first retry's backoff.
-const value = 'v'.repeat(1000);
+const value = 'v'.repeat(300);
 
 let tree: LsmTree | undefined;
 if (mode === 'failed-table-create') {
