@@ -58,9 +58,12 @@ export function isRetryable(err: unknown): boolean {
 }
 
 export class ErrorHandler {
-  private readonly failing = new Map<BackgroundWork, unknown>();
+  /** Work that failed and has not succeeded since. */
+  private readonly failing = new Set<BackgroundWork>();
   private readOnlyCause: unknown = undefined;
-  private lastCause: unknown = undefined;
+  private readOnlySummary: ErrorSummary | undefined = undefined;
+  /** The last error of work still failing (what a stalled writer reports as its cause). */
+  private lastFailure: { err: unknown; summary: ErrorSummary } | undefined = undefined;
   private lastSummary: ErrorSummary | undefined = undefined;
   private attempts = 0;
   private retryDelayMs = RETRY_DELAY_MS_MIN;
@@ -94,13 +97,13 @@ export class ErrorHandler {
 
   /** The error a writer stalled behind failing work reports as its cause (undefined when none). */
   get failure(): unknown {
-    return this.readOnlyCause ?? (this.failing.size > 0 ? this.lastCause : undefined);
+    return this.readOnlyCause ?? (this.failing.size > 0 ? this.lastFailure?.err : undefined);
   }
 
   status(): BackgroundStatus {
-    if (this.readOnlyCause !== undefined) return { state: 'read-only', cause: summarize(this.readOnlyCause) };
+    if (this.readOnlySummary !== undefined) return { state: 'read-only', cause: this.readOnlySummary };
     if (this.failing.size === 0) return { state: 'ok' };
-    return { state: 'retrying', cause: this.lastSummary!, attempts: this.attempts, nextRetryAt: this.nextRetryAt };
+    return { state: 'retrying', cause: this.lastFailure!.summary, attempts: this.attempts, nextRetryAt: this.nextRetryAt };
   }
 
   /** Throws LSM_ERR_BACKGROUND once the tree is read-only. */
@@ -109,22 +112,24 @@ export class ErrorHandler {
   }
 
   /** Counts and keeps an error that changes no state (a failed unlink: the next pass retries it). */
-  record(err: unknown): void {
+  record(err: unknown): ErrorSummary {
     this.onError();
-    this.lastCause = err;
     this.lastSummary = summarize(err);
+    return this.lastSummary;
   }
 
   /** `work` failed with `err`: retried after the backoff, or the tree turns read-only. */
   report(work: BackgroundWork, err: unknown): void {
-    this.record(err);
+    const summary = this.record(err);
     if (this.readOnlyCause !== undefined) return;
     if (!isRetryable(err)) {
       this.readOnlyCause = err;
+      this.readOnlySummary = summary;
       this.cancelRetry();
       return;
     }
-    this.failing.set(work, err);
+    this.failing.add(work);
+    this.lastFailure = { err, summary };
     this.attempts++;
     if (this.closed || this.timer !== undefined) return;
     const delay = this.retryDelayMs;
