@@ -385,11 +385,15 @@ export class LsmTree {
 
   /**
    * Waits for queued writes and running jobs, flushes the memtable when there is no WAL to recover
-   * it from, and releases the directory. Iterators still open are closed with the tree.
+   * it from, and releases the directory. Iterators still open are closed with the tree. It waits
+   * for no retry of failing background work: writes stalled behind one fail with LSM_ERR_CLOSED.
    */
   async close(): Promise<void> {
     const core = this.core;
     if (core.state !== 'open') return;
+    // Queued writes finish, except those stalled behind failing background work: they fail now.
+    this.writes.beginClose();
+    this.background.notify();
     await this.writes.whenIdle();
     // Read-only, nothing can be flushed: without a WAL the memtable is lost, as in a crash.
     if (!core.options.wal && !this.background.errors.readOnly && (core.mem.entryCount > 0 || core.imm !== undefined || core.memMeta !== undefined)) {

@@ -44,6 +44,8 @@ export class WritePath {
   private walFailure: unknown = undefined;
   /** After a failed WAL write: writes wait until core.flushedSwitches reaches this. */
   private recoveryTarget: number | undefined = undefined;
+  /** close() has begun: a write stalled behind failing background work stops waiting. */
+  private closeRequested = false;
 
   constructor(
     private readonly core: TreeCore,
@@ -81,6 +83,14 @@ export class WritePath {
   /** Resolves once no write is queued or being committed. */
   whenIdle(): Promise<void> {
     return this.queue.whenIdle();
+  }
+
+  /**
+   * close() has begun: writes stalled behind failing background work fail with ClosedError at
+   * their next wake-up (the caller notifies), so close() waits for no retry. Other writes finish.
+   */
+  beginClose(): void {
+    this.closeRequested = true;
   }
 
   /** REQUIRES: the tree is closed. Waits for the retired WAL's sync and closes a pre-created WAL. */
@@ -215,6 +225,7 @@ export class WritePath {
           await this.background.waitForEvent();
           continue;
         }
+        if (this.closeRequested) throw new ClosedError();
         failingSince ??= Date.now();
         const leftMs = core.options.backgroundErrorStallMsMax - (Date.now() - failingSince);
         if (leftMs <= 0) {

@@ -83,21 +83,8 @@ describe('writes behind a failing background job', () => {
   }, CHILD_TIMEOUT_MS + 5_000);
 
   it('an always-failing compaction fails writes at l0StopWritesTrigger within the bound, and close() returns', async () => {
-    const fs = new FailingMemFileSystem();
-    let tree: LsmTree | undefined;
-    // Every table create of a compaction fails; flushes succeed.
-    fs.onCreate = (path) => (path.endsWith('.sst') && tree?.stats().compactions.running === true ? 'fail' : 'pass');
     const stallMsMax = 300;
-    tree = await LsmTree.open('/db', {
-      engine: 'js', fs, workerPool: false, memtableBytesMax: 64 * 1024, l0CompactionTrigger: 2, l0StopWritesTrigger: 3,
-      backgroundErrorStallMsMax: stallMsMax,
-    });
-    const value = 'v'.repeat(100);
-    const writes = (async () => {
-      // Far more than l0StopWritesTrigger memtables' worth, in a scattered key order (so tables
-      // overlap and compactions merge rather than move): the loop must stop with an error.
-      for (let i = 0; i < 20_000; i++) await tree!.put(`key-${String((i * 7919) % 20_000).padStart(6, '0')}`, value);
-    })();
+    const { tree, writes } = await putsBehindFailingCompactions(stallMsMax);
     const started = Date.now();
     const r = await within(writes, 10_000);
     expect(r.timedOut, 'writes hung behind the failing compaction').toBe(false);
@@ -116,4 +103,43 @@ describe('writes behind a failing background job', () => {
     expect(closed.timedOut, 'close() hung').toBe(false);
     expect(closed.error).toBeUndefined();
   }, 20_000);
+
+  it('close() does not wait out the stall bound of a writer stalled behind a failing compaction', async () => {
+    const { tree, writes } = await putsBehindFailingCompactions(60_000);
+    // Until the writer is stalled: L0 at the stop trigger, the compaction failing (bounded in time).
+    let stalled = false;
+    for (let turn = 0; turn < 500 && !stalled; turn++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const s = tree.stats();
+      stalled = s.levels[0]!.files >= 3 && s.background.state === 'retrying';
+    }
+    expect(stalled).toBe(true);
+    const closed = await within(tree.close(), 5_000);
+    expect(closed.timedOut, 'close() waited for the stalled writer').toBe(false);
+    const r = await within(writes, 1_000);
+    expect((r.error as { code?: string } | undefined)?.code).toBe('LSM_ERR_CLOSED');
+  }, 20_000);
 });
+
+/**
+ * A tree whose compactions always fail (every table create while one runs: ENOSPC) and flushes
+ * succeed, with a put loop running on it: far more than l0StopWritesTrigger memtables' worth, in a
+ * scattered key order so tables overlap and compactions merge rather than move.
+ */
+async function putsBehindFailingCompactions(stallMsMax: number): Promise<{ tree: LsmTree; writes: Promise<void> }> {
+  const fs = new FailingMemFileSystem();
+  let tree: LsmTree | undefined;
+  fs.onCreate = (path) => (path.endsWith('.sst') && tree?.stats().compactions.running === true ? 'fail' : 'pass');
+  tree = await LsmTree.open('/db', {
+    engine: 'js', fs, workerPool: false, memtableBytesMax: 64 * 1024, l0CompactionTrigger: 2, l0StopWritesTrigger: 3,
+    backgroundErrorStallMsMax: stallMsMax,
+  });
+  const opened = tree;
+  const value = 'v'.repeat(100);
+  const writes = (async () => {
+    for (let i = 0; i < 20_000; i++) await opened.put(`key-${String((i * 7919) % 20_000).padStart(6, '0')}`, value);
+  })();
+  // Settled by the caller's within(); marked handled so a rejection before that is not reported.
+  writes.catch(() => undefined);
+  return { tree: opened, writes };
+}
