@@ -148,6 +148,11 @@ export class Background {
       core.flushedSwitches = core.switches;
       this.lastFlushError = undefined;
       this.errors.succeeded('flush');
+      if (core.walRecoveryTarget !== undefined && core.flushedSwitches >= core.walRecoveryTarget) {
+        // The memtables a failed WAL covered are tables now: writes may be acknowledged again.
+        core.walRecoveryTarget = undefined;
+        this.errors.succeeded('wal');
+      }
       core.counters.flushes++;
       core.counters.flushBytes += result.outputBytes;
     } catch (err) {

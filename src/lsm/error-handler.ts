@@ -10,9 +10,13 @@
  * - Not retryable (a compaction input fails its checksum, a job fails in a way a retry repeats):
  *   the tree turns read-only for good (until reopened): reads work, every write and flush fails at
  *   once with LSM_ERR_BACKGROUND (BackgroundError) whose cause is the original error, and no more
- *   background work starts. A failed manifest write is retryable here, unlike in RocksDB before
- *   its manifest-write recovery: version-set.ts starts a new manifest on the next edit, so the
- *   unknown outcome of the failed one is settled by the retry itself.
+ *   background work starts.
+ *
+ * A manifest write that fails with an IO error is retryable too, although its outcome is unknown:
+ * version-set.ts starts a new manifest from the in-memory state on the next edit, so the retry
+ * itself settles it (the failed edit is then certainly not applied), and the job's outputs are
+ * kept meanwhile (TreeCore.uncertainOutputs). A WAL write failure is recovered from by the write
+ * path (write-path.ts: a fresh WAL, then a flush before any write is acknowledged).
  *
  * What must hold:
  * - the retry timer keeps the process alive exactly while someone waits on it (hold()): a script

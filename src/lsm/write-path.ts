@@ -42,8 +42,6 @@ export class WritePath {
   private switching = false;
   /** The error of a failed WAL write: the next switch retires that log unsynced (see the header). */
   private walFailure: unknown = undefined;
-  /** After a failed WAL write: writes wait until core.flushedSwitches reaches this. */
-  private recoveryTarget: number | undefined = undefined;
   /** close() has begun: a write stalled behind failing background work stops waiting. */
   private closeRequested = false;
 
@@ -168,7 +166,7 @@ export class WritePath {
    */
   private makeRoomForWrite(): Promise<void> | undefined {
     const core = this.core;
-    if (this.walFailure !== undefined || this.recoveryTarget !== undefined || this.background.errors.readOnly) return this.makeRoomSlow();
+    if (this.walFailure !== undefined || this.core.walRecoveryTarget !== undefined || this.background.errors.readOnly) return this.makeRoomSlow();
     const l0Files = core.versions.current().files(0).length;
     const memBytes = core.mem.approximateBytes;
     if (memBytes >= core.options.memtableBytesMax / 2 && core.wal !== undefined && this.nextWal === undefined) {
@@ -209,7 +207,7 @@ export class WritePath {
       for (;;) {
         if (core.state === 'closed') throw new ClosedError();
         errors.checkWritable();
-        if (this.walFailure !== undefined || this.recoveryTarget !== undefined) {
+        if (this.walFailure !== undefined || core.walRecoveryTarget !== undefined) {
           if (await this.recoverFromWalFailure()) continue;
         } else if (core.versions.current().files(0).length >= core.options.l0StopWritesTrigger) {
           this.background.maybeScheduleCompaction();
@@ -264,11 +262,8 @@ export class WritePath {
       }
       return true;
     }
-    if (core.flushedSwitches >= this.recoveryTarget!) {
-      this.recoveryTarget = undefined;
-      this.background.errors.succeeded('wal');
-      return true;
-    }
+    // The flush that installs it ends the recovery (background.ts).
+    if (core.walRecoveryTarget === undefined) return true;
     this.background.maybeScheduleFlush();
     return false;
   }
@@ -313,11 +308,11 @@ export class WritePath {
         );
       } else {
         // The failed log is not synced: its memtable's flush makes it durable, and writes wait
-        // for that flush (recoveryTarget) before any is acknowledged.
+        // for that flush (TreeCore.walRecoveryTarget) before any is acknowledged.
         old.close();
         this.previousWalSync = undefined;
         this.walFailure = undefined;
-        this.recoveryTarget = core.switches + 1;
+        core.walRecoveryTarget = core.switches + 1;
       }
       core.wal = wal;
       core.walNumber = number;
