@@ -25,6 +25,7 @@ export type { WriteOptions, ReadOptions, RangeOptions, BatchOp, TreeStats } from
 export type { LsmTreeOptions } from './lsm/options.js';
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './lsm/options.js';
 export type { TreeDescription, LevelDescription, FileDescription } from './lsm/describe.js';
+export type { BackgroundStatus, ErrorSummary } from './lsm/error-handler.js';
 export { WriteBatch } from './lsm/write-batch.js';
 export type { FileSystem, WritableFile, RandomAccessFile } from './lsm/fs.js';
 export { NodeFileSystem } from './lsm/node-fs.js';
