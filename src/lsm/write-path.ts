@@ -140,6 +140,8 @@ export class WritePath {
     // Anything but an IO error (a bug, an oversized record refused before any byte was written)
     // leaves the log as it was.
     if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
+    // Groups commit one at a time (WriteQueue), so no later group has taken a sequence number yet.
+    assert(this.core.lastSequence < groupLastSequence, 'a group committed while a failed one was pending');
     this.core.lastSequence = groupLastSequence;
     this.walFailure ??= err;
     this.background.errors.report('wal', err);
