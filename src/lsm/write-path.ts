@@ -141,7 +141,7 @@ export class WritePath {
     // leaves the log as it was.
     if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
     // Groups commit one at a time (WriteQueue), so no later group has taken a sequence number yet.
-    assert(this.core.lastSequence < groupLastSequence, 'a group committed while a failed one was pending');
+    assert(this.core.lastSequence <= groupLastSequence, 'a group committed while a failed one was pending');
     this.core.lastSequence = groupLastSequence;
     this.walFailure ??= err;
     this.background.errors.report('wal', err);
