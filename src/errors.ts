@@ -11,6 +11,7 @@ export const LSMRAFT_ERROR_CODES = [
   'LSM_ERR_INVALID_ARGUMENT',
   'LSM_ERR_IO',
   'LSM_ERR_JOB_FAILED',
+  'LSM_ERR_BACKGROUND',
   'LSM_ERR_WASM',
   'LSM_ERR_ITERATOR_NOT_POSITIONED',
   'KV_ERR_NOT_LEADER',
@@ -98,6 +99,19 @@ export class IoError extends LsmraftError {
 export class JobFailedError extends LsmraftError {
   constructor(message: string, cause?: unknown) {
     super('LSM_ERR_JOB_FAILED', message, { cause });
+  }
+}
+
+/**
+ * The tree is read-only after a background error that retrying cannot fix (a corrupt compaction
+ * input; src/lsm/error-handler.ts): reads work, every write and flush fails with this until the
+ * tree is reopened. A write that fails with it certainly did not happen. `cause` is the original
+ * error (a CorruptionError names the damaged file).
+ */
+export class BackgroundError extends LsmraftError {
+  constructor(cause: unknown) {
+    const what = cause instanceof Error ? cause.message : String(cause);
+    super('LSM_ERR_BACKGROUND', `tree is read-only after a background error: ${what}`, { cause });
   }
 }
 

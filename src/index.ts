@@ -10,6 +10,7 @@ export {
   InvalidArgumentError,
   IoError,
   JobFailedError,
+  BackgroundError,
   WasmError,
   IteratorNotPositionedError,
 } from './errors.js';
@@ -27,6 +28,7 @@ export type { VerifyOptions, VerifyReport, DamagedFile } from './lsm/verify.js';
 export type { RepairOptions, RepairReport } from './lsm/repair.js';
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './lsm/options.js';
 export type { TreeDescription, LevelDescription, FileDescription } from './lsm/describe.js';
+export type { BackgroundStatus, ErrorSummary } from './lsm/error-handler.js';
 export { WriteBatch } from './lsm/write-batch.js';
 export type { FileSystem, WritableFile, RandomAccessFile, DirLock } from './lsm/fs.js';
 export { NodeFileSystem } from './lsm/node-fs.js';

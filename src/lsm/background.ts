@@ -6,23 +6,22 @@
  *
  * What must hold:
  * - at most one flush and one compaction run at once; their edits are applied one at a time;
- * - a failed job is counted, recorded (stats().lastBackgroundError) and retried after a backoff
- *   that doubles from RETRY_DELAY_MS_MIN to RETRY_DELAY_MS_MAX; nothing is retried while closing;
+ * - a failed job goes to the ErrorHandler (error-handler.ts): retried after a backoff, or the tree
+ *   turns read-only; no job starts while a retry is pending, while read-only, or while closing;
  * - the outputs of a job whose manifest edit failed stay on disk until a later edit succeeds;
- * - every waiter (waitForEvent) is woken when a job ends or the tree closes.
+ * - every waiter (waitForEvent) is woken when a job ends, a retry is due, or the tree closes.
  */
 import { JobFailedError, LsmraftError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { pickCompaction, pickManualCompaction, type Compaction } from './compaction-picker.js';
 import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobResult } from './jobs.js';
+import { ErrorHandler, type ErrorSummary } from './error-handler.js';
 import type { MemTable } from './memtable.js';
 import { ObsoleteFiles } from './obsolete-files.js';
 import type { TreeCore } from './tree-core.js';
 import { VersionEdit } from './version-edit.js';
 import type { EntryRun } from '../engine/types.js';
 
-const RETRY_DELAY_MS_MIN = 50;
-const RETRY_DELAY_MS_MAX = 5_000;
 /** Compaction steps of one compactAll() call, at most: more means the picker does not converge. */
 const MANUAL_COMPACTION_STEPS_MAX = 100_000;
 /** Background events one waitForFlushes() call waits for, at most (bounded by flush retries). */
@@ -32,34 +31,36 @@ const CLOSE_WAIT_PASSES_MAX = 1_000;
 /** Entries packed per turn of the event loop: well under a millisecond of copying. */
 const PACK_ENTRIES_PER_TURN = 1024;
 
-export interface BackgroundError {
-  code: string;
-  message: string;
-  at: number;
-}
-
 export class Background {
   /** Deletes what jobs made obsolete; its failures are background errors too. */
   readonly obsolete: ObsoleteFiles;
+  /** The state after failures: ok, retrying, or read-only. */
+  readonly errors: ErrorHandler;
   private flushing: Promise<void> | undefined = undefined;
   private compacting: Promise<void> | undefined = undefined;
   private manualCompactionActive = false;
-  private retryTimer: NodeJS.Timeout | undefined = undefined;
-  private retryDelayMs = RETRY_DELAY_MS_MIN;
   private lastFlushError: unknown = undefined;
   private waiters: Array<() => void> = [];
-  private lastErrorValue: BackgroundError | undefined = undefined;
 
   constructor(private readonly core: TreeCore) {
-    this.obsolete = new ObsoleteFiles(core, (err) => this.recordError(err));
+    this.errors = new ErrorHandler(
+      () => {
+        this.maybeScheduleFlush();
+        this.maybeScheduleCompaction();
+        this.notify();
+      },
+      () => core.counters.backgroundErrors++,
+    );
+    // A failed unlink is retried by the next collection pass; it changes no state.
+    this.obsolete = new ObsoleteFiles(core, (err) => this.errors.record(err));
   }
 
   get compactionRunning(): boolean {
     return this.compacting !== undefined;
   }
 
-  get lastError(): BackgroundError | undefined {
-    return this.lastErrorValue;
+  get lastError(): ErrorSummary | undefined {
+    return this.errors.lastError;
   }
 
   /** The last flush's error while no flush is running to retry it (undefined otherwise). */
@@ -67,9 +68,27 @@ export class Background {
     return this.flushing === undefined ? this.lastFlushError : undefined;
   }
 
-  /** Resolves at the next background event: a job ended, or the tree closed. */
-  waitForEvent(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /**
+   * Resolves at the next background event (a job ended, a retry is due, the tree closed), or after
+   * `timeoutMs` if given. While it waits, a pending retry keeps the process alive.
+   */
+  waitForEvent(timeoutMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const release = this.errors.hold();
+      let timer: NodeJS.Timeout | undefined;
+      const wake = (): void => {
+        clearTimeout(timer);
+        release();
+        resolve();
+      };
+      this.waiters.push(wake);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== wake);
+          wake();
+        }, timeoutMs);
+      }
+    });
   }
 
   notify(): void {
@@ -80,12 +99,14 @@ export class Background {
 
   /**
    * Waits, scheduling flushes, until `done()`; throws JobFailedError while the flush is failing
-   * (it is retried in the background) and ClosedError once the tree closes.
+   * (it is retried in the background), BackgroundError once the tree is read-only and ClosedError
+   * once it closes.
    */
   async waitForFlushes(done: () => boolean): Promise<void> {
     for (let events = 0; !done(); events++) {
       assert(events < FLUSH_WAIT_EVENTS_MAX, 'flush() does not converge');
       this.core.checkOpen();
+      this.errors.checkWritable();
       const failure = this.flushFailure();
       if (failure !== undefined) throw new JobFailedError('flush failed', failure);
       this.maybeScheduleFlush();
@@ -96,7 +117,7 @@ export class Background {
   maybeScheduleFlush(): void {
     // Not while closing: the memtable is safe in the WAL (and without one, close() flushed it while
     // still open), and a failing flush must not be retried at once, pass after pass.
-    if (this.flushing !== undefined || this.core.imm === undefined || this.core.state !== 'open' || this.retryTimer !== undefined) return;
+    if (this.flushing !== undefined || this.core.imm === undefined || !this.mayStartJob()) return;
     this.flushing = this.runFlush(this.core.imm).finally(() => {
       this.flushing = undefined;
       this.notify();
@@ -128,7 +149,12 @@ export class Background {
       core.immMeta = undefined;
       core.flushedSwitches = core.switches;
       this.lastFlushError = undefined;
-      this.retryDelayMs = RETRY_DELAY_MS_MIN;
+      this.errors.succeeded('flush');
+      if (core.walRecoveryTarget !== undefined && core.flushedSwitches >= core.walRecoveryTarget) {
+        // The memtables a failed WAL covered are tables now: writes may be acknowledged again.
+        core.walRecoveryTarget = undefined;
+        this.errors.succeeded('wal');
+      }
       core.counters.flushes++;
       core.counters.flushBytes += result.outputBytes;
     } catch (err) {
@@ -136,7 +162,9 @@ export class Background {
       if (installing) for (const n of numbers) core.uncertainOutputs.add(n);
       this.lastFlushError = err;
       core.counters.flushFailures++;
-      this.recordError(err);
+      // Only typed errors are the tree's to handle; a bug goes on as it is.
+      if (!(err instanceof LsmraftError)) throw err;
+      this.errors.report('flush', err);
     } finally {
       for (const n of numbers) core.pendingOutputs.delete(n);
       this.obsolete.collect();
@@ -144,7 +172,7 @@ export class Background {
   }
 
   maybeScheduleCompaction(): void {
-    if (this.compacting !== undefined || this.manualCompactionActive || this.core.state !== 'open' || this.retryTimer !== undefined) return;
+    if (this.compacting !== undefined || this.manualCompactionActive || !this.mayStartJob()) return;
     const c = pickCompaction(this.core.versions.current(), this.core.pickerOptions(), this.core.versions.compactPointers);
     if (c === null) return;
     this.compacting = this.runCompaction(c)
@@ -159,12 +187,18 @@ export class Background {
       });
   }
 
+  /** Jobs start only while open, not read-only, and not waiting out a retry's backoff. */
+  private mayStartJob(): boolean {
+    return this.core.state === 'open' && !this.errors.readOnly && !this.errors.retryPending;
+  }
+
   /** Compacts the whole tree into its bottom-most level, one picked compaction after another. */
   async compactAll(): Promise<void> {
     this.manualCompactionActive = true;
     try {
       for (let step = 0; step < MANUAL_COMPACTION_STEPS_MAX; step++) {
         this.core.checkOpen();
+        this.errors.checkWritable();
         while (this.compacting !== undefined) await this.compacting;
         const c = pickManualCompaction(this.core.versions.current(), this.core.pickerOptions());
         if (c === null) return;
@@ -192,11 +226,11 @@ export class Background {
         await core.versions.logAndApply(c.toEdit([]));
       } catch (err) {
         core.counters.compactionFailures++;
-        this.recordError(err);
-        throw err instanceof LsmraftError ? err : new JobFailedError('trivial move failed', err);
+        throw this.compactionFailed(err);
       }
       core.uncertainOutputs.clear();
       core.counters.trivialMoves++;
+      this.errors.succeeded('compaction');
       return;
     }
     const inputs = c.inputs.flat().map((f) => f.number);
@@ -216,43 +250,27 @@ export class Background {
       core.counters.compactions++;
       core.counters.compactionInputBytes += result.inputBytes;
       core.counters.compactionOutputBytes += result.outputBytes;
-      this.retryDelayMs = RETRY_DELAY_MS_MIN;
+      this.errors.succeeded('compaction');
     } catch (err) {
       if (installing) for (const n of numbers) core.uncertainOutputs.add(n);
       core.counters.compactionFailures++;
-      this.recordError(err);
-      throw err instanceof LsmraftError ? err : new JobFailedError('compaction failed', err);
+      throw this.compactionFailed(err);
     } finally {
       for (const n of numbers) core.pendingOutputs.delete(n);
       this.obsolete.collect();
     }
   }
 
-  /** Records a failed job and retries background work after a backoff (bounded, doubling). */
-  recordError(err: unknown): void {
-    const core = this.core;
-    core.counters.backgroundErrors++;
-    const code = err instanceof LsmraftError ? err.code : 'LSM_ERR_JOB_FAILED';
-    const message = err instanceof Error ? err.message : String(err);
-    this.lastErrorValue = { code, message, at: Date.now() };
-    if (core.state !== 'open' || this.retryTimer !== undefined) return;
-    const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(this.retryDelayMs * 2, RETRY_DELAY_MS_MAX);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.maybeScheduleFlush();
-      this.maybeScheduleCompaction();
-    }, delay);
-    this.retryTimer.unref();
+  /** Reports a failed compaction; returns what compact() rejects with (a bug goes on as it is). */
+  private compactionFailed(err: unknown): unknown {
+    if (err instanceof LsmraftError) this.errors.report('compaction', err);
+    return err;
   }
 
   /** REQUIRES: the tree is closing. Cancels the retry timer and waits for the running jobs. */
   async stop(): Promise<void> {
     assert(this.core.state === 'closing', 'Background.stop() while the tree is not closing');
-    if (this.retryTimer !== undefined) {
-      clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-    }
+    this.errors.close();
     // Each pass waits for one running job; no new job starts once closing.
     for (let pass = 0; pass < CLOSE_WAIT_PASSES_MAX && (this.flushing !== undefined || this.compacting !== undefined); pass++) {
       await Promise.allSettled([this.flushing, this.compacting]);

@@ -5,8 +5,8 @@
  *
  * - open.ts: the directory, lock, manifest and recovery from the WALs;
  * - write-path.ts: group commit -> WAL -> memtable, memtable switches, WAL pre-creation;
- * - background.ts: flush and compaction jobs (inline or in the worker pool, src/lsm/jobs.ts),
- *   their failures and retries;
+ * - background.ts: flush and compaction jobs (inline or in the worker pool, src/lsm/jobs.ts);
+ *   error-handler.ts: what their failures do (retry with backoff, or read-only);
  * - obsolete-files.ts: deleting files nothing needs; checkpoint.ts: openable copies;
  * - tree-iterator.ts: the TreeIterator and TreeSnapshot handles.
  *
@@ -23,6 +23,7 @@ import { Background } from './background.js';
 import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { DbIterator } from './db-iterator.js';
 import { describeTree, type TreeDescription } from './describe.js';
+import type { BackgroundStatus } from './error-handler.js';
 import { KIND_PUT } from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
 import { LevelIterator } from './level-iterator.js';
@@ -87,6 +88,8 @@ export interface TreeStats {
   liveSnapshots: number;
   backgroundErrors: number;
   lastBackgroundError: { code: string; message: string; at: number } | undefined;
+  /** ok; retrying (cause, attempts, next retry time); or read-only (cause). See error-handler.ts. */
+  background: BackgroundStatus;
 }
 
 function checkWriteOptions(options: WriteOptions | undefined): { sync: boolean; meta: Uint8Array | undefined } {
@@ -317,6 +320,7 @@ export class LsmTree {
    */
   async flush(): Promise<void> {
     this.core.checkOpen();
+    this.background.errors.checkWritable();
     const target = await this.writes.switchForFlush();
     await this.background.waitForFlushes(() => this.core.flushedSwitches >= target);
   }
@@ -350,6 +354,7 @@ export class LsmTree {
       memtable: { entries: core.mem.entryCount, bytes: core.mem.approximateBytes },
       immutable: core.imm === undefined ? undefined : { entries: core.imm.entryCount, bytes: core.imm.approximateBytes },
       version: core.versions.current(),
+      background: this.background.errors.status(),
     });
   }
 
@@ -378,6 +383,7 @@ export class LsmTree {
       liveSnapshots: core.snapshots.size,
       backgroundErrors: c.backgroundErrors,
       lastBackgroundError: this.background.lastError,
+      background: this.background.errors.status(),
     };
   }
 
@@ -392,16 +398,21 @@ export class LsmTree {
   /**
    * Waits for queued writes and running jobs, flushes the memtable when there is no WAL to recover
    * it from, fsyncs the WAL when asked (CloseOptions.sync), and releases the directory. Iterators
-   * still open are closed with the tree.
+   * still open are closed with the tree. It waits for no retry of failing background work: writes
+   * stalled behind one fail with LSM_ERR_CLOSED.
    */
   async close(options?: CloseOptions): Promise<void> {
     if (options !== undefined && (typeof options !== 'object' || options === null)) throw new InvalidArgumentError('close options must be an object');
     if (options?.sync !== undefined && typeof options.sync !== 'boolean') throw new InvalidArgumentError('option sync must be a boolean');
     const core = this.core;
     if (core.state !== 'open') return;
+    // Queued writes finish, except those stalled behind failing background work: they fail now.
+    this.writes.beginClose();
+    this.background.notify();
     await this.writes.whenIdle();
     if (options?.sync === true) await this.writes.syncWal();
-    if (!core.options.wal && (core.mem.entryCount > 0 || core.imm !== undefined || core.memMeta !== undefined)) {
+    // Read-only, nothing can be flushed: without a WAL the memtable is lost, as in a crash.
+    if (!core.options.wal && !this.background.errors.readOnly && (core.mem.entryCount > 0 || core.imm !== undefined || core.memMeta !== undefined)) {
       await this.flush();
     }
     core.state = 'closing';

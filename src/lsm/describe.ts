@@ -5,6 +5,7 @@
  */
 import type { EngineName } from '../engine/types.js';
 import { userKeyOf } from '../format/internal-key.js';
+import type { BackgroundStatus } from './error-handler.js';
 import type { Version } from './version.js';
 
 export interface FileDescription {
@@ -31,6 +32,8 @@ export interface TreeDescription {
   memtable: { entries: number; bytes: number };
   immutable: { entries: number; bytes: number } | undefined;
   levels: LevelDescription[];
+  /** Background work: ok, retrying a failure, or read-only after one (src/lsm/error-handler.ts). */
+  background: BackgroundStatus;
   toString(): string;
 }
 
@@ -57,6 +60,7 @@ export function describeTree(input: {
   memtable: { entries: number; bytes: number };
   immutable: { entries: number; bytes: number } | undefined;
   version: Version;
+  background: BackgroundStatus;
 }): TreeDescription {
   const levels: LevelDescription[] = [];
   for (let level = 0; level < input.version.levelCount; level++) {
@@ -79,15 +83,24 @@ export function describeTree(input: {
     memtable: input.memtable,
     immutable: input.immutable,
     levels,
+    background: input.background,
     toString: () => formatDescription(description),
   };
   return description;
 }
 
+function formatBackground(b: BackgroundStatus): string {
+  if (b.state === 'ok') return 'ok';
+  const cause = `${b.cause.code}: ${b.cause.message}`;
+  if (b.state === 'read-only') return `read-only (${cause})`;
+  const next = b.nextRetryAt === undefined ? 'retry running' : `next retry in ${Math.max(0, b.nextRetryAt - Date.now())} ms`;
+  return `retrying (${cause}; ${b.attempts} failed attempt${b.attempts === 1 ? '' : 's'}, ${next})`;
+}
+
 function formatDescription(d: TreeDescription): string {
   const lines: string[] = [];
   lines.push(`lsm tree ${d.dir} (engine ${d.engine}, last sequence ${d.lastSequence})`);
-  const rows: string[] = [];
+  const rows: string[] = [`background: ${formatBackground(d.background)}`];
   rows.push(`memtable: ${d.memtable.entries} entries, ${formatBytes(d.memtable.bytes)}`);
   if (d.immutable !== undefined) rows.push(`immutable memtable: ${d.immutable.entries} entries, ${formatBytes(d.immutable.bytes)} (flushing)`);
   const nonEmpty = d.levels.filter((l) => l.files.length > 0);

@@ -47,6 +47,13 @@ export interface LsmTreeOptions {
   /** Bytes of decoded blocks kept by the LRU block cache. Default 64 MiB. */
   blockCacheBytes?: number;
   /**
+   * Milliseconds a write waits for room (a flush, an L0 compaction, the recovery from a failed WAL
+   * write) while that background work keeps failing and is retried, before it fails with
+   * LSM_ERR_JOB_FAILED (the write was not applied; try again later). Default 10,000.
+   * See src/lsm/error-handler.ts.
+   */
+  backgroundErrorStallMsMax?: number;
+  /**
    * Run flush and compaction jobs in a piscina worker pool (`true`, the default) or inline on
    * the calling thread (`false`, for comparison and for environments without workers).
    */
@@ -76,6 +83,7 @@ export interface ResolvedOptions {
   l1MaxBytes: number;
   levelSizeMultiplier: number;
   blockCacheBytes: number;
+  backgroundErrorStallMsMax: number;
   workerPool: false | JobPoolSize;
   jobPool: JobPoolFactory | undefined;
 }
@@ -148,6 +156,7 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     l1MaxBytes: intOption(options, 'l1MaxBytes', 64 * MiB, 64 * 1024, 1024 * 1024 * MiB),
     levelSizeMultiplier: intOption(options, 'levelSizeMultiplier', 10, 2, 100),
     blockCacheBytes: intOption(options, 'blockCacheBytes', 64 * MiB, 0, 64 * 1024 * MiB),
+    backgroundErrorStallMsMax: intOption(options, 'backgroundErrorStallMsMax', 10_000, 1, 3_600_000),
     workerPool,
     jobPool: options.jobPool,
   };

@@ -55,6 +55,11 @@ export class TreeCore {
   /** Memtable switches so far, and how many of those memtables are installed as tables. */
   switches = 0;
   flushedSwitches = 0;
+  /**
+   * After a failed WAL write (write-path.ts): the switch count whose flush makes the memtables the
+   * failed log covered durable. Writes wait until a flush installs it; undefined otherwise.
+   */
+  walRecoveryTarget: number | undefined = undefined;
 
   /** Live snapshots: sequence -> count. */
   readonly snapshots = new Map<number, number>();

@@ -10,8 +10,20 @@
  * - a synced write to a new WAL is acknowledged only once the retired WAL is synced too (prefix
  *   durability: recovery never shows a gap);
  * - the memtable switches only between write groups, one switch at a time.
+ *
+ * After a failed WAL write (an append or fsync that fails, e.g. ENOSPC), after RocksDB's recovery
+ * from a WAL write error (switch the memtable to a new log, then flush it):
+ * - the failed group is rejected; its outcome is unknown (its bytes may be in the log, and a crash
+ *   before the recovery below ends replays them). Its sequence numbers are never reused;
+ * - the failed log's state is unknown (a torn tail; a failed fsync may have dropped dirty pages),
+ *   so the next write, or flush(), switches to a fresh WAL without syncing the failed one, and the
+ *   memtable that log covered is flushed to tables;
+ * - no write is acknowledged until that flush is installed (which also retires the failed log):
+ *   a synced write then never outlives an earlier acknowledged one. Writes wait for it as for any
+ *   stall; while background work keeps failing, for backgroundErrorStallMsMax at most, then fail
+ *   with LSM_ERR_JOB_FAILED (not applied). Once space is free the tree resumes by itself.
  */
-import { ClosedError, JobFailedError } from '../errors.js';
+import { ClosedError, JobFailedError, LsmraftError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import type { Background } from './background.js';
 import { joinPath, logFileName } from './filenames.js';
@@ -28,6 +40,10 @@ export class WritePath {
   /** The fsync of the WAL the last switch retired; synced writes to the new one wait for it. */
   private previousWalSync: Promise<void> | undefined = undefined;
   private switching = false;
+  /** The error of a failed WAL write: the next switch retires that log unsynced (see the header). */
+  private walFailure: unknown = undefined;
+  /** close() has begun: a write stalled behind failing background work stops waiting. */
+  private closeRequested = false;
 
   constructor(
     private readonly core: TreeCore,
@@ -41,6 +57,7 @@ export class WritePath {
 
   /** Queues a batch the tree owns (never reused by the caller); resolves once it is visible. */
   enqueue(batch: WriteBatch, sync: boolean, meta: Uint8Array | undefined): Promise<void> {
+    this.background.errors.checkWritable();
     return this.queue.enqueue(batch, sync, meta);
   }
 
@@ -75,6 +92,14 @@ export class WritePath {
     await Promise.all([this.core.wal?.sync(), this.previousWalSync]);
   }
 
+  /**
+   * close() has begun: writes stalled behind failing background work fail with ClosedError at
+   * their next wake-up (the caller notifies), so close() waits for no retry. Other writes finish.
+   */
+  beginClose(): void {
+    this.closeRequested = true;
+  }
+
   /** REQUIRES: the tree is closed. Waits for the retired WAL's sync and closes a pre-created WAL. */
   async close(): Promise<void> {
     await Promise.allSettled([this.previousWalSync, this.nextWal?.then(({ wal }) => wal.close())]);
@@ -95,16 +120,41 @@ export class WritePath {
     }
     core.counters.groups++;
     if (core.wal !== undefined) {
-      core.wal.addRecords(payloads);
+      const groupLastSequence = sequence - 1;
+      try {
+        core.wal.addRecords(payloads);
+      } catch (err) {
+        this.walWriteFailed(err, groupLastSequence);
+      }
       for (const p of payloads) core.counters.walBytes += p.length;
       if (sync) {
         core.counters.syncs++;
         const synced = this.previousWalSync === undefined ? core.wal.sync() : Promise.all([core.wal.sync(), this.previousWalSync]);
-        return synced.then(() => this.applyGroup(group));
+        return synced.then(
+          () => this.applyGroup(group),
+          (err: unknown) => this.walWriteFailed(err, groupLastSequence),
+        );
       }
     }
     this.applyGroup(group);
     return undefined;
+  }
+
+  /**
+   * A WAL append or sync failed: the group's outcome is unknown and so is the log's state (see the
+   * header). Its sequence numbers are skipped, so a replay of the failed log after a crash cannot
+   * put two writes at one sequence number. Rethrows `err` to fail the group.
+   */
+  private walWriteFailed(err: unknown, groupLastSequence: number): never {
+    // Anything but an IO error (a bug, an oversized record refused before any byte was written)
+    // leaves the log as it was.
+    if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
+    // Groups commit one at a time (WriteQueue), so no later group has taken a sequence number yet.
+    assert(this.core.lastSequence <= groupLastSequence, 'a group committed while a failed one was pending');
+    this.core.lastSequence = groupLastSequence;
+    this.walFailure ??= err;
+    this.background.errors.report('wal', err);
+    throw err;
   }
 
   private applyGroup(group: PendingWrite[]): void {
@@ -127,6 +177,7 @@ export class WritePath {
    */
   private makeRoomForWrite(): Promise<void> | undefined {
     const core = this.core;
+    if (this.walFailure !== undefined || this.core.walRecoveryTarget !== undefined || this.background.errors.readOnly) return this.makeRoomSlow();
     const l0Files = core.versions.current().files(0).length;
     const memBytes = core.mem.approximateBytes;
     if (memBytes >= core.options.memtableBytesMax / 2 && core.wal !== undefined && this.nextWal === undefined) {
@@ -151,37 +202,81 @@ export class WritePath {
       return { wal, number };
     })();
     // A failure is reported by the switch that awaits this; meanwhile it counts as a background error.
-    prepared.catch((err: unknown) => this.background.recordError(err));
+    prepared.catch((err: unknown) => this.background.errors.record(err));
     return prepared;
   }
 
   private async makeRoomSlow(): Promise<void> {
     const core = this.core;
+    const errors = this.background.errors;
     const started = Date.now();
+    /** When this write started waiting behind failing background work (bounded by the option). */
+    let failingSince: number | undefined;
     try {
-      // Each pass waits for a background job to finish, or switches the memtable and returns.
+      // Each pass makes progress and returns or loops, or waits for a background event; the waits
+      // are bounded by backgroundErrorStallMsMax while background work fails.
       for (;;) {
         if (core.state === 'closed') throw new ClosedError();
-        if (core.versions.current().files(0).length >= core.options.l0StopWritesTrigger) {
+        errors.checkWritable();
+        if (this.walFailure !== undefined || core.walRecoveryTarget !== undefined) {
+          if (await this.recoverFromWalFailure()) continue;
+        } else if (core.versions.current().files(0).length >= core.options.l0StopWritesTrigger) {
           this.background.maybeScheduleCompaction();
+        } else if (core.mem.approximateBytes < core.options.memtableBytesMax) {
+          return;
+        } else if (core.imm === undefined) {
+          await this.switchMemtable();
+          return;
+        }
+        const failure = errors.failure;
+        if (failure === undefined) {
+          failingSince = undefined;
           await this.background.waitForEvent();
           continue;
         }
-        if (core.mem.approximateBytes < core.options.memtableBytesMax) return;
-        if (core.imm !== undefined) {
-          const failure = this.background.flushFailure();
-          if (failure !== undefined) {
-            throw new JobFailedError('flush of the immutable memtable is failing; retrying in the background', failure);
-          }
-          await this.background.waitForEvent();
-          continue;
+        if (this.closeRequested) throw new ClosedError();
+        failingSince ??= Date.now();
+        const leftMs = core.options.backgroundErrorStallMsMax - (Date.now() - failingSince);
+        if (leftMs <= 0) {
+          throw new JobFailedError(
+            `a write waited ${core.options.backgroundErrorStallMsMax} ms behind failing background work ` +
+              '(retried in the background); it was not applied',
+            failure,
+          );
         }
-        await this.switchMemtable();
-        return;
+        await this.background.waitForEvent(leftMs);
       }
     } finally {
       core.counters.stallMs += Date.now() - started;
     }
+  }
+
+  /**
+   * One step of the recovery from a failed WAL write (see the header): switch to a fresh WAL once
+   * no earlier immutable memtable is left, then wait for the flush of the memtable the failed log
+   * covered. Returns true when it made progress, false when the caller must wait for an event.
+   */
+  private async recoverFromWalFailure(): Promise<boolean> {
+    const core = this.core;
+    if (this.walFailure !== undefined) {
+      if (core.imm !== undefined) {
+        this.background.maybeScheduleFlush();
+        return false;
+      }
+      try {
+        await this.switchMemtable();
+      } catch (err) {
+        // Still no space for a new log: retried after the backoff (its timer wakes the waiter).
+        if (!(err instanceof LsmraftError)) throw err;
+        this.background.errors.report('wal', err);
+        return false;
+      }
+      return true;
+    }
+    // The flush that installs it ends the recovery (background.ts).
+    if (core.walRecoveryTarget === undefined) return true;
+    this.background.maybeScheduleFlush();
+    return false;
   }
 
   /**
@@ -211,16 +306,27 @@ export class WritePath {
       // commitGroup): a synced write then implies every earlier write is durable (prefix
       // durability), which recovery relies on to never show a gap.
       const old = core.wal;
-      const retired = old.sync().finally(() => old.close());
-      this.previousWalSync = retired;
-      core.immWalSync = retired;
-      // Once durable, synced groups need not wait for it any more.
-      retired.then(
-        () => {
-          if (this.previousWalSync === retired) this.previousWalSync = undefined;
-        },
-        (err: unknown) => this.background.recordError(err),
-      );
+      if (this.walFailure === undefined) {
+        const retired = old.sync().finally(() => old.close());
+        this.previousWalSync = retired;
+        core.immWalSync = retired;
+        // Once durable, synced groups need not wait for it any more. A failure fails the synced
+        // groups that wait for it (a failed WAL write, recovered from as the header says).
+        retired.then(
+          () => {
+            if (this.previousWalSync === retired) this.previousWalSync = undefined;
+          },
+          (err: unknown) => this.background.errors.record(err),
+        );
+      } else {
+        // The failed log is not synced: its memtable's flush makes it durable, and writes wait
+        // for that flush (TreeCore.walRecoveryTarget) before any is acknowledged.
+        old.close();
+        this.previousWalSync = undefined;
+        core.immWalSync = undefined;
+        this.walFailure = undefined;
+        core.walRecoveryTarget = core.switches + 1;
+      }
       core.wal = wal;
       core.walNumber = number;
     }

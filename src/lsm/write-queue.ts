@@ -8,8 +8,10 @@
  * What must hold:
  * - groups commit strictly one after another, so sequence numbers become visible in order;
  * - a writer's promise resolves only after its record is in the log (and synced if it asked);
- * - a failed log write fails its whole group and every later write (the log's state is unknown,
- *   as leveldb's sticky bg_error_): nothing of a failed group becomes visible.
+ * - a failed log write fails its whole group: nothing of it becomes visible. Later writes go on
+ *   through makeRoomForWrite, which first moves the tree to a fresh log (write-path.ts; the failed
+ *   log's state is unknown, as leveldb's bg_error_ says, but the tree recovers from it rather than
+ *   refusing writes until reopened).
  */
 import { assert } from '../util/assert.js';
 import type { WriteBatch } from './write-batch.js';
@@ -55,22 +57,15 @@ export class WriteQueue {
   private scheduled = false;
   private running = false;
   private idleWaiters: Array<() => void> = [];
-  private failure: unknown = undefined;
   private groupsSinceYield = 0;
 
   constructor(private readonly committer: GroupCommitter) {}
-
-  /** The error that failed a group; every later write fails with it. */
-  get error(): unknown {
-    return this.failure;
-  }
 
   get idle(): boolean {
     return !this.running && !this.scheduled && this.pending.length === 0;
   }
 
   enqueue(batch: WriteBatch, sync: boolean, meta: Uint8Array | undefined): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ batch, sync, meta, resolve, reject });
       this.schedule();
@@ -134,8 +129,9 @@ export class WriteQueue {
           try {
             await room;
           } catch (err) {
-            // No room (a flush keeps failing): the queued writes fail, nothing was logged.
-            this.failAll(this.takeWrites(Infinity), err, false);
+            // No room (background work keeps failing, or the tree is read-only): the queued
+            // writes fail, nothing was logged.
+            this.failAll(this.takeWrites(Infinity), err);
             continue;
           }
         }
@@ -145,8 +141,8 @@ export class WriteQueue {
           const done = this.committer.commitGroup(group);
           if (done !== undefined) await done;
         } catch (err) {
-          this.failAll(group, err, true);
-          this.failAll(this.takeWrites(Infinity), err, false);
+          // The group may be in the log (a failed fsync after the append); its outcome is unknown.
+          this.failAll(group, err);
           continue;
         }
         for (const w of group) w.resolve();
@@ -166,8 +162,7 @@ export class WriteQueue {
     return this.pending.splice(0, n) as PendingWrite[];
   }
 
-  private failAll(writers: PendingWrite[], err: unknown, sticky: boolean): void {
-    if (sticky && this.failure === undefined) this.failure = err;
+  private failAll(writers: PendingWrite[], err: unknown): void {
     for (const w of writers) w.reject(err);
   }
 }

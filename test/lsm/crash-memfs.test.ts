@@ -21,6 +21,9 @@ const options = {
   l1MaxBytes: 256 * 1024,
   levelSizeMultiplier: 4,
   l0CompactionTrigger: 2,
+  // After the kill every IO fails, so queued writes wait out this bound (retrying the WAL switch)
+  // before they fail: short, so the dead tree's writers end soon.
+  backgroundErrorStallMsMax: 100,
 };
 
 async function verify(tree: LsmTree, started: Set<number>, acked: Set<number>, maxId: number): Promise<void> {
