@@ -35,7 +35,7 @@ export interface LineStream {
 /** JSON lines as they are, or pino-pretty's rendering of each when `stream` is a terminal. */
 export function streamDestination(stream: LineStream): DestinationStream {
   if (stream.isTTY !== true) return { write: (s: string) => void stream.write(s) };
-  const pretty = pinoPretty.prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  const pretty = pinoPretty.prettyFactory({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
   return { write: (s: string) => void stream.write(pretty(s)) };
 }
 
