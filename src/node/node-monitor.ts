@@ -64,7 +64,7 @@ export class NodeMonitor {
 
   health(): Verdict {
     const r = this.host.isRunning() ? this.host.raft() : undefined;
-    if (r === undefined) return { ok: false, reason: 'STOPPED' };
+    if (r === undefined) return { ok: false, reason: 'NOT RUNNING' };
     if (r.leader === 0) return { ok: false, reason: 'RAFT NO LEADER' };
     const storage = this.storage.problem();
     if (storage !== undefined) return { ok: false, reason: `STORAGE: ${storage}` };
@@ -73,7 +73,7 @@ export class NodeMonitor {
 
   ready(): Verdict {
     const r = this.host.isRunning() ? this.host.raft() : undefined;
-    if (r === undefined) return { ok: false, reason: 'STOPPED' };
+    if (r === undefined) return { ok: false, reason: 'NOT RUNNING' };
     if (!this.leaderSeen) return { ok: false, reason: 'NO LEADER SINCE START' };
     return { ok: true, reason: '' };
   }
