@@ -133,6 +133,22 @@ describe('metrics endpoint', () => {
     expect((await httpGet(address, '/ready')).status).toBe(200);
   });
 
+  it('counts snapshot sends at the leader and installs at the follower', async () => {
+    const dir = newDir('metrics-snap');
+    const small = { snapshotEntries: 20, compactKeepEntries: 0, metricsAddress: '127.0.0.1:0' };
+    const n1 = await start(dir, 1, small);
+    const n2 = await start(dir, 2, small);
+    await eventually('n1 leads', () => n1.isLeader);
+    for (let i = 0; i < 60; i++) await n1.put(`s${i}`, 'v');
+    await eventually('a snapshot made', () => n1.status().snapshotIndex > 1);
+    await n1.addMember(2, n2.address);
+    await eventually('n2 installed a snapshot', async () => sample(await scrape(n2.metricsAddress!), 'lsmraft_snapshot_receive_total', { result: 'success' }) === 1);
+    const leader = await scrape(n1.metricsAddress!);
+    expect(sample(leader, 'lsmraft_snapshot_send_total', { To: '2', result: 'success' })).toBe(1);
+    expect(sample(leader, 'etcd_network_snapshot_send_total_duration_seconds_count', { To: '2' })).toBe(1);
+    expect(sample(await scrape(n2.metricsAddress!), 'lsmraft_snapshot_install_duration_seconds_count')).toBe(1);
+  });
+
   it('each node has its own registry', async () => {
     const dir = newDir('metrics-two');
     const a = await start(dir, 1, { metricsAddress: '127.0.0.1:0' });
