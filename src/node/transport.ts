@@ -167,7 +167,10 @@ export class Transport {
   private readonly connectTimeoutMs: number;
   private readonly inboundConnectionsMax: number;
   private readonly peers = new Map<number, Peer>();
-  /** Bytes per peer id; kept when a peer is removed, so counters never go back (bounded by MEMBERS_MAX ids seen). */
+  /**
+   * Bytes per peer id, kept when a peer is removed so the counters never go back: one small entry
+   * per node id this node ever exchanged peer frames with (members, past and present).
+   */
   private readonly traffic = new Map<number, PeerTraffic>();
   private readonly peerFailureLogIntervalMs: number;
   private readonly inbound = new Set<Conn>();
