@@ -169,7 +169,7 @@ export class Transport {
   private readonly peers = new Map<number, Peer>();
   /**
    * Bytes per peer id, kept when a peer is removed so the counters never go back: one small entry
-   * per node id this node ever exchanged peer frames with (members, past and present).
+   * per node id ever configured as a peer (setPeer: members, past and present).
    */
   private readonly traffic = new Map<number, PeerTraffic>();
   private readonly peerFailureLogIntervalMs: number;
@@ -390,8 +390,9 @@ export class Transport {
   private onData(conn: Conn, chunk: Uint8Array): void {
     if (conn.closed) return;
     this.counters.bytesIn += chunk.length;
-    // Inbound connections name their peer in their HELLO (the HELLO chunk itself is not counted).
-    if (conn.peerId !== undefined) this.trafficOf(conn.peerId).receivedBytes += chunk.length;
+    // Inbound connections name their peer in their HELLO (the HELLO chunk itself is not counted);
+    // only configured peers are counted, so a stranger's HELLOs cannot grow the map.
+    if (conn.peerId !== undefined && this.peers.has(conn.peerId)) this.trafficOf(conn.peerId).receivedBytes += chunk.length;
     conn.decoder.push(chunk);
     const framesMax = framesInChunkMax(chunk.length);
     for (let i = 0; i <= framesMax; i++) {
