@@ -74,7 +74,6 @@ import { installSnapshot } from './snapshot/install.js';
 import { SnapshotShipper } from './snapshot/shipper.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
-import { timedLogStore, TimedStateMachine } from './timed-storage.js';
 import { Transport } from './transport.js';
 
 export type { KvNodeOptions } from './node-options.js';
@@ -115,8 +114,6 @@ export class KvNode {
   private snapshotsInstalled = 0;
   private readonly log: Logger;
   private readonly monitor: NodeMonitor;
-  /** The state machine as the driver sees it (its batches timed), remade when `sm` is replaced. */
-  private timedSm: TimedStateMachine<ApplyResult> | undefined;
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -304,8 +301,8 @@ export class KvNode {
     if (asked.port === 0) this.advertise = formatAddress(asked.host, bound.port);
     this.book.set(this.id, this.advertise);
     for (const [id, address] of this.book.entries()) if (id !== this.id) this.transport.setPeer(id, address);
-    const logStore = timedLogStore(this.logStore, (s) => this.monitor.metrics.walSynced(s));
-    this.driver = new RaftDriver(this.newRawNode(), logStore, () => this.timedStateMachine(), {
+    // The driver's storage, with WAL syncs and state batch commits timed (node-monitor.ts).
+    this.driver = new RaftDriver(this.newRawNode(), this.monitor.timedLogStore(this.logStore), () => this.monitor.timedStateMachine(this.stateMachine()), {
       send: (m) => this.send(m),
       softState: (ss) => this.onSoftState(ss),
       applied: (results) => this.onApplied(results),
@@ -376,13 +373,6 @@ export class KvNode {
   /** The term a proposal made now is made at (the core's, which may be ahead of the last Ready). */
   private currentTerm(): number {
     return Math.max(this.term, this.driver.rawNode.status().term);
-  }
-
-  /** The driver's view of the state machine: the same, with its batch commits timed. */
-  private timedStateMachine(): TimedStateMachine<ApplyResult> {
-    const sm = this.stateMachine();
-    if (this.timedSm?.inner !== sm) this.timedSm = new TimedStateMachine(sm, (s) => this.monitor.metrics.backendCommitted(s));
-    return this.timedSm;
   }
 
   private trees(): Array<{ tree: 'log' | 'state'; stats: TreeStats }> {
@@ -556,10 +546,7 @@ export class KvNode {
     this.role = ss.role;
     this.leaderId = ss.leader;
     if (before !== ss.leader) {
-      const term = this.driver.rawNode.status().term;
-      if (ss.leader === 0) this.log.warn({ component: 'raft', term, role: ss.role, previousLeader: before }, `node ${this.id}: lost leader ${before} (term ${term})`);
-      else this.log.info({ component: 'raft', leader: ss.leader, term, role: ss.role }, `node ${this.id}: leader is ${ss.leader} (term ${term}, this node is ${ss.role})`);
-      this.monitor.leaderChanged(ss.leader);
+      this.monitor.leaderChanged(before, ss, this.driver.rawNode.status().term);
       this.path.leaderChanged(ss.leader);
     }
     if (ss.role !== 'leader') this.snapshots.leadershipLost();

@@ -9,11 +9,13 @@
  * a cluster); a node waiting to be added is not ready.
  */
 import { performance } from 'node:perf_hooks';
-import type { Message, NodeId } from '../raft/types.js';
+import type { Message, NodeId, SoftState } from '../raft/types.js';
+import type { DriverLogStore, DriverStateMachine } from './driver.js';
 import { StatusServer, type Verdict } from './http-status.js';
 import { NodeMetrics, type MetricsSource } from './metrics.js';
 import type { Logger } from './node-logger.js';
 import { StorageWatch } from './storage-watch.js';
+import { timedLogStore, TimedStateMachine } from './timed-storage.js';
 
 /** A heartbeat unanswered this long is forgotten (the next one is timed instead). */
 const HEARTBEAT_RTT_STALE_MS = 1_000;
@@ -32,6 +34,8 @@ export class NodeMonitor {
   private readonly heartbeatSentAt = new Map<NodeId, number>();
   /** When the snapshot transfer to each peer started. */
   private readonly snapshotStartedAt = new Map<NodeId, number>();
+  /** The state machine as the driver sees it, remade when the node's instance is replaced. */
+  private timedSm: TimedStateMachine<unknown> | undefined;
 
   constructor(private readonly host: MonitorHost) {
     this.metrics = new NodeMetrics(host);
@@ -80,10 +84,27 @@ export class NodeMonitor {
 
   // ---- hooks ------------------------------------------------------------------------------------
 
-  leaderChanged(leader: NodeId): void {
-    if (leader === 0) return;
+  /** The leader this node knows changed from `before` (0: none) to ss.leader, at `term`. */
+  leaderChanged(before: NodeId, ss: SoftState, term: number): void {
+    const log = this.host.log;
+    if (ss.leader === 0) {
+      log.warn({ component: 'raft', term, role: ss.role, previousLeader: before }, `lost leader ${before} (term ${term})`);
+      return;
+    }
+    log.info({ component: 'raft', leader: ss.leader, term, role: ss.role }, `leader is ${ss.leader} (term ${term}, this node is ${ss.role})`);
     this.leaderSeen = true;
     this.metrics.leaderChanged();
+  }
+
+  /** The log store with its synced appends timed (etcd_disk_wal_fsync_duration_seconds). */
+  timedLogStore(store: DriverLogStore): DriverLogStore {
+    return timedLogStore(store, (s) => this.metrics.walSynced(s));
+  }
+
+  /** `sm` with its batch commits timed (etcd_disk_backend_commit_duration_seconds). */
+  timedStateMachine<R>(sm: DriverStateMachine<R>): DriverStateMachine<R> {
+    if (this.timedSm?.inner !== sm) this.timedSm = new TimedStateMachine<R>(sm, (s) => this.metrics.backendCommitted(s)) as TimedStateMachine<unknown>;
+    return this.timedSm as TimedStateMachine<R>;
   }
 
   messageSent(m: Message): void {
