@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { parseAddress } from '../node/address.js';
+import { isLogLevel, LOG_LEVELS, type LogLevel } from '../node/node-logger.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -14,7 +15,7 @@ export class UsageError extends Error {
 }
 
 export const KV_SERVER_USAGE =
-  'usage: kv-server <id> <host:port> [--data-dir DIR] [--listen HOST:PORT] [--engine wasm|js] [--snapshot-entries N] [--compact-keep-entries N] [--verbose]';
+  'usage: kv-server <id> <host:port> [--data-dir DIR] [--listen HOST:PORT] [--engine wasm|js] [--snapshot-entries N] [--compact-keep-entries N] [--metrics-address HOST:PORT] [--log-level LEVEL] [--verbose]';
 
 export interface KvServerArgs {
   id: number;
@@ -25,6 +26,10 @@ export interface KvServerArgs {
   engine: 'wasm' | 'js';
   snapshotEntries: number | undefined;
   compactKeepEntries: number | undefined;
+  /** Where to serve /metrics, /health and /ready; undefined: nowhere. */
+  metricsAddress: string | undefined;
+  /** --log-level, or debug with --verbose; default info. */
+  logLevel: LogLevel;
   verbose: boolean;
 }
 
@@ -74,7 +79,7 @@ export function checkAddress(s: string): string {
 }
 
 export function parseKvServerArgs(argv: readonly string[]): KvServerArgs {
-  const { positional, options } = splitArgs(argv, new Set(['verbose']), new Set(['data-dir', 'listen', 'engine', 'snapshot-entries', 'compact-keep-entries']));
+  const { positional, options } = splitArgs(argv, new Set(['verbose']), new Set(['data-dir', 'listen', 'engine', 'snapshot-entries', 'compact-keep-entries', 'metrics-address', 'log-level']));
   if (positional.length !== 2) throw new UsageError(`expected <id> and <host:port>, got ${positional.length} argument(s)`);
   const id = parsePositiveInt(positional[0]!, 'id');
   const address = checkAddress(positional[1]!);
@@ -84,6 +89,9 @@ export function parseKvServerArgs(argv: readonly string[]): KvServerArgs {
   const ck = options.get('compact-keep-entries');
   const listen = options.get('listen');
   if (listen !== undefined && parseAddress(address).port === 0) throw new UsageError('--listen needs <host:port> with a port other than 0');
+  const metrics = options.get('metrics-address');
+  const level = options.get('log-level') ?? (options.has('verbose') ? 'debug' : 'info');
+  if (!isLogLevel(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
   return {
     id,
     address,
@@ -92,6 +100,8 @@ export function parseKvServerArgs(argv: readonly string[]): KvServerArgs {
     engine,
     snapshotEntries: se === undefined ? undefined : parsePositiveInt(se, '--snapshot-entries'),
     compactKeepEntries: ck === undefined ? undefined : parseNonNegativeInt(ck, '--compact-keep-entries'),
+    metricsAddress: metrics === undefined ? undefined : checkAddress(metrics),
+    logLevel: level,
     verbose: options.has('verbose'),
   };
 }

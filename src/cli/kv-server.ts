@@ -5,6 +5,10 @@
  *
  *   kv-server <id> <host:port> [--data-dir DIR] [--engine wasm|js] [...]   (docs/cli.md)
  *
+ * Logs: pino records on stderr at --log-level (default info): JSON lines when stderr is not a
+ * terminal, pretty lines when it is; on a terminal shared with the prompt they never overwrite it
+ * (prompt-log.ts). With --metrics-address, the second stdout line is `metrics on <host:port>`.
+ *
  * On a TTY: a prompt with help, history and tab completion (node:readline). Piped: one command per
  * line, answers printed as lines and no prompt, so scripts can drive it. At the end of piped input
  * the node keeps serving until SIGTERM or SIGINT (a script pipes its commands, the node stays a
@@ -16,7 +20,9 @@
 import * as readline from 'node:readline';
 import { LsmraftError } from '../errors.js';
 import { KvNode } from '../node/kv-node.js';
+import { createLogger, streamDestination } from '../node/node-logger.js';
 import { KV_SERVER_USAGE, parseKvServerArgs, UsageError, type KvServerArgs } from './args.js';
+import { PromptSafeLog } from './prompt-log.js';
 import { answerLine, complete } from './repl.js';
 
 /** Lines read ahead of the command being run, at most (then stdin is paused). */
@@ -34,7 +40,10 @@ function parseOrExit(): KvServerArgs {
 
 async function main(): Promise<void> {
   const args = parseOrExit();
-  const log = args.verbose ? (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) : undefined;
+  const interactive = process.stdin.isTTY === true;
+  // The prompt and the log share a screen when both streams are the terminal.
+  const promptLog = interactive && process.stdout.isTTY === true && process.stderr.isTTY === true ? new PromptSafeLog(process.stderr, process.stdout) : undefined;
+  const logger = createLogger(args.logLevel, promptLog ?? streamDestination(process.stderr));
   let node: KvNode;
   try {
     node = await KvNode.start({
@@ -45,7 +54,8 @@ async function main(): Promise<void> {
       engine: args.engine,
       ...(args.snapshotEntries === undefined ? {} : { snapshotEntries: args.snapshotEntries }),
       ...(args.compactKeepEntries === undefined ? {} : { compactKeepEntries: args.compactKeepEntries }),
-      ...(log === undefined ? {} : { log }),
+      ...(args.metricsAddress === undefined ? {} : { metricsAddress: args.metricsAddress }),
+      logger,
       onFatal: (err) => {
         process.stderr.write(`kv-server: node stopped on an error: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exit(1);
@@ -66,19 +76,25 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown(0));
   process.on('SIGINT', () => shutdown(0));
 
-  const interactive = process.stdin.isTTY === true;
   process.stdout.write(`node ${node.id} listening on ${node.address} (cluster ${node.status().clusterId})${interactive ? '; type help' : ''}\n`);
+  if (node.metricsAddress !== undefined) process.stdout.write(`metrics on ${node.metricsAddress}\n`);
   const rl = readline.createInterface({
     input: process.stdin,
     output: process.stdout,
     terminal: interactive,
     ...(interactive ? { completer: complete, historySize: 1000, prompt: 'kv> ' } : {}),
   });
+  promptLog?.attach(rl);
+  const prompt = (): void => {
+    if (promptLog === undefined) rl.prompt();
+    else promptLog.showPrompt();
+  };
   // Commands run one at a time, in the order typed. A script that pipes faster than commands
   // complete is held back: input pauses while QUEUED_LINES_MAX lines wait.
   let queue: Promise<void> = Promise.resolve();
   let queued = 0;
   rl.on('line', (line) => {
+    promptLog?.promptTaken();
     queued++;
     if (queued >= QUEUED_LINES_MAX) rl.pause();
     queue = queue.then(async () => {
@@ -92,14 +108,14 @@ async function main(): Promise<void> {
         shutdown(0);
         return;
       }
-      if (interactive) rl.prompt();
+      if (interactive) prompt();
     });
   });
   rl.on('close', () => {
     // Piped input ended: keep serving (see the header). A closed terminal stops the node.
     if (interactive) void queue.then(() => shutdown(0));
   });
-  if (interactive) rl.prompt();
+  if (interactive) prompt();
 }
 
 await main();

@@ -83,6 +83,8 @@ export interface TreeStats {
   flushes: { count: number; outputBytes: number; failures: number };
   compactions: { count: number; trivialMoves: number; inputBytes: number; outputBytes: number; failures: number; running: boolean };
   blockCache: { capacityBytes: number; usedBytes: number; hits: number; misses: number };
+  /** Point lookups the tables' bloom filters were asked about, and answered "absent" (a block read saved). */
+  bloom: { checks: number; useful: number };
   openTables: number;
   levels: Array<{ level: number; files: number; bytes: number }>;
   liveSnapshots: number;
@@ -378,6 +380,7 @@ export class LsmTree {
         outputBytes: c.compactionOutputBytes, failures: c.compactionFailures, running: this.background.compactionRunning,
       },
       blockCache: { capacityBytes: core.options.blockCacheBytes, usedBytes: core.blockCache.usedBytes, hits: core.blockCache.hits, misses: core.blockCache.misses },
+      bloom: core.tableCache.bloomStats(),
       openTables: core.tableCache.openCount,
       levels,
       liveSnapshots: core.snapshots.size,

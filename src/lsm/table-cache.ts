@@ -11,6 +11,8 @@ import { TableReader } from './table-reader.js';
 
 export class TableCache {
   private readonly readers = new Map<number, TableReader>();
+  /** Bloom filter counts of readers closed so far (the open ones hold their own). */
+  private closedBloom = { checks: 0, useful: 0 };
 
   constructor(
     private readonly fs: FileSystem,
@@ -32,7 +34,7 @@ export class TableCache {
     this.readers.set(fileNumber, reader);
     if (this.readers.size > this.openTablesMax) {
       const oldest = this.readers.keys().next().value as number;
-      this.readers.get(oldest)!.close();
+      this.closeReader(this.readers.get(oldest)!);
       this.readers.delete(oldest);
     }
     return reader;
@@ -42,7 +44,7 @@ export class TableCache {
   evict(fileNumber: number): void {
     const reader = this.readers.get(fileNumber);
     if (reader !== undefined) {
-      reader.close();
+      this.closeReader(reader);
       this.readers.delete(fileNumber);
     }
     this.blockCache.evictFile(fileNumber);
@@ -52,8 +54,24 @@ export class TableCache {
     return this.readers.size;
   }
 
+  /** Point lookups the tables' bloom filters were asked about, and those they answered "absent". */
+  bloomStats(): { checks: number; useful: number } {
+    let { checks, useful } = this.closedBloom;
+    for (const r of this.readers.values()) {
+      checks += r.bloomChecks;
+      useful += r.bloomUseful;
+    }
+    return { checks, useful };
+  }
+
   closeAll(): void {
-    for (const reader of this.readers.values()) reader.close();
+    for (const reader of this.readers.values()) this.closeReader(reader);
     this.readers.clear();
+  }
+
+  private closeReader(reader: TableReader): void {
+    this.closedBloom.checks += reader.bloomChecks;
+    this.closedBloom.useful += reader.bloomUseful;
+    reader.close();
   }
 }

@@ -75,6 +75,18 @@ export class NodeStoppedError extends LsmraftError {
   }
 }
 
+/**
+ * A node could not listen at an address because another socket holds it (EADDRINUSE): the peer
+ * port or the metrics port. `address` is the "host:port" asked for.
+ */
+export class AddressInUseError extends LsmraftError {
+  readonly address: string;
+  constructor(what: string, address: string, options?: { cause?: unknown }) {
+    super('KV_ERR_ADDRESS_IN_USE', `cannot listen for ${what} on ${address}: the address is in use`, options);
+    this.address = address;
+  }
+}
+
 /** Builds the typed error for a code received over the wire (KvClient, forwarded requests). */
 export function errorFromWire(code: string | undefined, message: string | undefined, leader?: LeaderInfo): LsmraftError {
   const text = message ?? code ?? 'unknown error';

@@ -16,6 +16,9 @@
  *   key-input.ts         keys, values and ranges checked at the API's edge
  *   snapshot/            checkpoints, chunks, sender, receiver, install, shipper
  *   node-options.ts      options, defaults, validation, transport and flow-control limits
+ *   node-logger.ts       the node's structured logger (pino)
+ *   node-monitor.ts      metrics, health and readiness, the HTTP status server (metrics.ts, http-status.ts)
+ *   fresh-data-dir.ts    undoing a failed first start's data directory
  *
  * Reads and writes at a follower go through the Raft core: a proposal is forwarded to the leader
  * by the core ('prop'), a linearizable read asks the leader for a read index ('readIndex', Raft
@@ -29,11 +32,13 @@
  * What must hold: the Ready contract (driver.ts); stop() ends every timer, socket and waiter;
  * nothing a peer or client sends can crash the process (frame-router.ts).
  */
+import type { TreeStats } from '../lsm/db.js';
 import type { FileSystem } from '../lsm/fs.js';
 import { RawNode } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Message, NodeId, Role, Snapshot, SoftState } from '../raft/types.js';
 import { AssertionFailure, assert } from '../util/assert.js';
 import { formatAddress, parseAddress } from './address.js';
+import { removeCreatedDataDir, missingAncestor } from './fresh-data-dir.js';
 import { serveClientRequest } from './client-service.js';
 import { encodeMessage } from './codec.js';
 import { RaftDriver } from './driver.js';
@@ -59,6 +64,8 @@ import {
   type KvNodeOptions,
   type ResolvedNodeOptions,
 } from './node-options.js';
+import { lineLogger, type Logger } from './node-logger.js';
+import { NodeMonitor } from './node-monitor.js';
 import { memberList, nodeStatus, type MemberInfo, type NodeStatus } from './node-status.js';
 import { closeNodeStorage, openNodeStorage } from './node-storage.js';
 import { RequestPath } from './request-path.js';
@@ -105,6 +112,8 @@ export class KvNode {
   private bookWrites: Promise<void> = Promise.resolve();
   private readonly snapshots: SnapshotShipper;
   private snapshotsInstalled = 0;
+  private readonly log: Logger;
+  private readonly monitor: NodeMonitor;
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -121,6 +130,15 @@ export class KvNode {
     this.stateDir = init.stateDir;
     this.book = init.book;
     this.advertise = init.address;
+    this.log = opts.logger;
+    this.monitor = new NodeMonitor({
+      log: this.log,
+      isRunning: () => this.state === 'running',
+      raft: () => (this.state === 'running' && this.driver !== undefined ? this.status() : undefined),
+      pendingProposals: () => this.path.requests.size,
+      trees: () => (this.state === 'running' ? this.trees() : []),
+      peerTraffic: () => this.transport.peerTraffic(),
+    });
     this.snapshots = new SnapshotShipper({
       nodeId: init.id,
       fs: opts.fs,
@@ -137,15 +155,16 @@ export class KvNode {
       sendRaft: (m) => this.transport.send(m.to, FrameType.RAFT, encodeMessage(m)),
       sendChunk: (to, payload) => this.transport.send(to, FrameType.SNAPSHOT_CHUNK, payload),
       reportSnapshot: (to, ok) => {
+        this.monitor.snapshotReported(to, ok);
         this.driver.rawNode.reportSnapshot(to, ok);
         this.driver.kick();
       },
       fatal: (err) => this.onFatal(err),
-      log: opts.log,
+      log: lineLogger(this.log.child({ component: 'snapshot' })),
     });
     const common = {
       id: init.id,
-      log: opts.log,
+      log: lineLogger(this.log.child({ component: 'membership' })),
       isRunning: () => this.state === 'running',
       checkRunning: () => this.checkRunning(),
       rawNode: () => this.driver.rawNode,
@@ -214,6 +233,7 @@ export class KvNode {
       serveClient: (req) => serveClientRequest(this, req),
       reply: (conn, type, payload) => this.transport.reply(conn, type, payload),
       step: (m) => {
+        this.monitor.messageReceived(m);
         this.driver.rawNode.step(m);
         this.driver.kick();
       },
@@ -233,7 +253,7 @@ export class KvNode {
       connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
       random: opts.random,
       onFrame: (frame, conn) => this.router.onFrame(frame, conn),
-      log: opts.log,
+      log: lineLogger(this.log.child({ component: 'transport' }), 'warn'),
     });
   }
 
@@ -244,13 +264,21 @@ export class KvNode {
    */
   static async start(options: KvNodeOptions): Promise<KvNode> {
     const opts = resolveNodeOptions(options);
-    const storage = await openNodeStorage(opts, options.id, options.dataDir);
+    // A start that fails leaves the disk as it found it: what it created, it removes (a port in
+    // use must not leave a half-made data directory that a retry would take for a member's).
+    const created = missingAncestor(opts.fs, options.dataDir);
     try {
-      const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address, listenAddress: options.listenAddress });
-      await node.listenAndRun();
-      return node;
+      const storage = await openNodeStorage(opts, options.id, options.dataDir);
+      try {
+        const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address, listenAddress: options.listenAddress });
+        await node.listenAndRun();
+        return node;
+      } catch (err) {
+        await closeNodeStorage(storage);
+        throw err;
+      }
     } catch (err) {
-      await closeNodeStorage(storage);
+      if (created !== undefined) removeCreatedDataDir(opts.fs, created, options.dataDir);
       throw err;
     }
   }
@@ -258,9 +286,11 @@ export class KvNode {
   private async listenAndRun(): Promise<void> {
     const bound = await this.transport.listen();
     try {
+      if (this.opts.metricsAddress !== undefined) await this.monitor.listen(this.opts.metricsAddress);
       this.startRunning(bound);
     } catch (err) {
-      // Nothing else has started; the listening socket must not outlive the failed start.
+      // Nothing else has started; the listening sockets must not outlive the failed start.
+      await this.monitor.stop();
       await this.transport.close();
       throw err;
     }
@@ -272,7 +302,8 @@ export class KvNode {
     if (asked.port === 0) this.advertise = formatAddress(asked.host, bound.port);
     this.book.set(this.id, this.advertise);
     for (const [id, address] of this.book.entries()) if (id !== this.id) this.transport.setPeer(id, address);
-    this.driver = new RaftDriver(this.newRawNode(), this.logStore, () => this.stateMachine(), {
+    // The driver's storage, with WAL syncs and state batch commits timed (node-monitor.ts).
+    this.driver = new RaftDriver(this.newRawNode(), this.monitor.timedLogStore(this.logStore), () => this.monitor.timedStateMachine(this.stateMachine()), {
       send: (m) => this.send(m),
       softState: (ss) => this.onSoftState(ss),
       applied: (results) => this.onApplied(results),
@@ -297,8 +328,12 @@ export class KvNode {
       this.driver.kick();
     });
     this.ticker.start();
+    this.monitor.start();
     const st = this.driver.rawNode.status();
-    this.opts.log(`node ${this.id} started on ${this.advertise}, cluster ${formatClusterId(this.identity.clusterId)}, voters [${st.conf.voters.join(',')}], applied ${st.applied}`);
+    this.log.info(
+      { component: 'raft', address: this.advertise, cluster: formatClusterId(this.identity.clusterId), voters: st.conf.voters, applied: st.applied, metrics: this.monitor.address },
+      `node ${this.id} started on ${this.advertise}`,
+    );
     // A one-member cluster elects itself at once rather than after an election timeout.
     if (st.conf.voters.length === 1 && st.conf.voters[0] === this.id && st.conf.learners.length === 0) this.driver.rawNode.campaign();
     this.driver.kick();
@@ -310,6 +345,11 @@ export class KvNode {
     // Below the log's snapshot there is nothing to re-deliver (the snapshot is applied state).
     const applied = Math.max(sm.appliedIndex, this.logStore.snapshot().meta.index);
     return new RawNode(raftConfig(this.id, this.opts, applied), this.logStore);
+  }
+
+  /** The HTTP status server's address (the bound port when asked for port 0), if it runs. */
+  get metricsAddress(): string | undefined {
+    return this.monitor.address;
   }
 
   /** The address peers and clients reach this node at (the bound port when started with port 0). */
@@ -336,6 +376,12 @@ export class KvNode {
     return Math.max(this.term, this.driver.rawNode.status().term);
   }
 
+  private trees(): Array<{ tree: 'log' | 'state'; stats: TreeStats }> {
+    const out: Array<{ tree: 'log' | 'state'; stats: TreeStats }> = [{ tree: 'log', stats: this.logStore.lsm.stats() }];
+    if (this.sm !== undefined) out.push({ tree: 'state', stats: this.sm.lsm.stats() });
+    return out;
+  }
+
   private stateMachine(): KvStateMachine {
     if (this.sm === undefined) throw new NodeStoppedError(`node ${this.id}: the state machine is being replaced by a snapshot; retry`);
     return this.sm;
@@ -351,13 +397,13 @@ export class KvNode {
   async put(key: KeyInput, value: KeyInput): Promise<void> {
     const k = toKey(key);
     const v = toValue(value);
-    await this.path.proposeCommand((tag) => ({ type: 'put', key: k, value: v, ...tag }));
+    await this.monitor.countFailure(this.path.proposeCommand((tag) => ({ type: 'put', key: k, value: v, ...tag })));
   }
 
   /** Replicates the deletion of key. */
   async delete(key: KeyInput): Promise<void> {
     const k = toKey(key);
-    await this.path.proposeCommand((tag) => ({ type: 'del', key: k, ...tag }));
+    await this.monitor.countFailure(this.path.proposeCommand((tag) => ({ type: 'del', key: k, ...tag })));
   }
 
   /** Linearizable read (ReadIndex): sees every write acknowledged before it was called. */
@@ -455,8 +501,9 @@ export class KvNode {
     await this.bookWrites;
     await this.sm?.close();
     await this.logStore.close();
+    await this.monitor.stop();
     this.state = 'stopped';
-    this.opts.log(`node ${this.id} stopped`);
+    this.log.info(`node ${this.id} stopped`);
   }
 
   private onFatal(err: unknown): void {
@@ -467,13 +514,14 @@ export class KvNode {
       });
       return;
     }
-    this.opts.log(`node ${this.id}: stopping on error: ${err instanceof Error ? err.message : String(err)}`);
+    this.log.fatal({ err }, `node ${this.id}: stopping on error: ${err instanceof Error ? err.message : String(err)}`);
     void this.stop().finally(() => this.opts.onFatal(err));
   }
 
   // ---- driver hooks -------------------------------------------------------------------------
 
   private send(m: Message): void {
+    this.monitor.messageSent(m);
     if (m.type === 'snap') {
       this.snapshots.send(m);
       return;
@@ -499,7 +547,7 @@ export class KvNode {
     this.role = ss.role;
     this.leaderId = ss.leader;
     if (before !== ss.leader) {
-      this.opts.log(`node ${this.id}: leader is ${ss.leader === 0 ? 'unknown' : ss.leader} (term ${this.driver.rawNode.status().term}, this node is ${ss.role})`);
+      this.monitor.leaderChanged(before, ss, this.driver.rawNode.status().term);
       this.path.leaderChanged(ss.leader);
     }
     if (ss.role !== 'leader') this.snapshots.leadershipLost();
@@ -510,7 +558,7 @@ export class KvNode {
       if (r.kind === 'put' || r.kind === 'del') {
         if (r.clientId === this.id) this.path.requests.writeApplied(r.requestId);
       } else if (r.kind === 'rejected') {
-        this.opts.log(`node ${this.id}: entry ${r.index} is not a valid command, applied as a no-op: ${r.error.message}`);
+        this.log.warn({ component: 'raft', index: r.index }, `node ${this.id}: entry ${r.index} is not a valid command, applied as a no-op: ${r.error.message}`);
       }
     }
   }
@@ -522,7 +570,7 @@ export class KvNode {
         this.book.delete(id);
         this.transport.removePeer(id);
       } else {
-        this.opts.log(`node ${this.id}: this node was removed from the cluster at index ${index}`);
+        this.log.warn({ component: 'membership', index }, `node ${this.id}: this node was removed from the cluster at index ${index}`);
       }
     } else {
       // A committed add names its member's address (addMember checks it before proposing). One
@@ -533,14 +581,17 @@ export class KvNode {
         address = decodeMemberContext(cc.context);
       } catch (err) {
         if (!(err instanceof MembershipError)) throw err;
-        this.opts.log(`node ${this.id}: ${cc.type} ${id} at ${index}: ${err.message}`);
+        this.log.warn({ component: 'membership', index }, `node ${this.id}: ${cc.type} ${id} at ${index}: ${err.message}`);
       }
       if (address !== undefined && id !== this.id) this.addPeer(id, address);
     }
     this.book.retainMembers(conf, this.id);
     await this.writeBook();
     this.path.requests.confChangeApplied(cc.type, id);
-    this.opts.log(`node ${this.id}: applied ${cc.type} ${id} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
+    this.log.info(
+      { component: 'membership', change: cc.type, member: id, index, voters: conf.voters, learners: conf.learners },
+      `node ${this.id}: applied ${cc.type} ${id} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`,
+    );
   }
 
   // ---- peers and the address book --------------------------------------------------------------
@@ -587,14 +638,16 @@ export class KvNode {
       return;
     }
     const received = this.snapshots.takeReceived(id);
-    await this.closeStateMachine();
-    const { stateDir } = await installSnapshot(this.dataDir, received, { fs: this.fs });
-    await this.logStore.applySnapshot(s);
-    this.stateDir = stateDir;
-    this.sm = await KvStateMachine.open(stateDir, this.opts.tree);
+    await this.monitor.timeInstall(async () => {
+      await this.closeStateMachine();
+      const { stateDir } = await installSnapshot(this.dataDir, received, { fs: this.fs });
+      await this.logStore.applySnapshot(s);
+      this.stateDir = stateDir;
+      this.sm = await KvStateMachine.open(stateDir, this.opts.tree);
+    });
     this.snapshotsInstalled++;
-    assert(this.sm.appliedIndex === s.meta.index, () => `installed snapshot holds applied index ${this.sm?.appliedIndex}, expected ${s.meta.index}`);
-    this.opts.log(`node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
+    assert(this.sm?.appliedIndex === s.meta.index, () => `installed snapshot holds applied index ${this.sm?.appliedIndex}, expected ${s.meta.index}`);
+    this.log.info({ component: 'snapshot', snapshot: id, index: s.meta.index, term: s.meta.term }, `node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
   }
 
   /** Counters for tests and the bench. */

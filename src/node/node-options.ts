@@ -13,6 +13,7 @@ import { sharedJobPool } from '../pool/job-pool.js';
 import type { RaftConfig } from '../raft/config.js';
 import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot/sender.js';
 import { parseAddress } from './address.js';
+import { nodeLogger, type Logger, type LogLevel } from './node-logger.js';
 
 const MiB = 1024 * 1024;
 /** Bound on one wire frame: a whole append of APPEND_BYTES_MAX fits, with room to spare. */
@@ -72,8 +73,21 @@ export interface KvNodeOptions {
   fs?: FileSystem;
   /** Randomness of election timeouts and backoff. Default Math.random. */
   random?: () => number;
-  /** Diagnostic lines (elections, membership, snapshots). Default: none. */
+  /**
+   * Structured logs (node-logger.ts): this pino logger, made a child with the node's id. Without
+   * it, `logLevel` alone logs to stderr (JSON, or pretty on a terminal); with neither (nor `log`),
+   * the node logs nothing.
+   */
+  logger?: Logger;
+  /** trace, debug, info, warn, error, fatal or silent. Default: the logger's level, else info. */
+  logLevel?: LogLevel;
+  /** Older interface: each log record's message as a line. Ignored when `logger` is given. */
   log?: (line: string) => void;
+  /**
+   * "host:port" of an HTTP server for /metrics, /health and /ready (http-status.ts); port 0 picks a
+   * free port (see KvNode.metricsAddress). Default: none.
+   */
+  metricsAddress?: string;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
   onFatal?: (err: unknown) => void;
 }
@@ -91,7 +105,9 @@ export interface ResolvedNodeOptions {
   tree: Omit<LsmTreeOptions, 'wal'>;
   transfer: TransferOptions;
   random: () => number;
-  log: (line: string) => void;
+  /** The node's logger (its records carry `node`). */
+  logger: Logger;
+  metricsAddress: string | undefined;
   onFatal: (err: unknown) => void;
 }
 
@@ -119,7 +135,11 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
   }
   const electionTicks = intOpt('electionTicks', o.electionTicks, 15, 2, 100_000);
   const heartbeatTicks = intOpt('heartbeatTicks', o.heartbeatTicks, 5, 1, electionTicks - 1);
-  const log = o.log ?? (() => {});
+  if (o.metricsAddress !== undefined) {
+    if (typeof o.metricsAddress !== 'string') throw new InvalidArgumentError('option metricsAddress must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
+    parseAddress(o.metricsAddress);
+  }
+  const logger = nodeLogger(o, o.id);
   const fs = o.fs ?? nodeFileSystem;
   // The node's trees share the process's worker pool (used when the file system's files are
   // reachable from worker threads: a real directory).
@@ -137,8 +157,9 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     tree,
     transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
     random: o.random ?? Math.random,
-    log,
-    onFatal: o.onFatal ?? ((err) => log(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)),
+    logger,
+    metricsAddress: o.metricsAddress,
+    onFatal: o.onFatal ?? ((err) => logger.fatal({ err }, 'node stopped on an error')),
   };
 }
 

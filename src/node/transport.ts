@@ -23,7 +23,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { formatAddress, parseAddress } from './address.js';
 import { decodeHello, encodeHello } from './codec.js';
-import { BadFrameError } from './errors.js';
+import { AddressInUseError, BadFrameError } from './errors.js';
 import {
   FRAME_BODY_BYTES_MIN,
   FRAME_LENGTH_BYTES,
@@ -83,6 +83,17 @@ export interface TransportOptions {
   /** A peer's connection failed or was lost (not called per dropped frame). */
   onPeerUnreachable?: (peerId: number) => void;
   log?: (line: string) => void;
+  /**
+   * Reconnect failures to one peer are logged once, then at most one summary line per this many
+   * ms with the count (a down peer would otherwise log every backoff step). Default 30_000.
+   */
+  peerFailureLogIntervalMs?: number;
+}
+
+/** Bytes exchanged with one peer (frames of peer connections only, both directions). */
+export interface PeerTraffic {
+  sentBytes: number;
+  receivedBytes: number;
 }
 
 export interface TransportStats {
@@ -145,6 +156,9 @@ interface Peer {
   consecutiveFailures: number;
   connectedAtMs: number;
   timer: NodeJS.Timeout | undefined;
+  /** Failures not logged yet, and when the last failure line was logged (see peerFailureLogIntervalMs). */
+  failuresUnlogged: number;
+  failureLoggedAtMs: number;
 }
 
 export class Transport {
@@ -153,6 +167,12 @@ export class Transport {
   private readonly connectTimeoutMs: number;
   private readonly inboundConnectionsMax: number;
   private readonly peers = new Map<number, Peer>();
+  /**
+   * Bytes per peer id, kept when a peer is removed so the counters never go back: one small entry
+   * per node id ever configured as a peer (setPeer: members, past and present).
+   */
+  private readonly traffic = new Map<number, PeerTraffic>();
+  private readonly peerFailureLogIntervalMs: number;
   private readonly inbound = new Set<Conn>();
   private server: net.Server | undefined;
   private advertise: string | undefined;
@@ -186,6 +206,7 @@ export class Transport {
     this.random = o.random ?? Math.random;
     this.connectTimeoutMs = o.connectTimeoutMs ?? 1000;
     this.inboundConnectionsMax = o.inboundConnectionsMax ?? 1024;
+    this.peerFailureLogIntervalMs = o.peerFailureLogIntervalMs ?? 30_000;
   }
 
   /** Starts accepting connections. Port 0 picks a free port; the bound address is returned. */
@@ -194,8 +215,10 @@ export class Transport {
     const server = net.createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => {
-        reject(new InvalidArgumentError(`cannot listen on ${formatAddress(this.opts.listenHost, this.opts.listenPort)}: ${err.message}`, 'KV_ERR_INVALID_ARGUMENT'));
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const address = formatAddress(this.opts.listenHost, this.opts.listenPort);
+        if (err.code === 'EADDRINUSE') reject(new AddressInUseError('peers', address, { cause: err }));
+        else reject(new InvalidArgumentError(`cannot listen on ${address}: ${err.message}`, 'KV_ERR_INVALID_ARGUMENT'));
       };
       server.once('error', onError);
       server.listen(this.opts.listenPort, this.opts.listenHost, () => {
@@ -232,6 +255,8 @@ export class Transport {
       consecutiveFailures: 0,
       connectedAtMs: 0,
       timer: undefined,
+      failuresUnlogged: 0,
+      failureLoggedAtMs: 0,
     });
   }
 
@@ -302,6 +327,20 @@ export class Transport {
     return { ...this.counters, inboundConnections: this.inbound.size };
   }
 
+  /** Bytes sent to and received from each peer this transport has exchanged frames with. */
+  peerTraffic(): ReadonlyMap<number, PeerTraffic> {
+    return this.traffic;
+  }
+
+  private trafficOf(peerId: number): PeerTraffic {
+    let t = this.traffic.get(peerId);
+    if (t === undefined) {
+      t = { sentBytes: 0, receivedBytes: 0 };
+      this.traffic.set(peerId, t);
+    }
+    return t;
+  }
+
   peerStats(id: number): PeerStats | undefined {
     const p = this.peers.get(id);
     if (p === undefined) return undefined;
@@ -351,6 +390,9 @@ export class Transport {
   private onData(conn: Conn, chunk: Uint8Array): void {
     if (conn.closed) return;
     this.counters.bytesIn += chunk.length;
+    // Inbound connections name their peer in their HELLO (the HELLO chunk itself is not counted);
+    // only configured peers are counted, so a stranger's HELLOs cannot grow the map.
+    if (conn.peerId !== undefined && this.peers.has(conn.peerId)) this.trafficOf(conn.peerId).receivedBytes += chunk.length;
     conn.decoder.push(chunk);
     const framesMax = framesInChunkMax(chunk.length);
     for (let i = 0; i <= framesMax; i++) {
@@ -423,10 +465,7 @@ export class Transport {
     conn.peerId = peer.id;
     peer.conn = conn;
     const connectTimer = setTimeout(() => conn.close(`connect timed out after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
-    socket.on('error', (err) => {
-      this.log(`peer ${peer.id} (${peer.address}): ${err.message}`);
-      conn.close(err.message);
-    });
+    socket.on('error', (err) => conn.close(err.message));
     socket.on('close', () => {
       clearTimeout(connectTimer);
       conn.close('socket closed');
@@ -441,6 +480,7 @@ export class Transport {
       socket.write(hello);
       this.counters.framesOut++;
       this.counters.bytesOut += hello.length;
+      this.trafficOf(peer.id).sentBytes += hello.length;
       this.flush(peer);
     });
     socket.on('drain', () => {
@@ -464,13 +504,29 @@ export class Transport {
     const upMs = peer.state === 'connected' ? Date.now() - peer.connectedAtMs : 0;
     peer.consecutiveFailures = upMs >= this.opts.reconnectDelayMsMax ? 1 : peer.consecutiveFailures + 1;
     const delayMs = this.backoffDelayMs(peer.consecutiveFailures);
-    this.log(`peer ${peer.id} (${peer.address}): connection lost (${reason}); retry in ${delayMs} ms`);
+    this.logPeerFailure(peer, reason, delayMs);
     peer.state = 'backoff';
     peer.timer = setTimeout(() => {
       this.counters.reconnects++;
       this.connect(peer);
     }, delayMs);
     this.opts.onPeerUnreachable?.(peer.id);
+  }
+
+  /**
+   * The first failure after a success is logged at once; while the peer stays down, one summary
+   * line per peerFailureLogIntervalMs counts the failures in between.
+   */
+  private logPeerFailure(peer: Peer, reason: string, delayMs: number): void {
+    const nowMs = Date.now();
+    if (peer.consecutiveFailures === 1 || nowMs - peer.failureLoggedAtMs >= this.peerFailureLogIntervalMs) {
+      const more = peer.failuresUnlogged === 0 ? '' : ` (${peer.failuresUnlogged} more failures since the last line)`;
+      this.log(`peer ${peer.id} (${peer.address}): connection lost (${reason}); retry in ${delayMs} ms${more}`);
+      peer.failuresUnlogged = 0;
+      peer.failureLoggedAtMs = nowMs;
+    } else {
+      peer.failuresUnlogged++;
+    }
   }
 
   /** Capped exponential backoff with "equal jitter": half fixed, half random, never below min. */
@@ -500,6 +556,7 @@ export class Transport {
     const conn = peer.conn;
     if (peer.state !== 'connected' || conn === undefined || conn.closed || peer.waitingDrain) return;
     const socket = conn.socket;
+    const traffic = this.trafficOf(peer.id);
     socket.cork();
     const n = peer.queue.length;
     let written = 0;
@@ -508,6 +565,7 @@ export class Transport {
       peer.queuedBytes -= frame.length;
       this.counters.framesOut++;
       this.counters.bytesOut += frame.length;
+      traffic.sentBytes += frame.length;
       if (!socket.write(frame)) {
         peer.waitingDrain = true;
         break;

@@ -53,8 +53,11 @@ describe('repl commands', () => {
 describe('command lines', () => {
   it('kv-server: positional id and address, defaults, options', () => {
     expect(parseKvServerArgs(['3', 'localhost:10003'])).toEqual({
-      id: 3, address: 'localhost:10003', listenAddress: undefined, dataDir: './data/node-3', engine: 'wasm', snapshotEntries: undefined, compactKeepEntries: undefined, verbose: false,
+      id: 3, address: 'localhost:10003', listenAddress: undefined, dataDir: './data/node-3', engine: 'wasm', snapshotEntries: undefined, compactKeepEntries: undefined,
+      metricsAddress: undefined, logLevel: 'info', verbose: false,
     });
+    expect(parseKvServerArgs(['1', 'h:1', '--metrics-address', '127.0.0.1:0', '--log-level', 'warn'])).toMatchObject({ metricsAddress: '127.0.0.1:0', logLevel: 'warn' });
+    expect(parseKvServerArgs(['1', 'h:1', '--verbose']).logLevel).toBe('debug');
     expect(parseKvServerArgs(['1', '127.0.0.1:0', '--data-dir', '/x', '--engine=js', '--snapshot-entries', '50', '--verbose'])).toMatchObject({
       dataDir: '/x', engine: 'js', snapshotEntries: 50, verbose: true,
     });
@@ -62,7 +65,7 @@ describe('command lines', () => {
     for (const bad of [['1', 'h:0', '--listen', 'h:1'], ['1', 'h:1', '--listen', 'h'], ['1', 'h:1', '--listen']]) {
       expect(() => parseKvServerArgs(bad), bad.join(' ')).toThrow(UsageError);
     }
-    for (const bad of [[], ['1'], ['0', 'h:1'], ['x', 'h:1'], ['1', 'h'], ['1', 'h:1', '--engine', 'c'], ['1', 'h:1', '--nope'], ['1', 'h:1', '--data-dir']]) {
+    for (const bad of [[], ['1'], ['0', 'h:1'], ['x', 'h:1'], ['1', 'h'], ['1', 'h:1', '--engine', 'c'], ['1', 'h:1', '--nope'], ['1', 'h:1', '--data-dir'], ['1', 'h:1', '--log-level', 'loud'], ['1', 'h:1', '--metrics-address', 'nope']]) {
       expect(() => parseKvServerArgs(bad), bad.join(' ')).toThrow(UsageError);
     }
   });
