@@ -8,7 +8,6 @@ import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';
 import { makeMessage } from '../../src/raft/types.js';
 import { decodeIdentity, encodeIdentity } from '../../src/node/identity.js';
-import { encodeKvCommand } from '../../src/node/kv-command.js';
 import { AddressBook } from '../../src/node/membership.js';
 import { checksumFiles, createSnapshot } from '../../src/node/snapshot/checkpoint.js';
 import { decodeSnapshotAck, decodeSnapshotChunk, encodeSnapshotAck } from '../../src/node/snapshot/chunk-codec.js';
@@ -17,6 +16,7 @@ import { SnapshotSender } from '../../src/node/snapshot/sender.js';
 import { KvStateMachine } from '../../src/node/state-machine.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
+import { putEntry, registerEntry } from '../helpers/kv-entries.js';
 
 const running = new Set<KvNode>();
 const dirs: string[] = [];
@@ -251,10 +251,8 @@ describe('snapshot transfer over a lossy link', () => {
     dirs.push(dir);
     // A state with a few tables' worth of data, checkpointed.
     const sm = await KvStateMachine.open(join(dir, 'state'), { engine: 'js', workerPool: false, memtableBytesMax: 64 * 1024 });
-    const entries = Array.from({ length: 400 }, (_, i) => ({
-      term: 1, index: i + 1, type: 'normal' as const,
-      data: encodeKvCommand({ type: 'put', key: utf8(`key${String(i).padStart(5, '0')}`), value: utf8('v'.repeat(300)), clientId: 1, requestId: i }),
-    }));
+    const entries = Array.from({ length: 400 }, (_, i) =>
+      (i === 0 ? registerEntry(1) : putEntry(i + 1, { id: 1, seq: i }, `key${String(i).padStart(5, '0')}`, 'v'.repeat(300))));
     await sm.apply(entries);
     const local = await createSnapshot(sm, join(dir, 'snapshots'), { index: 400, term: 1, conf: { voters: [1, 2], learners: [] } }, { fs: nodeFileSystem });
     await sm.close();
