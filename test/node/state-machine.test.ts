@@ -1,16 +1,15 @@
 // KvStateMachine: applying committed entries, per-entry results, restart and crash recovery by
-// re-applying the entries after the durable applied index; the kv command codec; and the client
-// session table (exactly-once writes, expiry by log time, carried by restarts and checkpoints).
+// re-applying the entries after the durable applied index; and the kv command codec. The session
+// table's rules are tested in session-table.test.ts.
 import { describe, expect, it } from 'vitest';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { decodeKvCommand, encodeKvCommand, stampCommand, type KvCommand } from '../../src/node/kv-command.js';
-import { SESSION_REQUESTS_OUTSTANDING_MAX, SESSION_TIMEOUT_MS } from '../../src/node/session-table.js';
-import { KvStateMachine, decodeStateMeta, encodeStateMeta, type ApplyResult } from '../../src/node/state-machine.js';
+import { KvStateMachine, decodeStateMeta, encodeStateMeta } from '../../src/node/state-machine.js';
 import { RaftLogStore } from '../../src/node/log-store.js';
 import { RawNode } from '../../src/raft/raw-node.js';
 import { encodeConfChange, type Entry } from '../../src/raft/types.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
-import { delEntry, keepAliveEntry, putEntry, registerEntry } from '../helpers/kv-entries.js';
+import { delEntry, putEntry, registerEntry } from '../helpers/kv-entries.js';
 import { Rng, testSeeds } from '../helpers/rng.js';
 
 const DIR = '/data/state';
@@ -29,21 +28,6 @@ function dump(sm: KvStateMachine): Record<string, string> {
   for (const [k, v] of sm.scan(Uint8Array.of(0), Uint8Array.of(0xff, 0xff), 10_000)) out[fromUtf8(k)] = fromUtf8(v);
   return out;
 }
-
-/** Every key and value of the state tree, both namespaces, as hex: what a snapshot would carry. */
-function rawTree(sm: KvStateMachine): string[] {
-  const out: string[] = [];
-  const it = sm.lsm.iterator({});
-  try {
-    // Bounded by the tree's (small) size.
-    while (it.next()) out.push(`${Buffer.from(it.key()).toString('hex')}=${Buffer.from(it.value()).toString('hex')}`);
-  } finally {
-    it.close();
-  }
-  return out;
-}
-
-const codeOf = (r: ApplyResult | undefined): string | undefined => (r !== undefined && 'error' in r ? r.error?.code : undefined);
 
 describe('kv commands', () => {
   it('round-trips every command and rejects malformed bytes with KV_ERR_INVALID_ARGUMENT', () => {
