@@ -65,6 +65,32 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) removeDir(d);
 });
 
+describe('KvNode client sessions', () => {
+  it('answers a write sent again with its tag without applying it again; refuses discarded and unknown sessions', async () => {
+    const dir = tempDir('kvnode-sessions');
+    dirs.push(dir);
+    const n = await start(dir, 1);
+    const sessionId = await n.registerSession();
+    const w = (seq: number, value: string, firstOutstandingSeq = 1) =>
+      n.sessionWrite({ type: 'put', key: utf8('k'), value: utf8(value), sessionId, seq, firstOutstandingSeq });
+    await w(1, 'v1');
+    await w(2, 'v2');
+    await w(1, 'v1'); // a retry of seq 1, answered from the session table
+    expect(text(await n.get('k'))).toBe('v2');
+    await w(3, 'v3', 3);
+    await expect(w(1, 'v1')).rejects.toMatchObject({ code: 'KV_ERR_SESSION_SEQ_DISCARDED' });
+    await expect(n.sessionWrite({ type: 'del', key: utf8('k'), sessionId: sessionId + 1000, seq: 1, firstOutstandingSeq: 1 }))
+      .rejects.toMatchObject({ code: 'KV_ERR_SESSION_EXPIRED' });
+    await expect(n.keepAliveSession(sessionId + 1000)).rejects.toMatchObject({ code: 'KV_ERR_SESSION_EXPIRED' });
+    expect(text(await n.get('k'))).toBe('v3');
+    // The node's own API writes go through a session of its own.
+    await n.put('own', 'x');
+    await n.delete('k');
+    expect(text(await n.get('own'))).toBe('x');
+    expect(await n.get('k')).toBeUndefined();
+  });
+});
+
 describe('KvNode cluster', () => {
   it('grows 1 -> 3 -> 5 and shrinks by two while writes keep working', async () => {
     const dir = tempDir('kvnode-members');
