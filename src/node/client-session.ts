@@ -74,9 +74,11 @@ export class ClientSession {
         s.lastActiveMs = Math.max(s.lastActiveMs, startMs);
         return out;
       } catch (err) {
-        if (!(err instanceof LsmraftError) || err.code !== 'KV_ERR_SESSION_EXPIRED' || renewals >= RENEWALS_MAX) throw err;
-        // Certainly not applied (see the header): run it again under a new session.
+        if (!(err instanceof LsmraftError) || err.code !== 'KV_ERR_SESSION_EXPIRED') throw err;
+        // The session is gone: the next write registers a new one.
         if (this.current === s) this.current = undefined;
+        if (renewals >= RENEWALS_MAX) throw err;
+        // Certainly not applied (see the header): run it again under a new session.
       } finally {
         s.outstanding.delete(seq);
       }
