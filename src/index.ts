@@ -47,5 +47,5 @@ export { LsmLevel } from './level/index.js';
 export type { LsmLevelOptions } from './level/index.js';
 
 // The cluster node runtime and its client.
-export { KvNode, KvClient, NotLeaderError, MembershipError, NodeStoppedError, BadFrameError, RequestTimeoutError, ConnectionClosedError } from './node/index.js';
+export { KvNode, KvClient, NotLeaderError, MembershipError, NodeStoppedError, BadFrameError, RequestTimeoutError, ConnectionClosedError, SessionExpiredError, SessionSeqDiscardedError } from './node/index.js';
 export type { KvNodeOptions, KvClientOptions, KeyInput, MemberInfo, NodeStatus, LeaderInfo } from './node/index.js';

@@ -5,4 +5,4 @@ export { KvClient } from './kv-client.js';
 export type { KvClientOptions } from './kv-client.js';
 export { NotLeaderError, MembershipError, NodeStoppedError } from './errors.js';
 export type { LeaderInfo } from './errors.js';
-export { BadFrameError, RequestTimeoutError, ConnectionClosedError } from './errors.js';
+export { BadFrameError, RequestTimeoutError, ConnectionClosedError, SessionExpiredError, SessionSeqDiscardedError } from './errors.js';

@@ -478,7 +478,10 @@ export class KvNode {
     return this.admin.transferLeadership(id);
   }
 
-  /** Stops serving: timers, loop, sockets; pending requests fail with KV_ERR_STOPPED. Idempotent. */
+  /**
+   * Stops serving: timers, loop, sockets. Pending reads fail with KV_ERR_STOPPED; pending writes and
+   * membership changes with KV_ERR_TIMEOUT (the others may still commit them). Idempotent.
+   */
   stop(): Promise<void> {
     if (this.stopPromise === undefined) this.stopPromise = this.stopInner();
     return this.stopPromise;
