@@ -162,6 +162,7 @@ export class KvNode {
     this.path = new RequestPath({
       ...common,
       random: opts.random,
+      clockMs: opts.clockMs,
       currentTerm: () => this.currentTerm(),
     }, opts.pendingRequestsMax);
     this.admin = new MembershipAdmin({
@@ -224,7 +225,7 @@ export class KvNode {
     this.ownSession = new ClientSession({
       register: () => this.registerSession(),
       keepAlive: (id) => this.keepAliveSession(id),
-    });
+    }, opts.clockMs);
     const { host, port } = parseAddress(init.address);
     this.transport = new Transport({
       nodeId: init.id,
@@ -541,7 +542,7 @@ export class KvNode {
    * time comes from leaders only (kv-command.ts, stampCommand; session-table.ts, log time).
    */
   private stamped(m: Message): Message {
-    const nowMs = Date.now();
+    const nowMs = this.opts.clockMs();
     return { ...m, entries: m.entries.map((e) => (e.type === 'normal' && e.data.length > 0 ? { ...e, data: stampCommand(e.data, nowMs) } : e)) };
   }
 

@@ -67,6 +67,11 @@ export interface KvNodeOptions {
   fs?: FileSystem;
   /** Randomness of election timeouts and backoff. Default Math.random. */
   random?: () => number;
+  /**
+   * The wall clock (ms since the epoch) this node stamps into the commands it appends as leader:
+   * the log time of client session expiry (session-table.ts). Default Date.now.
+   */
+  clockMs?: () => number;
   /** Diagnostic lines (elections, membership, snapshots). Default: none. */
   log?: (line: string) => void;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
@@ -86,6 +91,7 @@ export interface ResolvedNodeOptions {
   tree: Omit<LsmTreeOptions, 'wal'>;
   transfer: TransferOptions;
   random: () => number;
+  clockMs: () => number;
   log: (line: string) => void;
   onFatal: (err: unknown) => void;
 }
@@ -127,6 +133,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     tree,
     transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
     random: o.random ?? Math.random,
+    clockMs: o.clockMs ?? Date.now,
     log,
     onFatal: o.onFatal ?? ((err) => log(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)),
   };

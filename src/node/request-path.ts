@@ -246,6 +246,8 @@ export interface RequestPathHost {
   readonly requestTimeoutMs: number;
   /** Uniform in [0, 1): the random bases of request ids and read contexts. */
   random(): number;
+  /** The wall clock stamped into proposals (ms since the epoch). */
+  clockMs(): number;
   rawNode(): RawNode;
   /** Wakes the Ready loop after a step. */
   kick(): void;
@@ -286,7 +288,7 @@ export class RequestPath {
   async proposeCommand(make: (tag: ProposalTag & { timeMs: number }) => KvCommand): Promise<number | undefined> {
     this.h.checkRunning();
     const requestId = this.nextRequestId++;
-    const data = encodeKvCommand(make({ proposerId: this.h.id, proposalId: requestId, timeMs: Date.now() }));
+    const data = encodeKvCommand(make({ proposerId: this.h.id, proposalId: requestId, timeMs: this.h.clockMs() }));
     const deadline = Date.now() + this.h.requestTimeoutMs;
     const applied = this.requests.waitWrite(requestId, this.h.requestTimeoutMs, data, this.h.currentTerm());
     // The waiter may end (time out) while this still waits for a leader: it is awaited below.

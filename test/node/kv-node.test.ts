@@ -89,6 +89,23 @@ describe('KvNode client sessions', () => {
     expect(text(await n.get('own'))).toBe('x');
     expect(await n.get('k')).toBeUndefined();
   });
+
+  it("stamps the log with leaders' clocks only: a follower whose clock runs 10 hours ahead expires no session", async () => {
+    const dir = tempDir('kvnode-clock');
+    dirs.push(dir);
+    const n1 = await start(dir, 1);
+    const n2 = await start(dir, 2, { clockMs: () => Date.now() + 10 * 3_600_000 });
+    await n1.addMember(2, n2.address);
+    await eventually('node 2 follows node 1', () => n2.leader?.id === 1);
+    const sessionId = await n1.registerSession();
+    const w = (node: KvNode, seq: number) => node.sessionWrite({ type: 'put', key: utf8('k'), value: utf8(`v${seq}`), sessionId, seq, firstOutstandingSeq: seq });
+    await w(n1, 1);
+    // Node 2 registers its own session and writes: proposals forwarded to node 1, which stamps them.
+    await n2.put('x', 'y');
+    await w(n1, 2);
+    await w(n2, 3); // a client's write through the follower keeps its tag
+    expect(text(await n2.get('k'))).toBe('v3');
+  });
 });
 
 describe('KvNode cluster', () => {
