@@ -55,5 +55,6 @@ export type { LsmLevelOptions } from './level/index.js';
 // The cluster node runtime and its client.
 export {
   KvNode, KvClient, NotLeaderError, MembershipError, NodeStoppedError, BadFrameError, RequestTimeoutError, ConnectionClosedError, AddressInUseError,
+  SessionExpiredError, SessionSeqDiscardedError,
 } from './node/index.js';
 export type { KvNodeOptions, KvClientOptions, KeyInput, MemberInfo, NodeStatus, LeaderInfo, LogLevel, Logger } from './node/index.js';

@@ -346,10 +346,12 @@ export class LsmTree {
 
   // ---- introspection and lifecycle -------------------------------------------------------------
 
-  describe(): TreeDescription {
+  /** `formatKey` prints a file's smallest and largest user key (default: printableKey). */
+  describe(formatKey?: (key: Uint8Array) => string): TreeDescription {
     const core = this.core;
     core.checkOpen();
     return describeTree({
+      formatKey,
       dir: core.dir,
       engine: core.engine.name,
       lastSequence: core.lastSequence,

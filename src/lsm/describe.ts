@@ -54,6 +54,8 @@ export function formatBytes(n: number): string {
 }
 
 export function describeTree(input: {
+  /** How a file's key range prints; default printableKey (an embedding store may strip its prefixes). */
+  formatKey?: ((key: Uint8Array) => string) | undefined;
   dir: string;
   engine: EngineName;
   lastSequence: number;
@@ -62,6 +64,7 @@ export function describeTree(input: {
   version: Version;
   background: BackgroundStatus;
 }): TreeDescription {
+  const formatKey = input.formatKey ?? printableKey;
   const levels: LevelDescription[] = [];
   for (let level = 0; level < input.version.levelCount; level++) {
     const files = input.version.files(level).map((f) => ({
@@ -69,8 +72,8 @@ export function describeTree(input: {
       sizeBytes: f.size,
       entries: f.entryCount,
       deletions: f.deletionCount,
-      smallestKey: printableKey(userKeyOf(f.smallest)),
-      largestKey: printableKey(userKeyOf(f.largest)),
+      smallestKey: formatKey(userKeyOf(f.smallest)),
+      largestKey: formatKey(userKeyOf(f.largest)),
       smallestSeq: f.smallestSeq,
       largestSeq: f.largestSeq,
     }));

@@ -8,6 +8,7 @@
 import { LsmraftError } from '../errors.js';
 import type { ClientRequest, ClientResponse } from './codec.js';
 import { NotLeaderError, type LeaderInfo } from './errors.js';
+import type { SessionTag } from './kv-command.js';
 
 type Bytes = Uint8Array;
 
@@ -15,8 +16,11 @@ type Bytes = Uint8Array;
 export interface ClientServiceTarget {
   readonly leader: LeaderInfo | undefined;
   readonly isLeader: boolean;
-  put(key: Bytes, value: Bytes): Promise<void>;
-  delete(key: Bytes): Promise<void>;
+  /** A client's write, tagged with its session (exactly-once: session-table.ts). */
+  sessionWrite(write: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes }) & SessionTag): Promise<void>;
+  /** Registers a client session through Raft; resolves with its id. */
+  registerSession(): Promise<number>;
+  keepAliveSession(sessionId: number): Promise<void>;
   get(key: Bytes): Promise<Bytes | undefined>;
   scan(from: Bytes | undefined, to: Bytes | undefined, limit: number): Promise<Array<[Bytes, Bytes]>>;
   localGet(key: Bytes): Bytes | undefined;
@@ -37,13 +41,23 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
+function sessionTag(req: ClientRequest): SessionTag {
+  return { sessionId: need(req.sessionId, 'sessionId'), seq: need(req.seq, 'seq'), firstOutstandingSeq: need(req.firstOutstandingSeq, 'firstOutstandingSeq') };
+}
+
 async function dispatch(node: ClientServiceTarget, req: ClientRequest, res: ClientResponse): Promise<void> {
   switch (req.op) {
     case 'put':
-      await node.put(need(req.key, 'key'), need(req.value, 'value'));
+      await node.sessionWrite({ type: 'put', key: need(req.key, 'key'), value: need(req.value, 'value'), ...sessionTag(req) });
       return;
     case 'del':
-      await node.delete(need(req.key, 'key'));
+      await node.sessionWrite({ type: 'del', key: need(req.key, 'key'), ...sessionTag(req) });
+      return;
+    case 'registerSession':
+      res.sessionId = await node.registerSession();
+      return;
+    case 'keepAlive':
+      await node.keepAliveSession(need(req.sessionId, 'sessionId'));
       return;
     case 'get': {
       const v = await node.get(need(req.key, 'key'));

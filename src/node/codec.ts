@@ -1,5 +1,5 @@
 /**
- * Payload codecs of the wire frames (version 1; byte layout in docs/format/wire.md): raft Messages
+ * Payload codecs of the wire frames (version 2; byte layout in docs/format/wire.md): raft Messages
  * (after etcd-io/raft's raftpb.Message, in a compact varint layout instead of protobuf), client
  * requests and responses, join requests and the HELLO payload.
  *
@@ -246,7 +246,9 @@ export type ClientOp =
   | 'transfer'
   | 'localGet'
   | 'localScan'
-  | 'lsmDescribe';
+  | 'lsmDescribe'
+  | 'registerSession'
+  | 'keepAlive';
 
 export interface ClientRequest {
   requestId: number;
@@ -259,6 +261,11 @@ export interface ClientRequest {
   limit?: number;
   nodeId?: number;
   address?: string;
+  /** Writes and keepAlive: the client session (client-session.ts). */
+  sessionId?: number;
+  /** Writes: the sequence number in the session and the lowest one not yet answered (one field). */
+  seq?: number;
+  firstOutstandingSeq?: number;
 }
 
 export interface LeaderHint {
@@ -277,6 +284,8 @@ export interface ClientResponse {
   entries?: [Uint8Array, Uint8Array][];
   /** A JSON document (status, members, lsmDescribe). */
   json?: string;
+  /** registerSession: the new session's id. */
+  sessionId?: number;
 }
 
 const OP_CODES: Record<ClientOp, number> = {
@@ -292,6 +301,8 @@ const OP_CODES: Record<ClientOp, number> = {
   localGet: 10,
   localScan: 11,
   lsmDescribe: 12,
+  registerSession: 13,
+  keepAlive: 14,
 };
 const OPS_BY_CODE: readonly (ClientOp | undefined)[] = (() => {
   const t: (ClientOp | undefined)[] = [];
@@ -299,17 +310,18 @@ const OPS_BY_CODE: readonly (ClientOp | undefined)[] = (() => {
   return t;
 })();
 
-type RequestField = 'key' | 'value' | 'from' | 'to' | 'limit' | 'nodeId' | 'address';
-/** Field order on the wire and the flag bit of each. */
-const REQUEST_FIELDS: readonly RequestField[] = ['key', 'value', 'from', 'to', 'limit', 'nodeId', 'address'];
-const REQUEST_FIELD_BIT: Record<RequestField, number> = { key: 1, value: 2, from: 4, to: 8, limit: 16, nodeId: 32, address: 64 };
+type RequestField = 'key' | 'value' | 'from' | 'to' | 'limit' | 'nodeId' | 'address' | 'sessionId' | 'seq';
+/** Field order on the wire and the flag bit of each ('seq' carries seq and firstOutstandingSeq). */
+const REQUEST_FIELDS: readonly RequestField[] = ['key', 'value', 'from', 'to', 'limit', 'nodeId', 'address', 'sessionId', 'seq'];
+const REQUEST_FIELD_BIT: Record<RequestField, number> = { key: 1, value: 2, from: 4, to: 8, limit: 16, nodeId: 32, address: 64, sessionId: 128, seq: 256 };
+const REQUEST_FIELDS_ALL = 511;
 
 const F = REQUEST_FIELD_BIT;
 /** Per op: the fields it must carry and the fields it may carry (a superset). */
 const OP_FIELDS: Record<ClientOp, { required: number; allowed: number }> = {
-  put: { required: F.key | F.value, allowed: F.key | F.value },
+  put: { required: F.key | F.value | F.sessionId | F.seq, allowed: F.key | F.value | F.sessionId | F.seq },
   get: { required: F.key, allowed: F.key },
-  del: { required: F.key, allowed: F.key },
+  del: { required: F.key | F.sessionId | F.seq, allowed: F.key | F.sessionId | F.seq },
   localGet: { required: F.key, allowed: F.key },
   scan: { required: 0, allowed: F.from | F.to | F.limit },
   localScan: { required: 0, allowed: F.from | F.to | F.limit },
@@ -319,6 +331,8 @@ const OP_FIELDS: Record<ClientOp, { required: number; allowed: number }> = {
   addMember: { required: F.nodeId | F.address, allowed: F.nodeId | F.address },
   removeMember: { required: F.nodeId, allowed: F.nodeId },
   transfer: { required: F.nodeId, allowed: F.nodeId },
+  registerSession: { required: 0, allowed: 0 },
+  keepAlive: { required: F.sessionId, allowed: F.sessionId },
 };
 
 function checkRequestFields(op: ClientOp, present: number, fail: (why: string) => never): void {
@@ -332,6 +346,12 @@ function checkRequestFields(op: ClientOp, present: number, fail: (why: string) =
 
 function badRequest(why: string): never {
   throw new InvalidArgumentError(`bad client request: ${why}`, 'KV_ERR_INVALID_ARGUMENT');
+}
+
+function positive(r: Reader, what: string): number {
+  const v = r.varint();
+  if (v === 0) r.fail(`${what} 0`);
+  return v;
 }
 
 function isId(n: unknown): n is number {
@@ -349,10 +369,15 @@ export function encodeClientRequest(req: ClientRequest): Uint8Array {
   let present = 0;
   for (const f of REQUEST_FIELDS) if (req[f] !== undefined) present |= F[f];
   checkRequestFields(req.op, present, badRequest);
+  if ((req.seq === undefined) !== (req.firstOutstandingSeq === undefined)) badRequest('seq and firstOutstandingSeq go together');
+  for (const f of ['sessionId', 'seq', 'firstOutstandingSeq'] as const) {
+    const v = req[f];
+    if (v !== undefined && (!isId(v) || v === 0)) badRequest(`${f} must be a positive safe integer, got ${v}`);
+  }
   if (req.limit !== undefined && !isId(req.limit)) badRequest(`limit must be a non-negative safe integer, got ${req.limit}`);
   if (req.nodeId !== undefined && (!isId(req.nodeId) || req.nodeId === 0)) badRequest(`nodeId must be a positive integer, got ${req.nodeId}`);
   const address = req.address === undefined ? undefined : utf8(req.address);
-  let n = varintLength(req.requestId) + 2;
+  let n = varintLength(req.requestId) + 1 + varintLength(present);
   if (req.key !== undefined) n += bytesField(req.key);
   if (req.value !== undefined) n += bytesField(req.value);
   if (req.from !== undefined) n += bytesField(req.from);
@@ -360,10 +385,12 @@ export function encodeClientRequest(req: ClientRequest): Uint8Array {
   if (req.limit !== undefined) n += varintLength(req.limit);
   if (req.nodeId !== undefined) n += varintLength(req.nodeId);
   if (address !== undefined) n += bytesField(address);
+  if (req.sessionId !== undefined) n += varintLength(req.sessionId);
+  if (req.seq !== undefined) n += varintLength(req.seq) + varintLength(req.firstOutstandingSeq!);
   const out = new Uint8Array(n);
   let pos = putVarint(out, 0, req.requestId);
   out[pos++] = opCode;
-  out[pos++] = present;
+  pos = putVarint(out, pos, present);
   if (req.key !== undefined) pos = putBytes(out, pos, req.key);
   if (req.value !== undefined) pos = putBytes(out, pos, req.value);
   if (req.from !== undefined) pos = putBytes(out, pos, req.from);
@@ -371,6 +398,11 @@ export function encodeClientRequest(req: ClientRequest): Uint8Array {
   if (req.limit !== undefined) pos = putVarint(out, pos, req.limit);
   if (req.nodeId !== undefined) pos = putVarint(out, pos, req.nodeId);
   if (address !== undefined) pos = putBytes(out, pos, address);
+  if (req.sessionId !== undefined) pos = putVarint(out, pos, req.sessionId);
+  if (req.seq !== undefined) {
+    pos = putVarint(out, pos, req.seq);
+    pos = putVarint(out, pos, req.firstOutstandingSeq!);
+  }
   assert(pos === n, () => `client request encoding wrote ${pos} of ${n} bytes`);
   return out;
 }
@@ -381,8 +413,8 @@ export function decodeClientRequest(payload: Uint8Array): ClientRequest {
   const opCode = r.byte();
   const op = OPS_BY_CODE[opCode];
   if (op === undefined) r.fail(`unknown op code ${opCode}`);
-  const present = r.byte();
-  if ((present & ~127) !== 0) r.fail(`unknown field bits 0x${present.toString(16)}`);
+  const present = r.varint();
+  if (present > REQUEST_FIELDS_ALL || (present & ~REQUEST_FIELDS_ALL) !== 0) r.fail(`unknown field bits 0x${present.toString(16)}`);
   checkRequestFields(op, present, (why) => r.fail(why));
   const req: ClientRequest = { requestId, op };
   if ((present & F.key) !== 0) req.key = r.bytes();
@@ -395,6 +427,11 @@ export function decodeClientRequest(payload: Uint8Array): ClientRequest {
     if (req.nodeId === 0) r.fail('nodeId 0');
   }
   if ((present & F.address) !== 0) req.address = r.string();
+  if ((present & F.sessionId) !== 0) req.sessionId = positive(r, 'sessionId');
+  if ((present & F.seq) !== 0) {
+    req.seq = positive(r, 'seq');
+    req.firstOutstandingSeq = positive(r, 'firstOutstandingSeq');
+  }
   r.end();
   return req;
 }
@@ -406,7 +443,8 @@ const RESP_LEADER_HINT = 8;
 const RESP_VALUE = 16;
 const RESP_ENTRIES = 32;
 const RESP_JSON = 64;
-const RESP_FLAGS_ALL = 127;
+const RESP_SESSION_ID = 128;
+const RESP_FLAGS_ALL = 255;
 
 /** Encodes a client (or join) response. The server builds these: a malformed one is a bug. */
 export function encodeClientResponse(res: ClientResponse): Uint8Array {
@@ -443,6 +481,11 @@ export function encodeClientResponse(res: ClientResponse): Uint8Array {
     flags |= RESP_JSON;
     n += bytesField(json);
   }
+  if (res.sessionId !== undefined) {
+    assert(isId(res.sessionId) && res.sessionId > 0, () => `bad session id ${res.sessionId}`);
+    flags |= RESP_SESSION_ID;
+    n += varintLength(res.sessionId);
+  }
   const out = new Uint8Array(n);
   let pos = putVarint(out, 0, res.requestId);
   out[pos++] = flags;
@@ -461,6 +504,7 @@ export function encodeClientResponse(res: ClientResponse): Uint8Array {
     }
   }
   if (json !== undefined) pos = putBytes(out, pos, json);
+  if (res.sessionId !== undefined) pos = putVarint(out, pos, res.sessionId);
   assert(pos === n, () => `client response encoding wrote ${pos} of ${n} bytes`);
   return out;
 }
@@ -488,6 +532,7 @@ export function decodeClientResponse(payload: Uint8Array): ClientResponse {
     res.entries = entries;
   }
   if ((flags & RESP_JSON) !== 0) res.json = r.string();
+  if ((flags & RESP_SESSION_ID) !== 0) res.sessionId = positive(r, 'sessionId');
   r.end();
   return res;
 }

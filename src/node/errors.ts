@@ -4,8 +4,9 @@
  * LsmraftError with a stable code from src/errors.ts; callers match on `code`, never the message.
  *
  * Codes say truthfully whether the operation certainly did not happen (KV_ERR_NOT_LEADER,
- * KV_ERR_MEMBERSHIP, KV_ERR_STOPPED, KV_ERR_BAD_FRAME) or its outcome is unknown (KV_ERR_TIMEOUT,
- * KV_ERR_CONNECTION_CLOSED).
+ * KV_ERR_MEMBERSHIP, KV_ERR_STOPPED, KV_ERR_BAD_FRAME, KV_ERR_INVALID_ARGUMENT,
+ * KV_ERR_SESSION_EXPIRED, KV_ERR_SESSION_SEQ_DISCARDED) or its outcome is unknown (KV_ERR_TIMEOUT,
+ * KV_ERR_CONNECTION_CLOSED). docs/client-guarantees.md is the user's version of this list.
  */
 import { isLsmraftErrorCode, LsmraftError } from '../errors.js';
 
@@ -84,6 +85,30 @@ export class AddressInUseError extends LsmraftError {
   constructor(what: string, address: string, options?: { cause?: unknown }) {
     super('KV_ERR_ADDRESS_IN_USE', `cannot listen for ${what} on ${address}: the address is in use`, options);
     this.address = address;
+  }
+}
+
+/**
+ * The client session a write names is not in the session table (it expired, or never existed): the
+ * state machine did not apply this request, and will never apply any request of that session.
+ * Whether an EARLIER attempt of the same request was applied before the session expired is not
+ * known to the state machine; only the client knows whether such an attempt may exist.
+ */
+export class SessionExpiredError extends LsmraftError {
+  readonly sessionId: number;
+  constructor(sessionId: number, what: string) {
+    super('KV_ERR_SESSION_EXPIRED', `${what}: session ${sessionId} has expired (or never existed); not applied`);
+    this.sessionId = sessionId;
+  }
+}
+
+/**
+ * A write's sequence number is below its session's first outstanding one: the client said it had
+ * seen every answer below that, so the response was discarded. The request is not applied (again).
+ */
+export class SessionSeqDiscardedError extends LsmraftError {
+  constructor(sessionId: number, seq: number, firstOutstandingSeq: number) {
+    super('KV_ERR_SESSION_SEQ_DISCARDED', `session ${sessionId}: seq ${seq} is below the first outstanding seq ${firstOutstandingSeq}; its response was discarded and it is not applied again`);
   }
 }
 

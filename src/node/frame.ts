@@ -21,7 +21,7 @@ import { getFixed32, getVarint, putFixed32, putVarint, varintLength, type Varint
 import { BadFrameError } from './errors.js';
 
 export const FRAME_MAGIC = 0xa7;
-export const FRAME_VERSION = 1;
+export const FRAME_VERSION = 2;
 /** Bytes of the length prefix. */
 export const FRAME_LENGTH_BYTES = 4;
 /** magic, version, type, cluster id: the fixed part of the header after the length. */

@@ -5,5 +5,5 @@ export { KvClient } from './kv-client.js';
 export type { KvClientOptions } from './kv-client.js';
 export { NotLeaderError, MembershipError, NodeStoppedError } from './errors.js';
 export type { LeaderInfo } from './errors.js';
-export { BadFrameError, RequestTimeoutError, ConnectionClosedError, AddressInUseError } from './errors.js';
+export { BadFrameError, RequestTimeoutError, ConnectionClosedError, AddressInUseError, SessionExpiredError, SessionSeqDiscardedError } from './errors.js';
 export type { LogLevel, Logger } from './node-logger.js';

@@ -13,12 +13,18 @@
  * to the member after it in the list), and within one call a hint naming a member that failed is
  * not followed: a hung leader (paused, partitioned) costs a call at most one attempt timeout, while
  * the other members elect a new one. Retries are spaced by a jittered, bounded backoff so that
- * many clients failing over at once do not retry in lockstep. A retried write may be applied twice
- * (its first attempt's outcome was unknown): puts and deletes are idempotent, so the final state is
- * the same; the retry policy adds no attempts a timeout did not already cause.
+ * many clients failing over at once do not retry in lockstep. The retry policy adds no attempts a
+ * timeout did not already cause.
+ *
+ * Writes are exactly-once (docs/client-guarantees.md): the client registers a session through Raft
+ * and tags each put and delete with (session, seq) (client-session.ts); every attempt of one write
+ * carries the same tag, so a first attempt that is applied late (from a paused node's socket, or a
+ * proposal already forwarded) and its retry are applied once: the state machine answers the second
+ * from its session table (session-table.ts). A write's error says truthfully whether it may have
+ * been applied: a code that means "not applied" (NOT_LEADER, STOPPED, SESSION_EXPIRED...) after an
+ * earlier attempt of unknown outcome is reported as KV_ERR_TIMEOUT (outcome unknown).
  */
 import { InvalidArgumentError, LsmraftError } from '../errors.js';
-import { KEY_BYTES_MAX } from '../lsm/options.js';
 import { utf8 } from '../util/bytes.js';
 import type { ClientResponse } from './codec.js';
 import { RequestTimeoutError } from './errors.js';
@@ -27,6 +33,9 @@ import { addMemberBudgetMs } from './membership.js';
 import { errorFromWire } from './errors.js';
 import { parseAddress } from './address.js';
 import { ClientConnection, type ClientRequestInput } from './client-connection.js';
+import { ClientSession } from './client-session.js';
+import type { SessionTag } from './kv-command.js';
+import { USER_KEY_BYTES_MAX } from './state-keys.js';
 
 export interface KvClientOptions {
   /** Deadline of one call, retries included. Default 15_000 ms. */
@@ -49,6 +58,14 @@ const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_CONNEC
 /** Pause before the first retry of a call; doubled per retry up to RETRY_PAUSE_MS_MAX. */
 const RETRY_PAUSE_MS_MIN = 10;
 const RETRY_PAUSE_MS_MAX = 200;
+/**
+ * Codes that say the request was certainly not applied by the attempt that got them; every other
+ * code (KV_ERR_TIMEOUT, KV_ERR_CONNECTION_CLOSED, KV_ERR_BAD_FRAME...) leaves its outcome unknown.
+ */
+const CERTAINLY_NOT_APPLIED = new Set([
+  'KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_MEMBERSHIP', 'KV_ERR_INVALID_ARGUMENT', 'KV_ERR_SESSION_EXPIRED',
+  'KV_ERR_SESSION_SEQ_DISCARDED', 'RAFT_ERR_PROPOSAL_DROPPED',
+]);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -76,6 +93,7 @@ export class KvClient {
   private next = 0;
   private leaderAddress: string | undefined;
   private closed = false;
+  private readonly session: ClientSession;
 
   constructor(addresses: readonly string[], options: KvClientOptions = {}) {
     if (!Array.isArray(addresses) || addresses.length === 0) throw new InvalidArgumentError('KvClient needs at least one address', 'KV_ERR_INVALID_ARGUMENT');
@@ -88,6 +106,17 @@ export class KvClient {
       connectTimeoutMs: options.connectTimeoutMs ?? 1_000,
       inFlightMax: options.inFlightMax ?? 1024,
     };
+    this.session = new ClientSession({
+      register: async () => {
+        const id = (await this.call({ op: 'registerSession' })).sessionId;
+        if (id === undefined) throw new LsmraftError('KV_ERR_BAD_FRAME', 'registerSession answered without a session id');
+        return id;
+      },
+      // Whether an earlier attempt of a keep-alive was applied does not matter: expired is expired.
+      keepAlive: async (sessionId) => {
+        await this.call({ op: 'keepAlive', sessionId });
+      },
+    });
   }
 
   /** A client whose first call already succeeded: it learned the leader from a status request. */
@@ -102,12 +131,39 @@ export class KvClient {
     return c;
   }
 
+  /** Writes key = value, exactly once (retries included). */
   async put(key: KeyInput, value: KeyInput): Promise<void> {
-    await this.call({ op: 'put', key: bytes(key, 'key'), value: bytes(value, 'value') });
+    const req = { op: 'put' as const, key: bytes(key, 'key'), value: bytes(value, 'value') };
+    await this.session.run((tag) => this.write({ ...req, ...tag }));
   }
 
+  /** Deletes key, exactly once (retries included). */
   async delete(key: KeyInput): Promise<void> {
-    await this.call({ op: 'del', key: bytes(key, 'key') });
+    const req = { op: 'del' as const, key: bytes(key, 'key') };
+    await this.session.run((tag) => this.write({ ...req, ...tag }));
+  }
+
+  /** The id of this client's session, once its first write registered one. */
+  get sessionId(): number | undefined {
+    return this.session.sessionId;
+  }
+
+  /**
+   * One write, every attempt with the same session tag. A final error that says
+   * "not applied" is only true of its own attempt: after an earlier attempt of unknown outcome it
+   * is reported as KV_ERR_TIMEOUT, and the session layer then never retries it under a new session.
+   */
+  private async write(req: ClientRequestInput & Partial<SessionTag>): Promise<void> {
+    const failed: LsmraftError[] = [];
+    try {
+      await this.call(req, { failedAttempts: failed });
+    } catch (err) {
+      const unknown = failed.find((e) => !CERTAINLY_NOT_APPLIED.has(e.code));
+      if (err instanceof LsmraftError && CERTAINLY_NOT_APPLIED.has(err.code) && unknown !== undefined) {
+        throw new LsmraftError('KV_ERR_TIMEOUT', `${req.op}: ${err.message}; an earlier attempt ended with ${unknown.code}, so the write may have been applied (outcome unknown)`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   /** Linearizable read; undefined when the key is absent. */
@@ -183,13 +239,16 @@ export class KvClient {
     return p;
   }
 
-  private async call(req: ClientRequestInput, how: { retryTimeouts?: boolean; attemptTimeoutMs?: number; requestTimeoutMs?: number } = {}): Promise<ClientResponse> {
+  private async call(
+    req: ClientRequestInput,
+    how: { retryTimeouts?: boolean; attemptTimeoutMs?: number; requestTimeoutMs?: number; failedAttempts?: LsmraftError[] } = {},
+  ): Promise<ClientResponse> {
     const retryTimeouts = how.retryTimeouts ?? true;
     const attemptTimeoutMs = how.attemptTimeoutMs ?? this.opts.attemptTimeoutMs;
     const requestTimeoutMs = Math.max(how.requestTimeoutMs ?? 0, this.opts.requestTimeoutMs);
     if (this.closed) throw new LsmraftError('KV_ERR_STOPPED', 'client is closed');
-    if (req.key !== undefined && (req.key.length === 0 || req.key.length > KEY_BYTES_MAX)) {
-      throw new InvalidArgumentError(`key must be 1..${KEY_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
+    if (req.key !== undefined && (req.key.length === 0 || req.key.length > USER_KEY_BYTES_MAX)) {
+      throw new InvalidArgumentError(`key must be 1..${USER_KEY_BYTES_MAX} bytes`, 'KV_ERR_INVALID_ARGUMENT');
     }
     const deadline = Date.now() + requestTimeoutMs;
     let last: LsmraftError | undefined;
@@ -218,6 +277,7 @@ export class KvClient {
         failed.add(address);
         this.moveOn(address);
         last = err;
+        how.failedAttempts?.push(err);
         await pause(attempt);
         continue;
       }
@@ -229,6 +289,7 @@ export class KvClient {
       const err = errorFromWire(res.errorCode, res.message, res.leaderHint);
       if (!RETRIABLE.has(err.code) || (err.code === 'KV_ERR_TIMEOUT' && !retryTimeouts)) throw err;
       last = err;
+      how.failedAttempts?.push(err);
       if (!this.learnLeader(res.leaderHint?.address, address, failed)) {
         failed.add(address);
         this.moveOn(address);

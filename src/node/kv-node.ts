@@ -48,7 +48,8 @@ import { FrameType } from './frame.js';
 import { formatClusterId, type NodeIdentity } from './identity.js';
 import { JoinTarget } from './join-target.js';
 import { toKey, toScanRange, toValue, type KeyInput } from './key-input.js';
-import { decodeKvCommand } from './kv-command.js';
+import { ClientSession } from './client-session.js';
+import { checkSessionTag, decodeKvCommand, stampCommand, type SessionTag } from './kv-command.js';
 import type { RaftLogStore } from './log-store.js';
 import { MembershipAdmin } from './membership-admin.js';
 import { AddressBook, decodeMemberContext } from './membership.js';
@@ -114,6 +115,8 @@ export class KvNode {
   private snapshotsInstalled = 0;
   private readonly log: Logger;
   private readonly monitor: NodeMonitor;
+  /** The session of this node's own API writes (put, delete): exactly-once like a client's. */
+  private readonly ownSession: ClientSession;
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -178,6 +181,7 @@ export class KvNode {
     this.path = new RequestPath({
       ...common,
       random: opts.random,
+      clockMs: opts.clockMs,
       currentTerm: () => this.currentTerm(),
     }, opts.pendingRequestsMax);
     this.admin = new MembershipAdmin({
@@ -234,10 +238,14 @@ export class KvNode {
       reply: (conn, type, payload) => this.transport.reply(conn, type, payload),
       step: (m) => {
         this.monitor.messageReceived(m);
-        this.driver.rawNode.step(m);
+        this.driver.rawNode.step(this.role === 'leader' && m.type === 'prop' ? this.stamped(m) : m);
         this.driver.kick();
       },
     });
+    this.ownSession = new ClientSession({
+      register: () => this.registerSession(),
+      keepAlive: (id) => this.keepAliveSession(id),
+    }, opts.clockMs);
     const { host, port } = parseAddress(init.listenAddress ?? init.address);
     this.transport = new Transport({
       nodeId: init.id,
@@ -393,17 +401,50 @@ export class KvNode {
 
   // ---- public API: data ---------------------------------------------------------------------
 
-  /** Replicates key = value; resolves once it is committed and applied on this node. */
+  /**
+   * Replicates key = value; resolves once it is committed and applied on this node. Exactly once:
+   * the write goes through this node's own client session (client-session.ts).
+   */
   async put(key: KeyInput, value: KeyInput): Promise<void> {
     const k = toKey(key);
     const v = toValue(value);
-    await this.monitor.countFailure(this.path.proposeCommand((tag) => ({ type: 'put', key: k, value: v, ...tag })));
+    await this.ownSession.run((tag) => this.sessionWrite({ type: 'put', key: k, value: v, ...tag }));
   }
 
-  /** Replicates the deletion of key. */
+  /** Replicates the deletion of key (exactly once, as put). */
   async delete(key: KeyInput): Promise<void> {
     const k = toKey(key);
-    await this.monitor.countFailure(this.path.proposeCommand((tag) => ({ type: 'del', key: k, ...tag })));
+    await this.ownSession.run((tag) => this.sessionWrite({ type: 'del', key: k, ...tag }));
+  }
+
+  /**
+   * A write of client session `sessionId`, number `seq` (KvClient's, through the client service, or
+   * this node's own). Resolves once applied here, or once a duplicate of it was answered from the
+   * session table; rejects with KV_ERR_SESSION_EXPIRED / KV_ERR_SESSION_SEQ_DISCARDED when the
+   * state machine refused it (not applied), with KV_ERR_TIMEOUT when its outcome is unknown.
+   */
+  async sessionWrite(write: ({ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }) & SessionTag): Promise<void> {
+    checkSessionTag(write);
+    const tag = { sessionId: write.sessionId, seq: write.seq, firstOutstandingSeq: write.firstOutstandingSeq };
+    const k = toKey(write.key);
+    if (write.type === 'put') {
+      const v = toValue(write.value);
+      await this.monitor.countFailure(this.path.proposeCommand((p) => ({ type: 'put', key: k, value: v, ...tag, ...p })).then(() => undefined));
+    } else {
+      await this.monitor.countFailure(this.path.proposeCommand((p) => ({ type: 'del', key: k, ...tag, ...p })).then(() => undefined));
+    }
+  }
+
+  /** Registers a client session through Raft; resolves with its id (the register entry's index). */
+  async registerSession(): Promise<number> {
+    const id = await this.path.proposeCommand((p) => ({ type: 'register', ...p }));
+    assert(id !== undefined, 'a register command was applied without a session id');
+    return id;
+  }
+
+  /** Keeps client session `sessionId` alive; KV_ERR_SESSION_EXPIRED if it is gone. */
+  async keepAliveSession(sessionId: number): Promise<void> {
+    await this.path.proposeCommand((p) => ({ type: 'keepAlive', sessionId, ...p }));
   }
 
   /** Linearizable read (ReadIndex): sees every write acknowledged before it was called. */
@@ -485,7 +526,10 @@ export class KvNode {
     return this.admin.transferLeadership(id);
   }
 
-  /** Stops serving: timers, loop, sockets; pending requests fail with KV_ERR_STOPPED. Idempotent. */
+  /**
+   * Stops serving: timers, loop, sockets. Pending reads fail with KV_ERR_STOPPED; pending writes and
+   * membership changes with KV_ERR_TIMEOUT (the others may still commit them). Idempotent.
+   */
   stop(): Promise<void> {
     if (this.stopPromise === undefined) this.stopPromise = this.stopInner();
     return this.stopPromise;
@@ -534,12 +578,21 @@ export class KvNode {
       for (const e of m.entries) {
         if (e.type !== 'normal' || e.data.length === 0) continue;
         const cmd = decodeKvCommand(e.data);
-        if (cmd.clientId === this.id) ids.push(cmd.requestId);
+        if (cmd.proposerId === this.id) ids.push(cmd.proposalId);
       }
       this.path.unsent(ids, false);
     } else if (m.type === 'readIndex' && m.context !== undefined) {
       this.path.unsent([], true);
     }
+  }
+
+  /**
+   * A proposal forwarded to this leader, its commands stamped with this leader's clock: the log's
+   * time comes from leaders only (kv-command.ts, stampCommand; session-table.ts, log time).
+   */
+  private stamped(m: Message): Message {
+    const nowMs = this.opts.clockMs();
+    return { ...m, entries: m.entries.map((e) => (e.type === 'normal' && e.data.length > 0 ? { ...e, data: stampCommand(e.data, nowMs) } : e)) };
   }
 
   private onSoftState(ss: SoftState): void {
@@ -555,8 +608,8 @@ export class KvNode {
 
   private onApplied(results: readonly ApplyResult[]): void {
     for (const r of results) {
-      if (r.kind === 'put' || r.kind === 'del') {
-        if (r.clientId === this.id) this.path.requests.writeApplied(r.requestId);
+      if (r.kind === 'put' || r.kind === 'del' || r.kind === 'register' || r.kind === 'keepAlive') {
+        if (r.proposerId === this.id) this.path.requests.writeApplied(r.proposalId, r);
       } else if (r.kind === 'rejected') {
         this.log.warn({ component: 'raft', index: r.index }, `node ${this.id}: entry ${r.index} is not a valid command, applied as a no-op: ${r.error.message}`);
       }

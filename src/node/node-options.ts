@@ -81,6 +81,11 @@ export interface KvNodeOptions {
   logger?: Logger;
   /** trace, debug, info, warn, error, fatal or silent. Default: the logger's level, else info. */
   logLevel?: LogLevel;
+  /**
+   * The wall clock (ms since the epoch) this node stamps into the commands it appends as leader:
+   * the log time of client session expiry (session-table.ts). Default Date.now.
+   */
+  clockMs?: () => number;
   /** Older interface: each log record's message as a line. Ignored when `logger` is given. */
   log?: (line: string) => void;
   /**
@@ -108,6 +113,7 @@ export interface ResolvedNodeOptions {
   /** The node's logger (its records carry `node`). */
   logger: Logger;
   metricsAddress: string | undefined;
+  clockMs: () => number;
   onFatal: (err: unknown) => void;
 }
 
@@ -158,6 +164,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
     random: o.random ?? Math.random,
     logger,
+    clockMs: o.clockMs ?? Date.now,
     metricsAddress: o.metricsAddress,
     onFatal: o.onFatal ?? ((err) => logger.fatal({ err }, 'node stopped on an error')),
   };

@@ -24,10 +24,11 @@ import { assert } from '../util/assert.js';
 import { utf8 } from '../util/bytes.js';
 import { connectClient, type ClientRequestInput } from './client-connection.js';
 import { errorFromWire, NotLeaderError, RequestTimeoutError, type LeaderInfo } from './errors.js';
-import { encodeKvCommand, type KvCommand } from './kv-command.js';
+import { encodeKvCommand, type KvCommand, type ProposalTag } from './kv-command.js';
 
 interface Waiter {
-  resolve: () => void;
+  /** `sessionId`: the id a register command created (writes), else undefined. */
+  resolve: (sessionId?: number) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
   /** The proposal's data (writes) or the read context (reads), to send again. */
@@ -63,9 +64,9 @@ export class PendingRequests {
     if (this.size >= this.pendingMax) throw new RequestTimeoutError(`${what} (${this.pendingMax} requests already pending)`, 0);
   }
 
-  private makeWaiter(what: string, timeoutMs: number, onTimeout: () => void): { promise: Promise<void>; waiter: Waiter } {
+  private makeWaiter(what: string, timeoutMs: number, onTimeout: () => void): { promise: Promise<number | undefined>; waiter: Waiter } {
     let waiter!: Waiter;
-    const promise = new Promise<void>((resolve, reject) => {
+    const promise = new Promise<number | undefined>((resolve, reject) => {
       const timer = setTimeout(() => {
         onTimeout();
         reject(new RequestTimeoutError(what, timeoutMs));
@@ -75,8 +76,11 @@ export class PendingRequests {
     return { promise, waiter };
   }
 
-  /** Waits until the write tagged `requestId` is applied. Register BEFORE proposing it. */
-  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array, term: number): Promise<void> {
+  /**
+   * Waits until the write tagged `requestId` is applied (resolves with the session id a register
+   * created) or refused by the state machine (rejects with its error). Register BEFORE proposing it.
+   */
+  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array, term: number): Promise<number | undefined> {
     this.admit('write');
     assert(!this.writes.has(requestId), () => `request id ${requestId} reused`);
     const { promise, waiter } = this.makeWaiter(`write ${requestId}`, timeoutMs, () => this.writes.delete(requestId));
@@ -122,9 +126,15 @@ export class PendingRequests {
     return w;
   }
 
-  /** The entry of write `requestId` was applied. Unknown ids (another incarnation's) are ignored. */
-  writeApplied(requestId: number): void {
-    PendingRequests.take(this.writes, requestId)?.resolve();
+  /**
+   * The first entry proposed for write `requestId` was applied (copies applied later answer
+   * nothing: the first decides). Unknown ids (another incarnation's) are ignored.
+   */
+  writeApplied(requestId: number, outcome: { error?: LsmraftError | undefined; sessionId?: number | undefined }): void {
+    const w = PendingRequests.take(this.writes, requestId);
+    if (w === undefined) return;
+    if (outcome.error !== undefined) w.reject(outcome.error);
+    else w.resolve(outcome.sessionId);
   }
 
   /** Forgets a write whose proposal was refused (the caller reports the refusal itself). */
@@ -133,7 +143,7 @@ export class PendingRequests {
   }
 
   /** Waits until a ReadState for `contextKey` arrived AND the applied index reached its index. */
-  waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<void> {
+  waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<number | undefined> {
     this.admit('read');
     assert(!this.reads.has(contextKey), () => `read context ${contextKey} reused`);
     const { promise, waiter } = this.makeWaiter('linearizable read (waiting for the leader\'s read index and its apply)', timeoutMs, () => {
@@ -183,7 +193,7 @@ export class PendingRequests {
   }
 
   /** Waits until conf change (type, nodeId) is applied. */
-  waitConfChange(type: ConfChangeType, nodeId: NodeId, timeoutMs: number): Promise<void> {
+  waitConfChange(type: ConfChangeType, nodeId: NodeId, timeoutMs: number): Promise<number | undefined> {
     this.admit('conf change');
     let entry!: ConfWaiter;
     const { promise, waiter } = this.makeWaiter(`${type} ${nodeId}`, timeoutMs, () => this.confChanges.delete(entry));
@@ -201,10 +211,19 @@ export class PendingRequests {
     }
   }
 
-  /** Fails every waiter (the node stops) and every later request with `why`. */
+  /**
+   * Fails every waiter (the node stops) and every later request with `why`. A write or conf change
+   * already proposed may still be committed by the others: those fail with KV_ERR_TIMEOUT (outcome
+   * unknown), never with `why`, whose code may say "not done".
+   */
   failAll(why: LsmraftError): void {
     this.failed = why;
-    const all: Waiter[] = [...this.writes.values(), ...this.reads.values(), ...this.awaitingApply.map((r) => r.waiter), ...this.confChanges];
+    const unknown = new LsmraftError('KV_ERR_TIMEOUT', `${why.message} before the request was applied; its outcome is unknown`);
+    for (const w of [...this.writes.values(), ...this.confChanges]) {
+      clearTimeout(w.timer);
+      w.reject(unknown);
+    }
+    const all: Waiter[] = [...this.reads.values(), ...this.awaitingApply.map((r) => r.waiter)];
     this.writes.clear();
     this.reads.clear();
     this.awaitingApply = [];
@@ -227,6 +246,8 @@ export interface RequestPathHost {
   readonly requestTimeoutMs: number;
   /** Uniform in [0, 1): the random bases of request ids and read contexts. */
   random(): number;
+  /** The wall clock stamped into proposals (ms since the epoch). */
+  clockMs(): number;
   rawNode(): RawNode;
   /** Wakes the Ready loop after a step. */
   kick(): void;
@@ -259,11 +280,15 @@ export class RequestPath {
     this.readContextPrefix = `${h.id}.${Math.floor(h.random() * 2 ** 40).toString(36)}.`;
   }
 
-  /** Proposes the command `make` builds, tagged with a fresh request id; resolves once applied here. */
-  async proposeCommand(make: (tag: { clientId: number; requestId: number }) => KvCommand): Promise<void> {
+  /**
+   * Proposes the command `make` builds, with a fresh proposal tag and this node's clock (a leader
+   * stamps it again with its own: KvNode's step hook); resolves once applied here, with the id of
+   * the session a register created; rejects with the state machine's error if it refused it.
+   */
+  async proposeCommand(make: (tag: ProposalTag & { timeMs: number }) => KvCommand): Promise<number | undefined> {
     this.h.checkRunning();
     const requestId = this.nextRequestId++;
-    const data = encodeKvCommand(make({ clientId: this.h.id, requestId }));
+    const data = encodeKvCommand(make({ proposerId: this.h.id, proposalId: requestId, timeMs: this.h.clockMs() }));
     const deadline = Date.now() + this.h.requestTimeoutMs;
     const applied = this.requests.waitWrite(requestId, this.h.requestTimeoutMs, data, this.h.currentTerm());
     // The waiter may end (time out) while this still waits for a leader: it is awaited below.
@@ -276,7 +301,7 @@ export class RequestPath {
     } catch (err) {
       this.requests.cancelWrite(requestId, err as Error);
     }
-    await applied;
+    return applied;
   }
 
   /** Resolves once this node applied everything committed before the call (ReadIndex). */

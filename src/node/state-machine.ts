@@ -3,26 +3,32 @@
  * node's "state tree", an LsmTree without its own WAL. After etcd's apply loop (server/etcdserver
  * apply.go: decode, apply in order, record the applied index), with this durability scheme: the
  * Raft log is the state tree's log. Each apply() is one tree batch whose
- * `meta` is the applied index; the tree stores the meta of the last flushed memtable in its
- * manifest (`LsmTree.userMeta`), so after a crash the tree holds exactly the entries up to
- * `durableAppliedIndex` and the driver re-applies the committed entries after it.
+ * `meta` is the applied index and the log time; the tree stores the meta of the last flushed
+ * memtable in its manifest (`LsmTree.userMeta`), so after a crash the tree holds exactly the entries
+ * up to `durableAppliedIndex` and the driver re-applies the committed entries after it.
+ *
+ * The tree holds two key namespaces (state-keys.ts): the users' keys, and the client session table
+ * (session-table.ts) that makes writes exactly-once. get/scan/hasUserData see the user namespace
+ * only; the session table is loaded into memory at open and written back in every apply batch.
  *
  * API for the driver:
  *   KvStateMachine.open(dir, options)   dir: the current state tree directory (see snapshot/install.ts,
  *                                       openStateDir, for where it is after snapshot installs);
  *   appliedIndex / durableAppliedIndex  applied in memory / recorded in a flush (survives a crash);
  *   apply(entries)                      committed entries in order -> one result per entry;
- *   get(key), scan(from, to, limit)     local reads (the driver makes them linearizable);
+ *   get(key), scan(from, to, limit)     local reads of user keys (the driver makes them linearizable);
  *   hasUserData()                       any user key present (refuse to join another cluster);
  *   flush()                             makes appliedIndex durable (lets the log be compacted);
  *   checkpoint(dir)                     a consistent copy for a snapshot (snapshot/checkpoint.ts);
  *   describe(), close().
  *
  * What must hold: entries are applied in index order, each exactly once per incarnation; the
- * outcome of an entry depends only on its bytes (an undecodable command is a no-op with an error
- * result on every replica alike). User keys are stored as they are: the tree holds nothing else.
+ * outcome of an entry depends only on its bytes and the state before it (an undecodable command is
+ * a no-op with an error result on every replica alike; no clock, no randomness), so the same log
+ * gives the same tree on every replica.
  * REQUIRES: one apply() at a time (the driver awaits each). A rejected apply() (the tree failed or
- * was closed) leaves appliedIndex where it was and the node must stop: the tree's state is unknown.
+ * was closed) leaves appliedIndex where it was and the node must stop: the tree's state is unknown,
+ * and so is the in-memory session table.
  */
 import { CorruptionError, InvalidArgumentError, type LsmraftError } from '../errors.js';
 import { LsmTree, type BatchOp } from '../lsm/db.js';
@@ -31,38 +37,58 @@ import type { LsmTreeOptions } from '../lsm/options.js';
 import type { Entry } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { getVarint, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
-import { decodeKvCommand, isNoop } from './kv-command.js';
+import { decodeKvCommand, isNoop, type KvCommandType } from './kv-command.js';
+import { SessionTable } from './session-table.js';
+import { SESSION_RANGE_GTE, SESSION_RANGE_LT, USER_RANGE_GTE, USER_RANGE_LT, printableStateKey, userKeyOfTreeKey, userTreeKey } from './state-keys.js';
 
 /** Bound on scan(): a local range read returns at most this many pairs. */
 export const SCAN_LIMIT_MAX = 10_000;
 
-const APPLIED_META_VERSION = 1;
+/**
+ * Version of the state tree's layout (its key namespaces and the meta below); a tree written by
+ * another version is refused at open (docs/format/raft-log.md, "State tree").
+ */
+export const STATE_FORMAT_VERSION = 2;
 
-/** The state tree's userMeta: version byte then varint applied index (docs/format/raft-log.md). */
-export function encodeAppliedIndex(index: number): Uint8Array {
-  const out = new Uint8Array(1 + varintLength(index));
-  out[0] = APPLIED_META_VERSION;
-  putVarint(out, 1, index);
+export interface StateMeta {
+  appliedIndex: number;
+  /** The log time after the applied index (session-table.ts). */
+  logTimeMs: number;
+}
+
+/** The state tree's userMeta: version byte, varint applied index, varint log time. */
+export function encodeStateMeta(m: StateMeta): Uint8Array {
+  const out = new Uint8Array(1 + varintLength(m.appliedIndex) + varintLength(m.logTimeMs));
+  out[0] = STATE_FORMAT_VERSION;
+  putVarint(out, putVarint(out, 1, m.appliedIndex), m.logTimeMs);
   return out;
 }
 
-export function decodeAppliedIndex(meta: Uint8Array | undefined, dir?: string): number {
-  if (meta === undefined) return 0;
+export function decodeStateMeta(meta: Uint8Array | undefined, dir?: string): StateMeta {
+  if (meta === undefined) return { appliedIndex: 0, logTimeMs: 0 };
+  if (meta.length >= 1 && meta[0] !== STATE_FORMAT_VERSION) {
+    throw new CorruptionError(`state tree: format version ${meta[0]}, this build reads version ${STATE_FORMAT_VERSION} only`, dir);
+  }
   const r: VarintRead = { value: 0, pos: 0 };
-  if (meta.length >= 2 && meta[0] === APPLIED_META_VERSION) getVarint(meta, 1, meta.length, r);
+  if (meta.length >= 3) getVarint(meta, 1, meta.length, r);
   else r.pos = -1;
-  if (r.pos !== meta.length) throw new CorruptionError('state tree: malformed applied index in the manifest', dir);
-  return r.value;
+  const appliedIndex = r.value;
+  if (r.pos > 0) getVarint(meta, r.pos, meta.length, r);
+  if (r.pos !== meta.length) throw new CorruptionError('state tree: malformed applied index and log time in the manifest', dir);
+  return { appliedIndex, logTimeMs: r.value };
 }
 
 /**
- * The outcome of one applied entry. `put`/`del` carry the request tag of the command so the driver
- * can answer the waiting client; `noop` is a leader's empty entry; `confChange` is left to the
- * driver (it calls RawNode.applyConfChange and logStore.setConfState); `rejected` is a command
- * that does not decode (error says why), applied as a no-op.
+ * The outcome of one applied entry. A command (put, del, register, keepAlive) carries its proposal
+ * tag, so the node that proposed it can answer the waiting request, and either `error` (the command
+ * was not applied: its session expired, its seq was discarded, too many outstanding) or success
+ * (`sessionId` for a register). A duplicate of an applied write succeeds without being applied again.
+ * `noop` is a leader's empty entry; `confChange` is left to the driver (it calls
+ * RawNode.applyConfChange and logStore.setConfState); `rejected` is a command that does not decode
+ * (error says why), applied as a no-op.
  */
 export type ApplyResult =
-  | { index: number; kind: 'put' | 'del'; clientId: number; requestId: number }
+  | { index: number; kind: KvCommandType; proposerId: number; proposalId: number; error?: LsmraftError; sessionId?: number }
   | { index: number; kind: 'noop' | 'confChange' }
   | { index: number; kind: 'rejected'; error: LsmraftError };
 
@@ -79,16 +105,27 @@ export class KvStateMachine {
   private readonly tree: LsmTree;
   private applied: number;
   private applying = false;
+  private readonly sessions: SessionTable;
 
-  private constructor(tree: LsmTree, applied: number) {
+  private constructor(tree: LsmTree, applied: number, sessions: SessionTable) {
     this.tree = tree;
     this.applied = applied;
+    this.sessions = sessions;
   }
 
   static async open(dir: string, options: KvStateMachineOptions = {}): Promise<KvStateMachine> {
     const tree = await LsmTree.open(dir, { ...options, wal: false });
     try {
-      return new KvStateMachine(tree, decodeAppliedIndex(tree.userMeta, dir));
+      const meta = decodeStateMeta(tree.userMeta, dir);
+      const records: Array<[Uint8Array, Uint8Array]> = [];
+      const it = tree.iterator({ gte: SESSION_RANGE_GTE, lt: SESSION_RANGE_LT });
+      try {
+        // One pass per session record: bounded by the table's size (SESSIONS_MAX).
+        while (it.next()) records.push([it.key().slice(), it.value().slice()]);
+      } finally {
+        it.close();
+      }
+      return new KvStateMachine(tree, meta.appliedIndex, SessionTable.load(records, meta.logTimeMs, dir));
     } catch (err) {
       await tree.close();
       throw err;
@@ -102,7 +139,17 @@ export class KvStateMachine {
 
   /** Index of the last entry whose effect is in a flushed table: what a restart starts from. */
   get durableAppliedIndex(): number {
-    return decodeAppliedIndex(this.tree.userMeta, this.tree.dir);
+    return decodeStateMeta(this.tree.userMeta, this.tree.dir).appliedIndex;
+  }
+
+  /** The log time (session-table.ts) after appliedIndex. */
+  get logTimeMs(): number {
+    return this.sessions.logTimeMs;
+  }
+
+  /** Live client session ids, least recently active first (tests, status). */
+  sessionIds(): number[] {
+    return this.sessions.ids();
   }
 
   /** The state tree, for introspection (`lsm s`, stats) only: never write to it. */
@@ -140,14 +187,27 @@ export class KvStateMachine {
         results.push({ index: e.index, kind: 'rejected', error: err });
         continue;
       }
-      if (cmd.type === 'put') ops.push({ type: 'put', key: cmd.key, value: cmd.value });
-      else ops.push({ type: 'del', key: cmd.key });
-      results.push({ index: e.index, kind: cmd.type, clientId: cmd.clientId, requestId: cmd.requestId });
+      const result: ApplyResult = { index: e.index, kind: cmd.type, proposerId: cmd.proposerId, proposalId: cmd.proposalId };
+      this.sessions.advance(cmd.timeMs);
+      let outcome;
+      if (cmd.type === 'register') outcome = this.sessions.register(e.index);
+      else if (cmd.type === 'keepAlive') outcome = this.sessions.keepAlive(cmd.sessionId);
+      else outcome = this.sessions.write(cmd);
+      if (outcome === 'apply') {
+        if (cmd.type === 'put') ops.push({ type: 'put', key: userTreeKey(cmd.key), value: cmd.value });
+        else if (cmd.type === 'del') ops.push({ type: 'del', key: userTreeKey(cmd.key) });
+      } else if (outcome.error !== undefined) {
+        result.error = outcome.error;
+      } else if (outcome.sessionId !== undefined) {
+        result.sessionId = outcome.sessionId;
+      }
+      results.push(result);
     }
+    ops.push(...this.sessions.takeOps());
     const last = entries[entries.length - 1]!.index;
     this.applying = true;
     try {
-      await this.tree.batch(ops, { meta: encodeAppliedIndex(last) });
+      await this.tree.batch(ops, { meta: encodeStateMeta({ appliedIndex: last, logTimeMs: this.sessions.logTimeMs }) });
     } finally {
       this.applying = false;
     }
@@ -155,9 +215,9 @@ export class KvStateMachine {
     return results;
   }
 
-  /** The value of `key` in the local state, or undefined. */
+  /** The value of user key `key` in the local state, or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.tree.getSync(key);
+    return this.tree.getSync(userTreeKey(key));
   }
 
   /** Pairs with from <= key <= to (both inclusive), ascending, at most `limit` (1..SCAN_LIMIT_MAX). */
@@ -166,10 +226,10 @@ export class KvStateMachine {
       throw new InvalidArgumentError(`scan limit must be an integer in [1, ${SCAN_LIMIT_MAX}], got ${String(limit)}`, 'KV_ERR_INVALID_ARGUMENT');
     }
     const out: Array<[Uint8Array, Uint8Array]> = [];
-    const it = this.tree.iterator({ gte: from, lte: to, limit });
+    const it = this.tree.iterator({ gte: userTreeKey(from), lte: userTreeKey(to), limit });
     try {
       // At most `limit` passes (the iterator enforces it).
-      while (it.next()) out.push([it.key().slice(), it.value().slice()]);
+      while (it.next()) out.push([userKeyOfTreeKey(it.key()).slice(), it.value().slice()]);
     } finally {
       it.close();
     }
@@ -178,7 +238,7 @@ export class KvStateMachine {
 
   /** True when any user key is present: such a node must not join another cluster. */
   hasUserData(): boolean {
-    const it = this.tree.iterator({ limit: 1 });
+    const it = this.tree.iterator({ gte: USER_RANGE_GTE, lt: USER_RANGE_LT, limit: 1 });
     try {
       return it.next();
     } finally {
@@ -198,13 +258,13 @@ export class KvStateMachine {
   async checkpoint(dir: string): Promise<{ appliedIndex: number }> {
     assert(!this.applying, 'checkpoint() while apply() is running');
     const cp = await this.tree.checkpoint(dir);
-    const index = decodeAppliedIndex(cp.userMeta, dir);
+    const index = decodeStateMeta(cp.userMeta, dir).appliedIndex;
     assert(index === this.applied, () => `checkpoint holds applied index ${index}, expected ${this.applied}`);
     return { appliedIndex: index };
   }
 
   describe(): StateMachineDescription {
-    return { appliedIndex: this.applied, durableAppliedIndex: this.durableAppliedIndex, tree: this.tree.describe() };
+    return { appliedIndex: this.applied, durableAppliedIndex: this.durableAppliedIndex, tree: this.tree.describe(printableStateKey) };
   }
 
   /** Flushes (the tree has no WAL) and closes. Idempotent. */

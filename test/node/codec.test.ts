@@ -181,9 +181,11 @@ describe('raft message codec', () => {
 
 describe('client request and response codec', () => {
   const requests: ClientRequest[] = [
-    { requestId: 1, op: 'put', key: utf8('k'), value: utf8('v') },
+    { requestId: 1, op: 'put', key: utf8('k'), value: utf8('v'), sessionId: 2 ** 40, seq: 300, firstOutstandingSeq: 299 },
     { requestId: 2, op: 'get', key: utf8('k') },
-    { requestId: 3, op: 'del', key: new Uint8Array(0) },
+    { requestId: 3, op: 'del', key: new Uint8Array(0), sessionId: 1, seq: 1, firstOutstandingSeq: 1 },
+    { requestId: 13, op: 'registerSession' },
+    { requestId: 14, op: 'keepAlive', sessionId: 12 },
     { requestId: 4, op: 'scan', from: utf8('a'), to: utf8('z'), limit: 100 },
     { requestId: 5, op: 'scan' },
     { requestId: 6, op: 'status' },
@@ -203,6 +205,11 @@ describe('client request and response codec', () => {
   it('rejects requests the protocol cannot carry with KV_ERR_INVALID_ARGUMENT', () => {
     const bad: unknown[] = [
       { requestId: 1, op: 'put', key: utf8('k') },
+      { requestId: 1, op: 'put', key: utf8('k'), value: utf8('v') }, // no session
+      { requestId: 1, op: 'put', key: utf8('k'), value: utf8('v'), sessionId: 1, seq: 1 }, // no firstOutstandingSeq
+      { requestId: 1, op: 'del', key: utf8('k'), sessionId: 0, seq: 1, firstOutstandingSeq: 1 },
+      { requestId: 1, op: 'keepAlive' },
+      { requestId: 1, op: 'registerSession', sessionId: 3 },
       { requestId: 1, op: 'get', key: utf8('k'), value: utf8('v') },
       { requestId: 1, op: 'nope' },
       { requestId: -1, op: 'status' },
@@ -229,7 +236,10 @@ describe('client request and response codec', () => {
     expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 99, 0)), 'unknown op');
     expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 2, 0)), 'get without key');
     expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 6, 1, 0)), 'status with key');
-    expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 6, 0x80)), 'unknown field bit');
+    expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 6, 0x80)), 'truncated fields varint');
+    expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 6, 0x80, 0x04)), 'unknown field bit');
+    expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 6, 0x80, 0x01, 5)), 'status with a session');
+    expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 14, 0x80, 0x01, 0)), 'session id 0');
     expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 9, 32, 0)), 'node id 0');
     expectBadFrame(() => decodeClientRequest(Uint8Array.of(1, 7, 96, 2, 2, 0xc3, 0x28)), 'invalid UTF-8 address');
   });
@@ -242,6 +252,7 @@ describe('client request and response codec', () => {
       { requestId: 4, ok: true, entries: [[utf8('a'), utf8('1')], [utf8('b'), new Uint8Array(0)]] },
       { requestId: 5, ok: true, entries: [] },
       { requestId: 6, ok: true, json: '{"term":3,"role":"leader","note":"ünïcødé"}' },
+      { requestId: 7, ok: true, sessionId: 2 ** 40 },
     ];
     for (const res of responses) expect(decodeClientResponse(encodeClientResponse(res))).toEqual(res);
   });
@@ -249,7 +260,8 @@ describe('client request and response codec', () => {
   it('refuses malformed responses on decode', () => {
     const res = encodeClientResponse({ requestId: 3, ok: false, errorCode: 'KV_ERR_NOT_LEADER', leaderHint: { id: 2, address: 'h:1' }, entries: [[utf8('a'), utf8('b')]] });
     for (let n = 0; n < res.length; n++) expectBadFrame(() => decodeClientResponse(res.subarray(0, n)), `truncated to ${n}`);
-    expectBadFrame(() => decodeClientResponse(Uint8Array.of(1, 0x80)), 'unknown flag bit');
+    expectBadFrame(() => decodeClientResponse(Uint8Array.of(1, 0x80)), 'session id missing');
+    expectBadFrame(() => decodeClientResponse(Uint8Array.of(1, 0x81, 0)), 'session id 0');
     expectBadFrame(() => decodeClientResponse(Uint8Array.of(1, 32, 0xff, 0xff, 0xff, 0x7f)), 'huge entry count');
   });
 });
@@ -270,27 +282,27 @@ describe('join and hello codec', () => {
   });
 });
 
-describe('golden frames (docs/format/wire.md, version 1)', () => {
+describe('golden frames (docs/format/wire.md, version 2)', () => {
   const CLUSTER = 0x5eed_c0de_0000_0001n;
   const golden: [string, Uint8Array][] = [
-    ['wire-hello-v1.bin', encodeFrame(FrameType.HELLO, CLUSTER, 3, encodeHello({ listenAddress: 'localhost:10003' }))],
-    ['wire-raft-app-v1.bin', encodeFrame(FrameType.RAFT, CLUSTER, 1, encodeMessage(appMessage()))],
+    ['wire-hello-v2.bin', encodeFrame(FrameType.HELLO, CLUSTER, 3, encodeHello({ listenAddress: 'localhost:10003' }))],
+    ['wire-raft-app-v2.bin', encodeFrame(FrameType.RAFT, CLUSTER, 1, encodeMessage(appMessage()))],
     [
-      'wire-raft-snap-v1.bin',
+      'wire-raft-snap-v2.bin',
       encodeFrame(FrameType.RAFT, CLUSTER, 1, encodeMessage(makeMessage({
         type: 'snap', from: 1, to: 2, term: 7,
         snapshot: { meta: { index: 1000, term: 6, conf: { voters: [1, 2, 3], learners: [] } }, data: utf8('ckpt-1000') },
         context: utf8('r1'),
       }))),
     ],
-    ['wire-client-request-v1.bin', encodeFrame(FrameType.CLIENT_REQUEST, 0n, 0, encodeClientRequest({ requestId: 42, op: 'put', key: utf8('1'), value: utf8('1') }))],
+    ['wire-client-request-v2.bin', encodeFrame(FrameType.CLIENT_REQUEST, 0n, 0, encodeClientRequest({ requestId: 42, op: 'put', key: utf8('1'), value: utf8('1'), sessionId: 7, seq: 3, firstOutstandingSeq: 2 }))],
     [
-      'wire-client-response-v1.bin',
+      'wire-client-response-v2.bin',
       encodeFrame(FrameType.CLIENT_RESPONSE, CLUSTER, 2, encodeClientResponse({
         requestId: 42, ok: false, errorCode: 'KV_ERR_NOT_LEADER', message: 'not leader', leaderHint: { id: 3, address: 'localhost:10003' },
       })),
     ],
-    ['wire-join-request-v1.bin', encodeFrame(FrameType.JOIN_REQUEST, 0n, 3, encodeJoinRequest({ requestId: 1, clusterId: CLUSTER, nodeId: 2, leaderId: 3, leaderAddress: 'localhost:10003' }))],
+    ['wire-join-request-v2.bin', encodeFrame(FrameType.JOIN_REQUEST, 0n, 3, encodeJoinRequest({ requestId: 1, clusterId: CLUSTER, nodeId: 2, leaderId: 3, leaderAddress: 'localhost:10003' }))],
   ];
 
   for (const [name, bytes] of golden) {
@@ -305,7 +317,7 @@ describe('golden frames (docs/format/wire.md, version 1)', () => {
   }
 
   it('the app frame decodes back to its message', () => {
-    const f = parseFrameBody(new Uint8Array(readFileSync(goldenPath('wire-raft-app-v1.bin'))).subarray(4));
+    const f = parseFrameBody(new Uint8Array(readFileSync(goldenPath('wire-raft-app-v2.bin'))).subarray(4));
     expect(f.type).toBe(FrameType.RAFT);
     expect(f.clusterId).toBe(CLUSTER);
     expect(decodeMessage(f.payload)).toEqual(appMessage());

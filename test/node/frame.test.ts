@@ -8,6 +8,7 @@ import { BadFrameError } from '../../src/node/errors.js';
 import {
   FRAME_BODY_BYTES_MIN,
   FRAME_MAGIC,
+  FRAME_VERSION,
   FrameDecoder,
   FrameType,
   encodeFrame,
@@ -77,7 +78,8 @@ describe('frame encoding', () => {
     const f = encodeFrame(FrameType.RAFT, 0x1122334455667788n, 300, Uint8Array.of(0xaa, 0xbb));
     expect(f.length).toBe(frameBytesFor(300, 2));
     expect(getFixed32(f, 0)).toBe(f.length - 4);
-    expect([...f.subarray(4, 7)]).toEqual([FRAME_MAGIC, 1, FrameType.RAFT]);
+    expect([...f.subarray(4, 7)]).toEqual([FRAME_MAGIC, FRAME_VERSION, FrameType.RAFT]);
+    expect(FRAME_VERSION).toBe(2);
     expect(Buffer.from(f.subarray(7, 15)).toString('hex')).toBe('8877665544332211');
     expect([...f.subarray(15, 17)]).toEqual([0xac, 0x02]); // varint 300
     expect([...f.subarray(17, 19)]).toEqual([0xaa, 0xbb]);
@@ -197,10 +199,12 @@ describe('FrameDecoder refuses bad streams', () => {
     expect(badFrame(() => decodeAll(new FrameDecoder(), [reseal(b)])).message).toMatch(/magic/);
   });
 
-  it('refuses an unknown version', () => {
-    const b = good.slice();
-    b[5] = 2;
-    expect(badFrame(() => decodeAll(new FrameDecoder(), [reseal(b)])).message).toMatch(/version 2/);
+  it('refuses an unknown version (version 1, before client sessions, too)', () => {
+    for (const v of [1, 3]) {
+      const b = good.slice();
+      b[5] = v;
+      expect(badFrame(() => decodeAll(new FrameDecoder(), [reseal(b)])).message).toMatch(new RegExp(`version ${v}`));
+    }
   });
 
   it('refuses a checksum mismatch, wherever the flipped bit is', () => {
@@ -217,7 +221,7 @@ describe('FrameDecoder refuses bad streams', () => {
     expect(badFrame(() => decodeAll(new FrameDecoder(), [reseal(b)])).message).toMatch(/unknown frame type 99/);
     // Body of exactly the minimum size whose sender varint never ends.
     const body = new Uint8Array(FRAME_BODY_BYTES_MIN);
-    body.set([FRAME_MAGIC, 1, FrameType.RAFT]);
+    body.set([FRAME_MAGIC, FRAME_VERSION, FrameType.RAFT]);
     body[11] = 0x80;
     const c = new Uint8Array(4 + body.length);
     putFixed32(c, 0, body.length);

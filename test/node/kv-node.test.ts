@@ -8,7 +8,6 @@ import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';
 import { makeMessage } from '../../src/raft/types.js';
 import { decodeIdentity, encodeIdentity } from '../../src/node/identity.js';
-import { encodeKvCommand } from '../../src/node/kv-command.js';
 import { AddressBook } from '../../src/node/membership.js';
 import { checksumFiles, createSnapshot } from '../../src/node/snapshot/checkpoint.js';
 import { decodeSnapshotAck, decodeSnapshotChunk, encodeSnapshotAck } from '../../src/node/snapshot/chunk-codec.js';
@@ -17,6 +16,7 @@ import { SnapshotSender } from '../../src/node/snapshot/sender.js';
 import { KvStateMachine } from '../../src/node/state-machine.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
+import { putEntry, registerEntry } from '../helpers/kv-entries.js';
 
 const running = new Set<KvNode>();
 const dirs: string[] = [];
@@ -63,6 +63,49 @@ afterEach(async () => {
   await Promise.all([...running].map((n) => n.stop()));
   running.clear();
   for (const d of dirs.splice(0)) removeDir(d);
+});
+
+describe('KvNode client sessions', () => {
+  it('answers a write sent again with its tag without applying it again; refuses discarded and unknown sessions', async () => {
+    const dir = tempDir('kvnode-sessions');
+    dirs.push(dir);
+    const n = await start(dir, 1);
+    const sessionId = await n.registerSession();
+    const w = (seq: number, value: string, firstOutstandingSeq = 1) =>
+      n.sessionWrite({ type: 'put', key: utf8('k'), value: utf8(value), sessionId, seq, firstOutstandingSeq });
+    await w(1, 'v1');
+    await w(2, 'v2');
+    await w(1, 'v1'); // a retry of seq 1, answered from the session table
+    expect(text(await n.get('k'))).toBe('v2');
+    await w(3, 'v3', 3);
+    await expect(w(1, 'v1')).rejects.toMatchObject({ code: 'KV_ERR_SESSION_SEQ_DISCARDED' });
+    await expect(n.sessionWrite({ type: 'del', key: utf8('k'), sessionId: sessionId + 1000, seq: 1, firstOutstandingSeq: 1 }))
+      .rejects.toMatchObject({ code: 'KV_ERR_SESSION_EXPIRED' });
+    await expect(n.keepAliveSession(sessionId + 1000)).rejects.toMatchObject({ code: 'KV_ERR_SESSION_EXPIRED' });
+    expect(text(await n.get('k'))).toBe('v3');
+    // The node's own API writes go through a session of its own.
+    await n.put('own', 'x');
+    await n.delete('k');
+    expect(text(await n.get('own'))).toBe('x');
+    expect(await n.get('k')).toBeUndefined();
+  });
+
+  it("stamps the log with leaders' clocks only: a follower whose clock runs 10 hours ahead expires no session", async () => {
+    const dir = tempDir('kvnode-clock');
+    dirs.push(dir);
+    const n1 = await start(dir, 1);
+    const n2 = await start(dir, 2, { clockMs: () => Date.now() + 10 * 3_600_000 });
+    await n1.addMember(2, n2.address);
+    await eventually('node 2 follows node 1', () => n2.leader?.id === 1);
+    const sessionId = await n1.registerSession();
+    const w = (node: KvNode, seq: number) => node.sessionWrite({ type: 'put', key: utf8('k'), value: utf8(`v${seq}`), sessionId, seq, firstOutstandingSeq: seq });
+    await w(n1, 1);
+    // Node 2 registers its own session and writes: proposals forwarded to node 1, which stamps them.
+    await n2.put('x', 'y');
+    await w(n1, 2);
+    await w(n2, 3); // a client's write through the follower keeps its tag
+    expect(text(await n2.get('k'))).toBe('v3');
+  });
 });
 
 describe('KvNode cluster', () => {
@@ -251,10 +294,8 @@ describe('snapshot transfer over a lossy link', () => {
     dirs.push(dir);
     // A state with a few tables' worth of data, checkpointed.
     const sm = await KvStateMachine.open(join(dir, 'state'), { engine: 'js', workerPool: false, memtableBytesMax: 64 * 1024 });
-    const entries = Array.from({ length: 400 }, (_, i) => ({
-      term: 1, index: i + 1, type: 'normal' as const,
-      data: encodeKvCommand({ type: 'put', key: utf8(`key${String(i).padStart(5, '0')}`), value: utf8('v'.repeat(300)), clientId: 1, requestId: i }),
-    }));
+    const entries = Array.from({ length: 400 }, (_, i) =>
+      (i === 0 ? registerEntry(1) : putEntry(i + 1, { id: 1, seq: i }, `key${String(i).padStart(5, '0')}`, 'v'.repeat(300))));
     await sm.apply(entries);
     const local = await createSnapshot(sm, join(dir, 'snapshots'), { index: 400, term: 1, conf: { voters: [1, 2], learners: [] } }, { fs: nodeFileSystem });
     await sm.close();

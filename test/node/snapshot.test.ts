@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { encodeKvCommand } from '../../src/node/kv-command.js';
 import { RaftLogStore } from '../../src/node/log-store.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';
 import { createSnapshot, type LocalSnapshot } from '../../src/node/snapshot/checkpoint.js';
@@ -17,13 +16,15 @@ import { ChunkCursor } from '../../src/node/snapshot/sender.js';
 import { KvStateMachine } from '../../src/node/state-machine.js';
 import type { Entry, SnapshotMeta } from '../../src/raft/types.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { putEntry as putKv, registerEntry } from '../helpers/kv-entries.js';
 import { Rng } from '../helpers/rng.js';
 
 const treeOptions = (fs: CrashableMemFileSystem) =>
   ({ fs, engine: 'js' as const, workerPool: false as const, memtableBytesMax: 64 * 1024, targetFileSizeBytes: 64 * 1024 });
 
+/** A put of session 1, which entry 1 of every test log registers (registerEntry). */
 function putEntry(index: number, key: string, value: Uint8Array): Entry {
-  return { index, term: 2, type: 'normal', data: encodeKvCommand({ type: 'put', key: utf8(key), value, clientId: 1, requestId: index }) };
+  return putKv(index, { id: 1, seq: index }, key, value, { term: 2 });
 }
 
 function dump(sm: KvStateMachine): Map<string, string> {
@@ -37,6 +38,7 @@ async function leaderWith(fs: CrashableMemFileSystem, n: number, seed: number): 
   const rng = new Rng(seed);
   const { stateDir } = await openStateDir('/leader', { fs });
   const sm = await KvStateMachine.open(stateDir, treeOptions(fs));
+  await sm.apply([registerEntry(1, { term: 2 })]);
   let index = 1;
   for (let b = 0; b < n / 20; b++) {
     const batch: Entry[] = [];
@@ -213,7 +215,7 @@ describe('snapshots', () => {
     await sm.close();
     const { stateDir: oldDir } = await openStateDir('/n', { fs });
     const old = await KvStateMachine.open(oldDir, treeOptions(fs));
-    await old.apply([putEntry(2, 'mine', utf8('old'))]);
+    await old.apply([registerEntry(1), putEntry(2, 'mine', utf8('old'))]);
     await old.close();
     const received = await receiveAll(new SnapshotReceiver('/n', { fs }), new ChunkCursor(snap, { fs }), (c) => c);
 
@@ -258,7 +260,7 @@ describe('snapshots', () => {
       const opts = { engine: 'js' as const, workerPool: false as const };
       const leader = await openStateDir(join(root, 'leader'), { fs: nodeFileSystem });
       const sm = await KvStateMachine.open(leader.stateDir, opts);
-      await sm.apply([putEntry(2, 'a', utf8('1')), putEntry(3, 'b', utf8('2'))]);
+      await sm.apply([registerEntry(1), putEntry(2, 'a', utf8('1')), putEntry(3, 'b', utf8('2'))]);
       const meta: SnapshotMeta = { index: 3, term: 2, conf: { voters: [1], learners: [] } };
       const snap = await createSnapshot(sm, join(root, 'leader', 'snapshots'), meta, { fs: nodeFileSystem });
       await sm.apply([putEntry(4, 'c', utf8('after the snapshot'))]);

@@ -1,20 +1,22 @@
 // KvStateMachine: applying committed entries, per-entry results, restart and crash recovery by
-// re-applying the entries after the durable applied index; and the kv command codec.
+// re-applying the entries after the durable applied index; and the kv command codec. The session
+// table's rules are tested in session-table.test.ts.
 import { describe, expect, it } from 'vitest';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { decodeKvCommand, encodeKvCommand, type KvCommand } from '../../src/node/kv-command.js';
-import { KvStateMachine, decodeAppliedIndex, encodeAppliedIndex } from '../../src/node/state-machine.js';
+import { decodeKvCommand, encodeKvCommand, stampCommand, type KvCommand } from '../../src/node/kv-command.js';
+import { KvStateMachine, decodeStateMeta, encodeStateMeta } from '../../src/node/state-machine.js';
 import { RaftLogStore } from '../../src/node/log-store.js';
 import { RawNode } from '../../src/raft/raw-node.js';
 import { encodeConfChange, type Entry } from '../../src/raft/types.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { delEntry, putEntry, registerEntry } from '../helpers/kv-entries.js';
 import { Rng, testSeeds } from '../helpers/rng.js';
 
 const DIR = '/data/state';
-const put = (index: number, key: string, value: string, requestId = index): Entry =>
-  ({ index, term: 1, type: 'normal', data: encodeKvCommand({ type: 'put', key: utf8(key), value: utf8(value), clientId: 9, requestId }) });
-const del = (index: number, key: string): Entry =>
-  ({ index, term: 1, type: 'normal', data: encodeKvCommand({ type: 'del', key: utf8(key), clientId: 9, requestId: index }) });
+/** Session 1 (registered by entry 1 in these tests), seq = the entry's index. */
+const S1 = (seq: number) => ({ id: 1, seq });
+const put = (index: number, key: string, value: string): Entry => putEntry(index, S1(index), key, value);
+const del = (index: number, key: string): Entry => delEntry(index, S1(index), key);
 const noop = (index: number): Entry => ({ index, term: 1, type: 'normal', data: new Uint8Array(0) });
 
 function open(fs: CrashableMemFileSystem, dir = DIR): Promise<KvStateMachine> {
@@ -28,11 +30,15 @@ function dump(sm: KvStateMachine): Record<string, string> {
 }
 
 describe('kv commands', () => {
-  it('round-trips put and del and rejects malformed bytes with KV_ERR_INVALID_ARGUMENT', () => {
+  it('round-trips every command and rejects malformed bytes with KV_ERR_INVALID_ARGUMENT', () => {
+    const p = { proposerId: 3, proposalId: 2 ** 40, timeMs: 1_765_000_000_000 };
+    const tag = { sessionId: 12, seq: 7, firstOutstandingSeq: 5 };
     const cmds: KvCommand[] = [
-      { type: 'put', key: utf8('k'), value: utf8('v'), clientId: 3, requestId: 2 ** 40 },
-      { type: 'put', key: utf8('empty'), value: new Uint8Array(0), clientId: 0, requestId: 0 },
-      { type: 'del', key: Uint8Array.of(0, 255), clientId: 1, requestId: 7 },
+      { type: 'put', key: utf8('k'), value: utf8('v'), ...p, ...tag },
+      { type: 'put', key: utf8('empty'), value: new Uint8Array(0), proposerId: 0, proposalId: 0, timeMs: 0, sessionId: 1, seq: 1, firstOutstandingSeq: 1 },
+      { type: 'del', key: Uint8Array.of(0, 255), ...p, ...tag },
+      { type: 'register', ...p },
+      { type: 'keepAlive', sessionId: 99, ...p },
     ];
     for (const c of cmds) {
       const b = encodeKvCommand(c);
@@ -43,16 +49,24 @@ describe('kv commands', () => {
       const longer = new Uint8Array(b.length + 1);
       longer.set(b);
       expect(() => decodeKvCommand(longer)).toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
+      // The leader's stamp changes the time only.
+      expect(decodeKvCommand(stampCommand(b, 42))).toEqual({ ...c, timeMs: 42 });
     }
-    // Layout pin (docs/format/raft-log.md): version, op, varint clientId, varint requestId, key, value.
-    expect([...encodeKvCommand({ type: 'put', key: utf8('a'), value: utf8('bc'), clientId: 1, requestId: 300 })])
-      .toEqual([1, 1, 1, 0xac, 0x02, 1, 0x61, 2, 0x62, 0x63]);
-    expect(() => encodeKvCommand({ type: 'put', key: new Uint8Array(0), value: utf8('x'), clientId: 1, requestId: 1 }))
+    // Layout pin (docs/format/raft-log.md): version 2, op, fixed64 time, proposer, proposal,
+    // session, seq, first outstanding seq, key, value.
+    expect(Buffer.from(encodeKvCommand({ type: 'put', key: utf8('a'), value: utf8('bc'), proposerId: 1, proposalId: 300, timeMs: 258, sessionId: 5, seq: 2, firstOutstandingSeq: 1 })).toString('hex'))
+      .toBe('0201' + '0201000000000000' + '01ac02' + '050201' + '0161' + '026263');
+    expect(() => encodeKvCommand({ type: 'put', key: new Uint8Array(0), value: utf8('x'), ...p, ...tag }))
       .toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
-    expect(() => encodeKvCommand({ type: 'del', key: utf8('x'), clientId: -1, requestId: 1 }))
+    expect(() => encodeKvCommand({ type: 'del', key: utf8('x'), ...p, sessionId: 1, seq: 2, firstOutstandingSeq: 3 }))
       .toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
-    expect(decodeAppliedIndex(encodeAppliedIndex(123456789))).toBe(123456789);
-    expect(() => decodeAppliedIndex(Uint8Array.of(2, 1))).toThrow(expect.objectContaining({ code: 'LSM_ERR_CORRUPTION' }));
+    expect(() => encodeKvCommand({ type: 'del', key: utf8('x'), ...p, ...tag, proposerId: -1 }))
+      .toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
+    // A version 1 command (before sessions) is refused, alike on every replica.
+    expect(() => decodeKvCommand(Uint8Array.of(1, 1, 1, 0xac, 0x02, 1, 0x61, 2, 0x62, 0x63))).toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
+    expect(decodeStateMeta(encodeStateMeta({ appliedIndex: 123456789, logTimeMs: 1_765_000_000_000 }))).toEqual({ appliedIndex: 123456789, logTimeMs: 1_765_000_000_000 });
+    expect(() => decodeStateMeta(Uint8Array.of(1, 1))).toThrow(expect.objectContaining({ code: 'LSM_ERR_CORRUPTION' }));
+    expect(() => decodeStateMeta(Uint8Array.of(2, 1))).toThrow(expect.objectContaining({ code: 'LSM_ERR_CORRUPTION' }));
   });
 });
 
@@ -64,10 +78,11 @@ describe('KvStateMachine', () => {
     expect(sm.hasUserData()).toBe(false);
     const conf: Entry = { index: 5, term: 1, type: 'confChange', data: encodeConfChange({ type: 'addVoter', nodeId: 2 }) };
     const garbage: Entry = { index: 6, term: 1, type: 'normal', data: Uint8Array.of(9, 9, 9, 9, 9) };
-    const results = await sm.apply([noop(2), put(3, 'a', '1'), put(4, 'b', '2'), conf, garbage, del(7, 'a'), put(8, 'c', '3')]);
-    expect(results.map((r) => r.kind)).toEqual(['noop', 'put', 'put', 'confChange', 'rejected', 'del', 'put']);
-    expect(results[1]).toEqual({ index: 3, kind: 'put', clientId: 9, requestId: 3 });
-    const rejected = results[4]!;
+    const results = await sm.apply([registerEntry(1), noop(2), put(3, 'a', '1'), put(4, 'b', '2'), conf, garbage, del(7, 'a'), put(8, 'c', '3')]);
+    expect(results.map((r) => r.kind)).toEqual(['register', 'noop', 'put', 'put', 'confChange', 'rejected', 'del', 'put']);
+    expect(results[0]).toEqual({ index: 1, kind: 'register', proposerId: 9, proposalId: 1, sessionId: 1 });
+    expect(results[2]).toEqual({ index: 3, kind: 'put', proposerId: 9, proposalId: 3 });
+    const rejected = results[5]!;
     expect(rejected.kind === 'rejected' && rejected.error.code).toBe('KV_ERR_INVALID_ARGUMENT');
     expect(sm.appliedIndex).toBe(8);
     expect(sm.durableAppliedIndex).toBe(0);
@@ -95,9 +110,10 @@ describe('KvStateMachine', () => {
     it(`after a crash, re-applying the log after the durable applied index gives the same state (seed ${seed})`, async () => {
       const rng = new Rng(seed);
       const fs = new CrashableMemFileSystem();
-      const log: Entry[] = [];
+      const log: Entry[] = [registerEntry(1)];
       const model = new Map<string, string>();
       let sm = await open(fs);
+      await sm.apply(log);
       try {
         // Each round applies a few batches, sometimes flushes, then crashes and recovers.
         for (let round = 0; round < 6; round++) {
@@ -174,8 +190,11 @@ describe('RaftLogStore + KvStateMachine under a RawNode (one-member cluster)', (
     raw.campaign();
     await drive(raw, log, sm);
     expect(raw.status().role).toBe('leader');
+    raw.propose(registerEntry(0).data);
+    await drive(raw, log, sm);
+    const session = sm.sessionIds()[0]!;
     for (let i = 0; i < 10; i++) {
-      raw.propose(encodeKvCommand({ type: 'put', key: utf8(`k${i}`), value: utf8(`v${i}`), clientId: 1, requestId: i }));
+      raw.propose(putEntry(0, { id: session, seq: i + 1 }, `k${i}`, `v${i}`).data);
       await drive(raw, log, sm);
     }
     expect(fromUtf8(sm.get(utf8('k9'))!)).toBe('v9');
@@ -200,7 +219,7 @@ describe('RaftLogStore + KvStateMachine under a RawNode (one-member cluster)', (
     await log.createSnapshot(idx, raw.status().conf, new Uint8Array(0));
     await log.compact(idx);
     expect(log.firstIndex()).toBe(idx + 1);
-    raw.propose(encodeKvCommand({ type: 'del', key: utf8('k0'), clientId: 1, requestId: 99 }));
+    raw.propose(delEntry(0, { id: session, seq: 11 }, 'k0').data);
     await drive(raw, log, sm);
     expect(sm.get(utf8('k0'))).toBeUndefined();
     await log.close();
