@@ -3,6 +3,8 @@
 // retried at another member, where it succeeds; client B then writes the same key and reads its own
 // value. When the follower resumes (SIGCONT) it still holds A's first attempt in its socket buffer
 // and proposes it; without de-duplication that old put would overwrite B's acknowledged write.
+// A client goes to the leader it learned, so the paused follower is the member A last knew as the
+// leader: leadership moves away from it first, and A's next put goes to it on the stale hint.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvClient } from '../../src/node/kv-client.js';
@@ -34,15 +36,15 @@ describe('a write retried after a timeout', () => {
 
     const b = await KvClient.connect(servers.map((s) => s.address));
     clients.push(b);
-    const leaderId = (await b.status()).leader;
-    const follower = servers.find((s) => s.id !== leaderId)!;
-    const others = servers.filter((s) => s !== follower).map((s) => s.address);
-
-    // A talks to the follower first; a first write through it opens A's session and connection.
-    const a = new KvClient([follower.address, ...others], { attemptTimeoutMs: 1_000, requestTimeoutMs: 10_000 });
+    const a = new KvClient(servers.map((s) => s.address), { attemptTimeoutMs: 1_000, requestTimeoutMs: 10_000 });
     clients.push(a);
-    await a.put('warm', 'up');
-    await eventually('the follower applied the warm-up write', async () => (await follower.ask('lsm g warm', /./)) === 'up');
+    await a.put('warm', 'up'); // opens A's session and teaches A the leader
+    const oldLeaderId = (await b.status()).leader;
+    const follower = servers.find((s) => s.id === oldLeaderId)!;
+    const next = servers.find((s) => s.id !== oldLeaderId)!;
+    await b.transferLeadership(next.id);
+    await eventually('leadership moved', async () => (await b.status()).leader === next.id);
+    await eventually('the old leader applied the warm-up write', async () => (await follower.ask('lsm g warm', /./)) === 'up');
 
     process.kill(follower.pid, 'SIGSTOP');
     paused = follower;
