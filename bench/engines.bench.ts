@@ -4,7 +4,10 @@
  * (bench/engines/<store>.ts). Workloads after LevelDB's db_bench: 16-byte keys, 100-byte seeded
  * random values, BENCH_KEYS keys: awaited put; fill and overwrite in batches of 1000 (random
  * order); get with 32 in flight and synchronous get (random existing keys); full scan; synced put
- * (BENCH_SYNC_KEYS); compact() after the fill; write amplification; peak RSS.
+ * (BENCH_SYNC_KEYS); compact() after the fill and the overwrite; write amplification over those
+ * three (bytes the child process wrote to storage, /proc/self/io write_bytes, over the 2 x keys x
+ * 116 user bytes); peak RSS of the child. "No sync" means each store's default write without
+ * fsync (lmdb chooses durability per environment: its unsynced store opens with noSync).
  *
  * Every (store, repeat) runs in its own child process (bench/engines/child.ts), so peak RSS and
  * bytes written are that store's alone; the order of the stores rotates with each repeat, so slow

@@ -81,7 +81,7 @@ export function resultsSvg(cells: Cells, engines: readonly EngineId[], titles: r
     return {
       label: w.label,
       values: medians.map((v) => (Number.isFinite(v) && v > 0 ? (w.higherIsBetter ? v / best : best / v) : NaN)),
-      barLabels: medians.map((v) => (Number.isFinite(v) ? `${(w.higherIsBetter ? v / best : best / v).toFixed(2)} (${w.unit === 's' || w.unit === 'x' ? v.toFixed(2) : formatSi(v)} ${w.unit})` : 'n/a')),
+      barLabels: medians.map((v) => (Number.isFinite(v) ? `${(w.higherIsBetter ? v / best : best / v).toFixed(2)} (${w.higherIsBetter ? formatSi(v) : formatValue(v, w.unit)} ${w.unit})` : 'n/a')),
     };
   });
   return barChartSvg({
