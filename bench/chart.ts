@@ -1,36 +1,48 @@
 /**
  * A small SVG writer for benchmark figures: one horizontal grouped bar chart, a group per workload
- * and a bar per series (store), on a log10 axis so that puts (10^4..10^5 ops/s) and scans
- * (10^6..10^7 entries/s) share one figure. Plain SVG 1.1, no scripts, no external fonts, so it
- * renders the same in a browser, on GitHub and in an image viewer. (The layout follows the
- * grouped-bar idea of any plotting library; the code is ours.)
+ * and a bar per series (store). Two scales: log10 (the default), so that puts (10^4..10^5 ops/s)
+ * and scans (10^6..10^7 entries/s) share one figure; or linear from 0, for values already
+ * normalized (say, to the best store = 1.0), each bar then labelled with its own text. Plain SVG
+ * 1.1, no scripts, no external fonts, so it renders the same in a browser, on GitHub and in an
+ * image viewer. Long subtitles wrap and the legend wraps onto more rows, so nothing is clipped at
+ * the figure's edge. (The layout follows the grouped-bar idea of any plotting library; the code
+ * is ours.)
  */
 
 export interface BarGroup {
   label: string;
   /** One value per series, in `series` order; NaN or <= 0 draws no bar (the label says "n/a"). */
   values: number[];
+  /** Text beside each bar, in `series` order; default: the value, shortened (formatSi). */
+  barLabels?: string[];
 }
 
 export interface BarChart {
   title: string;
+  /** Shown under the title, wrapped to the figure's width; '\n' starts a new line. */
   subtitle?: string;
   /** Unit of the values, shown on the axis ("ops/s"). */
   unit: string;
   series: string[];
   groups: BarGroup[];
+  /** 'log' (default): decades; 'linear': from 0 to the largest value, ticks at quarters. */
+  scale?: 'log' | 'linear';
 }
 
 const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948'];
 const WIDTH_PX = 960;
 const LABEL_WIDTH_PX = 250;
-const VALUE_LABEL_WIDTH_PX = 110;
+const VALUE_LABEL_WIDTH_PX = 170;
 const BAR_HEIGHT_PX = 18;
 const BAR_GAP_PX = 3;
 const GROUP_GAP_PX = 16;
-const HEADER_HEIGHT_PX = 70;
-const LEGEND_HEIGHT_PX = 30;
-const AXIS_HEIGHT_PX = 30;
+const TITLE_HEIGHT_PX = 40;
+const LINE_HEIGHT_PX = 16;
+const LEGEND_ROW_HEIGHT_PX = 22;
+const AXIS_HEIGHT_PX = 40;
+const MARGIN_PX = 16;
+/** Average advance of a 12 px Helvetica/Arial glyph, for wrapping without measuring text. */
+const CHAR_WIDTH_PX = 7;
 
 function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -44,41 +56,82 @@ export function formatSi(v: number): string {
   return v.toPrecision(3);
 }
 
+/** `text` cut into lines of at most `maxChars` characters at spaces ('\n' forces a break). */
+function wrap(text: string, maxChars: number): string[] {
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(' ')) {
+      if (line.length > 0 && line.length + 1 + word.length > maxChars) {
+        lines.push(line);
+        line = word;
+      } else line = line.length === 0 ? word : `${line} ${word}`;
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+/** The x of each legend entry and its row, wrapping when the next entry would pass the right edge. */
+function legendLayout(series: string[], left: number): Array<{ x: number; row: number }> {
+  const out: Array<{ x: number; row: number }> = [];
+  let x = left;
+  let row = 0;
+  for (const name of series) {
+    const w = 30 + name.length * CHAR_WIDTH_PX;
+    if (x > left && x + w > WIDTH_PX - MARGIN_PX) {
+      x = left;
+      row++;
+    }
+    out.push({ x, row });
+    x += w;
+  }
+  return out;
+}
+
 /** The chart as an SVG document. */
 export function barChartSvg(chart: BarChart): string {
   const seriesCount = chart.series.length;
+  const linear = chart.scale === 'linear';
   const drawable = chart.groups.flatMap((g) => g.values).filter((v) => Number.isFinite(v) && v > 0);
-  // Axis from the decade below the smallest value to the decade above the largest.
-  const lowExp = drawable.length === 0 ? 0 : Math.floor(Math.log10(Math.min(...drawable)));
-  const highExp = drawable.length === 0 ? 1 : Math.max(lowExp + 1, Math.ceil(Math.log10(Math.max(...drawable))));
   const plotLeft = LABEL_WIDTH_PX;
   const plotWidth = WIDTH_PX - LABEL_WIDTH_PX - VALUE_LABEL_WIDTH_PX;
-  const x = (v: number): number => plotLeft + ((Math.log10(v) - lowExp) / (highExp - lowExp)) * plotWidth;
+  // Log: from the decade below the smallest value to the decade above the largest. Linear: 0..max.
+  const lowExp = drawable.length === 0 ? 0 : Math.floor(Math.log10(Math.min(...drawable)));
+  const highExp = drawable.length === 0 ? 1 : Math.max(lowExp + 1, Math.ceil(Math.log10(Math.max(...drawable))));
+  const linearMax = drawable.length === 0 ? 1 : Math.max(...drawable);
+  const x = linear
+    ? (v: number): number => plotLeft + (v / linearMax) * plotWidth
+    : (v: number): number => plotLeft + ((Math.log10(v) - lowExp) / (highExp - lowExp)) * plotWidth;
+
+  const subtitleLines = chart.subtitle === undefined ? [] : wrap(chart.subtitle, Math.floor((WIDTH_PX - 2 * MARGIN_PX) / CHAR_WIDTH_PX));
+  const legend = legendLayout(chart.series, plotLeft);
+  const legendRows = legend.length === 0 ? 0 : legend[legend.length - 1]!.row + 1;
+  const legendTop = TITLE_HEIGHT_PX + subtitleLines.length * LINE_HEIGHT_PX + 8;
   const groupHeight = seriesCount * (BAR_HEIGHT_PX + BAR_GAP_PX);
-  const plotTop = HEADER_HEIGHT_PX + LEGEND_HEIGHT_PX;
+  const plotTop = legendTop + legendRows * LEGEND_ROW_HEIGHT_PX + 8;
   const plotHeight = chart.groups.length * (groupHeight + GROUP_GAP_PX);
   const height = plotTop + plotHeight + AXIS_HEIGHT_PX;
 
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH_PX}" height="${height}" viewBox="0 0 ${WIDTH_PX} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   out.push(`<rect width="${WIDTH_PX}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="16" y="28" font-size="18" font-weight="bold">${escapeXml(chart.title)}</text>`);
-  if (chart.subtitle !== undefined) out.push(`<text x="16" y="50" fill="#555">${escapeXml(chart.subtitle)}</text>`);
-  // Legend.
-  let legendX = plotLeft;
-  for (let s = 0; s < seriesCount; s++) {
-    const name = chart.series[s]!;
-    out.push(`<rect x="${legendX}" y="${HEADER_HEIGHT_PX + 4}" width="14" height="14" fill="${PALETTE[s % PALETTE.length]}"/>`);
-    out.push(`<text x="${legendX + 20}" y="${HEADER_HEIGHT_PX + 16}">${escapeXml(name)}</text>`);
-    legendX += 30 + name.length * 7;
-  }
-  // Decade grid lines and axis labels.
-  for (let e = lowExp; e <= highExp; e++) {
-    const gx = x(10 ** e).toFixed(1);
+  out.push(`<text x="${MARGIN_PX}" y="28" font-size="18" font-weight="bold">${escapeXml(chart.title)}</text>`);
+  subtitleLines.forEach((line, i) => out.push(`<text x="${MARGIN_PX}" y="${TITLE_HEIGHT_PX + 10 + i * LINE_HEIGHT_PX}" fill="#555">${escapeXml(line)}</text>`));
+  legend.forEach(({ x: lx, row }, s) => {
+    const y = legendTop + row * LEGEND_ROW_HEIGHT_PX;
+    out.push(`<rect x="${lx}" y="${y + 4}" width="14" height="14" fill="${PALETTE[s % PALETTE.length]}"/>`);
+    out.push(`<text x="${lx + 20}" y="${y + 16}">${escapeXml(chart.series[s]!)}</text>`);
+  });
+  // Grid lines and axis labels: decades, or quarters of the linear range.
+  const ticks = linear ? [0, 0.25, 0.5, 0.75, 1].map((f) => f * linearMax) : Array.from({ length: highExp - lowExp + 1 }, (_, i) => 10 ** (lowExp + i));
+  for (const t of ticks) {
+    const gx = x(t).toFixed(1);
+    const label = linear ? t.toFixed(2) : formatSi(t);
     out.push(`<line x1="${gx}" y1="${plotTop - 4}" x2="${gx}" y2="${plotTop + plotHeight}" stroke="#ddd"/>`);
-    out.push(`<text x="${gx}" y="${plotTop + plotHeight + 16}" text-anchor="middle" fill="#555">${formatSi(10 ** e)}</text>`);
+    out.push(`<text x="${gx}" y="${plotTop + plotHeight + 16}" text-anchor="middle" fill="#555">${label}</text>`);
   }
-  out.push(`<text x="${plotLeft + plotWidth}" y="${plotTop + plotHeight + 28}" text-anchor="end" fill="#555">${escapeXml(chart.unit)} (log scale)</text>`);
+  out.push(`<text x="${plotLeft + plotWidth / 2}" y="${plotTop + plotHeight + 34}" text-anchor="middle" fill="#555">${escapeXml(chart.unit)}${linear ? '' : ' (log scale)'}</text>`);
   // Bars.
   chart.groups.forEach((group, gi) => {
     const top = plotTop + gi * (groupHeight + GROUP_GAP_PX);
@@ -88,8 +141,9 @@ export function barChartSvg(chart: BarChart): string {
       const y = top + s * (BAR_HEIGHT_PX + BAR_GAP_PX);
       const ok = Number.isFinite(v) && v > 0;
       const w = ok ? Math.max(1, x(v) - plotLeft) : 0;
-      if (ok) out.push(`<rect x="${plotLeft}" y="${y}" width="${w.toFixed(1)}" height="${BAR_HEIGHT_PX}" fill="${PALETTE[s % PALETTE.length]}"><title>${escapeXml(`${chart.series[s]}: ${Math.round(v)} ${chart.unit}`)}</title></rect>`);
-      out.push(`<text x="${(plotLeft + w + 6).toFixed(1)}" y="${y + BAR_HEIGHT_PX - 5}" fill="#333">${formatSi(v)}</text>`);
+      const text = group.barLabels?.[s] ?? formatSi(v);
+      if (ok) out.push(`<rect x="${plotLeft}" y="${y}" width="${w.toFixed(1)}" height="${BAR_HEIGHT_PX}" fill="${PALETTE[s % PALETTE.length]}"><title>${escapeXml(`${chart.series[s]}: ${text}`)}</title></rect>`);
+      out.push(`<text x="${(plotLeft + w + 6).toFixed(1)}" y="${y + BAR_HEIGHT_PX - 5}" fill="#333">${escapeXml(text)}</text>`);
     }
   });
   out.push('</svg>');

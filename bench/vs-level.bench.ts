@@ -25,7 +25,7 @@ import { LsmLevel } from '../src/level/index.js';
 import { LsmTree } from '../src/index.js';
 import type { LsmTreeOptions } from '../src/lsm/options.js';
 import { barChartSvg, formatSi } from './chart.js';
-import { indexStream } from './common.js';
+import { indexStream, scanTree } from './common.js';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
@@ -111,20 +111,7 @@ async function openTree(dir: string, options: LsmTreeOptions): Promise<Store> {
       return tree.batch(ops);
     },
     get: (k) => tree.get(k),
-    scan: async () => {
-      const it = tree.iterator();
-      let n = 0;
-      try {
-        while (it.next()) {
-          it.key();
-          it.value();
-          n++;
-        }
-      } finally {
-        it.close();
-      }
-      return n;
-    },
+    scan: async () => scanTree(tree),
     settle: () => tree.compact(),
     close: () => tree.close(),
   };
