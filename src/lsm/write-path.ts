@@ -29,6 +29,7 @@ import type { Background } from './background.js';
 import { joinPath, logFileName } from './filenames.js';
 import { LogKind, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
+import { VersionEdit } from './version-edit.js';
 import type { TreeCore } from './tree-core.js';
 import type { WriteBatch } from './write-batch.js';
 import { WriteQueue, type PendingWrite } from './write-queue.js';
@@ -98,6 +99,42 @@ export class WritePath {
    */
   beginClose(): void {
     this.closeRequested = true;
+  }
+
+  /**
+   * A clean close's last step for the WAL (after RocksDB's track_and_verify_wals_in_manifest for
+   * closed WALs): fsyncs the current WAL, then records its number and final size in one manifest
+   * edit, so open tells a WAL a disk cut short (or lengthened) from one a crash tore, and reads it
+   * strictly (src/lsm/open.ts). If the fsync fails, nothing is recorded and the close goes on, as
+   * a close without { sync: true } always did: unsynced writes are left to the OS (docs/durability.md).
+   *
+   * A crash anywhere in here is harmless: before the edit is durable the manifest records no size
+   * (a torn edit is dropped by recovery), and the WAL keeps the torn-tail rule; once it is durable
+   * the WAL is synced at exactly the recorded size and nothing appends to it again (the next open
+   * replays it into tables and starts a new WAL, whose edit drops the size). A failed edit is not
+   * an error of the close: the size is a check, not data, and whether the record landed or not,
+   * what it says is true. Skipped after a failed WAL write (the log's state is unknown) and when
+   * the tree is read-only (nothing is written to a tree held to be corrupt).
+   * REQUIRES: the tree is closed (no write, switch or job runs any more).
+   */
+  async recordClosedWal(): Promise<void> {
+    const core = this.core;
+    const wal = core.wal;
+    if (wal === undefined || this.walFailure !== undefined || this.background.errors.readOnly) return;
+    try {
+      await wal.sync();
+    } catch (err) {
+      if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
+      return;
+    }
+    const edit = new VersionEdit();
+    edit.recordWalSize(core.walNumber, wal.size());
+    edit.setLastSequence(core.lastSequence);
+    try {
+      await core.versions.logAndApply(edit);
+    } catch (err) {
+      if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
+    }
   }
 
   /** REQUIRES: the tree is closed. Waits for the retired WAL's sync and closes a pre-created WAL. */
