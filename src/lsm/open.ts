@@ -106,8 +106,8 @@ function extendRanges(ranges: SequenceRange[], first: number, last: number): voi
 /**
  * Replays the WALs the manifest does not cover into memtables, writes what they held as L0
  * tables, checks the directory against the manifest, and starts a new WAL, all recorded in one
- * manifest edit. A torn final record of a log is dropped; anything else unreadable is
- * LSM_ERR_CORRUPTION. If the check fails, the tables the replay wrote are removed.
+ * manifest edit. A torn final record of a log is dropped, unless the manifest recorded the log's
+ * final size (then it is read strictly); anything else unreadable is LSM_ERR_CORRUPTION. If the check fails, the tables the replay wrote are removed.
  */
 async function recover(
   fs: FileSystem, dir: string, opts: ResolvedOptions, versions: VersionSet, runner: JobRunner, engine: HotPaths,
