@@ -135,6 +135,52 @@ describe('a crash around the recorded WAL size (crashable in-memory file system)
     await third.close();
   });
 
+  it('records the retired WAL of a memtable whose flush kept failing, too', async () => {
+    const fs = new CrashableMemFileSystem();
+    const tree = await LsmTree.open('/db', { ...memOptions, fs });
+    await writeKeys(tree, 'old', true);
+    // The switch creates the next WAL; the flush's table is the next file created: it fails,
+    // and the flush is retried in the background until close stops it.
+    fs.injectError('create', { afterCount: 1 });
+    const flushing = tree.flush().then(
+      () => 'flushed',
+      (err: unknown) => (err as { code?: string }).code,
+    );
+    await writeKeys(tree, 'new', false);
+    await tree.close();
+    expect(await flushing).not.toBe('flushed');
+    fs.crash();
+    const logs = fs.list('/db').filter((n) => n.endsWith('.log')).sort();
+    expect(logs).toHaveLength(2);
+    // Untouched, both replay; either WAL cut short is refused.
+    const reopened = await LsmTree.open('/db', { ...memOptions, fs });
+    expect([await countKeys(reopened, 'old'), await countKeys(reopened, 'new')]).toEqual([KEYS, KEYS]);
+    await reopened.close();
+  });
+
+  it('refuses the retired WAL of an unflushed memtable cut short after a clean close', async () => {
+    const fs = new CrashableMemFileSystem();
+    const tree = await LsmTree.open('/db', { ...memOptions, fs });
+    await writeKeys(tree, 'old', true);
+    fs.injectError('create', { afterCount: 1 });
+    const flushing = tree.flush().catch((err: unknown) => err);
+    await writeKeys(tree, 'new', false);
+    await tree.close();
+    await flushing;
+    const retired = fs.list('/db').filter((n) => n.endsWith('.log')).sort()[0]!;
+    const bytes = fs.readFile(`/db/${retired}`);
+    const cut = fs.create(`/db/${retired}`);
+    cut.append(bytes.subarray(0, bytes.length - 20));
+    cut.syncSync();
+    cut.close();
+    const err: unknown = await LsmTree.open('/db', { ...memOptions, fs }).then(
+      (t) => t.close(),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CorruptionError);
+    expect((err as CorruptionError).message).toContain(retired);
+  });
+
   it('a close with { sync: true } rejects on a failed fsync and stays open; a plain close closes anyway', async () => {
     const fs = new CrashableMemFileSystem();
     const tree = await LsmTree.open('/db', { ...memOptions, fs });
