@@ -92,6 +92,26 @@ async function countKeys(tree: LsmTree, prefix: string): Promise<number> {
   return n;
 }
 
+/**
+ * A tree closed with an immutable memtable unflushed: keys 'old' in the WAL it was retired with,
+ * keys 'new' in the live WAL. The switch creates the next WAL; the flush's table is the next file
+ * created, which fails, and the flush is retried in the background until close stops it.
+ */
+async function closeWithUnflushedMemtable(): Promise<CrashableMemFileSystem> {
+  const fs = new CrashableMemFileSystem();
+  const tree = await LsmTree.open('/db', { ...memOptions, fs });
+  await writeKeys(tree, 'old', true);
+  fs.injectError('create', { afterCount: 1 });
+  const flushing = tree.flush().then(
+    () => 'flushed',
+    (err: unknown) => (err as { code?: string }).code,
+  );
+  await writeKeys(tree, 'new', false);
+  await tree.close();
+  expect(await flushing).not.toBe('flushed');
+  return fs;
+}
+
 describe('a crash around the recorded WAL size (crashable in-memory file system)', () => {
   // Each fault stops the close at one step; the crash then keeps only what was synced (or a part
   // of the manifest's unsynced tail: the edit torn, or whole but never synced).
@@ -136,22 +156,9 @@ describe('a crash around the recorded WAL size (crashable in-memory file system)
   });
 
   it('records the retired WAL of a memtable whose flush kept failing, too', async () => {
-    const fs = new CrashableMemFileSystem();
-    const tree = await LsmTree.open('/db', { ...memOptions, fs });
-    await writeKeys(tree, 'old', true);
-    // The switch creates the next WAL; the flush's table is the next file created: it fails,
-    // and the flush is retried in the background until close stops it.
-    fs.injectError('create', { afterCount: 1 });
-    const flushing = tree.flush().then(
-      () => 'flushed',
-      (err: unknown) => (err as { code?: string }).code,
-    );
-    await writeKeys(tree, 'new', false);
-    await tree.close();
-    expect(await flushing).not.toBe('flushed');
+    const fs = await closeWithUnflushedMemtable();
     fs.crash();
-    const logs = fs.list('/db').filter((n) => n.endsWith('.log')).sort();
-    expect(logs).toHaveLength(2);
+    expect(fs.list('/db').filter((n) => n.endsWith('.log'))).toHaveLength(2);
     // Untouched, both replay; either WAL cut short is refused.
     const reopened = await LsmTree.open('/db', { ...memOptions, fs });
     expect([await countKeys(reopened, 'old'), await countKeys(reopened, 'new')]).toEqual([KEYS, KEYS]);
@@ -159,14 +166,7 @@ describe('a crash around the recorded WAL size (crashable in-memory file system)
   });
 
   it('refuses the retired WAL of an unflushed memtable cut short after a clean close', async () => {
-    const fs = new CrashableMemFileSystem();
-    const tree = await LsmTree.open('/db', { ...memOptions, fs });
-    await writeKeys(tree, 'old', true);
-    fs.injectError('create', { afterCount: 1 });
-    const flushing = tree.flush().catch((err: unknown) => err);
-    await writeKeys(tree, 'new', false);
-    await tree.close();
-    await flushing;
+    const fs = await closeWithUnflushedMemtable();
     const retired = fs.list('/db').filter((n) => n.endsWith('.log')).sort()[0]!;
     const bytes = fs.readFile(`/db/${retired}`);
     const cut = fs.create(`/db/${retired}`);
