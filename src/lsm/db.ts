@@ -50,10 +50,12 @@ export interface WriteOptions {
 
 export interface CloseOptions {
   /**
-   * fsync the WAL before closing, so every write acknowledged before close() survives a power
-   * loss (docs/durability.md). Default false: unsynced writes are with the OS, which keeps them
-   * across a process crash but not a power loss. If the fsync fails, close() rejects with its
-   * LSM_ERR_IO and the tree stays open.
+   * Require the WAL's fsync to succeed before the tree closes. Every clean close fsyncs the WAL and
+   * then records its final size in the manifest (src/lsm/write-path.ts, recordClosedWal), so every
+   * write acknowledged before close() survives a power loss (docs/durability.md). With sync: true,
+   * a failed fsync makes close() reject with its LSM_ERR_IO and the tree stays open (try again, or
+   * close without it). Default false: a failed fsync is ignored and the tree closes, leaving its
+   * unsynced writes to the OS (kept across a process crash, not a power loss).
    */
   sync?: boolean;
 }
@@ -402,7 +404,8 @@ export class LsmTree {
 
   /**
    * Waits for queued writes and running jobs, flushes the memtable when there is no WAL to recover
-   * it from, fsyncs the WAL when asked (CloseOptions.sync), and releases the directory. Iterators
+   * it from, fsyncs the WAL and records its final size in the manifest (CloseOptions.sync says
+   * what a failed fsync does), and releases the directory. Iterators
    * still open are closed with the tree. It waits for no retry of failing background work: writes
    * stalled behind one fail with LSM_ERR_CLOSED.
    */
@@ -424,7 +427,10 @@ export class LsmTree {
     await this.background.stop();
     core.state = 'closed';
     for (const it of [...core.liveIterators]) it.close();
-    await Promise.all([this.writes.close(), this.background.obsolete.settled()]);
+    // No edit, write or deletion can race it now: jobs are stopped, writes drained.
+    await this.background.obsolete.settled();
+    await this.writes.recordClosedWal();
+    await this.writes.close();
     core.tableCache.closeAll();
     // No edit can come any more (jobs stopped, writes drained): the manifest writer's descriptor
     // goes too, or every open/close cycle would leak one (and a deleted manifest keep its space).

@@ -26,7 +26,7 @@ import { SEQUENCE_MAX, TRAILER_BYTES } from '../format/internal-key.js';
 import { LOG_BLOCK_BYTES, LOG_HEADER_BYTES, LogKind, LogReader } from './log-format.js';
 import { TableReader } from './table-reader.js';
 import { Version, VersionBuilder } from './version.js';
-import { VersionEdit, type FileMetadata } from './version-edit.js';
+import { applyWalSizes, VersionEdit, type FileMetadata } from './version-edit.js';
 import { decodeBatch } from './write-batch.js';
 
 /** Where a file is damaged and why. `offset` is undefined when the damage has no one place. */
@@ -177,6 +177,22 @@ export function checkWal(data: Uint8Array, name: string,
   return { ...log, entries, smallestSeq, largestSeq };
 }
 
+/**
+ * The damage of a WAL whose final size `manifest` recorded at a clean close (`recorded`; undefined
+ * when none was, e.g. after a crash): the close synced it whole, so a crash can neither change its
+ * size nor tear its last record (src/lsm/open.ts refuses such a WAL too).
+ */
+export function recordedWalDamage(wal: WalCheck, sizeBytes: number, recorded: number | undefined, manifest: string | undefined): Damage | undefined {
+  if (recorded === undefined) return undefined;
+  if (sizeBytes !== recorded) {
+    return { offset: Math.min(sizeBytes, recorded), reason: `${sizeBytes} bytes, ${manifest ?? 'the manifest'} recorded ${recorded} at a clean close` };
+  }
+  if (wal.tornTailOffset !== undefined) {
+    return { offset: wal.tornTailOffset, reason: `ends inside a record, but ${manifest ?? 'the manifest'} recorded it as synced whole` };
+  }
+  return undefined;
+}
+
 export interface ManifestCheck extends LogCheck {
   /** The version and counters of the records that applied, when the first (snapshot) did. */
   version: Version | undefined;
@@ -184,6 +200,8 @@ export interface ManifestCheck extends LogCheck {
   nextFileNumber: number | undefined;
   lastSequence: number | undefined;
   userMeta: Uint8Array | undefined;
+  /** WAL number -> the final size a clean close recorded (tag 9), for WALs at or above the log number. */
+  walSizes: Map<number, number>;
 }
 
 /** Replays a manifest as VersionSet.recover does (docs/format/manifest.md), but strictly. */
@@ -193,6 +211,7 @@ export function checkManifest(data: Uint8Array, name: string, numLevels: number)
   let nextFileNumber: number | undefined;
   let lastSequence: number | undefined;
   let userMeta: Uint8Array | undefined;
+  const walSizes = new Map<number, number>();
   let lastSource = { file: name, offset: 0 };
   let firstOffset = -1;
   const log = checkLog(data, name, LogKind.Manifest, (payload, offset) => {
@@ -207,6 +226,7 @@ export function checkManifest(data: Uint8Array, name: string, numLevels: number)
     if (edit.nextFileNumber !== undefined) nextFileNumber = edit.nextFileNumber;
     if (edit.lastSequence !== undefined) lastSequence = edit.lastSequence;
     if (edit.userMeta !== undefined) userMeta = edit.userMeta;
+    applyWalSizes(walSizes, edit, logNumber ?? 0);
   });
   let version: Version | undefined;
   let damage = log.damage;
@@ -220,7 +240,7 @@ export function checkManifest(data: Uint8Array, name: string, numLevels: number)
   if (damage === undefined && (logNumber === undefined || nextFileNumber === undefined || lastSequence === undefined)) {
     damage = { offset: undefined, reason: 'the manifest records no log number, next file number or last sequence' };
   }
-  return { ...log, damage, version, logNumber, nextFileNumber, lastSequence, userMeta };
+  return { ...log, damage, version, logNumber, nextFileNumber, lastSequence, userMeta, walSizes };
 }
 
 export interface CurrentCheck {

@@ -7,6 +7,10 @@
  * What must hold:
  * - every write a WAL acknowledged is in the tree afterwards (as L0 tables), except a torn final
  *   record of a log (a crash mid-append, never acknowledged as synced);
+ * - a WAL whose final size the manifest recorded (a clean close synced it, then recorded it; after
+ *   RocksDB's track_and_verify_wals_in_manifest) has exactly that size and is read strictly: no
+ *   crash can tear it, so a shorter or longer file, or any bad record, is a disk that lost synced
+ *   bytes. Open fails with LSM_ERR_CORRUPTION before anything is written or deleted;
  * - the replayed tables and the new WAL are recorded in one manifest edit;
  * - no file number found on disk (a log, a table, a manifest, a temp file) is handed out again;
  * - before anything is deleted, the directory is checked against the manifest
@@ -16,7 +20,7 @@
  */
 import type { HotPaths } from '../engine/types.js';
 import { loadEngine } from '../engine/index.js';
-import { InvalidArgumentError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import { checkDirectory, type SequenceRange } from './directory-check.js';
 import { joinPath, logFileName, parseFileName, tableFileName } from './filenames.js';
 import type { DirLock, FileSystem } from './fs.js';
@@ -73,6 +77,25 @@ export async function openTree(dir: string, options: ResolvedOptions): Promise<O
   }
 }
 
+/**
+ * Throws CorruptionError naming the first WAL whose recorded final size (a clean close's) differs
+ * from the file's, or that is missing: synced bytes were lost or added, which no crash does.
+ */
+function checkRecordedWalSizes(fs: FileSystem, dir: string, versions: VersionSet, names: readonly string[]): void {
+  for (const number of versions.recordedWalNumbers()) {
+    const name = logFileName(number);
+    const recorded = versions.recordedWalSize(number)!;
+    const path = joinPath(dir, name);
+    const actual = names.includes(name) ? fs.fileSize(path) : undefined;
+    if (actual === recorded) continue;
+    const found = actual === undefined ? 'it is missing' : `it has ${actual} bytes`;
+    throw new CorruptionError(
+      `${name} was synced and recorded at ${recorded} bytes by a clean close, but ${found}: the disk lost or changed synced bytes; nothing was deleted`,
+      path,
+    );
+  }
+}
+
 /** Adds [first, last] to `ranges`, merging it into the last range when it continues it. */
 function extendRanges(ranges: SequenceRange[], first: number, last: number): void {
   const tail = ranges[ranges.length - 1];
@@ -83,8 +106,8 @@ function extendRanges(ranges: SequenceRange[], first: number, last: number): voi
 /**
  * Replays the WALs the manifest does not cover into memtables, writes what they held as L0
  * tables, checks the directory against the manifest, and starts a new WAL, all recorded in one
- * manifest edit. A torn final record of a log is dropped; anything else unreadable is
- * LSM_ERR_CORRUPTION. If the check fails, the tables the replay wrote are removed.
+ * manifest edit. A torn final record of a log is dropped, unless the manifest recorded the log's
+ * final size (then it is read strictly); anything else unreadable is LSM_ERR_CORRUPTION. If the check fails, the tables the replay wrote are removed.
  */
 async function recover(
   fs: FileSystem, dir: string, opts: ResolvedOptions, versions: VersionSet, runner: JobRunner, engine: HotPaths,
@@ -110,13 +133,15 @@ async function recover(
     }
   }
   if (opts.wal) {
+    checkRecordedWalSizes(fs, dir, versions, names);
     const logs = names
       .map((name) => ({ name, parsed: parseFileName(name) }))
       .filter((f) => f.parsed?.type === 'log' && f.parsed.number >= versions.logNumber)
       .sort((a, b) => a.parsed!.number - b.parsed!.number);
     let mem = new MemTable();
     for (const log of logs) {
-      const reader = new LogReader(fs.readFile(joinPath(dir, log.name)), log.name, LogKind.Wal, 'tolerate-torn-tail');
+      const mode = versions.recordedWalSize(log.parsed!.number) === undefined ? 'tolerate-torn-tail' : 'strict';
+      const reader = new LogReader(fs.readFile(joinPath(dir, log.name)), log.name, LogKind.Wal, mode);
       // Each record is one write batch; the loop ends at the log's end (one record per pass).
       for (let record = reader.next(); record !== null; record = reader.next()) {
         const { sequence, count } = decodeBatch(record, log.name, reader.recordOffset, (seq, kind, key, value) => {

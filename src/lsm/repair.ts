@@ -12,7 +12,9 @@
  *   3. read every table whole (when CURRENT's manifest replays whole, only the tables it names:
  *      the others are leftovers whose entries a compaction may have dropped with their tombstone,
  *      so they are archived unread); read every WAL from that log number on, up to its first
- *      damaged record, keeping each entry's sequence number;
+ *      damaged record, keeping each entry's sequence number (a WAL whose final size the manifest
+ *      recorded at a clean close, docs/format/manifest.md tag 9, is damaged if its size differs or
+ *      its end is torn: bytes were lost that had been synced);
  *   4. merge all of it (the newest version of each key wins, by sequence number; tombstones are
  *      applied and dropped, as nothing lies below) into new tables at the bottom level, which are
  *      disjoint by construction. A merge, not leveldb's "every table to L0", because L0 is read
@@ -31,7 +33,7 @@ import { loadEngine, type EngineName } from '../engine/index.js';
 import type { EntryRun, HotPaths } from '../engine/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { utf8 } from '../util/bytes.js';
-import { checkCurrent, checkManifest, checkTable, checkWal, type Damage, type ManifestCheck } from './file-check.js';
+import { checkCurrent, checkManifest, checkTable, checkWal, recordedWalDamage, type Damage, type ManifestCheck } from './file-check.js';
 import { CURRENT_FILE_NAME, joinPath, manifestFileName, parseFileName, tableFileName, tempFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
 import { trailerSequence } from '../format/internal-key.js';
@@ -197,7 +199,8 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
     salvagedWals++;
     if (mem.approximateBytes + salvagedBytes > salvageBytesMax) throw tooLarge(salvageBytesMax);
     if (w.largestSeq > lastSequence) lastSequence = w.largestSeq;
-    const damage = w.damage;
+    // A WAL a clean close recorded that lost synced bytes is damaged, not torn: the repair is incomplete.
+    const damage = recordedWalDamage(w, bytes, counters?.walSizes.get(parseFileName(name)!.number), counterSource) ?? w.damage;
     retired.push({ name, kind: 'wal', reason: damage === undefined ? 'salvaged' : 'damaged', damage, entries: w.entries, bytes });
   }
   if (mem.entryCount > 0) {

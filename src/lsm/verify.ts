@@ -7,15 +7,17 @@
  * on a tree no process has open, or accept that files may change under it.
  *
  * What counts as damage: a checksum or decode failure anywhere; a table the live manifest names
- * that is missing or differs from what the manifest records (size, entries, key range); CURRENT not
- * naming an existing manifest. What does not: a log that ends inside its last record (a crash
- * mid-append; reported in `tornTails`), tables no manifest names (`unreferencedTables`, leftovers
- * of a crash before their deletion), temp files.
+ * that is missing or differs from what the manifest records (size, entries, key range); a WAL whose
+ * final size the live manifest recorded (a clean close synced it) that is missing, of another size,
+ * or ends inside a record; CURRENT not naming an existing manifest. What does not: a log that ends
+ * inside its last record (a crash mid-append; reported in `tornTails`) when no size was recorded
+ * for it, tables no manifest names (`unreferencedTables`, leftovers of a crash before their
+ * deletion), temp files.
  */
 import { loadEngine, type EngineName } from '../engine/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, type Damage } from './file-check.js';
-import { CURRENT_FILE_NAME, joinPath, parseFileName, tableFileName } from './filenames.js';
+import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, recordedWalDamage, type Damage } from './file-check.js';
+import { CURRENT_FILE_NAME, joinPath, logFileName, parseFileName, tableFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
 import { nodeFileSystem } from './node-fs.js';
 import { NUM_LEVELS_DEFAULT } from './version.js';
@@ -118,6 +120,7 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
   }
   let liveTables = new Map<number, FileMetadata>();
   let logNumber = 0;
+  let walSizes = new Map<number, number>();
   for (const name of names.filter((n) => kindOfFile(n) === 'manifest')) {
     const m = checkManifest(read(name), name, numLevels);
     report.counts.manifests++;
@@ -128,6 +131,7 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
     if (live && m.version !== undefined) {
       liveTables = new Map([...m.version.allFiles()].map(({ file }) => [file.number, file]));
       logNumber = m.logNumber ?? 0;
+      walSizes = m.walSizes;
     }
   }
 
@@ -148,12 +152,15 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
         break;
       }
       case 'wal': {
-        const w = checkWal(read(name), name);
+        const data = read(name);
+        const w = checkWal(data, name);
         report.counts.wals++;
         report.counts.walRecords += w.records;
         report.counts.walEntries += w.entries;
-        if (w.damage !== undefined) damaged(name, 'wal', w.damage, parsed!.number >= logNumber);
-        if (w.tornTailOffset !== undefined) report.tornTails.push({ file: name, offset: w.tornTailOffset });
+        const live = parsed!.number >= logNumber;
+        const damage = recordedWalDamage(w, data.length, walSizes.get(parsed!.number), report.manifest) ?? w.damage;
+        if (damage !== undefined) damaged(name, 'wal', damage, live);
+        else if (w.tornTailOffset !== undefined) report.tornTails.push({ file: name, offset: w.tornTailOffset });
         break;
       }
       case 'lock': {
@@ -169,6 +176,10 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
       case 'temp':
         break;
     }
+  }
+  for (const number of walSizes.keys()) {
+    const name = logFileName(number);
+    if (!names.includes(name)) damaged(name, 'wal', { offset: undefined, reason: `recorded by ${report.manifest} at a clean close but missing` }, true);
   }
   for (const number of liveTables.keys()) {
     const name = tableFileName(number);

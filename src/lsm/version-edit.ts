@@ -2,9 +2,11 @@
  * VersionEdit: one record of the manifest, the change from one version of the tree's file set to
  * the next (after leveldb's db/version_edit.cc). An edit names the files it adds and deletes per
  * level and, optionally, new values of the counters a reopened tree needs: the WAL to replay from,
- * the next file number, the last sequence number, the compaction pointers, and `userMeta`, an
+ * the next file number, the last sequence number, the compaction pointers, `userMeta`, an
  * opaque blob its owner persists atomically with a flush (the Raft state tree keeps its applied
- * index there).
+ * index there), and the final synced size of a WAL a clean close finished (after RocksDB's
+ * WalAddition in db/wal_edit.h, track_and_verify_wals_in_manifest): open then tells a WAL a disk
+ * cut short from one a crash tore.
  *
  * Encoding (docs/format/manifest.md): a sequence of tagged fields, each a varint tag followed by
  * the field; fields in ascending tag order. An unknown tag, a truncated field or a value out of
@@ -52,6 +54,15 @@ export const TAG_USER_META = 5;
 export const TAG_COMPACT_POINTER = 6;
 export const TAG_DELETED_FILE = 7;
 export const TAG_NEW_FILE = 8;
+export const TAG_WAL_SIZE = 9;
+
+/** A finished WAL's final size, synced before it was recorded (TAG_WAL_SIZE). */
+export interface WalSize {
+  /** The WAL's file number. */
+  number: number;
+  /** Its size in bytes once synced: nothing was appended to it afterwards. */
+  sizeBytes: number;
+}
 
 export class VersionEdit {
   /** Present (= MANIFEST_FORMAT_VERSION) in the first record of a manifest: its full snapshot. */
@@ -64,6 +75,7 @@ export class VersionEdit {
   readonly compactPointers: { level: number; key: Uint8Array }[] = [];
   readonly deletedFiles: { level: number; number: number }[] = [];
   readonly newFiles: LevelFile[] = [];
+  readonly walSizes: WalSize[] = [];
 
   setLogNumber(n: number): void {
     this.logNumber = n;
@@ -93,12 +105,17 @@ export class VersionEdit {
     this.newFiles.push({ level, file });
   }
 
+  /** Records that WAL `number` is finished and synced at `sizeBytes` (a clean close). */
+  recordWalSize(number: number, sizeBytes: number): void {
+    this.walSizes.push({ number, sizeBytes });
+  }
+
   /** True when the edit changes nothing. */
   isEmpty(): boolean {
     return (
       this.formatVersion === undefined && this.logNumber === undefined && this.nextFileNumber === undefined &&
       this.lastSequence === undefined && this.userMeta === undefined && this.compactPointers.length === 0 &&
-      this.deletedFiles.length === 0 && this.newFiles.length === 0
+      this.deletedFiles.length === 0 && this.newFiles.length === 0 && this.walSizes.length === 0
     );
   }
 
@@ -121,6 +138,7 @@ export class VersionEdit {
         varintLength(f.deletionCount) + varintLength(f.smallestSeq) + varintLength(f.largestSeq) +
         varintLength(f.smallest.length) + f.smallest.length + varintLength(f.largest.length) + f.largest.length;
     }
+    for (const w of this.walSizes) n += 1 + varintLength(w.number) + varintLength(w.sizeBytes);
     const out = new Uint8Array(n);
     let pos = 0;
     const putScalar = (tag: number, v: number | undefined): void => {
@@ -157,6 +175,11 @@ export class VersionEdit {
       for (const v of [f.number, f.size, f.entryCount, f.deletionCount, f.smallestSeq, f.largestSeq]) pos = putVarint(out, pos, v);
       putBytes(f.smallest);
       putBytes(f.largest);
+    }
+    for (const w of this.walSizes) {
+      pos = putVarint(out, pos, TAG_WAL_SIZE);
+      pos = putVarint(out, pos, w.number);
+      pos = putVarint(out, pos, w.sizeBytes);
     }
     assert(pos === n, () => `version edit encoded ${pos} bytes, sized ${n}`);
     return out;
@@ -247,6 +270,11 @@ export class VersionEdit {
           edit.newFiles.push({ level, file: { number, size, smallest, largest, entryCount, deletionCount, smallestSeq, largestSeq } });
           break;
         }
+        case TAG_WAL_SIZE: {
+          const number = readNumber('WAL number');
+          edit.walSizes.push({ number, sizeBytes: readNumber('WAL size') });
+          break;
+        }
         default:
           fail(`unknown tag ${tag}`, tagAt);
       }
@@ -284,6 +312,25 @@ function validateEdit(edit: VersionEdit, fail: (what: string) => never): void {
     if (f.smallestSeq > f.largestSeq) fail(`${name} has smallest sequence ${f.smallestSeq} > largest ${f.largestSeq}`);
     if (f.largestSeq > SEQUENCE_MAX) fail(`${name} has largest sequence ${f.largestSeq} > ${SEQUENCE_MAX}`);
   }
+  const walNumbers = new Set<number>();
+  for (const w of edit.walSizes) {
+    if (!Number.isSafeInteger(w.number) || w.number < 0 || !Number.isSafeInteger(w.sizeBytes) || w.sizeBytes < 0) {
+      fail(`WAL size ${w.sizeBytes} of WAL ${w.number}`);
+    }
+    if (walNumbers.has(w.number)) fail(`WAL ${w.number} has two sizes`);
+    walNumbers.add(w.number);
+  }
+}
+
+/**
+ * Applies an edit to the recorded WAL sizes (WAL number -> size in bytes), after the edit's log
+ * number became `logNumber`: a size recorded for a WAL below the log number no longer applies
+ * (the tables hold that WAL's data; open replays only from the log number), so it is dropped.
+ * Both the running tree and recovery use this one rule, so a snapshot holds what replay would.
+ */
+export function applyWalSizes(sizes: Map<number, number>, edit: VersionEdit, logNumber: number): void {
+  for (const w of edit.walSizes) sizes.set(w.number, w.sizeBytes);
+  for (const number of sizes.keys()) if (number < logNumber) sizes.delete(number);
 }
 
 function validLevel(level: number): boolean {

@@ -22,6 +22,11 @@
  * state (without the failed edit), so once it succeeds the failed edit is certainly not applied.
  * Until then the caller must keep the failed edit's new files (they are obsolete, not garbage).
  *
+ * WAL sizes (TAG_WAL_SIZE): a clean close records the final synced size of its WAL. A recorded
+ * size applies to that WAL number only while it is at or above the log number: the edit that moves
+ * the log number past it (the next open's) drops it, in the running set and in replay alike
+ * (applyWalSizes), so a later WAL, or a later crash, is never judged by a stale size.
+ *
  * Files are never deleted here: the owner deletes what obsoleteFiles() names (old manifests, old
  * WALs, tables no referenced version holds, temp files), after leveldb's RemoveObsoleteFiles.
  * After a CURRENT switch that failed part way, CURRENT may name either manifest, so both stay
@@ -46,7 +51,7 @@ import type { FileSystem } from './fs.js';
 import { SEQUENCE_MAX } from '../format/internal-key.js';
 import { LogKind, LogReader, LogWriter } from './log-format.js';
 import { applyEdit, NUM_LEVELS_DEFAULT, Version, VersionBuilder } from './version.js';
-import { LEVEL_COUNT_MAX, MANIFEST_FORMAT_VERSION, VersionEdit } from './version-edit.js';
+import { applyWalSizes, LEVEL_COUNT_MAX, MANIFEST_FORMAT_VERSION, VersionEdit } from './version-edit.js';
 
 export interface VersionSetOptions {
   /** Levels of the tree. Default 7. Must match what the manifest holds. */
@@ -92,6 +97,8 @@ interface Counters {
   lastSequence: number;
   userMeta: Uint8Array | undefined;
   compactPointers: (Uint8Array | undefined)[];
+  /** WAL number -> the final synced size a clean close recorded; only WALs >= logNumber. */
+  walSizes: Map<number, number>;
 }
 
 /**
@@ -142,6 +149,7 @@ export class VersionSet {
       lastSequence: 0,
       userMeta: undefined,
       compactPointers: new Array<Uint8Array | undefined>(resolved.numLevels).fill(undefined),
+      walSizes: new Map(),
     };
     const vs = new VersionSet(fs, dir, resolved, Version.empty(resolved.numLevels), counters, FIRST_MANIFEST_NUMBER);
     const writer = new LogWriter(fs.create(joinPath(dir, manifestFileName(FIRST_MANIFEST_NUMBER))), LogKind.Manifest);
@@ -228,6 +236,19 @@ export class VersionSet {
     return this.counters.userMeta;
   }
 
+  /**
+   * The final size a clean close recorded for WAL `number` (synced, nothing appended after), or
+   * undefined: a WAL without one may end in a torn tail. Only WALs at or above the log number.
+   */
+  recordedWalSize(number: number): number | undefined {
+    return this.counters.walSizes.get(number);
+  }
+
+  /** The WALs with a recorded size (see recordedWalSize), ascending by number. */
+  recordedWalNumbers(): number[] {
+    return [...this.counters.walSizes.keys()].sort((a, b) => a - b);
+  }
+
   /** Number of the live manifest (the one CURRENT names). */
   get manifestNumber(): number {
     return this.manifestNumberValue;
@@ -288,6 +309,9 @@ export class VersionSet {
     for (const { file } of edit.newFiles) {
       assert(file.number < this.counters.nextFileNumber, () => `file ${file.number} was never handed out`);
     }
+    for (const w of edit.walSizes) {
+      assert(w.number >= edit.logNumber && w.number < this.counters.nextFileNumber, () => `WAL ${w.number} is not live`);
+    }
     const next = applyEdit(this.currentVersion, edit, this.forgetVersion);
 
     let startedManifest: number | undefined;
@@ -328,6 +352,7 @@ export class VersionSet {
     if (edit.lastSequence !== undefined) this.counters.lastSequence = Math.max(this.counters.lastSequence, edit.lastSequence);
     if (edit.userMeta !== undefined) this.counters.userMeta = edit.userMeta;
     for (const p of edit.compactPointers) this.counters.compactPointers[p.level] = p.key;
+    applyWalSizes(this.counters.walSizes, edit, this.counters.logNumber);
     const previous = this.currentVersion;
     this.currentVersion = this.adopt(next);
     previous.unref();
@@ -352,6 +377,7 @@ export class VersionSet {
       if (key !== undefined) edit.setCompactPointer(level, key);
     });
     for (const { level, file } of this.currentVersion.allFiles()) edit.addFile(level, file);
+    for (const [number, sizeBytes] of this.counters.walSizes) edit.recordWalSize(number, sizeBytes);
     return edit;
   }
 
@@ -463,6 +489,7 @@ function replayManifest(data: Uint8Array, manifestPath: string, numLevels: numbe
   let lastSequence: number | undefined;
   let userMeta: Uint8Array | undefined;
   const compactPointers = new Array<Uint8Array | undefined>(numLevels).fill(undefined);
+  const walSizes = new Map<number, number>();
   // Every record is at least a few bytes, so a manifest holds fewer records than bytes.
   for (let index = 0; index <= data.length; index++) {
     const payload = reader.next();
@@ -482,10 +509,11 @@ function replayManifest(data: Uint8Array, manifestPath: string, numLevels: numbe
     if (edit.lastSequence !== undefined) lastSequence = edit.lastSequence;
     if (edit.userMeta !== undefined) userMeta = edit.userMeta;
     for (const p of edit.compactPointers) compactPointers[p.level] = p.key;
+    applyWalSizes(walSizes, edit, logNumber ?? 0);
   }
   if (logNumber === undefined || nextFileNumber === undefined || lastSequence === undefined) {
     throw new CorruptionError('the manifest records no log number, next file number or last sequence', manifestPath);
   }
-  return { version: builder.build(lastRecord), counters: { logNumber, nextFileNumber, lastSequence, userMeta, compactPointers } };
+  return { version: builder.build(lastRecord), counters: { logNumber, nextFileNumber, lastSequence, userMeta, compactPointers, walSizes } };
 }
 

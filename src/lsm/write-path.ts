@@ -29,6 +29,7 @@ import type { Background } from './background.js';
 import { joinPath, logFileName } from './filenames.js';
 import { LogKind, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
+import { VersionEdit } from './version-edit.js';
 import type { TreeCore } from './tree-core.js';
 import type { WriteBatch } from './write-batch.js';
 import { WriteQueue, type PendingWrite } from './write-queue.js';
@@ -42,6 +43,11 @@ export class WritePath {
   private switching = false;
   /** The error of a failed WAL write: the next switch retires that log unsynced (see the header). */
   private walFailure: unknown = undefined;
+  /**
+   * The WAL the last switch retired: its final size (nothing is appended after the switch) and
+   * whether its fsync succeeded. A close with that memtable still unflushed records it too.
+   */
+  private retiredWal: { number: number; sizeBytes: number; synced: boolean } | undefined = undefined;
   /** close() has begun: a write stalled behind failing background work stops waiting. */
   private closeRequested = false;
 
@@ -98,6 +104,50 @@ export class WritePath {
    */
   beginClose(): void {
     this.closeRequested = true;
+  }
+
+  /**
+   * A clean close's last step for the WAL (after RocksDB's track_and_verify_wals_in_manifest for
+   * closed WALs): fsyncs the current WAL, then records its number and final size in one manifest
+   * edit (with the retired WAL of a memtable no flush installed, once that WAL's fsync succeeded), so open tells a WAL a disk cut short (or lengthened) from one a crash tore, and reads it
+   * strictly (src/lsm/open.ts). If the fsync fails, nothing is recorded and the close goes on, as
+   * a close without { sync: true } always did: unsynced writes are left to the OS (docs/durability.md).
+   *
+   * A crash anywhere in here is harmless: before the edit is durable the manifest records no size
+   * (a torn edit is dropped by recovery), and the WAL keeps the torn-tail rule; once it is durable
+   * the WAL is synced at exactly the recorded size and nothing appends to it again (the next open
+   * replays it into tables and starts a new WAL, whose edit drops the size). A failed edit is not
+   * an error of the close: the size is a check, not data, and whether the record landed or not,
+   * what it says is true. Skipped after a failed WAL write (the log's state is unknown) and when
+   * the tree is read-only (nothing is written to a tree held to be corrupt).
+   * REQUIRES: the tree is closed (no write, switch or job runs any more).
+   */
+  async recordClosedWal(): Promise<void> {
+    const core = this.core;
+    const wal = core.wal;
+    if (wal === undefined || this.walFailure !== undefined || this.background.errors.readOnly) return;
+    try {
+      await wal.sync();
+    } catch (err) {
+      if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
+      return;
+    }
+    const edit = new VersionEdit();
+    // The retired WAL of a memtable no flush installed (its flush kept failing) is finished too,
+    // and synced once its fsync succeeded: recorded alike. (No record is made at the switch itself:
+    // it would cost a manifest edit per switch, and the flush's edit soon makes that WAL obsolete.)
+    await Promise.allSettled([this.previousWalSync]);
+    const retired = this.retiredWal;
+    if (core.imm !== undefined && retired !== undefined && retired.synced && retired.number >= core.versions.logNumber) {
+      edit.recordWalSize(retired.number, retired.sizeBytes);
+    }
+    edit.recordWalSize(core.walNumber, wal.size());
+    edit.setLastSequence(core.lastSequence);
+    try {
+      await core.versions.logAndApply(edit);
+    } catch (err) {
+      if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
+    }
   }
 
   /** REQUIRES: the tree is closed. Waits for the retired WAL's sync and closes a pre-created WAL. */
@@ -307,6 +357,8 @@ export class WritePath {
       // durability), which recovery relies on to never show a gap.
       const old = core.wal;
       if (this.walFailure === undefined) {
+        const retiredWal = { number: core.walNumber, sizeBytes: old.size(), synced: false };
+        this.retiredWal = retiredWal;
         const retired = old.sync().finally(() => old.close());
         this.previousWalSync = retired;
         core.immWalSync = retired;
@@ -314,6 +366,7 @@ export class WritePath {
         // groups that wait for it (a failed WAL write, recovered from as the header says).
         retired.then(
           () => {
+            retiredWal.synced = true;
             if (this.previousWalSync === retired) this.previousWalSync = undefined;
           },
           (err: unknown) => this.background.errors.record(err),
@@ -322,6 +375,7 @@ export class WritePath {
         // The failed log is not synced: its memtable's flush makes it durable, and writes wait
         // for that flush (TreeCore.walRecoveryTarget) before any is acknowledged.
         old.close();
+        this.retiredWal = undefined;
         this.previousWalSync = undefined;
         core.immWalSync = undefined;
         this.walFailure = undefined;

@@ -4,7 +4,7 @@
  * here with the plain readers, apart from repair's own checks), and no original file's bytes are
  * gone: each is in the directory or in lost/.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsHotPaths } from '../../src/engine/js/index.js';
@@ -146,6 +146,16 @@ describe('repairTree', () => {
     const report = await repairAndCheck(dir);
     expect(report.complete).toBe(false);
     expect(report.lost.damaged.map((d) => d.file)).toEqual([fixture.tree().tailWal]);
+  });
+
+  it('salvages a cleanly closed WAL cut inside its synced records, and reports it damaged, not torn', async () => {
+    const dir = copy();
+    const wal = fixture.tree().tailWal;
+    truncateSync(join(dir, wal), fixture.tree().syncedWalBytes - 100);
+    await expect(LsmTree.open(dir, SMALL_TREE_OPTIONS)).rejects.toMatchObject({ code: 'LSM_ERR_CORRUPTION' });
+    const report = await repairAndCheck(dir);
+    expect(report.complete).toBe(false);
+    expect(report.lost.damaged).toEqual([expect.objectContaining({ file: wal, kind: 'wal' })]);
   });
 
   it('repairs a tree whose CURRENT is garbage', async () => {

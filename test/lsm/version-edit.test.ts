@@ -9,6 +9,8 @@ import { mulberry32 } from '../helpers/rng.js';
 import { expectCorruption } from '../helpers/expect.js';
 
 const GOLDEN = fileURLToPath(new URL('../golden/manifest-v1.bin', import.meta.url));
+/** An edit of tag 9 (WAL size), added after manifest-v1.bin, which stays byte for byte as it was. */
+const GOLDEN_WAL_SIZE = fileURLToPath(new URL('../golden/manifest-v1-wal-size.bin', import.meta.url));
 
 function file(number: number, smallest: string, largest: string, seqLo: number, seqHi: number): FileMetadata {
   return {
@@ -23,7 +25,18 @@ function file(number: number, smallest: string, largest: string, seqLo: number, 
   };
 }
 
-/** An edit using every tag: the golden file's contents. */
+/** A clean close's edit (docs/format/manifest.md, tag 9): the second golden file's contents. */
+function walSizeEdit(): VersionEdit {
+  const e = new VersionEdit();
+  e.setLogNumber(12);
+  e.setNextFileNumber(14);
+  e.setLastSequence(300);
+  e.recordWalSize(12, 1429);
+  e.recordWalSize(13, 35);
+  return e;
+}
+
+/** An edit using every tag up to 8: the first golden file's contents. */
 function goldenEdit(): VersionEdit {
   const e = new VersionEdit();
   e.formatVersion = 1;
@@ -71,6 +84,24 @@ describe('VersionEdit encoding', () => {
     expect(VersionEdit.decode(golden, 'golden', 0)).toEqual(goldenEdit());
   });
 
+  it('encodes the WAL size example of docs/format/manifest.md byte for byte, as its golden file holds', () => {
+    const bytes = walSizeEdit().encode();
+    expect([...bytes]).toEqual([0x02, 0x0c, 0x03, 0x0e, 0x04, 0xac, 0x02, 0x09, 0x0c, 0x95, 0x0b, 0x09, 0x0d, 0x23]);
+    if (process.env.LSMRAFT_REWRITE_GOLDEN === '1') writeFileSync(GOLDEN_WAL_SIZE, bytes);
+    const golden = new Uint8Array(readFileSync(GOLDEN_WAL_SIZE));
+    expect([...golden]).toEqual([...bytes]);
+    const decoded = VersionEdit.decode(golden, 'golden', 0);
+    expect(decoded).toEqual(walSizeEdit());
+    expect(decoded.walSizes).toEqual([{ number: 12, sizeBytes: 1429 }, { number: 13, sizeBytes: 35 }]);
+  });
+
+  it('rejects a WAL given two sizes in one edit, and a WAL size past the payload', () => {
+    expectCorruption(() => VersionEdit.decode(Uint8Array.of(0x09, 0x0c, 0x01, 0x09, 0x0c, 0x02)));
+    expectCorruption(() => VersionEdit.decode(Uint8Array.of(0x09, 0x0c)));
+    // After the new files, in tag order: a WAL size before a new file is out of order.
+    expectCorruption(() => VersionEdit.decode(Uint8Array.of(0x09, 0x0c, 0x01, 0x07, 0x00, 0x04)));
+  });
+
   it('round-trips random edits (seeded)', () => {
     const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
     const rnd = mulberry32(seed);
@@ -88,6 +119,8 @@ describe('VersionEdit encoding', () => {
           const lo = int(1e6);
           e.addFile(int(7), file(int(1e6), `k${100 + int(100)}`, `k${200 + int(100)}`, lo, lo + int(1000)));
         }
+        const walBase = int(1e6);
+        for (let k = int(3); k > 0; k--) e.recordWalSize(walBase + k, int(2 ** 40));
         expect(VersionEdit.decode(e.encode())).toEqual(e);
       }
     } catch (err) {
@@ -99,11 +132,11 @@ describe('VersionEdit encoding', () => {
 
 describe('VersionEdit corruption', () => {
   it('rejects an unknown tag, naming the file and offset', () => {
-    const bytes = Uint8Array.of(0x02, 0x03, 0x09, 0x01);
+    const bytes = Uint8Array.of(0x02, 0x03, 0x0a, 0x01);
     const err = expectCorruption(() => VersionEdit.decode(bytes, 'MANIFEST-000004', 123));
     expect(err.file).toBe('MANIFEST-000004');
     expect(err.offset).toBe(123);
-    expect(err.message).toContain('unknown tag 9');
+    expect(err.message).toContain('unknown tag 10');
     expectCorruption(() => VersionEdit.decode(Uint8Array.of(0x63, 0x00)));
   });
 

@@ -131,6 +131,39 @@ describe('VersionSet on a crashable in-memory file system', () => {
     }
   });
 
+  it('keeps a recorded WAL size through replay and snapshots, and drops it once the log number passes it', async () => {
+    const fs = new CrashableMemFileSystem();
+    const vs = await VersionSet.create(fs, DIR);
+    const wal = vs.newFileNumber();
+    const start = new VersionEdit();
+    start.setLogNumber(wal);
+    await vs.logAndApply(start);
+    const close = new VersionEdit();
+    close.recordWalSize(wal, 1234);
+    await vs.logAndApply(close);
+    expect(vs.recordedWalSize(wal)).toBe(1234);
+    await vs.close();
+    fs.crash();
+    const reopened = await VersionSet.recover(fs, DIR);
+    expect(reopened.recordedWalNumbers()).toEqual([wal]);
+    expect(reopened.recordedWalSize(wal)).toBe(1234);
+    // The first edit after an open starts a new manifest: its snapshot repeats the size while the
+    // log number has not passed the WAL...
+    await reopened.logAndApply(new VersionEdit());
+    await reopened.close();
+    fs.crash();
+    const again = await VersionSet.recover(fs, DIR);
+    expect(again.recordedWalSize(wal)).toBe(1234);
+    // ...and the edit that starts the next WAL drops it, in memory and in replay alike.
+    const next = new VersionEdit();
+    next.setLogNumber(again.newFileNumber());
+    await again.logAndApply(next);
+    expect(again.recordedWalNumbers()).toEqual([]);
+    await again.close();
+    fs.crash();
+    expect((await VersionSet.recover(fs, DIR)).recordedWalNumbers()).toEqual([]);
+  });
+
   it('loses only the edit whose fsync failed (seeded torn tails)', async () => {
     const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
     const rnd = mulberry32(seed);
