@@ -1,19 +1,24 @@
 /**
  * Flush and compaction jobs: the whole of one background job, from inputs to durable output
- * tables, as one synchronous function of (file system, hot paths, job). The tree runs it inline
+ * tables, as one synchronous function of (file system, hot paths, job). A job streams
+ * (HotPaths.compactStreams): it reads its input tables a window of blocks at a time and writes its
+ * output tables as it goes, so its memory is bounded by its inputs' count, not their size: about
+ * inputs x (JOB_READ_AHEAD_BYTES + largest block) + JOB_OUTPUT_CHUNK_BYTES + one output table's
+ * index and filter state, plus each input's block handles (16 bytes a data block). A flush's
+ * input is the memtable run itself (bounded by memtableBytesMax). The tree runs it inline
  * or hands it to a worker of the pool (src/pool); either way the caller gets back only metadata and
  * installs it as one manifest edit (after leveldb's DBImpl::WriteLevel0Table and DoCompactionWork).
  *
  * A job writes only files whose numbers it was given, so a failed or killed job leaves files that
  * no version references; the tree deletes those as obsolete. It never touches the manifest.
  */
-import type { EntryRun, HotPaths, TableCutOptions } from '../engine/types.js';
-import { JobFailedError } from '../errors.js';
+import type { EntryRun, HotPaths, StreamSource, TableCutOptions } from '../engine/types.js';
+import { CorruptionError } from '../errors.js';
 import type { FileSystem } from './fs.js';
 import { joinPath, tableFileName } from './filenames.js';
 import { BlockCache } from './block-cache.js';
 import { TableReader } from './table-reader.js';
-import { writeTableFiles, type TableFileMeta } from './table-file.js';
+import { TableFilesWriter, type TableFileMeta } from './table-file.js';
 import type { FileMetadata } from './version-edit.js';
 
 export interface FlushJob {
@@ -83,43 +88,57 @@ export function runBytes(run: EntryRun): number {
   return run.offsets[2 * run.count]! - run.offsets[0]!;
 }
 
+/** Bytes of whole data blocks a job reads from each input at a time. */
+export const JOB_READ_AHEAD_BYTES = 256 * 1024;
+/** Bytes of finished output blocks a job hands to the file at a time. */
+export const JOB_OUTPUT_CHUNK_BYTES = 256 * 1024;
+
 export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
-  let merged: EntryRun;
+  const sources: StreamSource[] = [];
+  const readers: TableReader[] = [];
   let inputBytes = 0;
-  let inputEntries = 0;
-  if (job.kind === 'flush') {
-    // A memtable holds every version written; older versions no reader can see are dropped here
-    // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
-    merged = engine.mergeRuns([job.run], { snapshots: job.snapshots, dropTombstones: false });
-    inputBytes = runBytes(job.run);
-    inputEntries = job.run.count;
-  } else {
-    const noCache = new BlockCache<EntryRun>(0);
-    const runs: EntryRun[] = [];
-    for (const number of job.inputs) {
-      const reader = TableReader.open(fs, joinPath(job.dir, tableFileName(number)), number, engine, noCache);
-      try {
+  const output = new TableFilesWriter(fs, job.dir, job.fileNumbers);
+  try {
+    if (job.kind === 'flush') {
+      // A memtable holds every version written; older versions no reader can see are dropped here
+      // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
+      sources.push({ kind: 'run', run: job.run });
+      inputBytes = runBytes(job.run);
+    } else {
+      const noCache = new BlockCache<EntryRun>(0);
+      for (const number of job.inputs) {
+        const reader = TableReader.open(fs, joinPath(job.dir, tableFileName(number)), number, engine, noCache, false);
+        readers.push(reader);
         inputBytes += reader.fileSize;
-        const run = reader.readAll();
-        inputEntries += run.count;
-        runs.push(run);
-      } finally {
-        reader.close();
+        sources.push(reader.blockSource());
       }
     }
-    merged = engine.mergeRuns(runs, { snapshots: job.snapshots, dropTombstones: job.dropTombstones });
+    const result = engine.compactStreams(sources, {
+      ...job.table,
+      snapshots: job.snapshots,
+      dropTombstones: job.kind === 'compaction' && job.dropTombstones,
+      readAheadBytes: JOB_READ_AHEAD_BYTES,
+      outputChunkBytes: JOB_OUTPUT_CHUNK_BYTES,
+    }, output);
+    let inputEntries = 0;
+    for (let i = 0; i < readers.length; i++) {
+      const reader = readers[i]!;
+      if (result.inputEntries[i] !== reader.properties.entries) {
+        throw new CorruptionError(
+          `data blocks hold ${result.inputEntries[i]} entries, properties say ${reader.properties.entries}`, reader.path, 0);
+      }
+    }
+    for (const n of result.inputEntries) inputEntries += n;
+    const outputs = output.finish();
+    let outputBytes = 0;
+    for (const o of outputs) outputBytes += o.size;
+    return { outputs, inputBytes, outputBytes, inputEntries, outputEntries: result.outputEntries };
+  } catch (err) {
+    output.abort();
+    throw err;
+  } finally {
+    for (const reader of readers) reader.close();
   }
-  if (merged.count === 0) {
-    return { outputs: [], inputBytes, outputBytes: 0, inputEntries, outputEntries: 0 };
-  }
-  const tables = engine.buildTables(merged, job.table);
-  if (tables.length > job.fileNumbers.length) {
-    throw new JobFailedError(`${job.kind} produced ${tables.length} tables but was given ${job.fileNumbers.length} file numbers`);
-  }
-  const outputs = writeTableFiles(fs, job.dir, tables, job.fileNumbers.slice(0, tables.length));
-  let outputBytes = 0;
-  for (const o of outputs) outputBytes += o.size;
-  return { outputs, inputBytes, outputBytes, inputEntries, outputEntries: merged.count };
 }
 
 /** The table-cutting options of a job, from the tree's options. */

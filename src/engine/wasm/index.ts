@@ -14,7 +14,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import type { BuiltTable, EntryRun, HotPaths, MergeOptions, TableCutOptions } from '../types.js';
+import type { BuiltTable, EntryRun, HotPaths, MergeOptions, StreamOptions, StreamResult, StreamSource, TableCutOptions, TableOutput } from '../types.js';
+import { compactStreams as jsCompactStreams } from '../js/compact-stream.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareInternalRange } from '../../format/internal-key.js';
 import { WasmError } from '../../errors.js';
@@ -268,6 +269,10 @@ export class WasmHotPaths implements HotPaths {
     } finally {
       this.leave();
     }
+  }
+
+  compactStreams(inputs: readonly StreamSource[], options: StreamOptions, output: TableOutput): StreamResult {
+    return jsCompactStreams(inputs, options, output);
   }
 
   // ---- the door ----
