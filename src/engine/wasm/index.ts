@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import type { BuiltTable, EntryRun, HotPaths, MergeOptions, StreamOptions, StreamResult, StreamSource, TableCutOptions, TableOutput } from '../types.js';
-import { compactStreams as jsCompactStreams } from '../js/compact-stream.js';
+import { wasmCompactStreams, type ArenaDoor, type CompactExports } from './compact-stream.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareInternalRange } from '../../format/internal-key.js';
 import { WasmError } from '../../errors.js';
@@ -23,7 +23,7 @@ import { STATUS_OK, STATUS_OUT_OF_MEMORY, statusError } from './status.js';
 import { webAssembly, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 
 /** The module's exports (asm/index.ts). Pointers and sizes are u32 passed as JS numbers. */
-interface WasmExports {
+interface WasmExports extends CompactExports {
   memory: WasmMemory;
   arenaBase(): number;
   resultPtr(): number;
@@ -78,12 +78,31 @@ export class WasmHotPaths implements HotPaths {
   private u8 = new Uint8Array(0);
   private u32 = new Uint32Array(0);
   private busy = false;
+  /** What a streamed compaction (./compact-stream.ts) may use, inside enter()/leave(). */
+  private readonly door: ArenaDoor;
 
   constructor(instance: WasmInstance) {
     this.exports = instance.exports as unknown as WasmExports;
     this.base = align8(this.exports.arenaBase());
     this.resultWord = this.exports.resultPtr() >>> 2;
     this.refreshViews();
+    this.door = {
+      exports: this.exports,
+      base: this.base,
+      reserve: (endPtr) => this.reserve(endPtr),
+      u8: () => {
+        this.refreshViews();
+        return this.u8;
+      },
+      u32: () => {
+        this.refreshViews();
+        return this.u32;
+      },
+      result: (index) => {
+        this.refreshViews();
+        return this.result(index);
+      },
+    };
   }
 
   crc32c(data: Uint8Array, crc = 0): number {
@@ -272,7 +291,12 @@ export class WasmHotPaths implements HotPaths {
   }
 
   compactStreams(inputs: readonly StreamSource[], options: StreamOptions, output: TableOutput): StreamResult {
-    return jsCompactStreams(inputs, options, output);
+    this.enter();
+    try {
+      return wasmCompactStreams(this.door, inputs, options, output);
+    } finally {
+      this.leave();
+    }
   }
 
   // ---- the door ----
