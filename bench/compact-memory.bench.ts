@@ -21,6 +21,8 @@ const script = new URL(import.meta.url).pathname;
 
 interface ChildReport {
   seconds: number;
+  /** Table bytes compact() read (its jobs' inputs). */
+  readMiB: number;
   maxRssMiB: number;
   treeMiB: number;
   tables: number;
@@ -56,9 +58,10 @@ async function compactChild(dir: string, engine: EngineName): Promise<ChildRepor
   const started = performance.now();
   await tree.compact();
   const seconds = (performance.now() - started) / 1000;
+  const readMiB = tree.stats().compactions.inputBytes / (1 << 20);
   await tree.close();
   const { bytes, tables } = treeBytes(dir);
-  return { seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024, treeMiB: bytes / (1 << 20), tables };
+  return { seconds, readMiB, maxRssMiB: process.resourceUsage().maxRSS / 1024, treeMiB: bytes / (1 << 20), tables };
 }
 
 function child(args: string[]): string {
@@ -92,6 +95,7 @@ if (mode === '--fill') {
       engine: name,
       'compact() s': r.seconds.toFixed(2),
       'peak RSS MiB': r.maxRssMiB.toFixed(0),
+      'read MiB': r.readMiB.toFixed(0),
       'tree after MiB': r.treeMiB.toFixed(0),
       'tables after': r.tables,
     })));
