@@ -105,6 +105,11 @@ export class WasmHotPaths implements HotPaths {
     };
   }
 
+  /** Bytes of the module's memory: it grows to the largest call's arena and never shrinks. */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
   crc32c(data: Uint8Array, crc = 0): number {
     this.enter();
     try {
