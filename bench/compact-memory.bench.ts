@@ -92,7 +92,7 @@ if (mode === '--fill') {
       } catch (err) {
         // A compaction that runs out of memory is a result too: report it and go on.
         const stderr = String((err as { stderr?: unknown }).stderr ?? err);
-        failures[e] = stderr.split('\n').find((line) => /Error/.test(line)) ?? 'failed';
+        failures[e] = stderr.split('\n').find((line) => /^\w*Error\b/.test(line)) ?? 'failed';
       } finally {
         rmSync(copy, { recursive: true, force: true });
       }

@@ -3,8 +3,9 @@
  * twins that must produce identical bytes for identical input (src/engine/js, src/engine/wasm).
  * The formats are docs/format/sstable.md; the WASM exports are asm/README.md.
  *
- * Work crosses this interface as whole blocks or whole runs, never key by key (except the single
- * key of a point lookup's filter probe).
+ * Work crosses this interface as whole blocks, whole runs or windows of blocks (a streamed
+ * compaction's inputs and output chunks), never key by key (except the single key of a point
+ * lookup's filter probe).
  */
 
 export type EngineName = 'js' | 'wasm';

@@ -5,9 +5,10 @@
  * output tables as it goes, so its memory is bounded by its inputs' count, not their size: about
  * inputs x (JOB_READ_AHEAD_BYTES + largest block) + JOB_OUTPUT_CHUNK_BYTES + one output table's
  * index and filter state, plus each input's block handles (16 bytes a data block). A flush's
- * input is the memtable run itself (bounded by memtableBytesMax). The tree runs it inline
- * or hands it to a worker of the pool (src/pool); either way the caller gets back only metadata and
- * installs it as one manifest edit (after leveldb's DBImpl::WriteLevel0Table and DoCompactionWork).
+ * input is the memtable run itself (bounded by memtableBytesMax) and takes the same output path.
+ * The tree runs a job inline or hands it to a worker of the pool (src/pool); either way the caller
+ * gets back only metadata and installs it as one manifest edit (after leveldb's
+ * DBImpl::WriteLevel0Table and DoCompactionWork).
  *
  * A job writes only files whose numbers it was given, so a failed or killed job leaves files that
  * no version references; the tree deletes those as obsolete. It never touches the manifest.
