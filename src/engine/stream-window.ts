@@ -6,6 +6,17 @@
 import type { BlockSource } from './types.js';
 import { CorruptionError } from '../errors.js';
 
+/**
+ * Fewest bytes a data block takes in a file: trailer (5), restart count and one restart (8), one
+ * entry of a header (3) and an 8-byte key.
+ */
+const BLOCK_FILE_BYTES_MIN = 24;
+
+/** Most blocks a window of `bytesMax` bytes can hold. */
+export function windowBlocksMax(bytesMax: number): number {
+  return Math.floor(bytesMax / BLOCK_FILE_BYTES_MIN) + 1;
+}
+
 /** Bytes of a data block in the file: contents plus its 5-byte trailer. */
 export function blockFileBytes(source: BlockSource, b: number): number {
   return source.blockSizes[b]! + 5;

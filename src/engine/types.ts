@@ -83,7 +83,23 @@ export interface RunSource {
   readonly run: EntryRun;
 }
 
-export type StreamSource = BlockSource | RunSource;
+/**
+ * Tables with disjoint key ranges, in ascending key order (one level's files), read one after
+ * another as one compaction input: the engine opens a table when it reaches it and closes it when
+ * done, so an input spanning a whole level holds one table and one window at a time.
+ */
+export interface TableChain {
+  readonly kind: 'chain';
+  readonly length: number;
+  /** The largest data block (trailer included) of any of the tables: sizes the input's buffers. */
+  readonly blockBytesMax: number;
+  /** Opens table i (0 <= i < length) as a block source; each is opened once, in order. */
+  open(i: number): BlockSource;
+  /** Table i is done: `entries` were read from it (the caller checks them against the table). */
+  close(i: number, entries: number): void;
+}
+
+export type StreamSource = BlockSource | RunSource | TableChain;
 
 /** What the manifest needs of a finished output table (BuiltTable without its bytes). */
 export type TableSummary = Omit<BuiltTable, 'bytes'> & { fileBytes: number };

@@ -2,9 +2,10 @@
  * Flush and compaction jobs: the whole of one background job, from inputs to durable output
  * tables, as one synchronous function of (file system, hot paths, job). A job streams
  * (HotPaths.compactStreams): it reads its input tables a window of blocks at a time and writes its
- * output tables as it goes, so its memory is bounded by its inputs' count, not their size: about
- * inputs x (JOB_READ_AHEAD_BYTES + largest block) + JOB_OUTPUT_CHUNK_BYTES + one output table's
- * index and filter state, plus each input's block handles (16 bytes a data block). A flush's
+ * output tables as it goes, so its memory is bounded by the number of its merge inputs, not their
+ * size: about inputs x (JOB_READ_AHEAD_BYTES + largest block) + JOB_OUTPUT_CHUNK_BYTES + one output
+ * table's index and filter state. A merge input is a chain of tables with disjoint key ranges,
+ * opened one at a time (disjointChains: one per L0 file, one per deeper level). A flush's
  * input is the memtable run itself (bounded by memtableBytesMax) and takes the same output path.
  * The tree runs a job inline or hands it to a worker of the pool (src/pool); either way the caller
  * gets back only metadata and installs it as one manifest edit (after leveldb's
@@ -13,8 +14,10 @@
  * A job writes only files whose numbers it was given, so a failed or killed job leaves files that
  * no version references; the tree deletes those as obsolete. It never touches the manifest.
  */
-import type { EntryRun, HotPaths, StreamSource, TableCutOptions } from '../engine/types.js';
+import type { BlockSource, EntryRun, HotPaths, StreamSource, TableChain, TableCutOptions } from '../engine/types.js';
+import { compareInternalKeys } from '../format/internal-key.js';
 import { CorruptionError } from '../errors.js';
+import { assert } from '../util/assert.js';
 import type { FileSystem } from './fs.js';
 import { joinPath, tableFileName } from './filenames.js';
 import { BlockCache } from './block-cache.js';
@@ -94,9 +97,77 @@ export const JOB_READ_AHEAD_BYTES = 256 * 1024;
 /** Bytes of finished output blocks a job hands to the file at a time. */
 export const JOB_OUTPUT_CHUNK_BYTES = 256 * 1024;
 
+/** What a compaction's planning pass learns of an input table, one table open at a time. */
+interface PlannedTable {
+  number: number;
+  path: string;
+  fileBytes: number;
+  smallest: Uint8Array;
+  largest: Uint8Array;
+  blockBytesMax: number;
+}
+
+const noCache = new BlockCache<EntryRun>(0);
+
+function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): PlannedTable[] {
+  return job.inputs.map((number) => {
+    const path = joinPath(job.dir, tableFileName(number));
+    const reader = TableReader.open(fs, path, number, engine, noCache, false);
+    try {
+      return { number, path, fileBytes: reader.fileSize, ...reader.keyRange(), blockBytesMax: reader.largestBlockBytes() };
+    } finally {
+      reader.close();
+    }
+  });
+}
+
+/**
+ * The inputs as the fewest chains of tables with disjoint, ascending key ranges (first fit in order
+ * of smallest key: the interval-partitioning greedy, optimal for intervals), so each level above
+ * L0 is one merge input rather than one per file: a job's windows are O(L0 files + levels), not
+ * O(input files).
+ */
+function disjointChains(tables: PlannedTable[]): PlannedTable[][] {
+  const sorted = [...tables].sort((a, b) => compareInternalKeys(a.smallest, b.smallest));
+  const chains: PlannedTable[][] = [];
+  for (const t of sorted) {
+    const chain = chains.find((c) => compareInternalKeys(c[c.length - 1]!.largest, t.smallest) < 0);
+    if (chain === undefined) chains.push([t]);
+    else chain.push(t);
+  }
+  return chains;
+}
+
+/** A chain of input tables, opened as the merge reaches them; each one's entry count is checked. */
+function tableChain(fs: FileSystem, engine: HotPaths, tables: PlannedTable[], open: Set<TableReader>): TableChain {
+  const readers: (TableReader | undefined)[] = [];
+  return {
+    kind: 'chain',
+    length: tables.length,
+    blockBytesMax: Math.max(...tables.map((t) => t.blockBytesMax)),
+    open(i: number): BlockSource {
+      const t = tables[i]!;
+      const reader = TableReader.open(fs, t.path, t.number, engine, noCache, false);
+      open.add(reader);
+      readers[i] = reader;
+      return reader.blockSource();
+    },
+    close(i: number, entries: number): void {
+      const reader = readers[i]!;
+      readers[i] = undefined;
+      open.delete(reader);
+      reader.close();
+      if (entries !== reader.properties.entries) {
+        throw new CorruptionError(`data blocks hold ${entries} entries, properties say ${reader.properties.entries}`, reader.path, 0);
+      }
+    },
+  };
+}
+
 export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
   const sources: StreamSource[] = [];
-  const readers: TableReader[] = [];
+  // Tables open at the moment (a chain opens and closes its tables as the merge reaches them).
+  const readers = new Set<TableReader>();
   let inputBytes = 0;
   const output = new TableFilesWriter(fs, job.dir, job.fileNumbers);
   try {
@@ -106,13 +177,9 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
       sources.push({ kind: 'run', run: job.run });
       inputBytes = runBytes(job.run);
     } else {
-      const noCache = new BlockCache<EntryRun>(0);
-      for (const number of job.inputs) {
-        const reader = TableReader.open(fs, joinPath(job.dir, tableFileName(number)), number, engine, noCache, false);
-        readers.push(reader);
-        inputBytes += reader.fileSize;
-        sources.push(reader.blockSource());
-      }
+      const tables = planInputs(fs, engine, job);
+      for (const t of tables) inputBytes += t.fileBytes;
+      for (const chain of disjointChains(tables)) sources.push(tableChain(fs, engine, chain, readers));
     }
     const result = engine.compactStreams(sources, {
       ...job.table,
@@ -121,14 +188,8 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
       readAheadBytes: JOB_READ_AHEAD_BYTES,
       outputChunkBytes: JOB_OUTPUT_CHUNK_BYTES,
     }, output);
+    assert(readers.size === 0, 'every input table was read to its end');
     let inputEntries = 0;
-    for (let i = 0; i < readers.length; i++) {
-      const reader = readers[i]!;
-      if (result.inputEntries[i] !== reader.properties.entries) {
-        throw new CorruptionError(
-          `data blocks hold ${result.inputEntries[i]} entries, properties say ${reader.properties.entries}`, reader.path, 0);
-      }
-    }
     for (const n of result.inputEntries) inputEntries += n;
     const outputs = output.finish();
     let outputBytes = 0;

@@ -406,6 +406,26 @@ export class TableReader {
   }
 
   /**
+   * The table's first and last internal keys: the first entry of data block 0 (read and decoded,
+   * not cached) and the last index key (the last key of the last block).
+   */
+  keyRange(): { smallest: Uint8Array; largest: Uint8Array } {
+    const first = this.readDataBlock(0);
+    const { data, offsets, count } = this.index;
+    return {
+      smallest: first.data.slice(first.offsets[0]!, first.offsets[1]!),
+      largest: data.slice(offsets[2 * count - 2]!, offsets[2 * count - 1]!),
+    };
+  }
+
+  /** The largest data block in the file, trailer included. */
+  largestBlockBytes(): number {
+    let max = 0;
+    for (let b = 0; b < this.blockSizes.length; b++) max = Math.max(max, this.blockSizes[b]! + BLOCK_TRAILER_BYTES);
+    return max;
+  }
+
+  /**
    * The data blocks as a compaction input (src/engine: compactStreams), read a window at a time
    * through this reader's file; valid until close(). Open compaction inputs with loadFilter false:
    * a merge probes no filter.

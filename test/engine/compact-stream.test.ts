@@ -1,10 +1,11 @@
 /**
  * Streamed compaction (HotPaths.compactStreams) beyond byte agreement (twins.test.ts): a corrupt
- * input block is a CorruptionError naming its file and offset in both engines, and the WASM
+ * input block is a CorruptionError naming its file and offset in both engines, a chain of tables
+ * is read as one input, one table open at a time, and the WASM
  * module's memory is bounded by the job's windows, not its inputs' size, and reused by the next job.
  */
 import { describe, expect, it } from 'vitest';
-import type { BlockSource, EntryRun, HotPaths, StreamOptions } from '../../src/engine/types.js';
+import type { BlockSource, EntryRun, HotPaths, StreamOptions, StreamSource, TableChain } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { instantiateWasmHotPaths, type WasmHotPaths } from '../../src/engine/wasm/index.js';
 import { makeInternalKey } from '../../src/format/internal-key.js';
@@ -47,6 +48,13 @@ function countTables(engine: HotPaths, inputs: BlockSource[]): { tables: number;
   return { tables, bytes };
 }
 
+/** The tables' bytes, concatenated, as hex (the whole output of a compaction). */
+function countTablesBytes(engine: HotPaths, inputs: StreamSource[]): string {
+  const chunks: Uint8Array[] = [];
+  engine.compactStreams(inputs, OPTIONS, { write: (b) => { chunks.push(b.slice()); }, end: () => undefined });
+  return Buffer.concat(chunks).toString('hex');
+}
+
 describe('compactStreams', () => {
   it('reports a corrupt input block with its file and offset, in both engines', () => {
     const { readers } = tableInputs([run(2000, 3, 0, 1), run(2000, 3, 1, 10_000), run(2000, 3, 2, 20_000)]);
@@ -67,6 +75,36 @@ describe('compactStreams', () => {
       expect(err.offset, engine.name).toBe(badOffset);
       // The engine stays usable after the failure.
       expect(countTables(engine, readers.map((r) => r.blockSource())).tables).toBeGreaterThan(1);
+    }
+  });
+
+  it('a chain of disjoint tables is one input: same tables as separate inputs, each opened and closed once', () => {
+    // Level-like inputs: two chains of three tables each (disjoint within a chain), plus one table.
+    const runs = [run(3000, 2, 0, 1), run(3000, 2, 1, 100_000)];
+    const split = (r: EntryRun): EntryRun[] => [0, 1000, 2000].map((from) => ({
+      data: r.data, offsets: r.offsets.subarray(2 * from, 2 * (from + 1000) + 1), count: 1000,
+    }));
+    const { readers } = tableInputs([...split(runs[0]!), ...split(runs[1]!), run(500, 7, 3, 200_000)]);
+    const separate = countTablesBytes(jsHotPaths, readers.map((r) => r.blockSource()));
+    for (const engine of [jsHotPaths, instantiateWasmHotPaths()]) {
+      const log: string[] = [];
+      const chain = (tables: TableReader[]): TableChain => ({
+        kind: 'chain',
+        length: tables.length,
+        blockBytesMax: Math.max(...tables.map((t) => t.largestBlockBytes())),
+        open: (i) => {
+          log.push(`open ${tables[i]!.fileNumber}`);
+          return tables[i]!.blockSource();
+        },
+        close: (i, entries) => {
+          log.push(`close ${tables[i]!.fileNumber} ${entries}`);
+        },
+      });
+      const chained = countTablesBytes(engine, [chain(readers.slice(0, 3)), chain(readers.slice(3, 6)), readers[6]!.blockSource()]);
+      expect(chained, engine.name).toEqual(separate);
+      // Each table opened once, in order, and closed with all its entries before the next opens.
+      expect(log.filter((l) => / [123]( |$)/.test(l)), engine.name).toEqual(['open 1', 'close 1 1000', 'open 2', 'close 2 1000', 'open 3', 'close 3 1000']);
+      expect(log.filter((l) => / [456]( |$)/.test(l)), engine.name).toEqual(['open 4', 'close 4 1000', 'open 5', 'close 5 1000', 'open 6', 'close 6 1000']);
     }
   });
 

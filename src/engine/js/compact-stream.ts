@@ -31,15 +31,25 @@ class InputCursor {
   /** Entry index in `run`. */
   i = 0;
   entries = 0;
+  /** The table being read (block sources and chains). */
+  private table: BlockSource | undefined = undefined;
+  /** Chains: index of `table` in the chain, and the entries read from it. */
+  private tableIndex = 0;
+  private tableEntries = 0;
   private nextBlock = 0;
   private window: Uint8Array = new Uint8Array(0);
   private windowStart = 0;
   private windowEndBlock = 0;
 
   constructor(private readonly source: StreamSource, private readonly readAheadBytes: number) {
-    if (source.kind === 'run') this.run = source.run;
-    else this.loadBlock();
-    this.entries = this.run.count;
+    if (source.kind === 'run') {
+      this.run = source.run;
+      this.entries = source.run.count;
+      return;
+    }
+    if (source.kind === 'blocks') this.table = source;
+    else if (source.length > 0) this.table = source.open(0);
+    this.loadBlock();
   }
 
   get valid(): boolean {
@@ -54,21 +64,41 @@ class InputCursor {
     const lastKeyStart = prev.offsets[2 * prev.count - 2]!;
     const lastKeyEnd = prev.offsets[2 * prev.count - 1]!;
     if (!this.loadBlock()) return;
-    this.entries += this.run.count;
     const run = this.run;
     if (compareInternalRange(prev.data, lastKeyStart, lastKeyEnd, run.data, run.offsets[0]!, run.offsets[1]!) >= 0) {
-      throw new CorruptionError('data blocks out of order', this.source.path, this.source.blockOffsets[this.nextBlock - 1]!);
+      const table = this.table!;
+      throw new CorruptionError('data blocks out of order', table.path, table.blockOffsets[this.nextBlock - 1]!);
     }
   }
 
-  /** Decodes the next data block, reading the next window first when this one is used up. */
+  /**
+   * Decodes the next data block, reading the next window first when this one is used up (and, in
+   * a chain, opening the next table when this one is).
+   */
   private loadBlock(): boolean {
-    const source = this.source as BlockSource;
-    const b = this.nextBlock;
-    if (b >= source.blockOffsets.length) {
-      this.i = this.run.count;
-      return false;
+    // Bounded: each pass moves to the next table of a chain or returns.
+    for (;;) {
+      const table = this.table;
+      if (table === undefined) {
+        this.i = this.run.count;
+        return false;
+      }
+      const b = this.nextBlock;
+      if (b < table.blockOffsets.length) break;
+      const chain = this.source;
+      if (chain.kind !== 'chain') {
+        this.table = undefined;
+        continue;
+      }
+      chain.close(this.tableIndex, this.tableEntries);
+      this.tableIndex++;
+      this.tableEntries = 0;
+      this.nextBlock = 0;
+      this.windowEndBlock = 0;
+      this.table = this.tableIndex < chain.length ? chain.open(this.tableIndex) : undefined;
     }
+    const source = this.table!;
+    const b = this.nextBlock;
     if (b >= this.windowEndBlock) {
       this.windowEndBlock = windowEnd(source, b, this.readAheadBytes);
       this.window = readWindow(source, b, this.windowEndBlock);
@@ -79,6 +109,8 @@ class InputCursor {
     this.run = decodeBlock(this.window.subarray(at, at + source.blockSizes[b]! + 5), source.path, offset);
     this.i = 0;
     this.nextBlock = b + 1;
+    this.entries += this.run.count;
+    this.tableEntries += this.run.count;
     return true;
   }
 }

@@ -10,7 +10,8 @@
  *   pending tombstones: (snapshots + 1) entries of the largest entry size
  *   data-block restart scratch
  *   per input: its window (max(readAheadBytes, its largest block)), the window's block sizes,
- *     two key buffers; a run input (a flush) is placed whole instead
+ *     two key buffers; a run input (a flush) is placed whole instead; a chain of tables (a level)
+ *     is one input, its tables opened one after another
  *   output: outputChunkBytes plus room for the open block and one pass's entries
  *   the table log and tail, which the module grows with the open table
  * So the arena is O(inputs x (readAheadBytes + largest block) + outputChunkBytes + one table's
@@ -19,7 +20,7 @@
 import type { BlockSource, EntryRun, StreamOptions, StreamResult, StreamSource, TableOutput } from '../types.js';
 import { assert } from '../../util/assert.js';
 import { validateStreamOptions } from '../js/compact-stream.js';
-import { largestBlockBytes, readWindow, windowEnd } from '../stream-window.js';
+import { largestBlockBytes, readWindow, windowBlocksMax, windowEnd } from '../stream-window.js';
 import {
   STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_TABLE_READY, statusError,
 } from './status.js';
@@ -46,6 +47,8 @@ export interface ArenaDoor {
 /** asm/compact.ts PARAM_WORDS and DESC_WORDS. */
 const PARAM_WORDS = 20;
 const DESC_WORDS = 20;
+/** asm/compact.ts D_ENTRIES: entries an input has read. */
+const D_ENTRIES_WORD = 14;
 const ENTRY_HEADER_BYTES_MAX = 15;
 
 const align8 = (n: number): number => (n + 7) & ~7;
@@ -57,38 +60,38 @@ interface InputPlan {
   entryBytesMax: number;
   windowBytes: number;
   sizesCount: number;
-  /** Next block to read (block sources). */
+  /** The table being read (block sources and chains), its index in a chain, and where it began. */
+  table: BlockSource | undefined;
+  tableIndex: number;
+  tableStartEntries: number;
+  /** Next block of `table` to read, and the first block of the current window. */
   nextBlock: number;
-  /** First block of the current window. */
   windowFirst: number;
 }
 
 function planInput(source: StreamSource, readAheadBytes: number): InputPlan {
+  const plan: InputPlan = {
+    source, keyBytesMax: 8, entryBytesMax: 8, windowBytes: 0, sizesCount: 0,
+    table: undefined, tableIndex: 0, tableStartEntries: 0, nextBlock: 0, windowFirst: 0,
+  };
   if (source.kind === 'run') {
     const { offsets, count } = source.run;
-    let keyBytesMax = 8;
-    let entryBytesMax = 8;
     for (let i = 0; i < count; i++) {
-      keyBytesMax = Math.max(keyBytesMax, offsets[2 * i + 1]! - offsets[2 * i]!);
-      entryBytesMax = Math.max(entryBytesMax, offsets[2 * i + 2]! - offsets[2 * i]!);
+      plan.keyBytesMax = Math.max(plan.keyBytesMax, offsets[2 * i + 1]! - offsets[2 * i]!);
+      plan.entryBytesMax = Math.max(plan.entryBytesMax, offsets[2 * i + 2]! - offsets[2 * i]!);
     }
-    const windowBytes = align8(4 * (2 * count + 1)) + (offsets[2 * count]! - offsets[0]!);
-    return { source, keyBytesMax, entryBytesMax, windowBytes, sizesCount: 0, nextBlock: 0, windowFirst: 0 };
+    plan.windowBytes = align8(4 * (2 * count + 1)) + (offsets[2 * count]! - offsets[0]!);
+    return plan;
   }
   // A key is at most its block's contents (a restart key is whole in it, and every later key only
   // extends a shared prefix of the one before by bytes of the block); a value is too.
-  const largest = largestBlockBytes(source);
-  let sizesCount = 0;
-  // Bounded: each window takes at least one block.
-  for (let b = 0; b < source.blockOffsets.length;) {
-    const end = windowEnd(source, b, readAheadBytes);
-    sizesCount = Math.max(sizesCount, end - b);
-    b = end;
-  }
-  return {
-    source, keyBytesMax: largest, entryBytesMax: 2 * largest, windowBytes: Math.max(readAheadBytes, largest), sizesCount,
-    nextBlock: 0, windowFirst: 0,
-  };
+  const largest = source.kind === 'chain' ? source.blockBytesMax : largestBlockBytes(source);
+  if (source.kind === 'blocks') plan.table = source;
+  plan.keyBytesMax = Math.max(8, largest);
+  plan.entryBytesMax = 2 * plan.keyBytesMax;
+  plan.windowBytes = Math.max(readAheadBytes, largest);
+  plan.sizesCount = windowBlocksMax(readAheadBytes);
+  return plan;
 }
 
 export function wasmCompactStreams(
@@ -168,16 +171,15 @@ export function wasmCompactStreams(
     } else {
       u32[d + 1] = slot.window;
       u32[d + 2] = slot.sizes;
-      u32[d + 3] = fillWindow(door, plan, slot.window, slot.sizes, options.readAheadBytes);
+      u32[d + 3] = fillWindow(door, plan, slot.window, slot.sizes, options.readAheadBytes, 0);
       u32 = door.u32();
     }
   }
 
   const fail = (operation: string, status: number): Error => {
-    const r = door.result(5);
-    const plan = plans[r];
-    if (plan === undefined || plan.source.kind !== 'blocks') return statusError(operation, status);
-    const source = plan.source;
+    const source = plans[door.result(5)]?.table;
+    if (source === undefined) return statusError(operation, status);
+    const plan = plans[door.result(5)]!;
     return statusError(operation, status, source.path, source.blockOffsets[plan.windowFirst + door.result(6)], door.result(4));
   };
 
@@ -195,7 +197,8 @@ export function wasmCompactStreams(
       const r = door.result(0);
       const plan = plans[r]!;
       const slot = slots[r]!;
-      const count = fillWindow(door, plan, slot.window, slot.sizes, options.readAheadBytes);
+      const entriesSoFar = door.u32()[words(descs) + DESC_WORDS * r + D_ENTRIES_WORD]!;
+      const count = fillWindow(door, plan, slot.window, slot.sizes, options.readAheadBytes, entriesSoFar);
       status = door.exports.compactRefill(r, count);
       if (status !== STATUS_OK) throw fail('compactRefill', status);
     } else if (status === STATUS_CHUNK_READY) {
@@ -222,7 +225,7 @@ export function wasmCompactStreams(
     }
   }
   u32 = door.u32();
-  const inputEntries = plans.map((_, r) => u32[words(descs) + DESC_WORDS * r + 14]!);
+  const inputEntries = plans.map((_, r) => u32[words(descs) + DESC_WORDS * r + D_ENTRIES_WORD]!);
   return { inputEntries, outputEntries };
 }
 
@@ -231,11 +234,40 @@ function restartsBytes(blockSizeBytes: number): number {
   return 4 * (Math.ceil(blockSizeBytes / 4) + 2);
 }
 
+/**
+ * The table the input's next window comes from: in a chain, a used-up table is closed (with the
+ * entries read from it, `entriesSoFar` minus those before it) and the next one opened.
+ * undefined once the input has ended.
+ */
+function currentTable(plan: InputPlan, entriesSoFar: number): BlockSource | undefined {
+  // Bounded: each pass opens the next table of the chain or returns.
+  for (;;) {
+    const table = plan.table;
+    if (table !== undefined && plan.nextBlock < table.blockOffsets.length) return table;
+    const chain = plan.source;
+    if (chain.kind !== 'chain') {
+      plan.table = undefined;
+      return undefined;
+    }
+    if (table !== undefined) {
+      chain.close(plan.tableIndex, entriesSoFar - plan.tableStartEntries);
+      plan.tableIndex++;
+    }
+    plan.table = undefined;
+    if (plan.tableIndex >= chain.length) return undefined;
+    plan.tableStartEntries = entriesSoFar;
+    plan.nextBlock = 0;
+    plan.table = chain.open(plan.tableIndex);
+  }
+}
+
 /** Reads the input's next window into its slot; returns its block count (0: the input ended). */
-function fillWindow(door: ArenaDoor, plan: InputPlan, window: number, sizes: number, readAheadBytes: number): number {
-  const source = plan.source as BlockSource;
+function fillWindow(
+  door: ArenaDoor, plan: InputPlan, window: number, sizes: number, readAheadBytes: number, entriesSoFar: number,
+): number {
+  const source = currentTable(plan, entriesSoFar);
+  if (source === undefined) return 0;
   const from = plan.nextBlock;
-  if (from >= source.blockOffsets.length) return 0;
   const end = windowEnd(source, from, readAheadBytes);
   const bytes = readWindow(source, from, end);
   assert(bytes.length <= plan.windowBytes && end - from <= plan.sizesCount, 'a window fits its slot');
