@@ -16,6 +16,7 @@
  */
 import type { BlockSource, EntryRun, HotPaths, StreamSource, TableChain, TableCutOptions } from '../engine/types.js';
 import { compareInternalKeys } from '../format/internal-key.js';
+import { largestBlockBytes } from '../engine/stream-window.js';
 import { CorruptionError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import type { FileSystem } from './fs.js';
@@ -114,7 +115,7 @@ function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): Plann
     const path = joinPath(job.dir, tableFileName(number));
     const reader = TableReader.open(fs, path, number, engine, noCache, false);
     try {
-      return { number, path, fileBytes: reader.fileSize, ...reader.keyRange(), blockBytesMax: reader.largestBlockBytes() };
+      return { number, path, fileBytes: reader.fileSize, ...reader.keyRange(), blockBytesMax: largestBlockBytes(reader.blockSource()) };
     } finally {
       reader.close();
     }

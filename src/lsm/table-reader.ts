@@ -418,13 +418,6 @@ export class TableReader {
     };
   }
 
-  /** The largest data block in the file, trailer included. */
-  largestBlockBytes(): number {
-    let max = 0;
-    for (let b = 0; b < this.blockSizes.length; b++) max = Math.max(max, this.blockSizes[b]! + BLOCK_TRAILER_BYTES);
-    return max;
-  }
-
   /**
    * The data blocks as a compaction input (src/engine: compactStreams), read a window at a time
    * through this reader's file; valid until close(). Open compaction inputs with loadFilter false:

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BlockSource, EntryRun, HotPaths, StreamOptions, StreamSource, TableChain } from '../../src/engine/types.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
+import { largestBlockBytes } from '../../src/engine/stream-window.js';
 import { instantiateWasmHotPaths, type WasmHotPaths } from '../../src/engine/wasm/index.js';
 import { makeInternalKey } from '../../src/format/internal-key.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
@@ -91,7 +92,7 @@ describe('compactStreams', () => {
       const chain = (tables: TableReader[]): TableChain => ({
         kind: 'chain',
         length: tables.length,
-        blockBytesMax: Math.max(...tables.map((t) => t.largestBlockBytes())),
+        blockBytesMax: Math.max(...tables.map((t) => largestBlockBytes(t.blockSource()))),
         open: (i) => {
           log.push(`open ${tables[i]!.fileNumber}`);
           return tables[i]!.blockSource();
