@@ -91,6 +91,27 @@ export function blockAdd(key: usize, keyLen: usize, value: usize, valueLen: usiz
   bEntries++;
 }
 
+/** First byte of the open block. */
+@inline
+export function blockStartPtr(): usize {
+  return bStart;
+}
+
+/**
+ * Where the previous key is read for prefix compression: a caller whose keys do not stay in place
+ * until the next add() passes a copy of the key it just added.
+ */
+@inline
+export function blockSetPrevKey(key: usize): void {
+  bPrevKey = key;
+}
+
+/** The open block's bytes were moved `delta` bytes down: follow them. */
+export function blockMovedDown(delta: usize): void {
+  bStart -= delta;
+  bPos -= delta;
+}
+
 /** Writes the restart array, the count and the trailer. Returns the pointer after the trailer. */
 export function blockFinish(): usize {
   let p = bPos;
@@ -148,13 +169,28 @@ function fail(status: i32, pos: usize): i32 {
   return status;
 }
 
+// What validateBlock found in the last block it accepted.
+let vCount: u32 = 0; // entries
+let vDataBytes: u64 = 0; // key and value bytes of the entries, decoded
+let vEntriesBytes: usize = 0; // bytes of the entries: they end where the restart array starts
+
+/** Entries in the block validateBlock last accepted. */
+export function validatedCount(): u32 {
+  return vCount;
+}
+
+/** Where the entries of the block validateBlock last accepted end (the restart array starts). */
+export function validatedEntriesBytes(): usize {
+  return vEntriesBytes;
+}
+
 /**
- * Verifies and decodes the data block [block, block+len) (contents ++ trailer) into a run written
- * at `out`: offsets (2n+1 u32) then data. Results: [0] count, [1] offsets pointer, [2] data
- * pointer, [3] data bytes, [4] on failure the position in the block where it was found.
- * Every read is bounded by the block: a corrupt block yields a status, never a trap.
+ * Pass 1 of decoding: verifies the trailer of [block, block+len) and the layout of its entries
+ * (every length within the block, restarts at entry boundaries and only there, shares within the
+ * previous key, keys of at least 8 bytes), without copying. Key order is not checked here.
+ * On failure R[4] is the position in the block where the fault was found.
  */
-export function decodeBlockInto(block: usize, len: usize, out: usize): i32 {
+export function validateBlock(block: usize, len: usize): i32 {
   if (len < TRAILER_BYTES) return fail(STATUS_BLOCK_TOO_SHORT, 0);
   const contentsBytes = len - TRAILER_BYTES;
   const stored = load<u32>(block + contentsBytes + 1);
@@ -205,6 +241,25 @@ export function decodeBlockInto(block: usize, len: usize, out: usize): i32 {
   }
   if (count == 0) return fail(STATUS_BLOCK_EMPTY, 0);
   if (restartIndex != numRestarts) return fail(STATUS_BLOCK_RESTARTS, restartsStart + (restartIndex << 2));
+  vCount = count;
+  vDataBytes = totalBytes;
+  vEntriesBytes = restartsStart;
+  return STATUS_OK;
+}
+
+
+/**
+ * Verifies and decodes the data block [block, block+len) (contents ++ trailer) into a run written
+ * at `out`: offsets (2n+1 u32) then data. Results: [0] count, [1] offsets pointer, [2] data
+ * pointer, [3] data bytes, [4] on failure the position in the block where it was found.
+ * Every read is bounded by the block: a corrupt block yields a status, never a trap.
+ */
+export function decodeBlockInto(block: usize, len: usize, out: usize): i32 {
+  const status = validateBlock(block, len);
+  if (status != STATUS_OK) return status;
+  const count = vCount;
+  const totalBytes = vDataBytes;
+  const limit = block + vEntriesBytes;
 
   // Pass 2: copy out; lengths are known good. Keys must be strictly increasing.
   const offsetsOut = align4(out);
@@ -212,7 +267,7 @@ export function decodeBlockInto(block: usize, len: usize, out: usize): i32 {
   if (totalBytes > 0xffff_0000 || !ensureCapacity(dataOut + <usize>totalBytes)) {
     return STATUS_OUT_OF_MEMORY;
   }
-  p = block;
+  let p = block;
   let o: usize = dataOut;
   let prevStart: usize = 0;
   let prevLen: usize = 0;

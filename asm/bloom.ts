@@ -100,16 +100,29 @@ export function distinctUserKeys(dataBias: usize, offsets: usize, count: u32): u
 }
 
 /**
+ * Starts a filter for `distinct` keys at `out` (bloomContentsBytes bytes, addressable): a zeroed
+ * bit array and the variant and k bytes. Returns the bit count; add keys with bloomAddHash.
+ */
+export function bloomStart(out: usize, distinct: u32, bitsPerKey: u32): u32 {
+  const bytes = arrayBytes(distinct, bitsPerKey);
+  memory.fill(out, 0, bytes);
+  store<u8>(out + bytes, VARIANT);
+  store<u8>(out + bytes + 1, <u8>bloomProbes(bitsPerKey));
+  return <u32>(bytes << 3);
+}
+
+/** Sets the bits of key hash `h` (bloomHash) in the filter bloomStart wrote at `out`. */
+export function bloomAddHash(out: usize, bits: u32, k: u32, h: u32): void {
+  setProbes(out, bits, k, h);
+}
+
+/**
  * Writes the filter contents for run entries [0, count), which hold `distinct` distinct user keys,
  * at `out` (bloomContentsBytes(distinct, bitsPerKey) bytes, addressable). Returns the end pointer.
  */
 export function bloomWrite(out: usize, dataBias: usize, offsets: usize, count: u32, distinct: u32, bitsPerKey: u32): usize {
-  const bytes = arrayBytes(distinct, bitsPerKey);
-  const bits = <u32>(bytes << 3);
+  const bits = bloomStart(out, distinct, bitsPerKey);
   const k = bloomProbes(bitsPerKey);
-  memory.fill(out, 0, bytes);
-  store<u8>(out + bytes, VARIANT);
-  store<u8>(out + bytes + 1, <u8>k);
   let prev: usize = 0;
   let prevLen: usize = 0;
   for (let i: u32 = 0; i < count; i++) {
@@ -120,7 +133,7 @@ export function bloomWrite(out: usize, dataBias: usize, offsets: usize, count: u
     prev = key;
     prevLen = userLen;
   }
-  return out + bytes + TRAILER_BYTES;
+  return out + (<usize>bits >>> 3) + TRAILER_BYTES;
 }
 
 /**

@@ -8,6 +8,8 @@ import { decodeBlockInto, encodeBlockInto } from './block';
 import { buildTablesInto, tableScratchBytes as scratchBytes } from './table';
 import { mergeRunsInto } from './merge';
 
+export { compactBegin, compactRefill, compactRun } from './compact';
+
 export { crc32c } from './crc32c';
 export { arenaBase };
 

@@ -25,6 +25,14 @@ export const STATUS_BLOCK_SHARED: i32 = 7;
 export const STATUS_BLOCK_KEY_SHORT: i32 = 8;
 export const STATUS_BLOCK_ORDER: i32 = 9;
 export const STATUS_BLOCK_EMPTY: i32 = 10;
+/** compactRun: the input R[0] has used up its window; refill it (compactRefill), then run again. */
+export const STATUS_NEED_INPUT: i32 = 11;
+/** compactRun: finished blocks [R[0], R[0]+R[1]) of the open table are ready to write. */
+export const STATUS_CHUNK_READY: i32 = 12;
+/** compactRun: a table is finished; its last bytes and summary are in the results. */
+export const STATUS_TABLE_READY: i32 = 13;
+/** compactRun: an output block outgrew the room the host laid out for it (a host bug). */
+export const STATUS_OUTPUT_FULL: i32 = 14;
 
 /** Result slots: 16 u32 words an export fills in besides its status (see asm/README.md). */
 export const RESULT_WORDS: usize = 16;

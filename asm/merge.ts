@@ -1,7 +1,5 @@
-// k-way merge of sorted runs with compaction's version-dropping rules. The merge is a loser tree
-// (Knuth, TAOCP vol. 3, 5.4.1; the shape TigerBeetle's k_way_merge.zig and leveldb's
-// MergingIterator serve): after the winner advances, one root-ward pass of log2(k) comparisons
-// replays only its path. The rules (snapshot stripes, tombstone dropping) are docs/format/sstable.md
+// k-way merge of sorted runs with compaction's version-dropping rules, over a loser tree
+// (asm/loser-tree.ts). The rules (snapshot stripes, tombstone dropping) are docs/format/sstable.md
 // "Merge rules". Twin of src/engine/js/merge.ts: same output bytes.
 //
 // Run descriptors (RUN_WORDS u32 each): [0] data bias, [1] offsets pointer, [2] count, [3] cursor.
@@ -10,6 +8,7 @@
 
 import { STATUS_OK, setResult } from './memory';
 import { compareBytes, compareInternal, copyBytes } from './coding';
+import { playTournament, replayWinner } from './loser-tree';
 
 export const RUN_WORDS: usize = 4;
 const RUN_BYTES: usize = RUN_WORDS << 2;
@@ -48,35 +47,6 @@ function before(a: u32, b: u32): bool {
   return c < 0 || (c == 0 && a < b);
 }
 
-/** Plays the initial tournament bottom-up; `winners` is scratch of 2k u32. */
-function buildTree(winners: usize): void {
-  const k = <usize>gK;
-  for (let i: usize = 0; i < k; i++) store<u32>(winners + ((k + i) << 2), <u32>i);
-  for (let n = k - 1; n >= 1; n--) {
-    const a = load<u32>(winners + ((2 * n) << 2));
-    const b = load<u32>(winners + ((2 * n + 1) << 2));
-    const aWins = before(a, b);
-    store<u32>(gTree + (n << 2), aWins ? b : a);
-    store<u32>(winners + (n << 2), aWins ? a : b);
-  }
-  store<u32>(gTree, k == 1 ? 0 : load<u32>(winners + 4));
-}
-
-/** After the winner's cursor moved: replays its path to the root. */
-function replay(): void {
-  let s = load<u32>(gTree);
-  let n = (<usize>gK + <usize>s) >>> 1;
-  while (n >= 1) {
-    const loser = load<u32>(gTree + (n << 2));
-    if (before(loser, s)) {
-      store<u32>(gTree + (n << 2), s);
-      s = loser;
-    }
-    n >>>= 1;
-  }
-  store<u32>(gTree, s);
-}
-
 /**
  * Merges the k runs described at `runs` into a run at outOffsets (u32, room for 2n+1) and outData
  * (room for the inputs' bytes), n the total entry count. `snapshots` holds snapCount u64 sequence
@@ -93,7 +63,7 @@ export function mergeRunsInto(
   let dataEnd: usize = 0; // bytes written, relative to outData
   store<u32>(outOffsets, 0);
   if (k > 0) {
-    buildTree(scratch + (<usize>k << 2));
+    playTournament(gTree, gK, scratch + (<usize>k << 2), before);
     let groupStart: u32 = 0; // first output entry of the current user key
     let lastStripe: u32 = 0xffff_ffff;
     let prevUser: usize = 0;
@@ -134,7 +104,7 @@ export function mergeRunsInto(
         n++;
       }
       store<u32>(run, cursor + 1, 12);
-      replay();
+      replayWinner(gTree, gK, before);
     }
     if (dropTombstones) n = trimTombstones(outOffsets, outData, groupStart, n);
   }

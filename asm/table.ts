@@ -20,14 +20,14 @@ import {
 
 export const TABLE_HEADER_WORDS: usize = 12;
 const TABLE_HEADER_BYTES: usize = TABLE_HEADER_WORDS << 2;
-const FOOTER_BYTES: usize = 56;
+export const FOOTER_BYTES: usize = 56;
 const FOOTER_HANDLES_BYTES: usize = 40;
 const FORMAT_VERSION: u32 = 1;
 /** Bytes of one data-block record in the block list scratch: last entry, offset, size. */
 const BLOCK_RECORD_BYTES: usize = 12;
 /** Generous bounds of the properties and metaindex blocks (names are < 32 bytes, values varints). */
-const PROPERTIES_BYTES_MAX: usize = 8 * (ENTRY_HEADER_BYTES_MAX + 32 + 10) + 9 * 4 + TRAILER_BYTES;
-const METAINDEX_BYTES_MAX: usize = 2 * (ENTRY_HEADER_BYTES_MAX + 32 + 20) + 3 * 4 + TRAILER_BYTES;
+export const PROPERTIES_BYTES_MAX: usize = 8 * (ENTRY_HEADER_BYTES_MAX + 32 + 10) + 9 * 4 + TRAILER_BYTES;
+export const METAINDEX_BYTES_MAX: usize = 2 * (ENTRY_HEADER_BYTES_MAX + 32 + 20) + 3 * 4 + TRAILER_BYTES;
 /** One index entry's handle: two varints of a u32. */
 const HANDLE_BYTES_MAX: usize = 10;
 
@@ -180,25 +180,10 @@ export function buildTablesInto(
       p = writeTrailer(p, end);
     }
 
-    const propertiesOffset = <u32>(p - fileStart);
-    blockReset(p, restarts, 1);
-    addVarintProperty(PROP_DATA_BLOCKS, blocks);
-    addVarintProperty(PROP_DELETIONS, deletions);
-    addVarintProperty(PROP_ENTRIES, entries);
-    addVarintProperty(PROP_FILTER_BITS, bloomBitsPerKey);
-    addVarintProperty(PROP_LARGEST_SEQ, largestSeq);
-    addVarintProperty(PROP_RAW_KEY_BYTES, rawKeyBytes);
-    addVarintProperty(PROP_RAW_VALUE_BYTES, rawValueBytes);
-    addVarintProperty(PROP_SMALLEST_SEQ, smallestSeq);
-    const propertiesSize = <u32>blockContentsBytes();
-    p = blockFinish();
-
-    const metaindexOffset = <u32>(p - fileStart);
-    blockReset(p, restarts, 1);
-    if (bloomBitsPerKey > 0) addHandle(namePtr(META_FILTER), nameLen(META_FILTER), filterOffset, filterSize);
-    addHandle(namePtr(META_PROPERTIES), nameLen(META_PROPERTIES), propertiesOffset, propertiesSize);
-    const metaindexSize = <u32>(blockContentsBytes());
-    p = blockFinish();
+    p = writeMetaBlocks(p, fileStart, restarts, blocks, deletions, entries, bloomBitsPerKey, largestSeq,
+      rawKeyBytes, rawValueBytes, smallestSeq, filterOffset, filterSize);
+    const metaindexOffset = gMetaindexOffset;
+    const metaindexSize = gMetaindexSize;
 
     const indexOffset = <u32>(p - fileStart);
     blockReset(p, restarts, 1);
@@ -211,13 +196,7 @@ export function buildTablesInto(
     const indexSize = <u32>(blockContentsBytes());
     p = blockFinish();
 
-    // Footer: two handles zero-padded to 40 bytes, version, masked CRC of bytes 0..44, magic.
-    memory.fill(p, 0, FOOTER_HANDLES_BYTES);
-    putVarint32(putVarint32(putVarint32(putVarint32(p, metaindexOffset), metaindexSize), indexOffset), indexSize);
-    store<u32>(p, FORMAT_VERSION, 40);
-    store<u32>(p, maskCrc(crc32c(p, 44, 0)), 44);
-    memory.copy(p + 48, namePtr(MAGIC), 8);
-    p += FOOTER_BYTES;
+    p = writeFooter(p, metaindexOffset, metaindexSize, indexOffset, indexSize);
 
     store<u32>(header, <u32>(p - fileStart));
     store<u32>(header, first, 4);
@@ -232,6 +211,59 @@ export function buildTablesInto(
   setResult(0, tableCount);
   setResult(1, <u32>align4(out));
   return STATUS_OK;
+}
+
+// Where writeMetaBlocks put the metaindex block (offset in the file, contents size).
+let gMetaindexOffset: u32 = 0;
+let gMetaindexSize: u32 = 0;
+
+/** The metaindex handle of the last writeMetaBlocks call. */
+export function lastMetaindexOffset(): u32 {
+  return gMetaindexOffset;
+}
+
+export function lastMetaindexSize(): u32 {
+  return gMetaindexSize;
+}
+
+/**
+ * Writes the properties block at `p`, then the metaindex naming it and the filter (when
+ * filterSize > 0). Offsets are p - fileStart (mod 2^32). Returns the pointer after the metaindex;
+ * its handle is left in gMetaindexOffset / gMetaindexSize.
+ */
+export function writeMetaBlocks(
+  p: usize, fileStart: usize, restarts: usize, blocks: u32, deletions: u32, entries: u32, bloomBitsPerKey: u32,
+  largestSeq: u64, rawKeyBytes: u64, rawValueBytes: u64, smallestSeq: u64, filterOffset: u32, filterSize: u32,
+): usize {
+  const propertiesOffset = <u32>(p - fileStart);
+  blockReset(p, restarts, 1);
+  addVarintProperty(PROP_DATA_BLOCKS, blocks);
+  addVarintProperty(PROP_DELETIONS, deletions);
+  addVarintProperty(PROP_ENTRIES, entries);
+  addVarintProperty(PROP_FILTER_BITS, bloomBitsPerKey);
+  addVarintProperty(PROP_LARGEST_SEQ, largestSeq);
+  addVarintProperty(PROP_RAW_KEY_BYTES, rawKeyBytes);
+  addVarintProperty(PROP_RAW_VALUE_BYTES, rawValueBytes);
+  addVarintProperty(PROP_SMALLEST_SEQ, smallestSeq);
+  const propertiesSize = <u32>blockContentsBytes();
+  p = blockFinish();
+
+  gMetaindexOffset = <u32>(p - fileStart);
+  blockReset(p, restarts, 1);
+  if (bloomBitsPerKey > 0) addHandle(namePtr(META_FILTER), nameLen(META_FILTER), filterOffset, filterSize);
+  addHandle(namePtr(META_PROPERTIES), nameLen(META_PROPERTIES), propertiesOffset, propertiesSize);
+  gMetaindexSize = <u32>(blockContentsBytes());
+  return blockFinish();
+}
+
+/** Footer at `p`: two handles zero-padded to 40 bytes, version, masked CRC of bytes 0..44, magic. */
+export function writeFooter(p: usize, metaindexOffset: u32, metaindexSize: u32, indexOffset: u32, indexSize: u32): usize {
+  memory.fill(p, 0, FOOTER_HANDLES_BYTES);
+  putVarint32(putVarint32(putVarint32(putVarint32(p, metaindexOffset), metaindexSize), indexOffset), indexSize);
+  store<u32>(p, FORMAT_VERSION, 40);
+  store<u32>(p, maskCrc(crc32c(p, 44, 0)), 44);
+  memory.copy(p + 48, namePtr(MAGIC), 8);
+  return p + FOOTER_BYTES;
 }
 
 /** Finishes the open data block and records it in the block list; returns the write pointer. */

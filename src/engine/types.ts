@@ -3,8 +3,9 @@
  * twins that must produce identical bytes for identical input (src/engine/js, src/engine/wasm).
  * The formats are docs/format/sstable.md; the WASM exports are asm/README.md.
  *
- * Work crosses this interface as whole blocks or whole runs, never key by key (except the single
- * key of a point lookup's filter probe).
+ * Work crosses this interface as whole blocks, whole runs or windows of blocks (a streamed
+ * compaction's inputs and output chunks), never key by key (except the single key of a point
+ * lookup's filter probe).
  */
 
 export type EngineName = 'js' | 'wasm';
@@ -59,6 +60,72 @@ export interface MergeOptions {
   dropTombstones: boolean;
 }
 
+/**
+ * A compaction input read in place from its table file: the data blocks, back to back from offset 0
+ * (docs/format/sstable.md), named by the handles of the table's index. A streamed compaction reads
+ * them a window of whole blocks at a time (StreamOptions.readAheadBytes), never the whole file.
+ */
+export interface BlockSource {
+  readonly kind: 'blocks';
+  /** Reported in CorruptionError. */
+  readonly path: string;
+  /** File offset of each data block, ascending and contiguous. */
+  readonly blockOffsets: Float64Array;
+  /** Contents size of each data block (without its 5-byte trailer). */
+  readonly blockSizes: Float64Array;
+  /** Reads `length` bytes at `position` (the caller checks the length it gets). */
+  read(position: number, length: number): Uint8Array;
+}
+
+/** A compaction input already in memory: a flush's memtable run. */
+export interface RunSource {
+  readonly kind: 'run';
+  readonly run: EntryRun;
+}
+
+/**
+ * Tables with disjoint key ranges, in ascending key order (one level's files), read one after
+ * another as one compaction input: the engine opens a table when it reaches it and closes it when
+ * done, so an input spanning a whole level holds one table and one window at a time.
+ */
+export interface TableChain {
+  readonly kind: 'chain';
+  readonly length: number;
+  /** The largest data block (trailer included) of any of the tables: sizes the input's buffers. */
+  readonly blockBytesMax: number;
+  /** Opens table i (0 <= i < length) as a block source; each is opened once, in order. */
+  open(i: number): BlockSource;
+  /** Table i is done: `entries` were read from it (the caller checks them against the table). */
+  close(i: number, entries: number): void;
+}
+
+export type StreamSource = BlockSource | RunSource | TableChain;
+
+/** What the manifest needs of a finished output table (BuiltTable without its bytes). */
+export type TableSummary = Omit<BuiltTable, 'bytes'> & { fileBytes: number };
+
+/**
+ * Where a streamed compaction's tables go, in order: the bytes of one table (several write() calls,
+ * each a view valid only during the call), then end() with its summary; then the next table.
+ */
+export interface TableOutput {
+  write(bytes: Uint8Array): void;
+  end(table: TableSummary): void;
+}
+
+export interface StreamOptions extends MergeOptions, TableCutOptions {
+  /** Bytes of whole data blocks read from an input at a time (at least one block). */
+  readAheadBytes: number;
+  /** Finished data blocks are handed to TableOutput.write once they reach this many bytes. */
+  outputChunkBytes: number;
+}
+
+export interface StreamResult {
+  /** Entries read from each input, in input order. */
+  inputEntries: number[];
+  outputEntries: number;
+}
+
 export interface HotPaths {
   readonly name: EngineName;
 
@@ -85,4 +152,11 @@ export interface HotPaths {
 
   /** k-way merge of sorted runs into one sorted run, applying the version-dropping rules. */
   mergeRuns(runs: readonly EntryRun[], options: MergeOptions): EntryRun;
+
+  /**
+   * mergeRuns then buildTables, streamed: merges the inputs block by block with the same rules and
+   * cuts the same tables, writing each to `output` as it goes, in memory bounded by the inputs'
+   * windows and one table's index and filter state (not by the inputs' size).
+   */
+  compactStreams(inputs: readonly StreamSource[], options: StreamOptions, output: TableOutput): StreamResult;
 }

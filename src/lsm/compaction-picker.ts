@@ -113,12 +113,23 @@ export class Compaction {
   /** The whole compaction is moving inputs[0][0] to outputLevel: apply toEdit([]), write nothing. */
   readonly isTrivialMove: boolean;
   readonly isManual: boolean;
+  /**
+   * For a full compaction (several levels into outputLevel at once): the level of each file of
+   * inputs[0], which then holds the files of every level from `level` to outputLevel - 1.
+   */
+  private readonly upperLevels: readonly number[] | undefined;
 
-  constructor(version: Version, options: CompactionOptions, level: number, inputs0: FileMetadata[], inputs1: FileMetadata[], isManual: boolean) {
+  constructor(
+    version: Version, options: CompactionOptions, level: number, inputs0: FileMetadata[], inputs1: FileMetadata[], isManual: boolean,
+    upper?: { outputLevel: number; levels: readonly number[] },
+  ) {
     assert(level >= 0 && level + 1 < version.numLevels, () => `cannot compact out of level ${level}`);
     assert(inputs0.length > 0, 'a compaction needs input files');
+    assert(upper === undefined || (upper.outputLevel > level && upper.outputLevel < version.numLevels && upper.levels.length === inputs0.length),
+      'a full compaction names the level of each upper input');
     this.level = level;
-    this.outputLevel = level + 1;
+    this.outputLevel = upper?.outputLevel ?? level + 1;
+    this.upperLevels = upper?.levels;
     this.inputs = [inputs0, inputs1];
     this.isManual = isManual;
     const range = userKeyRange([...inputs0, ...inputs1]);
@@ -131,7 +142,7 @@ export class Compaction {
     }
     this.isBottommost = bottommost;
     this.isTrivialMove =
-      !isManual && inputs0.length === 1 && inputs1.length === 0 && totalBytes(this.grandparents) <= grandparentOverlapBytesMax(options);
+      !isManual && upper === undefined && inputs0.length === 1 && inputs1.length === 0 && totalBytes(this.grandparents) <= grandparentOverlapBytesMax(options);
   }
 
   inputBytes(): number {
@@ -141,7 +152,7 @@ export class Compaction {
   /** Input files, each with its level, in input order. */
   inputFiles(): { level: number; file: FileMetadata }[] {
     return [
-      ...this.inputs[0].map((file) => ({ level: this.level, file })),
+      ...this.inputs[0].map((file, i) => ({ level: this.upperLevels?.[i] ?? this.level, file })),
       ...this.inputs[1].map((file) => ({ level: this.outputLevel, file })),
     ];
   }
@@ -158,7 +169,8 @@ export class Compaction {
     const edit = new VersionEdit();
     for (const { level, file } of this.inputFiles()) edit.deleteFile(level, file.number);
     for (const file of outputs) edit.addFile(this.outputLevel, file);
-    edit.setCompactPointer(this.level, this.largestInputKey());
+    // A full compaction empties the levels above its output: no round-robin position to keep.
+    if (this.upperLevels === undefined) edit.setCompactPointer(this.level, this.largestInputKey());
     return edit;
   }
 
@@ -175,8 +187,9 @@ export class Compaction {
   /** One line: `L0 -> L1 inputs [1 2] [5] bottommost=false` (numbers ascending), plus ` move`. */
   describe(): string {
     const nums = (files: readonly FileMetadata[]): string => files.map((f) => f.number).sort((a, b) => a - b).join(' ');
+    const from = this.outputLevel === this.level + 1 ? `L${this.level}` : `L${this.level}..L${this.outputLevel - 1}`;
     return (
-      `L${this.level} -> L${this.outputLevel} inputs [${nums(this.inputs[0])}] [${nums(this.inputs[1])}] ` +
+      `${from} -> L${this.outputLevel} inputs [${nums(this.inputs[0])}] [${nums(this.inputs[1])}] ` +
       `bottommost=${this.isBottommost}${this.isTrivialMove ? ' move' : ''}`
     );
   }
@@ -246,11 +259,10 @@ export function pickCompaction(
  * expandedCompactionBytesMax, starting from the first overlapping one; once applied, the next call
  * takes the rest.
  *
- * Without `level`, one step of a full compaction: the compaction out of the shallowest level above
- * manualCompactionLastLevel(version) that holds files in the range. A full compact() calls it on
- * the then-current version, runs and installs what it returns, and repeats until it returns null;
- * all data (in the range) then sits in one level. The deepest non-empty level never gets shallower,
- * and every step empties part of a shallower level, so the loop ends.
+ * Without `level`, one step of a full compaction (pickFullCompaction): every level above
+ * manualCompactionLastLevel(version) into it at once. A full compact() calls it on the then-current
+ * version, runs and installs what it returns, and repeats until it returns null (files flushed
+ * meanwhile make another step); all data (in the range) then sits in one level.
  */
 export function pickManualCompaction(
   version: Version,
@@ -258,14 +270,7 @@ export function pickManualCompaction(
   level?: number,
   range: { smallest?: Uint8Array; largest?: Uint8Array } = {},
 ): Compaction | null {
-  if (level === undefined) {
-    const last = manualCompactionLastLevel(version);
-    for (let l = 0; l < last; l++) {
-      const c = pickManualCompaction(version, options, l, range);
-      if (c !== null) return c;
-    }
-    return null;
-  }
+  if (level === undefined) return pickFullCompaction(version, options, range);
   assert(level >= 0 && level + 1 < version.numLevels, () => `cannot compact out of level ${level}`);
   const overlapping = version.overlappingFiles(level, range.smallest, range.largest);
   if (overlapping.length === 0) return null;
@@ -282,6 +287,45 @@ export function pickManualCompaction(
     inputs0 = overlapping.slice(0, count);
   }
   return setupOtherInputs(version, options, level, inputs0, true);
+}
+
+/**
+ * One step of a full compaction: every file of the levels above manualCompactionLastLevel(version)
+ * that overlaps the range, and the files of that level they overlap, merged into it in one job,
+ * so each key range is read and written once rather than once per level (RocksDB's
+ * CompactRange with bottommost output does the same per range). The outputs are cut at
+ * targetFileSizeBytes like any compaction's, and the merge keeps what live snapshots see.
+ *
+ * What must hold: a version of a user key is never moved below an older version of it left in a
+ * level between. So the key range grows to every file any level above the output overlaps, until
+ * no level adds a file (each pass adds a file or stops: bounded by the file count).
+ */
+function pickFullCompaction(
+  version: Version, options: CompactionOptions, range: { smallest?: Uint8Array; largest?: Uint8Array },
+): Compaction | null {
+  const last = manualCompactionLastLevel(version);
+  if (last < 0) return null;
+  let smallest = range.smallest;
+  let largest = range.largest;
+  let upper: { level: number; file: FileMetadata }[] = [];
+  // Each pass adds a file or ends: bounded by the file count.
+  for (let pass = 0; ; pass++) {
+    assert(pass <= upper.length + 1, 'full compaction range converges');
+    const next: { level: number; file: FileMetadata }[] = [];
+    for (let l = 0; l < last; l++) for (const file of version.overlappingFiles(l, smallest, largest)) next.push({ level: l, file });
+    if (next.length === 0) return null;
+    // The range only grows, so the file set only grows: the same count is the same set.
+    if (next.length === upper.length) break;
+    upper = next;
+    if (smallest === undefined && largest === undefined) break; // unbounded: every file already
+    const r = userKeyRange(next.map((f) => f.file));
+    if (smallest !== undefined && compareBytes(r.smallest, smallest) < 0) smallest = r.smallest;
+    if (largest !== undefined && compareBytes(r.largest, largest) > 0) largest = r.largest;
+  }
+  const r = userKeyRange(upper.map((f) => f.file));
+  const lower = version.overlappingFiles(last, r.smallest, r.largest);
+  return new Compaction(version, options, upper[0]!.level, upper.map((f) => f.file), lower, true,
+    { outputLevel: last, levels: upper.map((f) => f.level) });
 }
 
 /**

@@ -1,19 +1,29 @@
 /**
  * Flush and compaction jobs: the whole of one background job, from inputs to durable output
- * tables, as one synchronous function of (file system, hot paths, job). The tree runs it inline
- * or hands it to a worker of the pool (src/pool); either way the caller gets back only metadata and
- * installs it as one manifest edit (after leveldb's DBImpl::WriteLevel0Table and DoCompactionWork).
+ * tables, as one synchronous function of (file system, hot paths, job). A job streams
+ * (HotPaths.compactStreams): it reads its input tables a window of blocks at a time and writes its
+ * output tables as it goes, so its memory is bounded by the number of its merge inputs, not their
+ * size: about inputs x (JOB_READ_AHEAD_BYTES + largest block) + JOB_OUTPUT_CHUNK_BYTES + one output
+ * table's index and filter state. A merge input is a chain of tables with disjoint key ranges,
+ * opened one at a time (disjointChains: one per L0 file, one per deeper level). A flush's
+ * input is the memtable run itself (bounded by memtableBytesMax) and takes the same output path.
+ * The tree runs a job inline or hands it to a worker of the pool (src/pool); either way the caller
+ * gets back only metadata and installs it as one manifest edit (after leveldb's
+ * DBImpl::WriteLevel0Table and DoCompactionWork).
  *
  * A job writes only files whose numbers it was given, so a failed or killed job leaves files that
  * no version references; the tree deletes those as obsolete. It never touches the manifest.
  */
-import type { EntryRun, HotPaths, TableCutOptions } from '../engine/types.js';
-import { JobFailedError } from '../errors.js';
+import type { BlockSource, EntryRun, HotPaths, StreamSource, TableChain, TableCutOptions } from '../engine/types.js';
+import { compareInternalKeys } from '../format/internal-key.js';
+import { largestBlockBytes } from '../engine/stream-window.js';
+import { CorruptionError } from '../errors.js';
+import { assert } from '../util/assert.js';
 import type { FileSystem } from './fs.js';
 import { joinPath, tableFileName } from './filenames.js';
 import { BlockCache } from './block-cache.js';
 import { TableReader } from './table-reader.js';
-import { writeTableFiles, type TableFileMeta } from './table-file.js';
+import { TableFilesWriter, type TableFileMeta } from './table-file.js';
 import type { FileMetadata } from './version-edit.js';
 
 export interface FlushJob {
@@ -83,43 +93,115 @@ export function runBytes(run: EntryRun): number {
   return run.offsets[2 * run.count]! - run.offsets[0]!;
 }
 
-export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
-  let merged: EntryRun;
-  let inputBytes = 0;
-  let inputEntries = 0;
-  if (job.kind === 'flush') {
-    // A memtable holds every version written; older versions no reader can see are dropped here
-    // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
-    merged = engine.mergeRuns([job.run], { snapshots: job.snapshots, dropTombstones: false });
-    inputBytes = runBytes(job.run);
-    inputEntries = job.run.count;
-  } else {
-    const noCache = new BlockCache<EntryRun>(0);
-    const runs: EntryRun[] = [];
-    for (const number of job.inputs) {
-      const reader = TableReader.open(fs, joinPath(job.dir, tableFileName(number)), number, engine, noCache);
-      try {
-        inputBytes += reader.fileSize;
-        const run = reader.readAll();
-        inputEntries += run.count;
-        runs.push(run);
-      } finally {
-        reader.close();
-      }
+/** Bytes of whole data blocks a job reads from each input at a time. */
+export const JOB_READ_AHEAD_BYTES = 256 * 1024;
+/** Bytes of finished output blocks a job hands to the file at a time. */
+export const JOB_OUTPUT_CHUNK_BYTES = 256 * 1024;
+
+/** What a compaction's planning pass learns of an input table, one table open at a time. */
+interface PlannedTable {
+  number: number;
+  path: string;
+  fileBytes: number;
+  smallest: Uint8Array;
+  largest: Uint8Array;
+  blockBytesMax: number;
+}
+
+const noCache = new BlockCache<EntryRun>(0);
+
+function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): PlannedTable[] {
+  return job.inputs.map((number) => {
+    const path = joinPath(job.dir, tableFileName(number));
+    const reader = TableReader.open(fs, path, number, engine, noCache, false);
+    try {
+      return { number, path, fileBytes: reader.fileSize, ...reader.keyRange(), blockBytesMax: largestBlockBytes(reader.blockSource()) };
+    } finally {
+      reader.close();
     }
-    merged = engine.mergeRuns(runs, { snapshots: job.snapshots, dropTombstones: job.dropTombstones });
+  });
+}
+
+/**
+ * The inputs as the fewest chains of tables with disjoint, ascending key ranges (first fit in order
+ * of smallest key: the interval-partitioning greedy, optimal for intervals), so each level above
+ * L0 is one merge input rather than one per file: a job's windows are O(L0 files + levels), not
+ * O(input files).
+ */
+function disjointChains(tables: PlannedTable[]): PlannedTable[][] {
+  const sorted = [...tables].sort((a, b) => compareInternalKeys(a.smallest, b.smallest));
+  const chains: PlannedTable[][] = [];
+  for (const t of sorted) {
+    const chain = chains.find((c) => compareInternalKeys(c[c.length - 1]!.largest, t.smallest) < 0);
+    if (chain === undefined) chains.push([t]);
+    else chain.push(t);
   }
-  if (merged.count === 0) {
-    return { outputs: [], inputBytes, outputBytes: 0, inputEntries, outputEntries: 0 };
+  return chains;
+}
+
+/** A chain of input tables, opened as the merge reaches them; each one's entry count is checked. */
+function tableChain(fs: FileSystem, engine: HotPaths, tables: PlannedTable[], open: Set<TableReader>): TableChain {
+  const readers: (TableReader | undefined)[] = [];
+  return {
+    kind: 'chain',
+    length: tables.length,
+    blockBytesMax: Math.max(...tables.map((t) => t.blockBytesMax)),
+    open(i: number): BlockSource {
+      const t = tables[i]!;
+      const reader = TableReader.open(fs, t.path, t.number, engine, noCache, false);
+      open.add(reader);
+      readers[i] = reader;
+      return reader.blockSource();
+    },
+    close(i: number, entries: number): void {
+      const reader = readers[i]!;
+      readers[i] = undefined;
+      open.delete(reader);
+      reader.close();
+      if (entries !== reader.properties.entries) {
+        throw new CorruptionError(`data blocks hold ${entries} entries, properties say ${reader.properties.entries}`, reader.path, 0);
+      }
+    },
+  };
+}
+
+export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
+  const sources: StreamSource[] = [];
+  // Tables open at the moment (a chain opens and closes its tables as the merge reaches them).
+  const readers = new Set<TableReader>();
+  let inputBytes = 0;
+  const output = new TableFilesWriter(fs, job.dir, job.fileNumbers);
+  try {
+    if (job.kind === 'flush') {
+      // A memtable holds every version written; older versions no reader can see are dropped here
+      // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
+      sources.push({ kind: 'run', run: job.run });
+      inputBytes = runBytes(job.run);
+    } else {
+      const tables = planInputs(fs, engine, job);
+      for (const t of tables) inputBytes += t.fileBytes;
+      for (const chain of disjointChains(tables)) sources.push(tableChain(fs, engine, chain, readers));
+    }
+    const result = engine.compactStreams(sources, {
+      ...job.table,
+      snapshots: job.snapshots,
+      dropTombstones: job.kind === 'compaction' && job.dropTombstones,
+      readAheadBytes: JOB_READ_AHEAD_BYTES,
+      outputChunkBytes: JOB_OUTPUT_CHUNK_BYTES,
+    }, output);
+    assert(readers.size === 0, 'every input table was read to its end');
+    let inputEntries = 0;
+    for (const n of result.inputEntries) inputEntries += n;
+    const outputs = output.finish();
+    let outputBytes = 0;
+    for (const o of outputs) outputBytes += o.size;
+    return { outputs, inputBytes, outputBytes, inputEntries, outputEntries: result.outputEntries };
+  } catch (err) {
+    output.abort();
+    throw err;
+  } finally {
+    for (const reader of readers) reader.close();
   }
-  const tables = engine.buildTables(merged, job.table);
-  if (tables.length > job.fileNumbers.length) {
-    throw new JobFailedError(`${job.kind} produced ${tables.length} tables but was given ${job.fileNumbers.length} file numbers`);
-  }
-  const outputs = writeTableFiles(fs, job.dir, tables, job.fileNumbers.slice(0, tables.length));
-  let outputBytes = 0;
-  for (const o of outputs) outputBytes += o.size;
-  return { outputs, inputBytes, outputBytes, inputEntries, outputEntries: merged.count };
 }
 
 /** The table-cutting options of a job, from the tree's options. */

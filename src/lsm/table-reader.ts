@@ -10,7 +10,7 @@
  * filter first. A reader closed while iterators are open stays usable by them: the file is closed
  * when the last of them closes (a table cache may evict a reader an iterator still walks).
  */
-import type { EntryRun, HotPaths } from '../engine/types.js';
+import type { BlockSource, EntryRun, HotPaths } from '../engine/types.js';
 import type { BlockCache } from './block-cache.js';
 import type { FileSystem, RandomAccessFile } from './fs.js';
 import type { InternalIterator } from './iterator.js';
@@ -188,10 +188,12 @@ export class TableReader {
   }
 
   /** Opens and checks the table at `path`. Throws CorruptionError (file, offset) on bad bytes. */
-  static open(fs: FileSystem, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<EntryRun>): TableReader {
+  static open(
+    fs: FileSystem, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<EntryRun>, loadFilter = true,
+  ): TableReader {
     const file = fs.openRead(path);
     try {
-      return TableReader.load(file, path, fileNumber, engine, cache);
+      return TableReader.load(file, path, fileNumber, engine, cache, loadFilter);
     } catch (err) {
       file.close();
       throw err;
@@ -200,6 +202,7 @@ export class TableReader {
 
   private static load(
     file: RandomAccessFile, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<EntryRun>,
+    loadFilter: boolean,
   ): TableReader {
     const sizeBytes = file.size();
     if (sizeBytes < FOOTER_BYTES) {
@@ -272,7 +275,7 @@ export class TableReader {
     const properties = Object.freeze(props as TableProperties);
 
     let filter: Uint8Array | undefined;
-    if (filterHandle !== undefined) {
+    if (filterHandle !== undefined && loadFilter) {
       const f = readBlock(filterHandle, metaindex.offset);
       filter = f.bytes.subarray(0, f.contentsBytes);
     }
@@ -403,7 +406,37 @@ export class TableReader {
   }
 
   /**
-   * The whole table as one run, for compaction inputs: reads all data blocks in one read, checks
+   * The table's first and last internal keys: the first entry of data block 0 (read and decoded,
+   * not cached) and the last index key (the last key of the last block).
+   */
+  keyRange(): { smallest: Uint8Array; largest: Uint8Array } {
+    const first = this.readDataBlock(0);
+    const { data, offsets, count } = this.index;
+    return {
+      smallest: first.data.slice(first.offsets[0]!, first.offsets[1]!),
+      largest: data.slice(offsets[2 * count - 2]!, offsets[2 * count - 1]!),
+    };
+  }
+
+  /**
+   * The data blocks as a compaction input (src/engine: compactStreams), read a window at a time
+   * through this reader's file; valid until close(). Open compaction inputs with loadFilter false:
+   * a merge probes no filter.
+   */
+  blockSource(): BlockSource {
+    assert(!this.closed, () => `read of closed table ${this.path}`);
+    const file = this.file;
+    return {
+      kind: 'blocks',
+      path: this.path,
+      blockOffsets: this.blockOffsets,
+      blockSizes: this.blockSizes,
+      read: (position, length) => file.read(position, length),
+    };
+  }
+
+  /**
+   * The whole table as one run (tests and tools; compactions stream through blockSource()): reads all data blocks in one read, checks
    * and decodes them, and concatenates. Bypasses the cache (a compaction reads each block once).
    */
   readAll(): EntryRun {

@@ -1,5 +1,5 @@
 /**
- * Short variants of bench:compaction and bench:hotpaths, so the scripts cannot rot. They run the
+ * Short variants of bench:compaction, bench:compact-memory and bench:hotpaths, so the scripts cannot rot. They run the
  * real scripts on small inputs and check the rows they print; no speed is asserted.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,6 +21,13 @@ describe('benchmark scripts (short variants)', () => {
     const out = runBench('bench/compaction.bench.ts', { BENCH_N: '20000' });
     expect(out).toMatch(/'worker pool'\s*│\s*'[0-9,]+'\s*│\s*'[0-9.]+'/);
     expect(out).toMatch(/'inline \(no pool\)'\s*│\s*'[0-9,]+'\s*│\s*'[0-9.]+'/);
+  }, 300_000);
+
+  it('bench:compact-memory reports compact() seconds and peak RSS per engine', () => {
+    const out = runBench('bench/compact-memory.bench.ts', { BENCH_KEYS: '20000' });
+    expect(out).toMatch(/'js'\s*│\s*'[0-9.]+'\s*│\s*'[0-9]+'/);
+    expect(out).toMatch(/'wasm'\s*│\s*'[0-9.]+'\s*│\s*'[0-9]+'/);
+    expect(out).toMatch(/wasm\/js compact\(\) time ratio: [0-9.]+/);
   }, 300_000);
 
   it('bench:hotpaths compares both twins', () => {

@@ -9,6 +9,7 @@ import { bloomBuild, bloomMayContain } from './bloom.js';
 import { crc32c } from '../../format/crc32c.js';
 import { mergeRuns } from './merge.js';
 import { buildTables } from './table-builder.js';
+import { compactStreams } from './compact-stream.js';
 
 export const jsHotPaths: HotPaths = Object.freeze({
   name: 'js',
@@ -19,4 +20,5 @@ export const jsHotPaths: HotPaths = Object.freeze({
   decodeBlock,
   buildTables,
   mergeRuns,
+  compactStreams,
 });

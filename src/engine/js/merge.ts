@@ -32,6 +32,25 @@ export function stripeOf(snapshots: readonly number[], seq: number): number {
   return lo;
 }
 
+/**
+ * Restores the min-heap order of heap[0..size) (run indices, ordered by `less`) below position
+ * `at`, whose entry may have grown.
+ */
+export function siftDownHeap(heap: Int32Array, size: number, at: number, less: (a: number, b: number) => boolean): void {
+  const top = heap[at]!;
+  let i = at;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= size) break;
+    const right = left + 1;
+    const child = right < size && less(heap[right]!, heap[left]!) ? right : left;
+    if (!less(heap[child]!, top)) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = top;
+}
+
 export function mergeRuns(runs: readonly EntryRun[], options: MergeOptions): EntryRun {
   const { snapshots, dropTombstones } = options;
   for (let i = 1; i < snapshots.length; i++) {
@@ -65,20 +84,7 @@ export function mergeRuns(runs: readonly EntryRun[], options: MergeOptions): Ent
       rb.data, rb.offsets[ib]!, rb.offsets[ib + 1]!);
     return c < 0 || (c === 0 && a < b);
   };
-  const siftDown = (at: number): void => {
-    const top = heap[at]!;
-    let i = at;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heapSize) break;
-      const right = left + 1;
-      const child = right < heapSize && less(heap[right]!, heap[left]!) ? right : left;
-      if (!less(heap[child]!, top)) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = top;
-  };
+  const siftDown = (at: number): void => siftDownHeap(heap, heapSize, at, less);
 
   for (let r = 0; r < k; r++) if (runs[r]!.count > 0) heap[heapSize++] = r;
   for (let i = (heapSize >> 1) - 1; i >= 0; i--) siftDown(i);

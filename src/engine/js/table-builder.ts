@@ -11,9 +11,10 @@
  *   table's size so far (finished blocks with trailers, plus the open block's contents size) is at
  *   least targetFileSizeBytes: all versions of a user key land in one table.
  *
- * All blocks of a table are appended to one reused ByteSink; the finished table is copied out once.
+ * TableWriter streams one table at a time (flush and compaction, src/engine/js/compact-stream.ts);
+ * buildTables runs it over a whole run and copies each finished table out once.
  */
-import type { BuiltTable, EntryRun, TableCutOptions } from '../types.js';
+import type { BuiltTable, EntryRun, TableCutOptions, TableOptions, TableSummary } from '../types.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareRange, putFixed32, putVarint, utf8 } from '../../util/bytes.js';
 import { compareInternalRange, KIND_DELETE, TRAILER_BYTES, trailerKind, trailerSequence } from '../../format/internal-key.js';
@@ -54,18 +55,27 @@ export function validateTableOptions(options: TableCutOptions): void {
   assert(Number.isInteger(options.targetFileSizeBytes) && options.targetFileSizeBytes >= 1, 'targetFileSizeBytes >= 1');
 }
 
-/** Builds the tables of one run; holds the reusable buffers of one buildTables() call. */
-class TablesBuilder {
+/**
+ * Writes tables one at a time, streaming: entries go into data blocks in a reused ByteSink, and
+ * once the finished blocks reach `flushBytes` they are handed to `out` (a view, valid during the
+ * call) and the sink starts over. What stays in memory is one open block, the finished blocks not
+ * yet handed out, and the table's index block and filter hashes: O(flushBytes + blockSizeBytes +
+ * index and filter of one table). buildTables passes flushBytes = Infinity: each table whole.
+ * REQUIRES: the key bytes of the last entry added stay unchanged until the next add() (they are
+ * read in place for prefix compression and the index).
+ */
+export class TableWriter {
   private readonly sink: ByteSink;
   private readonly data: BlockWriter;
   private readonly indexSink = new ByteSink(4096);
   private readonly index = new BlockWriter(this.indexSink);
   private readonly handle = new Uint8Array(HANDLE_BYTES_MAX);
-  private hashes: Uint32Array;
-  private readonly out: BuiltTable[] = [];
+  private hashes = new Uint32Array(1024);
 
   // Per table.
-  private tableStart = 0;
+  private entries = 0;
+  /** Bytes of this table already handed to `out`. */
+  private flushedBytes = 0;
   private blockStart = 0;
   private hashCount = 0;
   private dataBlocks = 0;
@@ -74,70 +84,81 @@ class TablesBuilder {
   private largestSeq = 0;
   private rawKeyBytes = 0;
   private rawValueBytes = 0;
+  private firstKey: Uint8Array = new Uint8Array(0);
+  private lastKey: Uint8Array = new Uint8Array(0);
+  private lastStart = 0;
+  private lastEnd = 0;
 
-  constructor(private readonly run: EntryRun, private readonly options: TableCutOptions) {
-    const runBytes = run.offsets[2 * run.count]! - run.offsets[0]!;
-    this.sink = new ByteSink(Math.min(runBytes, options.targetFileSizeBytes) + 2 * options.blockSizeBytes + 1024);
+  constructor(
+    private readonly options: TableOptions,
+    private readonly flushBytes: number,
+    private readonly out: (bytes: Uint8Array) => void,
+    initialBytes: number,
+  ) {
+    this.sink = new ByteSink(initialBytes);
     this.data = new BlockWriter(this.sink);
-    this.hashes = new Uint32Array(Math.min(run.count, 1 << 16));
   }
 
-  build(): BuiltTable[] {
-    const { run, options } = this;
-    const { data, offsets, count } = run;
-    const target = options.targetFileSizeBytes;
-    const blockSize = options.blockSizeBytes;
-    this.startTable(0);
-    let prevUserStart = 0;
-    let prevUserEnd = 0;
-    for (let i = 0; i < count; i++) {
-      const keyStart = offsets[2 * i]!;
-      const keyEnd = offsets[2 * i + 1]!;
-      const valueEnd = offsets[2 * i + 2]!;
-      const userEnd = keyEnd - TRAILER_BYTES;
-      const newUserKey = i === this.tableStart || compareRange(data, prevUserStart, prevUserEnd, data, keyStart, userEnd) !== 0;
-      if (newUserKey && i > this.tableStart && this.tableSizeBytes() >= target) {
-        this.finishTable(i);
-        this.startTable(i);
-      }
-      if (this.data.entries === 0) {
-        this.blockStart = this.sink.length;
-        this.data.reset(options.restartInterval);
-      }
-      this.data.add(data, keyStart, keyEnd, data, keyEnd, valueEnd);
-      if (newUserKey) {
-        if (this.hashCount === this.hashes.length) {
-          const grown = new Uint32Array(this.hashes.length * 2 + 16);
-          grown.set(this.hashes);
-          this.hashes = grown;
-        }
-        this.hashes[this.hashCount++] = bloomHash(data, keyStart, userEnd);
-        prevUserStart = keyStart;
-        prevUserEnd = userEnd;
-      }
-      const seq = trailerSequence(data, keyEnd);
-      if (seq < this.smallestSeq) this.smallestSeq = seq;
-      if (seq > this.largestSeq) this.largestSeq = seq;
-      if (trailerKind(data, keyEnd) === KIND_DELETE) this.deletions++;
-      this.rawKeyBytes += keyEnd - keyStart;
-      this.rawValueBytes += valueEnd - keyEnd;
-      if (this.data.contentsBytes() >= blockSize) this.finishDataBlock(keyStart, keyEnd);
+  /** Entries in the open table (0: none is open). */
+  get entryCount(): number {
+    return this.entries;
+  }
+
+  /** The open table's size so far: finished blocks with trailers, plus the open block's contents. */
+  sizeBytes(): number {
+    return this.flushedBytes + (this.data.entries === 0 ? this.sink.length : this.blockStart + this.data.contentsBytes());
+  }
+
+  /** True when the open table is to be cut before the entry whose key is key[keyStart..keyEnd). */
+  cutBefore(key: Uint8Array, keyStart: number, keyEnd: number, targetFileSizeBytes: number): boolean {
+    return this.entries > 0 && this.sizeBytes() >= targetFileSizeBytes &&
+      compareRange(this.lastKey, this.lastStart, this.lastEnd - TRAILER_BYTES, key, keyStart, keyEnd - TRAILER_BYTES) !== 0;
+  }
+
+  add(key: Uint8Array, keyStart: number, keyEnd: number, value: Uint8Array, valueStart: number, valueEnd: number): void {
+    const userEnd = keyEnd - TRAILER_BYTES;
+    const newUserKey = this.entries === 0 ||
+      compareRange(this.lastKey, this.lastStart, this.lastEnd - TRAILER_BYTES, key, keyStart, userEnd) !== 0;
+    if (this.entries === 0) this.startTable(key, keyStart, keyEnd);
+    if (this.data.entries === 0) {
+      this.blockStart = this.sink.length;
+      this.data.reset(this.options.restartInterval);
     }
-    this.finishTable(count);
-    return this.out;
+    this.data.add(key, keyStart, keyEnd, value, valueStart, valueEnd);
+    if (newUserKey) {
+      if (this.hashCount === this.hashes.length) {
+        const grown = new Uint32Array(this.hashes.length * 2);
+        grown.set(this.hashes);
+        this.hashes = grown;
+      }
+      this.hashes[this.hashCount++] = bloomHash(key, keyStart, userEnd);
+    }
+    const seq = trailerSequence(key, keyEnd);
+    if (seq < this.smallestSeq) this.smallestSeq = seq;
+    if (seq > this.largestSeq) this.largestSeq = seq;
+    if (trailerKind(key, keyEnd) === KIND_DELETE) this.deletions++;
+    this.rawKeyBytes += keyEnd - keyStart;
+    this.rawValueBytes += valueEnd - valueStart;
+    this.lastKey = key;
+    this.lastStart = keyStart;
+    this.lastEnd = keyEnd;
+    this.entries++;
+    if (this.data.contentsBytes() >= this.options.blockSizeBytes) {
+      this.finishDataBlock();
+      if (this.sink.length >= this.flushBytes) {
+        this.out(this.sink.buf.subarray(0, this.sink.length));
+        this.flushedBytes += this.sink.length;
+        this.sink.length = 0;
+      }
+    }
   }
 
-  /** Finished blocks with trailers plus the open block's contents size (0 if it has no entry). */
-  private tableSizeBytes(): number {
-    return this.data.entries === 0 ? this.sink.length : this.blockStart + this.data.contentsBytes();
-  }
-
-  private startTable(start: number): void {
-    this.tableStart = start;
+  private startTable(key: Uint8Array, keyStart: number, keyEnd: number): void {
+    this.firstKey = key.slice(keyStart, keyEnd);
+    this.flushedBytes = 0;
     this.sink.length = 0;
     this.indexSink.length = 0;
     this.index.reset(1);
-    this.data.reset(this.options.restartInterval);
     this.blockStart = 0;
     this.hashCount = 0;
     this.dataBlocks = 0;
@@ -152,34 +173,34 @@ class TablesBuilder {
     return putVarint(this.handle, putVarint(this.handle, 0, offset), size);
   }
 
-  /** Finishes the open data block whose last key is run.data[lastKeyStart..lastKeyEnd). */
-  private finishDataBlock(lastKeyStart: number, lastKeyEnd: number): void {
+  /** Finishes the open data block; its index key is the last key added. */
+  private finishDataBlock(): void {
     const contentsBytes = this.data.finish();
-    const n = this.encodeHandle(this.blockStart, contentsBytes);
-    this.index.add(this.run.data, lastKeyStart, lastKeyEnd, this.handle, 0, n);
+    const n = this.encodeHandle(this.flushedBytes + this.blockStart, contentsBytes);
+    this.index.add(this.lastKey, this.lastStart, this.lastEnd, this.handle, 0, n);
     this.dataBlocks++;
   }
 
-  /** Writes the meta blocks, index and footer of the table holding entries [tableStart, end). */
-  private finishTable(end: number): void {
-    const { run, sink, options } = this;
-    assert(end > this.tableStart, 'a table holds at least one entry');
-    if (this.data.entries > 0) this.finishDataBlock(run.offsets[2 * (end - 1)]!, run.offsets[2 * end - 1]!);
+  /** Writes the open table's meta blocks, index and footer, hands out its last bytes; summary. */
+  finish(): TableSummary {
+    const { sink, options } = this;
+    assert(this.entries > 0, 'a table holds at least one entry');
+    if (this.data.entries > 0) this.finishDataBlock();
 
     let filterOffset = -1;
     let filterBytes = 0;
     if (options.bloomBitsPerKey > 0) {
       const filter = bloomFromHashes(this.hashes, this.hashCount, options.bloomBitsPerKey);
-      filterOffset = sink.length;
+      filterOffset = this.flushedBytes + sink.length;
       filterBytes = filter.length;
       appendRawBlock(sink, filter);
     }
 
     const values = [
-      this.dataBlocks, this.deletions, end - this.tableStart, options.bloomBitsPerKey,
+      this.dataBlocks, this.deletions, this.entries, options.bloomBitsPerKey,
       this.largestSeq, this.rawKeyBytes, this.rawValueBytes, this.smallestSeq,
     ];
-    const propertiesOffset = sink.length;
+    const propertiesOffset = this.flushedBytes + sink.length;
     const meta = new BlockWriter(sink);
     meta.reset(1);
     for (let p = 0; p < PROPERTY_KEY_BYTES.length; p++) {
@@ -189,7 +210,7 @@ class TablesBuilder {
     }
     const propertiesBytes = meta.finish();
 
-    const metaindexOffset = sink.length;
+    const metaindexOffset = this.flushedBytes + sink.length;
     meta.reset(1);
     if (filterOffset >= 0) {
       const n = this.encodeHandle(filterOffset, filterBytes);
@@ -199,10 +220,10 @@ class TablesBuilder {
     meta.add(META_PROPERTIES_KEY_BYTES, 0, META_PROPERTIES_KEY_BYTES.length, this.handle, 0, n);
     const metaindexBytes = meta.finish();
 
-    const indexOffset = sink.length;
+    const indexOffset = this.flushedBytes + sink.length;
     const indexBytes = this.index.finish();
     sink.reserve(this.indexSink.length + FOOTER_BYTES);
-    sink.buf.set(this.indexSink.buf.subarray(0, this.indexSink.length), indexOffset);
+    sink.buf.set(this.indexSink.buf.subarray(0, this.indexSink.length), sink.length);
     sink.length += this.indexSink.length;
 
     const footerStart = sink.length;
@@ -219,16 +240,19 @@ class TablesBuilder {
     buf.set(TABLE_MAGIC, footerStart + FOOTER_HANDLES_BYTES + 8);
     sink.length += FOOTER_BYTES;
 
-    const { data, offsets } = run;
-    this.out.push({
-      bytes: buf.slice(0, sink.length),
-      smallestKey: data.slice(offsets[2 * this.tableStart]!, offsets[2 * this.tableStart + 1]!),
-      largestKey: data.slice(offsets[2 * (end - 1)]!, offsets[2 * end - 1]!),
-      entryCount: end - this.tableStart,
+    this.out(buf.subarray(0, sink.length));
+    const summary: TableSummary = {
+      fileBytes: this.flushedBytes + sink.length,
+      smallestKey: this.firstKey,
+      largestKey: this.lastKey.slice(this.lastStart, this.lastEnd),
+      entryCount: this.entries,
       deletionCount: this.deletions,
       smallestSequence: this.smallestSeq,
       largestSequence: this.largestSeq,
-    });
+    };
+    this.entries = 0;
+    sink.length = 0;
+    return summary;
   }
 }
 
@@ -245,5 +269,25 @@ export function buildTables(run: EntryRun, options: TableCutOptions): BuiltTable
       () => `buildTables input is strictly sorted (entry ${i})`);
     }
   }
-  return new TablesBuilder(run, options).build();
+  const { data, offsets, count } = run;
+  const tables: BuiltTable[] = [];
+  let bytes: Uint8Array = new Uint8Array(0);
+  const runBytes = offsets[2 * count]! - offsets[0]!;
+  const writer = new TableWriter(options, Infinity, (b) => { bytes = b.slice(); },
+    Math.min(runBytes, options.targetFileSizeBytes) + 2 * options.blockSizeBytes + 1024);
+  const target = options.targetFileSizeBytes;
+  for (let i = 0; i < count; i++) {
+    const keyStart = offsets[2 * i]!;
+    const keyEnd = offsets[2 * i + 1]!;
+    if (writer.cutBefore(data, keyStart, keyEnd, target)) tables.push(withBytes(writer.finish(), bytes));
+    writer.add(data, keyStart, keyEnd, data, keyEnd, offsets[2 * i + 2]!);
+  }
+  tables.push(withBytes(writer.finish(), bytes));
+  return tables;
+}
+
+function withBytes(summary: TableSummary, bytes: Uint8Array): BuiltTable {
+  const { fileBytes, ...rest } = summary;
+  assert(fileBytes === bytes.length, 'a whole table is handed out at once');
+  return { bytes, ...rest };
 }

@@ -14,7 +14,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import type { BuiltTable, EntryRun, HotPaths, MergeOptions, TableCutOptions } from '../types.js';
+import type { BuiltTable, EntryRun, HotPaths, MergeOptions, StreamOptions, StreamResult, StreamSource, TableCutOptions, TableOutput } from '../types.js';
+import { wasmCompactStreams, type ArenaDoor, type CompactExports } from './compact-stream.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareInternalRange } from '../../format/internal-key.js';
 import { WasmError } from '../../errors.js';
@@ -22,7 +23,7 @@ import { STATUS_OK, STATUS_OUT_OF_MEMORY, statusError } from './status.js';
 import { webAssembly, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 
 /** The module's exports (asm/index.ts). Pointers and sizes are u32 passed as JS numbers. */
-interface WasmExports {
+interface WasmExports extends CompactExports {
   memory: WasmMemory;
   arenaBase(): number;
   resultPtr(): number;
@@ -77,12 +78,36 @@ export class WasmHotPaths implements HotPaths {
   private u8 = new Uint8Array(0);
   private u32 = new Uint32Array(0);
   private busy = false;
+  /** What a streamed compaction (./compact-stream.ts) may use, inside enter()/leave(). */
+  private readonly door: ArenaDoor;
 
   constructor(instance: WasmInstance) {
     this.exports = instance.exports as unknown as WasmExports;
     this.base = align8(this.exports.arenaBase());
     this.resultWord = this.exports.resultPtr() >>> 2;
     this.refreshViews();
+    this.door = {
+      exports: this.exports,
+      base: this.base,
+      reserve: (endPtr) => this.reserve(endPtr),
+      u8: () => {
+        this.refreshViews();
+        return this.u8;
+      },
+      u32: () => {
+        this.refreshViews();
+        return this.u32;
+      },
+      result: (index) => {
+        this.refreshViews();
+        return this.result(index);
+      },
+    };
+  }
+
+  /** Bytes of the module's memory: it grows to the largest call's arena and never shrinks. */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
   }
 
   crc32c(data: Uint8Array, crc = 0): number {
@@ -265,6 +290,15 @@ export class WasmHotPaths implements HotPaths {
       };
       if (INVARIANTS) assertStrictlySorted(merged);
       return merged;
+    } finally {
+      this.leave();
+    }
+  }
+
+  compactStreams(inputs: readonly StreamSource[], options: StreamOptions, output: TableOutput): StreamResult {
+    this.enter();
+    try {
+      return wasmCompactStreams(this.door, inputs, options, output);
     } finally {
       this.leave();
     }

@@ -17,6 +17,10 @@ export const STATUS_BLOCK_SHARED = 7;
 export const STATUS_BLOCK_KEY_SHORT = 8;
 export const STATUS_BLOCK_ORDER = 9;
 export const STATUS_BLOCK_EMPTY = 10;
+export const STATUS_NEED_INPUT = 11;
+export const STATUS_CHUNK_READY = 12;
+export const STATUS_TABLE_READY = 13;
+export const STATUS_OUTPUT_FULL = 14;
 
 const BLOCK_MESSAGES: Record<number, string> = {
   [STATUS_BLOCK_TOO_SHORT]: 'block is shorter than its trailer and restart count',

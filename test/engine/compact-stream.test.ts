@@ -1,0 +1,131 @@
+/**
+ * Streamed compaction (HotPaths.compactStreams) beyond byte agreement (twins.test.ts): a corrupt
+ * input block is a CorruptionError naming its file and offset in both engines, a chain of tables
+ * is read as one input, one table open at a time, and the WASM
+ * module's memory is bounded by the job's windows, not its inputs' size, and reused by the next job.
+ */
+import { describe, expect, it } from 'vitest';
+import type { BlockSource, EntryRun, HotPaths, StreamOptions, StreamSource, TableChain } from '../../src/engine/types.js';
+import { jsHotPaths } from '../../src/engine/js/index.js';
+import { largestBlockBytes } from '../../src/engine/stream-window.js';
+import { instantiateWasmHotPaths, type WasmHotPaths } from '../../src/engine/wasm/index.js';
+import { makeInternalKey } from '../../src/format/internal-key.js';
+import { BlockCache } from '../../src/lsm/block-cache.js';
+import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
+import { TableReader } from '../../src/lsm/table-reader.js';
+import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';
+import { utf8 } from '../../src/util/bytes.js';
+import { sortedRun } from '../helpers/runs.js';
+import { expectCorruption } from '../helpers/expect.js';
+
+const OPTIONS: StreamOptions = {
+  blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 256 * 1024,
+  snapshots: [], dropTombstones: true, readAheadBytes: 32 * 1024, outputChunkBytes: 64 * 1024,
+};
+
+/** `count` puts of keys "k<i * stride + offset>" with 100-byte values, one run. */
+function run(count: number, stride: number, offset: number, seqBase: number): EntryRun {
+  const value = new Uint8Array(100).fill(0x61 + offset);
+  return sortedRun(Array.from({ length: count }, (_, i) =>
+    [makeInternalKey(utf8(`k${String(i * stride + offset).padStart(9, '0')}`), seqBase + i, 1), value] as const));
+}
+
+/** Each run as one table file in a fresh in-memory file system, opened as a compaction input. */
+function tableInputs(runs: EntryRun[]): { fs: CrashableMemFileSystem; readers: TableReader[] } {
+  const fs = new CrashableMemFileSystem();
+  fs.mkdirp('/t');
+  const readers = runs.map((r, i) => {
+    const [table] = jsHotPaths.buildTables(r, { ...OPTIONS, targetFileSizeBytes: 1 << 30 });
+    writeTableFiles(fs, '/t', [table!], [i + 1]);
+    return TableReader.open(fs, `/t/${tableFileName(i + 1)}`, i + 1, jsHotPaths, new BlockCache<EntryRun>(0), false);
+  });
+  return { fs, readers };
+}
+
+function countTables(engine: HotPaths, inputs: BlockSource[]): { tables: number; bytes: number } {
+  let tables = 0;
+  let bytes = 0;
+  engine.compactStreams(inputs, OPTIONS, { write: (b) => { bytes += b.length; }, end: () => { tables++; } });
+  return { tables, bytes };
+}
+
+/** The tables' bytes, concatenated, as hex (the whole output of a compaction). */
+function countTablesBytes(engine: HotPaths, inputs: StreamSource[]): string {
+  const chunks: Uint8Array[] = [];
+  engine.compactStreams(inputs, OPTIONS, { write: (b) => { chunks.push(b.slice()); }, end: () => undefined });
+  return Buffer.concat(chunks).toString('hex');
+}
+
+describe('compactStreams', () => {
+  it('reports a corrupt input block with its file and offset, in both engines', () => {
+    const { readers } = tableInputs([run(2000, 3, 0, 1), run(2000, 3, 1, 10_000), run(2000, 3, 2, 20_000)]);
+    const good = readers[1]!.blockSource();
+    const bad = 5;
+    const badOffset = good.blockOffsets[bad]!;
+    const corrupt: BlockSource = {
+      ...good,
+      read: (position, length) => {
+        const bytes = good.read(position, length).slice();
+        if (position <= badOffset + 10 && badOffset + 10 < position + length) bytes[badOffset + 10 - position]! ^= 0x40;
+        return bytes;
+      },
+    };
+    for (const engine of [jsHotPaths, instantiateWasmHotPaths()]) {
+      const err = expectCorruption(() => countTables(engine, [readers[0]!.blockSource(), corrupt, readers[2]!.blockSource()]));
+      expect(err.file, engine.name).toBe(readers[1]!.path);
+      expect(err.offset, engine.name).toBe(badOffset);
+      // The engine stays usable after the failure.
+      expect(countTables(engine, readers.map((r) => r.blockSource())).tables).toBeGreaterThan(1);
+    }
+  });
+
+  it('a chain of disjoint tables is one input: same tables as separate inputs, each opened and closed once', () => {
+    // Level-like inputs: two chains of three tables each (disjoint within a chain), plus one table.
+    const runs = [run(3000, 2, 0, 1), run(3000, 2, 1, 100_000)];
+    const split = (r: EntryRun): EntryRun[] => [0, 1000, 2000].map((from) => ({
+      data: r.data, offsets: r.offsets.subarray(2 * from, 2 * (from + 1000) + 1), count: 1000,
+    }));
+    const { readers } = tableInputs([...split(runs[0]!), ...split(runs[1]!), run(500, 7, 3, 200_000)]);
+    const separate = countTablesBytes(jsHotPaths, readers.map((r) => r.blockSource()));
+    for (const engine of [jsHotPaths, instantiateWasmHotPaths()]) {
+      const log: string[] = [];
+      const chain = (tables: TableReader[]): TableChain => ({
+        kind: 'chain',
+        length: tables.length,
+        blockBytesMax: Math.max(...tables.map((t) => largestBlockBytes(t.blockSource()))),
+        open: (i) => {
+          log.push(`open ${tables[i]!.fileNumber}`);
+          return tables[i]!.blockSource();
+        },
+        close: (i, entries) => {
+          log.push(`close ${tables[i]!.fileNumber} ${entries}`);
+        },
+      });
+      const chained = countTablesBytes(engine, [chain(readers.slice(0, 3)), chain(readers.slice(3, 6)), readers[6]!.blockSource()]);
+      expect(chained, engine.name).toEqual(separate);
+      // Each table opened once, in order, and closed with all its entries before the next opens.
+      expect(log.filter((l) => / [123]( |$)/.test(l)), engine.name).toEqual(['open 1', 'close 1 1000', 'open 2', 'close 2 1000', 'open 3', 'close 3 1000']);
+      expect(log.filter((l) => / [456]( |$)/.test(l)), engine.name).toEqual(['open 4', 'close 4 1000', 'open 5', 'close 5 1000', 'open 6', 'close 6 1000']);
+    }
+  });
+
+  it('wasm: memory bounded by the windows, not the inputs, and reused by the next job', () => {
+    const wasm = instantiateWasmHotPaths() as WasmHotPaths;
+    // Eight inputs of about 1.1 MB each, interleaved key ranges: every output block mixes them.
+    const { readers } = tableInputs(Array.from({ length: 8 }, (_, i) => run(10_000, 8, i, 1 + i * 10_000)));
+    let inputBytes = 0;
+    for (const r of readers) inputBytes += r.fileSize;
+    expect(inputBytes).toBeGreaterThan(8_000_000);
+    const first = countTables(wasm, readers.map((r) => r.blockSource()));
+    expect(first.tables).toBeGreaterThan(20);
+    const after = wasm.memoryBytes;
+    // 8 windows of 32 KiB with their key buffers, a 64 KiB output chunk, one 256 KiB table's log and
+    // tail: well under 2 MiB, against inputs of 8 MB (a materialising merge holds them twice).
+    expect(after).toBeLessThanOrEqual(2 << 20);
+    const second = countTables(wasm, readers.map((r) => r.blockSource()));
+    expect(second).toEqual(first);
+    expect(wasm.memoryBytes).toBe(after);
+    // The JS twin writes the same number of bytes.
+    expect(countTables(jsHotPaths, readers.map((r) => r.blockSource()))).toEqual(first);
+  });
+});
