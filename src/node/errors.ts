@@ -4,7 +4,7 @@
  * LsmraftError with a stable code from src/errors.ts; callers match on `code`, never the message.
  *
  * Codes say truthfully whether the operation certainly did not happen (KV_ERR_NOT_LEADER,
- * KV_ERR_MEMBERSHIP, KV_ERR_STOPPED, KV_ERR_BAD_FRAME) or its outcome is unknown (KV_ERR_TIMEOUT,
+ * KV_ERR_MEMBERSHIP, KV_ERR_STOPPED, KV_ERR_REMOVED, KV_ERR_BAD_FRAME) or its outcome is unknown (KV_ERR_TIMEOUT,
  * KV_ERR_CONNECTION_CLOSED).
  */
 import { isLsmraftErrorCode, LsmraftError } from '../errors.js';
@@ -72,6 +72,16 @@ export class MembershipError extends LsmraftError {
 export class NodeStoppedError extends LsmraftError {
   constructor(what: string) {
     super('KV_ERR_STOPPED', what);
+  }
+}
+
+/**
+ * This node was removed from the cluster (it applied its own removal): it serves nothing more, and
+ * a request it refuses was certainly not applied. A client tries another member.
+ */
+export class NodeRemovedError extends LsmraftError {
+  constructor(id: number) {
+    super('KV_ERR_REMOVED', `node ${id} was removed from the cluster and serves no requests; ask another member`);
   }
 }
 

@@ -37,7 +37,7 @@ import { formatAddress, parseAddress } from './address.js';
 import { serveClientRequest } from './client-service.js';
 import { encodeMessage } from './codec.js';
 import { RaftDriver } from './driver.js';
-import { MembershipError, NodeStoppedError, type LeaderInfo } from './errors.js';
+import { MembershipError, NodeRemovedError, NodeStoppedError, type LeaderInfo } from './errors.js';
 import { FrameRouter } from './frame-router.js';
 import { FrameType } from './frame.js';
 import { formatClusterId, type NodeIdentity } from './identity.js';
@@ -98,13 +98,16 @@ export class KvNode {
   /** Term of the last applied entry: writes proposed before it are decided (request-path.ts). */
   private appliedTerm = 0;
   private leaderId: NodeId = 0;
-  private state: 'running' | 'stopping' | 'stopped' = 'running';
+  /** `removed`: this node applied its own removal; requests fail with KV_ERR_REMOVED until stop(). */
+  private state: 'running' | 'removed' | 'stopping' | 'stopped' = 'running';
   private stopPromise: Promise<void> | undefined;
   private joining = false;
   /** Chain of address book writes (each waits for the one before). */
   private bookWrites: Promise<void> = Promise.resolve();
   private readonly snapshots: SnapshotShipper;
   private snapshotsInstalled = 0;
+  /** Wall time (ms) of the last Raft message received from each peer, for members()' lastContactMs. */
+  private readonly lastHeardAt = new Map<NodeId, number>();
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -211,9 +214,11 @@ export class KvNode {
         for (const [pid, address] of this.book.entries()) if (pid !== this.id) this.transport.setPeer(pid, address);
         this.writeBook().catch(() => undefined); // a failure reaches onFatal through bookWrites
       },
+      isRemoved: () => this.state === 'removed',
       serveClient: (req) => serveClientRequest(this, req),
       reply: (conn, type, payload) => this.transport.reply(conn, type, payload),
       step: (m) => {
+        this.lastHeardAt.set(m.from, Date.now());
         this.driver.rawNode.step(m);
         this.driver.kick();
       },
@@ -342,6 +347,7 @@ export class KvNode {
   }
 
   private checkRunning(): void {
+    if (this.state === 'removed') throw new NodeRemovedError(this.id);
     if (this.state !== 'running') throw new NodeStoppedError(`node ${this.id} is stopped`);
   }
 
@@ -414,7 +420,7 @@ export class KvNode {
   /** The members as this node knows them (match indexes only on the leader). */
   members(): MemberInfo[] {
     this.checkRunning();
-    return memberList(this.driver.rawNode.status(), this.book, this.id);
+    return memberList(this.driver.rawNode.status(), this.book, this.id, this.lastHeardAt, Date.now());
   }
 
   /**
@@ -521,8 +527,9 @@ export class KvNode {
       if (id !== this.id) {
         this.book.delete(id);
         this.transport.removePeer(id);
+        this.lastHeardAt.delete(id);
       } else {
-        this.opts.log(`node ${this.id}: this node was removed from the cluster at index ${index}`);
+        this.becomeRemoved(index);
       }
     } else {
       // A committed add names its member's address (addMember checks it before proposing). One
@@ -541,6 +548,21 @@ export class KvNode {
     await this.writeBook();
     this.path.requests.confChangeApplied(cc.type, id);
     this.opts.log(`node ${this.id}: applied ${cc.type} ${id} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`);
+  }
+
+  /**
+   * This node applied its own removal: it must not campaign (its ticker stops; the core would not
+   * let a non-member campaign either) and every waiting or new request fails at once with
+   * KV_ERR_REMOVED, certainly not applied, rather than waiting out its deadline. The driver keeps
+   * running until stop(), so the Ready in progress completes.
+   */
+  private becomeRemoved(index: number): void {
+    if (this.state !== 'running') return;
+    this.state = 'removed';
+    this.ticker.stop();
+    this.path.stop(new NodeRemovedError(this.id));
+    this.opts.log(`node ${this.id}: this node was removed from the cluster at index ${index}; it serves no more requests`);
+    this.opts.onRemoved();
   }
 
   // ---- peers and the address book --------------------------------------------------------------

@@ -76,6 +76,11 @@ export interface KvNodeOptions {
   log?: (line: string) => void;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
   onFatal?: (err: unknown) => void;
+  /**
+   * This node applied its own removal from the cluster: every request now fails at once with
+   * KV_ERR_REMOVED; the caller should stop() it. Default: nothing.
+   */
+  onRemoved?: () => void;
 }
 
 export interface ResolvedNodeOptions {
@@ -93,6 +98,7 @@ export interface ResolvedNodeOptions {
   random: () => number;
   log: (line: string) => void;
   onFatal: (err: unknown) => void;
+  onRemoved: () => void;
 }
 
 function intOpt(name: string, v: number | undefined, fallback: number, min: number, max: number): number {
@@ -138,6 +144,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
     random: o.random ?? Math.random,
     log,
+    onRemoved: o.onRemoved ?? (() => {}),
     onFatal: o.onFatal ?? ((err) => log(`fatal: ${err instanceof Error ? err.stack ?? err.message : String(err)}`)),
   };
 }

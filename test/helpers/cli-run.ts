@@ -1,0 +1,51 @@
+/**
+ * Runs a CLI program of src/cli (kv-server.ts, kvctl.ts) to completion as a child process, through
+ * tsx: its exit code, stdout and stderr, with a bounded wait. The child's environment is the
+ * test's without LSMRAFT_* option variables (a developer's shell must not change a test), plus `env`.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from './cluster.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  elapsedMs: number;
+}
+
+export interface CliRunOptions {
+  env?: Record<string, string>;
+  /** Written to stdin, which is then closed. */
+  input?: string | Uint8Array;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** The test process's environment minus LSMRAFT_* options (LSMRAFT_INVARIANTS stays on). */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LSMRAFT_') || k === 'LSMRAFT_INVARIANTS') env[k] = v;
+  return { ...env, ...extra };
+}
+
+export function runCli(script: string, args: readonly string[], o: CliRunOptions = {}): Promise<CliResult> {
+  const timeoutMs = o.timeoutMs ?? 20_000;
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', script), ...args], { cwd: o.cwd ?? REPO_ROOT, env: cleanEnv(o.env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(o.input ?? '');
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${script} ${args.join(' ')} did not exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, elapsedMs: Date.now() - t0 });
+    });
+  });
+}
