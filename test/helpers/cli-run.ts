@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from './cluster.js';
+import { cleanEnv, REPO_ROOT } from './cluster.js';
 
 export interface CliResult {
   code: number | null;
@@ -20,13 +20,6 @@ export interface CliRunOptions {
   input?: string | Uint8Array;
   timeoutMs?: number;
   cwd?: string;
-}
-
-/** The test process's environment minus LSMRAFT_* options (LSMRAFT_INVARIANTS stays on). */
-export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LSMRAFT_') || k === 'LSMRAFT_INVARIANTS') env[k] = v;
-  return { ...env, ...extra };
 }
 
 export function runCli(script: string, args: readonly string[], o: CliRunOptions = {}): Promise<CliResult> {
