@@ -4,13 +4,17 @@
  */
 import type { MemberInfo, NodeStatus } from '../node/kv-node.js';
 
-/** `node 2 follower term 3 leader 1 (host:port) commit 10 applied 10 members [1,2,3]` plus log and cluster. */
+/**
+ * `node 2 follower term 3 leader 1 (host:port) commit 10 applied 10 log 2..10 snapshot 0/0
+ * voters [1,2,3] cluster <id>` (`learners [4]` before the voters while there are any). Scripts
+ * parse it (test/chaos/cluster.ts): fields are only ever added, before `voters`.
+ */
 export function statusLine(s: NodeStatus): string {
   const leader = s.leader === 0 ? 'none' : `${s.leader}${s.leaderAddress ? ` (${s.leaderAddress})` : ''}`;
   const learners = s.learners.length > 0 ? ` learners [${s.learners.join(',')}]` : '';
   return (
     `node ${s.id} ${s.role} term ${s.term} leader ${leader} commit ${s.commit} applied ${s.applied}` +
-    ` members [${s.voters.join(',')}]${learners} log ${s.logFirstIndex}..${s.logLastIndex} snapshot ${s.snapshotIndex} cluster ${s.clusterId}`
+    ` log ${s.logFirstIndex}..${s.logLastIndex} snapshot ${s.snapshotIndex}/${s.snapshotTerm}${learners} voters [${s.voters.join(',')}] cluster ${s.clusterId}`
   );
 }
 

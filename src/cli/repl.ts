@@ -48,7 +48,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'get', usage: 'get <key>', help: 'linearizable read (ReadIndex)' },
   { name: 'del', usage: 'del <key>', help: 'replicate the deletion of key' },
   { name: 'lsm', usage: 'lsm s | lsm g <key> | lsm r <from> <to>', help: "this node's state tree: structure, local get, local range (inclusive)" },
-  { name: 'status', usage: 'status', help: 'role, term, leader, commit/applied index, members, log range, snapshot' },
+  { name: 'status', usage: 'status', help: 'one line: role, term, leader, commit/applied index, log range, snapshot, members (voters)' },
   { name: 'transfer', usage: 'transfer <id>', help: 'hand leadership to member id' },
   { name: 'help', usage: 'help [<command>]', help: 'this list, or one command' },
   { name: 'exit', usage: 'exit', help: 'stop this node and quit (a leader hands leadership over first)' },

@@ -55,7 +55,7 @@ describe('kvctl output', () => {
     });
     expect(JSON.parse(put.stdout)).toEqual({ ok: true });
     const [status, members] = await Promise.all([kvctl(['status']), kvctl(['members', '-o', 'table'])]);
-    expect(status.stdout).toMatch(/^node 1 leader term \d+ leader 1 \(127\.0\.0\.1:\d+\) commit \d+ applied \d+ members \[1\] /);
+    expect(status.stdout.trimEnd()).toMatch(/^node 1 leader term \d+ leader 1 \(127\.0\.0\.1:\d+\) commit \d+ applied \d+ log \d+\.\.\d+ snapshot \d+\/\d+ voters \[1\] cluster [0-9a-f]{16}$/);
     expect(members.stdout.split('\n')[0]).toMatch(/^ID\s+ADDRESS\s+ROLE\s+MATCH\s+CONTACT$/);
   });
 

@@ -45,7 +45,7 @@ describe('kv-server seed flow', () => {
 
     const status = await n2.ask('status', /^node 2 /);
     expect(status).toMatch(/^node 2 follower term \d+ leader 3 /);
-    expect(status).toContain('members [2,3]');
+    expect(status).toContain('voters [2,3]');
 
     // `exit` stops the node and the process ends with code 0.
     n2.send('exit');
