@@ -236,11 +236,11 @@ export async function runCommand(node: KvNode, cmd: ReplCommand): Promise<string
 }
 
 /**
- * `error <CODE>: <message>`, the message without the per-connection request numbers that some
- * transport messages carry (they mean nothing at the prompt).
+ * `error <CODE>: <message>`, the message without the request and write numbers that the node's
+ * messages carry for its logs (request-path.ts, client-connection.ts): they mean nothing at the prompt.
  */
 export function errorLine(err: LsmraftError): string {
-  return `error ${err.code}: ${err.message.replace(/\brequest \d+ /g, 'request ')}`;
+  return `error ${err.code}: ${err.message.replace(/\b(request|write|read) \d+\b/g, '$1')}`;
 }
 
 /** Parses and runs one line; returns the answer (errors included) ending with a newline. */

@@ -29,6 +29,7 @@
  * What must hold: the Ready contract (driver.ts); stop() ends every timer, socket and waiter;
  * nothing a peer or client sends can crash the process (frame-router.ts).
  */
+import { LsmraftError } from '../errors.js';
 import type { FileSystem } from '../lsm/fs.js';
 import { RawNode } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Message, NodeId, Role, Snapshot, SoftState } from '../raft/types.js';
@@ -351,6 +352,11 @@ export class KvNode {
     if (this.state !== 'running') throw new NodeStoppedError(`node ${this.id} is stopped`);
   }
 
+  /** Local inspection (lsm g/r/s) needs the tree open only: a removed node's stays readable. */
+  private checkOpen(): void {
+    if (this.state !== 'running' && this.state !== 'removed') throw new NodeStoppedError(`node ${this.id} is stopped`);
+  }
+
   // ---- public API: data ---------------------------------------------------------------------
 
   /** Replicates key = value; resolves once it is committed and applied on this node. */
@@ -382,20 +388,20 @@ export class KvNode {
 
   /** This node's local state, no consensus (what `lsm g` shows): may lag the leader. */
   localGet(key: KeyInput): Uint8Array | undefined {
-    this.checkRunning();
+    this.checkOpen();
     return this.stateMachine().get(toKey(key));
   }
 
   /** This node's local range, both bounds inclusive (what `lsm r` shows). */
   localScan(from?: KeyInput, to?: KeyInput, limit = 1000): Array<[Uint8Array, Uint8Array]> {
-    this.checkRunning();
+    this.checkOpen();
     const range = toScanRange(from, to, limit);
     return this.stateMachine().scan(range.from, range.to, range.limit);
   }
 
   /** The state tree's structure: levels, files, sizes, key ranges (what `lsm s` prints). */
   lsmDescribe(): string {
-    this.checkRunning();
+    this.checkOpen();
     const d = this.stateMachine().describe();
     return `applied index ${d.appliedIndex} (durable ${d.durableAppliedIndex})\n${d.tree.toString()}`;
   }
@@ -552,15 +558,17 @@ export class KvNode {
 
   /**
    * This node applied its own removal: it must not campaign (its ticker stops; the core would not
-   * let a non-member campaign either) and every waiting or new request fails at once with
-   * KV_ERR_REMOVED, certainly not applied, rather than waiting out its deadline. The driver keeps
+   * let a non-member campaign either), every new request fails at once with KV_ERR_REMOVED
+   * (certainly not applied), and the requests waiting now fail at once too, rather than waiting out
+   * their deadline. Those fail with KV_ERR_TIMEOUT, outcome unknown: a write this node forwarded may
+   * have been committed after the removal entry, which this node will never apply. The driver keeps
    * running until stop(), so the Ready in progress completes.
    */
   private becomeRemoved(index: number): void {
     if (this.state !== 'running') return;
     this.state = 'removed';
     this.ticker.stop();
-    this.path.stop(new NodeRemovedError(this.id));
+    this.path.stop(new LsmraftError('KV_ERR_TIMEOUT', `node ${this.id} was removed from the cluster with this request pending; its outcome is unknown (ask another member)`));
     this.opts.log(`node ${this.id}: this node was removed from the cluster at index ${index}; it serves no more requests`);
     this.opts.onRemoved();
   }

@@ -63,6 +63,8 @@ describe('repl commands', () => {
 
   it('prints errors by code, without request numbers', () => {
     expect(errorLine(new LsmraftError('KV_ERR_TIMEOUT', 'request 17 to 127.0.0.1:5 timed out after 5000 ms'))).toBe('error KV_ERR_TIMEOUT: request to 127.0.0.1:5 timed out after 5000 ms');
+    expect(errorLine(new LsmraftError('KV_ERR_TIMEOUT', 'write 540250702244: the leadership changed'))).toBe('error KV_ERR_TIMEOUT: write: the leadership changed');
+    expect(errorLine(new LsmraftError('KV_ERR_TIMEOUT', 'write 540250702244 timed out after 5000 ms'))).toBe('error KV_ERR_TIMEOUT: write timed out after 5000 ms');
   });
 
   it('completes command names and lsm forms; help lists every command and explains one', () => {

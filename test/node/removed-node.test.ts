@@ -46,6 +46,8 @@ describe('a removed node', () => {
       expect(Date.now() - t0).toBeLessThan(500);
     }
     expect(() => n3.status()).toThrow(expect.objectContaining({ code: 'KV_ERR_REMOVED' }));
+    // Its own tree stays readable for inspection (lsm g/r/s), without consensus.
+    expect(fromUtf8(n3.localGet('k')!)).toBe('v');
 
     // A client whose first address is the removed node moves on to a member.
     const client = new KvClient([n3.address, n2.address], { requestTimeoutMs: 5000 });
