@@ -4,7 +4,8 @@
  * UsageError naming the one wrong argument. docs/cli.md documents every option listed here.
  */
 import { readFileSync } from 'node:fs';
-import { checkAddress, OptionReader, optionsHelp, parsePositiveInt, resolveOptions, UsageError, type OptionSpec } from './options.js';
+import { parseAddress } from '../node/address.js';
+import { checkAddress, envName, OptionReader, optionsHelp, parsePositiveInt, resolveOptions, UsageError, type OptionSpec } from './options.js';
 
 export { checkAddress, parsePositiveInt, UsageError } from './options.js';
 
@@ -78,7 +79,7 @@ export interface KvServerArgs {
 function positionalOrOption(r: OptionReader, positional: string | undefined, name: string, what: string): string {
   if (positional !== undefined) return positional;
   const v = r.string(name);
-  if (v === undefined) throw new UsageError(`missing ${what} (give it as an argument, --${name} or LSMRAFT_${name.toUpperCase()})`);
+  if (v === undefined) throw new UsageError(`missing ${what} (give it as an argument, --${name} or ${envName(name)})`);
   return v;
 }
 
@@ -94,7 +95,7 @@ export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEn
   const addressText = positionalOrOption(r, pos[1], 'address', '<host:port>');
   const address = checkAddress(addressText, pos[1] === undefined ? r.label('address') : '<host:port>');
   const listenAddress = r.address('listen');
-  if (listenAddress !== undefined && /:0$/.test(address)) throw new UsageError(`${r.label('listen')} needs <host:port> with a port other than 0`);
+  if (listenAddress !== undefined && parseAddress(address).port === 0) throw new UsageError(`${r.label('listen')} needs <host:port> with a port other than 0`);
   return {
     kind: 'run',
     args: {

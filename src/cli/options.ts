@@ -107,7 +107,7 @@ function readConfig(file: string, specs: readonly OptionSpec[]): Map<string, str
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`config file ${file} must be a mapping of option names to values`);
   const out = new Map<string, string | boolean>();
   for (const [key, v] of Object.entries(doc as Record<string, unknown>)) {
-    const spec = specs.find((s) => s.name === key && s.flagOnly !== true);
+    const spec = specs.find((s) => s.name === key && s.flagOnly !== true && s.name !== 'config');
     if (spec === undefined) throw new UsageError(`config file ${file}: unknown option "${key}"`);
     if (spec.type === 'boolean') {
       if (typeof v !== 'boolean') throw new UsageError(`config file ${file}: ${key} must be true or false`);
