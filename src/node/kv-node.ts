@@ -54,6 +54,7 @@ import {
   PEER_QUEUE_BYTES_MAX,
   PEER_QUEUE_FRAMES_MAX,
   raftConfig,
+  REMOVAL_WATCH,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
   resolveNodeOptions,
@@ -62,6 +63,7 @@ import {
 } from './node-options.js';
 import { memberList, nodeStatus, type MemberInfo, type NodeStatus } from './node-status.js';
 import { closeNodeStorage, openNodeStorage } from './node-storage.js';
+import { RemovalWatch } from './removal-watch.js';
 import { RequestPath } from './request-path.js';
 import { snapshotIdOf } from './snapshot/checkpoint.js';
 import { installSnapshot } from './snapshot/install.js';
@@ -93,6 +95,7 @@ export class KvNode {
   private readonly router: FrameRouter;
   private driver!: RaftDriver;
   private ticker!: Ticker;
+  private removalWatch!: RemovalWatch;
   private role: Role = 'follower';
   /** The Raft term, as of the last Ready's hard state. */
   private term = 0;
@@ -303,6 +306,19 @@ export class KvNode {
       this.driver.kick();
     });
     this.ticker.start();
+    this.removalWatch = new RemovalWatch({
+      id: this.id,
+      clusterId: () => formatClusterId(this.identity.clusterId),
+      isMember: () => {
+        const conf = this.driver.rawNode.status().conf;
+        return conf.voters.includes(this.id) || conf.learners.includes(this.id);
+      },
+      appliedIndex: () => this.sm?.appliedIndex ?? 0,
+      leaderKnown: () => this.leaderId !== 0 || this.joining,
+      peerAddresses: () => [...this.book.entries()].filter(([id]) => id !== this.id).map(([, address]) => address),
+      removed: (leaderId) => this.becomeRemoved(`as leader ${leaderId} reports (this node missed the entry)`),
+    }, REMOVAL_WATCH);
+    this.removalWatch.start();
     const st = this.driver.rawNode.status();
     this.opts.log(`node ${this.id} started on ${this.advertise}, cluster ${formatClusterId(this.identity.clusterId)}, voters [${st.conf.voters.join(',')}], applied ${st.applied}`);
     // A one-member cluster elects itself at once rather than after an election timeout.
@@ -460,6 +476,7 @@ export class KvNode {
   private async stopInner(): Promise<void> {
     this.state = 'stopping';
     this.ticker?.stop();
+    this.removalWatch?.stop();
     await this.driver?.stop();
     this.path.stop(new NodeStoppedError(`node ${this.id} stopped`));
     await this.snapshots.close();
@@ -535,7 +552,7 @@ export class KvNode {
         this.transport.removePeer(id);
         this.lastHeardAt.delete(id);
       } else {
-        this.becomeRemoved(index);
+        this.becomeRemoved(`at index ${index}`);
       }
     } else {
       // A committed add names its member's address (addMember checks it before proposing). One
@@ -564,12 +581,13 @@ export class KvNode {
    * have been committed after the removal entry, which this node will never apply. The driver keeps
    * running until stop(), so the Ready in progress completes.
    */
-  private becomeRemoved(index: number): void {
+  private becomeRemoved(how: string): void {
     if (this.state !== 'running') return;
     this.state = 'removed';
     this.ticker.stop();
+    this.removalWatch.stop();
     this.path.stop(new LsmraftError('KV_ERR_TIMEOUT', `node ${this.id} was removed from the cluster with this request pending; its outcome is unknown (ask another member)`));
-    this.opts.log(`node ${this.id}: this node was removed from the cluster at index ${index}; it serves no more requests`);
+    this.opts.log(`node ${this.id}: this node was removed from the cluster ${how}; it serves no more requests`);
     this.opts.onRemoved();
   }
 

@@ -24,6 +24,8 @@ export const PEER_QUEUE_BYTES_MAX = 64 * MiB;
 export const RECONNECT_DELAY_MS_MIN = 20;
 export const RECONNECT_DELAY_MS_MAX = 500;
 export const PEER_CONNECT_TIMEOUT_MS = 500;
+/** A node leaderless for 3 s asks its peers whether it is still a member (removal-watch.ts). */
+export const REMOVAL_WATCH = { checkEveryMs: 500, leaderlessMsMin: 3000, askTimeoutMs: 1000 } as const;
 /** Raft flow control (RaftConfig): bytes of entries per append message, appends and bytes in flight per follower. */
 export const APPEND_BYTES_MAX = 1 * MiB;
 export const APPENDS_IN_FLIGHT_MAX = 256;

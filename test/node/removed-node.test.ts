@@ -25,18 +25,24 @@ async function start(dir: string, id: number, onRemoved?: () => void): Promise<K
   return node;
 }
 
+/** Nodes 1, 2, 3 in a fresh directory, added at node 1, with k = v written; `onRemoved` is node 3's. */
+async function startThree(prefix: string, onRemoved?: () => void): Promise<{ dir: string; n1: KvNode; n2: KvNode; n3: KvNode }> {
+  const dir = tempDir(prefix);
+  dirs.push(dir);
+  const n1 = await start(dir, 1);
+  const n2 = await start(dir, 2);
+  const n3 = await start(dir, 3, onRemoved);
+  await eventually('n1 leads', () => n1.isLeader);
+  await n1.addMember(2, n2.address);
+  await n1.addMember(3, n3.address);
+  await n1.put('k', 'v');
+  return { dir, n1, n2, n3 };
+}
+
 describe('a removed node', () => {
   it('refuses every request at once with KV_ERR_REMOVED and reports its removal', async () => {
-    const dir = tempDir('removed');
-    dirs.push(dir);
     let removedCalls = 0;
-    const n1 = await start(dir, 1);
-    const n2 = await start(dir, 2);
-    const n3 = await start(dir, 3, () => removedCalls++);
-    await eventually('n1 leads', () => n1.isLeader);
-    await n1.addMember(2, n2.address);
-    await n1.addMember(3, n3.address);
-    await n1.put('k', 'v');
+    const { n1, n2, n3 } = await startThree('removed', () => removedCalls++);
     await n1.removeMember(3);
     await eventually('n3 applied its removal', () => removedCalls === 1, 5000);
 
@@ -57,5 +63,31 @@ describe('a removed node', () => {
       client.close();
     }
     expect(n1.status().voters).toEqual([1, 2]);
+  });
+});
+
+describe('a node removed while it was down', () => {
+  it('learns of its removal from the leader when it comes back, and refuses requests', async () => {
+    let removedCalls = 0;
+    const three = await startThree('removed-down');
+    const { dir, n1 } = three;
+    let n3 = three.n3;
+    await eventually('n3 applied the put', () => n3.localGet('k') !== undefined);
+    const address = n3.address;
+    await n3.stop();
+    running.splice(running.indexOf(n3), 1);
+    await n1.removeMember(3);
+    await n1.put('after', 'removal');
+
+    // Back on its old address and data: it still counts itself a member, but no one answers its votes.
+    n3 = await KvNode.start({ id: 3, address, dataDir: join(dir, 'node-3'), engine: 'js', workerPool: false, onRemoved: () => removedCalls++ });
+    running.push(n3);
+    expect(n3.status().voters).toEqual([1, 2, 3]);
+    await eventually('n3 learns of its removal', () => removedCalls === 1, 10_000);
+    const t0 = Date.now();
+    await expect(n3.put('k', 'w')).rejects.toMatchObject({ code: 'KV_ERR_REMOVED' });
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(n1.status().voters).toEqual([1, 2]);
+    expect(fromUtf8((await n1.get('k'))!)).toBe('v');
   });
 });
