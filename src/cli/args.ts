@@ -36,7 +36,7 @@ export const KV_SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'snapshot-entries', type: 'string', value: 'N', help: 'applied entries between snapshots (default 100000)' },
   { name: 'compact-keep-entries', type: 'string', value: 'N', help: 'log entries kept behind a snapshot (default 5000)' },
   { name: 'metrics-address', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics over HTTP here' },
-  { name: 'log-level', type: 'string', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info; with --verbose debug)` },
+  { name: 'log-level', type: 'string', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
   { name: 'history-file', type: 'string', value: 'FILE', help: 'prompt history on a terminal (default ~/.lsmraft_history)' },
   { name: 'verbose', short: 'v', type: 'boolean', help: 'diagnostic lines on stderr' },
   ...COMMON,
