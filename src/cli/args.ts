@@ -1,21 +1,63 @@
 /**
- * Command-line parsing of kv-server and kvctl: positional arguments and `--flag value` options,
- * validated at the edge (STYLE.md §10) into typed options, or a UsageError with the line to print.
- * No dependency: the grammar is small and fixed.
+ * The command lines of kv-server and kvctl: their options (each also a LSMRAFT_* variable and a
+ * config-file key, see options.ts), validated at the edge (STYLE.md §10) into typed arguments, or a
+ * UsageError naming the one wrong argument. docs/cli.md documents every option listed here.
  */
-import { InvalidArgumentError } from '../errors.js';
+import { readFileSync } from 'node:fs';
 import { parseAddress } from '../node/address.js';
-import { isLogLevel, LOG_LEVELS, type LogLevel } from '../node/node-logger.js';
+import { checkAddress, envName, OptionReader, optionsHelp, parsePositiveInt, resolveOptions, UsageError, type OptionSpec } from './options.js';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+export { checkAddress, parsePositiveInt, UsageError } from './options.js';
+
+/** What a command line asks for: help, the version, or a run with typed arguments. */
+export type Parsed<T> = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; args: T };
+
+/** package.json's version (src/cli and dist/cli both sit two levels below it). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
-export const KV_SERVER_USAGE =
-  'usage: kv-server <id> <host:port> [--data-dir DIR] [--listen HOST:PORT] [--engine wasm|js] [--snapshot-entries N] [--compact-keep-entries N] [--metrics-address HOST:PORT] [--log-level LEVEL] [--verbose]';
+const COMMON: readonly OptionSpec[] = [
+  { name: 'config', type: 'string', value: 'FILE', help: 'read options from a YAML or JSON file (keys are the option names)' },
+  { name: 'help', short: 'h', type: 'boolean', help: 'print this help and exit', flagOnly: true },
+  { name: 'version', type: 'boolean', help: 'print the version and exit', flagOnly: true },
+];
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const KV_SERVER_OPTIONS: readonly OptionSpec[] = [
+  { name: 'id', type: 'string', value: 'N', help: 'node id, a positive integer (or the first positional argument)' },
+  { name: 'address', type: 'string', value: 'HOST:PORT', help: 'address to listen on and announce; port 0 picks one (or the second positional)' },
+  { name: 'data-dir', type: 'string', value: 'DIR', help: 'data directory (default ./data/node-<id>)' },
+  { name: 'listen', type: 'string', value: 'HOST:PORT', help: 'listen here, announce --address (behind a proxy or NAT)' },
+  { name: 'engine', type: 'string', value: 'wasm|js', help: 'LSM hot-path twin (default wasm)' },
+  { name: 'snapshot-entries', type: 'string', value: 'N', help: 'applied entries between snapshots (default 100000)' },
+  { name: 'compact-keep-entries', type: 'string', value: 'N', help: 'log entries kept behind a snapshot (default 5000)' },
+  { name: 'metrics-address', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics over HTTP here' },
+  { name: 'log-level', type: 'string', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
+  { name: 'history-file', type: 'string', value: 'FILE', help: 'prompt history on a terminal (default ~/.lsmraft_history)' },
+  { name: 'verbose', short: 'v', type: 'boolean', help: 'diagnostic lines on stderr' },
+  ...COMMON,
+];
+
+export const KV_SERVER_USAGE = 'usage: kv-server <id> <host:port> [options]';
+
+export function kvServerHelp(): string {
+  return `${KV_SERVER_USAGE}
+
+Runs one lsmraft node and reads commands from stdin (type help at the prompt).
+Every option is also an environment variable, LSMRAFT_ + the option in upper snake case
+(--data-dir is LSMRAFT_DATA_DIR), and a key of the --config file (data-dir: ...).
+Precedence: command line > environment > config file > default.
+
+options:
+${optionsHelp(KV_SERVER_OPTIONS)}
+
+exit codes: 0 after exit, a signal or this node's removal; 1 start failed or stopped on an error;
+2 bad arguments.`;
+}
 
 export interface KvServerArgs {
   id: number;
@@ -26,125 +68,174 @@ export interface KvServerArgs {
   engine: 'wasm' | 'js';
   snapshotEntries: number | undefined;
   compactKeepEntries: number | undefined;
-  /** Where to serve /metrics, /health and /ready; undefined: nowhere. */
+  /** HTTP address of the metrics endpoint (the node option of the same name serves it). */
   metricsAddress: string | undefined;
-  /** --log-level, or debug with --verbose; default info. */
-  logLevel: LogLevel;
+  /** The node's log level (the node option of the same name applies it). */
+  logLevel: LogLevel | undefined;
+  historyFile: string | undefined;
   verbose: boolean;
 }
 
-/** Splits argv into positionals and `--name value` / `--flag` options (flags listed in `booleans`). */
-function splitArgs(argv: readonly string[], booleans: ReadonlySet<string>, valued: ReadonlySet<string>): { positional: string[]; options: Map<string, string> } {
-  const positional: string[] = [];
-  const options = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) {
-      positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-    if (booleans.has(name)) {
-      if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
-      options.set(name, 'true');
-      continue;
-    }
-    if (!valued.has(name)) throw new UsageError(`unknown option --${name}`);
-    const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined || value.length === 0) throw new UsageError(`option --${name} needs a value`);
-    options.set(name, value);
-  }
-  return { positional, options };
+function positionalOrOption(r: OptionReader, positional: string | undefined, name: string, what: string): string {
+  if (positional !== undefined) return positional;
+  const v = r.string(name);
+  if (v === undefined) throw new UsageError(`missing ${what} (give it as an argument, --${name} or ${envName(name)})`);
+  return v;
 }
 
-export function parsePositiveInt(s: string, what: string): number {
-  if (!/^[0-9]{1,15}$/.test(s) || Number(s) <= 0) throw new UsageError(`${what} must be a positive integer, got "${s}"`);
-  return Number(s);
-}
-
-function parseNonNegativeInt(s: string, what: string): number {
-  if (!/^[0-9]{1,15}$/.test(s)) throw new UsageError(`${what} must be a non-negative integer, got "${s}"`);
-  return Number(s);
-}
-
-export function checkAddress(s: string): string {
-  try {
-    parseAddress(s);
-  } catch (err) {
-    if (!(err instanceof InvalidArgumentError)) throw err;
-    throw new UsageError(`bad address "${s}": expected host:port`);
-  }
-  return s;
-}
-
-export function parseKvServerArgs(argv: readonly string[]): KvServerArgs {
-  const { positional, options } = splitArgs(argv, new Set(['verbose']), new Set(['data-dir', 'listen', 'engine', 'snapshot-entries', 'compact-keep-entries', 'metrics-address', 'log-level']));
-  if (positional.length !== 2) throw new UsageError(`expected <id> and <host:port>, got ${positional.length} argument(s)`);
-  const id = parsePositiveInt(positional[0]!, 'id');
-  const address = checkAddress(positional[1]!);
-  const engine = options.get('engine') ?? 'wasm';
-  if (engine !== 'wasm' && engine !== 'js') throw new UsageError(`--engine must be wasm or js, got "${engine}"`);
-  const se = options.get('snapshot-entries');
-  const ck = options.get('compact-keep-entries');
-  const listen = options.get('listen');
-  if (listen !== undefined && parseAddress(address).port === 0) throw new UsageError('--listen needs <host:port> with a port other than 0');
-  const metrics = options.get('metrics-address');
-  const level = options.get('log-level') ?? (options.has('verbose') ? 'debug' : 'info');
-  if (!isLogLevel(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Parsed<KvServerArgs> {
+  const raw = resolveOptions(KV_SERVER_OPTIONS, argv, env);
+  const r = new OptionReader(raw);
+  if (r.flag('help')) return { kind: 'help' };
+  if (r.flag('version')) return { kind: 'version' };
+  const pos = raw.positionals;
+  if (pos.length > 2) throw new UsageError(`unexpected argument "${pos[2]}" (expected <id> <host:port>)`);
+  const idText = positionalOrOption(r, pos[0], 'id', '<id>');
+  const id = parsePositiveInt(idText, pos[0] === undefined ? r.label('id') : '<id>');
+  const addressText = positionalOrOption(r, pos[1], 'address', '<host:port>');
+  const address = checkAddress(addressText, pos[1] === undefined ? r.label('address') : '<host:port>');
+  const listenAddress = r.address('listen');
+  if (listenAddress !== undefined && parseAddress(address).port === 0) throw new UsageError(`${r.label('listen')} needs <host:port> with a port other than 0`);
   return {
-    id,
-    address,
-    listenAddress: listen === undefined ? undefined : checkAddress(listen),
-    dataDir: options.get('data-dir') ?? `./data/node-${id}`,
-    engine,
-    snapshotEntries: se === undefined ? undefined : parsePositiveInt(se, '--snapshot-entries'),
-    compactKeepEntries: ck === undefined ? undefined : parseNonNegativeInt(ck, '--compact-keep-entries'),
-    metricsAddress: metrics === undefined ? undefined : checkAddress(metrics),
-    logLevel: level,
-    verbose: options.has('verbose'),
+    kind: 'run',
+    args: {
+      id,
+      address,
+      listenAddress,
+      dataDir: r.string('data-dir') ?? `./data/node-${id}`,
+      engine: r.oneOf('engine', ['wasm', 'js'] as const) ?? 'wasm',
+      snapshotEntries: r.positiveInt('snapshot-entries'),
+      compactKeepEntries: r.nonNegativeInt('compact-keep-entries'),
+      metricsAddress: r.address('metrics-address'),
+      logLevel: r.oneOf('log-level', LOG_LEVELS),
+      historyFile: r.string('history-file'),
+      verbose: r.flag('verbose'),
+    },
   };
 }
 
-export const KVCTL_USAGE =
-  'usage: kvctl --servers host:port[,host:port...] [--timeout MS] put <key> <value> | get <key> | del <key> | scan [<from> [<to>]] [--limit N] | status | members | add <id> <host:port> | remove <id> | transfer <id>';
+// ---- kvctl ------------------------------------------------------------------------------------
+
+export const OUTPUT_FORMATS = ['simple', 'json', 'table'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export const KVCTL_OPTIONS: readonly OptionSpec[] = [
+  { name: 'servers', type: 'string', value: 'HOST:PORT,...', help: 'the servers to try, comma-separated (required)' },
+  { name: 'timeout', type: 'string', value: 'DURATION', help: 'deadline of the command, retries included: 1500 (ms), 5s, 1m (default 10s)' },
+  { name: 'output', short: 'o', type: 'string', value: 'simple|json|table', help: 'output format (default simple)' },
+  { name: 'hex', type: 'boolean', help: 'print keys and values as hex' },
+  { name: 'base64', type: 'boolean', help: 'print keys and values as base64' },
+  { name: 'limit', type: 'string', value: 'N', help: 'scan: at most N pairs (default 1000)' },
+  { name: 'prefix', type: 'string', value: 'P', help: 'scan: only keys starting with P' },
+  { name: 'reverse', type: 'boolean', help: 'scan: the last keys of the range, in descending order' },
+  { name: 'keys-only', type: 'boolean', help: 'scan: print keys only' },
+  { name: 'value-file', type: 'string', value: 'FILE', help: 'put: read the value from FILE (or give the value as -: stdin)' },
+  ...COMMON,
+];
+
+export const KVCTL_USAGE = 'usage: kvctl [options] <command> [args]';
+
+interface CommandShape {
+  args: readonly string[];
+  /** How many of `args` are required. */
+  required: number;
+  help: string;
+}
+
+export const KVCTL_COMMANDS: Readonly<Record<string, CommandShape>> = {
+  put: { args: ['<key>', '<value>'], required: 1, help: 'store key = value (value - reads stdin; or --value-file)' },
+  get: { args: ['<key>'], required: 1, help: 'print the value; nothing and exit 1 if there is none' },
+  del: { args: ['<key>'], required: 1, help: 'delete key' },
+  scan: { args: ['[<from>', '[<to>]]'], required: 0, help: 'key = value pairs, bounds inclusive (--limit, --prefix, --reverse, --keys-only)' },
+  status: { args: [], required: 0, help: "the answering node's status" },
+  members: { args: [], required: 0, help: 'the members' },
+  add: { args: ['<id>', '<host:port>'], required: 2, help: 'add an empty node as a member' },
+  remove: { args: ['<id>'], required: 1, help: 'remove a member' },
+  transfer: { args: ['<id>'], required: 1, help: 'hand leadership to member id' },
+};
+
+export function kvctlHelp(): string {
+  const cmds = Object.entries(KVCTL_COMMANDS).map(([name, c]) => `${name} ${c.args.join(' ')}`.trim());
+  const width = Math.max(...cmds.map((c) => c.length));
+  const lines = Object.values(KVCTL_COMMANDS).map((c, i) => `  ${cmds[i]!.padEnd(width)}  ${c.help}`);
+  return `${KVCTL_USAGE}
+
+One request to an lsmraft cluster. Every option is also an environment variable, LSMRAFT_ + the
+option in upper snake case (--servers is LSMRAFT_SERVERS), and a key of the --config file.
+Precedence: command line > environment > config file > default.
+
+commands:
+${lines.join('\n')}
+
+options:
+${optionsHelp(KVCTL_OPTIONS)}
+
+exit codes: 0 success; 1 get found no such key; 2 bad arguments; 3 the request failed.`;
+}
 
 export interface KvctlArgs {
   servers: string[];
   timeoutMs: number;
+  output: OutputFormat;
+  encoding: 'hex' | 'base64' | undefined;
   limit: number;
+  prefix: string | undefined;
+  reverse: boolean;
+  keysOnly: boolean;
+  valueFile: string | undefined;
   command: string;
   args: string[];
 }
 
-const KVCTL_ARITY: Record<string, [number, number]> = {
-  put: [2, 2], get: [1, 1], del: [1, 1], scan: [0, 2], status: [0, 0], members: [0, 0], add: [2, 2], remove: [1, 1], transfer: [1, 1],
-};
+/** Options that make sense for one command only; anywhere else they are a usage error. */
+const COMMAND_ONLY: Readonly<Record<string, string>> = { limit: 'scan', prefix: 'scan', reverse: 'scan', 'keys-only': 'scan', 'value-file': 'put' };
 
-export function parseKvctlArgs(argv: readonly string[]): KvctlArgs {
-  const { positional, options } = splitArgs(argv, new Set(), new Set(['servers', 'timeout', 'limit']));
-  const serversText = options.get('servers');
-  if (serversText === undefined) throw new UsageError('--servers is required');
-  const servers = serversText.split(',').filter((s) => s.length > 0).map(checkAddress);
-  if (servers.length === 0) throw new UsageError('--servers lists no address');
-  const command = positional[0];
-  if (command === undefined) throw new UsageError('no command given');
-  const arity = KVCTL_ARITY[command];
-  if (arity === undefined) throw new UsageError(`unknown command "${command}"`);
-  const args = positional.slice(1);
-  if (args.length < arity[0] || args.length > arity[1]) throw new UsageError(`wrong number of arguments for ${command}`);
-  if (command === 'add') {
-    parsePositiveInt(args[0]!, 'id');
-    checkAddress(args[1]!);
+export function parseKvctlArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Parsed<KvctlArgs> {
+  const raw = resolveOptions(KVCTL_OPTIONS, argv, env);
+  const r = new OptionReader(raw);
+  if (r.flag('help')) return { kind: 'help' };
+  if (r.flag('version')) return { kind: 'version' };
+  const [command, ...args] = raw.positionals;
+  if (command === undefined) throw new UsageError(`no command given (one of ${Object.keys(KVCTL_COMMANDS).join(', ')})`);
+  const shape = KVCTL_COMMANDS[command];
+  if (shape === undefined) throw new UsageError(`unknown command "${command}" (one of ${Object.keys(KVCTL_COMMANDS).join(', ')})`);
+  for (const [opt, only] of Object.entries(COMMAND_ONLY)) {
+    // From the environment or a config file such an option is a default, not a mistake.
+    if (only !== command && raw.values.get(opt)?.source === 'flag') throw new UsageError(`--${opt} applies to ${only} only`);
   }
-  if (command === 'remove' || command === 'transfer') parsePositiveInt(args[0]!, 'id');
-  const timeout = options.get('timeout');
-  const limit = options.get('limit');
+  const valueFile = command === 'put' ? r.string('value-file') : undefined;
+  const required = command === 'put' && valueFile === undefined ? 2 : shape.required;
+  const allowed = command === 'put' && valueFile !== undefined ? 1 : shape.args.length;
+  if (args.length < required) throw new UsageError(`${command}: missing ${shape.args[args.length]!.replace(/[[\]]/g, '')}`);
+  if (args.length > allowed) {
+    throw new UsageError(`${command}: unexpected argument "${args[allowed]}"${command === 'put' && valueFile !== undefined ? ' (the value comes from --value-file)' : ''}`);
+  }
+  if (command === 'add') {
+    parsePositiveInt(args[0]!, 'add: <id>');
+    checkAddress(args[1]!, 'add: <host:port>');
+  }
+  if (command === 'remove' || command === 'transfer') parsePositiveInt(args[0]!, `${command}: <id>`);
+  if (command === 'scan' && r.has('prefix') && args.length > 0) throw new UsageError('scan: give either --prefix or <from> [<to>], not both');
+  const serversText = r.string('servers');
+  if (serversText === undefined) throw new UsageError('no servers given: --servers host:port[,host:port...] or LSMRAFT_SERVERS');
+  const servers = serversText.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (servers.length === 0) throw new UsageError(`${r.label('servers')} lists no address`);
+  for (const s of servers) checkAddress(s, `${r.label('servers')}: address`);
+  if (r.flag('hex') && r.flag('base64')) throw new UsageError('give --hex or --base64, not both');
   return {
-    servers,
-    timeoutMs: timeout === undefined ? 10_000 : parsePositiveInt(timeout, '--timeout'),
-    limit: limit === undefined ? 1000 : parsePositiveInt(limit, '--limit'),
-    command,
-    args,
+    kind: 'run',
+    args: {
+      servers,
+      timeoutMs: r.durationMs('timeout') ?? 10_000,
+      output: r.oneOf('output', OUTPUT_FORMATS) ?? 'simple',
+      encoding: r.flag('hex') ? 'hex' : r.flag('base64') ? 'base64' : undefined,
+      limit: r.positiveInt('limit') ?? 1000,
+      prefix: r.string('prefix'),
+      reverse: r.flag('reverse'),
+      keysOnly: r.flag('keys-only'),
+      valueFile,
+      command,
+      args,
+    },
   };
 }

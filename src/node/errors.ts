@@ -4,7 +4,7 @@
  * LsmraftError with a stable code from src/errors.ts; callers match on `code`, never the message.
  *
  * Codes say truthfully whether the operation certainly did not happen (KV_ERR_NOT_LEADER,
- * KV_ERR_MEMBERSHIP, KV_ERR_STOPPED, KV_ERR_BAD_FRAME, KV_ERR_INVALID_ARGUMENT,
+ * KV_ERR_MEMBERSHIP, KV_ERR_STOPPED, KV_ERR_REMOVED, KV_ERR_BAD_FRAME, KV_ERR_INVALID_ARGUMENT,
  * KV_ERR_SESSION_EXPIRED, KV_ERR_SESSION_SEQ_DISCARDED) or its outcome is unknown (KV_ERR_TIMEOUT,
  * KV_ERR_CONNECTION_CLOSED). docs/client-guarantees.md is the user's version of this list.
  */
@@ -109,6 +109,16 @@ export class SessionExpiredError extends LsmraftError {
 export class SessionSeqDiscardedError extends LsmraftError {
   constructor(sessionId: number, seq: number, firstOutstandingSeq: number) {
     super('KV_ERR_SESSION_SEQ_DISCARDED', `session ${sessionId}: seq ${seq} is below the first outstanding seq ${firstOutstandingSeq}; its response was discarded and it is not applied again`);
+  }
+}
+
+/**
+ * This node was removed from the cluster (it applied its own removal): it serves nothing more, and
+ * a request it refuses was certainly not applied. A client tries another member.
+ */
+export class NodeRemovedError extends LsmraftError {
+  constructor(id: number) {
+    super('KV_ERR_REMOVED', `node ${id} was removed from the cluster and serves no requests; ask another member`);
   }
 }
 

@@ -28,6 +28,8 @@ export interface FrameRouterHost {
   readonly snapshots: SnapshotShipper;
   log(line: string): void;
   isRunning(): boolean;
+  /** Removed from the cluster: client requests are still answered (with KV_ERR_REMOVED), nothing else. */
+  isRemoved(): boolean;
   joining(): boolean;
   /** Records a member's address and connects to it. */
   addPeer(id: NodeId, address: string): void;
@@ -45,7 +47,7 @@ export class FrameRouter {
   /** The transport's onFrame: throws BadFrameError for a payload that does not decode. */
   onFrame(frame: DecodedFrame, conn: Connection): void {
     const h = this.h;
-    if (!h.isRunning()) return;
+    if (!h.isRunning() && !(h.isRemoved() && frame.type === FrameType.CLIENT_REQUEST)) return;
     switch (frame.type) {
       case FrameType.HELLO: {
         // A peer this node has no address for (it learns of members through conf changes and

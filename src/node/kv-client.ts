@@ -53,7 +53,7 @@ export interface KvClientOptions {
 /** Attempt bound of remove and transfer: longer than a node's own deadlines (5 s each) plus forwarding. */
 const ADMIN_ATTEMPT_MS = 25_000;
 
-const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_CONNECTION_CLOSED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
+const RETRIABLE = new Set(['KV_ERR_NOT_LEADER', 'KV_ERR_STOPPED', 'KV_ERR_REMOVED', 'KV_ERR_CONNECTION_CLOSED', 'KV_ERR_TIMEOUT', 'RAFT_ERR_PROPOSAL_DROPPED']);
 
 /** Pause before the first retry of a call; doubled per retry up to RETRY_PAUSE_MS_MAX. */
 const RETRY_PAUSE_MS_MIN = 10;

@@ -33,6 +33,7 @@
  * nothing a peer or client sends can crash the process (frame-router.ts).
  */
 import type { TreeStats } from '../lsm/db.js';
+import { LsmraftError } from '../errors.js';
 import type { FileSystem } from '../lsm/fs.js';
 import { RawNode } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Message, NodeId, Role, Snapshot, SoftState } from '../raft/types.js';
@@ -42,7 +43,7 @@ import { removeCreatedDataDir, missingAncestor } from './fresh-data-dir.js';
 import { serveClientRequest } from './client-service.js';
 import { encodeMessage } from './codec.js';
 import { RaftDriver } from './driver.js';
-import { MembershipError, NodeStoppedError, type LeaderInfo } from './errors.js';
+import { MembershipError, NodeRemovedError, NodeStoppedError, type LeaderInfo } from './errors.js';
 import { FrameRouter } from './frame-router.js';
 import { FrameType } from './frame.js';
 import { formatClusterId, type NodeIdentity } from './identity.js';
@@ -59,6 +60,7 @@ import {
   PEER_QUEUE_BYTES_MAX,
   PEER_QUEUE_FRAMES_MAX,
   raftConfig,
+  REMOVAL_WATCH,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
   resolveNodeOptions,
@@ -69,6 +71,7 @@ import { lineLogger, type Logger } from './node-logger.js';
 import { NodeMonitor } from './node-monitor.js';
 import { memberList, nodeStatus, type MemberInfo, type NodeStatus } from './node-status.js';
 import { closeNodeStorage, openNodeStorage } from './node-storage.js';
+import { RemovalWatch } from './removal-watch.js';
 import { RequestPath } from './request-path.js';
 import { snapshotIdOf } from './snapshot/checkpoint.js';
 import { installSnapshot } from './snapshot/install.js';
@@ -100,13 +103,15 @@ export class KvNode {
   private readonly router: FrameRouter;
   private driver!: RaftDriver;
   private ticker!: Ticker;
+  private removalWatch!: RemovalWatch;
   private role: Role = 'follower';
   /** The Raft term, as of the last Ready's hard state. */
   private term = 0;
   /** Term of the last applied entry: writes proposed before it are decided (request-path.ts). */
   private appliedTerm = 0;
   private leaderId: NodeId = 0;
-  private state: 'running' | 'stopping' | 'stopped' = 'running';
+  /** `removed`: this node applied its own removal; requests fail with KV_ERR_REMOVED until stop(). */
+  private state: 'running' | 'removed' | 'stopping' | 'stopped' = 'running';
   private stopPromise: Promise<void> | undefined;
   private joining = false;
   /** Chain of address book writes (each waits for the one before). */
@@ -117,6 +122,8 @@ export class KvNode {
   private readonly monitor: NodeMonitor;
   /** The session of this node's own API writes (put, delete): exactly-once like a client's. */
   private readonly ownSession: ClientSession;
+  /** Wall time (ms) of the last Raft message received from each peer, for members()' lastContactMs. */
+  private readonly lastHeardAt = new Map<NodeId, number>();
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -234,10 +241,12 @@ export class KvNode {
         for (const [pid, address] of this.book.entries()) if (pid !== this.id) this.transport.setPeer(pid, address);
         this.writeBook().catch(() => undefined); // a failure reaches onFatal through bookWrites
       },
+      isRemoved: () => this.state === 'removed',
       serveClient: (req) => serveClientRequest(this, req),
       reply: (conn, type, payload) => this.transport.reply(conn, type, payload),
       step: (m) => {
         this.monitor.messageReceived(m);
+        this.lastHeardAt.set(m.from, Date.now());
         this.driver.rawNode.step(this.role === 'leader' && m.type === 'prop' ? this.stamped(m) : m);
         this.driver.kick();
       },
@@ -337,6 +346,19 @@ export class KvNode {
     });
     this.ticker.start();
     this.monitor.start();
+    this.removalWatch = new RemovalWatch({
+      id: this.id,
+      clusterId: () => formatClusterId(this.identity.clusterId),
+      isMember: () => {
+        const conf = this.driver.rawNode.status().conf;
+        return conf.voters.includes(this.id) || conf.learners.includes(this.id);
+      },
+      appliedIndex: () => this.sm?.appliedIndex ?? 0,
+      leaderKnown: () => this.leaderId !== 0 || this.joining,
+      peerAddresses: () => [...this.book.entries()].filter(([id]) => id !== this.id).map(([, address]) => address),
+      removed: (leaderId) => this.becomeRemoved(`as leader ${leaderId} reports (this node missed the entry)`),
+    }, REMOVAL_WATCH);
+    this.removalWatch.start();
     const st = this.driver.rawNode.status();
     this.log.info(
       { component: 'raft', address: this.advertise, cluster: formatClusterId(this.identity.clusterId), voters: st.conf.voters, applied: st.applied, metrics: this.monitor.address },
@@ -396,7 +418,13 @@ export class KvNode {
   }
 
   private checkRunning(): void {
+    if (this.state === 'removed') throw new NodeRemovedError(this.id);
     if (this.state !== 'running') throw new NodeStoppedError(`node ${this.id} is stopped`);
+  }
+
+  /** Local inspection (lsm g/r/s) needs the tree open only: a removed node's stays readable. */
+  private checkOpen(): void {
+    if (this.state !== 'running' && this.state !== 'removed') throw new NodeStoppedError(`node ${this.id} is stopped`);
   }
 
   // ---- public API: data ---------------------------------------------------------------------
@@ -463,20 +491,20 @@ export class KvNode {
 
   /** This node's local state, no consensus (what `lsm g` shows): may lag the leader. */
   localGet(key: KeyInput): Uint8Array | undefined {
-    this.checkRunning();
+    this.checkOpen();
     return this.stateMachine().get(toKey(key));
   }
 
   /** This node's local range, both bounds inclusive (what `lsm r` shows). */
   localScan(from?: KeyInput, to?: KeyInput, limit = 1000): Array<[Uint8Array, Uint8Array]> {
-    this.checkRunning();
+    this.checkOpen();
     const range = toScanRange(from, to, limit);
     return this.stateMachine().scan(range.from, range.to, range.limit);
   }
 
   /** The state tree's structure: levels, files, sizes, key ranges (what `lsm s` prints). */
   lsmDescribe(): string {
-    this.checkRunning();
+    this.checkOpen();
     const d = this.stateMachine().describe();
     return `applied index ${d.appliedIndex} (durable ${d.durableAppliedIndex})\n${d.tree.toString()}`;
   }
@@ -501,7 +529,7 @@ export class KvNode {
   /** The members as this node knows them (match indexes only on the leader). */
   members(): MemberInfo[] {
     this.checkRunning();
-    return memberList(this.driver.rawNode.status(), this.book, this.id);
+    return memberList(this.driver.rawNode.status(), this.book, this.id, this.lastHeardAt, Date.now());
   }
 
   /**
@@ -538,6 +566,7 @@ export class KvNode {
   private async stopInner(): Promise<void> {
     this.state = 'stopping';
     this.ticker?.stop();
+    this.removalWatch?.stop();
     await this.driver?.stop();
     this.path.stop(new NodeStoppedError(`node ${this.id} stopped`));
     await this.snapshots.close();
@@ -622,8 +651,9 @@ export class KvNode {
       if (id !== this.id) {
         this.book.delete(id);
         this.transport.removePeer(id);
+        this.lastHeardAt.delete(id);
       } else {
-        this.log.warn({ component: 'membership', index }, `node ${this.id}: this node was removed from the cluster at index ${index}`);
+        this.becomeRemoved(`at index ${index}`);
       }
     } else {
       // A committed add names its member's address (addMember checks it before proposing). One
@@ -645,6 +675,24 @@ export class KvNode {
       { component: 'membership', change: cc.type, member: id, index, voters: conf.voters, learners: conf.learners },
       `node ${this.id}: applied ${cc.type} ${id} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`,
     );
+  }
+
+  /**
+   * This node applied its own removal: it must not campaign (its ticker stops; the core would not
+   * let a non-member campaign either), every new request fails at once with KV_ERR_REMOVED
+   * (certainly not applied), and the requests waiting now fail at once too, rather than waiting out
+   * their deadline. Those fail with KV_ERR_TIMEOUT, outcome unknown: a write this node forwarded may
+   * have been committed after the removal entry, which this node will never apply. The driver keeps
+   * running until stop(), so the Ready in progress completes.
+   */
+  private becomeRemoved(how: string): void {
+    if (this.state !== 'running') return;
+    this.state = 'removed';
+    this.ticker.stop();
+    this.removalWatch.stop();
+    this.path.stop(new LsmraftError('KV_ERR_TIMEOUT', `node ${this.id} was removed from the cluster with this request pending; its outcome is unknown (ask another member)`));
+    this.log.warn({ component: 'membership' }, `node ${this.id}: this node was removed from the cluster ${how}; it serves no more requests`);
+    this.opts.onRemoved();
   }
 
   // ---- peers and the address book --------------------------------------------------------------

@@ -25,6 +25,8 @@ export const PEER_QUEUE_BYTES_MAX = 64 * MiB;
 export const RECONNECT_DELAY_MS_MIN = 20;
 export const RECONNECT_DELAY_MS_MAX = 500;
 export const PEER_CONNECT_TIMEOUT_MS = 500;
+/** A node leaderless for 3 s asks its peers whether it is still a member (removal-watch.ts). */
+export const REMOVAL_WATCH = { checkEveryMs: 500, leaderlessMsMin: 3000, askTimeoutMs: 1000 } as const;
 /** Raft flow control (RaftConfig): bytes of entries per append message, appends and bytes in flight per follower. */
 export const APPEND_BYTES_MAX = 1 * MiB;
 export const APPENDS_IN_FLIGHT_MAX = 256;
@@ -95,6 +97,11 @@ export interface KvNodeOptions {
   metricsAddress?: string;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
   onFatal?: (err: unknown) => void;
+  /**
+   * This node applied its own removal from the cluster: every request now fails at once with
+   * KV_ERR_REMOVED; the caller should stop() it. Default: nothing.
+   */
+  onRemoved?: () => void;
 }
 
 export interface ResolvedNodeOptions {
@@ -115,6 +122,7 @@ export interface ResolvedNodeOptions {
   metricsAddress: string | undefined;
   clockMs: () => number;
   onFatal: (err: unknown) => void;
+  onRemoved: () => void;
 }
 
 function intOpt(name: string, v: number | undefined, fallback: number, min: number, max: number): number {
@@ -166,6 +174,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     logger,
     clockMs: o.clockMs ?? Date.now,
     metricsAddress: o.metricsAddress,
+    onRemoved: o.onRemoved ?? (() => {}),
     onFatal: o.onFatal ?? ((err) => logger.fatal({ err }, 'node stopped on an error')),
   };
 }

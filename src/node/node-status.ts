@@ -14,6 +14,12 @@ export interface MemberInfo {
   /** Highest log index known replicated on that member (known only on the leader). */
   match: number | undefined;
   isSelf: boolean;
+  /**
+   * Milliseconds since this node last received a Raft message from that member; undefined if it
+   * never did since it started. On the leader every member answers heartbeats, so this is each
+   * member's reachability; a follower hears from the leader only.
+   */
+  lastContactMs: number | undefined;
 }
 
 export interface NodeStatus {
@@ -69,8 +75,8 @@ export function nodeStatus(st: CoreStatus, book: AddressBook, local: LocalStatus
   };
 }
 
-/** The members of the core's configuration, by id. */
-export function memberList(st: CoreStatus, book: AddressBook, selfId: NodeId): MemberInfo[] {
+/** The members of the core's configuration, by id; `lastHeardAt` is the wall time of the last message from a member. */
+export function memberList(st: CoreStatus, book: AddressBook, selfId: NodeId, lastHeardAt: ReadonlyMap<NodeId, number>, nowMs: number): MemberInfo[] {
   const out: MemberInfo[] = [];
   const add = (id: NodeId, learner: boolean): void => {
     out.push({
@@ -79,6 +85,7 @@ export function memberList(st: CoreStatus, book: AddressBook, selfId: NodeId): M
       role: id === st.lead ? 'leader' : learner ? 'learner' : 'follower',
       match: st.progress?.get(id)?.match,
       isSelf: id === selfId,
+      lastContactMs: id === selfId || !lastHeardAt.has(id) ? undefined : Math.max(0, nowMs - lastHeardAt.get(id)!),
     });
   };
   for (const id of st.conf.voters) add(id, false);

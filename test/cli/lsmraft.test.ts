@@ -2,7 +2,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runScript, type ScriptResult } from '../helpers/run-script.js';
+import { runCli, type ScriptResult } from '../helpers/run-script.js';
 import { flipByte, smallTreeFixture } from '../helpers/small-tree.js';
 
 const fixture = smallTreeFixture('lsmraft-cli-');
@@ -15,7 +15,7 @@ function unlockedCopy(): string {
 }
 
 function lsmraft(args: string[]): Promise<ScriptResult> {
-  return runScript('src/cli/lsmraft.ts', args, 30_000);
+  return runCli('lsmraft.ts', args, { timeoutMs: 30_000 });
 }
 
 describe('lsmraft CLI', () => {

@@ -11,6 +11,13 @@ import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
+/** The test process's environment minus LSMRAFT_* options (LSMRAFT_INVARIANTS stays on). */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LSMRAFT_') || k === 'LSMRAFT_INVARIANTS') env[k] = v;
+  return { ...env, ...extra };
+}
+
 export interface ServerOptions {
   id: number;
   /** Default 127.0.0.1:0 (a free port; read `address` once started). */
@@ -22,6 +29,10 @@ export interface ServerOptions {
   compiled?: boolean;
   /** Bound on the wait for the "listening on" line. Default 20 s. */
   startTimeoutMs?: number;
+  /** The whole command line instead of `<id> <address> --data-dir ... --engine ... --verbose`. */
+  args?: string[];
+  /** Added to the environment (which loses any LSMRAFT_* option variable of the test's shell). */
+  env?: Record<string, string>;
 }
 
 export class ServerProcess {
@@ -133,9 +144,9 @@ const started = new Set<ServerProcess>();
 /** Spawns a kv-server and waits until it prints its listening address. */
 export async function startServer(o: ServerOptions): Promise<ServerProcess> {
   // --verbose: the node's diagnostics go to stderr, whose tail a failing wait prints.
-  const args = [String(o.id), o.address ?? '127.0.0.1:0', '--data-dir', o.dataDir, '--engine', o.engine ?? 'js', '--verbose', ...(o.extraArgs ?? [])];
+  const args = o.args ?? [String(o.id), o.address ?? '127.0.0.1:0', '--data-dir', o.dataDir, '--engine', o.engine ?? 'js', '--verbose', ...(o.extraArgs ?? [])];
   const nodeArgs = o.compiled === true ? [join(REPO_ROOT, 'dist', 'cli', 'kv-server.js'), ...args] : ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'kv-server.ts'), ...args];
-  const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LSMRAFT_INVARIANTS: '1' } });
+  const child = spawn(process.execPath, nodeArgs, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv({ LSMRAFT_INVARIANTS: '1', ...o.env }) });
   const p = new ServerProcess(o.id, o.dataDir, child);
   started.add(p);
   void p.exited.then(() => started.delete(p));

@@ -1,29 +1,51 @@
-/** Runs a TypeScript entry point of the repository as a child process (through tsx), bounded in time. */
+/**
+ * Runs a TypeScript entry point of the repository to completion as a child process, through tsx:
+ * its exit code, stdout and stderr, with a bounded wait (the child is killed with SIGKILL after
+ * `timeoutMs`). The child's environment is the test's without LSMRAFT_* option variables (a
+ * developer's shell must not change a test), plus `env`.
+ */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from './cluster.js';
+import { cleanEnv, REPO_ROOT } from './cluster.js';
 
 export interface ScriptResult {
   code: number | null;
   stdout: string;
   stderr: string;
+  elapsedMs: number;
 }
 
-/** `script` is relative to the repository root; the child is killed (SIGKILL) after `timeoutMs`. */
-export function runScript(script: string, args: readonly string[], timeoutMs = 20_000): Promise<ScriptResult> {
+export interface RunOptions {
+  env?: Record<string, string>;
+  /** Written to stdin, which is then closed. */
+  input?: string | Uint8Array;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** `script` is relative to the repository root. */
+export function runScript(script: string, args: readonly string[], o: RunOptions = {}): Promise<ScriptResult> {
+  const timeoutMs = o.timeoutMs ?? 20_000;
+  const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], { cwd: REPO_ROOT });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], { cwd: o.cwd ?? REPO_ROOT, env: cleanEnv(o.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(o.input ?? '');
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${script} ${args.join(' ')} did not exit within ${timeoutMs} ms`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, elapsedMs: Date.now() - t0 });
     });
   });
+}
+
+/** A program of src/cli (kv-server.ts, kvctl.ts, lsmraft.ts). */
+export function runCli(program: string, args: readonly string[], o: RunOptions = {}): Promise<ScriptResult> {
+  return runScript(join('src', 'cli', program), args, o);
 }
