@@ -10,6 +10,7 @@
  * (KV_ERR_CONNECTION_CLOSED / KV_ERR_BAD_FRAME: the outcome of a request in flight is unknown).
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { InvalidArgumentError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { parseAddress } from './address.js';
@@ -33,6 +34,11 @@ export interface ClientConnectionOptions {
   clusterId?: bigint;
   /** Sender id in the frames sent; default 0 (a client). */
   senderId?: number;
+  /**
+   * Speak TLS (tls-options.ts: resolveClientTls, or NodeTls.dialPeer for a node); host and port
+   * come from the address. Connected means handshake done: connectTimeoutMs bounds both.
+   */
+  tls?: tls.ConnectionOptions;
   log?: (line: string) => void;
 }
 
@@ -64,7 +70,7 @@ export class ClientConnection {
   private constructor(
     readonly address: string,
     private readonly socket: net.Socket,
-    private readonly opts: Required<Omit<ClientConnectionOptions, 'log'>> & Pick<ClientConnectionOptions, 'log'>,
+    private readonly opts: Required<Omit<ClientConnectionOptions, 'log' | 'tls'>> & Pick<ClientConnectionOptions, 'log'>,
   ) {
     this.decoder = new FrameDecoder(opts.frameBytesMax);
   }
@@ -82,7 +88,8 @@ export class ClientConnection {
       log: options.log,
     };
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const secure = options.tls;
+      const socket = secure === undefined ? net.connect({ host, port }) : tls.connect({ ...secure, host, port });
       socket.setNoDelay(true);
       const cc = new ClientConnection(address, socket, opts);
       let settled = false;
@@ -102,7 +109,7 @@ export class ClientConnection {
       });
       socket.on('close', () => cc.fail(new ConnectionClosedError(address, 'closed by the server')));
       socket.on('data', (chunk: Buffer) => cc.onData(chunk));
-      socket.on('connect', () => {
+      socket.on(secure === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         if (settled) return;
         settled = true;
