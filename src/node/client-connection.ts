@@ -65,6 +65,8 @@ export class ClientConnection {
   private readonly waiting: Waiting[] = [];
   private nextRequestId = 1;
   private closedWhy: Error | undefined;
+  /** Whether the server sent anything: a TLS node closes a plain-text connection unanswered. */
+  private answered = false;
   private readonly decoder: FrameDecoder;
 
   private constructor(
@@ -107,7 +109,7 @@ export class ClientConnection {
         }
         cc.fail(new ConnectionClosedError(address, err.message, { cause: err }));
       });
-      socket.on('close', () => cc.fail(new ConnectionClosedError(address, 'closed by the server')));
+      socket.on('close', () => cc.fail(new ConnectionClosedError(address, cc.closedBeforeAnswerWhy(secure !== undefined))));
       socket.on('data', (chunk: Buffer) => cc.onData(chunk));
       socket.on(secure === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
@@ -183,6 +185,7 @@ export class ClientConnection {
 
   private onData(chunk: Uint8Array): void {
     if (this.closedWhy !== undefined) return;
+    this.answered = true;
     this.decoder.push(chunk);
     const framesMax = framesInChunkMax(chunk.length);
     for (let i = 0; i <= framesMax; i++) {
@@ -208,6 +211,15 @@ export class ClientConnection {
       p.resolve(res);
       this.startWaiting();
     }
+  }
+
+  /**
+   * Why the server closed the connection, for the error: a node that speaks TLS closes a plain-text
+   * connection as soon as its first frame fails the handshake (docs/format/wire.md, "TLS").
+   */
+  private closedBeforeAnswerWhy(secure: boolean): string {
+    if (this.answered || this.pending.size === 0 || secure) return 'closed by the server';
+    return 'closed by the server before any answer (a node with TLS closes plain-text connections: does the client need TLS options?)';
   }
 
   /** Closes the socket and fails every pending and waiting request with `why`. */
