@@ -18,7 +18,7 @@
  * What must hold: files are read once, here, at start; an unreadable or malformed file fails the
  * start with KV_ERR_INVALID_ARGUMENT naming it. Without any option the node speaks plain text.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, constants } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { InvalidArgumentError } from '../errors.js';
@@ -27,6 +27,11 @@ import { InvalidArgumentError } from '../errors.js';
 export const PEER_SERVERNAME = 'peer.lsmraft.invalid';
 /** A handshake that takes longer is dropped (node:tls' own default is 120 s). */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * No session tickets, so no resumption (Node keeps no server-side session cache by default): a
+ * session resumed under the other server name would carry over the first handshake's verdict.
+ */
+const NO_RESUMPTION = constants.SSL_OP_NO_TICKET;
 
 /** A node's TLS options (KvNodeOptions), named as etcd's flags. */
 export interface NodeTlsOptions {
@@ -123,8 +128,8 @@ export function resolveNodeTls(o: NodeTlsOptions): NodeTls | undefined {
   const peerCa = readCa('peerTrustedCaFile', o.peerTrustedCaFile);
   const client = o.certFile === undefined ? peer : readPair('certFile', o.certFile, 'keyFile', o.keyFile);
   const clientCa = o.trustedCaFile === undefined ? undefined : readCa('trustedCaFile', o.trustedCaFile);
-  const peerContext = tls.createSecureContext({ ...peer, ca: peerCa });
-  const clientFiles = { ...client, ...(clientCa === undefined ? {} : { ca: clientCa }) };
+  const peerContext = tls.createSecureContext({ ...peer, ca: peerCa, secureOptions: NO_RESUMPTION });
+  const clientFiles = { ...client, ...(clientCa === undefined ? {} : { ca: clientCa }), secureOptions: NO_RESUMPTION };
   const clientContext = tls.createSecureContext(clientFiles);
   return {
     server: {

@@ -8,14 +8,16 @@
  * within its timeout; bad files fail the start with KV_ERR_INVALID_ARGUMENT naming the file.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as tls from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KvClient } from '../../src/node/kv-client.js';
 import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.js';
 import { FrameType } from '../../src/node/frame.js';
 import { connectClient } from '../../src/node/client-connection.js';
-import { resolveClientTls, resolveNodeTls, type NodeTls } from '../../src/node/tls-options.js';
+import { parseAddress } from '../../src/node/address.js';
+import { PEER_SERVERNAME, resolveClientTls, resolveNodeTls, type NodeTls } from '../../src/node/tls-options.js';
 import { Transport } from '../../src/node/transport.js';
 import { fromUtf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
@@ -149,6 +151,32 @@ describe.skipIf(skipReason !== undefined)('TLS', () => {
       await eventually('the signed peer was read', () => a.stats().transport.badFrames > before.badFrames, 10_000);
     }, 30_000);
   }
+
+  // With resumption on, this client's session, resumed under the peer server name, was taken for
+  // an authorized peer: its client certificate passed for a peer's.
+  it('resumes no session: a client session does not carry over to a peer connection', async () => {
+    const dir = tempDir('tls-resume');
+    cleanups.push(() => removeDir(dir));
+    const a = await startNode(1, dir, { ...peerTls(), trustedCaFile: pki.file('client-ca.crt') });
+    const { host, port } = parseAddress(a.address);
+    const files = { ca: readFileSync(pki.file('ca.crt')), cert: readFileSync(pki.file('client.crt')), key: readFileSync(pki.file('client.key')) };
+    /** One connection, ended 100 ms after its handshake: whether it resumed, and the session it was given. */
+    const dial = (extra: tls.ConnectionOptions): Promise<{ reused: boolean; session: Buffer | undefined }> => new Promise((resolve, reject) => {
+      const socket = tls.connect({ ...files, host, port, ...extra });
+      let session: Buffer | undefined;
+      let reused = false;
+      socket.on('session', (s: Buffer) => { session = s; });
+      socket.on('secureConnect', () => { reused = socket.isSessionReused(); setTimeout(() => socket.end(), 100); });
+      socket.on('error', reject);
+      socket.on('close', () => resolve({ reused, session }));
+    });
+    const first = await dial({});
+    expect(first.session).toBeDefined();
+    const before = a.stats().transport.tlsRefused;
+    const second = await dial({ session: first.session!, servername: PEER_SERVERNAME, checkServerIdentity: () => undefined });
+    expect(second.reused).toBe(false);
+    await eventually('the client certificate was refused as a peer one', () => a.stats().transport.tlsRefused > before, 5000);
+  }, 30_000);
 
   it('a node refuses to dial a peer whose certificate another CA signed, or one for another host', async () => {
     const dir = tempDir('tls-dial');
