@@ -57,4 +57,4 @@ export {
   KvNode, KvClient, NotLeaderError, MembershipError, NodeStoppedError, BadFrameError, RequestTimeoutError, ConnectionClosedError, AddressInUseError,
   SessionExpiredError, SessionSeqDiscardedError,
 } from './node/index.js';
-export type { KvNodeOptions, KvClientOptions, KeyInput, MemberInfo, NodeStatus, LeaderInfo, LogLevel, Logger } from './node/index.js';
+export type { KvNodeOptions, KvClientOptions, NodeTlsOptions, ClientTlsOptions, KeyInput, MemberInfo, NodeStatus, LeaderInfo, LogLevel, Logger } from './node/index.js';

@@ -10,6 +10,7 @@
  * (KV_ERR_CONNECTION_CLOSED / KV_ERR_BAD_FRAME: the outcome of a request in flight is unknown).
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { InvalidArgumentError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { parseAddress } from './address.js';
@@ -33,6 +34,11 @@ export interface ClientConnectionOptions {
   clusterId?: bigint;
   /** Sender id in the frames sent; default 0 (a client). */
   senderId?: number;
+  /**
+   * Speak TLS (tls-options.ts: resolveClientTls, or NodeTls.dialPeer for a node); host and port
+   * come from the address. Connected means handshake done: connectTimeoutMs bounds both.
+   */
+  tls?: tls.ConnectionOptions;
   log?: (line: string) => void;
 }
 
@@ -59,12 +65,14 @@ export class ClientConnection {
   private readonly waiting: Waiting[] = [];
   private nextRequestId = 1;
   private closedWhy: Error | undefined;
+  /** Whether the server sent anything: a TLS node closes a plain-text connection unanswered. */
+  private answered = false;
   private readonly decoder: FrameDecoder;
 
   private constructor(
     readonly address: string,
     private readonly socket: net.Socket,
-    private readonly opts: Required<Omit<ClientConnectionOptions, 'log'>> & Pick<ClientConnectionOptions, 'log'>,
+    private readonly opts: Required<Omit<ClientConnectionOptions, 'log' | 'tls'>> & Pick<ClientConnectionOptions, 'log'>,
   ) {
     this.decoder = new FrameDecoder(opts.frameBytesMax);
   }
@@ -82,7 +90,8 @@ export class ClientConnection {
       log: options.log,
     };
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const secure = options.tls;
+      const socket = secure === undefined ? net.connect({ host, port }) : tls.connect({ ...secure, host, port });
       socket.setNoDelay(true);
       const cc = new ClientConnection(address, socket, opts);
       let settled = false;
@@ -100,9 +109,9 @@ export class ClientConnection {
         }
         cc.fail(new ConnectionClosedError(address, err.message, { cause: err }));
       });
-      socket.on('close', () => cc.fail(new ConnectionClosedError(address, 'closed by the server')));
+      socket.on('close', () => cc.fail(new ConnectionClosedError(address, cc.closedBeforeAnswerWhy(secure !== undefined))));
       socket.on('data', (chunk: Buffer) => cc.onData(chunk));
-      socket.on('connect', () => {
+      socket.on(secure === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         if (settled) return;
         settled = true;
@@ -176,6 +185,7 @@ export class ClientConnection {
 
   private onData(chunk: Uint8Array): void {
     if (this.closedWhy !== undefined) return;
+    this.answered = true;
     this.decoder.push(chunk);
     const framesMax = framesInChunkMax(chunk.length);
     for (let i = 0; i <= framesMax; i++) {
@@ -201,6 +211,15 @@ export class ClientConnection {
       p.resolve(res);
       this.startWaiting();
     }
+  }
+
+  /**
+   * Why the server closed the connection, for the error: a node that speaks TLS closes a plain-text
+   * connection as soon as its first frame fails the handshake (docs/format/wire.md, "TLS").
+   */
+  private closedBeforeAnswerWhy(secure: boolean): string {
+    if (this.answered || this.pending.size === 0 || secure) return 'closed by the server';
+    return 'closed by the server before any answer (a node with TLS closes plain-text connections: does the client need TLS options?)';
   }
 
   /** Closes the socket and fails every pending and waiting request with `why`. */

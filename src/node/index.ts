@@ -3,6 +3,7 @@ export { KvNode } from './kv-node.js';
 export type { KvNodeOptions, KeyInput, MemberInfo, NodeStatus } from './kv-node.js';
 export { KvClient } from './kv-client.js';
 export type { KvClientOptions } from './kv-client.js';
+export type { NodeTlsOptions, ClientTlsOptions } from './tls-options.js';
 export { NotLeaderError, MembershipError, NodeStoppedError } from './errors.js';
 export type { LeaderInfo } from './errors.js';
 export { BadFrameError, RequestTimeoutError, ConnectionClosedError, AddressInUseError, SessionExpiredError, SessionSeqDiscardedError } from './errors.js';

@@ -32,7 +32,8 @@ import type { KeyInput, MemberInfo, NodeStatus } from './kv-node.js';
 import { addMemberBudgetMs } from './membership.js';
 import { errorFromWire } from './errors.js';
 import { parseAddress } from './address.js';
-import { ClientConnection, type ClientRequestInput } from './client-connection.js';
+import { ClientConnection, type ClientConnectionOptions, type ClientRequestInput } from './client-connection.js';
+import { resolveClientTls, type ClientTlsOptions } from './tls-options.js';
 import { ClientSession } from './client-session.js';
 import type { SessionTag } from './kv-command.js';
 import { USER_KEY_BYTES_MAX } from './state-keys.js';
@@ -48,6 +49,12 @@ export interface KvClientOptions {
   connectTimeoutMs?: number;
   /** Requests in flight per connection. Default 1024. */
   inFlightMax?: number;
+  /**
+   * Speak TLS to the nodes (tls-options.ts): check their certificates against caFile (and the host
+   * dialed, or servername); present certFile/keyFile to nodes that run with clientCertAuth. The
+   * files are read here, once. Default: plain text.
+   */
+  tls?: ClientTlsOptions;
 }
 
 /** Attempt bound of remove and transfer: longer than a node's own deadlines (5 s each) plus forwarding. */
@@ -88,7 +95,9 @@ function bytes(k: KeyInput, what: string): Uint8Array {
 
 export class KvClient {
   private readonly addresses: string[];
-  private readonly opts: Required<KvClientOptions>;
+  private readonly opts: Required<Omit<KvClientOptions, 'tls'>>;
+  /** Options of every connection: its TLS, if any. */
+  private readonly dial: ClientConnectionOptions;
   private readonly conns = new Map<string, Promise<ClientConnection>>();
   private next = 0;
   private leaderAddress: string | undefined;
@@ -106,6 +115,7 @@ export class KvClient {
       connectTimeoutMs: options.connectTimeoutMs ?? 1_000,
       inFlightMax: options.inFlightMax ?? 1024,
     };
+    this.dial = options.tls === undefined ? {} : { tls: resolveClientTls(options.tls) };
     this.session = new ClientSession({
       register: async () => {
         const id = (await this.call({ op: 'registerSession' })).sessionId;
@@ -232,7 +242,7 @@ export class KvClient {
   private connection(address: string): Promise<ClientConnection> {
     let p = this.conns.get(address);
     if (p === undefined) {
-      p = ClientConnection.connect(address, { connectTimeoutMs: this.opts.connectTimeoutMs, inFlightMax: this.opts.inFlightMax });
+      p = ClientConnection.connect(address, { ...this.dial, connectTimeoutMs: this.opts.connectTimeoutMs, inFlightMax: this.opts.inFlightMax });
       this.conns.set(address, p);
       p.catch(() => this.conns.delete(address));
     }

@@ -184,6 +184,7 @@ export class KvNode {
       joining: () => this.joining,
       tickMs: opts.tickMs,
       requestTimeoutMs: opts.requestTimeoutMs,
+      dialNode: (address: string) => (opts.tls === undefined ? {} : { tls: opts.tls.dialPeer(parseAddress(address).host) }),
     };
     this.path = new RequestPath({
       ...common,
@@ -268,6 +269,7 @@ export class KvNode {
       reconnectDelayMsMin: RECONNECT_DELAY_MS_MIN,
       reconnectDelayMsMax: RECONNECT_DELAY_MS_MAX,
       connectTimeoutMs: PEER_CONNECT_TIMEOUT_MS,
+      ...(opts.tls === undefined ? {} : { tls: opts.tls }),
       random: opts.random,
       onFrame: (frame, conn) => this.router.onFrame(frame, conn),
       log: lineLogger(this.log.child({ component: 'transport' }), 'warn'),

@@ -12,7 +12,7 @@ import { InvalidArgumentError, LsmraftError } from '../errors.js';
 import type { RawNode } from '../raft/raw-node.js';
 import type { ConfChange, NodeId } from '../raft/types.js';
 import type { ClientResponse } from './codec.js';
-import { connectClient } from './client-connection.js';
+import { connectClient, type ClientConnectionOptions } from './client-connection.js';
 import { MembershipError, NotLeaderError, type LeaderInfo } from './errors.js';
 import { ADD_CATCH_UP_MS_MIN, addMemberBudgetMs, encodeMemberContext, type AddressBook } from './membership.js';
 import { parseAddress } from './address.js';
@@ -43,6 +43,8 @@ export interface MembershipAdminHost {
   addPeer(id: NodeId, address: string): void;
   /** Term of the last applied entry. */
   appliedTerm(): number;
+  /** Options to dial another node at `address`: its peer TLS, if the node has TLS (tls-options.ts). */
+  dialNode(address: string): ClientConnectionOptions;
 }
 
 export class MembershipAdmin {
@@ -72,7 +74,7 @@ export class MembershipAdmin {
     const timeoutMs = this.h.requestTimeoutMs;
     let conn;
     try {
-      conn = await connectClient(address, { connectTimeoutMs: Math.min(timeoutMs, 2000), requestTimeoutMs: timeoutMs });
+      conn = await connectClient(address, { ...this.h.dialNode(address), connectTimeoutMs: Math.min(timeoutMs, 2000), requestTimeoutMs: timeoutMs });
     } catch (err) {
       throw new MembershipError(`cannot reach node ${id} at ${address}: ${(err as Error).message}`, { cause: err });
     }

@@ -14,6 +14,7 @@ import type { RaftConfig } from '../raft/config.js';
 import { TRANSFER_DEFAULTS, type TransferOptions } from './snapshot/sender.js';
 import { parseAddress } from './address.js';
 import { nodeLogger, type Logger, type LogLevel } from './node-logger.js';
+import { resolveNodeTls, type NodeTls, type NodeTlsOptions } from './tls-options.js';
 
 const MiB = 1024 * 1024;
 /** Bound on one wire frame: a whole append of APPEND_BYTES_MAX fits, with room to spare. */
@@ -34,7 +35,12 @@ export const APPEND_BYTES_IN_FLIGHT_MAX = 32 * MiB;
 /** Proposals a leader holds uncommitted before it refuses more (memory bound during a stall). */
 export const UNCOMMITTED_BYTES_MAX = 256 * MiB;
 
-export interface KvNodeOptions {
+/**
+ * The TLS options (NodeTlsOptions: certFile, keyFile, trustedCaFile, clientCertAuth, peerCertFile,
+ * peerKeyFile, peerTrustedCaFile, as etcd's flags) are described in tls-options.ts; without them
+ * the node speaks plain text.
+ */
+export interface KvNodeOptions extends NodeTlsOptions {
   /** This node's id, a positive integer unique in the cluster. */
   id: number;
   /** "host:port" to listen on and to announce to peers; port 0 picks a free port (see address). */
@@ -120,6 +126,8 @@ export interface ResolvedNodeOptions {
   /** The node's logger (its records carry `node`). */
   logger: Logger;
   metricsAddress: string | undefined;
+  /** The port's TLS and that of dials to other nodes; undefined: plain text. */
+  tls: NodeTls | undefined;
   clockMs: () => number;
   onFatal: (err: unknown) => void;
   onRemoved: () => void;
@@ -153,6 +161,8 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     if (typeof o.metricsAddress !== 'string') throw new InvalidArgumentError('option metricsAddress must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
     parseAddress(o.metricsAddress);
   }
+  // Certificate files are real files whatever `fs` is: read once, here, so a bad one fails the start.
+  const tls = resolveNodeTls(o);
   const logger = nodeLogger(o, o.id);
   const fs = o.fs ?? nodeFileSystem;
   // The node's trees share the process's worker pool (used when the file system's files are
@@ -175,6 +185,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     clockMs: o.clockMs ?? Date.now,
     metricsAddress: o.metricsAddress,
     onRemoved: o.onRemoved ?? (() => {}),
+    tls,
     onFatal: o.onFatal ?? ((err) => logger.fatal({ err }, 'node stopped on an error')),
   };
 }

@@ -22,7 +22,7 @@ import type { RawNode } from '../raft/raw-node.js';
 import type { ConfChangeType, NodeId, ReadState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { utf8 } from '../util/bytes.js';
-import { connectClient, type ClientRequestInput } from './client-connection.js';
+import { connectClient, type ClientConnectionOptions, type ClientRequestInput } from './client-connection.js';
 import { errorFromWire, NotLeaderError, RequestTimeoutError, type LeaderInfo } from './errors.js';
 import { encodeKvCommand, type KvCommand, type ProposalTag } from './kv-command.js';
 
@@ -262,6 +262,8 @@ export interface RequestPathHost {
   joining(): boolean;
   /** The term a proposal made now is made at. */
   currentTerm(): number;
+  /** Options to dial another node at `address`: its peer TLS, if the node has TLS (tls-options.ts). */
+  dialNode(address: string): ClientConnectionOptions;
 }
 
 export class RequestPath {
@@ -433,7 +435,7 @@ export class RequestPath {
     await this.withLeader(Date.now() + this.h.requestTimeoutMs, () => {});
     const leader = this.h.leader();
     if (leader === undefined) throw new NotLeaderError(`node ${this.h.id}: the leader's address is unknown`);
-    const conn = await connectClient(leader.address, { connectTimeoutMs: 1000, requestTimeoutMs: budgetMs });
+    const conn = await connectClient(leader.address, { ...this.h.dialNode(leader.address), connectTimeoutMs: 1000, requestTimeoutMs: budgetMs });
     try {
       const res = await conn.request(req, Math.max(1, deadline - Date.now()));
       if (!res.ok) throw errorFromWire(res.errorCode, res.message, res.leaderHint);

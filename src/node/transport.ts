@@ -17,8 +17,13 @@
  *   frames keeps what is already in flight in order, and the caller learns of the drop at once.
  * - Frames queued for a peer whose connection fails are dropped: after a reconnect they would be
  *   stale, and raft resends what matters. While a peer waits to reconnect, send() drops too.
+ * - With TLS (tls-options.ts), every connection is TLS and none is read before its handshake
+ *   ends. A connection that named PEER_SERVERNAME must be authorized by the peer CA, else it is
+ *   closed unread; only such a connection carries peer and join frames; a client's carries
+ *   CLIENT_REQUEST only.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { InvalidArgumentError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { formatAddress, parseAddress } from './address.js';
@@ -39,6 +44,7 @@ import {
   type ClusterId,
   type DecodedFrame,
 } from './frame.js';
+import { PEER_SERVERNAME, type NodeTls } from './tls-options.js';
 
 /** One TCP connection, as the frame handler sees it. */
 export interface Connection {
@@ -73,6 +79,8 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   /** Default 1024. Inbound connections beyond it are closed at once. */
   inboundConnectionsMax?: number;
+  /** TLS of the listening port and of peer dials (tls-options.ts); default plain text. */
+  tls?: NodeTls;
   /** Uniform in [0, 1), for backoff jitter; default Math.random. */
   random?: () => number;
   /**
@@ -105,6 +113,8 @@ export interface TransportStats {
   droppedFrames: number;
   reconnects: number;
   inboundConnections: number;
+  /** Inbound TLS handshakes that failed or were refused (a peer without a certificate the peer CA signed). */
+  tlsRefused: number;
 }
 
 export type PeerState = 'idle' | 'connecting' | 'connected' | 'backoff';
@@ -115,6 +125,12 @@ export interface PeerStats {
   queuedBytes: number;
   consecutiveFailures: number;
 }
+
+/**
+ * What an inbound connection may carry: 'any' in plain text (the frames decide), 'peer' for a TLS
+ * connection authorized by the peer CA, 'client' for another TLS connection (CLIENT_REQUEST only).
+ */
+type ConnRole = 'any' | 'peer' | 'client';
 
 /** The socket side of a connection: decoder plus the checks that depend on what was said before. */
 class Conn implements Connection {
@@ -129,6 +145,7 @@ class Conn implements Connection {
     readonly direction: 'inbound' | 'outbound',
     readonly socket: net.Socket,
     readonly remoteAddress: string,
+    readonly role: ConnRole,
     frameBytesMax: number,
     private readonly onClose: (conn: Conn, reason: string) => void,
   ) {
@@ -187,6 +204,7 @@ export class Transport {
     droppedFrames: 0,
     reconnects: 0,
     inboundConnections: 0,
+    tlsRefused: 0,
   };
 
   constructor(options: TransportOptions) {
@@ -212,7 +230,19 @@ export class Transport {
   /** Starts accepting connections. Port 0 picks a free port; the bound address is returned. */
   listen(): Promise<{ host: string; port: number }> {
     assert(this.server === undefined && !this.closed, 'Transport.listen called twice or after close');
-    const server = net.createServer((socket) => this.accept(socket));
+    const secure = this.opts.tls;
+    let server: net.Server;
+    if (secure === undefined) {
+      server = net.createServer((socket) => this.accept(socket, 'any'));
+    } else {
+      server = tls.createServer(secure.server, (socket) => this.acceptTls(socket));
+      // Bounds connections still in their handshake too (accept() counts only finished ones).
+      server.maxConnections = this.inboundConnectionsMax;
+      server.on('tlsClientError', (err, socket) => {
+        this.counters.tlsRefused++;
+        this.log(`inbound ${formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}: TLS handshake failed: ${err.message}`);
+      });
+    }
     this.server = server;
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -369,7 +399,27 @@ export class Transport {
     this.opts.log?.(`transport ${this.opts.nodeId}: ${line}`);
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * A finished TLS handshake. The server asked for a certificate; with clientCertAuth, node:tls
+   * already refused any connection without one its context's CA signed. Without it, a connection
+   * that named PEER_SERVERNAME (checked against the peer CA) must still be authorized.
+   */
+  private acceptTls(socket: tls.TLSSocket): void {
+    if (socket.servername !== PEER_SERVERNAME) {
+      this.accept(socket, 'client');
+      return;
+    }
+    if (!socket.authorized) {
+      this.counters.tlsRefused++;
+      const remote = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
+      this.log(`inbound ${remote}: refused a peer connection: ${String(socket.authorizationError ?? 'no certificate')}`);
+      socket.destroy();
+      return;
+    }
+    this.accept(socket, 'peer');
+  }
+
+  private accept(socket: net.Socket, role: ConnRole): void {
     const remote = formatAddress(socket.remoteAddress ?? '?', socket.remotePort ?? 0);
     socket.on('error', (err) => this.log(`inbound ${remote}: ${err.message}`));
     if (this.closed || this.inbound.size >= this.inboundConnectionsMax) {
@@ -378,7 +428,7 @@ export class Transport {
       return;
     }
     socket.setNoDelay(true);
-    const conn = new Conn(this.nextConnId++, 'inbound', socket, remote, this.opts.frameBytesMax, (c) => {
+    const conn = new Conn(this.nextConnId++, 'inbound', socket, remote, role, this.opts.frameBytesMax, (c) => {
       this.inbound.delete(c);
     });
     this.inbound.add(conn);
@@ -427,6 +477,7 @@ export class Transport {
   /** Why this connection may not carry this frame, or undefined if it may. Records a HELLO. */
   private check(conn: Conn, f: DecodedFrame): string | undefined {
     const ours = this.clusterId();
+    if (conn.role === 'client' && f.type !== FrameType.CLIENT_REQUEST) return 'a client connection (no peer certificate) carries client requests only';
     if (isPeerFrameType(f.type)) {
       if (ours === NO_CLUSTER) return 'this node is in no cluster yet';
       if (f.clusterId !== ours) return `foreign cluster id ${f.clusterId} (ours is ${ours})`;
@@ -457,9 +508,12 @@ export class Transport {
     assert(peer.state === 'idle' || peer.state === 'backoff', () => `connect in state ${peer.state}`);
     peer.state = 'connecting';
     peer.timer = undefined;
-    const socket = net.connect({ host: peer.host, port: peer.port });
+    const secure = this.opts.tls;
+    const socket = secure === undefined
+      ? net.connect({ host: peer.host, port: peer.port })
+      : tls.connect({ ...secure.dialPeer(peer.host), host: peer.host, port: peer.port });
     socket.setNoDelay(true);
-    const conn = new Conn(this.nextConnId++, 'outbound', socket, peer.address, this.opts.frameBytesMax, (c, reason) =>
+    const conn = new Conn(this.nextConnId++, 'outbound', socket, peer.address, 'peer', this.opts.frameBytesMax, (c, reason) =>
       this.onPeerConnClosed(peer, c, reason),
     );
     conn.peerId = peer.id;
@@ -470,7 +524,8 @@ export class Transport {
       clearTimeout(connectTimer);
       conn.close('socket closed');
     });
-    socket.on('connect', () => {
+    // With TLS, connected means the handshake is done (connectTimeoutMs bounds both).
+    socket.on(secure === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(connectTimer);
       if (conn.closed) return;
       peer.state = 'connected';
