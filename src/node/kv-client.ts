@@ -213,7 +213,14 @@ export class KvClient {
   async snapshotSave(file: string, options: BackupSaveOptions = {}): Promise<BackupSaveResult> {
     if (this.closed) throw new LsmraftError('KV_ERR_STOPPED', 'client is closed');
     const order = this.leaderAddress === undefined ? this.addresses : [this.leaderAddress, ...this.addresses.filter((a) => a !== this.leaderAddress)];
-    return saveBackup(file, order, async (address, req, timeoutMs) => (await this.connection(address)).request(req, timeoutMs), options);
+    return saveBackup(file, order, async (address, req, timeoutMs) => {
+      let conn = await this.connection(address);
+      if (conn.closed) {
+        this.conns.delete(address);
+        conn = await this.connection(address);
+      }
+      return conn.request(req, timeoutMs);
+    }, options);
   }
 
   close(): void {

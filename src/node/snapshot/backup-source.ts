@@ -15,14 +15,13 @@
  * backup nobody pulled from for idleMs is deleted, as are all of them when the node stops (and any
  * left by a crash at the next start: checkpoint.ts removeStaleLocalSnapshots).
  */
-import { LsmraftError } from '../../errors.js';
+import { InvalidArgumentError, LsmraftError } from '../../errors.js';
 import type { FileSystem } from '../../lsm/fs.js';
 import type { ConfState } from '../../raft/types.js';
-import { InvalidArgumentError } from '../../errors.js';
 import type { RaftLogStore } from '../log-store.js';
 import type { KvStateMachine } from '../state-machine.js';
 import { createSnapshot, localSnapshotsDir, removeLocalSnapshot, type LocalSnapshot, type SnapshotFile } from './checkpoint.js';
-import { encodeSnapshotChunk, SNAPSHOT_CHUNK_BYTES_MAX, SNAPSHOT_FILES_MAX } from './chunk-codec.js';
+import { encodeSnapshotChunk, SNAPSHOT_CHUNK_BYTES_MAX } from './chunk-codec.js';
 import { ChunkCursor } from './sender.js';
 
 /** Default bound on pending backups of one node. */
@@ -122,7 +121,8 @@ export class BackupSource {
     const p = this.pending.get(id);
     if (p === undefined) throw new InvalidArgumentError(`backup ${id} is not pending on this node (finished, expired or never made)`, 'KV_ERR_INVALID_ARGUMENT');
     const files = p.local.files;
-    if (fileIndex >= files.length || offset > files[fileIndex]!.size || fileIndex > SNAPSHOT_FILES_MAX) {
+    // A chunk starts inside its file (an empty file's one chunk starts at 0).
+    if (fileIndex >= files.length || (offset >= files[fileIndex]!.size && offset > 0)) {
       throw new InvalidArgumentError(`backup ${id} has no chunk at file ${fileIndex} offset ${offset}`, 'KV_ERR_INVALID_ARGUMENT');
     }
     if (!Number.isInteger(bytesMax) || bytesMax < 1 || bytesMax > SNAPSHOT_CHUNK_BYTES_MAX) {
