@@ -8,14 +8,16 @@
  *   log/                        snapshot {index, term, conf voters [id]}, no entries, hard state
  *                               {term, vote 0, commit index}: the log continues at index + 1
  *   MEMBERS                     id -> address
- *   IDENTITY                    node id, a fresh cluster id (written last)
+ *   IDENTITY                    node id, a fresh cluster id (written last but for the marker)
  * KvNode.start({ id, address, dataDir }) then elects itself at term + 1 and serves the data; it can
  * add members like any one-member cluster.
  *
- * What must hold: the backup is checked whole (backup-file.ts) before the directory can be used:
- * IDENTITY is written only after every check passed, and a failed restore removes what it made.
- * A non-empty data directory is refused. (A crash midway leaves a directory without IDENTITY that
- * the next restore refuses as non-empty: delete it and restore again.)
+ * What must hold: a data directory is either complete or refused by KvNode.start. The restore
+ * first makes the file RESTORING durable and deletes it last (after IDENTITY); a node never starts
+ * on a directory that holds it (node-storage.ts), so a crash midway leaves a directory that the
+ * next start refuses with LSM_ERR_CORRUPTION (delete it and restore again), never a half-made
+ * node. The backup is checked whole (backup-file.ts) before anything but the staging directory is
+ * written; a restore that fails removes what it made. A non-empty data directory is refused.
  */
 import { InvalidArgumentError } from '../errors.js';
 import { joinPath } from '../lsm/filenames.js';
@@ -23,14 +25,18 @@ import type { FileSystem, WritableFile } from '../lsm/fs.js';
 import { nodeFileSystem } from '../lsm/node-fs.js';
 import type { SnapshotMeta } from '../raft/types.js';
 import { assert } from '../util/assert.js';
+import { utf8 } from '../util/bytes.js';
 import { parseAddress } from './address.js';
-import { formatClusterId, newClusterId, writeIdentity } from './identity.js';
+import { formatClusterId, newClusterId, writeFileAtomic, writeIdentity } from './identity.js';
 import { RaftLogStore } from './log-store.js';
 import { AddressBook } from './membership.js';
 import { missingAncestor, removeCreatedDataDir } from './fresh-data-dir.js';
 import { readBackupFile } from './snapshot/backup-file.js';
 import { installSnapshot } from './snapshot/install.js';
 import { INCOMING_PREFIX } from './snapshot/receiver.js';
+
+/** Present while a restore lays out a data directory (module comment). */
+export const RESTORE_MARKER_FILE = 'RESTORING';
 
 export interface RestoreOptions {
   /** The new data directory: absent or empty. */
@@ -78,6 +84,7 @@ export async function restoreBackup(file: string, options: RestoreOptions): Prom
 }
 
 async function restoreInto(fs: FileSystem, file: string, dataDir: string, id: number, address: string): Promise<RestoreResult> {
+  await writeFileAtomic(fs, dataDir, RESTORE_MARKER_FILE, utf8('lsmraft restore in progress\n'));
   // 1. Check the backup whole while writing its files where a received snapshot would be.
   const incoming = joinPath(dataDir, `${INCOMING_PREFIX}restore`);
   fs.mkdirp(incoming);
@@ -129,5 +136,7 @@ async function restoreInto(fs: FileSystem, file: string, dataDir: string, id: nu
   await book.write(fs, dataDir);
   const clusterId = newClusterId();
   await writeIdentity(fs, dataDir, { nodeId: id, clusterId });
+  fs.remove(joinPath(dataDir, RESTORE_MARKER_FILE));
+  await fs.syncDir(dataDir);
   return { index: backup.index, term: backup.term, clusterId: formatClusterId(clusterId), bytes: backup.bytes, sha256: backup.sha256 };
 }
