@@ -9,7 +9,8 @@
  * What must hold: every chunk is checked (its own CRC32C, and that it is the chunk asked for, of
  * the file the begin answer listed) before it is written; a failure deletes the temp file and
  * leaves `file` as it was. All pulls go to the member that made the checkpoint (it exists there
- * only); begin is tried on each member in turn, at most once each, while they answer a retriable error.
+ * only); begin is tried on each member in turn, at most once each, while they answer a retriable
+ * error. A member lost after begin fails the save (its checkpoint is gone with it): run it again.
  */
 import { InvalidArgumentError, LsmraftError } from '../errors.js';
 import type { FileSystem } from '../lsm/fs.js';
@@ -101,9 +102,10 @@ export async function saveBackup(file: string, addresses: readonly string[], req
   if (info === undefined) throw last ?? new LsmraftError('KV_ERR_STOPPED', 'no member to back up from');
   const begun = info;
   const pullBytes = Math.min(chunkBytes, begun.chunkBytesMax);
-  const writer = BackupFileWriter.create(fs, file, { chunkBytes: pullBytes, index: begun.index, term: begun.term, files: begun.files });
+  let writer: BackupFileWriter | undefined;
   let chunks = 0;
   try {
+    writer = BackupFileWriter.create(fs, file, { chunkBytes: pullBytes, index: begun.index, term: begun.term, files: begun.files });
     // One pull per chunk: sum over files of max(1, ceil(size / pullBytes)) passes.
     while (!writer.done) {
       const { fileIndex, offset } = writer.position;
@@ -124,7 +126,7 @@ export async function saveBackup(file: string, addresses: readonly string[], req
     await endQuietly(request, address, begun.id);
     return { bytes, index: begun.index, term: begun.term, sha256, address, chunks };
   } catch (err) {
-    writer.abort();
+    writer?.abort();
     await endQuietly(request, address, begun.id);
     throw err;
   }

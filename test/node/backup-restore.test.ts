@@ -172,6 +172,9 @@ describe('backup and restore', () => {
     const n = await start(join(dir, 'node-1'), 1);
     const c = client([n.address]);
     for (let i = 0; i < 50; i++) await c.put(`k${i}`, 'v'.repeat(200));
+    // A save that cannot write its file fails, and the member deletes its checkpoint at once.
+    await expect(c.snapshotSave(join(dir, 'no-such-dir', 'x.bak'))).rejects.toMatchObject({ code: 'LSM_ERR_IO' });
+    expect(readdirSync(join(dir, 'node-1', 'snapshots'))).toEqual([]);
     const file = join(dir, 'good.bak');
     await c.snapshotSave(file, { chunkBytes: 1024 });
     const good = readFileSync(file);
