@@ -55,6 +55,7 @@ export type { LsmLevelOptions } from './level/index.js';
 // The cluster node runtime and its client.
 export {
   KvNode, KvClient, NotLeaderError, MembershipError, NodeStoppedError, BadFrameError, RequestTimeoutError, ConnectionClosedError, AddressInUseError,
-  SessionExpiredError, SessionSeqDiscardedError,
+  SessionExpiredError, SessionSeqDiscardedError, restoreBackup,
 } from './node/index.js';
 export type { KvNodeOptions, KvClientOptions, NodeTlsOptions, ClientTlsOptions, KeyInput, MemberInfo, NodeStatus, LeaderInfo, LogLevel, Logger } from './node/index.js';
+export type { RestoreOptions, RestoreResult, BackupSaveOptions, BackupSaveResult } from './node/index.js';

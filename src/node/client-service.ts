@@ -9,6 +9,7 @@ import { LsmraftError } from '../errors.js';
 import type { ClientRequest, ClientResponse } from './codec.js';
 import { NotLeaderError, type LeaderInfo } from './errors.js';
 import type { SessionTag } from './kv-command.js';
+import type { BackupInfo } from './snapshot/backup-source.js';
 
 type Bytes = Uint8Array;
 
@@ -33,6 +34,10 @@ export interface ClientServiceTarget {
   addMember(id: number, address: string): Promise<void>;
   removeMember(id: number): Promise<void>;
   transferLeadership(id: number): Promise<void>;
+  /** Backups (snapshot/backup-source.ts): a consistent checkpoint, its chunks, its deletion. */
+  backupBegin(): Promise<BackupInfo>;
+  backupChunk(id: string, fileIndex: number, offset: number, bytesMax: number): Bytes;
+  backupEnd(id: string): void;
 }
 
 /** Keeps what the codec guarantees explicit: a field the op requires is present (codec.ts OP_FIELDS). */
@@ -92,6 +97,15 @@ async function dispatch(node: ClientServiceTarget, req: ClientRequest, res: Clie
       return;
     case 'transfer':
       await node.transferLeadership(need(req.nodeId, 'nodeId'));
+      return;
+    case 'backupBegin':
+      res.json = JSON.stringify(await node.backupBegin());
+      return;
+    case 'backupChunk':
+      res.value = node.backupChunk(need(req.snapshotId, 'snapshotId'), need(req.fileIndex, 'fileIndex'), need(req.offset, 'offset'), need(req.limit, 'limit'));
+      return;
+    case 'backupEnd':
+      node.backupEnd(need(req.snapshotId, 'snapshotId'));
       return;
   }
 }

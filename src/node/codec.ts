@@ -248,7 +248,10 @@ export type ClientOp =
   | 'localScan'
   | 'lsmDescribe'
   | 'registerSession'
-  | 'keepAlive';
+  | 'keepAlive'
+  | 'backupBegin'
+  | 'backupChunk'
+  | 'backupEnd';
 
 export interface ClientRequest {
   requestId: number;
@@ -266,6 +269,11 @@ export interface ClientRequest {
   /** Writes: the sequence number in the session and the lowest one not yet answered (one field). */
   seq?: number;
   firstOutstandingSeq?: number;
+  /** backupChunk, backupEnd: the pending backup (snapshot/backup-source.ts). */
+  snapshotId?: string;
+  /** backupChunk: where the chunk starts (one field on the wire, like seq). */
+  fileIndex?: number;
+  offset?: number;
 }
 
 export interface LeaderHint {
@@ -303,6 +311,9 @@ const OP_CODES: Record<ClientOp, number> = {
   lsmDescribe: 12,
   registerSession: 13,
   keepAlive: 14,
+  backupBegin: 15,
+  backupChunk: 16,
+  backupEnd: 17,
 };
 const OPS_BY_CODE: readonly (ClientOp | undefined)[] = (() => {
   const t: (ClientOp | undefined)[] = [];
@@ -310,11 +321,16 @@ const OPS_BY_CODE: readonly (ClientOp | undefined)[] = (() => {
   return t;
 })();
 
-type RequestField = 'key' | 'value' | 'from' | 'to' | 'limit' | 'nodeId' | 'address' | 'sessionId' | 'seq';
-/** Field order on the wire and the flag bit of each ('seq' carries seq and firstOutstandingSeq). */
-const REQUEST_FIELDS: readonly RequestField[] = ['key', 'value', 'from', 'to', 'limit', 'nodeId', 'address', 'sessionId', 'seq'];
-const REQUEST_FIELD_BIT: Record<RequestField, number> = { key: 1, value: 2, from: 4, to: 8, limit: 16, nodeId: 32, address: 64, sessionId: 128, seq: 256 };
-const REQUEST_FIELDS_ALL = 511;
+type RequestField = 'key' | 'value' | 'from' | 'to' | 'limit' | 'nodeId' | 'address' | 'sessionId' | 'seq' | 'snapshotId' | 'fileIndex';
+/**
+ * Field order on the wire and the flag bit of each ('seq' carries seq and firstOutstandingSeq,
+ * 'fileIndex' carries fileIndex and offset).
+ */
+const REQUEST_FIELDS: readonly RequestField[] = ['key', 'value', 'from', 'to', 'limit', 'nodeId', 'address', 'sessionId', 'seq', 'snapshotId', 'fileIndex'];
+const REQUEST_FIELD_BIT: Record<RequestField, number> = {
+  key: 1, value: 2, from: 4, to: 8, limit: 16, nodeId: 32, address: 64, sessionId: 128, seq: 256, snapshotId: 512, fileIndex: 1024,
+};
+const REQUEST_FIELDS_ALL = 2047;
 
 const F = REQUEST_FIELD_BIT;
 /** Per op: the fields it must carry and the fields it may carry (a superset). */
@@ -333,6 +349,9 @@ const OP_FIELDS: Record<ClientOp, { required: number; allowed: number }> = {
   transfer: { required: F.nodeId, allowed: F.nodeId },
   registerSession: { required: 0, allowed: 0 },
   keepAlive: { required: F.sessionId, allowed: F.sessionId },
+  backupBegin: { required: 0, allowed: 0 },
+  backupChunk: { required: F.snapshotId | F.fileIndex | F.limit, allowed: F.snapshotId | F.fileIndex | F.limit },
+  backupEnd: { required: F.snapshotId, allowed: F.snapshotId },
 };
 
 function checkRequestFields(op: ClientOp, present: number, fail: (why: string) => never): void {
@@ -370,6 +389,11 @@ export function encodeClientRequest(req: ClientRequest): Uint8Array {
   for (const f of REQUEST_FIELDS) if (req[f] !== undefined) present |= F[f];
   checkRequestFields(req.op, present, badRequest);
   if ((req.seq === undefined) !== (req.firstOutstandingSeq === undefined)) badRequest('seq and firstOutstandingSeq go together');
+  if ((req.fileIndex === undefined) !== (req.offset === undefined)) badRequest('fileIndex and offset go together');
+  for (const f of ['fileIndex', 'offset'] as const) {
+    const v = req[f];
+    if (v !== undefined && !isId(v)) badRequest(`${f} must be a non-negative safe integer, got ${v}`);
+  }
   for (const f of ['sessionId', 'seq', 'firstOutstandingSeq'] as const) {
     const v = req[f];
     if (v !== undefined && (!isId(v) || v === 0)) badRequest(`${f} must be a positive safe integer, got ${v}`);
@@ -377,6 +401,7 @@ export function encodeClientRequest(req: ClientRequest): Uint8Array {
   if (req.limit !== undefined && !isId(req.limit)) badRequest(`limit must be a non-negative safe integer, got ${req.limit}`);
   if (req.nodeId !== undefined && (!isId(req.nodeId) || req.nodeId === 0)) badRequest(`nodeId must be a positive integer, got ${req.nodeId}`);
   const address = req.address === undefined ? undefined : utf8(req.address);
+  const snapshotId = req.snapshotId === undefined ? undefined : utf8(req.snapshotId);
   let n = varintLength(req.requestId) + 1 + varintLength(present);
   if (req.key !== undefined) n += bytesField(req.key);
   if (req.value !== undefined) n += bytesField(req.value);
@@ -387,6 +412,8 @@ export function encodeClientRequest(req: ClientRequest): Uint8Array {
   if (address !== undefined) n += bytesField(address);
   if (req.sessionId !== undefined) n += varintLength(req.sessionId);
   if (req.seq !== undefined) n += varintLength(req.seq) + varintLength(req.firstOutstandingSeq!);
+  if (snapshotId !== undefined) n += bytesField(snapshotId);
+  if (req.fileIndex !== undefined) n += varintLength(req.fileIndex) + varintLength(req.offset!);
   const out = new Uint8Array(n);
   let pos = putVarint(out, 0, req.requestId);
   out[pos++] = opCode;
@@ -402,6 +429,11 @@ export function encodeClientRequest(req: ClientRequest): Uint8Array {
   if (req.seq !== undefined) {
     pos = putVarint(out, pos, req.seq);
     pos = putVarint(out, pos, req.firstOutstandingSeq!);
+  }
+  if (snapshotId !== undefined) pos = putBytes(out, pos, snapshotId);
+  if (req.fileIndex !== undefined) {
+    pos = putVarint(out, pos, req.fileIndex);
+    pos = putVarint(out, pos, req.offset!);
   }
   assert(pos === n, () => `client request encoding wrote ${pos} of ${n} bytes`);
   return out;
@@ -431,6 +463,11 @@ export function decodeClientRequest(payload: Uint8Array): ClientRequest {
   if ((present & F.seq) !== 0) {
     req.seq = positive(r, 'seq');
     req.firstOutstandingSeq = positive(r, 'firstOutstandingSeq');
+  }
+  if ((present & F.snapshotId) !== 0) req.snapshotId = r.string();
+  if ((present & F.fileIndex) !== 0) {
+    req.fileIndex = r.varint();
+    req.offset = r.varint();
   }
   r.end();
   return req;

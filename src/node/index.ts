@@ -8,3 +8,6 @@ export { NotLeaderError, MembershipError, NodeStoppedError } from './errors.js';
 export type { LeaderInfo } from './errors.js';
 export { BadFrameError, RequestTimeoutError, ConnectionClosedError, AddressInUseError, SessionExpiredError, SessionSeqDiscardedError } from './errors.js';
 export type { LogLevel, Logger } from './node-logger.js';
+export { restoreBackup } from './restore.js';
+export type { RestoreOptions, RestoreResult } from './restore.js';
+export type { BackupSaveOptions, BackupSaveResult } from './backup-save.js';

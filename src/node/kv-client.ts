@@ -37,6 +37,7 @@ import { resolveClientTls, type ClientTlsOptions } from './tls-options.js';
 import { ClientSession } from './client-session.js';
 import type { SessionTag } from './kv-command.js';
 import { USER_KEY_BYTES_MAX } from './state-keys.js';
+import { saveBackup, type BackupSaveOptions, type BackupSaveResult } from './backup-save.js';
 
 export interface KvClientOptions {
   /** Deadline of one call, retries included. Default 15_000 ms. */
@@ -212,6 +213,24 @@ export class KvClient {
 
   async transferLeadership(id: number): Promise<void> {
     await this.call({ op: 'transfer', nodeId: id }, { retryTimeouts: true, attemptTimeoutMs: ADMIN_ATTEMPT_MS });
+  }
+
+  /**
+   * Saves a consistent backup of the cluster's state to `file` (etcdctl snapshot save; format:
+   * docs/format/backup.md). It holds every write acknowledged before the call. The known leader
+   * is asked first, then each address in turn (backup-save.ts).
+   */
+  async snapshotSave(file: string, options: BackupSaveOptions = {}): Promise<BackupSaveResult> {
+    if (this.closed) throw new LsmraftError('KV_ERR_STOPPED', 'client is closed');
+    const order = this.leaderAddress === undefined ? this.addresses : [this.leaderAddress, ...this.addresses.filter((a) => a !== this.leaderAddress)];
+    return saveBackup(file, order, async (address, req, timeoutMs) => {
+      let conn = await this.connection(address);
+      if (conn.closed) {
+        this.conns.delete(address);
+        conn = await this.connection(address);
+      }
+      return conn.request(req, timeoutMs);
+    }, options);
   }
 
   close(): void {

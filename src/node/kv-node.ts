@@ -75,6 +75,7 @@ import { RemovalWatch } from './removal-watch.js';
 import { RequestPath } from './request-path.js';
 import { snapshotIdOf } from './snapshot/checkpoint.js';
 import { installSnapshot } from './snapshot/install.js';
+import { BackupSource, type BackupInfo } from './snapshot/backup-source.js';
 import { SnapshotShipper } from './snapshot/shipper.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
@@ -117,6 +118,7 @@ export class KvNode {
   /** Chain of address book writes (each waits for the one before). */
   private bookWrites: Promise<void> = Promise.resolve();
   private readonly snapshots: SnapshotShipper;
+  private readonly backups: BackupSource;
   private snapshotsInstalled = 0;
   private readonly log: Logger;
   private readonly monitor: NodeMonitor;
@@ -172,6 +174,15 @@ export class KvNode {
       fatal: (err) => this.onFatal(err),
       log: lineLogger(this.log.child({ component: 'snapshot' })),
     });
+    this.backups = new BackupSource({
+      fs: opts.fs,
+      dataDir: init.dataDir,
+      logStore: init.logStore,
+      stateMachine: () => this.sm,
+      conf: () => this.driver.rawNode.status().conf,
+      kick: () => this.driver.kick(),
+      log: lineLogger(this.log.child({ component: 'backup' })),
+    }, opts.backup);
     const common = {
       id: init.id,
       log: lineLogger(this.log.child({ component: 'membership' })),
@@ -339,7 +350,11 @@ export class KvNode {
         this.term = term;
       },
       installSnapshot: (s) => this.installSnapshotFromReady(s),
-      maintenance: () => this.snapshots.maintenance(),
+      maintenance: async () => {
+        const shipped = await this.snapshots.maintenance();
+        const backedUp = await this.backups.maintenance();
+        return shipped || backedUp;
+      },
       fatal: (err) => this.onFatal(err),
     });
     this.ticker = new Ticker(this.opts.tickMs, () => {
@@ -491,6 +506,28 @@ export class KvNode {
     return this.stateMachine().scan(range.from, range.to, range.limit);
   }
 
+  /**
+   * Starts a client backup (snapshot/backup-source.ts): a read barrier, then a checkpoint of the
+   * state tree at the applied index, so it holds every write acknowledged before the call.
+   */
+  async backupBegin(): Promise<BackupInfo> {
+    this.checkRunning();
+    await this.path.readBarrier();
+    return this.backups.begin();
+  }
+
+  /** One encoded chunk (snapshot/chunk-codec.ts) of pending backup `id`. */
+  backupChunk(id: string, fileIndex: number, offset: number, bytesMax: number): Uint8Array {
+    this.checkRunning();
+    return this.backups.chunk(id, fileIndex, offset, bytesMax);
+  }
+
+  /** Deletes pending backup `id` (a no-op if it is gone already). */
+  backupEnd(id: string): void {
+    this.checkRunning();
+    this.backups.end(id);
+  }
+
   /** This node's local state, no consensus (what `lsm g` shows): may lag the leader. */
   localGet(key: KeyInput): Uint8Array | undefined {
     this.checkOpen();
@@ -570,6 +607,7 @@ export class KvNode {
     this.ticker?.stop();
     this.removalWatch?.stop();
     await this.driver?.stop();
+    this.backups.close();
     this.path.stop(new NodeStoppedError(`node ${this.id} stopped`));
     await this.snapshots.close();
     await this.transport.close();

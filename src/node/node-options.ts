@@ -4,6 +4,7 @@
  * of 10 ms, an election timeout randomized in 150-300 ms (15 ticks, doubled at most by the core's
  * randomization), heartbeats every 50 ms.
  */
+import { BACKUP_IDLE_MS, BACKUPS_PENDING_MAX } from './snapshot/backup-source.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { EngineName } from '../engine/types.js';
 import type { FileSystem } from '../lsm/fs.js';
@@ -73,6 +74,10 @@ export interface KvNodeOptions extends NodeTlsOptions {
   memtableBytesMax?: number;
   /** Snapshot streaming; defaults in snapshot/sender.ts (TRANSFER_DEFAULTS). */
   snapshotTransfer?: Partial<TransferOptions>;
+  /** Client backups (snapshot/backup-source.ts): pending at once. Default 4. */
+  backupsPendingMax?: number;
+  /** A pending backup no client pulled from for this long is deleted. Default 60_000 ms. */
+  backupIdleMs?: number;
   /**
    * Where the node stores everything (identity, address book, state pointer, snapshots, log and
    * state trees). Default: the real file system. The crashable in-memory one (src/lsm/mem-fs.ts)
@@ -122,6 +127,7 @@ export interface ResolvedNodeOptions {
   /** Options of both trees (their `fs` is `fs`). */
   tree: Omit<LsmTreeOptions, 'wal'>;
   transfer: TransferOptions;
+  backup: { pendingMax: number; idleMs: number };
   random: () => number;
   /** The node's logger (its records carry `node`). */
   logger: Logger;
@@ -180,6 +186,10 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     fs,
     tree,
     transfer: { ...TRANSFER_DEFAULTS, ...o.snapshotTransfer },
+    backup: {
+      pendingMax: intOpt('backupsPendingMax', o.backupsPendingMax, BACKUPS_PENDING_MAX, 1, 1_000),
+      idleMs: intOpt('backupIdleMs', o.backupIdleMs, BACKUP_IDLE_MS, 1, 86_400_000),
+    },
     random: o.random ?? Math.random,
     logger,
     clockMs: o.clockMs ?? Date.now,

@@ -6,10 +6,12 @@
  * JOIN reset (join-target.ts), the first start's one-member bootstrap, the state tree and the
  * address book. Everything goes through the FileSystem of the options.
  */
+import { CorruptionError } from '../errors.js';
 import { joinPath } from '../lsm/filenames.js';
 import { checkIdentity, newClusterId, readIdentity, writeIdentity, type NodeIdentity } from './identity.js';
 import { RaftLogStore } from './log-store.js';
 import { AddressBook } from './membership.js';
+import { RESTORE_MARKER_FILE } from './restore.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import { removeStaleLocalSnapshots } from './snapshot/checkpoint.js';
 import { removeTreeFiles } from './snapshot/dir-files.js';
@@ -31,6 +33,9 @@ export interface NodeStorage {
 export async function openNodeStorage(opts: ResolvedNodeOptions, id: number, dataDir: string): Promise<NodeStorage> {
   const fs = opts.fs;
   fs.mkdirp(dataDir);
+  if (fs.exists(joinPath(dataDir, RESTORE_MARKER_FILE))) {
+    throw new CorruptionError('an interrupted restore left this data directory half made: delete it and restore again', dataDir);
+  }
   let identity = readIdentity(fs, dataDir);
   if (identity !== undefined) checkIdentity(identity, id, dataDir);
   const { stateDir, installed } = await openStateDir(dataDir, { fs });

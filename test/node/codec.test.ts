@@ -196,6 +196,9 @@ describe('client request and response codec', () => {
     { requestId: 11, op: 'localGet', key: utf8('1') },
     { requestId: 12, op: 'localScan', from: utf8('1'), to: utf8('3') },
     { requestId: Number.MAX_SAFE_INTEGER, op: 'lsmDescribe' },
+    { requestId: 15, op: 'backupBegin' },
+    { requestId: 16, op: 'backupChunk', snapshotId: '120-3-0a1b2c3d', fileIndex: 2, offset: 2 ** 40, limit: 1 << 20 },
+    { requestId: 17, op: 'backupEnd', snapshotId: '120-3-0a1b2c3d' },
   ];
 
   it('round-trips a request of every op', () => {
@@ -209,6 +212,9 @@ describe('client request and response codec', () => {
       { requestId: 1, op: 'put', key: utf8('k'), value: utf8('v'), sessionId: 1, seq: 1 }, // no firstOutstandingSeq
       { requestId: 1, op: 'del', key: utf8('k'), sessionId: 0, seq: 1, firstOutstandingSeq: 1 },
       { requestId: 1, op: 'keepAlive' },
+      { requestId: 1, op: 'backupChunk', snapshotId: 'x', limit: 10 }, // no position
+      { requestId: 1, op: 'backupChunk', snapshotId: 'x', fileIndex: 0, limit: 10 }, // fileIndex without offset
+      { requestId: 1, op: 'backupEnd' },
       { requestId: 1, op: 'registerSession', sessionId: 3 },
       { requestId: 1, op: 'get', key: utf8('k'), value: utf8('v') },
       { requestId: 1, op: 'nope' },
@@ -301,6 +307,10 @@ describe('golden frames (docs/format/wire.md, version 2)', () => {
       encodeFrame(FrameType.CLIENT_RESPONSE, CLUSTER, 2, encodeClientResponse({
         requestId: 42, ok: false, errorCode: 'KV_ERR_NOT_LEADER', message: 'not leader', leaderHint: { id: 3, address: 'localhost:10003' },
       })),
+    ],
+    [
+      'wire-client-request-backup-chunk-v2.bin',
+      encodeFrame(FrameType.CLIENT_REQUEST, 0n, 0, encodeClientRequest({ requestId: 43, op: 'backupChunk', snapshotId: '120-3-0a1b2c3d', fileIndex: 1, offset: 65536, limit: 1048576 })),
     ],
     ['wire-join-request-v2.bin', encodeFrame(FrameType.JOIN_REQUEST, 0n, 3, encodeJoinRequest({ requestId: 1, clusterId: CLUSTER, nodeId: 2, leaderId: 3, leaderAddress: 'localhost:10003' }))],
   ];
