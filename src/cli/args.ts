@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseAddress } from '../node/address.js';
+import type { ClientTlsOptions, NodeTlsOptions } from '../node/tls-options.js';
 import { checkAddress, envName, OptionReader, optionsHelp, parsePositiveInt, resolveOptions, UsageError, type OptionSpec } from './options.js';
 
 export { checkAddress, parsePositiveInt, UsageError } from './options.js';
@@ -24,6 +25,11 @@ const COMMON: readonly OptionSpec[] = [
   { name: 'version', type: 'boolean', help: 'print the version and exit', flagOnly: true },
 ];
 
+/** The object without its undefined fields (options objects under exactOptionalPropertyTypes). */
+function definedOnly<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -38,6 +44,14 @@ export const KV_SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'metrics-address', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics over HTTP here' },
   { name: 'log-level', type: 'string', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
   { name: 'history-file', type: 'string', value: 'FILE', help: 'prompt history on a terminal (default ~/.lsmraft_history)' },
+  { name: 'restore', type: 'string', value: 'FILE', help: 'first make a new one-member cluster in --data-dir from a backup (kvctl snapshot save)' },
+  { name: 'cert-file', type: 'string', value: 'FILE', help: 'TLS: PEM certificate shown to clients' },
+  { name: 'key-file', type: 'string', value: 'FILE', help: 'TLS: PEM private key of --cert-file' },
+  { name: 'trusted-ca-file', type: 'string', value: 'FILE', help: 'TLS: PEM CA that signs client certificates' },
+  { name: 'client-cert-auth', type: 'boolean', help: 'TLS: refuse clients without a certificate --trusted-ca-file signed' },
+  { name: 'peer-cert-file', type: 'string', value: 'FILE', help: 'TLS: PEM certificate toward peers (mutual TLS)' },
+  { name: 'peer-key-file', type: 'string', value: 'FILE', help: 'TLS: PEM private key of --peer-cert-file' },
+  { name: 'peer-trusted-ca-file', type: 'string', value: 'FILE', help: "TLS: PEM CA that signs every member's peer certificate" },
   { name: 'verbose', short: 'v', type: 'boolean', help: 'diagnostic lines on stderr' },
   ...COMMON,
 ];
@@ -73,6 +87,10 @@ export interface KvServerArgs {
   /** The node's log level (the node option of the same name applies it). */
   logLevel: LogLevel | undefined;
   historyFile: string | undefined;
+  /** A backup file to restore into dataDir before the node starts (restoreBackup). */
+  restore: string | undefined;
+  /** The node's TLS options (src/node/tls-options.ts): empty for plain text. */
+  tls: NodeTlsOptions;
   verbose: boolean;
 }
 
@@ -109,6 +127,16 @@ export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEn
       metricsAddress: r.address('metrics-address'),
       logLevel: r.oneOf('log-level', LOG_LEVELS),
       historyFile: r.string('history-file'),
+      restore: r.string('restore'),
+      tls: definedOnly({
+        certFile: r.string('cert-file'),
+        keyFile: r.string('key-file'),
+        trustedCaFile: r.string('trusted-ca-file'),
+        clientCertAuth: r.flag('client-cert-auth') ? true : undefined,
+        peerCertFile: r.string('peer-cert-file'),
+        peerKeyFile: r.string('peer-key-file'),
+        peerTrustedCaFile: r.string('peer-trusted-ca-file'),
+      }),
       verbose: r.flag('verbose'),
     },
   };
@@ -130,6 +158,9 @@ export const KVCTL_OPTIONS: readonly OptionSpec[] = [
   { name: 'reverse', type: 'boolean', help: 'scan: the last keys of the range, in descending order' },
   { name: 'keys-only', type: 'boolean', help: 'scan: print keys only' },
   { name: 'value-file', type: 'string', value: 'FILE', help: 'put: read the value from FILE (or give the value as -: stdin)' },
+  { name: 'cacert', type: 'string', value: 'FILE', help: "TLS: PEM CA that signed the servers' certificates" },
+  { name: 'cert', type: 'string', value: 'FILE', help: 'TLS: PEM client certificate (servers with --client-cert-auth)' },
+  { name: 'key', type: 'string', value: 'FILE', help: 'TLS: PEM private key of --cert' },
   ...COMMON,
 ];
 
@@ -152,6 +183,7 @@ export const KVCTL_COMMANDS: Readonly<Record<string, CommandShape>> = {
   add: { args: ['<id>', '<host:port>'], required: 2, help: 'add an empty node as a member' },
   remove: { args: ['<id>'], required: 1, help: 'remove a member' },
   transfer: { args: ['<id>'], required: 1, help: 'hand leadership to member id' },
+  snapshot: { args: ['save', '<file>'], required: 2, help: 'save a consistent backup of the cluster to file (kv-server --restore)' },
 };
 
 export function kvctlHelp(): string {
@@ -183,6 +215,8 @@ export interface KvctlArgs {
   reverse: boolean;
   keysOnly: boolean;
   valueFile: string | undefined;
+  /** TLS to the servers (KvClientOptions.tls); undefined: plain text. */
+  tls: ClientTlsOptions | undefined;
   command: string;
   args: string[];
 }
@@ -215,6 +249,10 @@ export function parseKvctlArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     checkAddress(args[1]!, 'add: <host:port>');
   }
   if (command === 'remove' || command === 'transfer') parsePositiveInt(args[0]!, `${command}: <id>`);
+  if (command === 'snapshot' && args[0] !== 'save') throw new UsageError(`snapshot: unknown subcommand "${args[0]}" (snapshot save <file>)`);
+  const cacert = r.string('cacert');
+  if (cacert === undefined && (r.has('cert') || r.has('key'))) throw new UsageError('--cert and --key need --cacert');
+  if (r.has('cert') !== r.has('key')) throw new UsageError('give --cert and --key together');
   if (command === 'scan' && r.has('prefix') && args.length > 0) throw new UsageError('scan: give either --prefix or <from> [<to>], not both');
   const serversText = r.string('servers');
   if (serversText === undefined) throw new UsageError('no servers given: --servers host:port[,host:port...] or LSMRAFT_SERVERS');
@@ -234,6 +272,7 @@ export function parseKvctlArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
       reverse: r.flag('reverse'),
       keysOnly: r.flag('keys-only'),
       valueFile,
+      tls: cacert === undefined ? undefined : definedOnly({ caFile: cacert, certFile: r.string('cert'), keyFile: r.string('key') }) as ClientTlsOptions,
       command,
       args,
     },

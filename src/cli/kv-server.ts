@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import * as readline from 'node:readline';
 import { LsmraftError } from '../errors.js';
 import { KvNode } from '../node/kv-node.js';
+import { restoreBackup } from '../node/restore.js';
 import { createLogger, streamDestination } from '../node/node-logger.js';
 import { kvServerHelp, packageVersion, parseKvServerArgs, UsageError, type KvServerArgs } from './args.js';
 import { PromptSafeLog } from './prompt-log.js';
@@ -89,6 +90,10 @@ async function main(): Promise<void> {
   let shutdown: (code: number) => void = () => {};
   let node: KvNode;
   try {
+    if (args.restore !== undefined) {
+      const r = await restoreBackup(args.restore, { dataDir: args.dataDir, id: args.id, address: args.address });
+      process.stderr.write(`kv-server: restored ${args.restore} into ${args.dataDir}: index ${r.index}, ${r.bytes} bytes, new cluster ${r.clusterId}\n`);
+    }
     node = await KvNode.start({
       id: args.id,
       address: args.address,
@@ -98,6 +103,7 @@ async function main(): Promise<void> {
       ...(args.snapshotEntries === undefined ? {} : { snapshotEntries: args.snapshotEntries }),
       ...(args.compactKeepEntries === undefined ? {} : { compactKeepEntries: args.compactKeepEntries }),
       ...(args.metricsAddress === undefined ? {} : { metricsAddress: args.metricsAddress }),
+      ...args.tls,
       logger,
       onFatal: (err) => {
         process.stderr.write(`kv-server: node stopped on an error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -109,6 +109,12 @@ async function run(client: KvClient, a: KvctlArgs): Promise<number> {
       await client.transferLeadership(Number(a.args[0]));
       ok(a);
       return 0;
+    case 'snapshot': {
+      const saved = await client.snapshotSave(a.args[1]!);
+      if (a.output === 'json') out(JSON.stringify({ file: a.args[1], ...saved }));
+      else out(`saved ${a.args[1]}: ${saved.bytes} bytes, index ${saved.index}, term ${saved.term}, from ${saved.address}, sha256 ${saved.sha256}`);
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command "${a.command}"`);
   }
@@ -143,6 +149,7 @@ async function main(): Promise<number> {
     requestTimeoutMs: requestMs,
     attemptTimeoutMs: Math.min(6_000, requestMs),
     connectTimeoutMs: Math.min(1_000, requestMs),
+    ...(a.tls === undefined ? {} : { tls: a.tls }),
   });
   try {
     return await run(client, a);

@@ -33,7 +33,7 @@ describe('kv-server command line', () => {
   it('takes positional id and address, defaults, options', () => {
     expect(server(['3', 'localhost:10003'])).toEqual({
       id: 3, address: 'localhost:10003', listenAddress: undefined, dataDir: './data/node-3', engine: 'wasm', snapshotEntries: undefined, compactKeepEntries: undefined,
-      metricsAddress: undefined, logLevel: undefined, historyFile: undefined, verbose: false,
+      metricsAddress: undefined, logLevel: undefined, historyFile: undefined, restore: undefined, tls: {}, verbose: false,
     });
     expect(server(['1', '127.0.0.1:0', '--data-dir', '/x', '--engine=js', '--snapshot-entries', '50', '-v', '--metrics-address', '127.0.0.1:9100', '--log-level', 'debug'])).toMatchObject({
       dataDir: '/x', engine: 'js', snapshotEntries: 50, verbose: true, metricsAddress: '127.0.0.1:9100', logLevel: 'debug',
@@ -132,5 +132,24 @@ describe('kvctl command line', () => {
   it('reads durations as milliseconds or with a unit', () => {
     expect([parseDurationMs('1500', 't'), parseDurationMs('1500ms', 't'), parseDurationMs('5s', 't'), parseDurationMs('0.5s', 't'), parseDurationMs('2m', 't')]).toEqual([1500, 1500, 5000, 500, 120_000]);
     for (const bad of ['0', '', '5h', '-1', 's', '1.2345s']) expect(() => parseDurationMs(bad, 't'), bad).toThrow(UsageError);
+  });
+});
+
+describe('TLS, backup and restore options', () => {
+  it('kv-server: the TLS flags become the node options of the same names (etcd names)', () => {
+    const a = server(['1', 'h:1', '--peer-cert-file', 'p.pem', '--peer-key-file', 'p.key', '--peer-trusted-ca-file', 'ca.pem', '--client-cert-auth', '--trusted-ca-file', 'cca.pem']);
+    expect(a.tls).toEqual({ peerCertFile: 'p.pem', peerKeyFile: 'p.key', peerTrustedCaFile: 'ca.pem', clientCertAuth: true, trustedCaFile: 'cca.pem' });
+    expect(server(['1', 'h:1']).tls).toEqual({});
+    expect(server(['1', 'h:1'], { LSMRAFT_CERT_FILE: 'c.pem', LSMRAFT_KEY_FILE: 'c.key' }).tls).toEqual({ certFile: 'c.pem', keyFile: 'c.key' });
+    expect(server(['1', 'h:1', '--restore', 'b.lsmrbk']).restore).toBe('b.lsmrbk');
+  });
+
+  it('kvctl: --cacert, --cert, --key and snapshot save', () => {
+    expect(kvctl(['--servers', 'a:1', 'get', 'k']).tls).toBeUndefined();
+    expect(kvctl(['--servers', 'a:1', '--cacert', 'ca.pem', '--cert', 'c.pem', '--key', 'c.key', 'get', 'k']).tls).toEqual({ caFile: 'ca.pem', certFile: 'c.pem', keyFile: 'c.key' });
+    expect(kvctl(['--servers', 'a:1', 'snapshot', 'save', 'f']).args).toEqual(['save', 'f']);
+    for (const bad of [['--servers', 'a:1', '--cert', 'c.pem', '--key', 'k', 'get', 'k'], ['--servers', 'a:1', '--cacert', 'ca', '--cert', 'c.pem', 'get', 'k'], ['--servers', 'a:1', 'snapshot', 'save'], ['--servers', 'a:1', 'snapshot', 'restore', 'f']]) {
+      expect(() => parseKvctlArgs(bad, {}), bad.join(' ')).toThrow(UsageError);
+    }
   });
 });
