@@ -5,7 +5,7 @@
  *   npm run bench:hotpaths                                   # default, well under 2 minutes
  *   BENCH_TIME_MS=300 BENCH_ENTRIES=20000 npm run bench:hotpaths   # a quick run
  *
- * What crosses the boundary per call (STYLE.md §9) is the whole input: a block, a run, a filter
+ * What crosses the WASM boundary per call (asm/README.md) is the whole input: a block, a run, a filter
  * plus one key. The WASM numbers include copying inputs in and outputs out.
  *
  * Two ratios are printed: wall-clock (tinybench's rates) and CPU time per call (process.cpuUsage
@@ -194,7 +194,7 @@ function measureBloom(keyCount: number, shapeName: string, shape: KeyShape): Rec
 }
 
 console.log(`\nbloom filter false-positive rate: ${BLOOM_BITS_PER_KEY} bits/key, k = ${bloomProbes(BLOOM_BITS_PER_KEY)}, ` +
-  'theory (1 - e^(-kn/m))^k; issue 3 asks measured/theory within [0.8, 1.2]\n');
+  'theory (1 - e^(-kn/m))^k; the goal is measured/theory within [0.8, 1.2]\n');
 const bloomRows: Array<Record<string, string>> = [];
 for (const keyCount of [100_000, 1_000_000]) {
   bloomRows.push(measureBloom(keyCount, 'random 16 B', randomKey(keyCount)));

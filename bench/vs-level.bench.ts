@@ -6,7 +6,7 @@
  * (batch(array), synchronous iterator), and the same workloads through the LsmLevel adapter, so
  * its overhead over LsmTree shows. The three stores are open together and run each workload back
  * to back, so load from elsewhere on the machine falls on all of them alike. Prints one table
- * (ops/s of each store and the ratios against classic-level), checks the goals of issue 6, and
+ * (ops/s of each store and the ratios against classic-level), checks the goals listed below (GOALS), and
  * writes the figures as an SVG bar chart (bench/results/vs-level.svg).
  *
  *   npm run bench:vs-level                                  # 1M keys, 2 s per task
@@ -257,7 +257,7 @@ async function pickTreeOptions(dir: string): Promise<{ options: LsmTreeOptions; 
   }
 }
 
-/** Goals of issue 6: [workload of ours, workload of classic-level to compare with, factor]. */
+/** Goals: [workload of ours, workload of classic-level to compare with, factor]. */
 const GOALS: Array<[Workload, Workload, number]> = [
   ['put (awaited)', 'put (awaited)', 10],
   ['batch of 1000', 'batch of 1000', 1.5],
@@ -293,7 +293,7 @@ try {
     'LsmLevel / classic': `${(level.get(w)! / classic.get(w)!).toFixed(2)}x`,
     'LsmLevel / LsmTree': `${(level.get(w)! / tree.get(w)!).toFixed(2)}x`,
   })));
-  console.log('goals (issue 6), LsmTree against classic-level:');
+  console.log('goals, LsmTree against classic-level:');
   for (const [ours, theirs, factor] of GOALS) {
     const ratio = tree.get(ours)! / classic.get(theirs)!;
     const verdict = ratio >= factor ? 'met' : `MISSED by ${(factor / ratio).toFixed(2)}x`;

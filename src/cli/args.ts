@@ -1,6 +1,6 @@
 /**
  * The command lines of kv-server and kvctl: their options (each also a LSMRAFT_* variable and a
- * config-file key, see options.ts), validated at the edge (STYLE.md §10) into typed arguments, or a
+ * config-file key, see options.ts), validated once, at the edge, into typed arguments, or a
  * UsageError naming the one wrong argument. docs/cli.md documents every option listed here.
  */
 import { readFileSync } from 'node:fs';

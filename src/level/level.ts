@@ -2,7 +2,7 @@
  * LsmLevel: lsmraft's LsmTree behind abstract-level, so the Level ecosystem (level, sublevels,
  * encodings, level-read-stream, ...) can use it as a drop-in for classic-level. Modelled on
  * classic-level (Level/classic-level, index.js) and memory-level: abstract-level validates and
- * encodes at the public edge (STYLE.md §10); the private methods here only escape keys (keys.ts)
+ * encodes at the public edge (as abstract-level's own get() validates, then calls _get()); the private methods here only escape keys (keys.ts)
  * and call the tree.
  *
  * What must hold:

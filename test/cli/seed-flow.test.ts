@@ -1,4 +1,4 @@
-// The seed's kv_server flow (DESIGN.md, "Where it comes from"), through piped stdin of two real
+// The seed's kv_server flow (README.md, "Running a cluster"), through piped stdin of two real
 // kv-server processes: start 3 and 2, `add 2 ...` at 3, `ls`, `put 1 1`, `lsm g 1` on both,
 // `lsm r 1 3`, `lsm s`. Also the compiled dist/ binary starts and answers.
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/** Shared test expectations: typed errors by their stable code (STYLE.md §4), and byte equality with a readable diff. */
+/** Shared test expectations: typed errors by their stable code (src/errors.ts), and byte equality with a readable diff. */
 import { expect } from 'vitest';
 import { CorruptionError } from '../../src/errors.js';
 import { equalBytes } from '../../src/util/bytes.js';
