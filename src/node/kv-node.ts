@@ -126,6 +126,8 @@ export class KvNode {
   private readonly ownSession: ClientSession;
   /** Wall time (ms) of the last Raft message received from each peer, for members()' lastContactMs. */
   private readonly lastHeardAt = new Map<NodeId, number>();
+  /** Index of an applied removal of this node not yet final (see onConfChangeApplied). */
+  private removalAppliedAt: number | undefined = undefined;
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -341,6 +343,16 @@ export class KvNode {
       readStates: (rs) => this.path.readStates(rs, this.sm?.appliedIndex ?? 0),
       appliedTo: (index, term) => {
         this.path.requests.appliedTo(index);
+        if (this.removalAppliedAt !== undefined) {
+          const st = this.driver.rawNode.status();
+          const member = st.conf.voters.includes(this.id) || st.conf.learners.includes(this.id);
+          if (member) this.removalAppliedAt = undefined;
+          else if (index >= st.commit) {
+            const at = this.removalAppliedAt;
+            this.removalAppliedAt = undefined;
+            this.becomeRemoved(`at index ${at}`);
+          }
+        }
         if (term > this.appliedTerm) {
           this.appliedTerm = term;
           this.path.requests.writesOverTakenBy(term);
@@ -693,7 +705,10 @@ export class KvNode {
         this.transport.removePeer(id);
         this.lastHeardAt.delete(id);
       } else {
-        this.becomeRemoved(`at index ${index}`);
+        // Not yet final: a node that catches up on a log where it was removed and later added
+        // again (an operator replaced it under the same id) applies both. It is removed only if,
+        // once every committed entry it knows of is applied, it is still out of the configuration.
+        this.removalAppliedAt = index;
       }
     } else {
       // A committed add names its member's address (addMember checks it before proposing). One

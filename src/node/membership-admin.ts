@@ -66,10 +66,19 @@ export class MembershipAdmin {
     const st = this.h.rawNode().status();
     if (st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is already a member`);
     if (st.conf.learners.includes(id)) {
-      // A learner left by an earlier add that did not finish: promote it.
-      await this.waitCaughtUp(id, st.commit);
-      await this.proposeConfChange({ type: 'addVoter', nodeId: id, context: encodeMemberContext(this.h.book.get(id) ?? address) });
-      return;
+      const known = this.h.book.get(id);
+      if (known === undefined || known === address) {
+        // A learner left by an earlier add that did not finish, at the same address: promote it.
+        await this.waitCaughtUp(id, st.commit);
+        await this.proposeConfChange({ type: 'addVoter', nodeId: id, context: encodeMemberContext(known ?? address) });
+        return;
+      }
+      // The learner is now a node at another address (an operator replaced a node whose add did
+      // not finish). The leader's progress of `id` describes the old node's log, which the new one
+      // does not have: remove the learner (its progress goes with it), then add the new node from
+      // the start, JOIN handshake first, so it is caught up by a snapshot and then the log.
+      await this.proposeConfChange({ type: 'removeVoter', nodeId: id });
+      this.h.log(`node ${this.h.id}: learner ${id} at ${known} removed, to add node ${id} at ${address} afresh`);
     }
     const timeoutMs = this.h.requestTimeoutMs;
     let conn;
