@@ -12,6 +12,8 @@
  *   frame-router.ts      peer and client frames -> the part that serves them
  *   client-service.ts    client requests -> this API -> client responses
  *   node-storage.ts      opening the data directory at startup (and its crash repairs)
+ *   state-flush.ts       flushing the state tree so a restart re-applies a bounded part of the log
+ *   replay-progress.ts   what a start re-applies (counted, timed)
  *   identity.ts          node id and cluster id on disk
  *   key-input.ts         keys, values and ranges checked at the API's edge
  *   snapshot/            checkpoints, chunks, sender, receiver, install, shipper
@@ -73,6 +75,8 @@ import { RequestPath } from './request-path.js';
 import { snapshotIdOf } from './snapshot/checkpoint.js';
 import { installSnapshot } from './snapshot/install.js';
 import { SnapshotShipper } from './snapshot/shipper.js';
+import { ReplayProgress } from './replay-progress.js';
+import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
@@ -112,6 +116,8 @@ export class KvNode {
   /** Chain of address book writes (each waits for the one before). */
   private bookWrites: Promise<void> = Promise.resolve();
   private readonly snapshots: SnapshotShipper;
+  private readonly stateFlush: StateFlusher;
+  private readonly replay: ReplayProgress;
   private snapshotsInstalled = 0;
   private readonly log: Logger;
   private readonly monitor: NodeMonitor;
@@ -165,6 +171,13 @@ export class KvNode {
       fatal: (err) => this.onFatal(err),
       log: lineLogger(this.log.child({ component: 'snapshot' })),
     });
+    this.stateFlush = new StateFlusher({
+      entriesMax: opts.stateFlushEntriesMax,
+      stateMachine: () => this.sm,
+      log: lineLogger(this.log.child({ component: 'state' }), 'warn'),
+      fatal: (err) => this.onFatal(err),
+    });
+    this.replay = new ReplayProgress(init.sm.appliedIndex, init.logStore.lastIndex());
     const common = {
       id: init.id,
       log: lineLogger(this.log.child({ component: 'membership' })),
@@ -318,6 +331,9 @@ export class KvNode {
       confChangeApplied: (cc, conf, index) => this.onConfChangeApplied(cc, conf, index),
       readStates: (rs) => this.path.readStates(rs, this.sm?.appliedIndex ?? 0),
       appliedTo: (index, term) => {
+        if (this.replay.applied(index)) {
+          this.log.info({ component: 'state', replayed: this.replay.replayedEntries, ms: this.replay.replayMs }, `node ${this.id}: re-applied ${this.replay.replayedEntries} entries of the log after a restart`);
+        }
         this.path.requests.appliedTo(index);
         if (term > this.appliedTerm) {
           this.appliedTerm = term;
@@ -328,7 +344,11 @@ export class KvNode {
         this.term = term;
       },
       installSnapshot: (s) => this.installSnapshotFromReady(s),
-      maintenance: () => this.snapshots.maintenance(),
+      maintenance: async () => {
+        const snapshotted = await this.snapshots.maintenance();
+        // After a snapshot (it flushed the tree), a flush is due only if entries came meanwhile.
+        return (await this.stateFlush.maintenance()) || snapshotted;
+      },
       fatal: (err) => this.onFatal(err),
     });
     this.ticker = new Ticker(this.opts.tickMs, () => {
@@ -339,7 +359,10 @@ export class KvNode {
     this.monitor.start();
     const st = this.driver.rawNode.status();
     this.log.info(
-      { component: 'raft', address: this.advertise, cluster: formatClusterId(this.identity.clusterId), voters: st.conf.voters, applied: st.applied, metrics: this.monitor.address },
+      {
+        component: 'raft', address: this.advertise, cluster: formatClusterId(this.identity.clusterId), voters: st.conf.voters, applied: st.applied,
+        metrics: this.monitor.address, toReplay: this.replay.pendingEntries,
+      },
       `node ${this.id} started on ${this.advertise}`,
     );
     // A one-member cluster elects itself at once rather than after an election timeout.
@@ -699,13 +722,25 @@ export class KvNode {
       this.sm = await KvStateMachine.open(stateDir, this.opts.tree);
     });
     this.snapshotsInstalled++;
+    this.replay.installed(s.meta.index);
     assert(this.sm?.appliedIndex === s.meta.index, () => `installed snapshot holds applied index ${this.sm?.appliedIndex}, expected ${s.meta.index}`);
     this.log.info({ component: 'snapshot', snapshot: id, index: s.meta.index, term: s.meta.term }, `node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
   }
 
-  /** Counters for tests and the bench. */
-  stats(): { snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']> } {
+  /**
+   * Counters for tests and the bench. appliedOnStart: the state tree's durable applied index when
+   * this node started; replayedEntries: entries of the log re-applied since (replay-progress.ts),
+   * replayMs the time it took (undefined while it goes on); stateFlushes: background flushes of
+   * the state tree started, stateFlushWaits: times the loop waited for one (state-flush.ts).
+   */
+  stats(): {
+    snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']>;
+    appliedOnStart: number; replayedEntries: number; replayMs: number | undefined; stateFlushes: number; stateFlushWaits: number;
+  } {
     const d = this.driver.stats;
-    return { snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats() };
+    return {
+      snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats(),
+      appliedOnStart: this.replay.appliedOnStart, replayedEntries: this.replay.replayedEntries, replayMs: this.replay.replayMs, stateFlushes: this.stateFlush.flushesStarted, stateFlushWaits: this.stateFlush.waits,
+    };
   }
 }
