@@ -5,7 +5,8 @@
  * Raft log is the state tree's log. Each apply() is one tree batch whose
  * `meta` is the applied index and the log time; the tree stores the meta of the last flushed
  * memtable in its manifest (`LsmTree.userMeta`), so after a crash the tree holds exactly the entries
- * up to `durableAppliedIndex` and the driver re-applies the committed entries after it.
+ * up to `durableAppliedIndex` and the driver re-applies the committed entries after it (the node
+ * flushes often enough to bound that: state-flush.ts).
  *
  * The tree holds two key namespaces (state-keys.ts): the users' keys, and the client session table
  * (session-table.ts) that makes writes exactly-once. get/scan/hasUserData see the user namespace
