@@ -31,34 +31,27 @@ const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 interface Written { keys: number; writeMs: number; applied: number; snapshotIndex: number; state: string; stateFlushes: number; stateFlushWaits: number }
 interface Ready { found: boolean; startMs: number; firstGetMs: number; appliedOnStart: number; replayedEntries: number; replayMs: number | undefined }
 
-function child(mode: 'write' | 'restart', dir: string, env: Record<string, string>): ServerProcess {
+/** Runs the child in `mode` until it prints `marker {json}`, then SIGKILLs it; returns the json. */
+async function runChild<T>(mode: 'write' | 'restart', dir: string, env: Record<string, string>, marker: string, timeoutMs: number): Promise<T> {
   const c = spawn(process.execPath, ['--import', 'tsx', CHILD, mode, dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  return new ServerProcess(1, dir, c);
+  const p = new ServerProcess(1, dir, c);
+  try {
+    const { line } = await p.waitForLine(new RegExp(`^${marker} `), timeoutMs);
+    return JSON.parse(line.slice(marker.length + 1)) as T;
+  } finally {
+    p.kill('SIGKILL');
+    await p.exited;
+  }
 }
 
 async function variant(name: string, stateFlushEntries: number | undefined): Promise<{ name: string; written: Written; ready: Ready; spawnToGetMs: number }> {
   const dir = tempDir('restart-bench');
   const env: Record<string, string> = stateFlushEntries === undefined ? {} : { BENCH_STATE_FLUSH_ENTRIES: String(stateFlushEntries) };
   try {
-    const writer = child('write', join(dir, 'node'), env);
-    let written: Written;
-    try {
-      const { line } = await writer.waitForLine(/^WRITTEN /, WRITE_TIMEOUT_MS);
-      written = JSON.parse(line.slice('WRITTEN '.length)) as Written;
-    } finally {
-      writer.kill('SIGKILL');
-      await writer.exited;
-    }
+    // The writer is killed with SIGKILL once it has written everything: a crash, no clean close.
+    const written = await runChild<Written>('write', join(dir, 'node'), env, 'WRITTEN', WRITE_TIMEOUT_MS);
     const t0 = performance.now();
-    const restarted = child('restart', join(dir, 'node'), env);
-    let ready: Ready;
-    try {
-      const { line } = await restarted.waitForLine(/^READY /, READY_TIMEOUT_MS);
-      ready = JSON.parse(line.slice('READY '.length)) as Ready;
-    } finally {
-      restarted.kill('SIGKILL');
-      await restarted.exited;
-    }
+    const ready = await runChild<Ready>('restart', join(dir, 'node'), env, 'READY', READY_TIMEOUT_MS);
     if (!ready.found) throw new Error(`${name}: the first key was not found after the restart`);
     return { name, written, ready, spawnToGetMs: Math.round(performance.now() - t0) };
   } finally {
