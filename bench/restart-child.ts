@@ -86,7 +86,7 @@ async function restart(dataDir: string): Promise<void> {
   }
   const readyMs = performance.now() - t0;
   const s = node.stats();
-  console.log(`READY ${JSON.stringify({ found: value !== undefined, startMs: Math.round(startedMs), firstGetMs: Math.round(readyMs), appliedOnStart: s.appliedOnStart, replayedEntries: s.replayedEntries, replayMs: s.replayMs })}`);
+  console.log(`READY ${JSON.stringify({ found: value !== undefined, startMs: Math.round(startedMs), firstGetMs: Math.round(readyMs), appliedOnStart: s.appliedOnStart, replayedEntries: s.replayedEntries, replayMs: s.replayMs, storageOpenMs: s.storageOpenMs })}`);
   await node.stop();
 }
 

@@ -29,7 +29,7 @@ const READY_TIMEOUT_MS = 600_000;
 const UNBOUNDED = Number.MAX_SAFE_INTEGER;
 
 interface Written { keys: number; writeMs: number; applied: number; snapshotIndex: number; state: string; stateFlushes: number; stateFlushWaits: number }
-interface Ready { found: boolean; startMs: number; firstGetMs: number; appliedOnStart: number; replayedEntries: number; replayMs: number | undefined }
+interface Ready { found: boolean; startMs: number; firstGetMs: number; appliedOnStart: number; replayedEntries: number; replayMs: number | undefined; storageOpenMs: number }
 
 /** Runs the child in `mode` until it prints `marker {json}`, then SIGKILLs it; returns the json. */
 async function runChild<T>(mode: 'write' | 'restart', dir: string, env: Record<string, string>, marker: string, timeoutMs: number): Promise<T> {
@@ -76,6 +76,7 @@ console.table(results.map((r) => ({
   'state flushes': r.written.stateFlushes,
   'durable at kill': /durable (\d+)/.exec(r.written.state)?.[1] ?? '?',
   'applied at kill': r.written.applied,
+  'storage open s': (r.ready.storageOpenMs / 1000).toFixed(2),
   'replayed entries': r.ready.replayedEntries,
   'replay s': r.ready.replayMs === undefined ? '?' : (r.ready.replayMs / 1000).toFixed(2),
   'start to first get s': (r.ready.firstGetMs / 1000).toFixed(2),

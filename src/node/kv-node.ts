@@ -126,7 +126,7 @@ export class KvNode {
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
-    book: AddressBook; address: string; listenAddress: string | undefined;
+    book: AddressBook; address: string; listenAddress: string | undefined; storageOpenMs: number;
   }) {
     const opts = init.opts;
     this.opts = opts;
@@ -177,7 +177,7 @@ export class KvNode {
       log: lineLogger(this.log.child({ component: 'state' }), 'warn'),
       fatal: (err) => this.onFatal(err),
     });
-    this.replay = new ReplayProgress(init.sm.appliedIndex, init.logStore.lastIndex());
+    this.replay = new ReplayProgress(init.sm.appliedIndex, init.logStore.lastIndex(), init.storageOpenMs);
     const common = {
       id: init.id,
       log: lineLogger(this.log.child({ component: 'membership' })),
@@ -289,9 +289,11 @@ export class KvNode {
     // use must not leave a half-made data directory that a retry would take for a member's).
     const created = missingAncestor(opts.fs, options.dataDir);
     try {
+      const openedAtMs = performance.now();
       const storage = await openNodeStorage(opts, options.id, options.dataDir);
+      const storageOpenMs = performance.now() - openedAtMs;
       try {
-        const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address, listenAddress: options.listenAddress });
+        const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address, listenAddress: options.listenAddress, storageOpenMs });
         await node.listenAndRun();
         return node;
       } catch (err) {
@@ -730,17 +732,18 @@ export class KvNode {
   /**
    * Counters for tests and the bench. appliedOnStart: the state tree's durable applied index when
    * this node started; replayedEntries: entries of the log re-applied since (replay-progress.ts),
-   * replayMs the time it took (undefined while it goes on); stateFlushes: background flushes of
+   * replayMs the time it took (undefined while it goes on), storageOpenMs the time opening the data
+   * directory took before (the log tree's WAL replay and log scan among it); stateFlushes: background flushes of
    * the state tree started, stateFlushWaits: times the loop waited for one (state-flush.ts).
    */
   stats(): {
     snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']>;
-    appliedOnStart: number; replayedEntries: number; replayMs: number | undefined; stateFlushes: number; stateFlushWaits: number;
+    appliedOnStart: number; replayedEntries: number; replayMs: number | undefined; storageOpenMs: number; stateFlushes: number; stateFlushWaits: number;
   } {
     const d = this.driver.stats;
     return {
       snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats(),
-      appliedOnStart: this.replay.appliedOnStart, replayedEntries: this.replay.replayedEntries, replayMs: this.replay.replayMs, stateFlushes: this.stateFlush.flushesStarted, stateFlushWaits: this.stateFlush.waits,
+      appliedOnStart: this.replay.appliedOnStart, replayedEntries: this.replay.replayedEntries, replayMs: this.replay.replayMs, storageOpenMs: Math.round(this.replay.storageOpenMs), stateFlushes: this.stateFlush.flushesStarted, stateFlushWaits: this.stateFlush.waits,
     };
   }
 }

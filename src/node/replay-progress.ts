@@ -1,8 +1,8 @@
 /**
  * What a node re-applies when it starts: the state tree resumes from its durable applied index
  * (state-machine.ts), and the entries the log already held after it are applied again. Counting
- * them shows how far the state tree's durability lags the log (state-flush.ts bounds it), and
- * the time they take is most of a restart's.
+ * them shows how far the state tree's durability lags the log (state-flush.ts bounds it); a
+ * restart's time is that of opening the storage (kept here too) plus the time they take.
  *
  * What must hold: only entries of the log as it was at start, above the durable applied index, and
  * applied by this incarnation count; a snapshot installed meanwhile skips what it covers.
@@ -16,10 +16,12 @@ export class ReplayProgress {
   /**
    * @param appliedOnStart the state tree's applied index when it opened (its durable one)
    * @param logLastOnStart the log's last index when the node opened it
+   * @param storageOpenMs the time opening the data directory took, before the replay began
    */
   constructor(
     readonly appliedOnStart: number,
     readonly logLastOnStart: number,
+    readonly storageOpenMs: number,
     private readonly nowMs: () => number = Date.now,
   ) {
     this.appliedTo = appliedOnStart;

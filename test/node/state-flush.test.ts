@@ -70,6 +70,7 @@ describe('state tree flushes bound the replay after a crash', () => {
     expect(s.appliedOnStart).toBeGreaterThanOrEqual(applied - FLUSH_ENTRIES_MAX - 2 * IN_FLIGHT);
     expect(s.appliedOnStart + s.replayedEntries).toBeGreaterThanOrEqual(applied);
     expect(s.replayMs).toBeGreaterThanOrEqual(0);
+    expect(s.storageOpenMs).toBeGreaterThanOrEqual(0);
   });
 
   it('without the bound (a huge stateFlushEntriesMax) the whole log is replayed: the counter sees it', { timeout: 60_000 }, async () => {
@@ -91,7 +92,7 @@ describe('state tree flushes bound the replay after a crash', () => {
 describe('ReplayProgress', () => {
   it('counts entries of the log at start applied past the durable index, skipping a snapshot', () => {
     let now = 100;
-    const p = new ReplayProgress(10, 50, () => now);
+    const p = new ReplayProgress(10, 50, 3, () => now);
     expect(p.pendingEntries).toBe(40);
     expect(p.applied(5)).toBe(false);
     expect(p.applied(20)).toBe(false);
@@ -107,7 +108,7 @@ describe('ReplayProgress', () => {
   });
 
   it('has nothing to replay when the state tree was durable up to the log end', () => {
-    const p = new ReplayProgress(50, 50, () => 7);
+    const p = new ReplayProgress(50, 50, 3, () => 7);
     expect(p.pendingEntries).toBe(0);
     expect(p.replayMs).toBe(0);
   });
