@@ -13,7 +13,10 @@
  * One overlap is allowed: committed entries already durable here before the turn are applied while
  * the turn's new entries are synced (they cannot depend on them).
  * Between turns the loop does maintenance: it makes snapshots (log compaction, or one a lagging
- * follower needs) while no apply runs.
+ * follower needs) while no apply runs, and starts flushes of the state tree in the background so a
+ * restart re-applies a bounded part of the log (the node's: src/node/state-flush.ts). Maintenance
+ * may hold the loop (a snapshot's checkpoint; a flush that fell behind its bound): that is the
+ * back-pressure on applies.
  *
  * The driver sees its core, log store and state machine only through the small interfaces below
  * (RawNode, RaftLogStore and KvStateMachine satisfy them structurally), so the simulator in

@@ -12,6 +12,8 @@
  *   frame-router.ts      peer and client frames -> the part that serves them
  *   client-service.ts    client requests -> this API -> client responses
  *   node-storage.ts      opening the data directory at startup (and its crash repairs)
+ *   state-flush.ts       flushing the state tree so a restart re-applies a bounded part of the log
+ *   replay-progress.ts   what a start re-applies (counted, timed)
  *   identity.ts          node id and cluster id on disk
  *   key-input.ts         keys, values and ranges checked at the API's edge
  *   snapshot/            checkpoints, chunks, sender, receiver, install, shipper
@@ -77,6 +79,8 @@ import { snapshotIdOf } from './snapshot/checkpoint.js';
 import { installSnapshot } from './snapshot/install.js';
 import { BackupSource, type BackupInfo } from './snapshot/backup-source.js';
 import { SnapshotShipper } from './snapshot/shipper.js';
+import { ReplayProgress } from './replay-progress.js';
+import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
@@ -119,6 +123,8 @@ export class KvNode {
   private bookWrites: Promise<void> = Promise.resolve();
   private readonly snapshots: SnapshotShipper;
   private readonly backups: BackupSource;
+  private readonly stateFlush: StateFlusher;
+  private readonly replay: ReplayProgress;
   private snapshotsInstalled = 0;
   private readonly log: Logger;
   private readonly monitor: NodeMonitor;
@@ -131,7 +137,7 @@ export class KvNode {
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
-    book: AddressBook; address: string; listenAddress: string | undefined;
+    book: AddressBook; address: string; listenAddress: string | undefined; storageOpenMs: number;
   }) {
     const opts = init.opts;
     this.opts = opts;
@@ -185,6 +191,13 @@ export class KvNode {
       kick: () => this.driver.kick(),
       log: lineLogger(this.log.child({ component: 'backup' })),
     }, opts.backup);
+    this.stateFlush = new StateFlusher({
+      entriesMax: opts.stateFlushEntriesMax,
+      stateMachine: () => this.sm,
+      log: lineLogger(this.log.child({ component: 'state' }), 'warn'),
+      fatal: (err) => this.onFatal(err),
+    });
+    this.replay = new ReplayProgress(init.sm.appliedIndex, init.logStore.lastIndex(), init.storageOpenMs);
     const common = {
       id: init.id,
       log: lineLogger(this.log.child({ component: 'membership' })),
@@ -300,9 +313,11 @@ export class KvNode {
     // use must not leave a half-made data directory that a retry would take for a member's).
     const created = missingAncestor(opts.fs, options.dataDir);
     try {
+      const openedAtMs = performance.now();
       const storage = await openNodeStorage(opts, options.id, options.dataDir);
+      const storageOpenMs = performance.now() - openedAtMs;
       try {
-        const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address, listenAddress: options.listenAddress });
+        const node = new KvNode({ opts, id: options.id, dataDir: options.dataDir, ...storage, address: options.address, listenAddress: options.listenAddress, storageOpenMs });
         await node.listenAndRun();
         return node;
       } catch (err) {
@@ -342,6 +357,9 @@ export class KvNode {
       confChangeApplied: (cc, conf, index) => this.onConfChangeApplied(cc, conf, index),
       readStates: (rs) => this.path.readStates(rs, this.sm?.appliedIndex ?? 0),
       appliedTo: (index, term) => {
+        if (this.replay.applied(index)) {
+          this.log.info({ component: 'state', replayed: this.replay.replayedEntries, ms: this.replay.replayMs }, `node ${this.id}: re-applied ${this.replay.replayedEntries} entries of the log after a restart`);
+        }
         this.path.requests.appliedTo(index);
         if (this.removalAppliedAt !== undefined) {
           const st = this.driver.rawNode.status();
@@ -365,7 +383,9 @@ export class KvNode {
       maintenance: async () => {
         const shipped = await this.snapshots.maintenance();
         const backedUp = await this.backups.maintenance();
-        return shipped || backedUp;
+        // After a snapshot (it flushed the tree), a flush is due only if entries came meanwhile.
+        const flushed = await this.stateFlush.maintenance();
+        return shipped || backedUp || flushed;
       },
       fatal: (err) => this.onFatal(err),
     });
@@ -390,7 +410,10 @@ export class KvNode {
     this.removalWatch.start();
     const st = this.driver.rawNode.status();
     this.log.info(
-      { component: 'raft', address: this.advertise, cluster: formatClusterId(this.identity.clusterId), voters: st.conf.voters, applied: st.applied, metrics: this.monitor.address },
+      {
+        component: 'raft', address: this.advertise, cluster: formatClusterId(this.identity.clusterId), voters: st.conf.voters, applied: st.applied,
+        metrics: this.monitor.address, toReplay: this.replay.pendingEntries,
+      },
       `node ${this.id} started on ${this.advertise}`,
     );
     // A one-member cluster elects itself at once rather than after an election timeout.
@@ -802,13 +825,26 @@ export class KvNode {
       this.sm = await KvStateMachine.open(stateDir, this.opts.tree);
     });
     this.snapshotsInstalled++;
+    this.replay.installed(s.meta.index);
     assert(this.sm?.appliedIndex === s.meta.index, () => `installed snapshot holds applied index ${this.sm?.appliedIndex}, expected ${s.meta.index}`);
     this.log.info({ component: 'snapshot', snapshot: id, index: s.meta.index, term: s.meta.term }, `node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
   }
 
-  /** Counters for tests and the bench. */
-  stats(): { snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']> } {
+  /**
+   * Counters for tests and the bench. appliedOnStart: the state tree's durable applied index when
+   * this node started; replayedEntries: entries of the log re-applied since (replay-progress.ts),
+   * replayMs the time it took (undefined while it goes on), storageOpenMs the time opening the data
+   * directory took before (the log tree's WAL replay and log scan among it); stateFlushes: background flushes of
+   * the state tree started, stateFlushWaits: times the loop waited for one (state-flush.ts).
+   */
+  stats(): {
+    snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']>;
+    appliedOnStart: number; replayedEntries: number; replayMs: number | undefined; storageOpenMs: number; stateFlushes: number; stateFlushWaits: number;
+  } {
     const d = this.driver.stats;
-    return { snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats() };
+    return {
+      snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats(),
+      appliedOnStart: this.replay.appliedOnStart, replayedEntries: this.replay.replayedEntries, replayMs: this.replay.replayMs, storageOpenMs: Math.round(this.replay.storageOpenMs), stateFlushes: this.stateFlush.flushesStarted, stateFlushWaits: this.stateFlush.waits,
+    };
   }
 }

@@ -33,6 +33,8 @@ export const REMOVAL_WATCH = { checkEveryMs: 500, leaderlessMsMin: 3000, askTime
 export const APPEND_BYTES_MAX = 1 * MiB;
 export const APPENDS_IN_FLIGHT_MAX = 256;
 export const APPEND_BYTES_IN_FLIGHT_MAX = 32 * MiB;
+/** Default of KvNodeOptions.stateFlushEntriesMax: half the default snapshotEntries. */
+export const STATE_FLUSH_ENTRIES_DEFAULT = 50_000;
 /** Proposals a leader holds uncommitted before it refuses more (memory bound during a stall). */
 export const UNCOMMITTED_BYTES_MAX = 256 * MiB;
 
@@ -64,6 +66,12 @@ export interface KvNodeOptions extends NodeTlsOptions {
   snapshotEntries?: number;
   /** Entries kept in the log behind a snapshot, so a briefly lagging follower needs no snapshot. Default 5_000 (etcd's). */
   compactKeepEntries?: number;
+  /**
+   * Applied entries past the state tree's durable applied index that start a flush of it in the
+   * background (state-flush.ts): a restart re-applies about this many entries at most, instead of
+   * everything since the last snapshot or full memtable. Default 50_000.
+   */
+  stateFlushEntriesMax?: number;
   /** Deadline of one request (waiting for a leader included). Default 5000 ms. */
   requestTimeoutMs?: number;
   /** Bound on requests waiting at once. Default 65_536. */
@@ -121,6 +129,7 @@ export interface ResolvedNodeOptions {
   heartbeatTicks: number;
   snapshotEntries: number;
   compactKeepEntries: number;
+  stateFlushEntriesMax: number;
   requestTimeoutMs: number;
   pendingRequestsMax: number;
   fs: FileSystem;
@@ -181,6 +190,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     heartbeatTicks,
     snapshotEntries: intOpt('snapshotEntries', o.snapshotEntries, 100_000, 1, Number.MAX_SAFE_INTEGER),
     compactKeepEntries: intOpt('compactKeepEntries', o.compactKeepEntries, 5_000, 0, Number.MAX_SAFE_INTEGER),
+    stateFlushEntriesMax: intOpt('stateFlushEntriesMax', o.stateFlushEntriesMax, STATE_FLUSH_ENTRIES_DEFAULT, 1, Number.MAX_SAFE_INTEGER),
     requestTimeoutMs: intOpt('requestTimeoutMs', o.requestTimeoutMs, 5_000, 1, 3_600_000),
     pendingRequestsMax: intOpt('pendingRequestsMax', o.pendingRequestsMax, 65_536, 1, 10_000_000),
     fs,

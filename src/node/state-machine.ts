@@ -5,7 +5,8 @@
  * Raft log is the state tree's log. Each apply() is one tree batch whose
  * `meta` is the applied index and the log time; the tree stores the meta of the last flushed
  * memtable in its manifest (`LsmTree.userMeta`), so after a crash the tree holds exactly the entries
- * up to `durableAppliedIndex` and the driver re-applies the committed entries after it.
+ * up to `durableAppliedIndex` and the driver re-applies the committed entries after it (the node
+ * flushes often enough to bound that: state-flush.ts).
  *
  * The tree holds two key namespaces (state-keys.ts): the users' keys, and the client session table
  * (session-table.ts) that makes writes exactly-once. get/scan/hasUserData see the user namespace
@@ -19,6 +20,8 @@
  *   get(key), scan(from, to, limit)     local reads of user keys (the driver makes them linearizable);
  *   hasUserData()                       any user key present (refuse to join another cluster);
  *   flush()                             makes appliedIndex durable (lets the log be compacted);
+ *   startFlush()                        the same in the background, applies going on meanwhile
+ *                                       (state-flush.ts decides when);
  *   checkpoint(dir)                     a consistent copy for a snapshot (snapshot/checkpoint.ts);
  *   describe(), close().
  *
@@ -105,6 +108,8 @@ export class KvStateMachine {
   private readonly tree: LsmTree;
   private applied: number;
   private applying = false;
+  /** The flush startFlush() started, until it settles. */
+  private flushing: Promise<void> | undefined;
   private readonly sessions: SessionTable;
 
   private constructor(tree: LsmTree, applied: number, sessions: SessionTable) {
@@ -251,6 +256,26 @@ export class KvStateMachine {
     await this.tree.flush();
   }
 
+  /** Whether the flush startFlush() started is still running. */
+  get flushInProgress(): boolean {
+    return this.flushing !== undefined;
+  }
+
+  /**
+   * Starts flushing what was applied so far, without waiting for it: the tree switches to a new
+   * memtable (applies go on into it) and writes the old one as tables in its job runner (the worker
+   * pool on a real directory). When the returned promise resolves, durableAppliedIndex is at least
+   * the appliedIndex of the call. REQUIRES: no flush of startFlush() in progress (one at a time).
+   */
+  startFlush(): Promise<void> {
+    assert(this.flushing === undefined, 'startFlush() while its previous flush runs');
+    const flushing = this.tree.flush().finally(() => {
+      this.flushing = undefined;
+    });
+    this.flushing = flushing;
+    return flushing;
+  }
+
   /**
    * Writes a consistent copy of the state at appliedIndex into `dir` (a new directory) and returns
    * that index. REQUIRES: no apply() running.
@@ -267,8 +292,12 @@ export class KvStateMachine {
     return { appliedIndex: this.applied, durableAppliedIndex: this.durableAppliedIndex, tree: this.tree.describe(printableStateKey) };
   }
 
-  /** Flushes (the tree has no WAL) and closes. Idempotent. */
+  /**
+   * Waits for a flush of startFlush() to settle (its caller handles its outcome), then flushes (the
+   * tree has no WAL) and closes. Idempotent.
+   */
   async close(): Promise<void> {
+    await Promise.allSettled([this.flushing]);
     await this.tree.close();
   }
 }

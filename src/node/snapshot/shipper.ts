@@ -123,6 +123,9 @@ export class SnapshotShipper {
     const local = await createSnapshot(sm, localSnapshotsDir(this.d.dataDir), { index, term: store.term(index), conf }, { fs: this.d.fs });
     await store.createSnapshot(index, conf, snapshotData(local.id));
     const compactTo = index - this.d.compactKeepEntries;
+    // The state tree has no WAL: entries after its durable applied index exist only in the log, and
+    // a restart re-applies them from there (log-store.ts, compact's REQUIRES).
+    assert(compactTo <= sm.durableAppliedIndex, () => `log compaction to ${compactTo} past the state tree's durable applied index ${sm.durableAppliedIndex}`);
     if (compactTo > store.firstIndex() - 1) await store.compact(compactTo);
     const previous = this.latestLocal;
     this.latestLocal = local;
