@@ -33,6 +33,15 @@
  *
  * What must hold: the Ready contract (driver.ts); stop() ends every timer, socket and waiter;
  * nothing a peer or client sends can crash the process (frame-router.ts).
+ *
+ * Why ~850 lines: about 170 are the constructor's wiring of the parts above (each gets closures
+ * over this node's state rather than the node itself), and the rest is the public API (one short
+ * method each) plus the driver's callbacks that change the node's own state (role, leader,
+ * membership, removal, snapshot install), which need every part at once: the entry points of
+ * backups (backup-source.ts), self-removal (removal-watch.ts) and session writes
+ * (client-session.ts) are here, their logic is not. The next split is the driver callbacks
+ * (onSoftState, onApplied, onConfChangeApplied, installSnapshotFromReady) into a file of their
+ * own, once they take one narrow interface instead of the node's fields.
  */
 import type { TreeStats } from '../lsm/db.js';
 import { LsmraftError } from '../errors.js';

@@ -21,6 +21,10 @@
  *   ends. A connection that named PEER_SERVERNAME must be authorized by the peer CA, else it is
  *   closed unread; only such a connection carries peer and join frames; a client's carries
  *   CLIENT_REQUEST only.
+ *
+ * Why ~630 lines: one peer connection's life (dial, TLS, HELLO, bounded queue, backoff, accept,
+ * close) reads top to bottom here; the client connection is client-connection.ts, addresses
+ * address.ts, TLS options tls-options.ts.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
