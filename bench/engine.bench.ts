@@ -1,7 +1,8 @@
 /**
  * Engine benchmark (tinybench), after leveldb's db_bench: fillseq, fillrandom (awaited put, and
  * batches of 1000), readrandom on a compacted tree, readseq (full scan), on BENCH_N entries
- * (default 1,000,000) of 16-byte keys and 100-byte values. Prints one table: ops/s and MB/s.
+ * (default 1,000,000) of 16-byte keys and 100-byte values. Prints one table (ops/s and MB/s) and
+ * writes bench/results/engine.json and engine.svg (BENCH_OUT_DIR elsewhere).
  *
  *   npm run bench:engine                         # both engines, 1M entries
  *   BENCH_N=20000 BENCH_TIME_MS=200 BENCH_ENGINES=js npm run bench:engine   # a quick run
@@ -13,6 +14,10 @@ import { Bench } from 'tinybench';
 import { LsmTree } from '../src/index.js';
 import type { EngineName } from '../src/engine/types.js';
 import { alphabetValue, indexStream } from './common.js';
+import { makeProgress } from './progress.js';
+import type { Progress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 3000);
@@ -43,7 +48,7 @@ interface Row {
   p99us: number;
 }
 
-async function benchEngine(engine: EngineName): Promise<Row[]> {
+async function benchEngine(engine: EngineName, progress: Progress): Promise<Row[]> {
   const rows: Row[] = [];
   const dir = mkdtempSync(join(tmpdir(), `lsmraft-bench-${engine}-`));
   const tree = await LsmTree.open(dir, { engine });
@@ -62,6 +67,7 @@ async function benchEngine(engine: EngineName): Promise<Row[]> {
       for (let i = 0; i < 1000; i++) ops[i] = { type: 'put', key: key(rnd()), value };
       await tree.batch(ops);
     });
+    progress.phase(`${engine}: fill`);
     await fill.run();
     for (const task of fill.tasks) {
       const r = statsOf(task);
@@ -69,6 +75,7 @@ async function benchEngine(engine: EngineName): Promise<Row[]> {
       rows.push({ engine, name: task.name, opsPerSec: r.throughput.mean * perOp, p50us: (r.latency.p50 * 1000) / perOp, p99us: (r.latency.p99 * 1000) / perOp });
     }
 
+    progress.phase(`${engine}: load ${N.toLocaleString('en-US')} keys and compact`);
     // Load every key once, then compact, so reads run on a settled N-key tree.
     for (let i = 0; i < N; i += 1000) {
       const ops = [];
@@ -86,12 +93,14 @@ async function benchEngine(engine: EngineName): Promise<Row[]> {
     read.add('readrandom (sync getSync)', () => {
       if (tree.getSync(key(rndRead())) === undefined) throw new Error('readrandom missed a key that was loaded');
     });
+    progress.phase(`${engine}: read`);
     await read.run();
     for (const task of read.tasks) {
       const r = statsOf(task);
       rows.push({ engine, name: task.name, opsPerSec: r.throughput.mean, p50us: r.latency.p50 * 1000, p99us: r.latency.p99 * 1000 });
     }
 
+    progress.phase(`${engine}: full scans`);
     // readseq: full scans, timed whole (a scan of N entries is one measurement).
     const scans: number[] = [];
     const deadline = Date.now() + TIME_MS;
@@ -115,15 +124,24 @@ async function benchEngine(engine: EngineName): Promise<Row[]> {
 }
 
 const all: Row[] = [];
-for (const engine of ENGINES) all.push(...(await benchEngine(engine)));
-console.log(`\nlsmraft engine benchmark: ${N} entries, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, node ${process.version}\n`);
-console.table(
-  all.map((r) => ({
-    engine: r.engine,
-    benchmark: r.name,
-    'ops/s': Math.round(r.opsPerSec).toLocaleString('en-US'),
-    'MB/s': ((r.opsPerSec * ENTRY_BYTES) / 1e6).toFixed(1),
-    'p50 us/op': r.p50us.toFixed(2),
-    'p99 us/op': Number.isNaN(r.p99us) ? '-' : r.p99us.toFixed(2),
-  })),
+const progress = makeProgress(ENGINES.length * 4);
+try {
+  for (const engine of ENGINES) all.push(...(await benchEngine(engine, progress)));
+} finally {
+  progress.stop();
+}
+console.log(`\nlsmraft engine benchmark: ${N.toLocaleString('en-US')} entries, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, node ${process.version}\n`);
+console.log(
+  alignedTable(
+    ['engine | benchmark', 'ops/s', 'MB/s', 'p50 us/op', 'p99 us/op'],
+    all.map((r) => [`${r.engine} | ${r.name}`, formatNumber(r.opsPerSec), formatNumber((r.opsPerSec * ENTRY_BYTES) / 1e6, 1), formatNumber(r.p50us, 2), formatNumber(r.p99us, 2)]),
+  ),
 );
+const names = [...new Set(all.map((r) => r.name))];
+writeResults('engine', { entries: N, timeMs: TIME_MS, engines: ENGINES, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES }, all, {
+  title: 'lsmraft engine benchmark: ops/s per workload, wasm and js twins',
+  subtitle: `${N.toLocaleString('en-US')} entries, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, node ${process.version}. Batched rows count each put of the batch.`,
+  unit: 'operations per second',
+  series: ENGINES,
+  groups: names.map((name) => ({ label: name, values: ENGINES.map((e) => all.find((r) => r.engine === e && r.name === name)?.opsPerSec ?? NaN) })),
+});

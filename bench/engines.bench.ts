@@ -28,57 +28,17 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import cliProgress from 'cli-progress';
 import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, REPEATS_COUNT, SYNC_KEYS_COUNT, VALUE_BYTES } from './engines/config.js';
 import { ENGINE_IDS } from './engines/engine.js';
 import type { EngineId } from './engines/engine.js';
 import { FACTORIES } from './engines/registry.js';
 import { resultsSvg, resultsTable, summarize } from './engines/report.js';
+import { makeProgress } from './progress.js';
 import { PHASES, WORKLOADS } from './engines/workloads.js';
 import type { ChildMessage, ChildReport, ChildResult } from './engines/workloads.js';
 
 const OUT_DIR = process.env.BENCH_OUT_DIR ?? fileURLToPath(new URL('./results', import.meta.url));
 const CHILD = fileURLToPath(new URL('./engines/child.ts', import.meta.url));
-
-/** Reports progress: a bar on a terminal, else one line per finished phase with elapsed times. */
-interface Progress {
-  phase(label: string): void;
-  stop(): void;
-}
-
-function makeProgress(total: number): Progress {
-  const started = Date.now();
-  const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-  if (process.stdout.isTTY === true) {
-    const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} phases | {elapsed} | {label}', hideCursor: true }, cliProgress.Presets.shades_classic);
-    bar.start(total, 0, { label: 'starting', elapsed: elapsed() });
-    let first = true;
-    return {
-      phase(label) {
-        bar.increment(first ? 0 : 1, { label, elapsed: elapsed() });
-        first = false;
-      },
-      stop() {
-        bar.update(total, { label: 'done', elapsed: elapsed() });
-        bar.stop();
-      },
-    };
-  }
-  let current: { label: string; at: number } | undefined;
-  const finish = (): void => {
-    if (current !== undefined) console.log(`[${elapsed().padStart(7)}] ${current.label} done in ${((Date.now() - current.at) / 1000).toFixed(1)}s`);
-  };
-  return {
-    phase(label) {
-      finish();
-      current = { label, at: Date.now() };
-    },
-    stop() {
-      finish();
-      current = undefined;
-    },
-  };
-}
 
 /** Runs one child for `engine`; resolves with its measurements, rejects if it fails. */
 function runChild(engine: EngineId, dataDir: string, onPhase: (phase: string) => void): Promise<ChildReport> {

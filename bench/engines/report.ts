@@ -4,6 +4,7 @@
  * chart of every workload normalized to the best store of its row.
  */
 import { barChartSvg, formatSi } from '../chart.js';
+import { alignedTable, formatNumber } from '../table.js';
 import type { EngineId } from './engine.js';
 import { WORKLOADS } from './workloads.js';
 import type { ChildResult, Workload, WorkloadId } from './workloads.js';
@@ -40,16 +41,7 @@ export function summarize(engines: readonly EngineId[], runs: ReadonlyMap<Engine
 
 /** A number as the table shows it: integers for rates and MiB, two decimals for seconds and ratios. */
 export function formatValue(v: number, unit: Workload['unit']): string {
-  const digits = unit === 's' || unit === 'x' ? 2 : 0;
-  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-/** A markdown-style table, columns padded so they line up; numbers right-aligned. */
-export function alignedTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
+  return formatNumber(v, unit === 's' || unit === 'x' ? 2 : 0);
 }
 
 /** The medians table, or with `spread` the min..max table, in the layout | workload | engines… |. */
