@@ -25,7 +25,7 @@ export interface BarChart {
   unit: string;
   series: string[];
   groups: BarGroup[];
-  /** 'log' (default): decades; 'linear': from 0 to the largest value, ticks at quarters. */
+  /** 'log' (default): decades; 'linear': from 0 past the largest value, ticks at round steps (1, 2, 2.5 or 5 x 10^k). */
   scale?: 'log' | 'linear';
 }
 
@@ -54,6 +54,15 @@ export function formatSi(v: number): string {
   const units: Array<[number, string]> = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
   for (const [scale, suffix] of units) if (v >= scale) return `${(v / scale).toPrecision(3)}${suffix}`;
   return v.toPrecision(3);
+}
+
+/** Ticks of a linear axis from 0: about four round steps (1, 2, 2.5 or 5 x 10^k) reaching past `max`. */
+export function linearTicks(max: number): number[] {
+  const raw = max / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
+  const count = Math.ceil(max / step - 1e-9);
+  return Array.from({ length: count + 1 }, (_, i) => i * step);
 }
 
 /** `text` cut into lines of at most `maxChars` characters at spaces ('\n' forces a break). */
@@ -99,7 +108,8 @@ export function barChartSvg(chart: BarChart): string {
   // Log: from the decade below the smallest value to the decade above the largest. Linear: 0..max.
   const lowExp = drawable.length === 0 ? 0 : Math.floor(Math.log10(Math.min(...drawable)));
   const highExp = drawable.length === 0 ? 1 : Math.max(lowExp + 1, Math.ceil(Math.log10(Math.max(...drawable))));
-  const linearMax = drawable.length === 0 ? 1 : Math.max(...drawable);
+  const linearTickValues = linearTicks(drawable.length === 0 ? 1 : Math.max(...drawable));
+  const linearMax = linearTickValues[linearTickValues.length - 1]!;
   const x = linear
     ? (v: number): number => plotLeft + (v / linearMax) * plotWidth
     : (v: number): number => plotLeft + ((Math.log10(v) - lowExp) / (highExp - lowExp)) * plotWidth;
@@ -123,11 +133,11 @@ export function barChartSvg(chart: BarChart): string {
     out.push(`<rect x="${lx}" y="${y + 4}" width="14" height="14" fill="${PALETTE[s % PALETTE.length]}"/>`);
     out.push(`<text x="${lx + 20}" y="${y + 16}">${escapeXml(chart.series[s]!)}</text>`);
   });
-  // Grid lines and axis labels: decades, or quarters of the linear range.
-  const ticks = linear ? [0, 0.25, 0.5, 0.75, 1].map((f) => f * linearMax) : Array.from({ length: highExp - lowExp + 1 }, (_, i) => 10 ** (lowExp + i));
+  // Grid lines and axis labels: decades, or round steps of the linear range.
+  const ticks = linear ? linearTickValues : Array.from({ length: highExp - lowExp + 1 }, (_, i) => 10 ** (lowExp + i));
   for (const t of ticks) {
     const gx = x(t).toFixed(1);
-    const label = linear ? t.toFixed(2) : formatSi(t);
+    const label = linear ? t.toLocaleString('en-US', { maximumFractionDigits: 3 }) : formatSi(t);
     out.push(`<line x1="${gx}" y1="${plotTop - 4}" x2="${gx}" y2="${plotTop + plotHeight}" stroke="#ddd"/>`);
     out.push(`<text x="${gx}" y="${plotTop + plotHeight + 16}" text-anchor="middle" fill="#555">${label}</text>`);
   }

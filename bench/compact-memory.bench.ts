@@ -4,6 +4,8 @@
  * runs compact() on each copy in a fresh child process per engine (jobs inline on the main thread),
  * which reports process.resourceUsage().maxRSS: the peak of opening the tree plus its compaction.
  *
+ * Writes bench/results/compact-memory.json and compact-memory.svg (BENCH_OUT_DIR elsewhere).
+ *
  *   npm run bench:compact-memory
  *   BENCH_KEYS=4000000 npm run bench:compact-memory
  */
@@ -14,6 +16,9 @@ import { join } from 'node:path';
 import { LsmTree } from '../src/lsm/db.js';
 import type { EngineName } from '../src/engine/types.js';
 import { xorshift32 } from './common.js';
+import { makeProgress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const BATCH = 1000;
@@ -77,6 +82,8 @@ if (mode === '--fill') {
   const root = mkdtempSync(join(tmpdir(), 'lsmraft-compact-memory-'));
   try {
     const filled = join(root, 'filled');
+    const progress = makeProgress(3);
+    progress.phase(`fill ${KEYS.toLocaleString('en-US')} keys`);
     const fillStarted = performance.now();
     child(['--fill', filled]);
     const before = treeBytes(filled);
@@ -85,6 +92,7 @@ if (mode === '--fill') {
     const failures: Record<string, string> = {};
     for (const e of ['js', 'wasm'] as const) {
       const copy = join(root, e);
+      progress.phase(`compact() with the ${e} engine`);
       cpSync(filled, copy, { recursive: true });
       try {
         const out = child(['--compact', copy, e]).trim().split('\n');
@@ -97,20 +105,30 @@ if (mode === '--fill') {
         rmSync(copy, { recursive: true, force: true });
       }
     }
-    console.log(`\nlsmraft compact() benchmark: ${KEYS} keys (16-byte keys, 100-byte values), tree ${(before.bytes / (1 << 20)).toFixed(0)} MiB ` +
+    progress.stop();
+    console.log(`\nlsmraft compact() benchmark: ${KEYS.toLocaleString('en-US')} keys (16-byte keys, 100-byte values), tree ${(before.bytes / (1 << 20)).toFixed(0)} MiB ` +
       `in ${before.tables} tables before compact(), filled in ${fillSeconds.toFixed(1)} s; node ${process.version}\n`);
-    console.table(Object.entries(rows).map(([name, r]) => ({
-      engine: name,
-      'compact() s': r.seconds.toFixed(2),
-      'peak RSS MiB': r.maxRssMiB.toFixed(0),
-      'read MiB': r.readMiB.toFixed(0),
-      'tree after MiB': r.treeMiB.toFixed(0),
-      'tables after': r.tables,
-    })));
+    console.log(
+      alignedTable(
+        ['engine', 'compact() s', 'peak RSS MiB', 'read MiB', 'tree after MiB', 'tables after'],
+        Object.entries(rows).map(([name, r]) => [name, formatNumber(r.seconds, 2), formatNumber(r.maxRssMiB), formatNumber(r.readMiB), formatNumber(r.treeMiB), formatNumber(r.tables)]),
+      ),
+    );
     for (const [name, message] of Object.entries(failures)) console.log(`${name}: compact() failed: ${message}`);
     if (rows.wasm !== undefined && rows.js !== undefined) {
       console.log(`wasm/js compact() time ratio: ${(rows.wasm.seconds / rows.js.seconds).toFixed(2)}`);
     }
+    const engines = Object.keys(rows);
+    writeResults('compact-memory', { keys: KEYS, batchOps: BATCH }, { treeMiBBefore: before.bytes / (1 << 20), tablesBefore: before.tables, fillSeconds, engines: rows, failures }, {
+      title: 'compact() of one filled tree: seconds and peak RSS per engine',
+      subtitle: `${KEYS.toLocaleString('en-US')} keys (16-byte keys, 100-byte values), ${formatNumber(before.bytes / (1 << 20))} MiB in ${before.tables} tables before compact(); one child process per engine; node ${process.version}. Shorter is better.`,
+      unit: 'seconds, MiB',
+      series: engines,
+      groups: [
+        { label: 'compact() seconds', values: engines.map((e) => rows[e]!.seconds), barLabels: engines.map((e) => `${formatNumber(rows[e]!.seconds, 2)} s`) },
+        { label: 'peak RSS MiB', values: engines.map((e) => rows[e]!.maxRssMiB), barLabels: engines.map((e) => `${formatNumber(rows[e]!.maxRssMiB)} MiB`) },
+      ],
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

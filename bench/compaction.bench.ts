@@ -4,6 +4,8 @@
  * thread's event-loop delay (perf_hooks.monitorEventLoopDelay) p50/p99/max during the fill, once
  * with the worker pool and once with jobs inline on the main thread, side by side.
  *
+ * Writes bench/results/compaction.json and compaction.svg (BENCH_OUT_DIR elsewhere).
+ *
  *   npm run bench:compaction
  *   BENCH_N=50000 npm run bench:compaction      # a quick run
  */
@@ -15,6 +17,9 @@ import { LsmTree } from '../src/lsm/db.js';
 import { sharedJobPool } from '../src/pool/job-pool.js';
 import type { EngineName } from '../src/engine/types.js';
 import { xorshift32 } from './common.js';
+import { makeProgress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const ENGINE = (process.env.BENCH_ENGINE ?? 'wasm') as EngineName;
@@ -75,18 +80,38 @@ async function fill(pool: boolean): Promise<Result> {
   }
 }
 
-const results = [await fill(true), await fill(false)];
-console.log(`\nlsmraft compaction benchmark: ${N} random puts in batches of ${BATCH}, engine ${ENGINE}, node ${process.version}\n`);
-console.table(
-  results.map((r) => ({
-    mode: r.mode,
-    'puts/s': Math.round(r.putsPerSec).toLocaleString('en-US'),
-    'loop delay p50 ms': r.p50ms.toFixed(2),
-    'loop delay p99 ms': r.p99ms.toFixed(2),
-    'loop delay max ms': r.maxMs.toFixed(1),
-    flushes: r.flushes,
-    compactions: r.compactions,
-    'compacted MB': r.compactedMB.toFixed(1),
-    seconds: r.seconds.toFixed(1),
-  })),
+const progress = makeProgress(2);
+const results: Result[] = [];
+try {
+  for (const pool of [true, false]) {
+    progress.phase(`fill ${N.toLocaleString('en-US')} keys, ${pool ? 'worker pool' : 'inline (no pool)'}`);
+    results.push(await fill(pool));
+  }
+} finally {
+  progress.stop();
+}
+console.log(`\nlsmraft compaction benchmark: ${N.toLocaleString('en-US')} random puts in batches of ${BATCH}, engine ${ENGINE}, node ${process.version}\n`);
+console.log(
+  alignedTable(
+    ['mode', 'puts/s', 'loop delay p50 ms', 'loop delay p99 ms', 'loop delay max ms', 'flushes', 'compactions', 'compacted MB', 'seconds'],
+    results.map((r) => [
+      r.mode,
+      formatNumber(r.putsPerSec),
+      formatNumber(r.p50ms, 2),
+      formatNumber(r.p99ms, 2),
+      formatNumber(r.maxMs, 1),
+      formatNumber(r.flushes),
+      formatNumber(r.compactions),
+      formatNumber(r.compactedMB, 1),
+      formatNumber(r.seconds, 1),
+    ]),
+  ),
 );
+writeResults('compaction', { puts: N, batchOps: BATCH, engine: ENGINE }, results, {
+  title: 'Main-thread event-loop delay during a fill, with and without the worker pool',
+  subtitle: `${N.toLocaleString('en-US')} random puts (16-byte keys, 100-byte values) in batches of ${BATCH}, engine ${ENGINE}, node ${process.version}. Shorter is better.`,
+  unit: 'event-loop delay, ms',
+  series: results.map((r) => r.mode),
+  groups: (['p50ms', 'p99ms', 'maxMs'] as const).map((k) => ({ label: `loop delay ${k.replace('ms', '').replace('Ms', '')}`, values: results.map((r) => r[k]), barLabels: results.map((r) => `${formatNumber(r[k], 2)} ms`) })),
+  scale: 'linear',
+});

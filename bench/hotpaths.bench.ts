@@ -15,6 +15,8 @@
  * absent keys (BENCH_BLOOM_PROBES) against filters of 100,000 and 1,000,000 keys, next to the
  * theoretical rate (docs/format/sstable.md "Filter block"). The twins write identical filters
  * (test/engine/twins.test.ts), so this is measured once, with the JS twin.
+ *
+ * Writes bench/results/hotpaths.json and hotpaths.svg (BENCH_OUT_DIR elsewhere).
  */
 import { Bench } from 'tinybench';
 import type { EntryRun, HotPaths } from '../src/engine/types.js';
@@ -23,6 +25,9 @@ import { bloomFromHashes, bloomHash, bloomMayContain, bloomProbes, bloomTheoreti
 import { loadWasmHotPaths } from '../src/engine/wasm/index.js';
 import { makeInternalKey } from '../src/format/internal-key.js';
 import { alphabetValue, sortedRun, xorshift32 } from './common.js';
+import { makeProgress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 1000);
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 100_000);
@@ -100,6 +105,8 @@ for (const c of cases) {
 
 const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(200, TIME_MS) });
 for (const c of cases) for (const e of engines) bench.add(`${e.name}: ${c.name}`, () => c.fn(e));
+const progress = makeProgress(bench.tasks.length + 1);
+for (const task of bench.tasks) task.addEventListener('start', () => progress.phase(`wall clock, ${task.name}`));
 await bench.run();
 
 function opsPerSec(name: string): number {
@@ -128,24 +135,34 @@ function cpuMicrosPerOp(fn: () => unknown): number {
   return (used.user + used.system) / calls;
 }
 const cpuMicros = new Map<string, number>();
+progress.phase('CPU time per call');
 for (const c of cases) for (const e of engines) cpuMicros.set(`${e.name}: ${c.name}`, cpuMicrosPerOp(() => c.fn(e)));
+progress.stop();
 
-console.log(`\nlsmraft hot paths: js vs wasm, ${ENTRIES} entries (${KEY_BYTES}-byte user keys, ${VALUE_BYTES}-byte values), node ${process.version}\n`);
-console.table(cases.map((c) => {
+console.log(`\nlsmraft hot paths: js vs wasm, ${ENTRIES.toLocaleString('en-US')} entries (${KEY_BYTES}-byte user keys, ${VALUE_BYTES}-byte values), node ${process.version}\n`);
+const hotRows = cases.map((c) => {
   const js = opsPerSec(`js: ${c.name}`);
   const w = opsPerSec(`wasm: ${c.name}`);
-  return {
-    benchmark: c.name,
-    'js ops/s': Math.round(js).toLocaleString('en-US'),
-    'wasm ops/s': Math.round(w).toLocaleString('en-US'),
-    'js MB/s': ((js * c.inputBytes) / 1e6).toFixed(1),
-    'wasm MB/s': ((w * c.inputBytes) / 1e6).toFixed(1),
-    'wasm/js': (w / js).toFixed(2),
-    'js cpu us/op': cpuMicros.get(`js: ${c.name}`)!.toFixed(2),
-    'wasm cpu us/op': cpuMicros.get(`wasm: ${c.name}`)!.toFixed(2),
-    'wasm/js (cpu)': (cpuMicros.get(`js: ${c.name}`)! / cpuMicros.get(`wasm: ${c.name}`)!).toFixed(2),
-  };
-}));
+  const jsCpu = cpuMicros.get(`js: ${c.name}`)!;
+  const wasmCpu = cpuMicros.get(`wasm: ${c.name}`)!;
+  return { benchmark: c.name, inputBytes: c.inputBytes, jsOpsPerSec: js, wasmOpsPerSec: w, jsCpuMicrosPerOp: jsCpu, wasmCpuMicrosPerOp: wasmCpu };
+});
+console.log(
+  alignedTable(
+    ['benchmark', 'js ops/s', 'wasm ops/s', 'js MB/s', 'wasm MB/s', 'wasm/js', 'js cpu us/op', 'wasm cpu us/op', 'wasm/js (cpu)'],
+    hotRows.map((r) => [
+      r.benchmark,
+      formatNumber(r.jsOpsPerSec),
+      formatNumber(r.wasmOpsPerSec),
+      formatNumber((r.jsOpsPerSec * r.inputBytes) / 1e6, 1),
+      formatNumber((r.wasmOpsPerSec * r.inputBytes) / 1e6, 1),
+      formatNumber(r.wasmOpsPerSec / r.jsOpsPerSec, 2),
+      formatNumber(r.jsCpuMicrosPerOp, 2),
+      formatNumber(r.wasmCpuMicrosPerOp, 2),
+      formatNumber(r.jsCpuMicrosPerOp / r.wasmCpuMicrosPerOp, 2),
+    ]),
+  ),
+);
 
 const BLOOM_BITS_PER_KEY = 10;
 const BLOOM_PROBES = Number(process.env.BENCH_BLOOM_PROBES ?? 1_000_000);
@@ -169,7 +186,17 @@ const randomKey = (presentCount: number): KeyShape => (i, key) => {
   return KEY_BYTES;
 };
 
-function measureBloom(keyCount: number, shapeName: string, shape: KeyShape): Record<string, string> {
+interface BloomRow {
+  keys: number;
+  keyShape: string;
+  filterBytes: number;
+  absentProbes: number;
+  falsePositives: number;
+  measuredRate: number;
+  theoryRate: number;
+}
+
+function measureBloom(keyCount: number, shapeName: string, shape: KeyShape): BloomRow {
   const key = new Uint8Array(64);
   const hashes = new Uint32Array(keyCount);
   for (let i = 0; i < keyCount; i++) hashes[i] = bloomHash(key, 0, shape(i, key));
@@ -181,23 +208,39 @@ function measureBloom(keyCount: number, shapeName: string, shape: KeyShape): Rec
   }
   const rate = falsePositives / BLOOM_PROBES;
   const theory = bloomTheoreticalFpRate(keyCount, BLOOM_BITS_PER_KEY);
-  return {
-    keys: keyCount.toLocaleString('en-US'),
-    'key shape': shapeName,
-    'filter bytes': filter.length.toLocaleString('en-US'),
-    'absent probes': BLOOM_PROBES.toLocaleString('en-US'),
-    'false positives': falsePositives.toLocaleString('en-US'),
-    'measured %': (100 * rate).toFixed(4),
-    'theory %': (100 * theory).toFixed(4),
-    'measured/theory': (rate / theory).toFixed(3),
-  };
+  return { keys: keyCount, keyShape: shapeName, filterBytes: filter.length, absentProbes: BLOOM_PROBES, falsePositives, measuredRate: rate, theoryRate: theory };
 }
 
 console.log(`\nbloom filter false-positive rate: ${BLOOM_BITS_PER_KEY} bits/key, k = ${bloomProbes(BLOOM_BITS_PER_KEY)}, ` +
   'theory (1 - e^(-kn/m))^k; the goal is measured/theory within [0.8, 1.2]\n');
-const bloomRows: Array<Record<string, string>> = [];
+const bloomRows: BloomRow[] = [];
 for (const keyCount of [100_000, 1_000_000]) {
   bloomRows.push(measureBloom(keyCount, 'random 16 B', randomKey(keyCount)));
   bloomRows.push(measureBloom(keyCount, 'user + 12 digits', decimalKey));
 }
-console.table(bloomRows);
+console.log(
+  alignedTable(
+    ['key shape', 'keys', 'filter bytes', 'absent probes', 'false positives', 'measured %', 'theory %', 'measured/theory'],
+    bloomRows.map((r) => [
+      r.keyShape,
+      formatNumber(r.keys),
+      formatNumber(r.filterBytes),
+      formatNumber(r.absentProbes),
+      formatNumber(r.falsePositives),
+      formatNumber(100 * r.measuredRate, 4),
+      formatNumber(100 * r.theoryRate, 4),
+      formatNumber(r.measuredRate / r.theoryRate, 3),
+    ]),
+  ),
+);
+writeResults('hotpaths', { timeMs: TIME_MS, entries: ENTRIES, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, bloomBitsPerKey: BLOOM_BITS_PER_KEY, bloomProbes: BLOOM_PROBES }, { hotPaths: hotRows, bloom: bloomRows }, {
+  title: 'Hot paths: the WASM twin against the JS twin (wasm/js, above 1 = WASM faster)',
+  subtitle: `${ENTRIES.toLocaleString('en-US')} entries, ${KEY_BYTES}-byte user keys, ${VALUE_BYTES}-byte values, node ${process.version}. Wall clock: tinybench rates; CPU: process.cpuUsage per call over a bounded loop.`,
+  unit: 'speed of wasm over js (1.00 = equal)',
+  series: ['wall clock', 'CPU time'],
+  groups: hotRows.map((r) => {
+    const ratios = [r.wasmOpsPerSec / r.jsOpsPerSec, r.jsCpuMicrosPerOp / r.wasmCpuMicrosPerOp];
+    return { label: r.benchmark, values: ratios, barLabels: ratios.map((v) => `${formatNumber(v, 2)}x`) };
+  }),
+  scale: 'linear',
+});
