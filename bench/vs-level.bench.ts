@@ -7,29 +7,30 @@
  * its overhead over LsmTree shows. The three stores are open together and run each workload back
  * to back, so load from elsewhere on the machine falls on all of them alike. Prints one table
  * (ops/s of each store and the ratios against classic-level), checks the goals listed below (GOALS), and
- * writes the figures as an SVG bar chart (bench/results/vs-level.svg).
+ * writes bench/results/vs-level.json and an SVG bar chart, bench/results/vs-level.svg.
  *
  *   npm run bench:vs-level                                  # 1M keys, 2 s per task
  *   BENCH_N=20000 BENCH_TIME_MS=200 npm run bench:vs-level  # a quick run
- *   BENCH_SVG=/tmp/x.svg ...                                # write the chart elsewhere
+ *   BENCH_OUT_DIR=/tmp/x ...                                # write vs-level.json/.svg elsewhere
  *
  * Every store is opened with its defaults (ours: wasm engine if it loads, else js; printed).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Bench } from 'tinybench';
 import { LsmLevel } from '../src/level/index.js';
 import { LsmTree } from '../src/index.js';
 import type { LsmTreeOptions } from '../src/lsm/options.js';
-import { barChartSvg, formatSi } from './chart.js';
 import { indexStream, scanTree } from './common.js';
+import { makeProgress } from './progress.js';
+import type { Progress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
-const SVG_PATH = process.env.BENCH_SVG ?? fileURLToPath(new URL('./results/vs-level.svg', import.meta.url));
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 const BATCH_OPS = 1000;
@@ -168,7 +169,7 @@ function record(results: Results, store: string, workload: Workload, value: numb
  * Bench's tasks in order), so a noisy neighbour on the machine hits all stores alike rather than
  * the one that happened to run at that moment.
  */
-async function runAll(stores: Store[]): Promise<Results> {
+async function runAll(stores: Store[], progress: Progress): Promise<Results> {
   const results: Results = new Map();
   const values = stores.map((s) => s.alloc(VALUE_BYTES).fill(0x61));
 
@@ -187,6 +188,7 @@ async function runAll(stores: Store[]): Promise<Results> {
       await store.batch(keys, values[si]!);
     });
   });
+  for (const task of writes.tasks) task.addEventListener('start', () => progress.phase(task.name.replace('|', ': ')));
   await writes.run();
   for (const task of writes.tasks) {
     const [store, kind] = task.name.split('|') as [string, string];
@@ -194,6 +196,7 @@ async function runAll(stores: Store[]): Promise<Results> {
     else record(results, store, 'batch of 1000', opsPerSec(task, BATCH_OPS));
   }
 
+  progress.phase(`load ${N.toLocaleString('en-US')} keys into each store`);
   // Load every key once (untimed), then settle, so reads and scans see exactly N keys.
   for (const [si, store] of stores.entries()) {
     for (let start = 0; start < N; start += BATCH_OPS) {
@@ -219,6 +222,7 @@ async function runAll(stores: Store[]): Promise<Results> {
       for (const v of await Promise.all(pending)) if (v === undefined) throw new Error(`${store.name} missed a loaded key`);
     });
   }
+  for (const task of reads.tasks) task.addEventListener('start', () => progress.phase(task.name.replace('|', ': ')));
   await reads.run();
   for (const task of reads.tasks) {
     const [store, kind] = task.name.split('|') as [string, string];
@@ -226,6 +230,7 @@ async function runAll(stores: Store[]): Promise<Results> {
     else record(results, store, `get (${CONCURRENT_GETS} concurrent)`, opsPerSec(task, CONCURRENT_GETS));
   }
 
+  progress.phase('full scans');
   // Full scans, each timed whole, the stores in turn each round; the median per store.
   const scanMs = stores.map(() => [] as number[]);
   const deadline = Date.now() + TIME_MS * stores.length;
@@ -268,47 +273,55 @@ const GOALS: Array<[Workload, Workload, number]> = [
 const root = mkdtempSync(join(tmpdir(), 'lsmraft-vs-level-'));
 try {
   const { options: treeOptions, engine } = await pickTreeOptions(join(root, 'probe'));
-  console.log(`lsmraft vs classic-level: ${N} keys, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, ${TIME_MS} ms per task, node ${process.version}, lsmraft engine ${engine}`);
+  console.log(`lsmraft vs classic-level: ${N.toLocaleString('en-US')} keys, ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, ${TIME_MS} ms per task, node ${process.version}, lsmraft engine ${engine}`);
   const stores = [
     await openClassic(join(root, 'classic-level')),
     await openTree(join(root, 'lsmtree'), treeOptions),
     await openLsmLevel(join(root, 'lsmlevel'), treeOptions),
   ];
+  // Phases: 2 write tasks, the load, 2 read tasks per store, the scans.
+  const progress = makeProgress(4 * stores.length + 2);
   let byStore: Results;
   try {
-    byStore = await runAll(stores);
+    byStore = await runAll(stores, progress);
   } finally {
+    progress.stop();
     for (const store of stores) await store.close();
   }
   const classic = byStore.get('classic-level')!;
   const tree = byStore.get('LsmTree')!;
   const level = byStore.get('LsmLevel (adapter)')!;
-  const fmt = (v: number): string => Math.round(v).toLocaleString('en-US');
-  console.table(WORKLOADS.map((w) => ({
-    workload: w,
-    'classic-level ops/s': fmt(classic.get(w)!),
-    'LsmTree ops/s': fmt(tree.get(w)!),
-    'LsmTree / classic': `${(tree.get(w)! / classic.get(w)!).toFixed(2)}x`,
-    'LsmLevel ops/s': fmt(level.get(w)!),
-    'LsmLevel / classic': `${(level.get(w)! / classic.get(w)!).toFixed(2)}x`,
-    'LsmLevel / LsmTree': `${(level.get(w)! / tree.get(w)!).toFixed(2)}x`,
-  })));
+  const ratio = (a: number, b: number): string => `${formatNumber(a / b, 2)}x`;
+  console.log(
+    alignedTable(
+      ['workload', 'classic-level ops/s', 'LsmTree ops/s', 'LsmTree / classic', 'LsmLevel ops/s', 'LsmLevel / classic', 'LsmLevel / LsmTree'],
+      WORKLOADS.map((w) => [w, formatNumber(classic.get(w)!), formatNumber(tree.get(w)!), ratio(tree.get(w)!, classic.get(w)!), formatNumber(level.get(w)!), ratio(level.get(w)!, classic.get(w)!), ratio(level.get(w)!, tree.get(w)!)]),
+    ),
+  );
   console.log('goals, LsmTree against classic-level:');
   for (const [ours, theirs, factor] of GOALS) {
     const ratio = tree.get(ours)! / classic.get(theirs)!;
     const verdict = ratio >= factor ? 'met' : `MISSED by ${(factor / ratio).toFixed(2)}x`;
     console.log(`  ${ours} vs classic-level ${theirs}: ${ratio.toFixed(2)}x (goal ${factor}x) ${verdict}`);
   }
-  const svg = barChartSvg({
-    title: 'lsmraft vs classic-level 3.0.0',
-    subtitle: `${N.toLocaleString('en-US')} keys, ${KEY_BYTES} B keys, ${VALUE_BYTES} B values, node ${process.version}, engine ${engine}; higher is better`,
-    unit: 'ops/s (entries/s for scans)',
-    series: ['classic-level', 'LsmTree', 'LsmLevel (adapter)'],
-    groups: WORKLOADS.map((w) => ({ label: w, values: [classic.get(w)!, tree.get(w)!, level.get(w)!] })),
-  });
-  mkdirSync(dirname(SVG_PATH), { recursive: true });
-  writeFileSync(SVG_PATH, svg);
-  console.log(`chart written to ${SVG_PATH} (${formatSi(svg.length)} bytes)`);
+  const goals = GOALS.map(([ours, theirs, factor]) => ({ ours, theirs, factor, ratio: tree.get(ours)! / classic.get(theirs)! }));
+  const stores3 = ['classic-level', 'LsmTree', 'LsmLevel (adapter)'];
+  writeResults(
+    'vs-level',
+    { keys: N, timeMs: TIME_MS, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, batchOps: BATCH_OPS, concurrentGets: CONCURRENT_GETS, engine },
+    { opsPerSec: Object.fromEntries(stores3.map((st) => [st, Object.fromEntries(byStore.get(st)!)])), goals },
+    {
+      title: 'lsmraft vs classic-level 3.0.0',
+      subtitle: `${N.toLocaleString('en-US')} keys, ${KEY_BYTES} B keys, ${VALUE_BYTES} B values, node ${process.version}, engine ${engine}; bar length: ops/s relative to classic-level (1.0), longer is better; label: the ratio and ops/s (entries/s for scans)`,
+      unit: 'ops/s relative to classic-level (classic-level = 1.0)',
+      series: stores3,
+      groups: WORKLOADS.map((w) => {
+        const raw = [classic.get(w)!, tree.get(w)!, level.get(w)!];
+        return { label: w, values: raw.map((v) => v / raw[0]!), barLabels: raw.map((v) => `${formatNumber(v / raw[0]!, 2)}x (${formatNumber(v)}/s)`) };
+      }),
+      scale: 'linear',
+    },
+  );
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
