@@ -12,11 +12,15 @@
  *   BENCH_SHORT=1 npm run bench:cluster   # 2 s of load, 2 kills (the vitest smoke test runs this)
  *   BENCH_LOAD_MS, BENCH_KILLS, BENCH_ENGINE=js, BENCH_SERVER_ARGS="--snapshot-entries N" tune it.
  *
- * Prints a table, then one line `RESULT {json}` for scripts.
+ * Prints a table, then one line `RESULT {json}` for scripts; writes bench/results/cluster.json and
+ * cluster.svg (BENCH_OUT_DIR elsewhere).
  */
 import { join } from 'node:path';
 import { KvClient } from '../src/node/kv-client.js';
 import { removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../test/helpers/cluster.js';
+import { makeProgress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const SHORT = process.env.BENCH_SHORT === '1';
 const LOAD_MS = Number(process.env.BENCH_LOAD_MS ?? (SHORT ? 2_000 : 10_000));
@@ -128,6 +132,8 @@ async function oneFailover(client: KvClient, servers: ServerProcess[], round: nu
 async function main(): Promise<void> {
   const dir = tempDir('bench-cluster');
   try {
+    const progress = makeProgress(2 + CONCURRENCIES.length + KILLS);
+    progress.phase('start 3 kv-server processes');
     const servers = await Promise.all([1, 2, 3].map((id) => startServer({ id, dataDir: join(dir, `node-${id}`), engine: ENGINE, extraArgs: SERVER_ARGS })));
     for (const s of servers.slice(1)) {
       const answer = await servers[0]!.ask(`add ${s.id} ${s.address}`, /^(added|error)/, 20_000);
@@ -136,21 +142,41 @@ async function main(): Promise<void> {
     const client = await KvClient.connect(servers.map((s) => s.address), { requestTimeoutMs: 30_000 });
     try {
       // A short warm-up: connections, JIT, the first memtable.
+      progress.phase('warm-up');
       await runLoad(client, 32, SHORT ? 300 : 1_000, 'w');
       const loads: LoadResult[] = [];
-      for (const c of CONCURRENCIES) loads.push(await runLoad(client, c, LOAD_MS, `c${c}-`));
+      for (const c of CONCURRENCIES) {
+        progress.phase(`${c} concurrent puts for ${formatNumber(LOAD_MS)} ms`);
+        loads.push(await runLoad(client, c, LOAD_MS, `c${c}-`));
+      }
       const failoversMs: number[] = [];
-      for (let round = 0; round < KILLS; round++) failoversMs.push(await oneFailover(client, servers, round));
+      for (let round = 0; round < KILLS; round++) {
+        progress.phase(`failover ${round + 1}/${KILLS}: kill the leader, restart it, catch up`);
+        failoversMs.push(await oneFailover(client, servers, round));
+      }
+      progress.stop();
       const sorted = [...failoversMs].sort((a, b) => a - b);
       const failover = { kills: KILLS, medianMs: percentile(sorted, 50), maxMs: sorted[sorted.length - 1] ?? NaN, allMs: failoversMs };
 
-      console.log(`cluster bench: 3 kv-server processes (engine ${ENGINE}, fsync on), ${VALUE_BYTES}-byte values, ${LOAD_MS} ms per level`);
-      console.log('concurrency   puts/s   p50 ms   p99 ms   errors');
-      for (const l of loads) {
-        console.log(`${String(l.concurrency).padStart(11)} ${String(l.putsPerSec).padStart(8)} ${l.p50Ms.toFixed(2).padStart(8)} ${l.p99Ms.toFixed(2).padStart(8)} ${String(l.errors).padStart(8)}`);
-      }
+      console.log(`cluster bench: 3 kv-server processes (engine ${ENGINE}, fsync on), ${VALUE_BYTES}-byte values, ${formatNumber(LOAD_MS)} ms per level`);
+      console.log(
+        alignedTable(
+          ['concurrency', 'puts/s', 'p50 ms', 'p99 ms', 'errors'],
+          loads.map((l) => [String(l.concurrency), formatNumber(l.putsPerSec), formatNumber(l.p50Ms, 2), formatNumber(l.p99Ms, 2), formatNumber(l.errors)]),
+        ),
+      );
       console.log(`failover (kill leader -> first acknowledged write), ${KILLS} kills: median ${failover.medianMs} ms, max ${failover.maxMs} ms [${failoversMs.join(', ')}]`);
       console.log(`RESULT ${JSON.stringify({ engine: ENGINE, valueBytes: VALUE_BYTES, loadMs: LOAD_MS, loads, failover })}`);
+      writeResults('cluster', { engine: ENGINE, valueBytes: VALUE_BYTES, loadMs: LOAD_MS, kills: KILLS, serverArgs: SERVER_ARGS }, { loads, failover }, {
+        title: 'Three kv-server processes: put latency under load, and failover time',
+        subtitle: `${VALUE_BYTES}-byte values, fsync on, engine ${ENGINE}, ${formatNumber(LOAD_MS)} ms per load level; failover: SIGKILL of the leader under 32 concurrent puts to the first acknowledged write issued after it, ${KILLS} kills; node ${process.version}. Shorter is better.`,
+        unit: 'milliseconds',
+        series: ['p50 (failover: median)', 'p99 (failover: max)'],
+        groups: [
+          ...loads.map((l) => ({ label: `${l.concurrency} concurrent puts (${formatNumber(l.putsPerSec)}/s)`, values: [l.p50Ms, l.p99Ms], barLabels: [`${formatNumber(l.p50Ms, 2)} ms`, `${formatNumber(l.p99Ms, 2)} ms`] })),
+          { label: 'failover', values: [failover.medianMs, failover.maxMs], barLabels: [`${formatNumber(failover.medianMs)} ms`, `${formatNumber(failover.maxMs)} ms`] },
+        ],
+      });
     } finally {
       client.close();
     }

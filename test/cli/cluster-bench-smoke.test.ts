@@ -1,8 +1,10 @@
 // Keeps bench/cluster.bench.ts from rotting: its short variant (BENCH_SHORT=1: 2 s of load per
-// level, 2 leader kills) must run to the end and report sane numbers.
+// level, 2 leader kills) must run to the end, report sane numbers and write cluster.json.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cluster.js';
 
 interface BenchResult {
@@ -10,12 +12,15 @@ interface BenchResult {
   failover: { kills: number; medianMs: number; maxMs: number; allMs: number[] };
 }
 
+const outDir = mkdtempSync(join(tmpdir(), 'lsmraft-bench-cluster-out-'));
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
 describe('cluster bench (short)', () => {
   it('runs and reports throughput, latency and failover times', async () => {
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'cluster.bench.ts')], {
         cwd: REPO_ROOT,
-        env: { ...process.env, BENCH_SHORT: '1', BENCH_ENGINE: 'js' },
+        env: { ...process.env, BENCH_SHORT: '1', BENCH_ENGINE: 'js', BENCH_OUT_DIR: outDir },
         // Its own process group, so a timeout kills the bench AND the servers it started.
         detached: true,
       });
@@ -45,5 +50,9 @@ describe('cluster bench (short)', () => {
     expect(r.failover.kills).toBe(2);
     expect(r.failover.allMs).toHaveLength(2);
     for (const ms of r.failover.allMs) expect(ms).toBeGreaterThan(0);
+    const json = JSON.parse(readFileSync(join(outDir, 'cluster.json'), 'utf8')) as { name: string; results: BenchResult };
+    expect(Object.keys(json)).toEqual(['name', 'config', 'machine', 'results']);
+    expect(json.results).toEqual({ loads: r.loads, failover: r.failover });
+    expect(readFileSync(join(outDir, 'cluster.svg'), 'utf8')).toContain('failover');
   }, 150_000);
 });
