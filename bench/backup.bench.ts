@@ -5,16 +5,20 @@
  *   restore  restoreBackup into a new data directory (checks every chunk, SHA-256);
  *   verify   KvNode.start on it and a full scan, compared with the cluster's.
  *
- *   node --import tsx bench/backup.bench.ts            # 100_000 keys
- *   BENCH_KEYS=10000 node --import tsx bench/backup.bench.ts
+ *   npm run bench:backup                      # 100,000 keys
+ *   BENCH_KEYS=10000 npm run bench:backup
  *
- * Prints one line `RESULT {json}`: times in ms, the file's bytes.
+ * Prints a table and one line `RESULT {json}` (times in ms, the file's bytes); writes
+ * bench/results/backup.json and backup.svg (BENCH_OUT_DIR elsewhere).
  */
 import { join } from 'node:path';
 import { KvClient } from '../src/node/kv-client.js';
 import { KvNode } from '../src/node/kv-node.js';
 import { restoreBackup } from '../src/node/restore.js';
 import { removeDir, tempDir } from '../test/helpers/cluster.js';
+import { makeProgress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
 const IN_FLIGHT = 256;
@@ -37,12 +41,15 @@ async function main(): Promise<void> {
   const dir = tempDir('bench-backup');
   const nodes: KvNode[] = [];
   const clients: KvClient[] = [];
+  const progress = makeProgress(5);
   try {
+    progress.phase('start 3 nodes');
     for (const id of [1, 2, 3]) nodes.push(await KvNode.start({ id, address: '127.0.0.1:0', dataDir: join(dir, `node-${id}`), logLevel: 'warn' }));
     await nodes[0]!.addMember(2, nodes[1]!.address);
     await nodes[0]!.addMember(3, nodes[2]!.address);
     const c = new KvClient(nodes.map((n) => n.address));
     clients.push(c);
+    progress.phase(`load ${formatNumber(KEYS)} keys`);
     let t = performance.now();
     let next = 0;
     await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
@@ -57,12 +64,15 @@ async function main(): Promise<void> {
     const saver = new KvClient([follower.address]);
     clients.push(saver);
     const file = join(dir, 'b.bak');
+    progress.phase('save from a follower');
     t = performance.now();
     const saved = await saver.snapshotSave(file);
     const saveMs = performance.now() - t;
+    progress.phase('restore');
     t = performance.now();
     await restoreBackup(file, { dataDir: join(dir, 'restored'), id: 9, address: '127.0.0.1:0' });
     const restoreMs = performance.now() - t;
+    progress.phase('start the restored node and scan it');
     t = performance.now();
     const restored = await KvNode.start({ id: 9, address: '127.0.0.1:0', dataDir: join(dir, 'restored'), logLevel: 'warn' });
     nodes.push(restored);
@@ -72,8 +82,24 @@ async function main(): Promise<void> {
     const verifyMs = performance.now() - t;
     if (count !== KEYS) throw new Error(`restored ${count} keys of ${KEYS}`);
     const r = { keys: KEYS, loadMs: Math.round(loadMs), saveMs: Math.round(saveMs), fileBytes: saved.bytes, chunks: saved.chunks, restoreMs: Math.round(restoreMs), startAndScanMs: Math.round(verifyMs) };
+    progress.stop();
+    console.log(
+      alignedTable(
+        ['keys', 'load ms', 'save ms', 'file bytes', 'chunks', 'restore ms', 'start and scan ms'],
+        [[r.keys, r.loadMs, r.saveMs, r.fileBytes, r.chunks, r.restoreMs, r.startAndScanMs].map((v) => formatNumber(v))],
+      ),
+    );
     console.log(`RESULT ${JSON.stringify(r)}`);
+    writeResults('backup', { keys: KEYS, valueBytes: value.length, putsInFlight: IN_FLIGHT }, r, {
+      title: 'Backup: save from a follower, restore, start and scan',
+      subtitle: `${formatNumber(KEYS)} keys of ${value.length}-byte values in three in-process nodes (fsync on); a ${formatNumber(saved.bytes)}-byte backup file in ${formatNumber(saved.chunks)} chunks; node ${process.version}. Shorter is better.`,
+      unit: 'milliseconds',
+      series: ['ms'],
+      groups: (['saveMs', 'restoreMs', 'startAndScanMs'] as const).map((k) => ({ label: { saveMs: 'save', restoreMs: 'restore', startAndScanMs: 'start and scan' }[k], values: [r[k]], barLabels: [`${formatNumber(r[k])} ms`] })),
+      scale: 'linear',
+    });
   } finally {
+    progress.stop();
     for (const c of clients) c.close();
     for (const n of nodes) await n.stop();
     removeDir(dir);

@@ -2,15 +2,19 @@
  * Memtable benchmark (tinybench): inserts, point reads, a full scan and the flush packing of the
  * arena skiplist (src/lsm/memtable.ts), reported per entry. Inputs are deterministic.
  *
- *   node --import tsx bench/memtable.bench.ts
- *   BENCH_TIME_MS=300 BENCH_ENTRIES=100000 node --import tsx bench/memtable.bench.ts   # a quick run
+ *   npm run bench:memtable
+ *   BENCH_TIME_MS=300 BENCH_ENTRIES=100000 npm run bench:memtable   # a quick run
  *
- * Keys are random 16-byte user keys, values 100 bytes (the sizes the brief's targets name).
+ * Keys are random 16-byte user keys, values 100 bytes (the sizes of the other engine benchmarks).
+ * Writes bench/results/memtable.json and memtable.svg (BENCH_OUT_DIR elsewhere).
  */
 import { Bench } from 'tinybench';
 import { KIND_PUT } from '../src/format/internal-key.js';
 import { MemTable } from '../src/lsm/memtable.js';
 import { alphabetValue, xorshift32 } from './common.js';
+import { makeProgress } from './progress.js';
+import { writeResults } from './results.js';
+import { alignedTable, formatNumber } from './table.js';
 
 const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 2000);
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000);
@@ -56,7 +60,10 @@ const cases: Array<{ name: string; entriesPerOp: number; fn: () => void }> = [
 
 const bench = new Bench({ time: TIME_MS, warmupTime: Math.min(500, TIME_MS), iterations: 2 });
 for (const c of cases) bench.add(c.name, c.fn);
+const progress = makeProgress(bench.tasks.length);
+for (const task of bench.tasks) task.addEventListener('start', () => progress.phase(task.name));
 await bench.run();
+progress.stop();
 
 function opsPerSec(name: string): number {
   const task = bench.tasks.find((t) => t.name === name)!;
@@ -67,8 +74,16 @@ function opsPerSec(name: string): number {
 }
 
 console.log(`\nlsmraft memtable: ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, arena ${full.approximateBytes} bytes, node ${process.version}\n`);
-console.table(cases.map((c) => {
+const rows = cases.map((c) => {
   const ops = opsPerSec(c.name);
-  return { benchmark: c.name, 'entries/s': Math.round(ops * c.entriesPerOp).toLocaleString('en-US'), 'ms/op': (1000 / ops).toFixed(1) };
-}));
+  return { benchmark: c.name, entriesPerSec: ops * c.entriesPerOp, msPerOp: 1000 / ops };
+});
+console.log(alignedTable(['benchmark', 'entries/s', 'ms/op'], rows.map((r) => [r.benchmark, formatNumber(r.entriesPerSec), formatNumber(r.msPerOp, 1)])));
+writeResults('memtable', { timeMs: TIME_MS, entries: ENTRIES, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, arenaBytes: full.approximateBytes }, rows, {
+  title: 'Memtable (arena skiplist): entries per second',
+  subtitle: `${formatNumber(ENTRIES)} entries, random ${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values, arena ${formatNumber(full.approximateBytes)} bytes; node ${process.version}. Longer is better.`,
+  unit: 'entries per second',
+  series: ['memtable'],
+  groups: rows.map((r) => ({ label: r.benchmark, values: [r.entriesPerSec], barLabels: [`${formatNumber(r.entriesPerSec)}/s`] })),
+});
 if (sink < 0) console.log(sink);

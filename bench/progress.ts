@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Starts phase `label`, finishing the one before it. */
   phase(label: string): void;
-  /** Finishes the last phase. */
+  /** Finishes the last phase; a second call does nothing. */
   stop(): void;
 }
 
@@ -19,12 +19,15 @@ export function makeProgress(total: number): Progress {
     const bar = new cliProgress.SingleBar({ format: '{bar} {value}/{total} phases | {elapsed} | {label}', hideCursor: true }, cliProgress.Presets.shades_classic);
     bar.start(total, 0, { label: 'starting', elapsed: elapsed() });
     let first = true;
+    let stopped = false;
     return {
       phase(label) {
         bar.increment(first ? 0 : 1, { label, elapsed: elapsed() });
         first = false;
       },
       stop() {
+        if (stopped) return;
+        stopped = true;
         bar.update(total, { label: 'done', elapsed: elapsed() });
         bar.stop();
       },
