@@ -4,9 +4,9 @@
  * and scans (10^6..10^7 entries/s) share one figure; or linear from 0, for values already
  * normalized (say, to the best store = 1.0), each bar then labelled with its own text. Plain SVG
  * 1.1, no scripts, no external fonts, so it renders the same in a browser, on GitHub and in an
- * image viewer. Long subtitles wrap and the legend wraps onto more rows, so nothing is clipped at
- * the figure's edge. (The layout follows the grouped-bar idea of any plotting library; the code
- * is ours.)
+ * image viewer. Long subtitles wrap, the legend wraps onto more rows and the plot starts right of
+ * the longest group label, so nothing is clipped at the figure's edge. (The layout follows the
+ * grouped-bar idea of any plotting library; the code is ours.)
  */
 
 export interface BarGroup {
@@ -43,6 +43,8 @@ const AXIS_HEIGHT_PX = 40;
 const MARGIN_PX = 16;
 /** Average advance of a 12 px Helvetica/Arial glyph, for wrapping without measuring text. */
 const CHAR_WIDTH_PX = 7;
+/** The same for the bold group labels, with room for wide glyphs, so a long label is not cut at the left edge. */
+const BOLD_CHAR_WIDTH_PX = 7.6;
 
 function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -103,8 +105,10 @@ export function barChartSvg(chart: BarChart): string {
   const seriesCount = chart.series.length;
   const linear = chart.scale === 'linear';
   const drawable = chart.groups.flatMap((g) => g.values).filter((v) => Number.isFinite(v) && v > 0);
-  const plotLeft = LABEL_WIDTH_PX;
-  const plotWidth = WIDTH_PX - LABEL_WIDTH_PX - VALUE_LABEL_WIDTH_PX;
+  // The plot starts right of the longest group label (at least LABEL_WIDTH_PX).
+  const longestLabel = Math.max(0, ...chart.groups.map((g) => g.label.length));
+  const plotLeft = Math.max(LABEL_WIDTH_PX, Math.ceil(MARGIN_PX + longestLabel * BOLD_CHAR_WIDTH_PX + 10));
+  const plotWidth = WIDTH_PX - plotLeft - VALUE_LABEL_WIDTH_PX;
   // Log: from the decade below the smallest value to the decade above the largest. Linear: 0..max.
   const lowExp = drawable.length === 0 ? 0 : Math.floor(Math.log10(Math.min(...drawable)));
   const highExp = drawable.length === 0 ? 1 : Math.max(lowExp + 1, Math.ceil(Math.log10(Math.max(...drawable))));
@@ -115,7 +119,8 @@ export function barChartSvg(chart: BarChart): string {
     : (v: number): number => plotLeft + ((Math.log10(v) - lowExp) / (highExp - lowExp)) * plotWidth;
 
   const subtitleLines = chart.subtitle === undefined ? [] : wrap(chart.subtitle, Math.floor((WIDTH_PX - 2 * MARGIN_PX) / CHAR_WIDTH_PX));
-  const legend = legendLayout(chart.series, plotLeft);
+  // One series needs no legend: the title and the unit name it.
+  const legend = seriesCount > 1 ? legendLayout(chart.series, plotLeft) : [];
   const legendRows = legend.length === 0 ? 0 : legend[legend.length - 1]!.row + 1;
   const legendTop = TITLE_HEIGHT_PX + subtitleLines.length * LINE_HEIGHT_PX + 8;
   const groupHeight = seriesCount * (BAR_HEIGHT_PX + BAR_GAP_PX);
