@@ -39,7 +39,7 @@ const GROUP_GAP_PX = 16;
 const TITLE_HEIGHT_PX = 40;
 const LINE_HEIGHT_PX = 16;
 const LEGEND_ROW_HEIGHT_PX = 22;
-const AXIS_HEIGHT_PX = 40;
+const AXIS_HEIGHT_PX = 46;
 const MARGIN_PX = 16;
 /** Average advance of a 12 px Helvetica/Arial glyph, for wrapping without measuring text. */
 const CHAR_WIDTH_PX = 7;
