@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LsmraftError } from '../../src/errors.js';
 import { LsmTree } from '../../src/lsm/db.js';
-import { kindOfFile, type TreeFileKind } from '../../src/lsm/verify.js';
+import { repairTree } from '../../src/lsm/repair.js';
+import { kindOfFile, verifyTree, type TreeFileKind } from '../../src/lsm/verify.js';
 import { Rng } from '../helpers/rng.js';
 import { buildSmallTree, flipByte, readAll, SMALL_TREE_OPTIONS, type SmallTree } from '../helpers/small-tree.js';
 
@@ -47,7 +48,17 @@ export interface FuzzCase {
   offset: number;
   outcome: Outcome;
   detail: string;
+  /**
+   * For a copy the tree refused with a typed error: what the offline tools made of it. `check`
+   * must report damage (src/lsm/verify.ts); `repair` (src/lsm/repair.ts) must leave a tree that
+   * opens and holds no wrong value (keys may be lost with the damaged file, never altered).
+   * Undefined when the tree read the copy without an error.
+   */
+  tools?: ToolsOutcome;
 }
+
+export type ToolsOutcome = 'ok' | 'check-found-nothing' | 'repair-failed' | 'repair-wrong-data';
+export const TOOLS_FAILURES: ReadonlySet<ToolsOutcome> = new Set(['check-found-nothing', 'repair-failed', 'repair-wrong-data']);
 
 export interface FuzzResult {
   seed: number;
@@ -93,6 +104,28 @@ function judge(found: Map<string, string>, tree: SmallTree, inUnsyncedTail: bool
   }
   const missing = [...all.keys()].filter((k) => !found.has(k));
   return { outcome: 'silently-missing', detail: `${missing.length} keys missing, e.g. ${missing.slice(0, 3).join(', ')}` };
+}
+
+/** `lsmraft check`, then `lsmraft repair` and a read of the repaired tree, on a refused copy. */
+async function checkAndRepair(dir: string, tree: SmallTree): Promise<{ tools: ToolsOutcome; detail: string }> {
+  const report = await verifyTree(dir);
+  if (report.clean) return { tools: 'check-found-nothing', detail: 'verify reported the copy clean' };
+  try {
+    await repairTree(dir);
+  } catch (err) {
+    if (!(err instanceof LsmraftError)) throw err;
+    return { tools: 'repair-failed', detail: `${err.code}: ${err.message}` };
+  }
+  const after = await openAndRead(dir, tree);
+  if (after.err !== undefined) {
+    if (!(after.err instanceof LsmraftError)) throw after.err;
+    return { tools: 'repair-failed', detail: `after repair, ${after.stage}: ${after.err.code}: ${after.err.message}` };
+  }
+  const all = tree.states[tree.states.length - 1]!;
+  for (const [k, v] of after.found!) {
+    if (all.get(k) !== v) return { tools: 'repair-wrong-data', detail: `after repair, key ${k} = ${v.slice(0, 20)}, wrote ${all.get(k)?.slice(0, 20) ?? '(nothing)'}` };
+  }
+  return { tools: 'ok', detail: `repair kept ${after.found!.size} of ${all.size} keys` };
 }
 
 async function openAndRead(dir: string, tree: SmallTree): Promise<{ stage: 'open' | 'read'; found?: Map<string, string>; err?: unknown }> {
@@ -146,6 +179,11 @@ export async function runFileFuzz(options: { seed: number; copies: number; onCas
           : { outcome: 'untyped-error', detail: String(run.err) };
       } else verdict = judge(run.found!, tree, inUnsyncedTail);
       const c: FuzzCase = { copy, file, kind, damage, offset, ...verdict };
+      if (verdict.outcome === 'error-at-open' || verdict.outcome === 'error-at-read') {
+        const t = await checkAndRepair(dir, tree);
+        c.tools = t.tools;
+        if (t.tools !== 'ok') c.detail += `; tools: ${t.tools}: ${t.detail}`;
+      }
       result.cases.push(c);
       const row = `${kind} ${damage}`;
       const counts = result.tally.get(row) ?? new Map<Outcome, number>();
@@ -166,5 +204,8 @@ export function formatTally(result: FuzzResult): string {
   const rows = [...result.tally.keys()].sort().map((row) => [row, ...OUTCOMES.map((o) => String(result.tally.get(row)!.get(o) ?? 0))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return [`file fuzz, seed ${result.seed}, ${result.cases.length} damaged copies`, line(header), ...rows.map(line)].join('\n');
+  const refused = result.cases.filter((c) => c.tools !== undefined);
+  const toolsLine = `check and repair on the ${refused.length} refused copies: ${refused.filter((c) => c.tools === 'ok').length} ok, `
+    + [...TOOLS_FAILURES].map((t) => `${refused.filter((c) => c.tools === t).length} ${t}`).join(', ');
+  return [`file fuzz, seed ${result.seed}, ${result.cases.length} damaged copies`, line(header), ...rows.map(line), toolsLine].join('\n');
 }
