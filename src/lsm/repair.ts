@@ -4,14 +4,17 @@
  * takes out of the live set is moved into `<dir>/lost/`, damaged or not.
  *
  * Steps (each file read with the checks of src/lsm/file-check.ts):
- *   1. take the directory's LOCK (no tree may have it open);
+ *   1. take the directory's LOCK (no tree may have it open). A LOCK that does not read `pid N\n`,
+ *      which open refuses as it cannot tell whether a process holds it, is moved into lost/ and
+ *      taken over (reported in `moved`); one naming a live process is still refused;
  *   2. read the newest manifest that replays (CURRENT's first, else by number) for the counters
  *      it holds: last sequence, next file number, userMeta, and the log number below which WALs
  *      hold only flushed writes (those are archived, not replayed: an old put they hold may have
  *      been deleted since, and the tombstone compacted away);
- *   3. read every table whole (when CURRENT's manifest replays whole, only the tables it names:
- *      the others are leftovers whose entries a compaction may have dropped with their tombstone,
- *      so they are archived unread); read every WAL from that log number on, up to its first
+ *   3. read every table whole (when CURRENT's manifest replays whole, only the tables it names
+ *      and those holding sequences past its last sequence, whose edit it lost: the others are
+ *      leftovers whose entries a compaction may have dropped with their tombstone, so they are
+ *      archived, not salvaged); read every WAL from that log number on, up to its first
  *      damaged record, keeping each entry's sequence number (a WAL whose final size the manifest
  *      recorded at a clean close, docs/format/manifest.md tag 9, is damaged if its size differs or
  *      its end is torn: bytes were lost that had been synced);
@@ -31,11 +34,11 @@
  */
 import { loadEngine, type EngineName } from '../engine/index.js';
 import type { EntryRun, HotPaths } from '../engine/types.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, LockedError } from '../errors.js';
 import { utf8 } from '../util/bytes.js';
-import { checkCurrent, checkManifest, checkTable, checkWal, recordedWalDamage, type Damage, type ManifestCheck } from './file-check.js';
-import { CURRENT_FILE_NAME, joinPath, manifestFileName, parseFileName, tableFileName, tempFileName } from './filenames.js';
-import type { FileSystem } from './fs.js';
+import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, recordedWalDamage, type Damage, type ManifestCheck } from './file-check.js';
+import { CURRENT_FILE_NAME, joinPath, LOCK_FILE_NAME, manifestFileName, parseFileName, tableFileName, tempFileName } from './filenames.js';
+import type { DirLock, FileSystem } from './fs.js';
 import { trailerSequence } from '../format/internal-key.js';
 import { runBytes } from './jobs.js';
 import { LogKind, LogWriter } from './log-format.js';
@@ -104,12 +107,46 @@ export async function repairTree(dir: string, options: RepairOptions = {}): Prom
   const fs = options.fs ?? nodeFileSystem;
   if (!fs.exists(dir)) throw new InvalidArgumentError(`${dir} does not exist`);
   const engine = await loadEngine(options.engine ?? 'js');
-  const lock = fs.lock(dir);
+  let lock: DirLock;
+  let lockMoved: RepairedFile | undefined;
   try {
-    return await repairLocked(fs, dir, engine, options);
+    lock = fs.lock(dir);
+  } catch (err) {
+    if (!(err instanceof LockedError)) throw err;
+    lockMoved = await retireUnreadableLock(fs, dir);
+    if (lockMoved === undefined) throw err;
+    lock = fs.lock(dir); // still refused if a live process took it meanwhile
+  }
+  try {
+    const report = await repairLocked(fs, dir, engine, options);
+    if (lockMoved !== undefined) report.moved.unshift(lockMoved);
+    return report;
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Moves an unreadable LOCK into lost/ (open refuses it, as it cannot tell whether a process holds
+ * it; a repair is an operator's explicit action, so it takes it over). Returns undefined, moving
+ * nothing, when LOCK reads `pid N\n`: its holder is then alive, or lock() would have taken it over.
+ */
+async function retireUnreadableLock(fs: FileSystem, dir: string): Promise<RepairedFile | undefined> {
+  const path = joinPath(dir, LOCK_FILE_NAME);
+  if (!fs.exists(path)) return undefined;
+  const damage = checkLock(fs.readFile(path));
+  if (damage === undefined) return undefined;
+  const lostDir = joinPath(dir, LOST_DIR_NAME);
+  fs.mkdirp(lostDir);
+  const target = freeName(new Set(fs.list(lostDir)), LOCK_FILE_NAME);
+  fs.link(path, joinPath(lostDir, target));
+  await fs.syncDir(lostDir);
+  fs.remove(path);
+  await fs.syncDir(dir);
+  return {
+    file: LOCK_FILE_NAME, kind: 'lock', movedTo: `${LOST_DIR_NAME}/${target}`,
+    reason: `taken over: unreadable (${damage.reason})`, offset: damage.offset, entriesSalvaged: 0,
+  };
 }
 
 interface Retired {
@@ -165,13 +202,15 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
   let salvagedTables = 0;
   let salvagedWals = 0;
   for (const name of names.filter((n) => kindOfFile(n) === 'table')) {
-    if (liveTables !== undefined && !liveTables.has(parseFileName(name)!.number)) {
+    const t = checkTable(fs, joinPath(dir, name), parseFileName(name)!.number, engine);
+    if (liveTables !== undefined && !liveTables.has(parseFileName(name)!.number) && !pastManifest(t.run, counters?.lastSequence ?? 0)) {
       // Left by a crash before its deletion, or a job never installed: its entries may be ones a
       // later compaction dropped with their tombstone, so replaying them could resurrect deletes.
-      retired.push({ name, kind: 'table', reason: `unreferenced (not in ${current!.manifest})`, damage: undefined, entries: 0, bytes: fs.fileSize(joinPath(dir, name)) });
+      // One holding sequences past the manifest's is the output of an edit the manifest lost
+      // (src/lsm/directory-check.ts): its entries are newer than anything else and are salvaged.
+      retired.push({ name, kind: 'table', reason: `unreferenced (not in ${current!.manifest})`, damage: undefined, entries: 0, bytes: t.sizeBytes });
       continue;
     }
-    const t = checkTable(fs, joinPath(dir, name), parseFileName(name)!.number, engine);
     if (t.run !== undefined) {
       runs.push(t.run);
       salvagedTables++;
@@ -292,6 +331,13 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
     lost: { files: damaged.length + missing.length, bytes: lostBytes, damaged, missing },
     moved,
   };
+}
+
+/** True when `run` holds a sequence number above `lastSequence`. */
+function pastManifest(run: EntryRun | undefined, lastSequence: number): boolean {
+  if (run === undefined) return false;
+  for (let i = 0; i < run.count; i++) if (trailerSequence(run.data, run.offsets[2 * i + 1]!) > lastSequence) return true;
+  return false;
 }
 
 function tooLarge(max: number): InvalidArgumentError {

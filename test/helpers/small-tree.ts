@@ -7,11 +7,13 @@
  * and the first k unsynced batches (so `states[states.length - 1]` is everything written), and
  * where the last synced byte of the tail WAL ends.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
+import { LogKind, LogReader } from '../../src/lsm/log-format.js';
+import { VersionEdit } from '../../src/lsm/version-edit.js';
 import { Rng } from './rng.js';
 
 export const SMALL_TREE_OPTIONS = {
@@ -115,6 +117,22 @@ export function flipByte(path: string, offset: number, mask = 0x21): void {
   const bytes = readFileSync(path);
   bytes[offset] = bytes[offset]! ^ mask;
   writeFileSync(path, bytes);
+}
+
+/**
+ * Cuts the manifest of the tree in `dir` at its last record that adds a table, as a manifest that
+ * lost its newest edits: it still parses whole, but no longer names that table. Returns its name.
+ */
+export function cutManifestBeforeLastTable(dir: string): string {
+  const manifest = readdirSync(dir).find((n) => n.startsWith('MANIFEST-'))!;
+  const reader = new LogReader(readFileSync(join(dir, manifest)), manifest, LogKind.Manifest, 'strict');
+  let cut = 0;
+  // One record per pass; the small tree's manifest holds far fewer than 1000.
+  for (let i = 0, p = reader.next(); i < 1000 && p !== null; i++, p = reader.next()) {
+    if (VersionEdit.decode(p).newFiles.length > 0) cut = reader.recordOffset;
+  }
+  truncateSync(join(dir, manifest), cut);
+  return manifest;
 }
 
 /**

@@ -18,7 +18,7 @@ import { repairTree } from '../../src/lsm/repair.js';
 import { TableReader } from '../../src/lsm/table-reader.js';
 import { verifyTree } from '../../src/lsm/verify.js';
 import { decodeBatch } from '../../src/lsm/write-batch.js';
-import { flipByte, readAll, SMALL_TREE_OPTIONS, smallTreeFixture } from '../helpers/small-tree.js';
+import { cutManifestBeforeLastTable, flipByte, readAll, SMALL_TREE_OPTIONS, smallTreeFixture } from '../helpers/small-tree.js';
 
 const fixture = smallTreeFixture('lsmraft-repair-');
 const copy = fixture.copy;
@@ -156,6 +156,33 @@ describe('repairTree', () => {
     const report = await repairAndCheck(dir);
     expect(report.complete).toBe(false);
     expect(report.lost.damaged).toEqual([expect.objectContaining({ file: wal, kind: 'wal' })]);
+  });
+
+  it('salvages a table whose edit the manifest lost (open refuses it), so no older version shows', async () => {
+    const dir = copy();
+    cutManifestBeforeLastTable(dir);
+    await expect(LsmTree.open(dir, SMALL_TREE_OPTIONS)).rejects.toMatchObject({ code: 'LSM_ERR_CORRUPTION' });
+    await repairTree(dir);
+    const db = await LsmTree.open(dir, SMALL_TREE_OPTIONS);
+    try {
+      expect(await readAll(db)).toEqual(fixture.tree().states.at(-1));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('takes over an unreadable LOCK into lost/ and says so, but refuses one naming a live process', async () => {
+    const dir = copy();
+    writeFileSync(join(dir, 'LOCK'), 'pid 1x\n');
+    await expect(LsmTree.open(dir, SMALL_TREE_OPTIONS)).rejects.toMatchObject({ code: 'LSM_ERR_LOCKED' });
+    const report = await repairAndCheck(dir);
+    expect(report.moved).toContainEqual(expect.objectContaining({ file: 'LOCK', kind: 'lock', movedTo: 'lost/LOCK' }));
+    expect(readFileSync(join(dir, 'lost', 'LOCK'), 'utf8')).toBe('pid 1x\n');
+    // A live holder (pid 1, init, is always alive) is still refused.
+    const live = copy();
+    writeFileSync(join(live, 'LOCK'), 'pid 1\n');
+    await expect(repairTree(live)).rejects.toMatchObject({ code: 'LSM_ERR_LOCKED' });
+    expect(readFileSync(join(live, 'LOCK'), 'utf8')).toBe('pid 1\n');
   });
 
   it('repairs a tree whose CURRENT is garbage', async () => {
