@@ -36,10 +36,10 @@ import { loadEngine, type EngineName } from '../engine/index.js';
 import type { EntryRun, HotPaths } from '../engine/types.js';
 import { InvalidArgumentError, LockedError } from '../errors.js';
 import { utf8 } from '../util/bytes.js';
-import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, recordedWalDamage, type Damage, type ManifestCheck } from './file-check.js';
+import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, recordedWalDamage, tableKeyRange, type Damage, type ManifestCheck } from './file-check.js';
 import { CURRENT_FILE_NAME, joinPath, LOCK_FILE_NAME, manifestFileName, parseFileName, tableFileName, tempFileName } from './filenames.js';
 import type { DirLock, FileSystem } from './fs.js';
-import { trailerSequence } from '../format/internal-key.js';
+import { trailerSequence, userKeyOf } from '../format/internal-key.js';
 import { runBytes } from './jobs.js';
 import { LogKind, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
@@ -49,7 +49,7 @@ import { kindOfFile, LOST_DIR_NAME, requireTreeFiles, type TreeFileKind } from '
 
 export { LOST_DIR_NAME } from './verify.js';
 import { NUM_LEVELS_DEFAULT } from './version.js';
-import { MANIFEST_FORMAT_VERSION, VersionEdit } from './version-edit.js';
+import { MANIFEST_FORMAT_VERSION, VersionEdit, type FileMetadata } from './version-edit.js';
 
 const SALVAGE_BYTES_MAX_DEFAULT = 1024 * 1024 * 1024;
 /** Names tried for one file in lost/ before giving up (an earlier repair may have used the plain one). */
@@ -99,6 +99,19 @@ export interface RepairReport {
   lost: { files: number; bytes: number; damaged: RepairedFile[]; missing: string[] };
   /** Every file moved into lost/, damaged or not. */
   moved: RepairedFile[];
+  /**
+   * Key ranges of the data lost with each damaged or missing table (see tableKeyRange in
+   * src/lsm/file-check.ts) or damaged WAL (whose lost records' keys are 'unknown'): an older
+   * version of a key in one of them, from another table, may now be visible.
+   */
+  lostRanges: LostRange[];
+}
+
+export interface LostRange {
+  file: string;
+  /** Inclusive user keys; 'unknown' when nothing tells (then any key may be affected). */
+  smallest: Uint8Array | 'unknown';
+  largest: Uint8Array | 'unknown';
 }
 
 /** Rebuilds the tree in `dir` from its readable tables and WALs; see the file comment. */
@@ -176,8 +189,11 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
   let counterSource: string | undefined;
   /** Tables of CURRENT's manifest when it replays whole: the only ones whose entries are live. */
   let liveTables: Set<number> | undefined;
+  /** What a manifest recorded of each table (CURRENT's first): the key range of one that no longer reads. */
+  const recorded = new Map<number, FileMetadata>();
   for (const name of manifests) {
     const m = checkManifest(fs.readFile(joinPath(dir, name)), name, numLevels);
+    for (const { file } of m.version?.allFiles() ?? []) if (!recorded.has(file.number)) recorded.set(file.number, file);
     if (name === current?.manifest && m.damage === undefined && m.version !== undefined) {
       liveTables = new Set([...m.version.allFiles()].map(({ file }) => file.number));
     }
@@ -194,6 +210,7 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
   const logNumber = counters?.logNumber ?? 0;
   const missing = [...(liveTables ?? [])].map((n) => tableFileName(n)).filter((n) => !names.includes(n));
   let lastSequence = counters?.lastSequence ?? 0;
+  const lostRanges: LostRange[] = missing.map((file) => rangeOf(file, recorded.get(parseFileName(file)!.number)));
 
   // 3. Tables whole, WALs up to their first damage.
   const runs: EntryRun[] = [];
@@ -210,6 +227,11 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
       // (src/lsm/directory-check.ts): its entries are newer than anything else and are salvaged.
       retired.push({ name, kind: 'table', reason: `unreferenced (not in ${current!.manifest})`, damage: undefined, entries: 0, bytes: t.sizeBytes });
       continue;
+    }
+    if (t.damage !== undefined) {
+      const number = parseFileName(name)!.number;
+      const range = tableKeyRange(fs, joinPath(dir, name), number, engine, recorded.get(number));
+      lostRanges.push(range === 'unknown' ? rangeOf(name, undefined) : { file: name, ...range });
     }
     if (t.run !== undefined) {
       runs.push(t.run);
@@ -241,6 +263,7 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
     // A WAL a clean close recorded that lost synced bytes is damaged, not torn: the repair is incomplete.
     const damage = recordedWalDamage(w, bytes, counters?.walSizes.get(parseFileName(name)!.number), counterSource) ?? w.damage;
     retired.push({ name, kind: 'wal', reason: damage === undefined ? 'salvaged' : 'damaged', damage, entries: w.entries, bytes });
+    if (damage !== undefined) lostRanges.push(rangeOf(name, undefined));
   }
   if (mem.entryCount > 0) {
     const walRun = mem.toRun();
@@ -330,7 +353,14 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
     salvaged: { tables: salvagedTables, wals: salvagedWals, entries: runs.reduce((n, r) => n + r.count, 0), bytes: salvagedBytes },
     lost: { files: damaged.length + missing.length, bytes: lostBytes, damaged, missing },
     moved,
+    lostRanges,
   };
+}
+
+/** The range a manifest recorded for a lost table, or 'unknown'. */
+function rangeOf(file: string, meta: FileMetadata | undefined): LostRange {
+  if (meta === undefined) return { file, smallest: 'unknown', largest: 'unknown' };
+  return { file, smallest: userKeyOf(meta.smallest), largest: userKeyOf(meta.largest) };
 }
 
 /** True when `run` holds a sequence number above `lastSequence`. */

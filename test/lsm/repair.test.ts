@@ -124,6 +124,29 @@ describe('repairTree', () => {
     expect(report.salvaged.wals).toBe(1);
   });
 
+  it('reports the key range of a damaged table, which covers every key whose newest version it held', async () => {
+    const dir = copy();
+    const tables = readdirSync(dir).filter((n) => n.endsWith('.sst')).sort();
+    const table = tables.at(-1)!; // the newest: its keys have older versions below
+    const reader = TableReader.open(nodeFileSystem, join(dir, table), 1, jsHotPaths, new BlockCache(0));
+    const run = reader.readAll();
+    reader.close();
+    const keys = Array.from({ length: run.count }, (_, i) => dec.decode(run.data.subarray(run.offsets[2 * i]!, run.offsets[2 * i + 1]! - TRAILER_BYTES)));
+    flip(join(dir, table), 20); // its first data block: the first key comes from the manifest
+    const report = await repairTree(dir);
+    expect(report.lostRanges).toEqual([{ file: table, smallest: expect.any(Uint8Array), largest: expect.any(Uint8Array) }]);
+    const [range] = report.lostRanges;
+    expect(dec.decode(range!.smallest as Uint8Array)).toBe(keys[0]);
+    expect(dec.decode(range!.largest as Uint8Array)).toBe(keys.at(-1));
+  });
+
+  it('reports no lost range when nothing was lost, and an unknown one for a damaged WAL', async () => {
+    expect((await repairTree(copy())).lostRanges).toEqual([]);
+    const dir = copy();
+    flip(join(dir, fixture.tree().tailWal), Math.floor(fixture.tree().syncedWalBytes / 2));
+    expect((await repairTree(dir)).lostRanges).toEqual([{ file: fixture.tree().tailWal, smallest: 'unknown', largest: 'unknown' }]);
+  });
+
   it('rebuilds from the tables when the manifest tail is damaged (no rollback)', async () => {
     const dir = copy();
     const manifest = readdirSync(dir).find((n) => n.startsWith('MANIFEST-'))!;
