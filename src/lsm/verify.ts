@@ -9,9 +9,12 @@
  * What counts as damage: a checksum or decode failure anywhere; a table the live manifest names
  * that is missing or differs from what the manifest records (size, entries, key range); a WAL whose
  * final size the live manifest recorded (a clean close synced it) that is missing, of another size,
- * or ends inside a record; CURRENT not naming an existing manifest. What does not: a log that ends
+ * or ends inside a record; CURRENT not naming an existing manifest; LOCK not reading `pid N\n`;
+ * what open's directory check refuses (src/lsm/directory-check.ts: a table the manifest does not
+ * name holding sequences past its last sequence that no WAL holds, an obsolete WAL holding such
+ * sequences), reported as damage of the live manifest, which lost edits. What does not: a log that ends
  * inside its last record (a crash mid-append; reported in `tornTails`) when no size was recorded
- * for it, tables no manifest names (`unreferencedTables`, leftovers of a crash before their
+ * for it, other tables no manifest names (`unreferencedTables`, leftovers of a crash before their
  * deletion), temp files.
  */
 import { loadEngine, type EngineName } from '../engine/index.js';

@@ -186,6 +186,10 @@ export async function runFileFuzz(options: { seed: number; copies: number; onCas
       const file = rng.pick(byKind.get(kind)!);
       const { damage, offset } = damageFile(join(dir, file), rng);
       const inUnsyncedTail = file === tree.tailWal && offset >= tree.syncedWalBytes;
+      // The tools get the copy as damaged: an open that refuses a read may still have compacted
+      // the damaged table away (a compaction reads no filter), leaving a clean directory behind.
+      const asDamaged = `${dir}-as-damaged`;
+      cpSync(dir, asDamaged, { recursive: true });
       const run = await withTimeout(openAndRead(dir, tree), HANG_MS);
       let verdict: { outcome: Outcome; detail: string };
       if (run === 'hang') verdict = { outcome: 'hang', detail: `no answer in ${HANG_MS} ms` };
@@ -196,7 +200,7 @@ export async function runFileFuzz(options: { seed: number; copies: number; onCas
       } else verdict = judge(run.found!, tree, inUnsyncedTail);
       const c: FuzzCase = { copy, file, kind, damage, offset, ...verdict };
       if (verdict.outcome === 'error-at-open' || verdict.outcome === 'error-at-read') {
-        const t = await checkAndRepair(dir, tree);
+        const t = await checkAndRepair(asDamaged, tree);
         c.tools = t.tools;
         if (t.tools !== 'ok') c.detail += `; tools: ${t.tools}: ${t.detail}`;
       }
@@ -207,6 +211,7 @@ export async function runFileFuzz(options: { seed: number; copies: number; onCas
       result.tally.set(row, counts);
       options.onCase?.(c);
       if (run !== 'hang') rmSync(dir, { recursive: true, force: true });
+      rmSync(asDamaged, { recursive: true, force: true });
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
