@@ -85,7 +85,24 @@ function formatRepair(r: RepairReport): string {
   for (const t of r.tables) lines.push(`  wrote ${t.file} at L${t.level}: ${t.entries} entries, ${t.bytes} bytes`);
   for (const m of r.moved) lines.push(`  moved ${m.file} -> ${m.movedTo}${at(m.offset)}: ${m.reason}`);
   for (const f of r.lost.missing) lines.push(`  missing ${f} (named by the manifest)`);
+  if (r.lostRanges.length > 0) lines.push('  older versions of keys in these ranges may be visible:');
+  for (const l of r.lostRanges) {
+    lines.push(l.smallest === 'unknown' || l.largest === 'unknown'
+      ? `    ${l.file}: keys unknown (any key)`
+      : `    ${l.file}: ${showKey(l.smallest)} .. ${showKey(l.largest)}`);
+  }
   return lines.join('\n');
+}
+
+/** A key as text when it is printable ASCII, else as 0x and hex digits. */
+function showKey(key: Uint8Array): string {
+  if (key.every((b) => b >= 0x20 && b < 0x7f)) return JSON.stringify(String.fromCharCode(...key));
+  return `0x${Buffer.from(key).toString('hex')}`;
+}
+
+/** For --json: keys (Uint8Array) as showKey prints them, not as objects of byte values. */
+function jsonKeys(_name: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? showKey(value) : value;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -108,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
       return report.clean ? 0 : 1;
     }
     const report = await repairTree(args.dir, { engine: args.engine });
-    process.stdout.write(`${args.json ? JSON.stringify(report, null, 2) : formatRepair(report)}\n`);
+    process.stdout.write(`${args.json ? JSON.stringify(report, jsonKeys, 2) : formatRepair(report)}\n`);
     return report.complete ? 0 : 1;
   } catch (err) {
     if (!(err instanceof LsmraftError)) throw err;

@@ -54,6 +54,20 @@ export interface SequenceRange {
 /** Problems listed in the error, at most (the count is always given). */
 const PROBLEMS_LISTED_MAX = 8;
 
+/** What the check needs of a manifest: VersionSet after recovery, or a manifest verifyTree replayed. */
+export interface ManifestView {
+  /** Every table the manifest names. */
+  tables: Iterable<{ number: number; size: number }>;
+  lastSequence: number;
+  logNumber: number;
+}
+
+/** One thing the manifest cannot account for, naming the file. */
+export interface DirectoryProblem {
+  file: string;
+  reason: string;
+}
+
 /**
  * Throws CorruptionError if `dir` holds what the manifest of `versions` cannot account for (see
  * the header). `replayed`: the sequence ranges of the batches recovery replayed from the WALs
@@ -64,40 +78,12 @@ export function checkDirectory(
   fs: FileSystem, dir: string, versions: VersionSet, engine: HotPaths,
   replayed: readonly SequenceRange[] | undefined, ownTables: ReadonlySet<number>,
 ): void {
-  const names = fs.list(dir);
-  const present = new Set(names);
-  const problems: string[] = [];
-  const named = new Set<number>();
-  for (const { file } of versions.current().allFiles()) {
-    named.add(file.number);
-    const name = tableFileName(file.number);
-    if (!present.has(name)) {
-      problems.push(`${name} is missing`);
-      continue;
-    }
-    const size = fs.fileSize(joinPath(dir, name));
-    if (size !== file.size) problems.push(`${name} has ${size} bytes, the manifest recorded ${file.size}`);
-  }
-  const lastSequence = versions.lastSequence;
-  const replays = (seq: number): boolean => (replayed ?? []).some((r) => r.first <= seq && seq <= r.last);
-  for (const name of names) {
-    const parsed = parseFileName(name);
-    if (parsed === undefined) continue;
-    if (parsed.type === 'table' && replayed !== undefined && !named.has(parsed.number) && !ownTables.has(parsed.number)) {
-      const bounds = orphanSequenceBounds(fs, dir, name, parsed.number, engine);
-      if (bounds !== undefined && bounds.last > lastSequence && !replays(Math.max(bounds.first, lastSequence + 1))) {
-        problems.push(
-          `${name} is not in the manifest and holds sequences ${bounds.first}..${bounds.last}, past the manifest's last sequence ${lastSequence}, that no WAL replays`,
-        );
-      }
-    }
-    if (parsed.type === 'log' && parsed.number < versions.logNumber) {
-      const last = lastSequenceOf(fs, dir, name);
-      if (last > lastSequence) {
-        problems.push(`${name}, obsolete by the manifest, holds sequence ${last} past the manifest's last sequence ${lastSequence}`);
-      }
-    }
-  }
+  const view: ManifestView = {
+    tables: [...versions.current().allFiles()].map(({ file }) => file),
+    lastSequence: versions.lastSequence,
+    logNumber: versions.logNumber,
+  };
+  const problems = directoryProblems(fs, dir, view, engine, replayed, ownTables).map((p) => p.reason);
   if (problems.length === 0) return;
   const listed = problems.slice(0, PROBLEMS_LISTED_MAX).join('; ');
   const more = problems.length > PROBLEMS_LISTED_MAX ? `; and ${problems.length - PROBLEMS_LISTED_MAX} more` : '';
@@ -106,6 +92,49 @@ export function checkDirectory(
       'the manifest may have lost edits: nothing was deleted',
     joinPath(dir, manifestFileName(versions.manifestNumber)),
   );
+}
+
+/** The problems of the header's checks 1 to 3, each naming its file; empty when the manifest accounts for `dir`. */
+export function directoryProblems(
+  fs: FileSystem, dir: string, manifest: ManifestView, engine: HotPaths,
+  replayed: readonly SequenceRange[] | undefined, ownTables: ReadonlySet<number>,
+): DirectoryProblem[] {
+  const names = fs.list(dir);
+  const present = new Set(names);
+  const problems: DirectoryProblem[] = [];
+  const named = new Set<number>();
+  for (const file of manifest.tables) {
+    named.add(file.number);
+    const name = tableFileName(file.number);
+    if (!present.has(name)) {
+      problems.push({ file: name, reason: `${name} is missing` });
+      continue;
+    }
+    const size = fs.fileSize(joinPath(dir, name));
+    if (size !== file.size) problems.push({ file: name, reason: `${name} has ${size} bytes, the manifest recorded ${file.size}` });
+  }
+  const lastSequence = manifest.lastSequence;
+  const replays = (seq: number): boolean => (replayed ?? []).some((r) => r.first <= seq && seq <= r.last);
+  for (const name of names) {
+    const parsed = parseFileName(name);
+    if (parsed === undefined) continue;
+    if (parsed.type === 'table' && replayed !== undefined && !named.has(parsed.number) && !ownTables.has(parsed.number)) {
+      const bounds = orphanSequenceBounds(fs, dir, name, parsed.number, engine);
+      if (bounds !== undefined && bounds.last > lastSequence && !replays(Math.max(bounds.first, lastSequence + 1))) {
+        problems.push({
+          file: name,
+          reason: `${name} is not in the manifest and holds sequences ${bounds.first}..${bounds.last}, past the manifest's last sequence ${lastSequence}, that no WAL replays`,
+        });
+      }
+    }
+    if (parsed.type === 'log' && parsed.number < manifest.logNumber) {
+      const last = lastSequenceOf(fs, dir, name);
+      if (last > lastSequence) {
+        problems.push({ file: name, reason: `${name}, obsolete by the manifest, holds sequence ${last} past the manifest's last sequence ${lastSequence}` });
+      }
+    }
+  }
+  return problems;
 }
 
 /** A table's smallest and largest sequence, or undefined if it is too damaged to read (see header). */

@@ -22,7 +22,7 @@ import { compareBytes, equalBytes, fromUtf8 } from '../util/bytes.js';
 import { BlockCache } from './block-cache.js';
 import { CURRENT_FILE_NAME, manifestFileName, parseFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
-import { SEQUENCE_MAX, TRAILER_BYTES } from '../format/internal-key.js';
+import { SEQUENCE_MAX, TRAILER_BYTES, userKeyOf } from '../format/internal-key.js';
 import { LOG_BLOCK_BYTES, LOG_HEADER_BYTES, LogKind, LogReader } from './log-format.js';
 import { TableReader } from './table-reader.js';
 import { Version, VersionBuilder } from './version.js';
@@ -84,6 +84,37 @@ export function checkTable(fs: FileSystem, path: string, number: number, engine:
     return { run: undefined, blocks: 0, entries: 0, sizeBytes, damage: damageOf(err) };
   } finally {
     reader?.close();
+  }
+}
+
+/**
+ * User keys a table held, as far as what still reads tells: its first key (data block 0; when that
+ * block does not read, the manifest's smallest key if known, else the empty key, below every key)
+ * to its last (the last index key, the last key of the last block). When the table does not open
+ * (footer, metaindex, properties or index damaged): the manifest's range if known, else 'unknown'.
+ */
+export function tableKeyRange(
+  fs: FileSystem, path: string, number: number, engine: HotPaths, meta: FileMetadata | undefined,
+): { smallest: Uint8Array; largest: Uint8Array } | 'unknown' {
+  const fromManifest = meta === undefined ? 'unknown' as const : { smallest: userKeyOf(meta.smallest), largest: userKeyOf(meta.largest) };
+  let reader: TableReader;
+  try {
+    reader = TableReader.open(fs, path, number, engine, new BlockCache(0));
+  } catch (err) {
+    if (!(err instanceof LsmraftError)) throw err;
+    return fromManifest;
+  }
+  try {
+    const largest = userKeyOf(reader.lastIndexKey());
+    try {
+      const first = reader.dataBlock(0);
+      return { smallest: userKeyOf(first.data.subarray(first.offsets[0]!, first.offsets[1]!)), largest };
+    } catch (err) {
+      if (!(err instanceof LsmraftError)) throw err;
+      return { smallest: fromManifest === 'unknown' ? new Uint8Array(0) : fromManifest.smallest, largest };
+    }
+  } finally {
+    reader.close();
   }
 }
 

@@ -4,14 +4,17 @@
  * takes out of the live set is moved into `<dir>/lost/`, damaged or not.
  *
  * Steps (each file read with the checks of src/lsm/file-check.ts):
- *   1. take the directory's LOCK (no tree may have it open);
+ *   1. take the directory's LOCK (no tree may have it open). A LOCK that does not read `pid N\n`,
+ *      which open refuses as it cannot tell whether a process holds it, is moved into lost/ and
+ *      taken over (reported in `moved`); one naming a live process is still refused;
  *   2. read the newest manifest that replays (CURRENT's first, else by number) for the counters
  *      it holds: last sequence, next file number, userMeta, and the log number below which WALs
  *      hold only flushed writes (those are archived, not replayed: an old put they hold may have
  *      been deleted since, and the tombstone compacted away);
- *   3. read every table whole (when CURRENT's manifest replays whole, only the tables it names:
- *      the others are leftovers whose entries a compaction may have dropped with their tombstone,
- *      so they are archived unread); read every WAL from that log number on, up to its first
+ *   3. read every table whole (when CURRENT's manifest replays whole, only the tables it names
+ *      and those holding sequences past its last sequence, whose edit it lost: the others are
+ *      leftovers whose entries a compaction may have dropped with their tombstone, so they are
+ *      archived, not salvaged); read every WAL from that log number on, up to its first
  *      damaged record, keeping each entry's sequence number (a WAL whose final size the manifest
  *      recorded at a clean close, docs/format/manifest.md tag 9, is damaged if its size differs or
  *      its end is torn: bytes were lost that had been synced);
@@ -31,12 +34,12 @@
  */
 import { loadEngine, type EngineName } from '../engine/index.js';
 import type { EntryRun, HotPaths } from '../engine/types.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, LockedError } from '../errors.js';
 import { utf8 } from '../util/bytes.js';
-import { checkCurrent, checkManifest, checkTable, checkWal, recordedWalDamage, type Damage, type ManifestCheck } from './file-check.js';
-import { CURRENT_FILE_NAME, joinPath, manifestFileName, parseFileName, tableFileName, tempFileName } from './filenames.js';
-import type { FileSystem } from './fs.js';
-import { trailerSequence } from '../format/internal-key.js';
+import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, recordedWalDamage, tableKeyRange, type Damage, type ManifestCheck } from './file-check.js';
+import { CURRENT_FILE_NAME, joinPath, LOCK_FILE_NAME, manifestFileName, parseFileName, tableFileName, tempFileName } from './filenames.js';
+import type { DirLock, FileSystem } from './fs.js';
+import { trailerSequence, userKeyOf } from '../format/internal-key.js';
 import { runBytes } from './jobs.js';
 import { LogKind, LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
@@ -46,7 +49,7 @@ import { kindOfFile, LOST_DIR_NAME, requireTreeFiles, type TreeFileKind } from '
 
 export { LOST_DIR_NAME } from './verify.js';
 import { NUM_LEVELS_DEFAULT } from './version.js';
-import { MANIFEST_FORMAT_VERSION, VersionEdit } from './version-edit.js';
+import { MANIFEST_FORMAT_VERSION, VersionEdit, type FileMetadata } from './version-edit.js';
 
 const SALVAGE_BYTES_MAX_DEFAULT = 1024 * 1024 * 1024;
 /** Names tried for one file in lost/ before giving up (an earlier repair may have used the plain one). */
@@ -96,6 +99,19 @@ export interface RepairReport {
   lost: { files: number; bytes: number; damaged: RepairedFile[]; missing: string[] };
   /** Every file moved into lost/, damaged or not. */
   moved: RepairedFile[];
+  /**
+   * Key ranges of the data lost with each damaged or missing table (see tableKeyRange in
+   * src/lsm/file-check.ts) or damaged WAL (whose lost records' keys are 'unknown'): an older
+   * version of a key in one of them, from another table, may now be visible.
+   */
+  lostRanges: LostRange[];
+}
+
+export interface LostRange {
+  file: string;
+  /** Inclusive user keys; 'unknown' when nothing tells (then any key may be affected). */
+  smallest: Uint8Array | 'unknown';
+  largest: Uint8Array | 'unknown';
 }
 
 /** Rebuilds the tree in `dir` from its readable tables and WALs; see the file comment. */
@@ -104,12 +120,46 @@ export async function repairTree(dir: string, options: RepairOptions = {}): Prom
   const fs = options.fs ?? nodeFileSystem;
   if (!fs.exists(dir)) throw new InvalidArgumentError(`${dir} does not exist`);
   const engine = await loadEngine(options.engine ?? 'js');
-  const lock = fs.lock(dir);
+  let lock: DirLock;
+  let lockMoved: RepairedFile | undefined;
   try {
-    return await repairLocked(fs, dir, engine, options);
+    lock = fs.lock(dir);
+  } catch (err) {
+    if (!(err instanceof LockedError)) throw err;
+    lockMoved = await retireUnreadableLock(fs, dir);
+    if (lockMoved === undefined) throw err;
+    lock = fs.lock(dir); // still refused if a live process took it meanwhile
+  }
+  try {
+    const report = await repairLocked(fs, dir, engine, options);
+    if (lockMoved !== undefined) report.moved.unshift(lockMoved);
+    return report;
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Moves an unreadable LOCK into lost/ (open refuses it, as it cannot tell whether a process holds
+ * it; a repair is an operator's explicit action, so it takes it over). Returns undefined, moving
+ * nothing, when LOCK reads `pid N\n`: its holder is then alive, or lock() would have taken it over.
+ */
+async function retireUnreadableLock(fs: FileSystem, dir: string): Promise<RepairedFile | undefined> {
+  const path = joinPath(dir, LOCK_FILE_NAME);
+  if (!fs.exists(path)) return undefined;
+  const damage = checkLock(fs.readFile(path));
+  if (damage === undefined) return undefined;
+  const lostDir = joinPath(dir, LOST_DIR_NAME);
+  fs.mkdirp(lostDir);
+  const target = freeName(new Set(fs.list(lostDir)), LOCK_FILE_NAME);
+  fs.link(path, joinPath(lostDir, target));
+  await fs.syncDir(lostDir);
+  fs.remove(path);
+  await fs.syncDir(dir);
+  return {
+    file: LOCK_FILE_NAME, kind: 'lock', movedTo: `${LOST_DIR_NAME}/${target}`,
+    reason: `taken over: unreadable (${damage.reason})`, offset: damage.offset, entriesSalvaged: 0,
+  };
 }
 
 interface Retired {
@@ -139,8 +189,11 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
   let counterSource: string | undefined;
   /** Tables of CURRENT's manifest when it replays whole: the only ones whose entries are live. */
   let liveTables: Set<number> | undefined;
+  /** What a manifest recorded of each table (CURRENT's first): the key range of one that no longer reads. */
+  const recorded = new Map<number, FileMetadata>();
   for (const name of manifests) {
     const m = checkManifest(fs.readFile(joinPath(dir, name)), name, numLevels);
+    for (const { file } of m.version?.allFiles() ?? []) if (!recorded.has(file.number)) recorded.set(file.number, file);
     if (name === current?.manifest && m.damage === undefined && m.version !== undefined) {
       liveTables = new Set([...m.version.allFiles()].map(({ file }) => file.number));
     }
@@ -157,6 +210,7 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
   const logNumber = counters?.logNumber ?? 0;
   const missing = [...(liveTables ?? [])].map((n) => tableFileName(n)).filter((n) => !names.includes(n));
   let lastSequence = counters?.lastSequence ?? 0;
+  const lostRanges: LostRange[] = missing.map((file) => rangeOf(file, recorded.get(parseFileName(file)!.number)));
 
   // 3. Tables whole, WALs up to their first damage.
   const runs: EntryRun[] = [];
@@ -165,13 +219,20 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
   let salvagedTables = 0;
   let salvagedWals = 0;
   for (const name of names.filter((n) => kindOfFile(n) === 'table')) {
-    if (liveTables !== undefined && !liveTables.has(parseFileName(name)!.number)) {
+    const t = checkTable(fs, joinPath(dir, name), parseFileName(name)!.number, engine);
+    if (liveTables !== undefined && !liveTables.has(parseFileName(name)!.number) && !pastManifest(t.run, counters?.lastSequence ?? 0)) {
       // Left by a crash before its deletion, or a job never installed: its entries may be ones a
       // later compaction dropped with their tombstone, so replaying them could resurrect deletes.
-      retired.push({ name, kind: 'table', reason: `unreferenced (not in ${current!.manifest})`, damage: undefined, entries: 0, bytes: fs.fileSize(joinPath(dir, name)) });
+      // One holding sequences past the manifest's is the output of an edit the manifest lost
+      // (src/lsm/directory-check.ts): its entries are newer than anything else and are salvaged.
+      retired.push({ name, kind: 'table', reason: `unreferenced (not in ${current!.manifest})`, damage: undefined, entries: 0, bytes: t.sizeBytes });
       continue;
     }
-    const t = checkTable(fs, joinPath(dir, name), parseFileName(name)!.number, engine);
+    if (t.damage !== undefined) {
+      const number = parseFileName(name)!.number;
+      const range = tableKeyRange(fs, joinPath(dir, name), number, engine, recorded.get(number));
+      lostRanges.push(range === 'unknown' ? rangeOf(name, undefined) : { file: name, ...range });
+    }
     if (t.run !== undefined) {
       runs.push(t.run);
       salvagedTables++;
@@ -202,6 +263,7 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
     // A WAL a clean close recorded that lost synced bytes is damaged, not torn: the repair is incomplete.
     const damage = recordedWalDamage(w, bytes, counters?.walSizes.get(parseFileName(name)!.number), counterSource) ?? w.damage;
     retired.push({ name, kind: 'wal', reason: damage === undefined ? 'salvaged' : 'damaged', damage, entries: w.entries, bytes });
+    if (damage !== undefined) lostRanges.push(rangeOf(name, undefined));
   }
   if (mem.entryCount > 0) {
     const walRun = mem.toRun();
@@ -291,7 +353,21 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
     salvaged: { tables: salvagedTables, wals: salvagedWals, entries: runs.reduce((n, r) => n + r.count, 0), bytes: salvagedBytes },
     lost: { files: damaged.length + missing.length, bytes: lostBytes, damaged, missing },
     moved,
+    lostRanges,
   };
+}
+
+/** The range a manifest recorded for a lost table, or 'unknown'. */
+function rangeOf(file: string, meta: FileMetadata | undefined): LostRange {
+  if (meta === undefined) return { file, smallest: 'unknown', largest: 'unknown' };
+  return { file, smallest: userKeyOf(meta.smallest), largest: userKeyOf(meta.largest) };
+}
+
+/** True when `run` holds a sequence number above `lastSequence`. */
+function pastManifest(run: EntryRun | undefined, lastSequence: number): boolean {
+  if (run === undefined) return false;
+  for (let i = 0; i < run.count; i++) if (trailerSequence(run.data, run.offsets[2 * i + 1]!) > lastSequence) return true;
+  return false;
 }
 
 function tooLarge(max: number): InvalidArgumentError {

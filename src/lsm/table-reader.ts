@@ -411,11 +411,13 @@ export class TableReader {
    */
   keyRange(): { smallest: Uint8Array; largest: Uint8Array } {
     const first = this.readDataBlock(0);
+    return { smallest: first.data.slice(first.offsets[0]!, first.offsets[1]!), largest: this.lastIndexKey() };
+  }
+
+  /** The last index key: the table's last internal key, known without reading a data block. */
+  lastIndexKey(): Uint8Array {
     const { data, offsets, count } = this.index;
-    return {
-      smallest: first.data.slice(first.offsets[0]!, first.offsets[1]!),
-      largest: data.slice(offsets[2 * count - 2]!, offsets[2 * count - 1]!),
-    };
+    return data.slice(offsets[2 * count - 2]!, offsets[2 * count - 1]!);
   }
 
   /**

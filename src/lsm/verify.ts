@@ -9,13 +9,17 @@
  * What counts as damage: a checksum or decode failure anywhere; a table the live manifest names
  * that is missing or differs from what the manifest records (size, entries, key range); a WAL whose
  * final size the live manifest recorded (a clean close synced it) that is missing, of another size,
- * or ends inside a record; CURRENT not naming an existing manifest. What does not: a log that ends
+ * or ends inside a record; CURRENT not naming an existing manifest; LOCK not reading `pid N\n`;
+ * what open's directory check refuses (src/lsm/directory-check.ts: a table the manifest does not
+ * name holding sequences past its last sequence that no WAL holds, an obsolete WAL holding such
+ * sequences), reported as damage of the live manifest, which lost edits. What does not: a log that ends
  * inside its last record (a crash mid-append; reported in `tornTails`) when no size was recorded
- * for it, tables no manifest names (`unreferencedTables`, leftovers of a crash before their
+ * for it, other tables no manifest names (`unreferencedTables`, leftovers of a crash before their
  * deletion), temp files.
  */
 import { loadEngine, type EngineName } from '../engine/index.js';
-import { InvalidArgumentError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError } from '../errors.js';
+import { directoryProblems, type SequenceRange } from './directory-check.js';
 import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, recordedWalDamage, type Damage } from './file-check.js';
 import { CURRENT_FILE_NAME, joinPath, logFileName, parseFileName, tableFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
@@ -121,6 +125,7 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
   let liveTables = new Map<number, FileMetadata>();
   let logNumber = 0;
   let walSizes = new Map<number, number>();
+  let liveCounters: { lastSequence: number; logNumber: number } | undefined;
   for (const name of names.filter((n) => kindOfFile(n) === 'manifest')) {
     const m = checkManifest(read(name), name, numLevels);
     report.counts.manifests++;
@@ -132,9 +137,17 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
       liveTables = new Map([...m.version.allFiles()].map(({ file }) => [file.number, file]));
       logNumber = m.logNumber ?? 0;
       walSizes = m.walSizes;
+      if (m.lastSequence !== undefined && m.logNumber !== undefined) liveCounters = { lastSequence: m.lastSequence, logNumber: m.logNumber };
     }
   }
 
+  /** Sequences the WALs open replays hold, as ranges (for the directory check). */
+  const replayed: SequenceRange[] = [];
+  const noteReplayed = (seq: number): void => {
+    const last = replayed[replayed.length - 1];
+    if (last !== undefined && last.last + 1 === seq) last.last = seq;
+    else replayed.push({ first: seq, last: seq });
+  };
   for (const name of names) {
     const kind = kindOfFile(name);
     const parsed = parseFileName(name);
@@ -153,7 +166,7 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
       }
       case 'wal': {
         const data = read(name);
-        const w = checkWal(data, name);
+        const w = checkWal(data, name, parsed!.number >= logNumber ? noteReplayed : undefined);
         report.counts.wals++;
         report.counts.walRecords += w.records;
         report.counts.walEntries += w.entries;
@@ -185,6 +198,21 @@ export async function verifyTree(dir: string, options: VerifyOptions = {}): Prom
     const name = tableFileName(number);
     if (!names.includes(name)) {
       damaged(name, 'table', { offset: undefined, reason: `named by ${report.manifest} but missing` }, true);
+    }
+  }
+  // What open refuses because the directory and the live manifest disagree (src/lsm/directory-check.ts).
+  if (liveCounters !== undefined && report.manifest !== undefined) {
+    const view = { tables: liveTables.values(), ...liveCounters };
+    try {
+      // A tree without a WAL (option wal: false) has no WAL file; open skips the orphan check then.
+      const wals = report.counts.wals > 0 ? replayed : undefined;
+      for (const p of directoryProblems(fs, dir, view, engine, wals, new Set())) {
+        // A missing or resized table is already reported as the table's own damage.
+        if (!report.damaged.some((d) => d.file === p.file)) damaged(report.manifest, 'manifest', { offset: undefined, reason: p.reason }, true);
+      }
+    } catch (err) {
+      // An obsolete WAL that does not read: its damage is reported with the WAL.
+      if (!(err instanceof CorruptionError)) throw err;
     }
   }
   report.clean = report.damaged.length === 0;

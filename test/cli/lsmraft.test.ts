@@ -39,6 +39,8 @@ describe('lsmraft CLI', () => {
     const repair = await lsmraft(['repair', dir, '--json']);
     expect(repair.code).toBe(1);
     expect(JSON.parse(repair.stdout)).toMatchObject({ complete: false, lost: { files: 1 } });
+    // The lost table's key range, keys as text.
+    expect(JSON.parse(repair.stdout).lostRanges).toEqual([{ file: table, smallest: expect.stringMatching(/^"key-\d{5}"$/), largest: expect.stringMatching(/^"key-\d{5}"$/) }]);
     expect(readdirSync(join(dir, 'lost'))).toContain(table);
     expect((await lsmraft(['check', dir])).code).toBe(0);
   });
@@ -49,6 +51,16 @@ describe('lsmraft CLI', () => {
     const repair = await lsmraft(['repair', dir]);
     expect(repair.code).toBe(0);
     expect(repair.stdout).toContain('nothing lost');
+  });
+
+  it('repair prints the key range of a lost table, where older versions may now be visible', async () => {
+    const dir = unlockedCopy();
+    const table = readdirSync(dir).filter((n) => n.endsWith('.sst')).sort()[0]!;
+    flipByte(join(dir, table), 20);
+    const repair = await lsmraft(['repair', dir]);
+    expect(repair.code).toBe(1);
+    expect(repair.stdout).toContain('older versions of keys in these ranges may be visible:');
+    expect(repair.stdout).toMatch(new RegExp(`\\n    ${table}: "key-\\d{5}" \\.\\. "key-\\d{5}"`));
   });
 
   it('exit 2 with the usage on a bad command line; --help prints it', async () => {

@@ -7,11 +7,13 @@
  * and the first k unsynced batches (so `states[states.length - 1]` is everything written), and
  * where the last synced byte of the tail WAL ends.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
+import { LogKind, LogReader } from '../../src/lsm/log-format.js';
+import { VersionEdit } from '../../src/lsm/version-edit.js';
 import { Rng } from './rng.js';
 
 export const SMALL_TREE_OPTIONS = {
@@ -30,6 +32,8 @@ export interface SmallTree {
   /** The WAL the unsynced batches went to, and its size when the last synced write returned. */
   tailWal: string;
   syncedWalBytes: number;
+  /** Every value written for each key, oldest first (a repair may show an older one, see RepairReport.lostRanges). */
+  written: Map<string, string[]>;
   /** Files per level when closed (the tree must span two levels at least). */
   levels: number[];
 }
@@ -47,6 +51,11 @@ function walSizes(dir: string): Map<string, number> {
 export async function buildSmallTree(dir: string, seed = 1): Promise<SmallTree> {
   const rng = new Rng(seed);
   const model = new Map<string, string>();
+  const written = new Map<string, string[]>();
+  const note = (key: string, value: string): void => {
+    model.set(key, value);
+    written.set(key, [...(written.get(key) ?? []), value]);
+  };
   const tree = await LsmTree.open(dir, SMALL_TREE_OPTIONS);
   try {
     // Tables: every key written twice (the second pass overwrites or deletes some), flushed.
@@ -59,7 +68,7 @@ export async function buildSmallTree(dir: string, seed = 1): Promise<SmallTree> 
         } else if (pass === 0 || rng.chance(0.5)) {
           const value = `v${pass}-${i}-${'x'.repeat(rng.int(60))}`;
           await tree.put(key, value);
-          model.set(key, value);
+          note(key, value);
         }
       }
     }
@@ -69,21 +78,21 @@ export async function buildSmallTree(dir: string, seed = 1): Promise<SmallTree> 
       const key = keyOf(rng.int(KEYS));
       const value = `v2-${i}`;
       await tree.put(key, value);
-      model.set(key, value);
+      note(key, value);
     }
     await tree.flush();
     // Synced batches, left in the WAL.
     for (let b = 0; b < SYNCED_BATCHES; b++) {
       const ops = Array.from({ length: 5 }, (_, j) => ({ type: 'put' as const, key: `synced-${b}-${j}`, value: `s${b}.${j}` }));
       await tree.batch(ops, { sync: true });
-      for (const op of ops) model.set(op.key, op.value);
+      for (const op of ops) note(op.key, op.value);
     }
     const before = walSizes(dir);
     const states = [new Map(model)];
     for (let b = 0; b < UNSYNCED_BATCHES; b++) {
       const ops = Array.from({ length: 3 }, (_, j) => ({ type: 'put' as const, key: `unsynced-${b}-${j}`, value: `u${b}.${j}` }));
       await tree.batch(ops);
-      for (const op of ops) model.set(op.key, op.value);
+      for (const op of ops) note(op.key, op.value);
       states.push(new Map(model));
     }
     const after = walSizes(dir);
@@ -95,7 +104,7 @@ export async function buildSmallTree(dir: string, seed = 1): Promise<SmallTree> 
     await tree.close();
     // What a killed process leaves: its LOCK (a pid no longer holding it, taken over on open).
     writeFileSync(join(dir, 'LOCK'), `pid ${process.pid}\n`);
-    return { states, tailWal, syncedWalBytes: before.get(tailWal)!, levels };
+    return { states, written, tailWal, syncedWalBytes: before.get(tailWal)!, levels };
   } catch (err) {
     await tree.close();
     throw err;
@@ -115,6 +124,22 @@ export function flipByte(path: string, offset: number, mask = 0x21): void {
   const bytes = readFileSync(path);
   bytes[offset] = bytes[offset]! ^ mask;
   writeFileSync(path, bytes);
+}
+
+/**
+ * Cuts the manifest of the tree in `dir` at its last record that adds a table, as a manifest that
+ * lost its newest edits: it still parses whole, but no longer names that table. Returns its name.
+ */
+export function cutManifestBeforeLastTable(dir: string): string {
+  const manifest = readdirSync(dir).find((n) => n.startsWith('MANIFEST-'))!;
+  const reader = new LogReader(readFileSync(join(dir, manifest)), manifest, LogKind.Manifest, 'strict');
+  let cut = 0;
+  // One record per pass; the small tree's manifest holds far fewer than 1000.
+  for (let i = 0, p = reader.next(); i < 1000 && p !== null; i++, p = reader.next()) {
+    if (VersionEdit.decode(p).newFiles.length > 0) cut = reader.recordOffset;
+  }
+  truncateSync(join(dir, manifest), cut);
+  return manifest;
 }
 
 /**

@@ -13,6 +13,10 @@
  * outcome may be the synced data plus any prefix of the unsynced batches (`states[k]`). A damage
  * before that offset, or in any other file, must give exactly everything or a typed error.
  *
+ * A repaired copy (checkAndRepair) may show, for a key in a range the repair reported lost
+ * (RepairReport.lostRanges), a value written for it earlier: the newest one went with the damaged
+ * file. Any other value that differs from the last one written is `repair-wrong-data`.
+ *
  * Failures: `wrong-data` (a value differs, or a key appears that was not written), `silently-missing`
  * (open and reads succeed, keys are missing), `untyped-error` (an error without a code: a bug),
  * `hang` (no answer within HANG_MS).
@@ -22,7 +26,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LsmraftError } from '../../src/errors.js';
 import { LsmTree } from '../../src/lsm/db.js';
-import { kindOfFile, type TreeFileKind } from '../../src/lsm/verify.js';
+import { repairTree, type LostRange, type RepairReport } from '../../src/lsm/repair.js';
+import { compareBytes } from '../../src/util/bytes.js';
+import { kindOfFile, verifyTree, type TreeFileKind } from '../../src/lsm/verify.js';
 import { Rng } from '../helpers/rng.js';
 import { buildSmallTree, flipByte, readAll, SMALL_TREE_OPTIONS, type SmallTree } from '../helpers/small-tree.js';
 
@@ -47,7 +53,17 @@ export interface FuzzCase {
   offset: number;
   outcome: Outcome;
   detail: string;
+  /**
+   * For a copy the tree refused with a typed error: what the offline tools made of it. `check`
+   * must report damage (src/lsm/verify.ts); `repair` (src/lsm/repair.ts) must leave a tree that
+   * opens and holds no wrong value (keys may be lost with the damaged file, never altered).
+   * Undefined when the tree read the copy without an error.
+   */
+  tools?: ToolsOutcome;
 }
+
+export type ToolsOutcome = 'ok' | 'check-found-nothing' | 'repair-failed' | 'repair-wrong-data';
+export const TOOLS_FAILURES: ReadonlySet<ToolsOutcome> = new Set(['check-found-nothing', 'repair-failed', 'repair-wrong-data']);
 
 export interface FuzzResult {
   seed: number;
@@ -95,6 +111,39 @@ function judge(found: Map<string, string>, tree: SmallTree, inUnsyncedTail: bool
   return { outcome: 'silently-missing', detail: `${missing.length} keys missing, e.g. ${missing.slice(0, 3).join(', ')}` };
 }
 
+/** `lsmraft check`, then `lsmraft repair` and a read of the repaired tree, on a refused copy. */
+async function checkAndRepair(dir: string, tree: SmallTree): Promise<{ tools: ToolsOutcome; detail: string }> {
+  const report = await verifyTree(dir);
+  if (report.clean) return { tools: 'check-found-nothing', detail: 'verify reported the copy clean' };
+  let repaired: RepairReport;
+  try {
+    repaired = await repairTree(dir);
+  } catch (err) {
+    if (!(err instanceof LsmraftError)) throw err;
+    return { tools: 'repair-failed', detail: `${err.code}: ${err.message}` };
+  }
+  const after = await openAndRead(dir, tree);
+  if (after.err !== undefined) {
+    if (!(after.err instanceof LsmraftError)) throw after.err;
+    return { tools: 'repair-failed', detail: `after repair, ${after.stage}: ${after.err.code}: ${after.err.message}` };
+  }
+  const all = tree.states[tree.states.length - 1]!;
+  for (const [k, v] of after.found!) {
+    // An older version shows only where the repair said data was lost, and must be one written.
+    const older = inLostRange(k, repaired.lostRanges) && (tree.written.get(k) ?? []).includes(v);
+    if (all.get(k) !== v && !older) {
+      return { tools: 'repair-wrong-data', detail: `after repair, key ${k} = ${v.slice(0, 20)}, wrote ${all.get(k)?.slice(0, 20) ?? '(nothing)'}` };
+    }
+  }
+  return { tools: 'ok', detail: `repair kept ${after.found!.size} of ${all.size} keys` };
+}
+
+function inLostRange(key: string, ranges: readonly LostRange[]): boolean {
+  const k = new TextEncoder().encode(key);
+  return ranges.some((r) => r.smallest === 'unknown' || r.largest === 'unknown'
+    || (compareBytes(r.smallest, k) <= 0 && compareBytes(k, r.largest) <= 0));
+}
+
 async function openAndRead(dir: string, tree: SmallTree): Promise<{ stage: 'open' | 'read'; found?: Map<string, string>; err?: unknown }> {
   let db: LsmTree;
   try {
@@ -137,6 +186,10 @@ export async function runFileFuzz(options: { seed: number; copies: number; onCas
       const file = rng.pick(byKind.get(kind)!);
       const { damage, offset } = damageFile(join(dir, file), rng);
       const inUnsyncedTail = file === tree.tailWal && offset >= tree.syncedWalBytes;
+      // The tools get the copy as damaged: an open that refuses a read may still have compacted
+      // the damaged table away (a compaction reads no filter), leaving a clean directory behind.
+      const asDamaged = `${dir}-as-damaged`;
+      cpSync(dir, asDamaged, { recursive: true });
       const run = await withTimeout(openAndRead(dir, tree), HANG_MS);
       let verdict: { outcome: Outcome; detail: string };
       if (run === 'hang') verdict = { outcome: 'hang', detail: `no answer in ${HANG_MS} ms` };
@@ -146,6 +199,11 @@ export async function runFileFuzz(options: { seed: number; copies: number; onCas
           : { outcome: 'untyped-error', detail: String(run.err) };
       } else verdict = judge(run.found!, tree, inUnsyncedTail);
       const c: FuzzCase = { copy, file, kind, damage, offset, ...verdict };
+      if (verdict.outcome === 'error-at-open' || verdict.outcome === 'error-at-read') {
+        const t = await checkAndRepair(asDamaged, tree);
+        c.tools = t.tools;
+        if (t.tools !== 'ok') c.detail += `; tools: ${t.tools}: ${t.detail}`;
+      }
       result.cases.push(c);
       const row = `${kind} ${damage}`;
       const counts = result.tally.get(row) ?? new Map<Outcome, number>();
@@ -153,6 +211,7 @@ export async function runFileFuzz(options: { seed: number; copies: number; onCas
       result.tally.set(row, counts);
       options.onCase?.(c);
       if (run !== 'hang') rmSync(dir, { recursive: true, force: true });
+      rmSync(asDamaged, { recursive: true, force: true });
     }
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -166,5 +225,8 @@ export function formatTally(result: FuzzResult): string {
   const rows = [...result.tally.keys()].sort().map((row) => [row, ...OUTCOMES.map((o) => String(result.tally.get(row)!.get(o) ?? 0))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  return [`file fuzz, seed ${result.seed}, ${result.cases.length} damaged copies`, line(header), ...rows.map(line)].join('\n');
+  const refused = result.cases.filter((c) => c.tools !== undefined);
+  const toolsLine = `check and repair on the ${refused.length} refused copies: ${refused.filter((c) => c.tools === 'ok').length} ok, `
+    + [...TOOLS_FAILURES].map((t) => `${refused.filter((c) => c.tools === t).length} ${t}`).join(', ');
+  return [`file fuzz, seed ${result.seed}, ${result.cases.length} damaged copies`, line(header), ...rows.map(line), toolsLine].join('\n');
 }

@@ -18,7 +18,7 @@ import { repairTree } from '../../src/lsm/repair.js';
 import { TableReader } from '../../src/lsm/table-reader.js';
 import { verifyTree } from '../../src/lsm/verify.js';
 import { decodeBatch } from '../../src/lsm/write-batch.js';
-import { flipByte, readAll, SMALL_TREE_OPTIONS, smallTreeFixture } from '../helpers/small-tree.js';
+import { cutManifestBeforeLastTable, flipByte, readAll, SMALL_TREE_OPTIONS, smallTreeFixture } from '../helpers/small-tree.js';
 
 const fixture = smallTreeFixture('lsmraft-repair-');
 const copy = fixture.copy;
@@ -124,6 +124,29 @@ describe('repairTree', () => {
     expect(report.salvaged.wals).toBe(1);
   });
 
+  it('reports the key range of a damaged table, which covers every key whose newest version it held', async () => {
+    const dir = copy();
+    const tables = readdirSync(dir).filter((n) => n.endsWith('.sst')).sort();
+    const table = tables.at(-1)!; // the newest: its keys have older versions below
+    const reader = TableReader.open(nodeFileSystem, join(dir, table), 1, jsHotPaths, new BlockCache(0));
+    const run = reader.readAll();
+    reader.close();
+    const keys = Array.from({ length: run.count }, (_, i) => dec.decode(run.data.subarray(run.offsets[2 * i]!, run.offsets[2 * i + 1]! - TRAILER_BYTES)));
+    flip(join(dir, table), 20); // its first data block: the first key comes from the manifest
+    const report = await repairTree(dir);
+    expect(report.lostRanges).toEqual([{ file: table, smallest: expect.any(Uint8Array), largest: expect.any(Uint8Array) }]);
+    const [range] = report.lostRanges;
+    expect(dec.decode(range!.smallest as Uint8Array)).toBe(keys[0]);
+    expect(dec.decode(range!.largest as Uint8Array)).toBe(keys.at(-1));
+  });
+
+  it('reports no lost range when nothing was lost, and an unknown one for a damaged WAL', async () => {
+    expect((await repairTree(copy())).lostRanges).toEqual([]);
+    const dir = copy();
+    flip(join(dir, fixture.tree().tailWal), Math.floor(fixture.tree().syncedWalBytes / 2));
+    expect((await repairTree(dir)).lostRanges).toEqual([{ file: fixture.tree().tailWal, smallest: 'unknown', largest: 'unknown' }]);
+  });
+
   it('rebuilds from the tables when the manifest tail is damaged (no rollback)', async () => {
     const dir = copy();
     const manifest = readdirSync(dir).find((n) => n.startsWith('MANIFEST-'))!;
@@ -156,6 +179,33 @@ describe('repairTree', () => {
     const report = await repairAndCheck(dir);
     expect(report.complete).toBe(false);
     expect(report.lost.damaged).toEqual([expect.objectContaining({ file: wal, kind: 'wal' })]);
+  });
+
+  it('salvages a table whose edit the manifest lost (open refuses it), so no older version shows', async () => {
+    const dir = copy();
+    cutManifestBeforeLastTable(dir);
+    await expect(LsmTree.open(dir, SMALL_TREE_OPTIONS)).rejects.toMatchObject({ code: 'LSM_ERR_CORRUPTION' });
+    await repairTree(dir);
+    const db = await LsmTree.open(dir, SMALL_TREE_OPTIONS);
+    try {
+      expect(await readAll(db)).toEqual(fixture.tree().states.at(-1));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('takes over an unreadable LOCK into lost/ and says so, but refuses one naming a live process', async () => {
+    const dir = copy();
+    writeFileSync(join(dir, 'LOCK'), 'pid 1x\n');
+    await expect(LsmTree.open(dir, SMALL_TREE_OPTIONS)).rejects.toMatchObject({ code: 'LSM_ERR_LOCKED' });
+    const report = await repairAndCheck(dir);
+    expect(report.moved).toContainEqual(expect.objectContaining({ file: 'LOCK', kind: 'lock', movedTo: 'lost/LOCK' }));
+    expect(readFileSync(join(dir, 'lost', 'LOCK'), 'utf8')).toBe('pid 1x\n');
+    // A live holder (pid 1, init, is always alive) is still refused.
+    const live = copy();
+    writeFileSync(join(live, 'LOCK'), 'pid 1\n');
+    await expect(repairTree(live)).rejects.toMatchObject({ code: 'LSM_ERR_LOCKED' });
+    expect(readFileSync(join(live, 'LOCK'), 'utf8')).toBe('pid 1\n');
   });
 
   it('repairs a tree whose CURRENT is garbage', async () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { verifyTree } from '../../src/lsm/verify.js';
-import { flipByte, smallTreeFixture } from '../helpers/small-tree.js';
+import { cutManifestBeforeLastTable, flipByte, smallTreeFixture } from '../helpers/small-tree.js';
 
 const fixture = smallTreeFixture('lsmraft-verify-');
 const copy = fixture.copy;
@@ -119,6 +119,25 @@ describe('verifyTree', () => {
     unlinkSync(join(dir, table));
     const report = await verifyTree(dir);
     expect(report.damaged).toEqual([expect.objectContaining({ file: table, kind: 'table', offset: undefined, live: true })]);
+  });
+
+  it('names, as open does, a table past the manifest that lost its last edit', async () => {
+    const dir = copy();
+    const manifest = cutManifestBeforeLastTable(dir);
+    await expect(LsmTree.open(dir, { engine: 'js', workerPool: false })).rejects.toMatchObject({ code: 'LSM_ERR_CORRUPTION' });
+    const report = await verifyTree(dir);
+    expect(report.clean).toBe(false);
+    const d = report.damaged.find((x) => x.kind === 'manifest');
+    expect(d).toMatchObject({ file: manifest, live: true });
+    expect(d!.reason).toMatch(/\d{6}\.sst is not in the manifest and holds sequences/);
+  });
+
+  it('names a table the manifest records with another size', async () => {
+    const dir = copy();
+    const table = named(dir, '.sst')[0]!;
+    truncateSync(join(dir, table), statSync(join(dir, table)).size - 100);
+    const report = await verifyTree(dir);
+    expect(report.damaged).toEqual([expect.objectContaining({ file: table, kind: 'table', live: true })]);
   });
 
   it('changes nothing in the directory', async () => {
