@@ -32,4 +32,16 @@ describe('package', () => {
     const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(output.trim()).toBe('wasm=world js=world function');
   });
+
+  it('packs only what a user runs: dist without the simulator or source maps, the WASM module, docs, LICENSE', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const [pack] = JSON.parse(out) as Array<{ files: Array<{ path: string }>; size: number }>;
+    const files = pack!.files.map((f) => f.path);
+    for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/level/index.js', 'dist/cli/kv-server.js', 'dist/cli/kvctl.js', 'dist/cli/lsmraft.js', 'dist/pool/worker.js', 'build/lsmraft.wasm']) {
+      expect(files, needed).toContain(needed);
+    }
+    expect(files.filter((f) => f.endsWith('.map') || f.startsWith('dist/sim/') || f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+    // The packed size, as the README states it (about 456 kB): a regression past 1 MB is a mistake.
+    expect(pack!.size).toBeLessThan(1_000_000);
+  });
 });
