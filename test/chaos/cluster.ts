@@ -9,9 +9,8 @@
  * their proxy addresses. Processes come from test/helpers/cluster.ts (tracked, stopped by PID).
  */
 import { readFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { KvClient } from '../../src/node/kv-client.js';
-import { removeDir, startServer, tempDir, type ServerProcess } from '../helpers/cluster.js';
+import { freePort, removeDir, startServer, tempDir, type ServerProcess } from '../helpers/cluster.js';
 import { LinkFaults, PeerProxy } from './proxy.js';
 
 /** Bound on one stdin command's answer (a status or a local scan). */
@@ -51,18 +50,6 @@ export interface ChaosClusterOptions {
   nodes: number;
   engine?: 'wasm' | 'js';
   log?: (line: string) => void;
-}
-
-/** A port free now on 127.0.0.1 (another process may take it before it is used: callers retry). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 export function parseStatusLine(line: string): NodeStatusLine {

@@ -1,27 +1,14 @@
 // Backup and restore from the command line, as etcd's `etcdctl snapshot save` and
 // `snapshot restore`: `kvctl snapshot save <file>` against a running kv-server, then
 // `kv-server --restore <file>` starts a new one-member cluster that serves every key.
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvClient } from '../../src/node/kv-client.js';
 import { fromUtf8 } from '../../src/util/bytes.js';
-import { removeDir, startServer, stopAll, tempDir } from '../helpers/cluster.js';
+import { freePort, removeDir, startServer, stopAll, tempDir } from '../helpers/cluster.js';
 import { runCli } from '../helpers/run-script.js';
 
 const KEYS = 200;
-
-/** A port free right now on 127.0.0.1 (the restored member's address is recorded in its MEMBERS). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('kvctl snapshot save and kv-server --restore', () => {
   const dirs: string[] = [];

@@ -4,6 +4,7 @@
  * deadline, stop it by PID. Every wait is bounded; every process a test starts is tracked so
  * `stopAll()` (in afterEach) can kill what a failing test left behind.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -220,4 +221,16 @@ export class TestResources {
     await stopAll();
     for (const d of this.dirs.splice(0)) removeDir(d);
   }
+}
+
+/** A port free now on 127.0.0.1 (another process may take it before it is used: callers retry). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }

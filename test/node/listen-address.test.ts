@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KvNode } from '../../src/node/kv-node.js';
 import { fromUtf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
-import { freePort } from '../chaos/cluster.js';
+import { freePort } from '../helpers/cluster.js';
 import { LinkFaults, PeerProxy } from '../chaos/proxy.js';
 
 describe('KvNode listenAddress', () => {
