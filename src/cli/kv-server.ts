@@ -128,14 +128,19 @@ async function main(): Promise<void> {
     void node.stop().finally(() => process.exit(code));
   };
   /** A member leaving on purpose: hand leadership over first (bounded), then stop. */
+  let leaving = false;
   const leave = async (): Promise<void> => {
     if (stopping) return;
+    // A second request to stop while the handover runs (another signal) stops at once.
+    if (leaving) return shutdown(0);
+    leaving = true;
     const handed = removed ? undefined : await handOverLeadership(node);
     if (handed !== undefined) process.stdout.write(`${handed}\n`);
     shutdown(0);
   };
-  process.on('SIGTERM', () => shutdown(0));
-  process.on('SIGINT', () => shutdown(0));
+  // A graceful stop, as etcd's: a leader hands leadership over first (bounded), then stops.
+  process.on('SIGTERM', () => void leave());
+  process.on('SIGINT', () => void leave());
   if (removed) return;
 
   const historyFile = args.historyFile ?? join(homedir(), '.lsmraft_history');

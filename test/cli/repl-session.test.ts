@@ -124,6 +124,19 @@ describe('kv-server session', () => {
     expect(await servers[successor - 1]!.ask('status', /^node /)).toMatch(new RegExp(`^node ${successor} leader `));
   });
 
+  it('SIGTERM on a leader hands leadership over before stopping, as etcd does', async () => {
+    const dir = res.dir('sigterm-leader');
+    const servers = await startCluster(dir, 3);
+    const n1 = servers[0]!;
+    const handed = n1.waitForLine(/^handed leadership to node [23]$/, 15_000);
+    n1.kill('SIGTERM');
+    const { line } = await handed;
+    const successor = Number(/node ([23])$/.exec(line)![1]);
+    await n1.exited;
+    expect(n1.exitCode).toBe(0);
+    expect(await servers[successor - 1]!.ask('status', /^node /)).toMatch(new RegExp(`^node ${successor} leader `));
+  });
+
   it('a removed node says so and exits 0; a client moves on to the members', async () => {
     const dir = res.dir('repl-removed');
     const [n1, , n3] = await startCluster(dir, 3);
