@@ -23,6 +23,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from '../lsm/options.js';
 import { getFixed64, getVarint, putFixed64, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
 import { USER_KEY_BYTES_MAX } from './state-keys.js';
+import type { Message } from '../raft/types.js';
 
 export const KV_COMMAND_VERSION = 2;
 /**
@@ -212,4 +213,12 @@ export function stampCommand(data: Uint8Array, timeMs: number): Uint8Array {
 /** A normal entry with no data is a leader's no-op (Raft thesis §6.4): it only advances the index. */
 export function isNoop(data: Uint8Array): boolean {
   return data.length === 0;
+}
+
+/**
+ * A proposal forwarded to a leader, its commands stamped with that leader's clock: the log's time
+ * comes from leaders only (stampCommand; session-table.ts, log time).
+ */
+export function stampProposal(m: Message, nowMs: number): Message {
+  return { ...m, entries: m.entries.map((e) => (e.type === 'normal' && e.data.length > 0 ? { ...e, data: stampCommand(e.data, nowMs) } : e)) };
 }

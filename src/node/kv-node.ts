@@ -2,25 +2,8 @@
  * KvNode: one member of an lsmraft cluster, after etcd's etcdserver (a Raft node, its storage, its
  * peers and its clients in one process) with the driver loop of etcd-io/raft's README. This file
  * is the facade: it opens and wires the parts, holds the node's state, and serves the public API;
- * each concept lives in its own file:
- *   driver.ts            the Ready loop (persist, send, apply, advance) and maintenance turns
- *   ticker.ts            wall time -> Raft ticks
- *   request-path.ts      proposals and read barriers through the core, leader routing, re-sends
- *   membership-admin.ts  add/remove members, leadership transfer (at the leader)
- *   membership.ts        address book, conf change context, the JOIN handshake's decision
- *   join-target.ts       the JOIN handshake at the node asked to join
- *   frame-router.ts      peer and client frames -> the part that serves them
- *   client-service.ts    client requests -> this API -> client responses
- *   node-storage.ts      opening the data directory at startup (and its crash repairs)
- *   state-flush.ts       flushing the state tree so a restart re-applies a bounded part of the log
- *   replay-progress.ts   what a start re-applies (counted, timed)
- *   identity.ts          node id and cluster id on disk
- *   key-input.ts         keys, values and ranges checked at the API's edge
- *   snapshot/            checkpoints, chunks, sender, receiver, install, shipper
- *   node-options.ts      options, defaults, validation, transport and flow-control limits
- *   node-logger.ts       the node's structured logger (pino)
- *   node-monitor.ts      metrics, health and readiness, the HTTP status server (metrics.ts, http-status.ts)
- *   fresh-data-dir.ts    undoing a failed first start's data directory
+ * each concept lives in its own file, listed with what it does in docs/architecture.md ("Facades
+ * and the files behind them").
  *
  * Reads and writes at a follower go through the Raft core: a proposal is forwarded to the leader
  * by the core ('prop'), a linearizable read asks the leader for a read index ('readIndex', Raft
@@ -33,15 +16,6 @@
  *
  * What must hold: the Ready contract (driver.ts); stop() ends every timer, socket and waiter;
  * nothing a peer or client sends can crash the process (frame-router.ts).
- *
- * Why ~850 lines: about 170 are the constructor's wiring of the parts above (each gets closures
- * over this node's state rather than the node itself), and the rest is the public API (one short
- * method each) plus the driver's callbacks that change the node's own state (role, leader,
- * membership, removal, snapshot install), which need every part at once: the entry points of
- * backups (backup-source.ts), self-removal (removal-watch.ts) and session writes
- * (client-session.ts) are here, their logic is not. The next split is the driver callbacks
- * (onSoftState, onApplied, onConfChangeApplied, installSnapshotFromReady) into a file of their
- * own, once they take one narrow interface instead of the node's fields.
  */
 import type { TreeStats } from '../lsm/db.js';
 import { LsmraftError } from '../errors.js';
@@ -54,17 +28,17 @@ import { removeCreatedDataDir, missingAncestor } from './fresh-data-dir.js';
 import { serveClientRequest } from './client-service.js';
 import { encodeMessage } from './codec.js';
 import { RaftDriver } from './driver.js';
-import { MembershipError, NodeRemovedError, NodeStoppedError, type LeaderInfo } from './errors.js';
+import { NodeRemovedError, NodeStoppedError, type LeaderInfo } from './errors.js';
 import { FrameRouter } from './frame-router.js';
 import { FrameType } from './frame.js';
 import { formatClusterId, type NodeIdentity } from './identity.js';
 import { JoinTarget } from './join-target.js';
 import { toKey, toScanRange, toValue, type KeyInput } from './key-input.js';
 import { ClientSession } from './client-session.js';
-import { checkSessionTag, decodeKvCommand, stampCommand, type SessionTag } from './kv-command.js';
+import { stampProposal } from './kv-command.js';
 import type { RaftLogStore } from './log-store.js';
 import { MembershipAdmin } from './membership-admin.js';
-import { AddressBook, decodeMemberContext } from './membership.js';
+import type { AddressBook } from './membership.js';
 import {
   FRAME_BYTES_MAX,
   PEER_CONNECT_TIMEOUT_MS,
@@ -80,12 +54,14 @@ import {
 } from './node-options.js';
 import { lineLogger, type Logger } from './node-logger.js';
 import { NodeMonitor } from './node-monitor.js';
-import { memberList, nodeStatus, type MemberInfo, type NodeStatus } from './node-status.js';
+import { memberList, nodeStatus, type MemberInfo, type NodeStats, type NodeStatus } from './node-status.js';
 import { closeNodeStorage, openNodeStorage } from './node-storage.js';
 import { RemovalWatch } from './removal-watch.js';
+import { Peers } from './peers.js';
+import { StateHolder } from './state-holder.js';
 import { RequestPath } from './request-path.js';
+import { SessionWrites, type SessionWrite } from './session-writes.js';
 import { snapshotIdOf } from './snapshot/checkpoint.js';
-import { installSnapshot } from './snapshot/install.js';
 import { BackupSource, type BackupInfo } from './snapshot/backup-source.js';
 import { SnapshotShipper } from './snapshot/shipper.js';
 import { ReplayProgress } from './replay-progress.js';
@@ -106,11 +82,10 @@ export class KvNode {
   private readonly dataDir: string;
   private identity: NodeIdentity;
   private readonly logStore: RaftLogStore;
-  private sm: KvStateMachine | undefined;
-  private stateDir: string;
+  /** The current state tree (state-holder.ts): replaced by snapshot installs and joins. */
+  private readonly stateTree: StateHolder;
   private readonly transport: Transport;
   private advertise: string;
-  private readonly book: AddressBook;
   private readonly path: RequestPath;
   private readonly admin: MembershipAdmin;
   private readonly join: JoinTarget;
@@ -129,7 +104,6 @@ export class KvNode {
   private stopPromise: Promise<void> | undefined;
   private joining = false;
   /** Chain of address book writes (each waits for the one before). */
-  private bookWrites: Promise<void> = Promise.resolve();
   private readonly snapshots: SnapshotShipper;
   private readonly backups: BackupSource;
   private readonly stateFlush: StateFlusher;
@@ -139,10 +113,9 @@ export class KvNode {
   private readonly monitor: NodeMonitor;
   /** The session of this node's own API writes (put, delete): exactly-once like a client's. */
   private readonly ownSession: ClientSession;
-  /** Wall time (ms) of the last Raft message received from each peer, for members()' lastContactMs. */
-  private readonly lastHeardAt = new Map<NodeId, number>();
-  /** Index of an applied removal of this node not yet final (see onConfChangeApplied). */
-  private removalAppliedAt: number | undefined = undefined;
+  /** The address book and the peer connections (peers.ts); set once the transport exists. */
+  private readonly peers: Peers;
+  private readonly sessions: SessionWrites;
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -155,9 +128,7 @@ export class KvNode {
     this.dataDir = init.dataDir;
     this.identity = init.identity;
     this.logStore = init.logStore;
-    this.sm = init.sm;
-    this.stateDir = init.stateDir;
-    this.book = init.book;
+    this.stateTree = new StateHolder(init.id, init.sm, init.stateDir, { fs: opts.fs, dataDir: init.dataDir, logStore: init.logStore, tree: opts.tree });
     this.advertise = init.address;
     this.log = opts.logger;
     this.monitor = new NodeMonitor({
@@ -176,11 +147,11 @@ export class KvNode {
       snapshotEntries: opts.snapshotEntries,
       compactKeepEntries: opts.compactKeepEntries,
       transfer: opts.transfer,
-      stateMachine: () => this.sm,
+      stateMachine: () => this.stateTree.current,
       isLeader: () => this.role === 'leader',
       isRunning: () => this.state === 'running',
       conf: () => this.driver.rawNode.status().conf,
-      addressBook: () => this.book.encode(),
+      addressBook: () => this.peers.book.encode(),
       sendRaft: (m) => this.transport.send(m.to, FrameType.RAFT, encodeMessage(m)),
       sendChunk: (to, payload) => this.transport.send(to, FrameType.SNAPSHOT_CHUNK, payload),
       reportSnapshot: (to, ok) => {
@@ -195,14 +166,14 @@ export class KvNode {
       fs: opts.fs,
       dataDir: init.dataDir,
       logStore: init.logStore,
-      stateMachine: () => this.sm,
+      stateMachine: () => this.stateTree.current,
       conf: () => this.driver.rawNode.status().conf,
       kick: () => this.driver.kick(),
       log: lineLogger(this.log.child({ component: 'backup' })),
     }, opts.backup);
     this.stateFlush = new StateFlusher({
       entriesMax: opts.stateFlushEntriesMax,
-      stateMachine: () => this.sm,
+      stateMachine: () => this.stateTree.current,
       log: lineLogger(this.log.child({ component: 'state' }), 'warn'),
       fatal: (err) => this.onFatal(err),
     });
@@ -229,12 +200,12 @@ export class KvNode {
     }, opts.pendingRequestsMax);
     this.admin = new MembershipAdmin({
       ...common,
-      book: this.book,
+      book: init.book,
       path: this.path,
       isLeader: () => this.role === 'leader',
       clusterId: () => this.identity.clusterId,
       address: () => this.advertise,
-      addPeer: (id, address) => this.addPeer(id, address),
+      addPeer: (id, address) => this.peers.add(id, address),
       appliedTerm: () => this.appliedTerm,
     });
     this.join = new JoinTarget({
@@ -243,22 +214,20 @@ export class KvNode {
       dataDir: init.dataDir,
       logStore: init.logStore,
       clusterId: () => this.identity.clusterId,
-      hasUserData: () => this.stateMachine().hasUserData(),
+      hasUserData: () => this.stateTree.get().hasUserData(),
       conf: () => this.driver.rawNode.status().conf,
       setJoining: (joining) => {
         this.joining = joining;
       },
       pauseDriver: () => this.driver.pause(),
       resumeDriver: (raw) => this.driver.resume(raw),
-      stateDir: () => this.stateDir,
-      closeStateMachine: () => this.closeStateMachine(),
-      reopenStateMachine: async () => {
-        this.sm = await KvStateMachine.open(this.stateDir, this.opts.tree);
-      },
+      stateDir: () => this.stateTree.directory,
+      closeStateMachine: () => this.stateTree.close(),
+      reopenStateMachine: () => this.stateTree.reopen(),
       setIdentity: (identity) => {
         this.identity = identity;
       },
-      resetPeers: (leaderId, leaderAddress) => this.resetPeers(leaderId, leaderAddress),
+      resetPeers: (leaderId, leaderAddress) => this.peers.reset(leaderId, leaderAddress),
       forgetLeader: () => {
         this.role = 'follower';
         this.leaderId = 0;
@@ -268,25 +237,22 @@ export class KvNode {
     });
     this.router = new FrameRouter({
       ...common,
-      book: this.book,
+      book: init.book,
       join: this.join,
       snapshots: this.snapshots,
-      addPeer: (id, address) => this.addPeer(id, address),
-      adoptBook: (book) => {
-        this.book.replaceWith(book, this.id, this.advertise);
-        for (const [pid, address] of this.book.entries()) if (pid !== this.id) this.transport.setPeer(pid, address);
-        this.writeBook().catch(() => undefined); // a failure reaches onFatal through bookWrites
-      },
+      addPeer: (id, address) => this.peers.add(id, address),
+      adoptBook: (book) => this.peers.adopt(book),
       isRemoved: () => this.state === 'removed',
       serveClient: (req) => serveClientRequest(this, req),
       reply: (conn, type, payload) => this.transport.reply(conn, type, payload),
       step: (m) => {
         this.monitor.messageReceived(m);
-        this.lastHeardAt.set(m.from, Date.now());
-        this.driver.rawNode.step(this.role === 'leader' && m.type === 'prop' ? this.stamped(m) : m);
+        this.peers.heard(m.from);
+        this.driver.rawNode.step(this.role === 'leader' && m.type === 'prop' ? stampProposal(m, this.opts.clockMs()) : m);
         this.driver.kick();
       },
     });
+    this.sessions = new SessionWrites(this.path, (p) => this.monitor.countFailure(p));
     this.ownSession = new ClientSession({
       register: () => this.registerSession(),
       keepAlive: (id) => this.keepAliveSession(id),
@@ -309,6 +275,15 @@ export class KvNode {
       onFrame: (frame, conn) => this.router.onFrame(frame, conn),
       log: lineLogger(this.log.child({ component: 'transport' }), 'warn'),
     });
+    this.peers = new Peers({
+      id: init.id,
+      fs: opts.fs,
+      dataDir: init.dataDir,
+      transport: this.transport,
+      advertise: () => this.advertise,
+      warn: (fields, message) => this.log.warn(fields, message),
+      fatal: (err) => this.onFatal(err),
+    }, init.book);
   }
 
   /**
@@ -356,30 +331,20 @@ export class KvNode {
     // Started on port 0: announce the port the system picked.
     const asked = parseAddress(this.advertise);
     if (asked.port === 0) this.advertise = formatAddress(asked.host, bound.port);
-    this.book.set(this.id, this.advertise);
-    for (const [id, address] of this.book.entries()) if (id !== this.id) this.transport.setPeer(id, address);
+    this.peers.connectAll();
     // The driver's storage, with WAL syncs and state batch commits timed (node-monitor.ts).
-    this.driver = new RaftDriver(this.newRawNode(), this.monitor.timedLogStore(this.logStore), () => this.monitor.timedStateMachine(this.stateMachine()), {
+    this.driver = new RaftDriver(this.newRawNode(), this.monitor.timedLogStore(this.logStore), () => this.monitor.timedStateMachine(this.stateTree.get()), {
       send: (m) => this.send(m),
       softState: (ss) => this.onSoftState(ss),
       applied: (results) => this.onApplied(results),
       confChangeApplied: (cc, conf, index) => this.onConfChangeApplied(cc, conf, index),
-      readStates: (rs) => this.path.readStates(rs, this.sm?.appliedIndex ?? 0),
+      readStates: (rs) => this.path.readStates(rs, this.stateTree.current?.appliedIndex ?? 0),
       appliedTo: (index, term) => {
         if (this.replay.applied(index)) {
           this.log.info({ component: 'state', replayed: this.replay.replayedEntries, ms: this.replay.replayMs }, `node ${this.id}: re-applied ${this.replay.replayedEntries} entries of the log after a restart`);
         }
         this.path.requests.appliedTo(index);
-        if (this.removalAppliedAt !== undefined) {
-          const st = this.driver.rawNode.status();
-          const member = st.conf.voters.includes(this.id) || st.conf.learners.includes(this.id);
-          if (member) this.removalAppliedAt = undefined;
-          else if (index >= st.commit) {
-            const at = this.removalAppliedAt;
-            this.removalAppliedAt = undefined;
-            this.becomeRemoved(`at index ${at}`);
-          }
-        }
+        this.removalWatch.appliedTo(index, this.driver.rawNode.status().commit);
         if (term > this.appliedTerm) {
           this.appliedTerm = term;
           this.path.requests.writesOverTakenBy(term);
@@ -407,14 +372,11 @@ export class KvNode {
     this.removalWatch = new RemovalWatch({
       id: this.id,
       clusterId: () => formatClusterId(this.identity.clusterId),
-      isMember: () => {
-        const conf = this.driver.rawNode.status().conf;
-        return conf.voters.includes(this.id) || conf.learners.includes(this.id);
-      },
-      appliedIndex: () => this.sm?.appliedIndex ?? 0,
+      isMember: () => [...this.driver.rawNode.status().conf.voters, ...this.driver.rawNode.status().conf.learners].includes(this.id),
+      appliedIndex: () => this.stateTree.current?.appliedIndex ?? 0,
       leaderKnown: () => this.leaderId !== 0 || this.joining,
-      peerAddresses: () => [...this.book.entries()].filter(([id]) => id !== this.id).map(([, address]) => address),
-      removed: (leaderId) => this.becomeRemoved(`as leader ${leaderId} reports (this node missed the entry)`),
+      peerAddresses: () => [...this.peers.book.entries()].filter(([id]) => id !== this.id).map(([, address]) => address),
+      removed: (how) => this.becomeRemoved(how),
     }, REMOVAL_WATCH);
     this.removalWatch.start();
     const st = this.driver.rawNode.status();
@@ -431,7 +393,7 @@ export class KvNode {
   }
 
   private newRawNode(): RawNode {
-    const sm = this.stateMachine();
+    const sm = this.stateTree.get();
     // The state tree restarts from its durable applied index; the core re-delivers what follows.
     // Below the log's snapshot there is nothing to re-deliver (the snapshot is applied state).
     const applied = Math.max(sm.appliedIndex, this.logStore.snapshot().meta.index);
@@ -458,7 +420,7 @@ export class KvNode {
 
   get leader(): LeaderInfo | undefined {
     if (this.leaderId === 0) return undefined;
-    const address = this.book.get(this.leaderId);
+    const address = this.peers.book.get(this.leaderId);
     return address === undefined ? undefined : { id: this.leaderId, address };
   }
 
@@ -468,14 +430,8 @@ export class KvNode {
   }
 
   private trees(): Array<{ tree: 'log' | 'state'; stats: TreeStats }> {
-    const out: Array<{ tree: 'log' | 'state'; stats: TreeStats }> = [{ tree: 'log', stats: this.logStore.lsm.stats() }];
-    if (this.sm !== undefined) out.push({ tree: 'state', stats: this.sm.lsm.stats() });
-    return out;
-  }
-
-  private stateMachine(): KvStateMachine {
-    if (this.sm === undefined) throw new NodeStoppedError(`node ${this.id}: the state machine is being replaced by a snapshot; retry`);
-    return this.sm;
+    const sm = this.stateTree.current;
+    return [{ tree: 'log', stats: this.logStore.lsm.stats() }, ...(sm === undefined ? [] : [{ tree: 'state' as const, stats: sm.lsm.stats() }])];
   }
 
   private checkRunning(): void {
@@ -506,48 +462,33 @@ export class KvNode {
     await this.ownSession.run((tag) => this.sessionWrite({ type: 'del', key: k, ...tag }));
   }
 
-  /**
-   * A write of client session `sessionId`, number `seq` (KvClient's, through the client service, or
-   * this node's own). Resolves once applied here, or once a duplicate of it was answered from the
-   * session table; rejects with KV_ERR_SESSION_EXPIRED / KV_ERR_SESSION_SEQ_DISCARDED when the
-   * state machine refused it (not applied), with KV_ERR_TIMEOUT when its outcome is unknown.
-   */
-  async sessionWrite(write: ({ type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }) & SessionTag): Promise<void> {
-    checkSessionTag(write);
-    const tag = { sessionId: write.sessionId, seq: write.seq, firstOutstandingSeq: write.firstOutstandingSeq };
-    const k = toKey(write.key);
-    if (write.type === 'put') {
-      const v = toValue(write.value);
-      await this.monitor.countFailure(this.path.proposeCommand((p) => ({ type: 'put', key: k, value: v, ...tag, ...p })).then(() => undefined));
-    } else {
-      await this.monitor.countFailure(this.path.proposeCommand((p) => ({ type: 'del', key: k, ...tag, ...p })).then(() => undefined));
-    }
+  /** A write of a client session (session-writes.ts): exactly once. */
+  sessionWrite(write: SessionWrite): Promise<void> {
+    return this.sessions.write(write);
   }
 
-  /** Registers a client session through Raft; resolves with its id (the register entry's index). */
-  async registerSession(): Promise<number> {
-    const id = await this.path.proposeCommand((p) => ({ type: 'register', ...p }));
-    assert(id !== undefined, 'a register command was applied without a session id');
-    return id;
+  /** Registers a client session through Raft; resolves with its id. */
+  registerSession(): Promise<number> {
+    return this.sessions.register();
   }
 
   /** Keeps client session `sessionId` alive; KV_ERR_SESSION_EXPIRED if it is gone. */
-  async keepAliveSession(sessionId: number): Promise<void> {
-    await this.path.proposeCommand((p) => ({ type: 'keepAlive', sessionId, ...p }));
+  keepAliveSession(sessionId: number): Promise<void> {
+    return this.sessions.keepAlive(sessionId);
   }
 
   /** Linearizable read (ReadIndex): sees every write acknowledged before it was called. */
   async get(key: KeyInput): Promise<Uint8Array | undefined> {
     const k = toKey(key);
     await this.path.readBarrier();
-    return this.stateMachine().get(k);
+    return this.stateTree.get().get(k);
   }
 
   /** Linearizable range read, both bounds inclusive (absent = unbounded), at most limit pairs. */
   async scan(from?: KeyInput, to?: KeyInput, limit = 1000): Promise<Array<[Uint8Array, Uint8Array]>> {
     const range = toScanRange(from, to, limit);
     await this.path.readBarrier();
-    return this.stateMachine().scan(range.from, range.to, range.limit);
+    return this.stateTree.get().scan(range.from, range.to, range.limit);
   }
 
   /**
@@ -575,20 +516,20 @@ export class KvNode {
   /** This node's local state, no consensus (what `lsm g` shows): may lag the leader. */
   localGet(key: KeyInput): Uint8Array | undefined {
     this.checkOpen();
-    return this.stateMachine().get(toKey(key));
+    return this.stateTree.get().get(toKey(key));
   }
 
   /** This node's local range, both bounds inclusive (what `lsm r` shows). */
   localScan(from?: KeyInput, to?: KeyInput, limit = 1000): Array<[Uint8Array, Uint8Array]> {
     this.checkOpen();
     const range = toScanRange(from, to, limit);
-    return this.stateMachine().scan(range.from, range.to, range.limit);
+    return this.stateTree.get().scan(range.from, range.to, range.limit);
   }
 
   /** The state tree's structure: levels, files, sizes, key ranges (what `lsm s` prints). */
   lsmDescribe(): string {
     this.checkOpen();
-    const d = this.stateMachine().describe();
+    const d = this.stateTree.get().describe();
     return `applied index ${d.appliedIndex} (durable ${d.durableAppliedIndex})\n${d.tree.toString()}`;
   }
 
@@ -597,11 +538,11 @@ export class KvNode {
   status(): NodeStatus {
     this.checkRunning();
     const snap = this.logStore.snapshot().meta;
-    return nodeStatus(this.driver.rawNode.status(), this.book, {
+    return nodeStatus(this.driver.rawNode.status(), this.peers.book, {
       id: this.id,
       address: this.advertise,
       clusterId: formatClusterId(this.identity.clusterId),
-      applied: this.sm?.appliedIndex,
+      applied: this.stateTree.current?.appliedIndex,
       logFirstIndex: this.logStore.firstIndex(),
       logLastIndex: this.logStore.lastIndex(),
       snapshotIndex: snap.index,
@@ -612,7 +553,7 @@ export class KvNode {
   /** The members as this node knows them (match indexes only on the leader). */
   members(): MemberInfo[] {
     this.checkRunning();
-    return memberList(this.driver.rawNode.status(), this.book, this.id, this.lastHeardAt, Date.now());
+    return memberList(this.driver.rawNode.status(), this.peers.book, this.id, this.peers.lastHeardAt, Date.now());
   }
 
   /**
@@ -655,8 +596,8 @@ export class KvNode {
     this.path.stop(new NodeStoppedError(`node ${this.id} stopped`));
     await this.snapshots.close();
     await this.transport.close();
-    await this.bookWrites;
-    await this.sm?.close();
+    await this.peers.settled();
+    await this.stateTree.current?.close();
     await this.logStore.close();
     await this.monitor.stop();
     this.state = 'stopped';
@@ -685,27 +626,7 @@ export class KvNode {
     }
     if (this.transport.send(m.to, FrameType.RAFT, encodeMessage(m))) return;
     this.driver.rawNode.reportUnreachable(m.to);
-    if (m.from !== this.id) return;
-    if (m.type === 'prop') {
-      const ids: number[] = [];
-      for (const e of m.entries) {
-        if (e.type !== 'normal' || e.data.length === 0) continue;
-        const cmd = decodeKvCommand(e.data);
-        if (cmd.proposerId === this.id) ids.push(cmd.proposalId);
-      }
-      this.path.unsent(ids, false);
-    } else if (m.type === 'readIndex' && m.context !== undefined) {
-      this.path.unsent([], true);
-    }
-  }
-
-  /**
-   * A proposal forwarded to this leader, its commands stamped with this leader's clock: the log's
-   * time comes from leaders only (kv-command.ts, stampCommand; session-table.ts, log time).
-   */
-  private stamped(m: Message): Message {
-    const nowMs = this.opts.clockMs();
-    return { ...m, entries: m.entries.map((e) => (e.type === 'normal' && e.data.length > 0 ? { ...e, data: stampCommand(e.data, nowMs) } : e)) };
+    this.path.unsent(m);
   }
 
   private onSoftState(ss: SoftState): void {
@@ -730,47 +651,19 @@ export class KvNode {
   }
 
   private async onConfChangeApplied(cc: ConfChange, conf: ConfState, index: number): Promise<void> {
-    const id = cc.nodeId;
-    if (cc.type === 'removeVoter') {
-      if (id !== this.id) {
-        this.book.delete(id);
-        this.transport.removePeer(id);
-        this.lastHeardAt.delete(id);
-      } else {
-        // Not yet final: a node that catches up on a log where it was removed and later added
-        // again (an operator replaced it under the same id) applies both. It is removed only if,
-        // once every committed entry it knows of is applied, it is still out of the configuration.
-        this.removalAppliedAt = index;
-      }
-    } else {
-      // A committed add names its member's address (addMember checks it before proposing). One
-      // that does not decode is logged; the member stays unreachable until a HELLO of its own
-      // or a snapshot's address book names it.
-      let address: string | undefined;
-      try {
-        address = decodeMemberContext(cc.context);
-      } catch (err) {
-        if (!(err instanceof MembershipError)) throw err;
-        this.log.warn({ component: 'membership', index }, `node ${this.id}: ${cc.type} ${id} at ${index}: ${err.message}`);
-      }
-      if (address !== undefined && id !== this.id) this.addPeer(id, address);
-    }
-    this.book.retainMembers(conf, this.id);
-    await this.writeBook();
-    this.path.requests.confChangeApplied(cc.type, id);
+    // Final only once the node caught up (removal-watch.ts: a replaced node replays its removal).
+    if (await this.peers.confChangeApplied(cc, conf, index)) this.removalWatch.removalApplied(index);
+    this.path.requests.confChangeApplied(cc.type, cc.nodeId);
     this.log.info(
-      { component: 'membership', change: cc.type, member: id, index, voters: conf.voters, learners: conf.learners },
-      `node ${this.id}: applied ${cc.type} ${id} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`,
+      { component: 'membership', change: cc.type, member: cc.nodeId, index, voters: conf.voters, learners: conf.learners },
+      `node ${this.id}: applied ${cc.type} ${cc.nodeId} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`,
     );
   }
 
   /**
-   * This node applied its own removal: it must not campaign (its ticker stops; the core would not
-   * let a non-member campaign either), every new request fails at once with KV_ERR_REMOVED
-   * (certainly not applied), and the requests waiting now fail at once too, rather than waiting out
-   * their deadline. Those fail with KV_ERR_TIMEOUT, outcome unknown: a write this node forwarded may
-   * have been committed after the removal entry, which this node will never apply. The driver keeps
-   * running until stop(), so the Ready in progress completes.
+   * This node is out of the cluster: no campaigning (the ticker stops), new requests fail at once
+   * with KV_ERR_REMOVED (certainly not applied), waiting ones with KV_ERR_TIMEOUT (a write this node
+   * forwarded may commit after its removal, unseen here). The driver runs on until stop().
    */
   private becomeRemoved(how: string): void {
     if (this.state !== 'running') return;
@@ -782,74 +675,19 @@ export class KvNode {
     this.opts.onRemoved();
   }
 
-  // ---- peers and the address book --------------------------------------------------------------
-
-  private addPeer(id: NodeId, address: string): void {
-    this.book.set(id, address);
-    this.transport.setPeer(id, address);
-  }
-
-  /** Forgets every peer but the leader `leaderId` at `leaderAddress` (a join); persists the book. */
-  private async resetPeers(leaderId: NodeId, leaderAddress: string): Promise<void> {
-    for (const [id] of this.book.entries()) if (id !== this.id) this.transport.removePeer(id);
-    this.book.replaceWith(new AddressBook(), this.id, this.advertise);
-    this.book.set(leaderId, leaderAddress);
-    await this.writeBook();
-    this.transport.setPeer(leaderId, leaderAddress);
-  }
-
-  /** Persists the address book; writes are chained so the last one written is the newest. */
-  private writeBook(): Promise<void> {
-    const book = this.book;
-    const write = this.bookWrites.then(() => book.write(this.fs, this.dataDir));
-    this.bookWrites = write.catch((err) => this.onFatal(err));
-    return write;
-  }
-
-  // ---- the state machine ----------------------------------------------------------------------
-
-  /** Closes the state machine; requests meanwhile fail with KV_ERR_STOPPED (retry). */
-  private async closeStateMachine(): Promise<void> {
-    const old = this.stateMachine();
-    this.sm = undefined;
-    await old.close();
-  }
-
-  /** Ready step 1 for a snapshot: the state tree first, then the log (see snapshot/install.ts). */
+  /** Ready step 1 for a snapshot: the state tree first, then the log (state-holder.ts). */
   private async installSnapshotFromReady(s: Snapshot): Promise<void> {
     const id = snapshotIdOf(s);
-    if (id === undefined) {
-      // The bootstrap snapshot (an empty state at index 1): this node was emptied by its join.
-      const sm = this.stateMachine();
-      assert(sm.appliedIndex <= s.meta.index && !sm.hasUserData(), () => `empty snapshot at ${s.meta.index} over a state applied to ${sm.appliedIndex}`);
-      await this.logStore.applySnapshot(s);
-      return;
-    }
+    if (id === undefined) return this.stateTree.installEmpty(s);
     const received = this.snapshots.takeReceived(id);
-    await this.monitor.timeInstall(async () => {
-      await this.closeStateMachine();
-      const { stateDir } = await installSnapshot(this.dataDir, received, { fs: this.fs });
-      await this.logStore.applySnapshot(s);
-      this.stateDir = stateDir;
-      this.sm = await KvStateMachine.open(stateDir, this.opts.tree);
-    });
+    await this.monitor.timeInstall(() => this.stateTree.install(s, received));
     this.snapshotsInstalled++;
     this.replay.installed(s.meta.index);
-    assert(this.sm?.appliedIndex === s.meta.index, () => `installed snapshot holds applied index ${this.sm?.appliedIndex}, expected ${s.meta.index}`);
     this.log.info({ component: 'snapshot', snapshot: id, index: s.meta.index, term: s.meta.term }, `node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
   }
 
-  /**
-   * Counters for tests and the bench. appliedOnStart: the state tree's durable applied index when
-   * this node started; replayedEntries: entries of the log re-applied since (replay-progress.ts),
-   * replayMs the time it took (undefined while it goes on), storageOpenMs the time opening the data
-   * directory took before (the log tree's WAL replay and log scan among it); stateFlushes: background flushes of
-   * the state tree started, stateFlushWaits: times the loop waited for one (state-flush.ts).
-   */
-  stats(): {
-    snapshotsSent: number; snapshotsInstalled: number; readyTurns: number; logSyncs: number; transport: ReturnType<Transport['stats']>;
-    appliedOnStart: number; replayedEntries: number; replayMs: number | undefined; storageOpenMs: number; stateFlushes: number; stateFlushWaits: number;
-  } {
+  /** Counters for tests and the bench (node-status.ts, NodeStats). */
+  stats(): NodeStats {
     const d = this.driver.stats;
     return {
       snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats(),

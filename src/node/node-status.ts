@@ -3,6 +3,7 @@
  * members): the Raft core's view (RawNode.status()) joined with the address book and the storage's
  * indexes. Match indexes are known only on the leader (its progress tracker).
  */
+import type { Transport } from './transport.js';
 import type { RawNode } from '../raft/raw-node.js';
 import type { NodeId, Role } from '../raft/types.js';
 import type { AddressBook } from './membership.js';
@@ -91,4 +92,26 @@ export function memberList(st: CoreStatus, book: AddressBook, selfId: NodeId, la
   for (const id of st.conf.voters) add(id, false);
   for (const id of st.conf.learners) add(id, true);
   return out.sort((a, b) => a.id - b.id);
+}
+
+/**
+ * KvNode.stats(): counters for tests and the bench. appliedOnStart: the state tree's durable
+ * applied index when the node started; replayedEntries: entries of the log re-applied since
+ * (replay-progress.ts), replayMs the time it took (undefined while it goes on); storageOpenMs: the
+ * time opening the data directory took before (the log tree's WAL replay and log scan among it);
+ * stateFlushes: background flushes of the state tree started, stateFlushWaits: times the loop
+ * waited for one (state-flush.ts).
+ */
+export interface NodeStats {
+  snapshotsSent: number;
+  snapshotsInstalled: number;
+  readyTurns: number;
+  logSyncs: number;
+  transport: ReturnType<Transport['stats']>;
+  appliedOnStart: number;
+  replayedEntries: number;
+  replayMs: number | undefined;
+  storageOpenMs: number;
+  stateFlushes: number;
+  stateFlushWaits: number;
 }

@@ -27,8 +27,8 @@ export interface RemovalWatchHost {
   leaderKnown(): boolean;
   /** Addresses of the other nodes of the address book. */
   peerAddresses(): string[];
-  /** A leader says this node is no longer a member: `leaderId` is the leader asked. */
-  removed(leaderId: NodeId): void;
+  /** This node is no longer a member; `how` says how it learned it. */
+  removed(how: string): void;
 }
 
 export interface RemovalWatchOptions {
@@ -64,12 +64,34 @@ export class RemovalWatch {
   private timer: NodeJS.Timeout | undefined;
   private leaderlessSinceMs: number | undefined;
   private asking = false;
+  /** Index of an applied removal of this node not yet final (appliedTo decides). */
+  private removalAppliedAt: number | undefined = undefined;
 
   constructor(private readonly h: RemovalWatchHost, private readonly opts: RemovalWatchOptions) {}
 
   start(): void {
     this.timer = setInterval(() => void this.check(), this.opts.checkEveryMs);
     this.timer.unref();
+  }
+
+  /**
+   * This node applied its own removal at `index`. Not yet final: a node that catches up on a log
+   * where it was removed and later added again (an operator replaced it under the same id) applies
+   * both. It is removed only if, once every committed entry it knows of is applied, it is still out.
+   */
+  removalApplied(index: number): void {
+    this.removalAppliedAt = index;
+  }
+
+  /** After each turn: entries are applied up to `applied`; `commit` is the commit index known. */
+  appliedTo(applied: number, commit: number): void {
+    const at = this.removalAppliedAt;
+    if (at === undefined) return;
+    if (this.h.isMember()) this.removalAppliedAt = undefined;
+    else if (applied >= commit) {
+      this.removalAppliedAt = undefined;
+      this.h.removed(`at index ${at}`);
+    }
   }
 
   stop(): void {
@@ -95,7 +117,7 @@ export class RemovalWatch {
           s !== undefined && s.role === 'leader' && s.leader === s.id && s.clusterId === this.h.clusterId() && s.applied >= applied &&
           !s.voters.includes(this.h.id) && !s.learners.includes(this.h.id),
       );
-      if (verdict !== undefined && this.timer !== undefined && this.h.isMember()) this.h.removed(verdict.id);
+      if (verdict !== undefined && this.timer !== undefined && this.h.isMember()) this.h.removed(`as leader ${verdict.id} reports (this node missed the entry)`);
     } finally {
       this.asking = false;
       // The next round waits another full window.

@@ -19,12 +19,12 @@
 import { LsmraftError } from '../errors.js';
 import { ProposalDroppedError } from '../raft/errors.js';
 import type { RawNode } from '../raft/raw-node.js';
-import type { ConfChangeType, NodeId, ReadState } from '../raft/types.js';
+import type { ConfChangeType, Message, NodeId, ReadState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { utf8 } from '../util/bytes.js';
 import { connectClient, type ClientConnectionOptions, type ClientRequestInput } from './client-connection.js';
 import { errorFromWire, NotLeaderError, RequestTimeoutError, type LeaderInfo } from './errors.js';
-import { encodeKvCommand, type KvCommand, type ProposalTag } from './kv-command.js';
+import { decodeKvCommand, encodeKvCommand, type KvCommand, type ProposalTag } from './kv-command.js';
 
 interface Waiter {
   /** `sessionId`: the id a register command created (writes), else undefined. */
@@ -377,12 +377,20 @@ export class RequestPath {
   }
 
   /**
-   * A 'prop' or 'readIndex' message of this node could not be sent: a proposal or read that never
-   * left this node is safe to send again (to the next leader).
+   * A message of this node could not be sent: a proposal ('prop') or read ('readIndex') that never
+   * left this node is safe to send again (to the next leader). Other messages Raft resends itself.
    */
-  unsent(requestIds: readonly number[], read: boolean): void {
-    for (const id of requestIds) this.reproposeLater(id);
-    if (read) this.reissueReadsLater();
+  unsent(m: Message): void {
+    if (m.from !== this.h.id) return;
+    if (m.type === 'prop') {
+      for (const e of m.entries) {
+        if (e.type !== 'normal' || e.data.length === 0) continue;
+        const cmd = decodeKvCommand(e.data);
+        if (cmd.proposerId === this.h.id) this.reproposeLater(cmd.proposalId);
+      }
+    } else if (m.type === 'readIndex' && m.context !== undefined) {
+      this.reissueReadsLater();
+    }
   }
 
   /** Proposes a waiting write again once a (new) leader is known; ends with the write's waiter. */
