@@ -72,6 +72,7 @@ export class ClientConnection {
   private constructor(
     readonly address: string,
     private readonly socket: net.Socket,
+    private readonly secure: boolean,
     private readonly opts: Required<Omit<ClientConnectionOptions, 'log' | 'tls'>> & Pick<ClientConnectionOptions, 'log'>,
   ) {
     this.decoder = new FrameDecoder(opts.frameBytesMax);
@@ -93,7 +94,7 @@ export class ClientConnection {
       const secure = options.tls;
       const socket = secure === undefined ? net.connect({ host, port }) : tls.connect({ ...secure, host, port });
       socket.setNoDelay(true);
-      const cc = new ClientConnection(address, socket, opts);
+      const cc = new ClientConnection(address, socket, secure !== undefined, opts);
       let settled = false;
       const timer = setTimeout(() => {
         settled = true;
@@ -109,7 +110,7 @@ export class ClientConnection {
         }
         cc.fail(new ConnectionClosedError(address, err.message, { cause: err }));
       });
-      socket.on('close', () => cc.fail(new ConnectionClosedError(address, cc.closedBeforeAnswerWhy(secure !== undefined))));
+      socket.on('close', () => cc.fail(new ConnectionClosedError(address, cc.closedBeforeAnswerWhy())));
       socket.on('data', (chunk: Buffer) => cc.onData(chunk));
       socket.on(secure === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
@@ -161,7 +162,7 @@ export class ClientConnection {
         }
         const timer = setTimeout(() => {
           this.pending.delete(requestId);
-          reject(new RequestTimeoutError(`request ${requestId} to ${this.address}`, limitMs));
+          reject(new RequestTimeoutError(`request ${requestId} to ${this.address}`, limitMs, this.unansweredHint()));
           this.startWaiting();
         }, leftMs);
         this.pending.set(requestId, { resolve, reject, timer });
@@ -217,9 +218,19 @@ export class ClientConnection {
    * Why the server closed the connection, for the error: a node that speaks TLS closes a plain-text
    * connection as soon as its first frame fails the handshake (docs/format/wire.md, "TLS").
    */
-  private closedBeforeAnswerWhy(secure: boolean): string {
-    if (this.answered || this.pending.size === 0 || secure) return 'closed by the server';
-    return 'closed by the server before any answer (a node with TLS closes plain-text connections: does the client need TLS options?)';
+  private closedBeforeAnswerWhy(): string {
+    const hint = this.pending.size === 0 ? undefined : this.unansweredHint();
+    return hint === undefined ? 'closed by the server' : `closed by the server before any answer (${hint})`;
+  }
+
+  /**
+   * A hint for an error on a plain-text connection the server never answered: a node with TLS
+   * reads a plain-text frame as a failed handshake and closes the connection, which can come after
+   * the request's timeout on a busy machine.
+   */
+  private unansweredHint(): string | undefined {
+    if (this.answered || this.secure) return undefined;
+    return 'no answer yet on this plain-text connection; a node with TLS closes plain-text connections: does the client need TLS options?';
   }
 
   /** Closes the socket and fails every pending and waiting request with `why`. */

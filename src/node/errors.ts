@@ -25,8 +25,8 @@ export class BadFrameError extends LsmraftError {
 /** A client request (or the connect before it) got no answer in time; its outcome is unknown. */
 export class RequestTimeoutError extends LsmraftError {
   readonly timeoutMs: number;
-  constructor(what: string, timeoutMs: number) {
-    super('KV_ERR_TIMEOUT', `${what} timed out after ${timeoutMs} ms`);
+  constructor(what: string, timeoutMs: number, hint?: string) {
+    super('KV_ERR_TIMEOUT', `${what} timed out after ${timeoutMs} ms${hint === undefined ? '' : ` (${hint})`}`);
     this.timeoutMs = timeoutMs;
   }
 }
