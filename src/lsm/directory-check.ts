@@ -37,7 +37,6 @@
 import type { HotPaths } from '../engine/types.js';
 import { CorruptionError } from '../errors.js';
 import { BlockCache } from './block-cache.js';
-import type { EntryRun } from '../engine/types.js';
 import { joinPath, manifestFileName, parseFileName, tableFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
 import { LogKind, LogReader } from './log-format.js';
@@ -141,7 +140,7 @@ export function directoryProblems(
 function orphanSequenceBounds(fs: FileSystem, dir: string, name: string, number: number, engine: HotPaths): SequenceRange | undefined {
   let reader: TableReader;
   try {
-    reader = TableReader.open(fs, joinPath(dir, name), number, engine, new BlockCache<EntryRun>(0));
+    reader = TableReader.open(fs, joinPath(dir, name), number, engine, new BlockCache<Uint8Array>(0));
   } catch (err) {
     if (err instanceof CorruptionError) return undefined;
     throw err;

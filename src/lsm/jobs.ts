@@ -108,7 +108,7 @@ interface PlannedTable {
   blockBytesMax: number;
 }
 
-const noCache = new BlockCache<EntryRun>(0);
+const noCache = new BlockCache<Uint8Array>(0);
 
 function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): PlannedTable[] {
   return job.inputs.map((number) => {

@@ -1,8 +1,12 @@
 /**
  * SSTable reader (docs/format/sstable.md), after leveldb's table/table.cc and two_level_iterator.cc:
  * open() reads and checks the footer, then the metaindex, properties, filter and index blocks, and
- * keeps them in memory; data blocks are read on demand, decoded by the hot-path engine and shared
- * through the block cache (keyed by file number and block offset).
+ * keeps them in memory for as long as the table is open (leveldb pins them the same way; their bytes
+ * are pinnedBytes, which the table cache bounds). Data blocks are read on demand, their checksums
+ * checked, and their raw contents shared through the block cache (keyed by file number and block
+ * offset), as leveldb and RocksDB cache them: a point read searches a block in place over its
+ * restart points (src/lsm/block-seek.ts) and copies out only the value; an iterator decodes the
+ * whole block once into a run it walks.
  *
  * What must hold: every byte read from the file is checked (footer checksum, each block's
  * checksum, every handle inside the file) before it is trusted, and any failure is a
@@ -11,6 +15,8 @@
  * when the last of them closes (a table cache may evict a reader an iterator still walks).
  */
 import type { BlockSource, EntryRun, HotPaths } from '../engine/types.js';
+import { BlockSeeker } from './block-seek.js';
+import { IndexSearch } from './index-search.js';
 import type { BlockCache } from './block-cache.js';
 import type { FileSystem, RandomAccessFile } from './fs.js';
 import type { InternalIterator } from './iterator.js';
@@ -69,92 +75,18 @@ function parseHandle(buf: Uint8Array, start: number, end: number, exact: boolean
   return { offset, size: varint.value };
 }
 
-/**
- * Index of the first entry of `run` whose internal key is >= key[0..keyLen). REQUIRES: the first
- * `skipBytes` user-key bytes of every key of the run equal key's (0 always holds).
- */
-function lowerBound(run: EntryRun, key: Uint8Array, keyLen: number, skipBytes = 0): number {
+/** Index of the first entry of `run` whose internal key is >= key[0..keyLen). */
+function lowerBound(run: EntryRun, key: Uint8Array, keyLen: number): number {
   const { data, offsets } = run;
   let lo = 0;
   let hi = run.count;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const c = compareInternalRange(data, offsets[2 * mid]! + skipBytes, offsets[2 * mid + 1]!, key, skipBytes, keyLen);
+    const c = compareInternalRange(data, offsets[2 * mid]!, offsets[2 * mid + 1]!, key, 0, keyLen);
     if (c < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
-}
-
-/**
- * The index block's keys, searched through a compact array of 4-byte key words first (a "key
- * prefix" search, as B-tree and ART implementations do): all index keys of a table share their
- * first `commonBytes` user-key bytes, so word i is index key i's next 4 user-key bytes, big-endian
- * and zero-padded. Word order agrees with key order (a smaller word means a smaller key; equal words
- * decide nothing), so a binary search reads the full key only on a tie. Why: a point read searches
- * ~1000 index keys per table, and each full comparison touches two more cache lines (the offsets
- * and the key bytes) in an index that is cold for a random read.
- */
-class IndexSearch {
-  /** User-key bytes every index key starts with. */
-  readonly commonBytes: number;
-  private readonly words: Uint32Array;
-
-  constructor(private readonly index: EntryRun) {
-    const { data, offsets, count } = index;
-    assert(count > 0, 'index search of an empty index');
-    const firstStart = offsets[0]!;
-    const firstEnd = offsets[1]! - TRAILER_BYTES;
-    const lastStart = offsets[2 * count - 2]!;
-    const lastEnd = offsets[2 * count - 1]! - TRAILER_BYTES;
-    // Keys are sorted, so the prefix the first and last share is shared by every key between them.
-    let common = 0;
-    const bound = Math.min(firstEnd - firstStart, lastEnd - lastStart);
-    while (common < bound && data[firstStart + common] === data[lastStart + common]) common++;
-    this.commonBytes = common;
-    this.words = new Uint32Array(count);
-    for (let i = 0; i < count; i++) {
-      this.words[i] = keyWord(data, offsets[2 * i]! + common, offsets[2 * i + 1]! - TRAILER_BYTES);
-    }
-  }
-
-  /** Index of the first index key >= key[0..keyLen) (an internal key); count if none. */
-  lowerBound(key: Uint8Array, keyLen: number): number {
-    const { data, offsets, count } = this.index;
-    const userEnd = keyLen - TRAILER_BYTES;
-    const common = this.commonBytes;
-    if (common > 0) {
-      // Every index key starts with data[offsets[0] .. +common): a key outside that prefix is below
-      // or above them all.
-      const c = compareRange(key, 0, Math.min(common, userEnd), data, offsets[0]!, offsets[0]! + common);
-      if (c < 0) return 0;
-      if (c > 0) return count;
-    }
-    const word = keyWord(key, common, userEnd);
-    const words = this.words;
-    let lo = 0;
-    let hi = count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const w = words[mid]!;
-      const less = w !== word
-        ? w < word
-        : compareInternalRange(data, offsets[2 * mid]!, offsets[2 * mid + 1]!, key, 0, keyLen) < 0;
-      if (less) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-}
-
-/** buf[start..start+4) big-endian as an unsigned 32-bit number, bytes at or past `end` read as 0. */
-function keyWord(buf: Uint8Array, start: number, end: number): number {
-  if (start + 4 <= end) {
-    return ((buf[start]! << 24) | (buf[start + 1]! << 16) | (buf[start + 2]! << 8) | buf[start + 3]!) >>> 0;
-  }
-  let w = 0;
-  for (let i = 0; i < 4; i++) w = (w << 8) | (start + i < end ? buf[start + i]! : 0);
-  return w >>> 0;
 }
 
 export class TableReader {
@@ -164,6 +96,9 @@ export class TableReader {
   private closing = false;
   private closed = false;
   private seekScratch = new Uint8Array(64);
+  private readonly seeker = new BlockSeeker();
+  /** The engine's CRC32C, bound once: block checks on the read path. */
+  private readonly checksum = (data: Uint8Array): number => this.engine.crc32c(data);
   /** The last find() hit: its value is foundData[foundValueStart..foundValueEnd). */
   foundData: Uint8Array = EMPTY;
   foundValueStart = 0;
@@ -175,7 +110,7 @@ export class TableReader {
     readonly path: string,
     readonly fileNumber: number,
     private readonly engine: HotPaths,
-    private readonly cache: BlockCache<EntryRun>,
+    private readonly cache: BlockCache<Uint8Array>,
     private readonly sizeBytes: number,
     /** Index block: key i = last internal key of data block i. */
     private readonly index: EntryRun,
@@ -189,7 +124,7 @@ export class TableReader {
 
   /** Opens and checks the table at `path`. Throws CorruptionError (file, offset) on bad bytes. */
   static open(
-    fs: FileSystem, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<EntryRun>, loadFilter = true,
+    fs: FileSystem, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<Uint8Array>, loadFilter = true,
   ): TableReader {
     const file = fs.openRead(path);
     try {
@@ -201,7 +136,7 @@ export class TableReader {
   }
 
   private static load(
-    file: RandomAccessFile, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<EntryRun>,
+    file: RandomAccessFile, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<Uint8Array>,
     loadFilter: boolean,
   ): TableReader {
     const sizeBytes = file.size();
@@ -317,21 +252,45 @@ export class TableReader {
     return this.bloomUsefulCount;
   }
 
+  /**
+   * Bytes this open table keeps in memory whatever the block cache holds: its decoded index (keys,
+   * offsets, the search words), its block handles and its bloom filter. The table cache bounds
+   * their sum (src/lsm/table-cache.ts).
+   */
+  get pinnedBytes(): number {
+    return this.index.data.byteLength + this.index.offsets.byteLength + this.indexSearch.wordBytes +
+      this.blockOffsets.byteLength + this.blockSizes.byteLength + (this.filter?.byteLength ?? 0);
+  }
+
   get dataBlockCount(): number {
     return this.index.count;
   }
 
-  /** Data block `b`, from the cache or read, checked and decoded (then cached). */
-  dataBlock(b: number): EntryRun {
+  /**
+   * The contents of data block `b` (its trailer checked and cut off), from the cache or read (then
+   * cached). A cached block's bytes: read them, never write them.
+   */
+  dataBlockContents(b: number): Uint8Array {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
     const offset = this.blockOffsets[b]!;
     const hit = this.cache.get(this.fileNumber, offset);
     if (hit !== undefined) return hit;
-    const run = this.readDataBlock(b);
-    this.cache.insert(this.fileNumber, offset, run, run.data.length + run.offsets.byteLength);
-    return run;
+    const length = this.blockSizes[b]! + BLOCK_TRAILER_BYTES;
+    const bytes = this.file.read(offset, length);
+    if (bytes.length !== length) throw new CorruptionError('short data block read', this.path, offset);
+    const contents = bytes.subarray(0, verifyBlockTrailer(bytes, this.path, offset, this.checksum));
+    // Charged the whole buffer read: the trailer's bytes stay allocated with the contents.
+    this.cache.insert(this.fileNumber, offset, contents, bytes.byteLength);
+    return contents;
   }
 
+  /** Data block `b` decoded into a run (for iterators and checks): its contents' layout and key order checked. */
+  dataBlock(b: number): EntryRun {
+    const contents = this.dataBlockContents(b);
+    return decodeBlockContents(contents, contents.length, true, this.path, this.blockOffsets[b]!);
+  }
+
+  /** Data block `b` read, checked and decoded by the engine, bypassing the cache. */
   private readDataBlock(b: number): EntryRun {
     const offset = this.blockOffsets[b]!;
     const length = this.blockSizes[b]! + BLOCK_TRAILER_BYTES;
@@ -381,21 +340,18 @@ export class TableReader {
     writeTrailer(seek, n, sequence, KIND_SEEK);
     const b = this.indexSearch.lowerBound(seek, keyLen);
     if (b === this.index.count) return FIND_NONE;
-    const block = this.dataBlock(b);
-    // Block b > 0 holds keys above index key b - 1 and up to index key b, which both start with the
-    // index's common prefix, as then do these keys and the seek key (IndexSearch checked it): the
-    // search skips those bytes. Block 0 may hold keys below index key 0's prefix.
-    const j = lowerBound(block, seek, keyLen, b > 0 ? this.indexSearch.commonBytes : 0);
-    if (j === block.count) {
+    const block = this.dataBlockContents(b);
+    const seeker = this.seeker;
+    // The index key is the block's last key and is >= the seek key: an entry >= it is in the block.
+    if (!seeker.seek(block, seek, keyLen, this.path, this.blockOffsets[b]!)) {
       throw new CorruptionError('index key is past its data block', this.path, this.blockOffsets[b]!);
     }
-    const data = block.data;
-    const keyEnd = block.offsets[2 * j + 1]!;
-    if (compareRange(data, block.offsets[2 * j]!, keyEnd - TRAILER_BYTES, userKey, 0, userKey.length) !== 0) return FIND_NONE;
-    this.foundData = data;
-    this.foundValueStart = keyEnd;
-    this.foundValueEnd = block.offsets[2 * j + 2]!;
-    return trailerKind(data, keyEnd);
+    const keyEnd = seeker.keyLength - TRAILER_BYTES;
+    if (compareRange(seeker.key, 0, keyEnd, userKey, 0, n) !== 0) return FIND_NONE;
+    this.foundData = block;
+    this.foundValueStart = seeker.valueStart;
+    this.foundValueEnd = seeker.valueEnd;
+    return trailerKind(seeker.key, seeker.keyLength);
   }
 
   /** A two-level iterator (index, then data blocks) over the whole table, both directions. */

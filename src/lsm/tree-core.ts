@@ -10,7 +10,7 @@
  * - a table number in pendingOutputs or uncertainOutputs is never deleted (obsolete-files.ts);
  * - flushedSwitches <= switches; they are equal when no switched memtable is still unflushed.
  */
-import type { EntryRun, HotPaths } from '../engine/types.js';
+import type { HotPaths } from '../engine/types.js';
 import { ClosedError } from '../errors.js';
 import { BlockCache } from './block-cache.js';
 import type { CompactionOptions } from './compaction-picker.js';
@@ -26,6 +26,12 @@ import type { VersionSet } from './version-set.js';
 
 /** Table files kept open by the table cache, at most. */
 const OPEN_TABLES_MAX = 4096;
+/**
+ * Index and filter bytes the open tables may keep in memory (about 2.7 bytes a key with 16-byte
+ * keys, 100-byte values and 10 filter bits a key: some 50 million keys' worth); past it the least
+ * recently used tables close (src/lsm/table-cache.ts).
+ */
+const TABLE_PINNED_BYTES_MAX = 128 * 1024 * 1024;
 
 export class TreeCore {
   readonly dir: string;
@@ -35,7 +41,7 @@ export class TreeCore {
   readonly lock: DirLock;
   readonly versions: VersionSet;
   readonly runner: JobRunner;
-  readonly blockCache: BlockCache<EntryRun>;
+  readonly blockCache: BlockCache<Uint8Array>;
   readonly tableCache: TableCache;
 
   mem = new MemTable();
@@ -93,8 +99,8 @@ export class TreeCore {
     this.wal = opened.wal;
     this.walNumber = opened.walNumber;
     this.lastSequence = opened.lastSequence;
-    this.blockCache = new BlockCache<EntryRun>(opened.options.blockCacheBytes);
-    this.tableCache = new TableCache(opened.fs, opened.dir, opened.engine, this.blockCache, OPEN_TABLES_MAX);
+    this.blockCache = new BlockCache<Uint8Array>(opened.options.blockCacheBytes);
+    this.tableCache = new TableCache(opened.fs, opened.dir, opened.engine, this.blockCache, OPEN_TABLES_MAX, TABLE_PINNED_BYTES_MAX);
   }
 
   checkOpen(): void {

@@ -37,7 +37,7 @@ function tableInputs(runs: EntryRun[]): { fs: CrashableMemFileSystem; readers: T
   const readers = runs.map((r, i) => {
     const [table] = jsHotPaths.buildTables(r, { ...OPTIONS, targetFileSizeBytes: 1 << 30 });
     writeTableFiles(fs, '/t', [table!], [i + 1]);
-    return TableReader.open(fs, `/t/${tableFileName(i + 1)}`, i + 1, jsHotPaths, new BlockCache<EntryRun>(0), false);
+    return TableReader.open(fs, `/t/${tableFileName(i + 1)}`, i + 1, jsHotPaths, new BlockCache<Uint8Array>(0), false);
   });
   return { fs, readers };
 }

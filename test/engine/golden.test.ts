@@ -109,7 +109,7 @@ describe('golden SSTables (format v1)', () => {
       const file = fs.create(`/g/${name}`);
       file.append(new Uint8Array(readFileSync(goldenPath(name))));
       file.close();
-      const reader = TableReader.open(fs, `/g/${name}`, 1, jsHotPaths, new BlockCache<EntryRun>(0));
+      const reader = TableReader.open(fs, `/g/${name}`, 1, jsHotPaths, new BlockCache<Uint8Array>(0));
       expect(reader.properties.dataBlocks).toBeGreaterThanOrEqual(2);
       expect(reader.properties.filterBitsPerKey).toBe(options.bloomBitsPerKey);
       const all = reader.readAll();

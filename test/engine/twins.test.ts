@@ -225,7 +225,7 @@ describe('twins: js and wasm hot paths agree', () => {
   it('compactStreams: same tables from both twins as buildTables(mergeRuns(...)) over table inputs', () => {
     const fs = new CrashableMemFileSystem();
     fs.mkdirp('/t');
-    const noCache = new BlockCache<EntryRun>(0);
+    const noCache = new BlockCache<Uint8Array>(0);
     let nextNumber = 1;
     forSeeds(6000, 40, (rng) => {
       const entries = randomEntries(rng, rng.int(400));

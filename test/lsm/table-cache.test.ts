@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { jsHotPaths } from '../../src/engine/js/index.js';
+import { KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
+import { BlockCache } from '../../src/lsm/block-cache.js';
+import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
+import { TableCache } from '../../src/lsm/table-cache.js';
+import { writeTableFiles } from '../../src/lsm/table-file.js';
+import { FIND_NONE } from '../../src/lsm/table-reader.js';
+import { utf8 } from '../../src/util/bytes.js';
+import { packRun } from '../helpers/runs.js';
+
+const DIR = '/db';
+const TABLES = 6;
+const KEYS_PER_TABLE = 300;
+
+const userKey = (t: number, i: number): Uint8Array => utf8(`t${t}-${String(i).padStart(5, '0')}`);
+
+/** TABLES tables (file numbers 1..TABLES), each KEYS_PER_TABLE keys with a bloom filter. */
+function tables(): CrashableMemFileSystem {
+  const fs = new CrashableMemFileSystem();
+  fs.mkdirp(DIR);
+  for (let t = 1; t <= TABLES; t++) {
+    const pairs = Array.from({ length: KEYS_PER_TABLE }, (_, i) => [makeInternalKey(userKey(t, i), i + 1, KIND_PUT), Uint8Array.of(t, i & 0xff)] as const);
+    const built = jsHotPaths.buildTables(packRun(pairs), { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 });
+    writeTableFiles(fs, DIR, built, [t]);
+  }
+  return fs;
+}
+
+describe('TableCache', () => {
+  it('keeps the open tables\' index and filter bytes within its budget, reopening a closed table on demand', () => {
+    const fs = tables();
+    const probe = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, Number.MAX_SAFE_INTEGER);
+    const onePinned = probe.get(1).pinnedBytes;
+    // Index keys, handles and a bloom filter of 300 keys: some hundreds of bytes at least.
+    expect(onePinned).toBeGreaterThan(KEYS_PER_TABLE * 10 / 8);
+    probe.closeAll();
+
+    const budget = Math.floor(2.5 * onePinned);
+    const cache = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, budget);
+    for (let round = 0; round < 2; round++) {
+      for (let t = 1; t <= TABLES; t++) {
+        const reader = cache.get(t);
+        expect(reader.find(userKey(t, 17), 1e9)).toBe(KIND_PUT);
+        expect([...reader.foundData.subarray(reader.foundValueStart, reader.foundValueEnd)]).toEqual([t, 17]);
+        expect(reader.find(userKey(t + 1, 17), 1e9)).toBe(FIND_NONE);
+        expect(cache.pinnedBytes).toBeLessThanOrEqual(budget);
+        expect(cache.openCount).toBeLessThanOrEqual(2);
+      }
+    }
+    expect(cache.openCount).toBe(2);
+    cache.closeAll();
+    expect(cache.pinnedBytes).toBe(0);
+
+    // A budget below one table still opens the table it must read, and only it.
+    const tight = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, 1);
+    for (let t = 1; t <= TABLES; t++) {
+      expect(tight.get(t).find(userKey(t, 3), 1e9)).toBe(KIND_PUT);
+      expect(tight.openCount).toBe(1);
+      expect(tight.pinnedBytes).toBe(onePinned);
+    }
+    tight.closeAll();
+  });
+
+  it('caches data blocks as their raw bytes, charged what was read', () => {
+    const fs = tables();
+    const blocks = new BlockCache<Uint8Array>(1 << 20);
+    const cache = new TableCache(fs, DIR, jsHotPaths, blocks, 100, Number.MAX_SAFE_INTEGER);
+    const reader = cache.get(1);
+    expect(reader.find(userKey(1, 0), 1e9)).toBe(KIND_PUT);
+    expect(blocks.size).toBe(1);
+    // Block 0 starts at offset 0; block 1 right after block 0 and its 5-byte trailer.
+    const block0 = blocks.get(1, 0)!;
+    expect(blocks.usedBytes).toBe(block0.length + 5);
+    const it = reader.iterator();
+    it.seekToFirst();
+    let n = 0;
+    for (; it.valid(); it.next()) n++;
+    it.close();
+    expect(n).toBe(KEYS_PER_TABLE);
+    expect(blocks.size).toBe(reader.dataBlockCount);
+    // Blocks lie back to back from offset 0: each is cached at its offset, charged contents + trailer.
+    let offset = 0;
+    for (let b = 0; b < reader.dataBlockCount; b++) offset += blocks.get(1, offset)!.length + 5;
+    expect(blocks.usedBytes).toBe(offset);
+    cache.closeAll();
+  });
+});
