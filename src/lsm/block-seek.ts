@@ -61,6 +61,10 @@ export class BlockSeeker {
     // an offset past the entries ends it at once, and the caller reports the key as missing.
     let pos = getFixed32(block, restartsStart + 4 * lo);
     let keyLength = 0;
+    // Leading bytes the previous key shares with the target's user key: the next key shares
+    // min(shared, matched) of them too, so its comparison starts there (most of a key is shared).
+    let matched = 0;
+    const targetUserLength = targetLength - TRAILER_BYTES;
     while (pos < restartsStart) {
       const entryPos = pos;
       pos = this.readHeader(block, pos, restartsStart, file, offset);
@@ -78,7 +82,17 @@ export class BlockSeeker {
       for (let i = 0; i < nonShared; i++) key[shared + i] = block[pos + i]!;
       pos += nonShared;
       const valueEnd = pos + this.valueLength;
-      if (compareInternalRange(key, 0, keyLength, target, 0, targetLength) >= 0) {
+      const userLength = keyLength - TRAILER_BYTES;
+      const limit = userLength < targetUserLength ? userLength : targetUserLength;
+      let m = shared < matched ? shared : matched;
+      if (m > limit) m = limit;
+      while (m < limit && key[m] === target[m]) m++;
+      matched = m;
+      // User keys first (bytes, then length); equal user keys: the trailers, newest first.
+      const c = m < limit ? key[m]! - target[m]!
+        : userLength !== targetUserLength ? userLength - targetUserLength
+        : compareInternalRange(key, 0, keyLength, target, 0, targetLength);
+      if (c >= 0) {
         this.keyLength = keyLength;
         this.valueStart = pos;
         this.valueEnd = valueEnd;
