@@ -9,9 +9,17 @@
  *
  * Limits (asserted): fileNumber < 2^20 (allocated one by one from 1) and blockOffset < 2^32.
  *
+ * Spares: a cache made with sparesMax > 0 keeps up to that many values it dropped (evicted,
+ * replaced, or refused as larger than the whole cache), for its owner to reuse their memory
+ * (takeSpare): a table reader reads its next block into the buffer of the block just evicted
+ * rather than allocating one per miss. Spares are not charged: at most sparesMax values beyond
+ * capacityBytes.
+ *
  * What must hold: usedBytes is the sum of the charges of the cached entries and never exceeds
  * capacityBytes after an insert returns; an entry whose charge alone exceeds the capacity is not
- * cached. Evicting only drops the cache's reference: a reader still holding a block keeps it alive.
+ * cached. With sparesMax 0, evicting only drops the cache's reference: a holder keeps the value
+ * alive. With spares, a value handed to the cache may be reused once dropped, so a caller may use
+ * a value it got only until its next call into the cache or its owner (its reads are synchronous).
  */
 import { InvalidArgumentError } from '../errors.js';
 import { assert } from '../util/assert.js';
@@ -42,11 +50,14 @@ export class BlockCache<T> {
   private used = 0;
   private hitCount = 0;
   private missCount = 0;
+  /** Dropped values kept for reuse, at most sparesMax. */
+  private readonly spares: T[] = [];
 
-  constructor(capacityBytes: number) {
+  constructor(capacityBytes: number, readonly sparesMax = 0) {
     if (!Number.isSafeInteger(capacityBytes) || capacityBytes < 0) {
       throw new InvalidArgumentError(`block cache capacity must be a non-negative integer of bytes, got ${capacityBytes}`);
     }
+    assert(Number.isSafeInteger(sparesMax) && sparesMax >= 0, () => `spares ${sparesMax}`);
     this.capacityBytes = capacityBytes;
   }
 
@@ -64,6 +75,11 @@ export class BlockCache<T> {
 
   get size(): number {
     return this.count;
+  }
+
+  /** A value the cache dropped, now the caller's to reuse; undefined if none is kept. */
+  takeSpare(): T | undefined {
+    return this.spares.pop();
   }
 
   get(fileNumber: number, blockOffset: number): T | undefined {
@@ -87,7 +103,10 @@ export class BlockCache<T> {
     let blocks = this.files.get(fileNumber);
     const old = blocks?.get(blockOffset);
     if (old !== undefined) this.remove(old);
-    if (chargeBytes > this.capacityBytes) return;
+    if (chargeBytes > this.capacityBytes) {
+      this.keepSpare(value);
+      return;
+    }
     if (blocks === undefined || blocks.size === 0) {
       blocks = this.files.get(fileNumber) ?? new Map<number, CacheEntry<T>>();
       this.files.set(fileNumber, blocks);
@@ -106,6 +125,7 @@ export class BlockCache<T> {
     const blocks = this.files.get(fileNumber);
     if (blocks === undefined) return;
     for (const entry of blocks.values()) {
+      this.keepSpare(entry.value);
       this.unlink(entry);
       this.count--;
       this.used -= entry.chargeBytes;
@@ -121,6 +141,11 @@ export class BlockCache<T> {
     this.unlink(entry);
     this.count--;
     this.used -= entry.chargeBytes;
+    this.keepSpare(entry.value);
+  }
+
+  private keepSpare(value: T): void {
+    if (this.spares.length < this.sparesMax) this.spares.push(value);
   }
 
   private unlink(entry: CacheEntry<T>): void {

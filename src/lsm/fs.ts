@@ -31,6 +31,11 @@ export interface RandomAccessFile {
   readonly path: string;
   /** Reads up to `length` bytes at `position`; fewer only at end of file. */
   read(position: number, length: number): Uint8Array;
+  /**
+   * Reads up to buf.length bytes at `position` into `buf`; returns how many, fewer only at end of
+   * file. Optional (a reader falls back to read()): it lets a hot reader reuse its buffers.
+   */
+  readInto?(buf: Uint8Array, position: number): number;
   size(): number;
   close(): void;
 }

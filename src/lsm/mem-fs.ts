@@ -457,6 +457,17 @@ class MemRandomAccessFile extends MemOpenFile implements RandomAccessFile {
     // A copy: the caller may keep it while the file grows (a WAL being read as it is written).
     return this.inode.bytes.slice(start, end);
   }
+
+  readInto(buf: Uint8Array, position: number): number {
+    assert(!this.closed, () => `read of closed file ${this.path}`);
+    assert(Number.isSafeInteger(position) && position >= 0, () => `bad read position ${position}`);
+    this.fs.checkEpoch(this.epoch, this.path, 'read');
+    this.fs.fault('read', this.path);
+    const start = Math.min(position, this.inode.length);
+    const end = Math.min(position + buf.length, this.inode.length);
+    buf.set(this.inode.bytes.subarray(start, end));
+    return end - start;
+  }
 }
 
 function normalize(path: string): string {

@@ -108,10 +108,16 @@ class NodeRandomAccessFile implements RandomAccessFile {
   }
 
   read(position: number, length: number): Uint8Array {
-    assert(this.fd >= 0, () => `read of closed file ${this.path}`);
-    assert(Number.isSafeInteger(position) && position >= 0, () => `bad read position ${position}`);
     assert(Number.isSafeInteger(length) && length >= 0, () => `bad read length ${length}`);
     const out = new Uint8Array(length);
+    const got = this.readInto(out, position);
+    return got === length ? out : out.subarray(0, got);
+  }
+
+  readInto(out: Uint8Array, position: number): number {
+    assert(this.fd >= 0, () => `read of closed file ${this.path}`);
+    assert(Number.isSafeInteger(position) && position >= 0, () => `bad read position ${position}`);
+    const length = out.length;
     let got = 0;
     // pread(2) may return short reads; a 0 return is end of file. Each round advances or stops.
     while (got < length) {
@@ -124,7 +130,7 @@ class NodeRandomAccessFile implements RandomAccessFile {
       if (n === 0) break;
       got += n;
     }
-    return got === length ? out : out.subarray(0, got);
+    return got;
   }
 
   size(): number {

@@ -59,6 +59,9 @@ interface Handle {
   size: number;
 }
 
+/** Block read buffers are allocated in multiples of this, so one can be reused for another block. */
+const BLOCK_BUFFER_ROUND_BYTES = 128;
+
 /** What TableReader.find() returns when the table holds no entry of the key at the sequence. */
 export const FIND_NONE = -1;
 const EMPTY = new Uint8Array(0);
@@ -275,13 +278,32 @@ export class TableReader {
     const offset = this.blockOffsets[b]!;
     const hit = this.cache.get(this.fileNumber, offset);
     if (hit !== undefined) return hit;
-    const length = this.blockSizes[b]! + BLOCK_TRAILER_BYTES;
-    const bytes = this.file.read(offset, length);
-    if (bytes.length !== length) throw new CorruptionError('short data block read', this.path, offset);
+    const bytes = this.readBlockBytes(offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES);
     const contents = bytes.subarray(0, verifyBlockTrailer(bytes, this.path, offset, this.checksum));
-    // Charged the whole buffer read: the trailer's bytes stay allocated with the contents.
-    this.cache.insert(this.fileNumber, offset, contents, bytes.byteLength);
+    // Charged the whole buffer: the trailer's bytes and any slack stay allocated with the contents.
+    this.cache.insert(this.fileNumber, offset, contents, bytes.buffer.byteLength);
     return contents;
+  }
+
+  /**
+   * `length` bytes at `offset`, read into the buffer of a block the cache dropped if one is big
+   * enough, else into a new buffer rounded up to BLOCK_BUFFER_ROUND_BYTES (so it can serve later
+   * blocks of about the same size); a file system without readInto allocates each read.
+   */
+  private readBlockBytes(offset: number, length: number): Uint8Array {
+    const file = this.file;
+    if (file.readInto === undefined) {
+      const bytes = file.read(offset, length);
+      if (bytes.length !== length) throw new CorruptionError('short data block read', this.path, offset);
+      return bytes;
+    }
+    const spare = this.cache.takeSpare();
+    const buffer = spare !== undefined && spare.buffer.byteLength >= length
+      ? spare.buffer
+      : new ArrayBuffer(Math.ceil(length / BLOCK_BUFFER_ROUND_BYTES) * BLOCK_BUFFER_ROUND_BYTES);
+    const bytes = new Uint8Array(buffer, 0, length);
+    if (file.readInto(bytes, offset) !== length) throw new CorruptionError('short data block read', this.path, offset);
+    return bytes;
   }
 
   /** Data block `b` decoded into a run (for iterators and checks): its contents' layout and key order checked. */

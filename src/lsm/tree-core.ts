@@ -32,6 +32,11 @@ const OPEN_TABLES_MAX = 4096;
  * recently used tables close (src/lsm/table-cache.ts).
  */
 const TABLE_PINNED_BYTES_MAX = 128 * 1024 * 1024;
+/**
+ * Dropped blocks the block cache keeps for reuse as read buffers: a miss evicts about one block,
+ * so a few suffice (src/lsm/block-cache.ts).
+ */
+const BLOCK_CACHE_SPARES_MAX = 4;
 
 export class TreeCore {
   readonly dir: string;
@@ -99,7 +104,7 @@ export class TreeCore {
     this.wal = opened.wal;
     this.walNumber = opened.walNumber;
     this.lastSequence = opened.lastSequence;
-    this.blockCache = new BlockCache<Uint8Array>(opened.options.blockCacheBytes);
+    this.blockCache = new BlockCache<Uint8Array>(opened.options.blockCacheBytes, BLOCK_CACHE_SPARES_MAX);
     this.tableCache = new TableCache(opened.fs, opened.dir, opened.engine, this.blockCache, OPEN_TABLES_MAX, TABLE_PINNED_BYTES_MAX);
   }
 

@@ -116,4 +116,24 @@ describe('BlockCache', () => {
     expect(cache.misses).toBe(misses);
     expect(hits).toBeGreaterThan(100);
   });
+
+  it('keeps up to sparesMax dropped values for reuse: evicted, replaced, refused, or of an evicted file', () => {
+    const none = new BlockCache<string>(100);
+    none.insert(1, 0, 'a', 60);
+    none.insert(1, 1, 'b', 60);
+    expect(none.takeSpare()).toBeUndefined();
+
+    const cache = new BlockCache<string>(100, 3);
+    cache.insert(1, 0, 'a', 60);
+    expect(cache.takeSpare()).toBeUndefined();
+    cache.insert(1, 1, 'b', 60); // evicts a
+    cache.insert(1, 1, 'b2', 60); // replaces b
+    cache.insert(1, 2, 'huge', 101); // refused
+    cache.insert(2, 0, 'c', 30);
+    cache.evictFile(1); // drops b2, but three spares are kept already
+    expect([cache.takeSpare(), cache.takeSpare(), cache.takeSpare(), cache.takeSpare()]).toEqual(['huge', 'b', 'a', undefined]);
+    cache.evictFile(2);
+    expect(cache.takeSpare()).toBe('c');
+    expect(cache.usedBytes).toBe(0);
+  });
 });

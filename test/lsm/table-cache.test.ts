@@ -62,16 +62,17 @@ describe('TableCache', () => {
     tight.closeAll();
   });
 
-  it('caches data blocks as their raw bytes, charged what was read', () => {
+  it('caches data blocks as their raw bytes, charged the buffer read', () => {
     const fs = tables();
     const blocks = new BlockCache<Uint8Array>(1 << 20);
     const cache = new TableCache(fs, DIR, jsHotPaths, blocks, 100, Number.MAX_SAFE_INTEGER);
     const reader = cache.get(1);
     expect(reader.find(userKey(1, 0), 1e9)).toBe(KIND_PUT);
     expect(blocks.size).toBe(1);
-    // Block 0 starts at offset 0; block 1 right after block 0 and its 5-byte trailer.
+    // Block 0 starts at offset 0, read into a buffer rounded up to 128 bytes.
     const block0 = blocks.get(1, 0)!;
-    expect(blocks.usedBytes).toBe(block0.length + 5);
+    expect(blocks.usedBytes).toBe(Math.ceil((block0.length + 5) / 128) * 128);
+    expect(blocks.usedBytes).toBe(block0.buffer.byteLength);
     const it = reader.iterator();
     it.seekToFirst();
     let n = 0;
@@ -79,10 +80,38 @@ describe('TableCache', () => {
     it.close();
     expect(n).toBe(KEYS_PER_TABLE);
     expect(blocks.size).toBe(reader.dataBlockCount);
-    // Blocks lie back to back from offset 0: each is cached at its offset, charged contents + trailer.
+    // Blocks lie back to back from offset 0: each is cached at its offset, charged its buffer.
     let offset = 0;
-    for (let b = 0; b < reader.dataBlockCount; b++) offset += blocks.get(1, offset)!.length + 5;
-    expect(blocks.usedBytes).toBe(offset);
+    let charged = 0;
+    for (let b = 0; b < reader.dataBlockCount; b++) {
+      const block = blocks.get(1, offset)!;
+      offset += block.length + 5;
+      charged += block.buffer.byteLength;
+    }
+    expect(blocks.usedBytes).toBe(charged);
+    cache.closeAll();
+  });
+
+  it('reads a missed block into the buffer of the block the cache just evicted', () => {
+    const fs = tables();
+    const probe = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, Number.MAX_SAFE_INTEGER);
+    const block0 = probe.get(1).dataBlockContents(0);
+    probe.closeAll();
+    // Room for one block: each miss evicts the one before, and the next miss reuses its buffer.
+    const blocks = new BlockCache<Uint8Array>(block0.buffer.byteLength + 64, 1);
+    const cache = new TableCache(fs, DIR, jsHotPaths, blocks, 100, Number.MAX_SAFE_INTEGER);
+    const reader = cache.get(1);
+    const buffers: ArrayBufferLike[] = [];
+    // Keys 0, 40, 80, ... fall in distinct blocks (about 12 keys a 256-byte block).
+    for (let i = 0; i < KEYS_PER_TABLE; i += 40) {
+      expect(reader.find(userKey(1, i), 1e9)).toBe(KIND_PUT);
+      expect([...reader.foundData.subarray(reader.foundValueStart, reader.foundValueEnd)]).toEqual([1, i & 0xff]);
+      buffers.push(reader.foundData.buffer);
+      expect(blocks.size).toBe(1);
+    }
+    // Two buffers serve every read: the cached block's and the spare it replaces.
+    expect(new Set(buffers).size).toBeLessThanOrEqual(2);
+    expect(buffers.length).toBeGreaterThan(5);
     cache.closeAll();
   });
 });
