@@ -31,6 +31,7 @@ import { MergingIterator } from './merging-iterator.js';
 import { openTree } from './open.js';
 import { resolveOptions, type LsmTreeOptions } from './options.js';
 import { TreeCore } from './tree-core.js';
+import type { FileMetadata } from './version-edit.js';
 import { TreeIterator, TreeSnapshot } from './tree-iterator.js';
 import { repairTree, type RepairOptions, type RepairReport } from './repair.js';
 import { toKey, toValue, type KeyLike } from './user-input.js';
@@ -109,6 +110,8 @@ export class LsmTree {
   private readonly core: TreeCore;
   private readonly background: Background;
   private readonly writes: WritePath;
+  /** The files a point read consults, reused by every read (getInternal is synchronous). */
+  private readonly getFiles: FileMetadata[] = [];
 
   private constructor(core: TreeCore) {
     this.dir = core.dir;
@@ -233,10 +236,12 @@ export class LsmTree {
       const i = core.imm.get(key, sequence);
       if (i !== undefined) return i.kind === 'put' ? i.value.slice() : undefined;
     }
-    // Synchronous from here to the return, so no job can delete a file this loop reads.
-    const files = core.versions.current().filesForGet(key);
-    for (let i = 0; i < files.length; i++) {
-      const table = core.tableCache.get(files[i]!.file.number);
+    // Synchronous from here to the return, so no job can delete a file this loop reads, and no
+    // other read reuses getFiles meanwhile.
+    const files = this.getFiles;
+    const count = core.versions.current().filesForGetInto(key, files);
+    for (let i = 0; i < count; i++) {
+      const table = core.tableCache.get(files[i]!.number);
       const kind = table.find(key, sequence);
       // find() returns a kind (>= 0) or FIND_NONE (< 0); a hit's value is copied out of the block.
       if (kind >= 0) return kind === KIND_PUT ? table.foundData.slice(table.foundValueStart, table.foundValueEnd) : undefined;

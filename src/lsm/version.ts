@@ -142,34 +142,51 @@ export class Version {
    * file whose range holds the key, newest first, then at most one file per deeper level.
    */
   filesForGet(userKey: Uint8Array): LevelFile[] {
-    // Runs once per point read: an array, not a generator, and the user keys are compared in place
-    // (compareRange up to the trailer) rather than through userKeyOf() subarrays, so a read of a
-    // compacted tree allocates one array and one record here.
-    const out: LevelFile[] = [];
+    const files: FileMetadata[] = [];
+    const levels: number[] = [];
+    const n = this.filesForGetInto(userKey, files, levels);
+    return Array.from({ length: n }, (_, i) => ({ level: levels[i]!, file: files[i]! }));
+  }
+
+  /**
+   * filesForGet() written to files[0..n) (and their levels to levels[0..n) if given); returns n.
+   * A point read passes the same array every time, so it allocates nothing here; the user keys are
+   * compared in place (compareRange up to the trailer), not through userKeyOf() subarrays.
+   */
+  filesForGetInto(userKey: Uint8Array, files: FileMetadata[], levels?: number[]): number {
+    let count = 0;
     const n = userKey.length;
-    for (const file of this.levels[0]!) {
+    const l0 = this.levels[0]!;
+    for (let i = 0; i < l0.length; i++) {
+      const file = l0[i]!;
       const s = file.smallest;
       const l = file.largest;
       if (compareRange(userKey, 0, n, s, 0, s.length - TRAILER_BYTES) >= 0 &&
-        compareRange(userKey, 0, n, l, 0, l.length - TRAILER_BYTES) <= 0) out.push({ level: 0, file });
+        compareRange(userKey, 0, n, l, 0, l.length - TRAILER_BYTES) <= 0) {
+        if (levels !== undefined) levels[count] = 0;
+        files[count++] = file;
+      }
     }
     for (let level = 1; level < this.numLevels; level++) {
-      const files = this.levels[level]!;
+      const inLevel = this.levels[level]!;
       // First file whose largest user key is >= userKey (files are sorted and disjoint).
       let lo = 0;
-      let hi = files.length;
+      let hi = inLevel.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        const l = files[mid]!.largest;
+        const l = inLevel[mid]!.largest;
         if (compareRange(l, 0, l.length - TRAILER_BYTES, userKey, 0, n) < 0) lo = mid + 1;
         else hi = mid;
       }
-      if (lo === files.length) continue;
-      const file = files[lo]!;
+      if (lo === inLevel.length) continue;
+      const file = inLevel[lo]!;
       const s = file.smallest;
-      if (compareRange(userKey, 0, n, s, 0, s.length - TRAILER_BYTES) >= 0) out.push({ level, file });
+      if (compareRange(userKey, 0, n, s, 0, s.length - TRAILER_BYTES) >= 0) {
+        if (levels !== undefined) levels[count] = level;
+        files[count++] = file;
+      }
     }
-    return out;
+    return count;
   }
 
   /**
