@@ -29,9 +29,16 @@ interface ReadReport {
   engine: ReadEngine;
   getPerSec: number;
   getSyncPerSec: number;
+  /** Process CPU time (all threads, user + system) per operation: less swayed by a busy machine than the rates. */
+  getCpuUs: number;
+  getSyncCpuUs: number;
   scanPerSec: number;
   cache?: { hitRate: number; usedMiB: number; capacityMiB: number };
   rssMiB: number;
+}
+
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
 }
 
 function seconds(t0: bigint): number {
@@ -84,20 +91,24 @@ async function child(engine: ReadEngine, dir: string): Promise<ReadReport> {
 
     const nextGet = xorshift32(SEED.get);
     let t0 = process.hrtime.bigint();
+    let cpu0 = process.cpuUsage();
     for (let done = 0; done < KEYS_COUNT; done += GETS_IN_FLIGHT) {
       const keys = new Array<Uint8Array>(GETS_IN_FLIGHT);
       for (let i = 0; i < GETS_IN_FLIGHT; i++) keys[i] = writeDigitKey(nextGet() % KEYS_COUNT, store.alloc(KEY_BYTES));
       if ((await store.getInFlight(keys)) !== GETS_IN_FLIGHT) throw new Error(`${engine}: a get missed a loaded key`);
     }
     const getPerSec = (Math.ceil(KEYS_COUNT / GETS_IN_FLIGHT) * GETS_IN_FLIGHT) / seconds(t0);
+    const getCpuUs = cpuMicros(process.cpuUsage(cpu0)) / KEYS_COUNT;
 
     const nextSync = xorshift32(SEED.getSync);
     const getSync = store.getSync!;
     t0 = process.hrtime.bigint();
+    cpu0 = process.cpuUsage();
     for (let i = 0; i < KEYS_COUNT; i++) {
       if (getSync(writeDigitKey(nextSync() % KEYS_COUNT, store.alloc(KEY_BYTES))) === undefined) throw new Error(`${engine}: getSync missed`);
     }
     const getSyncPerSec = KEYS_COUNT / seconds(t0);
+    const getSyncCpuUs = cpuMicros(process.cpuUsage(cpu0)) / KEYS_COUNT;
 
     const after = tree?.stats().blockCache;
     t0 = process.hrtime.bigint();
@@ -110,7 +121,7 @@ async function child(engine: ReadEngine, dir: string): Promise<ReadReport> {
       usedMiB: after.usedBytes / 2 ** 20,
       capacityMiB: after.capacityBytes / 2 ** 20,
     };
-    return { engine, getPerSec, getSyncPerSec, scanPerSec, cache, rssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20 };
+    return { engine, getPerSec, getSyncPerSec, getCpuUs, getSyncCpuUs, scanPerSec, cache, rssMiB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20 };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -147,8 +158,8 @@ if (childEngine !== undefined && childDir !== undefined && process.send !== unde
       const cache = r.cache === undefined ? '' :
         `  cache hit ${(100 * r.cache.hitRate).toFixed(1)}% (${r.cache.usedMiB.toFixed(1)} of ${r.cache.capacityMiB} MiB)`;
       console.log(
-        `${engine.padEnd(14)} get x${GETS_IN_FLIGHT} ${Math.round(r.getPerSec).toLocaleString('en-US').padStart(9)}/s  ` +
-          `getSync ${Math.round(r.getSyncPerSec).toLocaleString('en-US').padStart(9)}/s  ` +
+        `${engine.padEnd(14)} get x${GETS_IN_FLIGHT} ${Math.round(r.getPerSec).toLocaleString('en-US').padStart(9)}/s (${r.getCpuUs.toFixed(2)} cpu us)  ` +
+          `getSync ${Math.round(r.getSyncPerSec).toLocaleString('en-US').padStart(9)}/s (${r.getSyncCpuUs.toFixed(2)} cpu us)  ` +
           `scan ${Math.round(r.scanPerSec).toLocaleString('en-US').padStart(10)}/s  RSS ${r.rssMiB.toFixed(0)} MiB${cache}`,
       );
     }
