@@ -44,7 +44,7 @@ export interface LsmTreeOptions {
   l1MaxBytes?: number;
   /** Default 10. */
   levelSizeMultiplier?: number;
-  /** Bytes of decoded blocks kept by the LRU block cache. Default 64 MiB. */
+  /** Bytes of data blocks (raw contents, as read and checked) kept by the LRU block cache. Default 64 MiB. */
   blockCacheBytes?: number;
   /**
    * Milliseconds a write waits for room (a flush, an L0 compaction, the recovery from a failed WAL
