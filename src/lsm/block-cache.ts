@@ -121,6 +121,28 @@ export class BlockCache<T> {
     assert(this.used <= this.capacityBytes, () => `block cache holds ${this.used} of ${this.capacityBytes} bytes`);
   }
 
+  /**
+   * Adds `extraBytes` to the charge of a cached block (its owner attached more to it), evicting the
+   * least recently used others as needed. Returns false, charging nothing, if the block is not
+   * cached or its new charge alone would exceed the capacity. Counts neither a hit nor a miss.
+   */
+  addCharge(fileNumber: number, blockOffset: number, extraBytes: number): boolean {
+    assert(Number.isSafeInteger(extraBytes) && extraBytes >= 0, () => `extra charge ${extraBytes}`);
+    checkKey(fileNumber, blockOffset);
+    const entry = this.files.get(fileNumber)?.get(blockOffset);
+    if (entry === undefined || entry.chargeBytes + extraBytes > this.capacityBytes) return false;
+    entry.chargeBytes += extraBytes;
+    this.used += extraBytes;
+    if (entry !== this.newest) {
+      this.unlink(entry);
+      this.pushNewest(entry);
+    }
+    // Each round removes one entry other than this one (the newest, its charge within capacity).
+    for (let round = this.count; this.used > this.capacityBytes && round > 0; round--) this.remove(this.oldest!);
+    assert(this.used <= this.capacityBytes, () => `block cache holds ${this.used} of ${this.capacityBytes} bytes`);
+    return true;
+  }
+
   evictFile(fileNumber: number): void {
     const blocks = this.files.get(fileNumber);
     if (blocks === undefined) return;

@@ -40,7 +40,7 @@ import { BlockCache } from './block-cache.js';
 import { joinPath, manifestFileName, parseFileName, tableFileName } from './filenames.js';
 import type { FileSystem } from './fs.js';
 import { LogKind, LogReader } from './log-format.js';
-import { TableReader } from './table-reader.js';
+import { type CachedBlock, TableReader } from './table-reader.js';
 import type { VersionSet } from './version-set.js';
 import { decodeBatch } from './write-batch.js';
 
@@ -140,7 +140,7 @@ export function directoryProblems(
 function orphanSequenceBounds(fs: FileSystem, dir: string, name: string, number: number, engine: HotPaths): SequenceRange | undefined {
   let reader: TableReader;
   try {
-    reader = TableReader.open(fs, joinPath(dir, name), number, engine, new BlockCache<Uint8Array>(0));
+    reader = TableReader.open(fs, joinPath(dir, name), number, engine, new BlockCache<CachedBlock>(0));
   } catch (err) {
     if (err instanceof CorruptionError) return undefined;
     throw err;

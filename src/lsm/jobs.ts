@@ -22,7 +22,7 @@ import { assert } from '../util/assert.js';
 import type { FileSystem } from './fs.js';
 import { joinPath, tableFileName } from './filenames.js';
 import { BlockCache } from './block-cache.js';
-import { TableReader } from './table-reader.js';
+import { type CachedBlock, TableReader } from './table-reader.js';
 import { TableFilesWriter, type TableFileMeta } from './table-file.js';
 import type { FileMetadata } from './version-edit.js';
 
@@ -108,7 +108,7 @@ interface PlannedTable {
   blockBytesMax: number;
 }
 
-const noCache = new BlockCache<Uint8Array>(0);
+const noCache = new BlockCache<CachedBlock>(0);
 
 function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): PlannedTable[] {
   return job.inputs.map((number) => {

@@ -13,7 +13,7 @@ import type { HotPaths } from '../engine/types.js';
 import type { BlockCache } from './block-cache.js';
 import type { FileSystem } from './fs.js';
 import { joinPath, tableFileName } from './filenames.js';
-import { TableReader } from './table-reader.js';
+import { type CachedBlock, TableReader } from './table-reader.js';
 import { assert } from '../util/assert.js';
 
 export class TableCache {
@@ -27,7 +27,7 @@ export class TableCache {
     private readonly fs: FileSystem,
     private readonly dir: string,
     private readonly engine: HotPaths,
-    readonly blockCache: BlockCache<Uint8Array>,
+    readonly blockCache: BlockCache<CachedBlock>,
     private readonly openTablesMax: number,
     readonly pinnedBytesMax: number,
   ) {}

@@ -59,6 +59,17 @@ interface Handle {
   size: number;
 }
 
+/**
+ * A data block as the block cache holds it: its raw contents, which point reads search in place,
+ * and its decoded run once an iterator has read it (charged to the cache as well).
+ */
+export class CachedBlock {
+  constructor(
+    public contents: Uint8Array,
+    public run: EntryRun | undefined = undefined,
+  ) {}
+}
+
 /** Block read buffers are allocated in multiples of this, so one can be reused for another block. */
 const BLOCK_BUFFER_ROUND_BYTES = 128;
 
@@ -113,7 +124,7 @@ export class TableReader {
     readonly path: string,
     readonly fileNumber: number,
     private readonly engine: HotPaths,
-    private readonly cache: BlockCache<Uint8Array>,
+    private readonly cache: BlockCache<CachedBlock>,
     private readonly sizeBytes: number,
     /** Index block: key i = last internal key of data block i. */
     private readonly index: EntryRun,
@@ -127,7 +138,7 @@ export class TableReader {
 
   /** Opens and checks the table at `path`. Throws CorruptionError (file, offset) on bad bytes. */
   static open(
-    fs: FileSystem, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<Uint8Array>, loadFilter = true,
+    fs: FileSystem, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<CachedBlock>, loadFilter = true,
   ): TableReader {
     const file = fs.openRead(path);
     try {
@@ -139,7 +150,7 @@ export class TableReader {
   }
 
   private static load(
-    file: RandomAccessFile, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<Uint8Array>,
+    file: RandomAccessFile, path: string, fileNumber: number, engine: HotPaths, cache: BlockCache<CachedBlock>,
     loadFilter: boolean,
   ): TableReader {
     const sizeBytes = file.size();
@@ -270,19 +281,29 @@ export class TableReader {
   }
 
   /**
-   * The contents of data block `b` (its trailer checked and cut off), from the cache or read (then
-   * cached). A cached block's bytes: read them, never write them.
+   * Data block `b` from the cache, or read, checked and cached. Its contents: read them, never
+   * write them, and only until the next read through this cache (a dropped block's buffer is
+   * reused for the next read).
    */
-  dataBlockContents(b: number): Uint8Array {
+  cachedBlock(b: number): CachedBlock {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
     const offset = this.blockOffsets[b]!;
     const hit = this.cache.get(this.fileNumber, offset);
     if (hit !== undefined) return hit;
-    const bytes = this.readBlockBytes(offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES);
+    const spare = this.cache.takeSpare();
+    const bytes = this.readBlockBytes(offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES, spare);
     const contents = bytes.subarray(0, verifyBlockTrailer(bytes, this.path, offset, this.checksum));
+    const block = spare ?? new CachedBlock(contents);
+    block.contents = contents;
+    block.run = undefined;
     // Charged the whole buffer: the trailer's bytes and any slack stay allocated with the contents.
-    this.cache.insert(this.fileNumber, offset, contents, bytes.buffer.byteLength);
-    return contents;
+    this.cache.insert(this.fileNumber, offset, block, bytes.buffer.byteLength);
+    return block;
+  }
+
+  /** The raw contents of data block `b` (trailer checked and cut off); cachedBlock() says for how long they hold. */
+  dataBlockContents(b: number): Uint8Array {
+    return this.cachedBlock(b).contents;
   }
 
   /**
@@ -290,26 +311,33 @@ export class TableReader {
    * enough, else into a new buffer rounded up to BLOCK_BUFFER_ROUND_BYTES (so it can serve later
    * blocks of about the same size); a file system without readInto allocates each read.
    */
-  private readBlockBytes(offset: number, length: number): Uint8Array {
+  private readBlockBytes(offset: number, length: number, spare: CachedBlock | undefined): Uint8Array {
     const file = this.file;
     if (file.readInto === undefined) {
       const bytes = file.read(offset, length);
       if (bytes.length !== length) throw new CorruptionError('short data block read', this.path, offset);
       return bytes;
     }
-    const spare = this.cache.takeSpare();
-    const buffer = spare !== undefined && spare.buffer.byteLength >= length
-      ? spare.buffer
+    const buffer = spare !== undefined && spare.contents.buffer.byteLength >= length
+      ? spare.contents.buffer
       : new ArrayBuffer(Math.ceil(length / BLOCK_BUFFER_ROUND_BYTES) * BLOCK_BUFFER_ROUND_BYTES);
     const bytes = new Uint8Array(buffer, 0, length);
     if (file.readInto(bytes, offset) !== length) throw new CorruptionError('short data block read', this.path, offset);
     return bytes;
   }
 
-  /** Data block `b` decoded into a run (for iterators and checks): its contents' layout and key order checked. */
+  /**
+   * Data block `b` decoded into a run (for iterators and checks), its layout and key order checked.
+   * The run is kept with the cached block when the cache has room for it too, so iterators seeking
+   * in a hot block do not decode it again; a run is never reused, so it stays valid while held.
+   */
   dataBlock(b: number): EntryRun {
-    const contents = this.dataBlockContents(b);
-    return decodeBlockContents(contents, contents.length, true, this.path, this.blockOffsets[b]!);
+    const block = this.cachedBlock(b);
+    if (block.run !== undefined) return block.run;
+    const offset = this.blockOffsets[b]!;
+    const run = decodeBlockContents(block.contents, block.contents.length, true, this.path, offset);
+    if (this.cache.addCharge(this.fileNumber, offset, run.data.byteLength + run.offsets.byteLength)) block.run = run;
+    return run;
   }
 
   /** Data block `b` read, checked and decoded by the engine, bypassing the cache. */

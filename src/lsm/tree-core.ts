@@ -21,6 +21,7 @@ import { MemTable } from './memtable.js';
 import type { OpenedTree } from './open.js';
 import type { ResolvedOptions } from './options.js';
 import { TableCache } from './table-cache.js';
+import type { CachedBlock } from './table-reader.js';
 import type { TreeIterator } from './tree-iterator.js';
 import type { VersionSet } from './version-set.js';
 
@@ -46,7 +47,7 @@ export class TreeCore {
   readonly lock: DirLock;
   readonly versions: VersionSet;
   readonly runner: JobRunner;
-  readonly blockCache: BlockCache<Uint8Array>;
+  readonly blockCache: BlockCache<CachedBlock>;
   readonly tableCache: TableCache;
 
   mem = new MemTable();
@@ -104,7 +105,7 @@ export class TreeCore {
     this.wal = opened.wal;
     this.walNumber = opened.walNumber;
     this.lastSequence = opened.lastSequence;
-    this.blockCache = new BlockCache<Uint8Array>(opened.options.blockCacheBytes, BLOCK_CACHE_SPARES_MAX);
+    this.blockCache = new BlockCache<CachedBlock>(opened.options.blockCacheBytes, BLOCK_CACHE_SPARES_MAX);
     this.tableCache = new TableCache(opened.fs, opened.dir, opened.engine, this.blockCache, OPEN_TABLES_MAX, TABLE_PINNED_BYTES_MAX);
   }
 

@@ -12,7 +12,7 @@ import { instantiateWasmHotPaths, type WasmHotPaths } from '../../src/engine/was
 import { makeInternalKey } from '../../src/format/internal-key.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { TableReader } from '../../src/lsm/table-reader.js';
+import { type CachedBlock, TableReader } from '../../src/lsm/table-reader.js';
 import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { sortedRun } from '../helpers/runs.js';
@@ -37,7 +37,7 @@ function tableInputs(runs: EntryRun[]): { fs: CrashableMemFileSystem; readers: T
   const readers = runs.map((r, i) => {
     const [table] = jsHotPaths.buildTables(r, { ...OPTIONS, targetFileSizeBytes: 1 << 30 });
     writeTableFiles(fs, '/t', [table!], [i + 1]);
-    return TableReader.open(fs, `/t/${tableFileName(i + 1)}`, i + 1, jsHotPaths, new BlockCache<Uint8Array>(0), false);
+    return TableReader.open(fs, `/t/${tableFileName(i + 1)}`, i + 1, jsHotPaths, new BlockCache<CachedBlock>(0), false);
   });
   return { fs, readers };
 }

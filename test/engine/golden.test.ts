@@ -16,7 +16,7 @@ import { Random } from '../../src/sim/random.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { TableReader } from '../../src/lsm/table-reader.js';
+import { type CachedBlock, TableReader } from '../../src/lsm/table-reader.js';
 import { sortedRun } from '../helpers/runs.js';
 import { hex } from '../helpers/hex.js';
 
@@ -109,7 +109,7 @@ describe('golden SSTables (format v1)', () => {
       const file = fs.create(`/g/${name}`);
       file.append(new Uint8Array(readFileSync(goldenPath(name))));
       file.close();
-      const reader = TableReader.open(fs, `/g/${name}`, 1, jsHotPaths, new BlockCache<Uint8Array>(0));
+      const reader = TableReader.open(fs, `/g/${name}`, 1, jsHotPaths, new BlockCache<CachedBlock>(0));
       expect(reader.properties.dataBlocks).toBeGreaterThanOrEqual(2);
       expect(reader.properties.filterBitsPerKey).toBe(options.bloomBitsPerKey);
       const all = reader.readAll();

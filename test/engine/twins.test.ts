@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { EntryRun, HotPaths, MergeOptions, StreamOptions, TableCutOptions, TableSummary } from '../../src/engine/types.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { TableReader } from '../../src/lsm/table-reader.js';
+import { type CachedBlock, TableReader } from '../../src/lsm/table-reader.js';
 import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { instantiateWasmHotPaths } from '../../src/engine/wasm/index.js';
@@ -225,7 +225,7 @@ describe('twins: js and wasm hot paths agree', () => {
   it('compactStreams: same tables from both twins as buildTables(mergeRuns(...)) over table inputs', () => {
     const fs = new CrashableMemFileSystem();
     fs.mkdirp('/t');
-    const noCache = new BlockCache<Uint8Array>(0);
+    const noCache = new BlockCache<CachedBlock>(0);
     let nextNumber = 1;
     forSeeds(6000, 40, (rng) => {
       const entries = randomEntries(rng, rng.int(400));

@@ -136,4 +136,19 @@ describe('BlockCache', () => {
     expect(cache.takeSpare()).toBe('c');
     expect(cache.usedBytes).toBe(0);
   });
+
+  it('adds to a cached block\'s charge, evicting the least recently used others, and refuses what cannot fit', () => {
+    const cache = new BlockCache<string>(300);
+    cache.insert(1, 0, 'a', 100);
+    cache.insert(1, 1, 'b', 100);
+    cache.insert(1, 2, 'c', 50);
+    expect(cache.addCharge(1, 0, 100)).toBe(true); // a is now 200 and the newest: b goes
+    expect(cache.usedBytes).toBe(250);
+    expect(cache.get(1, 1)).toBeUndefined();
+    expect(cache.get(1, 2)).toBe('c');
+    expect(cache.addCharge(1, 0, 101)).toBe(false); // 301 alone: refused, nothing charged
+    expect(cache.addCharge(9, 0, 1)).toBe(false); // not cached
+    expect(cache.usedBytes).toBe(250);
+    expect(cache.get(1, 0)).toBe('a');
+  });
 });

@@ -5,7 +5,7 @@ import { BlockCache } from '../../src/lsm/block-cache.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { TableCache } from '../../src/lsm/table-cache.js';
 import { writeTableFiles } from '../../src/lsm/table-file.js';
-import { FIND_NONE } from '../../src/lsm/table-reader.js';
+import { type CachedBlock, FIND_NONE } from '../../src/lsm/table-reader.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { packRun } from '../helpers/runs.js';
 
@@ -30,14 +30,14 @@ function tables(): CrashableMemFileSystem {
 describe('TableCache', () => {
   it('keeps the open tables\' index and filter bytes within its budget, reopening a closed table on demand', () => {
     const fs = tables();
-    const probe = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, Number.MAX_SAFE_INTEGER);
+    const probe = new TableCache(fs, DIR, jsHotPaths, new BlockCache<CachedBlock>(1 << 20), 100, Number.MAX_SAFE_INTEGER);
     const onePinned = probe.get(1).pinnedBytes;
     // Index keys, handles and a bloom filter of 300 keys: some hundreds of bytes at least.
     expect(onePinned).toBeGreaterThan(KEYS_PER_TABLE * 10 / 8);
     probe.closeAll();
 
     const budget = Math.floor(2.5 * onePinned);
-    const cache = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, budget);
+    const cache = new TableCache(fs, DIR, jsHotPaths, new BlockCache<CachedBlock>(1 << 20), 100, budget);
     for (let round = 0; round < 2; round++) {
       for (let t = 1; t <= TABLES; t++) {
         const reader = cache.get(t);
@@ -53,7 +53,7 @@ describe('TableCache', () => {
     expect(cache.pinnedBytes).toBe(0);
 
     // A budget below one table still opens the table it must read, and only it.
-    const tight = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, 1);
+    const tight = new TableCache(fs, DIR, jsHotPaths, new BlockCache<CachedBlock>(1 << 20), 100, 1);
     for (let t = 1; t <= TABLES; t++) {
       expect(tight.get(t).find(userKey(t, 3), 1e9)).toBe(KIND_PUT);
       expect(tight.openCount).toBe(1);
@@ -62,17 +62,18 @@ describe('TableCache', () => {
     tight.closeAll();
   });
 
-  it('caches data blocks as their raw bytes, charged the buffer read', () => {
+  it('caches data blocks as their raw bytes, and their decoded runs once an iterator reads them, charging both', () => {
     const fs = tables();
-    const blocks = new BlockCache<Uint8Array>(1 << 20);
+    const blocks = new BlockCache<CachedBlock>(1 << 20);
     const cache = new TableCache(fs, DIR, jsHotPaths, blocks, 100, Number.MAX_SAFE_INTEGER);
     const reader = cache.get(1);
     expect(reader.find(userKey(1, 0), 1e9)).toBe(KIND_PUT);
     expect(blocks.size).toBe(1);
-    // Block 0 starts at offset 0, read into a buffer rounded up to 128 bytes.
+    // Block 0 starts at offset 0, read into a buffer rounded up to 128 bytes; a point read decodes nothing.
     const block0 = blocks.get(1, 0)!;
-    expect(blocks.usedBytes).toBe(Math.ceil((block0.length + 5) / 128) * 128);
-    expect(blocks.usedBytes).toBe(block0.buffer.byteLength);
+    expect(block0.run).toBeUndefined();
+    expect(blocks.usedBytes).toBe(Math.ceil((block0.contents.length + 5) / 128) * 128);
+    expect(blocks.usedBytes).toBe(block0.contents.buffer.byteLength);
     const it = reader.iterator();
     it.seekToFirst();
     let n = 0;
@@ -80,25 +81,36 @@ describe('TableCache', () => {
     it.close();
     expect(n).toBe(KEYS_PER_TABLE);
     expect(blocks.size).toBe(reader.dataBlockCount);
-    // Blocks lie back to back from offset 0: each is cached at its offset, charged its buffer.
+    // Blocks lie back to back from offset 0: each is cached at its offset, charged its buffer and its run.
     let offset = 0;
     let charged = 0;
     for (let b = 0; b < reader.dataBlockCount; b++) {
       const block = blocks.get(1, offset)!;
-      offset += block.length + 5;
-      charged += block.buffer.byteLength;
+      offset += block.contents.length + 5;
+      charged += block.contents.buffer.byteLength + block.run!.data.byteLength + block.run!.offsets.byteLength;
+      // A later iterator gets the same run: the block is not decoded again.
+      expect(reader.dataBlock(b)).toBe(block.run);
     }
     expect(blocks.usedBytes).toBe(charged);
     cache.closeAll();
+
+    // A cache with room for a raw block but not for its run too keeps the block and decodes each time.
+    const rawOnly = new BlockCache<CachedBlock>(block0.contents.buffer.byteLength + 16);
+    const small = new TableCache(fs, DIR, jsHotPaths, rawOnly, 100, Number.MAX_SAFE_INTEGER);
+    const first = small.get(1).dataBlock(0);
+    expect(rawOnly.size).toBe(1);
+    expect(rawOnly.get(1, 0)!.run).toBeUndefined();
+    expect(small.get(1).dataBlock(0)).not.toBe(first);
+    small.closeAll();
   });
 
   it('reads a missed block into the buffer of the block the cache just evicted', () => {
     const fs = tables();
-    const probe = new TableCache(fs, DIR, jsHotPaths, new BlockCache<Uint8Array>(1 << 20), 100, Number.MAX_SAFE_INTEGER);
+    const probe = new TableCache(fs, DIR, jsHotPaths, new BlockCache<CachedBlock>(1 << 20), 100, Number.MAX_SAFE_INTEGER);
     const block0 = probe.get(1).dataBlockContents(0);
     probe.closeAll();
     // Room for one block: each miss evicts the one before, and the next miss reuses its buffer.
-    const blocks = new BlockCache<Uint8Array>(block0.buffer.byteLength + 64, 1);
+    const blocks = new BlockCache<CachedBlock>(block0.buffer.byteLength + 64, 1);
     const cache = new TableCache(fs, DIR, jsHotPaths, blocks, 100, Number.MAX_SAFE_INTEGER);
     const reader = cache.get(1);
     const buffers: ArrayBufferLike[] = [];

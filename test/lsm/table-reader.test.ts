@@ -8,7 +8,7 @@ import {
   KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey, trailerKind, trailerSequence,
 } from '../../src/format/internal-key.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { TableReader } from '../../src/lsm/table-reader.js';
+import { type CachedBlock, TableReader } from '../../src/lsm/table-reader.js';
 import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';
 import { Random } from '../../src/sim/random.js';
 import { compareBytes, getVarint, putFixed32, utf8, type VarintRead } from '../../src/util/bytes.js';
@@ -56,7 +56,7 @@ function setup(seed: number, options = OPTIONS) {
   expect(tables.length).toBe(1);
   const [meta] = writeTableFiles(fs, DIR, tables, [7]);
   const path = `${DIR}/${tableFileName(7)}`;
-  const cache = new BlockCache<Uint8Array>(1 << 20);
+  const cache = new BlockCache<CachedBlock>(1 << 20);
   return { entries, run, fs, meta: meta!, path, cache, bytes: tables[0]!.bytes };
 }
 
@@ -181,7 +181,7 @@ describe('TableReader', () => {
     it.close();
     it.close();
 
-    const again = TableReader.open(fs, path, 7, jsHotPaths, new BlockCache<Uint8Array>(0));
+    const again = TableReader.open(fs, path, 7, jsHotPaths, new BlockCache<CachedBlock>(0));
     const all = again.readAll();
     expect(all.count).toBe(run.count);
     expect(hex(all.data.subarray(0, all.offsets[2 * all.count]!))).toBe(hex(run.data));
@@ -205,7 +205,7 @@ describe('TableReader', () => {
 
   it('reports a corrupt data block, index or footer with the file and offset', () => {
     const { fs, path, bytes, entries } = setup(9005);
-    const open = (): TableReader => TableReader.open(fs, path, 7, jsHotPaths, new BlockCache<Uint8Array>(1 << 20));
+    const open = (): TableReader => TableReader.open(fs, path, 7, jsHotPaths, new BlockCache<CachedBlock>(1 << 20));
 
     // Data block 0 (at offset 0): open succeeds, reads of that block fail.
     const dataBad = bytes.slice();
