@@ -356,7 +356,8 @@ export class TableReader {
 
   /**
    * The newest entry of `userKey` with sequence <= `sequence`, with its kind (a delete is returned,
-   * not hidden: the caller must stop at it). undefined if the table holds no such entry.
+   * not hidden: the caller must stop at it). undefined if the table holds no such entry. The value
+   * is valid as long as find()'s is.
    */
   get(userKey: Uint8Array, sequence: number): { kind: number; value: Uint8Array } | undefined {
     const kind = this.find(userKey, sequence);
@@ -368,7 +369,8 @@ export class TableReader {
    * get() without its result object, for the tree's point reads: returns the kind of the newest
    * entry of `userKey` with sequence <= `sequence`, or FIND_NONE. After a hit, the value is
    * foundData[foundValueStart..foundValueEnd) (a cached block's bytes: copy it, never write it),
-   * valid until the next find().
+   * valid until the next read of any table sharing this block cache (a dropped block's buffer is
+   * reused for the next read).
    */
   find(userKey: Uint8Array, sequence: number): number {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
