@@ -328,15 +328,19 @@ export class TableReader {
 
   /**
    * Data block `b` decoded into a run (for iterators and checks), its layout and key order checked.
-   * The run is kept with the cached block when the cache has room for it too, so iterators seeking
-   * in a hot block do not decode it again; a run is never reused, so it stays valid while held.
+   * A block found in the cache (read before: hot) keeps its run when the cache has room for it
+   * too, so iterators seeking in a hot block do not decode it again; a block just read does not,
+   * so a long scan does not double what its blocks cost the cache. A run is never reused: it
+   * stays valid while held.
    */
   dataBlock(b: number): EntryRun {
+    const hitsBefore = this.cache.hits;
     const block = this.cachedBlock(b);
     if (block.run !== undefined) return block.run;
     const offset = this.blockOffsets[b]!;
     const run = decodeBlockContents(block.contents, block.contents.length, true, this.path, offset);
-    if (this.cache.addCharge(this.fileNumber, offset, run.data.byteLength + run.offsets.byteLength)) block.run = run;
+    const hot = this.cache.hits !== hitsBefore;
+    if (hot && this.cache.addCharge(this.fileNumber, offset, run.data.byteLength + run.offsets.byteLength)) block.run = run;
     return run;
   }
 

@@ -74,13 +74,20 @@ describe('TableCache', () => {
     expect(block0.run).toBeUndefined();
     expect(blocks.usedBytes).toBe(Math.ceil((block0.contents.length + 5) / 128) * 128);
     expect(blocks.usedBytes).toBe(block0.contents.buffer.byteLength);
-    const it = reader.iterator();
-    it.seekToFirst();
-    let n = 0;
-    for (; it.valid(); it.next()) n++;
-    it.close();
-    expect(n).toBe(KEYS_PER_TABLE);
+    // A scan reads the other blocks for the first time: it keeps no run of theirs; block 0 was hot.
+    const scan = (): number => {
+      const it = reader.iterator();
+      let n = 0;
+      for (it.seekToFirst(); it.valid(); it.next()) n++;
+      it.close();
+      return n;
+    };
+    expect(scan()).toBe(KEYS_PER_TABLE);
     expect(blocks.size).toBe(reader.dataBlockCount);
+    expect(block0.run).toBeDefined();
+    expect(blocks.get(1, block0.contents.length + 5)!.run).toBeUndefined();
+    // The second scan finds every block in the cache, hot: each keeps its run.
+    expect(scan()).toBe(KEYS_PER_TABLE);
     // Blocks lie back to back from offset 0: each is cached at its offset, charged its buffer and its run.
     let offset = 0;
     let charged = 0;
@@ -97,6 +104,7 @@ describe('TableCache', () => {
     // A cache with room for a raw block but not for its run too keeps the block and decodes each time.
     const rawOnly = new BlockCache<CachedBlock>(block0.contents.buffer.byteLength + 16);
     const small = new TableCache(fs, DIR, jsHotPaths, rawOnly, 100, Number.MAX_SAFE_INTEGER);
+    small.get(1).dataBlock(0);
     const first = small.get(1).dataBlock(0);
     expect(rawOnly.size).toBe(1);
     expect(rawOnly.get(1, 0)!.run).toBeUndefined();
