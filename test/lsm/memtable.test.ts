@@ -213,6 +213,12 @@ describe('MemTable against a sorted-array model', () => {
           const start = r(20_000);
           for (let k = 0; k < 20; k++) put(start + k); // short ascending runs at random places
         }
+        for (let run = 0; run < 20; run++) {
+          // Sorted keys with gaps among the ones already there (a sorted write batch): the search
+          // climbs from the splice to the level that brackets each key, then goes down.
+          const keys = Array.from({ length: 40 }, () => r(20_000)).sort((a, b) => a - b);
+          for (const k of keys) put(k);
+        }
         model.sort((a, b) => compareInternalKeys(a.ikey, b.ikey));
         const it = mem.iterator();
         let n = 0;
