@@ -14,7 +14,7 @@
 import { JobFailedError, LsmraftError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { pickCompaction, pickManualCompaction, type Compaction } from './compaction-picker.js';
-import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobResult } from './jobs.js';
+import { outputNumbersNeeded, tableOptionsOf, toFileMetadata, type JobResult } from './jobs.js';
 import { ErrorHandler, type ErrorSummary } from './error-handler.js';
 import type { MemTable } from './memtable.js';
 import { ObsoleteFiles } from './obsolete-files.js';
@@ -136,15 +136,18 @@ export class Background {
     // One table per flush (as leveldb and RocksDB write one): L0's file count, what its score and
     // the write stall count, is then the number of flushed memtables, whatever their size.
     const table = { ...tableOptionsOf(core.options), targetFileSizeBytes: FLUSH_TABLE_BYTES_MAX };
-    const run = await packInSlices(imm);
+    // A worker packs the memtable itself from a copy of its arenas (a memcpy here, where the walk
+    // over its scattered nodes would cost the main thread far more); inline, it is packed here, a
+    // slice per turn.
+    const input = core.runner.kind === 'pool' ? { image: imm.image() } : { run: await packInSlices(imm) };
     // Settled either way: after a failed WAL fsync the flush is what makes these writes durable.
     await Promise.allSettled([core.immWalSync]);
-    const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(runBytes(run), core.options.targetFileSizeBytes));
+    const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(imm.packedBytes, core.options.targetFileSizeBytes));
     for (const n of numbers) core.pendingOutputs.add(n);
     let installing = false;
     try {
       const snapshots = core.liveSnapshots();
-      const result = await core.runner.run({ kind: 'flush', dir: core.dir, run, table, fileNumbers: numbers, snapshots });
+      const result = await core.runner.run({ kind: 'flush', dir: core.dir, ...input, table, fileNumbers: numbers, snapshots });
       const edit = new VersionEdit();
       for (const o of result.outputs) edit.addFile(0, toFileMetadata(o));
       if (core.wal !== undefined) edit.setLogNumber(core.walNumber);

@@ -69,6 +69,25 @@ export interface MemTableOptions {
   arenaChunkBytes?: number;
 }
 
+/**
+ * A copy of an immutable memtable's arenas and counts (MemTable.image): plain ArrayBuffers a
+ * worker thread receives by transfer and packs for the flush (packMemTableImage), so that walk
+ * leaves the main thread, which only copies the chunks (a memcpy, not a walk of n scattered nodes).
+ */
+export interface MemTableImage {
+  chunkBytes: number;
+  nodeChunks: ArrayBuffer[];
+  valueChunks: ArrayBuffer[];
+  entries: number;
+  keyBytes: number;
+  valueBytes: number;
+}
+
+/** The entries of a memtable image in internal-key order, packed (MemTable.toRun of the original). */
+export function packMemTableImage(image: MemTableImage): EntryRun {
+  return MemTable.fromImage(image).toRun();
+}
+
 /** First four user-key bytes as a signed-comparable int (see the node layout above). */
 function keyPrefix(buf: Uint8Array, start: number, userKeyLength: number): number {
   let p = 0;
@@ -117,14 +136,22 @@ export class MemTable {
   /** lookupScratch's buffer as words, for compareNode's word skip. */
   private lookupWords = new Int32Array(this.lookupScratch.buffer);
 
-  constructor(options: MemTableOptions = {}) {
-    this.arena = new Arena(options.arenaChunkBytes ?? ARENA_CHUNK_BYTES_DEFAULT);
-    this.valueArena = new Arena(this.arena.chunkBytes);
+  constructor(options: MemTableOptions = {}, image?: MemTableImage) {
+    this.arena = image === undefined ? new Arena(options.arenaChunkBytes ?? ARENA_CHUNK_BYTES_DEFAULT) : Arena.ofChunks(image.chunkBytes, image.nodeChunks);
+    this.valueArena = image === undefined ? new Arena(this.arena.chunkBytes) : Arena.ofChunks(image.chunkBytes, image.valueChunks);
     this.valueChunks = this.valueArena.chunks;
     this.chunks = this.arena.chunks;
     this.words = this.arena.words;
     this.shift = this.arena.chunkShift;
     this.mask = this.arena.offsetMask;
+    if (image !== undefined) {
+      // The head and every node are in the copied chunks; the image is read-only (its arenas are).
+      this.entries = image.entries;
+      this.keyBytesTotal = image.keyBytes;
+      this.valueBytesTotal = image.valueBytes;
+      this.height = MEMTABLE_HEIGHT_MAX;
+      return;
+    }
     const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX);
     assert(head === HEAD, 'memtable head node must be the arena address 0');
     const w = this.words[0]!;
@@ -261,6 +288,26 @@ export class MemTable {
     if (compareRange(bytes, keyStart, keyEnd - TRAILER_BYTES, userKey, 0, userKey.length) !== 0) return undefined;
     if (bytes[keyEnd - TRAILER_BYTES] === KIND_DELETE) return DELETED;
     return { kind: 'put', value: this.valueOf(node) };
+  }
+
+  /** A read-only memtable over an image's arenas (packMemTableImage). */
+  static fromImage(image: MemTableImage): MemTable {
+    return new MemTable({}, image);
+  }
+
+  /**
+   * A copy of the arenas and counts, for packing elsewhere (MemTableImage). REQUIRES: no add()
+   * after it (the memtable is immutable), or the image misses what came later.
+   */
+  image(): MemTableImage {
+    return {
+      chunkBytes: this.arena.chunkBytes,
+      nodeChunks: this.arena.copyChunks(),
+      valueChunks: this.valueArena.copyChunks(),
+      entries: this.entries,
+      keyBytes: this.keyBytesTotal,
+      valueBytes: this.valueBytesTotal,
+    };
   }
 
   /** An iterator over every entry (all sequences), forward and backward. */

@@ -10,7 +10,7 @@ import {
   userKeyOf,
 } from '../../src/format/internal-key.js';
 import type { InternalIterator } from '../../src/lsm/iterator.js';
-import { MemTable } from '../../src/lsm/memtable.js';
+import { MemTable, packMemTableImage } from '../../src/lsm/memtable.js';
 import { AssertionFailure } from '../../src/util/assert.js';
 import { compareBytes, utf8 } from '../../src/util/bytes.js';
 import { seedsWithClock, withSeed, xorshiftBelow } from '../helpers/rng.js';
@@ -155,6 +155,12 @@ describe('MemTable against a sorted-array model', () => {
             expectBytes(run.data.subarray(run.offsets[2 * i + 1]!, run.offsets[2 * i + 2]!), model[i]!.value);
           }
           expect(run.offsets[2 * count]).toBe(run.data.length);
+
+          // So does a worker's packing of an image of the arenas (large values get chunks of their own).
+          const imaged = packMemTableImage(mem.image());
+          expect(imaged.count).toBe(count);
+          expectBytes(imaged.data, run.data);
+          expect([...imaged.offsets]).toEqual([...run.offsets]);
         });
       }
     });
