@@ -182,7 +182,12 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
       // A memtable holds every version written; older versions no reader can see are dropped here
       // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
       assert((job.run === undefined) !== (job.image === undefined), 'a flush job carries a run or a memtable image');
-      const run = job.run ?? packMemTableImage(job.image!);
+      let run = job.run;
+      if (run === undefined) {
+        run = packMemTableImage(job.image!);
+        // Garbage once packed: dropped so its arenas are freed before the merge, not after it.
+        job.image = undefined;
+      }
       sources.push({ kind: 'run', run });
       inputBytes = runBytes(run);
     } else {

@@ -29,8 +29,8 @@ export interface LsmTreeOptions {
   /**
    * A memtable that reaches this many arena bytes becomes immutable and is flushed, as one L0
    * table. Default 64 MiB (RocksDB's write_buffer_size): up to two memtables (the one taking
-   * writes and the one being flushed) plus the flush's packed copy of the latter are in memory,
-   * about 3 x this at the worst. docs/lsm-options.md.
+   * writes and the one being flushed) plus the flush's copy of the latter are in memory, about
+   * 3 x this (briefly ~3.8 x while a worker packs that copy). docs/lsm-options.md.
    */
   memtableBytesMax?: number;
   /** Target size of a data block's contents. Default 4096. */
