@@ -41,6 +41,8 @@ export class Arena {
   /** Bytes handed out plus the tails of chunks that were left for a new one. */
   private usedBytesTotal = 0;
   private readonly chunkCountMax: number;
+  /** An image of another arena's chunks (ofChunks): read-only. */
+  private sealed = false;
 
   constructor(chunkBytes: number = ARENA_CHUNK_BYTES_DEFAULT) {
     if (
@@ -63,8 +65,29 @@ export class Arena {
     return this.usedBytesTotal;
   }
 
+  /**
+   * A read-only arena over `buffers`, copies of another arena's chunks in order (copyChunks()), so
+   * every address of that arena reads the same bytes here: what a worker thread walks to pack an
+   * immutable memtable for its flush (MemTable.image). Allocating in it is a bug.
+   */
+  static ofChunks(chunkBytes: number, buffers: readonly ArrayBuffer[]): Arena {
+    const arena = new Arena(chunkBytes);
+    for (const b of buffers) {
+      arena.chunks.push(new Uint8Array(b));
+      arena.words.push(new Int32Array(b));
+    }
+    arena.sealed = true;
+    return arena;
+  }
+
+  /** A copy of each chunk's bytes, in order (for ofChunks()). */
+  copyChunks(): ArrayBuffer[] {
+    return this.chunks.map((c) => c.slice().buffer);
+  }
+
   /** Allocates `sizeBytes` (rounded up to a multiple of 4) and returns its address. */
   allocate(sizeBytes: number): number {
+    assert(!this.sealed, 'allocation in a read-only arena image');
     assert(Number.isInteger(sizeBytes) && sizeBytes > 0, () => `arena allocation of ${sizeBytes} bytes`);
     const size = (sizeBytes + 3) & ~3;
     if (size > this.chunkBytes >>> 2) {

@@ -14,7 +14,7 @@
 import { JobFailedError, LsmraftError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { pickCompaction, pickManualCompaction, type Compaction } from './compaction-picker.js';
-import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobResult } from './jobs.js';
+import { outputNumbersNeeded, tableOptionsOf, toFileMetadata, type JobResult } from './jobs.js';
 import { ErrorHandler, type ErrorSummary } from './error-handler.js';
 import type { MemTable } from './memtable.js';
 import { ObsoleteFiles } from './obsolete-files.js';
@@ -26,6 +26,11 @@ import type { EntryRun } from '../engine/types.js';
 const MANUAL_COMPACTION_STEPS_MAX = 100_000;
 /** Background events one waitForFlushes() call waits for, at most (bounded by flush retries). */
 const FLUSH_WAIT_EVENTS_MAX = 1_000_000;
+/**
+ * Output size at which a flush would cut its table: above any memtable's (memtableBytesMax is at
+ * most 1 GiB, and a table holds its entries in fewer bytes than the memtable's arena).
+ */
+const FLUSH_TABLE_BYTES_MAX = 2 ** 31;
 /** Jobs close() waits for, one pass each: no new job starts once closing. */
 const CLOSE_WAIT_PASSES_MAX = 1_000;
 /** Entries packed per turn of the event loop: well under a millisecond of copying. */
@@ -128,15 +133,21 @@ export class Background {
 
   private async runFlush(imm: MemTable): Promise<void> {
     const core = this.core;
-    const table = tableOptionsOf(core.options);
-    const run = await packInSlices(imm);
+    // One table per flush (as leveldb and RocksDB write one): L0's file count, what its score and
+    // the write stall count, is then the number of flushed memtables, whatever their size.
+    const table = { ...tableOptionsOf(core.options), targetFileSizeBytes: FLUSH_TABLE_BYTES_MAX };
+    // A worker packs the memtable itself from a copy of its arenas (a memcpy here, where the walk
+    // over its scattered nodes would cost the main thread far more); inline, it is packed here, a
+    // slice per turn.
+    const input = core.runner.kind === 'pool' ? { image: imm.image() } : { run: await packInSlices(imm) };
     // Settled either way: after a failed WAL fsync the flush is what makes these writes durable.
     await Promise.allSettled([core.immWalSync]);
-    const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(runBytes(run), table.targetFileSizeBytes));
+    const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(imm.packedBytes, core.options.targetFileSizeBytes));
     for (const n of numbers) core.pendingOutputs.add(n);
     let installing = false;
     try {
-      const result = await core.runner.run({ kind: 'flush', dir: core.dir, run, table, fileNumbers: numbers, snapshots: core.liveSnapshots() });
+      const snapshots = core.liveSnapshots();
+      const result = await core.runner.run({ kind: 'flush', dir: core.dir, ...input, table, fileNumbers: numbers, snapshots });
       const edit = new VersionEdit();
       for (const o of result.outputs) edit.addFile(0, toFileMetadata(o));
       if (core.wal !== undefined) edit.setLogNumber(core.walNumber);
@@ -145,6 +156,7 @@ export class Background {
       installing = true;
       await core.versions.logAndApply(edit);
       core.uncertainOutputs.clear();
+      if (snapshots.length === 0) for (const o of result.outputs) core.oneVersionTables.add(o.number);
       core.imm = undefined;
       core.immMeta = undefined;
       core.flushedSwitches = core.switches;
@@ -200,7 +212,8 @@ export class Background {
         this.core.checkOpen();
         this.errors.checkWritable();
         while (this.compacting !== undefined) await this.compacting;
-        const c = pickManualCompaction(this.core.versions.current(), this.core.pickerOptions());
+        const oneVersion = this.core.oneVersionTables;
+        const c = pickManualCompaction(this.core.versions.current(), this.core.pickerOptions(), undefined, {}, (f) => oneVersion.has(f.number));
         if (c === null) return;
         const run = this.runCompaction(c);
         // The caller sees the failure through `run`; the tracking promise only marks the end.
@@ -241,12 +254,15 @@ export class Background {
     for (const n of numbers) core.pendingOutputs.add(n);
     let installing = false;
     try {
+      const snapshots = core.liveSnapshots();
       const result: JobResult = await core.runner.run({
-        kind: 'compaction', dir: core.dir, inputs, snapshots: core.liveSnapshots(), dropTombstones: c.isBottommost, table, fileNumbers: numbers,
+        kind: 'compaction', dir: core.dir, inputs, snapshots, dropTombstones: c.isBottommost, table, fileNumbers: numbers,
       });
       installing = true;
       await core.versions.logAndApply(c.toEdit(result.outputs.map(toFileMetadata)));
       core.uncertainOutputs.clear();
+      for (const n of inputs) core.oneVersionTables.delete(n);
+      if (snapshots.length === 0) for (const o of result.outputs) core.oneVersionTables.add(o.number);
       core.counters.compactions++;
       core.counters.compactionInputBytes += result.inputBytes;
       core.counters.compactionOutputBytes += result.outputBytes;

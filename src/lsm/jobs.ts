@@ -25,12 +25,18 @@ import { BlockCache } from './block-cache.js';
 import { type CachedBlock, TableReader } from './table-reader.js';
 import { TableFilesWriter, type TableFileMeta } from './table-file.js';
 import type { FileMetadata } from './version-edit.js';
+import { packMemTableImage, type MemTableImage } from './memtable.js';
 
 export interface FlushJob {
   kind: 'flush';
   dir: string;
-  /** The immutable memtable's entries, every version: the flush keeps only what `snapshots` need. */
-  run: EntryRun;
+  /**
+   * The immutable memtable's entries, every version, packed (`run`), or a copy of its arenas the
+   * job packs itself (`image`, handed to a worker so the walk leaves the main thread): exactly one.
+   * The flush keeps only what `snapshots` need.
+   */
+  run?: EntryRun;
+  image?: MemTableImage;
   snapshots: number[];
   table: TableCutOptions;
   fileNumbers: number[];
@@ -175,8 +181,15 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
     if (job.kind === 'flush') {
       // A memtable holds every version written; older versions no reader can see are dropped here
       // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
-      sources.push({ kind: 'run', run: job.run });
-      inputBytes = runBytes(job.run);
+      assert((job.run === undefined) !== (job.image === undefined), 'a flush job carries a run or a memtable image');
+      let run = job.run;
+      if (run === undefined) {
+        run = packMemTableImage(job.image!);
+        // Garbage once packed: dropped so its arenas are freed before the merge, not after it.
+        job.image = undefined;
+      }
+      sources.push({ kind: 'run', run });
+      inputBytes = runBytes(run);
     } else {
       const tables = planInputs(fs, engine, job);
       for (const t of tables) inputBytes += t.fileBytes;
@@ -202,6 +215,12 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
   } finally {
     for (const reader of readers) reader.close();
   }
+}
+
+/** The buffers a flush job hands to a worker: transferred, not copied (the sender keeps no use of them). */
+export function flushTransferables(job: FlushJob): ArrayBuffer[] {
+  if (job.run !== undefined) return [job.run.data.buffer as ArrayBuffer, job.run.offsets.buffer as ArrayBuffer];
+  return job.image === undefined ? [] : [...job.image.nodeChunks, ...job.image.valueChunks];
 }
 
 /** The table-cutting options of a job, from the tree's options. */

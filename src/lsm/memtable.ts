@@ -69,6 +69,25 @@ export interface MemTableOptions {
   arenaChunkBytes?: number;
 }
 
+/**
+ * A copy of an immutable memtable's arenas and counts (MemTable.image): plain ArrayBuffers a
+ * worker thread receives by transfer and packs for the flush (packMemTableImage), so that walk
+ * leaves the main thread, which only copies the chunks (a memcpy, not a walk of n scattered nodes).
+ */
+export interface MemTableImage {
+  chunkBytes: number;
+  nodeChunks: ArrayBuffer[];
+  valueChunks: ArrayBuffer[];
+  entries: number;
+  keyBytes: number;
+  valueBytes: number;
+}
+
+/** The entries of a memtable image in internal-key order, packed (MemTable.toRun of the original). */
+export function packMemTableImage(image: MemTableImage): EntryRun {
+  return MemTable.fromImage(image).toRun();
+}
+
 /** First four user-key bytes as a signed-comparable int (see the node layout above). */
 function keyPrefix(buf: Uint8Array, start: number, userKeyLength: number): number {
   let p = 0;
@@ -106,9 +125,10 @@ export class MemTable {
   private readonly prevScratch = new Int32Array(MEMTABLE_HEIGHT_MAX);
   /**
    * Splice hint (RocksDB's InlineSkipList "splice"): per level, the predecessor the last insert
-   * left for a key just after it. An add whose key falls right after the last one (the log tree's
-   * ascending indexes) reuses it after a check instead of searching from the top. All HEAD (valid
-   * for an empty list) until the first add.
+   * left for a key just after it. An add whose key follows the last one starts its search at the
+   * lowest level whose hint still brackets the key rather than at the top (findFromSplice): right
+   * after the last key (the log tree's ascending indexes) that is level 0, and for the sorted keys
+   * of a batch (WritePath) a level or a few up. All HEAD (valid for an empty list) until the first add.
    */
   private readonly spliceHint = new Int32Array(MEMTABLE_HEIGHT_MAX);
   /** Seek key of get(), reused so a point read allocates only its result. */
@@ -116,14 +136,22 @@ export class MemTable {
   /** lookupScratch's buffer as words, for compareNode's word skip. */
   private lookupWords = new Int32Array(this.lookupScratch.buffer);
 
-  constructor(options: MemTableOptions = {}) {
-    this.arena = new Arena(options.arenaChunkBytes ?? ARENA_CHUNK_BYTES_DEFAULT);
-    this.valueArena = new Arena(this.arena.chunkBytes);
+  constructor(options: MemTableOptions = {}, image?: MemTableImage) {
+    this.arena = image === undefined ? new Arena(options.arenaChunkBytes ?? ARENA_CHUNK_BYTES_DEFAULT) : Arena.ofChunks(image.chunkBytes, image.nodeChunks);
+    this.valueArena = image === undefined ? new Arena(this.arena.chunkBytes) : Arena.ofChunks(image.chunkBytes, image.valueChunks);
     this.valueChunks = this.valueArena.chunks;
     this.chunks = this.arena.chunks;
     this.words = this.arena.words;
     this.shift = this.arena.chunkShift;
     this.mask = this.arena.offsetMask;
+    if (image !== undefined) {
+      // The head and every node are in the copied chunks; the image is read-only (its arenas are).
+      this.entries = image.entries;
+      this.keyBytesTotal = image.keyBytes;
+      this.valueBytesTotal = image.valueBytes;
+      this.height = MEMTABLE_HEIGHT_MAX;
+      return;
+    }
     const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX);
     assert(head === HEAD, 'memtable head node must be the arena address 0');
     const w = this.words[0]!;
@@ -164,44 +192,51 @@ export class MemTable {
    * is empty. The bytes are copied into the arena.
    */
   add(sequence: number, kind: number, userKey: Uint8Array, value: Uint8Array): void {
+    this.addFrom(sequence, kind, userKey, 0, userKey.length, value, 0, value.length);
+  }
+
+  /**
+   * add() of the key src[keyStart..keyEnd) and the value val[valueStart..valueEnd), copied
+   * straight from the caller's buffers (a write batch's encoded ops: no view per op).
+   */
+  addFrom(
+    sequence: number, kind: number, src: Uint8Array, keyStart: number, keyEnd: number, val: Uint8Array, valueStart: number, valueEnd: number,
+  ): void {
     assert(Number.isInteger(sequence) && sequence >= 0 && sequence <= SEQUENCE_MAX, () => `sequence ${sequence} out of range`);
     assert(kind === KIND_PUT || kind === KIND_DELETE, () => `entry kind ${kind}`);
-    assert(kind === KIND_PUT || value.length === 0, 'a delete carries no value');
-    const keyLength = userKey.length + TRAILER_BYTES;
+    const userKeyLength = keyEnd - keyStart;
+    const valueLength = valueEnd - valueStart;
+    assert(userKeyLength >= 0 && valueLength >= 0, 'key and value ranges are well-formed');
+    assert(kind === KIND_PUT || valueLength === 0, 'a delete carries no value');
+    const keyLength = userKeyLength + TRAILER_BYTES;
     const height = this.randomHeight();
     const address = this.arena.allocate(HEADER_BYTES + 4 * height + keyLength);
     let valueAddress = 0;
-    if (value.length > 0) {
-      valueAddress = this.valueArena.allocate(value.length);
-      this.valueChunks[valueAddress >>> this.shift]!.set(value, valueAddress & this.mask);
+    if (valueLength > 0) {
+      valueAddress = this.valueArena.allocate(valueLength);
+      copyBytes(val, valueStart, this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, valueLength);
     }
     const c = address >>> this.shift;
     const offset = address & this.mask;
     const bytes = this.chunks[c]!;
     const words = this.words[c]!;
     const wo = offset >> 2;
-    const keyStart = offset + HEADER_BYTES + 4 * height;
-    const keyEnd = keyStart + keyLength;
-    bytes.set(userKey, keyStart);
-    writeTrailer(bytes, keyStart + userKey.length, sequence, kind);
-    const prefix = keyPrefix(userKey, 0, userKey.length);
+    const nodeKeyStart = offset + HEADER_BYTES + 4 * height;
+    const nodeKeyEnd = nodeKeyStart + keyLength;
+    copyBytes(src, keyStart, bytes, nodeKeyStart, userKeyLength);
+    writeTrailer(bytes, nodeKeyStart + userKeyLength, sequence, kind);
+    const prefix = keyPrefix(src, keyStart, userKeyLength);
     words[wo + W_KEY_LENGTH] = keyLength;
-    words[wo + W_VALUE_LENGTH] = value.length;
+    words[wo + W_VALUE_LENGTH] = valueLength;
     words[wo + W_PREFIX] = prefix;
     words[wo + W_HEIGHT] = height;
     words[wo + W_VALUE_ADDRESS] = valueAddress;
 
     const prev = this.prevScratch;
-    let successor: number;
     // The new node's key is the search target: it starts 4-aligned in its chunk (see compareNode).
-    if (this.spliceFits(bytes, keyStart, keyEnd, prefix, words)) {
-      prev.set(this.spliceHint);
-      successor = this.nextOf(prev[0]!, 0);
-    } else {
-      successor = this.findGreaterOrEqual(bytes, keyStart, keyEnd, prefix, prev, words);
-    }
+    const successor = this.findFromSplice(bytes, nodeKeyStart, nodeKeyEnd, prefix, prev, words);
     assert(
-      successor === NONE || this.compareNode(successor, bytes, keyStart, keyEnd, prefix, words) !== 0,
+      successor === NONE || this.compareNode(successor, bytes, nodeKeyStart, nodeKeyEnd, prefix, words) !== 0,
       () => `memtable already holds this internal key (sequence ${sequence})`,
     );
     if (height > this.height) {
@@ -223,7 +258,7 @@ export class MemTable {
     this.entries++;
     if (kind === KIND_DELETE) this.deletions++;
     this.keyBytesTotal += keyLength;
-    this.valueBytesTotal += value.length;
+    this.valueBytesTotal += valueLength;
   }
 
   /**
@@ -253,6 +288,26 @@ export class MemTable {
     if (compareRange(bytes, keyStart, keyEnd - TRAILER_BYTES, userKey, 0, userKey.length) !== 0) return undefined;
     if (bytes[keyEnd - TRAILER_BYTES] === KIND_DELETE) return DELETED;
     return { kind: 'put', value: this.valueOf(node) };
+  }
+
+  /** A read-only memtable over an image's arenas (packMemTableImage). */
+  static fromImage(image: MemTableImage): MemTable {
+    return new MemTable({}, image);
+  }
+
+  /**
+   * A copy of the arenas and counts, for packing elsewhere (MemTableImage). REQUIRES: no add()
+   * after it (the memtable is immutable), or the image misses what came later.
+   */
+  image(): MemTableImage {
+    return {
+      chunkBytes: this.arena.chunkBytes,
+      nodeChunks: this.arena.copyChunks(),
+      valueChunks: this.valueArena.copyChunks(),
+      entries: this.entries,
+      keyBytes: this.keyBytesTotal,
+      valueBytes: this.valueBytesTotal,
+    };
   }
 
   /** An iterator over every entry (all sequences), forward and backward. */
@@ -366,22 +421,49 @@ export class MemTable {
   }
 
   /**
-   * True when the splice hint is the insert position of the target: every hint node is < target
-   * and each one's successor on its level is >= target (or none). Hints never increase going up
-   * a level (hint[L] <= hint[L-1]), so checking hint[0] < target covers them all.
+   * findGreaterOrEqual(), started from the splice hint when the target follows the hint's level-0
+   * node (RocksDB's InlineSkipList::Insert with a splice, RecomputeSpliceLevels): climb to the
+   * lowest level whose hint node's successor is >= target (or none), then search down from there;
+   * the hints of the levels above still bracket the target. Hints never increase going up a level
+   * (hint[L] <= hint[L-1]) and each level's list is a sub-list of the one below, so hint[L] <
+   * target for every L once hint[0] is, and a bracket at level L holds at every level above it.
+   * Costs O(log d) for a target d nodes after the last insert, not O(log n).
    */
-  private spliceFits(t: Uint8Array, tStart: number, tEnd: number, tPrefix: number, tWords: Int32Array): boolean {
+  private findFromSplice(
+    t: Uint8Array, tStart: number, tEnd: number, tPrefix: number, prev: Int32Array, tWords: Int32Array,
+  ): number {
     const hint = this.spliceHint;
     const first = hint[0]!;
-    if (first !== HEAD && this.compareNode(first, t, tStart, tEnd, tPrefix, tWords) >= 0) return false;
-    let knownGreaterOrEqual = NONE;
-    for (let level = 0; level < this.height; level++) {
-      const next = this.nextOf(hint[level]!, level);
-      if (next === NONE || next === knownGreaterOrEqual) continue;
-      if (this.compareNode(next, t, tStart, tEnd, tPrefix, tWords) < 0) return false;
-      knownGreaterOrEqual = next;
+    if (first !== HEAD && this.compareNode(first, t, tStart, tEnd, tPrefix, tWords) >= 0) {
+      return this.findGreaterOrEqual(t, tStart, tEnd, tPrefix, prev, tWords);
     }
-    return true;
+    // The lowest bracketing level: each step up compares one successor; the head's bracket at the
+    // top level always holds when nothing else does (its successor there is none or a node whose
+    // compare says so), so the climb ends by this.height.
+    let level = 0;
+    let lessThan = NONE;
+    for (; level < this.height - 1; level++) {
+      const next = this.nextOf(hint[level]!, level);
+      if (next === NONE) break;
+      if (next !== lessThan && this.compareNode(next, t, tStart, tEnd, tPrefix, tWords) >= 0) break;
+      lessThan = next;
+    }
+    if (level === this.height - 1) return this.findGreaterOrEqual(t, tStart, tEnd, tPrefix, prev, tWords);
+    for (let l = this.height - 1; l > level; l--) prev[l] = hint[l]!;
+    let x = hint[level]!;
+    let next = NONE;
+    let knownGreaterOrEqual = NONE;
+    for (let l = level; l >= 0; l--) {
+      // Each step moves right along a finite, strictly increasing list, so the walk ends.
+      for (;;) {
+        next = this.nextOf(x, l);
+        if (next === NONE || next === knownGreaterOrEqual || this.compareNode(next, t, tStart, tEnd, tPrefix, tWords) >= 0) break;
+        x = next;
+      }
+      knownGreaterOrEqual = next;
+      prev[l] = x;
+    }
+    return next;
   }
 
   /**

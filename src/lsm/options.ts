@@ -26,7 +26,12 @@ export interface LsmTreeOptions {
    * Raft state tree runs this way because the Raft log is its log (it re-applies from `userMeta`).
    */
   wal?: boolean;
-  /** A memtable that reaches this many arena bytes becomes immutable and is flushed. Default 8 MiB. */
+  /**
+   * A memtable that reaches this many arena bytes becomes immutable and is flushed, as one L0
+   * table. Default 64 MiB (RocksDB's write_buffer_size): up to two memtables (the one taking
+   * writes and the one being flushed) plus the flush's copy of the latter are in memory, about
+   * 3 x this (briefly ~3.8 x while a worker packs that copy). docs/lsm-options.md.
+   */
   memtableBytesMax?: number;
   /** Target size of a data block's contents. Default 4096. */
   blockSizeBytes?: number;
@@ -40,10 +45,19 @@ export interface LsmTreeOptions {
   l0CompactionTrigger?: number;
   /** L0 file count at which writes wait for compaction to catch up. Default 20. */
   l0StopWritesTrigger?: number;
-  /** Byte target of L1; each deeper level is levelSizeMultiplier times larger. Default 64 MiB. */
+  /**
+   * Byte target of the level L0 compacts into (L1, or with dynamicLevelBytes the base level); each
+   * deeper level is levelSizeMultiplier times larger. Default 256 MiB: l0CompactionTrigger x
+   * memtableBytesMax, so an L0 compaction reads about as much of that level as of L0.
+   */
   l1MaxBytes?: number;
   /** Default 10. */
   levelSizeMultiplier?: number;
+  /**
+   * Size the levels from the last one up and compact L0 into the first non-empty level (RocksDB's
+   * level_compaction_dynamic_level_bytes; src/lsm/compaction-picker.ts levelTargets). Default true.
+   */
+  dynamicLevelBytes?: boolean;
   /** Bytes of data blocks (raw contents, as read and checked) kept by the LRU block cache. Default 64 MiB. */
   blockCacheBytes?: number;
   /**
@@ -82,6 +96,7 @@ export interface ResolvedOptions {
   l0StopWritesTrigger: number;
   l1MaxBytes: number;
   levelSizeMultiplier: number;
+  dynamicLevelBytes: boolean;
   blockCacheBytes: number;
   backgroundErrorStallMsMax: number;
   workerPool: false | JobPoolSize;
@@ -105,6 +120,9 @@ function boolOption(options: LsmTreeOptions, name: keyof LsmTreeOptions, fallbac
 }
 
 const MiB = 1024 * 1024;
+/** Defaults of memtableBytesMax and l1MaxBytes (docs/lsm-options.md: their memory and write costs). */
+export const MEMTABLE_BYTES_DEFAULT = 64 * MiB;
+export const L1_BYTES_DEFAULT = 256 * MiB;
 
 /** The methods every FileSystem has (src/lsm/fs.ts): what the `fs` option is checked against. */
 const FILE_SYSTEM_METHODS = [
@@ -146,15 +164,16 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     createIfMissing: boolOption(options, 'createIfMissing', true),
     errorIfExists: boolOption(options, 'errorIfExists', false),
     wal: boolOption(options, 'wal', true),
-    memtableBytesMax: intOption(options, 'memtableBytesMax', 8 * MiB, 64 * 1024, 1024 * MiB),
+    memtableBytesMax: intOption(options, 'memtableBytesMax', MEMTABLE_BYTES_DEFAULT, 64 * 1024, 1024 * MiB),
     blockSizeBytes: intOption(options, 'blockSizeBytes', 4096, 256, 4 * MiB),
     restartInterval: intOption(options, 'restartInterval', 16, 1, 1024),
     bloomBitsPerKey: intOption(options, 'bloomBitsPerKey', 10, 0, 64),
     targetFileSizeBytes: intOption(options, 'targetFileSizeBytes', 4 * MiB, 64 * 1024, 1024 * MiB),
     l0CompactionTrigger: intOption(options, 'l0CompactionTrigger', 4, 1, 1000),
     l0StopWritesTrigger: intOption(options, 'l0StopWritesTrigger', 20, 2, 10000),
-    l1MaxBytes: intOption(options, 'l1MaxBytes', 64 * MiB, 64 * 1024, 1024 * 1024 * MiB),
+    l1MaxBytes: intOption(options, 'l1MaxBytes', L1_BYTES_DEFAULT, 64 * 1024, 1024 * 1024 * MiB),
     levelSizeMultiplier: intOption(options, 'levelSizeMultiplier', 10, 2, 100),
+    dynamicLevelBytes: boolOption(options, 'dynamicLevelBytes', true),
     blockCacheBytes: intOption(options, 'blockCacheBytes', 64 * MiB, 0, 64 * 1024 * MiB),
     backgroundErrorStallMsMax: intOption(options, 'backgroundErrorStallMsMax', 10_000, 1, 3_600_000),
     workerPool,

@@ -82,6 +82,13 @@ export class TreeCore {
    * so they are kept until a later edit succeeds (which starts a manifest without the failed one).
    */
   readonly uncertainOutputs = new Set<number>();
+  /**
+   * Live tables this tree wrote while no snapshot was live: the job then kept only the newest
+   * version of each key, so a full compact() may move such a table down unchanged (when it also
+   * holds no tombstone; compaction-picker.ts pickFullCompaction). Forgotten when a compaction
+   * rewrites the table, and on reopen (the tables are then rewritten, as before).
+   */
+  readonly oneVersionTables = new Set<number>();
   /** Iterators not yet closed: close() closes them with the tree. */
   readonly liveIterators = new Set<TreeIterator>();
   state: 'open' | 'closing' | 'closed' = 'open';
@@ -125,6 +132,7 @@ export class TreeCore {
       l1MaxBytes: this.options.l1MaxBytes,
       levelSizeMultiplier: this.options.levelSizeMultiplier,
       targetFileSizeBytes: this.options.targetFileSizeBytes,
+      dynamicLevelBytes: this.options.dynamicLevelBytes,
     };
   }
 }

@@ -29,6 +29,25 @@ function checkSequence(sequence: number, count: number): void {
   assert(sequence + Math.max(count, 1) - 1 <= SEQUENCE_MAX, () => `batch sequence ${sequence} + ${count} ops passes SEQUENCE_MAX`);
 }
 
+/** Where each op of a batch lies in its bytes (WriteBatch.layOut): slot i is op i. */
+export interface BatchOpLayout {
+  kinds: Uint8Array;
+  keyStarts: Int32Array;
+  keyEnds: Int32Array;
+  valueStarts: Int32Array;
+  valueEnds: Int32Array;
+}
+
+export function newBatchOpLayout(slots: number): BatchOpLayout {
+  return {
+    kinds: new Uint8Array(slots),
+    keyStarts: new Int32Array(slots),
+    keyEnds: new Int32Array(slots),
+    valueStarts: new Int32Array(slots),
+    valueEnds: new Int32Array(slots),
+  };
+}
+
 export class WriteBatch {
   /** Encoded payload is buf[0..endBytes); the header bytes are filled in by encode(). */
   private buf = new Uint8Array(64);
@@ -104,22 +123,55 @@ export class WriteBatch {
    */
   forEach(visit: (kind: number, key: Uint8Array, value: Uint8Array) => void): void {
     const buf = this.buf;
+    this.forEachRange((_i, kind, keyStart, keyEnd, valueStart, valueEnd) => {
+      visit(kind, buf.subarray(keyStart, keyEnd), kind === KIND_PUT ? buf.subarray(valueStart, valueEnd) : EMPTY);
+    });
+  }
+
+  /**
+   * The batch's buffer: the encoded ops from byte BATCH_HEADER_BYTES (forEachRange says where each
+   * lies). Valid until the batch changes; not to be written.
+   */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  /**
+   * Visits the ops in order by where their key and value lie in `bytes` (no view per op; a
+   * delete's value range is empty).
+   */
+  forEachRange(visit: (index: number, kind: number, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number) => void): void {
+    const buf = this.buf;
     const r: VarintRead = { value: 0, pos: 0 };
     let pos = BATCH_HEADER_BYTES;
     for (let i = 0; i < this.opCount; i++) {
       const kind = buf[pos]!;
       getVarint(buf, pos + 1, this.endBytes, r);
-      const key = buf.subarray(r.pos, r.pos + r.value);
-      pos = r.pos + r.value;
-      let value = EMPTY;
+      const keyStart = r.pos;
+      const keyEnd = r.pos + r.value;
+      pos = keyEnd;
+      let valueStart = pos;
       if (kind === KIND_PUT) {
         getVarint(buf, pos, this.endBytes, r);
-        value = buf.subarray(r.pos, r.pos + r.value);
+        valueStart = r.pos;
         pos = r.pos + r.value;
       }
-      visit(kind, key, value);
+      visit(i, kind, keyStart, keyEnd, valueStart, pos);
     }
     assert(pos === this.endBytes, () => `batch walk ended at ${pos}, not ${this.endBytes}`);
+  }
+
+  /** forEachRange() into `out`'s slots 0..count-1 (REQUIRES: that many slots). */
+  layOut(out: BatchOpLayout): void {
+    assert(out.kinds.length >= this.opCount, () => `a layout of ${out.kinds.length} slots for ${this.opCount} ops`);
+    const { kinds, keyStarts, keyEnds, valueStarts, valueEnds } = out;
+    this.forEachRange((i, kind, keyStart, keyEnd, valueStart, valueEnd) => {
+      kinds[i] = kind;
+      keyStarts[i] = keyStart;
+      keyEnds[i] = keyEnd;
+      valueStarts[i] = valueStart;
+      valueEnds[i] = valueEnd;
+    });
   }
 
   /** Makes room for `bytes` more; returns where they go. */

@@ -26,8 +26,9 @@
 import { ClosedError, JobFailedError, LsmraftError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import type { Background } from './background.js';
+import { BatchInserter } from './batch-insert.js';
 import { joinPath, logFileName } from './filenames.js';
-import { LogKind, LogWriter } from './log-format.js';
+import { LogKind, LogWriter, walChecksum } from './log-format.js';
 import { MemTable } from './memtable.js';
 import { VersionEdit } from './version-edit.js';
 import type { TreeCore } from './tree-core.js';
@@ -50,6 +51,7 @@ export class WritePath {
   private retiredWal: { number: number; sizeBytes: number; synced: boolean } | undefined = undefined;
   /** close() has begun: a write stalled behind failing background work stops waiting. */
   private closeRequested = false;
+  private readonly inserter = new BatchInserter();
 
   constructor(
     private readonly core: TreeCore,
@@ -212,10 +214,10 @@ export class WritePath {
     const mem = core.mem;
     let sequence = core.lastSequence + 1;
     for (const w of group) {
-      // The batch itself, not its logged payload: the tree built it, so it needs no validation.
-      w.batch.forEach((kind, key, value) => {
-        mem.add(sequence++, kind, key, value);
-      });
+      // Straight from the batch's bytes, the ones just logged, in key order (batch-insert.ts); the
+      // tree built the batch, so it needs no validation.
+      this.inserter.insert(mem, w.batch, sequence);
+      sequence += w.batch.count;
       if (w.meta !== undefined) core.memMeta = w.meta;
     }
     core.lastSequence = sequence - 1;
@@ -246,7 +248,7 @@ export class WritePath {
     const core = this.core;
     const prepared = (async () => {
       const number = core.versions.newFileNumber();
-      const wal = new LogWriter(core.fs.create(joinPath(core.dir, logFileName(number))), LogKind.Wal);
+      const wal = new LogWriter(core.fs.create(joinPath(core.dir, logFileName(number))), LogKind.Wal, walChecksum(core.engine));
       await wal.sync();
       await core.fs.syncDir(core.dir);
       return { wal, number };

@@ -11,7 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { HotPaths } from '../engine/types.js';
 import { JobFailedError, LsmraftError } from '../errors.js';
-import type { Job, JobPoolFactory, JobPoolSize, JobResult, JobRunner } from '../lsm/jobs.js';
+import { flushTransferables, type Job, type JobPoolFactory, type JobPoolSize, type JobResult, type JobRunner } from '../lsm/jobs.js';
 import { errorFromData } from './job-error.js';
 import type { PoolReply, PoolTask } from './worker.js';
 
@@ -85,8 +85,8 @@ export class JobPool implements JobRunner {
 
   async run(job: Job): Promise<JobResult> {
     if (this.closed) throw new JobFailedError('job pool is closed');
-    // A flush hands over the memtable's run: transferred, not copied (it is not used afterwards).
-    const transferList = job.kind === 'flush' ? [job.run.data.buffer, job.run.offsets.buffer] : [];
+    // A flush hands over the memtable's run or image: transferred, not copied (it is not used afterwards).
+    const transferList = job.kind === 'flush' ? flushTransferables(job) : [];
     let reply: PoolReply;
     try {
       reply = await this.pool.run({ engine: this.engine.name, job }, { transferList: transferList as ArrayBuffer[] });

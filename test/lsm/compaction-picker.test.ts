@@ -100,11 +100,12 @@ class Model {
 }
 
 describe('compaction picker', () => {
-  const options: CompactionOptions = { ...COMPACTION_OPTIONS_DEFAULT, l1MaxBytes: 4 * KiB, targetFileSizeBytes: KiB };
+  // Static level targets (leveldb's); compaction-dynamic.txt covers the dynamic ones.
+  const options: CompactionOptions = { ...COMPACTION_OPTIONS_DEFAULT, l1MaxBytes: 4 * KiB, targetFileSizeBytes: KiB, dynamicLevelBytes: false };
 
   it('sizes levels geometrically from l1MaxBytes', () => {
-    expect(maxBytesForLevel(COMPACTION_OPTIONS_DEFAULT, 1)).toBe(64 * 1024 * 1024);
-    expect(maxBytesForLevel(COMPACTION_OPTIONS_DEFAULT, 3)).toBe(6400 * 1024 * 1024);
+    expect(maxBytesForLevel(COMPACTION_OPTIONS_DEFAULT, 1)).toBe(256 * 1024 * 1024);
+    expect(maxBytesForLevel(COMPACTION_OPTIONS_DEFAULT, 3)).toBe(25600 * 1024 * 1024);
     expect(() => maxBytesForLevel(COMPACTION_OPTIONS_DEFAULT, 0)).toThrow(/assertion failed/);
   });
 
@@ -156,65 +157,72 @@ describe('compaction picker', () => {
     expect(pickManualCompaction(lone, options, 1)!.isTrivialMove).toBe(false);
   });
 
-  it('keeps every read returning the newest write under random flushes and picks (seeded)', () => {
-    const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
-    const rnd = mulberry32(seed);
-    try {
-      let v = Version.empty(options.numLevels);
-      let pointers: (Uint8Array | undefined)[] = [];
-      const model = new Model();
-      let seq = 1;
-      let compactions = 0;
-      let moves = 0;
-      for (let step = 0; step < 200; step++) {
-        // A flush: one L0 file over a random range.
-        const a = Math.floor(rnd() * 990);
-        const b = a + Math.floor(rnd() * Math.min(200, 999 - a));
-        const e = new VersionEdit();
-        e.addFile(0, model.flush(a, b, seq++, KiB / 2 + Math.floor(rnd() * KiB)));
-        v = applyEdit(v, e);
-        // Compact until no level is over its target (bounded: each round shrinks the work).
-        for (let round = 0; round < 100; round++) {
-          const c = pickCompaction(v, options, pointers);
-          if (c === null) break;
-          expect(round).toBeLessThan(99);
-          const edit = c.isTrivialMove ? c.toEdit([]) : c.toEdit(model.compact(c, options));
-          if (c.isTrivialMove) moves++;
-          compactions++;
-          // Bottommost must mean nothing below overlaps.
-          if (c.isBottommost) {
-            for (let l = c.outputLevel + 1; l < v.numLevels; l++) expect(v.overlappingFiles(l, c.smallestUser, c.largestUser)).toEqual([]);
-          }
-          v = applyEdit(v, edit);
-          pointers = [...pointers];
-          for (const p of edit.compactPointers) pointers[p.level] = p.key;
-        }
-        expect(v.fileCount(0)).toBeLessThan(options.l0CompactionTrigger);
-        if (step % 10 === 0) expect(model.staleKeys(v)).toEqual([]);
-      }
-      expect(model.staleKeys(v)).toEqual([]);
-      expect(compactions).toBeGreaterThan(50);
-      expect(moves).toBeGreaterThan(0);
-      expect(v.lastNonEmptyLevel()).toBeGreaterThanOrEqual(2);
-
-      // A full manual compaction gathers everything into one level, in a bounded number of steps.
-      const target = manualCompactionLastLevel(v);
-      let steps = 0;
-      for (; steps < 1000; steps++) {
-        const c = pickManualCompaction(v, options);
-        if (c === null) break;
-        expect(c.isTrivialMove).toBe(false);
-        v = applyEdit(v, c.toEdit(model.compact(c, options)));
-      }
-      expect(steps).toBeLessThan(1000);
-      expect(steps).toBeGreaterThan(0);
-      for (let l = 0; l < v.numLevels; l++) if (l !== target) expect(v.fileCount(l)).toBe(0);
-      expect(model.staleKeys(v)).toEqual([]);
-      const files = v.files(target);
-      for (let i = 1; i < files.length; i++) expect(compareBytes(largestUserKey(files[i - 1]!), smallestUserKey(files[i]!))).toBeLessThan(0);
-    } catch (err) {
-      console.error(`compaction picker simulation failed with LSMRAFT_SEED=${seed}`);
-      throw err;
-    }
-  });
+  for (const dynamicLevelBytes of [false, true]) {
+    it(`keeps every read returning the newest write under random flushes and picks (seeded; dynamicLevelBytes ${dynamicLevelBytes})`, () => {
+      simulate({ ...options, dynamicLevelBytes });
+    });
+  }
 });
+
+/** Random flushes, each followed by the picks until none is due; checks reads against a model. */
+function simulate(options: CompactionOptions): void {
+  const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
+  const rnd = mulberry32(seed);
+  try {
+    let v = Version.empty(options.numLevels);
+    let pointers: (Uint8Array | undefined)[] = [];
+    const model = new Model();
+    let seq = 1;
+    let compactions = 0;
+    let moves = 0;
+    for (let step = 0; step < 200; step++) {
+      // A flush: one L0 file over a random range.
+      const a = Math.floor(rnd() * 990);
+      const b = a + Math.floor(rnd() * Math.min(200, 999 - a));
+      const e = new VersionEdit();
+      e.addFile(0, model.flush(a, b, seq++, KiB / 2 + Math.floor(rnd() * KiB)));
+      v = applyEdit(v, e);
+      // Compact until no level is over its target (bounded: each round shrinks the work).
+      for (let round = 0; round < 100; round++) {
+        const c = pickCompaction(v, options, pointers);
+        if (c === null) break;
+        expect(round).toBeLessThan(99);
+        const edit = c.isTrivialMove ? c.toEdit([]) : c.toEdit(model.compact(c, options));
+        if (c.isTrivialMove) moves++;
+        compactions++;
+        // Bottommost must mean nothing below overlaps.
+        if (c.isBottommost) {
+          for (let l = c.outputLevel + 1; l < v.numLevels; l++) expect(v.overlappingFiles(l, c.smallestUser, c.largestUser)).toEqual([]);
+        }
+        v = applyEdit(v, edit);
+        pointers = [...pointers];
+        for (const p of edit.compactPointers) pointers[p.level] = p.key;
+      }
+      expect(v.fileCount(0)).toBeLessThan(options.l0CompactionTrigger);
+      if (step % 10 === 0) expect(model.staleKeys(v)).toEqual([]);
+    }
+    expect(model.staleKeys(v)).toEqual([]);
+    expect(compactions).toBeGreaterThan(50);
+    expect(moves).toBeGreaterThan(0);
+    expect(v.lastNonEmptyLevel()).toBeGreaterThanOrEqual(2);
+
+    // A full manual compaction gathers everything into one level, in a bounded number of steps.
+    const target = manualCompactionLastLevel(v, options);
+    let steps = 0;
+    for (; steps < 1000; steps++) {
+      const c = pickManualCompaction(v, options);
+      if (c === null) break;
+      expect(c.isTrivialMove).toBe(false);
+      v = applyEdit(v, c.toEdit(model.compact(c, options)));
+    }
+    expect(steps).toBeLessThan(1000);
+    expect(steps).toBeGreaterThan(0);
+    for (let l = 0; l < v.numLevels; l++) if (l !== target) expect(v.fileCount(l)).toBe(0);
+    expect(model.staleKeys(v)).toEqual([]);
+    const files = v.files(target);
+    for (let i = 1; i < files.length; i++) expect(compareBytes(largestUserKey(files[i - 1]!), smallestUserKey(files[i]!))).toBeLessThan(0);
+  } catch (err) {
+    console.error(`compaction picker simulation failed with LSMRAFT_SEED=${seed}`);
+    throw err;
+  }
+}

@@ -13,10 +13,11 @@
  * before committing it).
  *
  * Commands:
- *   options levels=7 l0-trigger=4 l1-max=10M multiplier=10 target=1M
+ *   options levels=7 l0-trigger=4 l1-max=10M multiplier=10 target=1M [dynamic=on]
  *   add            input lines `L<n> <a>-<b> #<number> [size=<n>[K|M]] [seq=<lo>[-<hi>]]`; prints the version
  *   show           the version: `L<n> (<bytes>): #<number>[<a>-<b>] ...`
  *   scores         the compaction score of each scored level
+ *   targets        levelTargets: the base level, then each level's byte target
  *   pointer L<n> <key>     the level's compact pointer, just after user key <key>
  *   pick           pickCompaction; prints Compaction.describe() or `none`
  *   manual [L<n>] [<a>-<b>]  pickManualCompaction (without a level: one step of a full compaction)
@@ -31,6 +32,7 @@ import { describe, expect, it } from 'vitest';
 import {
   COMPACTION_OPTIONS_DEFAULT,
   levelScores,
+  levelTargets,
   pickCompaction,
   pickManualCompaction,
   type Compaction,
@@ -119,7 +121,8 @@ function show(v: Version): string[] {
 }
 
 class Scenario {
-  options: CompactionOptions = { ...COMPACTION_OPTIONS_DEFAULT };
+  /** Static level targets unless a scenario's options say dynamic=on. */
+  options: CompactionOptions = { ...COMPACTION_OPTIONS_DEFAULT, dynamicLevelBytes: false };
   version = Version.empty(COMPACTION_OPTIONS_DEFAULT.numLevels);
   pointers: (Uint8Array | undefined)[] = [];
   last: Compaction | null = null;
@@ -135,12 +138,13 @@ class Scenario {
           else if (k === 'l1-max') this.options.l1MaxBytes = parseSize(v);
           else if (k === 'multiplier') this.options.levelSizeMultiplier = Number(v);
           else if (k === 'target') this.options.targetFileSizeBytes = parseSize(v);
+          else if (k === 'dynamic') this.options.dynamicLevelBytes = v === 'on';
           else throw new Error(`bad option ${a}`);
         }
         this.version = Version.empty(this.options.numLevels);
         this.pointers = [];
         const o = this.options;
-        return [`levels=${o.numLevels} l0-trigger=${o.l0CompactionTrigger} l1-max=${formatSize(o.l1MaxBytes)} multiplier=${o.levelSizeMultiplier} target=${formatSize(o.targetFileSizeBytes)}`];
+        return [`levels=${o.numLevels} l0-trigger=${o.l0CompactionTrigger} l1-max=${formatSize(o.l1MaxBytes)} multiplier=${o.levelSizeMultiplier} target=${formatSize(o.targetFileSizeBytes)}${o.dynamicLevelBytes ? ' dynamic=on' : ''}`];
       }
       case 'add': {
         const edit = new VersionEdit();
@@ -155,6 +159,11 @@ class Scenario {
         return show(this.version);
       case 'scores':
         return levelScores(this.version, this.options).map((s) => `L${s.level} ${s.score.toFixed(2)}`);
+      case 'targets': {
+        const t = levelTargets(this.version, this.options);
+        const sizes = t.bytes.map((b, level) => (b === Infinity ? undefined : `L${level} ${formatSize(Math.round(b))}`)).filter((x) => x !== undefined);
+        return [`base L${t.baseLevel}`, sizes.join(', ')];
+      }
       case 'pointer': {
         const level = parseLevel(args[0]!);
         this.pointers[level] = makeInternalKey(utf8(args[1]!), 0, KIND_DELETE);

@@ -6,8 +6,9 @@ import { CorruptionError, IoError } from '../../src/errors.js';
 import { KIND_DELETE, KIND_PUT } from '../../src/format/internal-key.js';
 import {
   LOG_BLOCK_BYTES, LOG_FILE_HEADER_BYTES, LOG_HEADER_BYTES, LOG_PAGE_BYTES, LogKind, LogReader, LogWriter,
-  RECORD_FIRST, RECORD_FULL, RECORD_LAST, RECORD_MIDDLE, encodeLogFileHeader, type LogReadMode,
+  RECORD_FIRST, RECORD_FULL, RECORD_LAST, RECORD_MIDDLE, encodeLogFileHeader, walChecksum, type Crc32cFunction, type LogReadMode,
 } from '../../src/lsm/log-format.js';
+import { loadEngine } from '../../src/engine/index.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { WriteBatch, decodeBatch, encodeSingle } from '../../src/lsm/write-batch.js';
 import { getFixed32, putFixed32, utf8 } from '../../src/util/bytes.js';
@@ -20,9 +21,9 @@ function pattern(length: number, salt: number): Uint8Array {
 }
 
 /** Writes `records` (one addRecord each) to a fresh WAL and returns the file bytes. */
-function writeLog(records: readonly Uint8Array[], kind: LogKind = LogKind.Wal): Uint8Array {
+function writeLog(records: readonly Uint8Array[], kind: LogKind = LogKind.Wal, checksum?: Crc32cFunction): Uint8Array {
   const fs = new CrashableMemFileSystem();
-  const w = new LogWriter(fs.create('/log'), kind);
+  const w = new LogWriter(fs.create('/log'), kind, checksum);
   for (const r of records) w.addRecord(r);
   w.close();
   return fs.readFile('/log');
@@ -86,6 +87,14 @@ function physical(type: number, payload: Uint8Array): Uint8Array {
 const FIRST_RECORD_OFFSET = LOG_HEADER_BYTES + LOG_FILE_HEADER_BYTES;
 
 describe('log framing', () => {
+  it('writes the same bytes with either twin\'s checksum (the WAL uses its tree\'s)', async () => {
+    const records = [0, 1, 130, 4096, LOG_BLOCK_BYTES - LOG_HEADER_BYTES, 100_000].map((n, i) => pattern(n, i));
+    const bytes = writeLog(records);
+    for (const engine of ['wasm', 'js'] as const) {
+      expect(writeLog(records, LogKind.Wal, walChecksum(await loadEngine(engine))), engine).toEqual(bytes);
+    }
+  });
+
   it('round-trips seeded random records of 0..100 KiB across blocks, in both modes', () => {
     const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
     try {

@@ -10,7 +10,7 @@ import {
   userKeyOf,
 } from '../../src/format/internal-key.js';
 import type { InternalIterator } from '../../src/lsm/iterator.js';
-import { MemTable } from '../../src/lsm/memtable.js';
+import { MemTable, packMemTableImage } from '../../src/lsm/memtable.js';
 import { AssertionFailure } from '../../src/util/assert.js';
 import { compareBytes, utf8 } from '../../src/util/bytes.js';
 import { seedsWithClock, withSeed, xorshiftBelow } from '../helpers/rng.js';
@@ -155,6 +155,12 @@ describe('MemTable against a sorted-array model', () => {
             expectBytes(run.data.subarray(run.offsets[2 * i + 1]!, run.offsets[2 * i + 2]!), model[i]!.value);
           }
           expect(run.offsets[2 * count]).toBe(run.data.length);
+
+          // So does a worker's packing of an image of the arenas (large values get chunks of their own).
+          const imaged = packMemTableImage(mem.image());
+          expect(imaged.count).toBe(count);
+          expectBytes(imaged.data, run.data);
+          expect([...imaged.offsets]).toEqual([...run.offsets]);
         });
       }
     });
@@ -212,6 +218,12 @@ describe('MemTable against a sorted-array model', () => {
         for (let run = 0; run < 30; run++) {
           const start = r(20_000);
           for (let k = 0; k < 20; k++) put(start + k); // short ascending runs at random places
+        }
+        for (let run = 0; run < 20; run++) {
+          // Sorted keys with gaps among the ones already there (a sorted write batch): the search
+          // climbs from the splice to the level that brackets each key, then goes down.
+          const keys = Array.from({ length: 40 }, () => r(20_000)).sort((a, b) => a - b);
+          for (const k of keys) put(k);
         }
         model.sort((a, b) => compareInternalKeys(a.ikey, b.ikey));
         const it = mem.iterator();
