@@ -19,6 +19,7 @@
  * What must hold: every key a client gives is 1..MVCC_KEY_BYTES_MAX bytes, so the longest history
  * key stays within the tree's KEY_BYTES_MAX.
  */
+import { printableKey } from '../lsm/describe.js';
 import { KEY_BYTES_MAX } from '../lsm/options.js';
 import { assert } from '../util/assert.js';
 import { compareBytes } from '../util/bytes.js';
@@ -173,4 +174,21 @@ export function inKeyRange(key: Uint8Array, start: Uint8Array, end: Uint8Array |
 /** etcd's range_end "\0": every key from the start key on. */
 export function isFromKey(end: Uint8Array | undefined): boolean {
   return end !== undefined && end.length === 1 && end[0] === 0;
+}
+
+/** A readable form of an MVCC tree key other than 'u' (for `lsm s`), or undefined if it is none. */
+export function printableMvccKey(treeKey: Uint8Array): string | undefined {
+  const p = treeKey[0];
+  if (p === META_PREFIX && treeKey.length === 1) return 'mvcc meta';
+  if (p === EVENT_PREFIX && treeKey.length === 13) {
+    const e = decodeEventKey(treeKey);
+    return `event ${e.revision}.${e.sub}`;
+  }
+  if (p === LEASE_PREFIX && treeKey.length === 9) return `lease ${leaseIdOfKey(treeKey)}`;
+  if (p === ATTACH_PREFIX && treeKey.length > 9) return `lease ${BigInt.asIntN(64, getBe64(treeKey, 1))} key ${printableKey(treeKey.subarray(9))}`;
+  if (p === HISTORY_PREFIX && treeKey.length >= 12 && treeKey[treeKey.length - 10] === 0 && treeKey[treeKey.length - 9] === 1) {
+    const h = decodeHistoryKey(treeKey);
+    return `${printableKey(h.key)}@${h.revision}`;
+  }
+  return undefined;
 }
