@@ -121,12 +121,14 @@ export function rangeResponseToWire(h: Wire, r: RangeResponse): Wire {
   return { header: h, kvs: r.kvs.map(kvToWire), more: r.more, count: String(r.count) };
 }
 
+/** A txn's response; the responses inside carry only the revision in their headers, as etcd's do. */
 export function txnResponseToWire(h: Wire, r: TxnResponse): Wire {
+  const inner: Wire = { revision: h.revision };
   const op = (o: ResponseOp): Wire => {
-    if ('range' in o) return { response_range: rangeResponseToWire(h, o.range) };
-    if ('put' in o) return { response_put: { header: h, ...(o.put.prevKv !== undefined ? { prev_kv: kvToWire(o.put.prevKv) } : {}) } };
-    if ('deleteRange' in o) return { response_delete_range: { header: h, deleted: String(o.deleteRange.deleted), prev_kvs: o.deleteRange.prevKvs.map(kvToWire) } };
-    return { response_txn: txnResponseToWire(h, o.txn) };
+    if ('range' in o) return { response_range: rangeResponseToWire(inner, o.range) };
+    if ('put' in o) return { response_put: { header: inner, ...(o.put.prevKv !== undefined ? { prev_kv: kvToWire(o.put.prevKv) } : {}) } };
+    if ('deleteRange' in o) return { response_delete_range: { header: inner, deleted: String(o.deleteRange.deleted), prev_kvs: o.deleteRange.prevKvs.map(kvToWire) } };
+    return { response_txn: txnResponseToWire(inner, o.txn) };
   };
   return { header: h, succeeded: r.succeeded, responses: r.responses.map(op) };
 }

@@ -89,8 +89,14 @@ export function encodeMeta(m: MvccMeta): Uint8Array {
   return out;
 }
 
+/**
+ * An empty store is at revision 1, as etcd's (mvcc/kvstore.go starts currentRev at 1): the first
+ * write is revision 2, and clients that compare revisions with a real etcd's see the same numbers.
+ */
+export const FIRST_REVISION = 1;
+
 export function decodeMeta(b: Uint8Array | undefined): MvccMeta {
-  if (b === undefined) return { revision: 0, compactRevision: 0 };
+  if (b === undefined) return { revision: FIRST_REVISION, compactRevision: 0 };
   assert(b[0] === META_VERSION, () => `mvcc meta of version ${b[0]}`);
   const rd = reader(b, 1);
   const revision = rd.next();

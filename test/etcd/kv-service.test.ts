@@ -47,7 +47,8 @@ describe('etcd KV service', () => {
     const p1 = await follower.call('KV', 'Put', { key: b('k1'), value: b('v1') });
     const p2 = await clients[0]!.call('KV', 'Put', { key: b('k2'), value: b('v2'), prev_kv: true });
     const p3 = await clients[2]!.call('KV', 'Put', { key: b('k1'), value: b('v1b'), prev_kv: true });
-    expect([rev(p2), rev(p3)]).toEqual([rev(p1) + 1, rev(p1) + 2]);
+    // A new cluster is at revision 1, as etcd's: the first write is revision 2.
+    expect([rev(p1), rev(p2), rev(p3)]).toEqual([2, 3, 4]);
     expect(p2.prev_kv).toBeNull();
     expect(fromUtf8((p3.prev_kv as Wire).value as Buffer)).toBe('v1');
     for (const c of clients) {
@@ -80,6 +81,8 @@ describe('etcd KV service', () => {
     expect(rev(t)).toBe(before + 1);
     const responses = t.responses as Wire[];
     expect(keysOf(responses[2]!.response_range as Wire)).toEqual(['t/a=1', 't/b=2']);
+    // The responses inside a txn carry only the revision in their headers, as etcd's.
+    expect((responses[0]!.response_put as Wire).header).toMatchObject({ revision: String(before + 1), cluster_id: '0', member_id: '0' });
     const again = await c.call('KV', 'Txn', {
       compare: [{ result: 'EQUAL', target: 'VERSION', key: b('t/a'), version: '0' }],
       success: [{ request_put: { key: b('t/a'), value: b('x') } }],

@@ -41,16 +41,16 @@ describe('nested txns', () => {
         failure: [],
       },
     });
-    expect(r.revision).toBe(2);
+    expect(r.revision).toBe(3);
     if (r.response.type !== 'txn') throw new Error('not a txn response');
     const nested = r.response.txn.responses[1]!;
     expect('txn' in nested && nested.txn.succeeded).toBe(true);
     // The nested range reads the outer txn's own write.
     expect('txn' in nested && 'range' in nested.txn.responses[1]! && fromUtf8(nested.txn.responses[1].range.kvs[0]!.value)).toBe('2');
-    expect(h.store.range({ key: utf8('a'), rangeEnd: utf8('z') }).response.kvs.map(showKv)).toEqual(['a=2 c=1 m=2 v=2', 'b=then c=2 m=2 v=1']);
+    expect(h.store.range({ key: utf8('a'), rangeEnd: utf8('z') }).response.kvs.map(showKv)).toEqual(['a=2 c=2 m=3 v=2', 'b=then c=3 m=3 v=1']);
     expect(h.applied.map((b) => [b.revision, b.events.map((e) => fromUtf8(e.kv.key))])).toEqual([
-      [1, ['a']],
-      [2, ['a', 'b']],
+      [2, ['a']],
+      [3, ['a', 'b']],
     ]);
     await h.tree.close();
   });
@@ -59,7 +59,7 @@ describe('nested txns', () => {
     const h = await openMvcc();
     const r = await h.write({ type: 'txn', txn: { compare: [], success: [put('a', '1'), { put: { key: utf8('b'), value: utf8('2'), lease: 5n } }], failure: [] } });
     expect(r instanceof MvccError && r.code).toBe('MVCC_ERR_LEASE_NOT_FOUND');
-    expect(h.store.revision).toBe(0);
+    expect(h.store.revision).toBe(1);
     expect(h.store.range({ key: utf8('a'), rangeEnd: Uint8Array.of(0) }).response.count).toBe(0);
     await h.tree.close();
   });
@@ -71,7 +71,8 @@ type Model = Map<string, KeyValue>;
 async function randomRun(seed: number, steps: number): Promise<{ h: MvccHarness; states: Model[] }> {
   const rng = new Rng(seed);
   const h = await openMvcc();
-  const states: Model[] = [new Map()];
+  // states[r]: the state at revision r; an empty store is at revision 1, as etcd's.
+  const states: Model[] = [new Map(), new Map()];
   const keys = ['a', 'a\0', 'ab', 'b', 'b\xff', 'c'];
   for (let i = 0; i < steps; i++) {
     const k = keys[rng.int(keys.length)]!;
