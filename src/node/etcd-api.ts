@@ -76,6 +76,7 @@ export const REVISION_LISTENERS_MAX = 10_000;
 
 export class NodeEtcd {
   private readonly listeners = new Set<RevisionListener>();
+  private server: EtcdApiServer | undefined;
 
   constructor(
     private readonly h: {
@@ -84,6 +85,21 @@ export class NodeEtcd {
       header: () => EtcdHeader;
     },
   ) {}
+
+  /** Starts the etcd API server (src/etcd/server.ts) of `node` on `address`. */
+  async serve(node: EtcdNode, address: string): Promise<void> {
+    this.server = await etcdApiStarter()(node, address);
+  }
+
+  /** "host:port" the server listens on, if started. */
+  get address(): string | undefined {
+    return this.server?.address;
+  }
+
+  /** Closes the server, if started (KvNode.stop). */
+  async close(): Promise<void> {
+    await this.server?.close();
+  }
 
   header(): EtcdHeader {
     return this.h.header();

@@ -67,7 +67,7 @@ import { SnapshotShipper } from './snapshot/shipper.js';
 import { ReplayProgress } from './replay-progress.js';
 import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
-import { NodeEtcd, etcdApiStarter, type EtcdApiServer } from './etcd-api.js';
+import { NodeEtcd } from './etcd-api.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
 
@@ -117,9 +117,8 @@ export class KvNode {
   /** The address book and the peer connections (peers.ts); set once the transport exists. */
   private readonly peers: Peers;
   private readonly sessions: SessionWrites;
-  /** What the etcd v3 API uses of this node (etcd-api.ts). */
+  /** What the etcd v3 API uses of this node, and its server (etcd-api.ts). */
   readonly etcd: NodeEtcd;
-  private etcdServer: EtcdApiServer | undefined;
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -202,11 +201,8 @@ export class KvNode {
       clockMs: opts.clockMs,
       currentTerm: () => this.currentTerm(),
     }, opts.pendingRequestsMax);
-    this.etcd = new NodeEtcd({
-      stateMachine: () => this.stateTree.get(),
-      path: this.path,
-      header: () => ({ clusterId: this.identity.clusterId, memberId: BigInt(this.id), raftTerm: this.currentTerm() }),
-    });
+    const header = () => ({ clusterId: this.identity.clusterId, memberId: BigInt(this.id), raftTerm: this.currentTerm() });
+    this.etcd = new NodeEtcd({ stateMachine: () => this.stateTree.get(), path: this.path, header });
     this.admin = new MembershipAdmin({
       ...common,
       book: init.book,
@@ -334,13 +330,12 @@ export class KvNode {
       await this.transport.close();
       throw err;
     }
+    // The etcd API last: it serves a running node; a failed start stops it.
     if (this.opts.etcdAddress !== undefined) {
-      try {
-        this.etcdServer = await etcdApiStarter()(this, this.opts.etcdAddress);
-      } catch (err) {
+      await this.etcd.serve(this, this.opts.etcdAddress).catch(async (err: unknown) => {
         await this.stop();
         throw err;
-      }
+      });
     }
   }
 
@@ -425,7 +420,7 @@ export class KvNode {
   /** The address peers and clients reach this node at (the bound port when started with port 0). */
   /** "host:port" of the etcd v3 API (the port picked for port 0), if started with etcdAddress. */
   get etcdAddress(): string | undefined {
-    return this.etcdServer?.address;
+    return this.etcd.address;
   }
 
   get address(): string {
@@ -611,7 +606,7 @@ export class KvNode {
 
   private async stopInner(): Promise<void> {
     this.state = 'stopping';
-    await this.etcdServer?.close();
+    await this.etcd.close();
     this.ticker?.stop();
     this.removalWatch?.stop();
     await this.driver?.stop();

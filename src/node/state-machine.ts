@@ -8,9 +8,13 @@
  * up to `durableAppliedIndex` and the driver re-applies the committed entries after it (the node
  * flushes often enough to bound that: state-flush.ts).
  *
- * The tree holds two key namespaces (state-keys.ts): the users' keys, and the client session table
- * (session-table.ts) that makes writes exactly-once. get/scan/hasUserData see the user namespace
- * only; the session table is loaded into memory at open and written back in every apply batch.
+ * The tree holds the users' keys with their history (etcd's MVCC model: src/mvcc/store.ts, `mvcc`)
+ * and the client session table (session-table.ts) that makes native writes exactly-once
+ * (state-keys.ts). Native puts and deletes are MVCC writes, as etcd writes (command 'etcd') are:
+ * one keyspace, one revision counter. get/scan/hasUserData see the users' current values only; the
+ * session table is loaded into memory at open and written back in every apply batch; the MVCC
+ * store's writes of one apply() go into the same batch, and its revision is published (seen by
+ * reads) once that batch is in the tree.
  *
  * API for the driver:
  *   KvStateMachine.open(dir, options)   dir: the current state tree directory (see snapshot/install.ts,

@@ -167,7 +167,7 @@ describe('client sessions in the state machine', () => {
     await sm.flush();
     const text = sm.describe().tree.toString();
     // The tree also holds the MVCC store's records (src/mvcc/keys.ts), printed by what they are.
-    expect(text).toContain('[<event 1.0> .. zz]');
+    expect(text).toContain('[<event 2.0> .. zz]');
     await sm.close();
   });
 });
