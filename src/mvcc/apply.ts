@@ -10,8 +10,8 @@
  *   the state before it (compareToPath), then the checks of the chosen path (a put's lease exists,
  *   ignore_value / ignore_lease need the key, a range's revision is in the history); a failed check
  *   fails the whole txn and nothing is written. Reads inside the txn see its earlier writes.
- * - Compaction at C removes, per key, every record below its last record at or below C, and that
- *   record too when it is a tombstone, and the event index below C.
+ * - Compaction at C: reads below C fail at once; the records it makes unreachable are removed in
+ *   bounded steps, one with the Compact and one after each write (compaction.ts).
  * - A lease revoke deletes its keys in one revision.
  *
  * What must hold: the outcome depends only on the request and the state (no clock, no randomness),
@@ -23,20 +23,18 @@ import { compareBytes } from '../util/bytes.js';
 import { compactedError, futureRevisionError, leaseNotFoundError, MvccError } from './errors.js';
 import { kvAt, rangeAt, readRevision, scanAt } from './history.js';
 import {
-  EVENT_START,
-  HISTORY_END,
   HISTORY_START,
   META_KEY,
   attachKey,
   attachPrefix,
-  decodeHistoryKey,
   eventKey,
   historyKey,
   leaseKey,
   prefixEnd,
   valueKey,
 } from './keys.js';
-import { decodeHistoryRecord, decodeLease, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
+import { compactStep } from './compaction.js';
+import { decodeLease, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
 import {
   checkWrite,
   type Compare,
@@ -102,8 +100,19 @@ export class MvccBatch {
     return this.meta.compactRevision;
   }
 
-  /** Applies one write; throws MvccError (and writes nothing) when etcd would refuse it. */
+  /**
+   * Applies one write; throws MvccError (and writes nothing) when etcd would refuse it. A step of
+   * physical compaction follows either way: it depends on the log position only.
+   */
   apply(w: MvccWrite): MvccApplied {
+    try {
+      return this.applyWrite(w);
+    } finally {
+      this.compactionStep();
+    }
+  }
+
+  private applyWrite(w: MvccWrite): MvccApplied {
     checkWrite(w);
     switch (w.type) {
       case 'put': {
@@ -143,14 +152,18 @@ export class MvccBatch {
   nativePut(key: Uint8Array, value: Uint8Array): number {
     const t = this.begin();
     this.put(t, { key, value });
-    return this.end(t);
+    const rev = this.end(t);
+    this.compactionStep();
+    return rev;
   }
 
   /** The native API's delete of one key; returns the revision after it. */
   nativeDelete(key: Uint8Array): number {
     const t = this.begin();
     this.deleteRange(t, { key });
-    return this.end(t);
+    const rev = this.end(t);
+    this.compactionStep();
+    return rev;
   }
 
   /** The pending writes as one tree batch (with the new revision and compact revision). */
@@ -281,34 +294,18 @@ export class MvccBatch {
   private compact(revision: number): void {
     if (revision <= this.meta.compactRevision) throw compactedError(revision, this.meta.compactRevision);
     if (revision > this.meta.revision) throw futureRevisionError(revision, this.meta.revision);
-    const doomed: Uint8Array[] = [];
-    let current: Uint8Array | undefined;
-    let keep: { treeKey: Uint8Array; live: boolean } | undefined;
-    const closeKey = (): void => {
-      if (keep !== undefined && !keep.live) doomed.push(keep.treeKey);
-      keep = undefined;
-    };
-    // One pass over the whole history: records of one key are adjacent and ascending.
-    this.view.scan(HISTORY_START, HISTORY_END, (k, v) => {
-      const h = decodeHistoryKey(k);
-      if (current === undefined || compareBytes(h.key, current) !== 0) {
-        closeKey();
-        current = h.key;
-      }
-      if (h.revision > revision) return true;
-      if (keep !== undefined) doomed.push(keep.treeKey);
-      keep = { treeKey: k.slice(), live: decodeHistoryRecord(v).live };
-      return true;
-    });
-    closeKey();
-    this.view.scan(EVENT_START, eventKey(revision, 0), (k) => {
-      doomed.push(k.slice());
-      return true;
-    });
-    for (const k of doomed) this.view.del(k);
     this.meta.compactRevision = revision;
+    // A compaction still in progress is replaced: the new one removes all it would have.
+    this.meta.compacting = { revision, cursor: HISTORY_START };
     this.metaChanged = true;
     this.onCompact(revision);
+  }
+
+  /** One bounded step of the physical compaction in progress, if any (after every write). */
+  private compactionStep(): void {
+    if (this.meta.compacting === undefined) return;
+    this.meta.compacting = compactStep(this.view, this.meta.compacting);
+    this.metaChanged = true;
   }
 
   private leaseGrant(id: bigint, ttlSeconds: number): MvccWriteResponse {

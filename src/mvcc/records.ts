@@ -4,7 +4,9 @@
  *   history record ('r')   kind byte (1 put, 2 tombstone), varint sub-revision, and for a put:
  *                          varint create revision, varint version, 8-byte big-endian lease
  *                          (two's complement), then the value to the end
- *   meta ('m')             version byte (1), varint revision, varint compact revision
+ *   meta ('m')             version byte (1), varint revision, varint compact revision, then the
+ *                          compaction left to do (compaction.ts): varint its revision (0: none)
+ *                          and, if any, varint length + its cursor key
  *   lease ('l')            varint granted TTL seconds, varint remaining TTL seconds (0: none
  *                          checkpointed)
  *
@@ -77,15 +79,32 @@ export function decodeHistoryRecord(b: Uint8Array): HistoryRecord {
   return { sub, live: true, createRevision, version, lease, value: b.slice(pos + 8) };
 }
 
+/** Compaction work left (compaction.ts): removing what compaction at `revision` made unreachable, from `cursor` on. */
+export interface PhysicalCompaction {
+  revision: number;
+  /** The next tree key to look at: in the history ('r') first, then the event index ('e'). */
+  cursor: Uint8Array;
+}
+
 export interface MvccMeta {
   revision: number;
   compactRevision: number;
+  /** Physical compaction still to do (compaction.ts). */
+  compacting?: PhysicalCompaction | undefined;
 }
 
 export function encodeMeta(m: MvccMeta): Uint8Array {
-  const out = new Uint8Array(1 + varintLength(m.revision) + varintLength(m.compactRevision));
+  const w = m.compacting;
+  const tail = w === undefined ? 1 : varintLength(w.revision) + varintLength(w.cursor.length) + w.cursor.length;
+  const out = new Uint8Array(1 + varintLength(m.revision) + varintLength(m.compactRevision) + tail);
   out[0] = META_VERSION;
-  putVarint(out, putVarint(out, 1, m.revision), m.compactRevision);
+  let pos = putVarint(out, putVarint(out, 1, m.revision), m.compactRevision);
+  if (w === undefined) {
+    out[pos] = 0;
+  } else {
+    pos = putVarint(out, putVarint(out, pos, w.revision), w.cursor.length);
+    out.set(w.cursor, pos);
+  }
   return out;
 }
 
@@ -101,8 +120,14 @@ export function decodeMeta(b: Uint8Array | undefined): MvccMeta {
   const rd = reader(b, 1);
   const revision = rd.next();
   const compactRevision = rd.next();
-  assert(rd.r.pos === b.length, 'mvcc meta with trailing bytes');
-  return { revision, compactRevision };
+  const workRevision = rd.next();
+  if (workRevision === 0) {
+    assert(rd.r.pos === b.length, 'mvcc meta with trailing bytes');
+    return { revision, compactRevision };
+  }
+  const n = rd.next();
+  assert(rd.r.pos + n === b.length, 'mvcc meta with a bad cursor length');
+  return { revision, compactRevision, compacting: { revision: workRevision, cursor: b.slice(rd.r.pos) } };
 }
 
 export interface LeaseRecord {
