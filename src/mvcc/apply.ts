@@ -27,7 +27,6 @@ import {
   META_KEY,
   attachKey,
   attachPrefix,
-  currentBounds,
   currentKey,
   eventKey,
   historyKey,
@@ -36,7 +35,8 @@ import {
   valueKey,
 } from './keys.js';
 import { compactStep } from './compaction.js';
-import { decodeCurrent, decodeLease, encodeCurrent, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
+import { currentKv, scanCurrent } from './current.js';
+import { decodeLease, encodeCurrent, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
 import {
   checkWrite,
   type Compare,
@@ -193,30 +193,17 @@ export class MvccBatch {
     return t.revision;
   }
 
-  /** The key as it is now (this batch's writes included), by point lookups ('k' and 'u'). */
+  /** The key as it is now (this batch's writes included). */
   private current(key: Uint8Array): KeyValue | undefined {
-    const raw = this.view.get(currentKey(key));
-    if (raw === undefined) return undefined;
-    const value = this.view.get(valueKey(key));
-    assert(value !== undefined, 'a current record without its value');
-    return { key: key.slice(), ...decodeCurrent(raw), value };
+    return currentKv(this.view, key);
   }
 
-  /** Calls visit with each key of the etcd range [key, rangeEnd) as it is now, ascending. */
+  /** The keys of the etcd range [key, rangeEnd) as they are now, ascending. */
   private scanCurrent(key: Uint8Array, rangeEnd: Uint8Array | undefined, visit: (kv: KeyValue) => void): void {
-    if (rangeEnd === undefined || rangeEnd.length === 0) {
-      const kv = this.current(key);
-      if (kv !== undefined) visit(kv);
-      return;
-    }
-    const { gte, lt } = currentBounds(key, rangeEnd);
-    if (compareBytes(gte, lt) >= 0) return;
-    const found: Uint8Array[] = [];
-    this.view.scan(gte, lt, (k) => {
-      found.push(k.slice(1));
+    scanCurrent(this.view, key, rangeEnd, (kv) => {
+      visit(kv);
       return true;
     });
-    for (const k of found) visit(this.current(k)!);
   }
 
   private leaseExists(id: bigint): boolean {

@@ -65,6 +65,26 @@ describe('nested txns', () => {
   });
 });
 
+describe('reads while a batch lands', () => {
+  it('see the published revision until publish(), even with the batch in the tree', async () => {
+    const h = await openMvcc();
+    await ok(h, { type: 'put', put: { key: utf8('a'), value: utf8('old') } });
+    await ok(h, { type: 'put', put: { key: utf8('gone'), value: utf8('x') } });
+    const batch = h.store.beginBatch();
+    batch.apply({ type: 'put', put: { key: utf8('a'), value: utf8('new') } });
+    batch.apply({ type: 'deleteRange', deleteRange: { key: utf8('gone') } });
+    await h.tree.batch(batch.takeOps());
+    const show = () => h.store.range({ key: utf8('a'), rangeEnd: utf8('z') }).response.kvs.map(showKv);
+    expect(h.store.revision).toBe(3);
+    expect(show()).toEqual(['a=old c=2 m=2 v=1', 'gone=x c=3 m=3 v=1']);
+    expect(h.store.range({ key: utf8('gone') }).response.count).toBe(1);
+    h.store.publish(batch);
+    expect(h.store.revision).toBe(5);
+    expect(show()).toEqual(['a=new c=2 m=4 v=2']);
+    await h.tree.close();
+  });
+});
+
 type Model = Map<string, KeyValue>;
 
 /** Random writes over a few keys, each checked against a model of every revision's state. */
