@@ -3,6 +3,8 @@
  * Writes go through Raft (NodeEtcd.propose; a follower forwards them); Range is linearizable
  * (ReadIndex) unless serializable. A txn, even a read-only one, goes through Raft: its compares and
  * reads then happen at one point of the log.
+ * Compact with `physical` answers once the compacted history is removed (it proposes empty txns,
+ * each of which takes a removal step); without it, the removal goes on with later writes.
  * Edge checks (src/mvcc/requests.ts checkWrite): an empty key, too many txn operations, a key
  * written twice by a txn, ignore_value / ignore_lease with a value / lease.
  */
@@ -12,6 +14,9 @@ import type { MvccApplied } from '../mvcc/apply.js';
 import { assert } from '../util/assert.js';
 import { deleteFromWire, int, kvToWire, putFromWire, rangeFromWire, rangeResponseToWire, txnFromWire, txnResponseToWire, type Wire } from './convert.js';
 import type { EtcdContext } from './service-context.js';
+
+/** Bound on the steps a physical Compact waits for (each removes up to COMPACT_RECORDS_PER_STEP records). */
+export const PHYSICAL_COMPACT_STEPS_MAX = 10_000;
 
 export function kvService(ctx: EtcdContext, def: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
   const write = async (w: MvccWrite): Promise<MvccApplied> => {
@@ -42,6 +47,11 @@ export function kvService(ctx: EtcdContext, def: grpc.ServiceDefinition): grpc.U
     }),
     Compact: ctx.unary(def.Compact, async (req: Wire) => {
       const r = await write({ type: 'compact', revision: int(req.revision ?? '0', 'revision') });
+      // physical: answer once the history is removed. Every applied write takes a compaction step
+      // (src/mvcc/compaction.ts); a txn with nothing in it is a write that changes nothing.
+      for (let n = 0; req.physical === true && ctx.node.etcd.compactionPending && n < PHYSICAL_COMPACT_STEPS_MAX; n++) {
+        await ctx.node.etcd.propose({ type: 'txn', txn: { compare: [], success: [], failure: [] } });
+      }
       return { header: ctx.header(r.revision) };
     }),
   };

@@ -62,6 +62,11 @@ export class MvccStore {
     return this.compactFloor;
   }
 
+  /** Whether the published state still has physical compaction steps to take (compaction.ts). */
+  get compactionPending(): boolean {
+    return this.published.compacting !== undefined;
+  }
+
   beginBatch(): MvccBatch {
     assert(!this.batching, 'a second mvcc batch while one is in progress');
     this.batching = true;

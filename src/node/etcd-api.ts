@@ -113,6 +113,11 @@ export class NodeEtcd {
     return this.h.stateMachine().mvcc.compactRevision;
   }
 
+  /** Whether this replica's applied state still has physical compaction steps to take. */
+  get compactionPending(): boolean {
+    return this.h.stateMachine().mvcc.compactionPending;
+  }
+
   /** Proposes an etcd write; rejects with the MvccError the apply refused it with. */
   async propose(write: MvccWrite): Promise<MvccApplied> {
     const outcome = await this.h.path.proposeCommand((p) => ({ type: 'etcd', write, ...p }));

@@ -99,7 +99,8 @@ describe('etcd KV service', () => {
     const r1 = await c.call('KV', 'Put', { key: b('c'), value: b('1') });
     await c.call('KV', 'Put', { key: b('c'), value: b('2') });
     const r3 = await c.call('KV', 'Put', { key: b('c'), value: b('3') });
-    await c.call('KV', 'Compact', { revision: String(rev(r3) - 1) });
+    await c.call('KV', 'Compact', { revision: String(rev(r3) - 1), physical: true });
+    expect(nodes[0]!.etcd.compactionPending).toBe(false);
     await expectStatus(c.call('KV', 'Range', { key: b('c'), revision: String(rev(r1)) }), grpc.status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted');
     await expectStatus(clients[2]!.call('KV', 'Range', { key: b('c'), revision: String(rev(r1)) }), grpc.status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision has been compacted');
     expect(keysOf(await c.call('KV', 'Range', { key: b('c'), revision: String(rev(r3) - 1) }))).toEqual(['c=2']);

@@ -58,4 +58,30 @@ describe('physical compaction in steps', () => {
       await h.tree.close();
     }
   });
+
+  it('takes one step per applied write until the history below the compact revision is gone', async () => {
+    const h = await openMvcc();
+    // 12,000 versions of 10 keys, written in one batch: more history than one step reads.
+    const batch = h.store.beginBatch();
+    for (let i = 0; i < 12_000; i++) batch.apply({ type: 'put', put: { key: utf8(`k${i % 10}`), value: utf8(`v${i}`) } });
+    await h.tree.batch(batch.takeOps());
+    h.store.publish(batch);
+    const history = async () => {
+      let n = 0;
+      for await (const [k] of h.tree.scan({ gte: Uint8Array.of(0x72), lt: Uint8Array.of(0x73) })) if (k[0] === 0x72) n++;
+      return n;
+    };
+    expect(await history()).toBe(12_000);
+    await h.write({ type: 'compact', revision: h.store.revision });
+    expect(h.store.compactionPending).toBe(true);
+    let writes = 0;
+    // Bounded: each write takes a step of COMPACT_RECORDS_PER_STEP records.
+    while (h.store.compactionPending && writes < 10) {
+      await h.write({ type: 'txn', txn: { compare: [], success: [], failure: [] } });
+      writes++;
+    }
+    expect(writes).toBe(2);
+    expect(await history()).toBe(10);
+    await h.tree.close();
+  });
 });
