@@ -1,7 +1,9 @@
 /**
  * etcd's Maintenance service: Status (what `etcdctl endpoint status` prints), Alarm (no alarms are
  * ever raised: GET answers none), Defragment (nothing to do: the LSM tree compacts itself; answered
- * as done), MoveLeader (a leadership transfer). Hash, HashKV and Snapshot answer UNIMPLEMENTED.
+ * as done), MoveLeader (a leadership transfer), HashKV (a CRC32C of the history records, equal on
+ * members that applied the same log; not etcd's bytes, so not comparable with an etcd member's).
+ * Hash and Snapshot answer UNIMPLEMENTED.
  */
 import { readFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
@@ -38,6 +40,10 @@ export function maintenanceService(ctx: EtcdContext, def: grpc.ServiceDefinition
       };
     }),
     Alarm: ctx.unary(def.Alarm, async () => ({ header: ctx.header(), alarms: [] })),
+    HashKV: ctx.unary(def.HashKV, async (req) => {
+      const h = ctx.node.etcd.hashKv(int(req.revision ?? '0', 'revision'));
+      return { header: ctx.header(h.revision), hash: h.hash, compact_revision: String(h.compactRevision) };
+    }),
     Defragment: ctx.unary(def.Defragment, async () => ({ header: ctx.header() })),
     MoveLeader: ctx.unary(def.MoveLeader, async (req) => {
       await ctx.node.transferLeadership(int(req.targetID ?? '0', 'targetID'));

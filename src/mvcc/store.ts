@@ -17,12 +17,13 @@
  * What must hold: one batch in progress at a time; the published revision only grows.
  */
 import type { LsmTree } from '../lsm/db.js';
+import { crc32c } from '../format/crc32c.js';
 import { assert } from '../util/assert.js';
 import { compactedError } from './errors.js';
 import { scanCurrent } from './current.js';
 import { kvAt, rangeAt, rangeOf, readRevision } from './history.js';
 import { MvccBatch } from './apply.js';
-import { LEASE_END, LEASE_START, META_KEY, attachPrefix, decodeEventKey, eventKey, historyKey, inKeyRange, leaseIdOfKey, leaseKey, prefixEnd } from './keys.js';
+import { HISTORY_END, HISTORY_START, decodeHistoryKey, LEASE_END, LEASE_START, META_KEY, attachPrefix, decodeEventKey, eventKey, historyKey, inKeyRange, leaseIdOfKey, leaseKey, prefixEnd } from './keys.js';
 import { decodeHistoryRecord, decodeLease, decodeMeta, type MvccMeta } from './records.js';
 import type { RangeRequest, RangeResponse } from './requests.js';
 import { checkRange } from './requests.js';
@@ -133,6 +134,22 @@ export class MvccStore {
       return true;
     });
     return out;
+  }
+
+  /**
+   * etcd's HashKV: a CRC32C of every history record (key and value bytes, in tree order) at or
+   * below `revision` (<= 0: the current one), for comparing replicas: members that applied the
+   * same log answer the same hash. Reads the whole history once.
+   */
+  hashKv(revision: number): { revision: number; hash: number; compactRevision: number } {
+    const current = this.published.revision;
+    const rev = readRevision(revision, current, this.compactFloor);
+    let hash = 0;
+    this.reader.scan(HISTORY_START, HISTORY_END, (k, v) => {
+      if (decodeHistoryKey(k).revision <= rev) hash = crc32c(v, crc32c(k, hash));
+      return true;
+    });
+    return { revision: current, hash, compactRevision: this.compactFloor };
   }
 
   /** Every granted lease, by id (as stored: two's-complement order). */

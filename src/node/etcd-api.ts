@@ -140,6 +140,11 @@ export class NodeEtcd {
     return st.levels.reduce((n, l) => n + l.bytes, 0) + st.memtable.bytes + st.memtable.immutableBytes;
   }
 
+  /** etcd's HashKV of this replica's applied state (src/mvcc/store.ts). */
+  hashKv(revision: number): { revision: number; hash: number; compactRevision: number } {
+    return this.h.stateMachine().mvcc.hashKv(revision);
+  }
+
   leases(): LeaseInfo[] {
     return this.h.stateMachine().mvcc.leases();
   }

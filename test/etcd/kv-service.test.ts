@@ -138,5 +138,12 @@ describe('etcd KV service', () => {
     expect(Number(st.leader)).toBe(nodes.find((n) => n.isLeader)!.id);
     expect(Number(st.raftAppliedIndex)).toBeGreaterThan(0);
     expect(Number(st.dbSize)).toBeGreaterThan(0);
+    // HashKV agrees across members once they applied the same log, and changes with a write.
+    const hashes = async () => Promise.all(clients.map(async (c) => (await c.call('Maintenance', 'HashKV', {})).hash));
+    await eventually('members caught up', async () => new Set(await hashes()).size === 1);
+    const [before] = await hashes();
+    await clients[0]!.call('KV', 'Put', { key: b('hash'), value: b('x') });
+    await eventually('members caught up again', async () => new Set(await hashes()).size === 1);
+    expect((await hashes())[0]).not.toBe(before);
   });
 });
