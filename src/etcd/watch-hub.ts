@@ -1,0 +1,492 @@
+/**
+ * The watch hub: etcd's watchable store (etcd server/mvcc/watchable_store.go, watcher_group.go)
+ * over this replica's applied revisions.
+ *
+ * Every watcher is in one of two groups, as in etcd:
+ * - synced: it has been given every event up to the hub's head revision, and each newly applied
+ *   revision is matched against it as it arrives (onApplied);
+ * - unsynced: it is behind (it asked for a past start revision, or it was a slow "victim" whose
+ *   queue overflowed) and catches up by reading retained history (readEvents) until it reaches the
+ *   head, then joins the synced group. Live revisions are not given to it meanwhile: they are in the
+ *   history it will read.
+ *
+ * What must hold (exactly once, in order): each watcher has `queuedThrough`, the revision through
+ * which every event was sent, is in its queue, or was filtered out. Only events of revisions above
+ * it are ever queued, and it only grows, except when a victim's queue is dropped, which lowers it to
+ * just below the first dropped event (nothing past it was sent). A synced watcher becomes unsynced
+ * only through that drop; an unsynced one becomes synced only synchronously, when queuedThrough
+ * reaches the head, so no applied revision can slip between a history read and the live feed.
+ *
+ * Memory is bounded per watcher (pendingEventsMax, pendingBytesMax): when the stream's transport
+ * is full (sink.send returned false), events wait in the watcher's queue; past the bound the queue is
+ * dropped and the watcher catches up from history once the stream drains (etcd's victims), instead
+ * of growing. History reads are bounded in events (catchupEventsMax) and in number at once
+ * (catchupReadsMax).
+ *
+ * Stricter than etcd 3.4: a requested progress notification (WatchProgressRequest) is sent only
+ * when every watcher of the stream is synced and has nothing queued, so its revision is a promise
+ * that the client has seen everything up to it (the rule etcd 3.5 adopted); until then it waits.
+ */
+import type { MvccEvent, RevisionEvents } from '../mvcc/types.js';
+import { assert } from '../util/assert.js';
+import { compareBytes, equalBytes } from '../util/bytes.js';
+
+/** The replica's applied revisions, as the hub reads them (the node's etcd hook). */
+export interface WatchSource {
+  /**
+   * Calls `listener` with every revision applied from now on, in order, once each. REQUIRES: when
+   * the listener sees revision R, readEvents can already return R.
+   */
+  onApplied(listener: (batch: RevisionEvents) => void): () => void;
+  /**
+   * The retained events of revisions in [from, to] for keys in the watch range (rangeEnd as in
+   * WatchCreate: undefined = the one key, empty = every key from `key` on, else [key, rangeEnd)),
+   * each event with its prevKv when there was one. Whole revisions, in order; it may stop after the
+   * revision at which the events returned reach countMax (so fewer than countMax events means the
+   * whole interval was read). Rejects when `from` was compacted.
+   */
+  readEvents(
+    from: number,
+    to: number,
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined,
+    countMax: number,
+  ): Promise<RevisionEvents[]>;
+  /** The last applied revision. */
+  currentRevision(): number;
+  /** Revisions below this one are gone from history. */
+  compactRevision(): number;
+}
+
+export interface WatchHubOptions {
+  /** Events a watcher may hold unsent before it becomes a victim. */
+  pendingEventsMax: number;
+  /** Bytes (keys and values) a watcher may hold unsent before it becomes a victim. */
+  pendingBytesMax: number;
+  /** Events one history read may return. */
+  catchupEventsMax: number;
+  /** History reads in flight at once, over all watchers. */
+  catchupReadsMax: number;
+  /** Watchers one stream may hold. */
+  watchersPerStreamMax: number;
+  /** Period of progress notifications to watchers that asked for them (etcd: 10 minutes); 0 = none. */
+  progressIntervalMs: number;
+}
+
+export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
+  pendingEventsMax: 1024,
+  pendingBytesMax: 4 * 1024 * 1024,
+  catchupEventsMax: 1000,
+  catchupReadsMax: 4,
+  watchersPerStreamMax: 10_000,
+  progressIntervalMs: 10 * 60 * 1000,
+};
+
+/** Accounted size of one event beside its keys and values (revisions, type, framing). */
+const EVENT_OVERHEAD_BYTES = 48;
+
+/** What a stream asks to watch (WatchCreateRequest, with range_end "\0" already turned into empty). */
+export interface WatchCreate {
+  key: Uint8Array;
+  /** undefined: the one key; empty: every key from `key` on; else [key, rangeEnd). */
+  rangeEnd: Uint8Array | undefined;
+  /** 0: from the next applied revision. */
+  startRevision: number;
+  /** A watch id the client chose; 0 lets the stream pick (etcd's AutoWatchID). */
+  watchId: number;
+  noPut: boolean;
+  noDelete: boolean;
+  prevKv: boolean;
+  progressNotify: boolean;
+}
+
+/** What the hub sends a stream, beside the created/canceled replies the service makes itself. */
+export type WatchHubResponse =
+  | { kind: 'events'; watchId: number; revision: number; events: MvccEvent[] }
+  /** The watcher is gone: its start revision was compacted away. */
+  | { kind: 'compacted'; watchId: number; revision: number; compactRevision: number }
+  /** The watcher is gone: its history could not be read (the reason goes to the client). */
+  | { kind: 'failed'; watchId: number; revision: number; reason: string }
+  /** No events up to `revision`; watchId -1 speaks for every watcher of the stream. */
+  | { kind: 'progress'; watchId: number; revision: number };
+
+export interface WatchSink {
+  /** Sends one response; false when the transport is full, until the stream's drained() is called. */
+  send(response: WatchHubResponse): boolean;
+}
+
+/** Cancel reasons of a refused create, etcd's words where etcd has them (server/mvcc/watcher.go). */
+export const WATCH_RANGE_EMPTY = 'mvcc: watcher range is empty';
+export const WATCH_DUPLICATE_ID = 'mvcc: duplicate watch ID provided on the WatchStream';
+export const WATCH_TOO_MANY = 'etcdserver: too many watchers on this stream';
+
+interface Queued {
+  /** The first revision of the response's events: below it, all was sent. */
+  firstRevision: number;
+  response: WatchHubResponse & { kind: 'events' };
+  bytes: number;
+}
+
+class Watcher {
+  queuedThrough: number;
+  synced = false;
+  catchingUp = false;
+  canceled = false;
+  readonly queue: Queued[] = [];
+  queuedEvents = 0;
+  queuedBytes = 0;
+  /** An event went out since the last progress tick (etcd elides that tick's notification). */
+  sentSinceTick = false;
+
+  constructor(
+    readonly id: number,
+    readonly stream: WatchStream,
+    readonly req: WatchCreate,
+  ) {
+    this.queuedThrough = 0;
+  }
+
+  matches(key: Uint8Array): boolean {
+    const { key: from, rangeEnd } = this.req;
+    if (rangeEnd === undefined) return equalBytes(key, from);
+    if (compareBytes(key, from) < 0) return false;
+    return rangeEnd.length === 0 || compareBytes(key, rangeEnd) < 0;
+  }
+
+  /** The events of `events` this watcher wants, shaped as it asked (prev_kv, filters). */
+  select(events: readonly MvccEvent[]): MvccEvent[] {
+    const out: MvccEvent[] = [];
+    for (const e of events) {
+      if (e.type === 'PUT' ? this.req.noPut : this.req.noDelete) continue;
+      if (!this.matches(e.kv.key)) continue;
+      out.push(this.req.prevKv || e.prevKv === undefined ? e : { type: e.type, kv: e.kv });
+    }
+    return out;
+  }
+
+  idle(): boolean {
+    return this.synced && this.queue.length === 0;
+  }
+}
+
+function eventBytes(events: readonly MvccEvent[]): number {
+  let n = 0;
+  for (const e of events) {
+    n += EVENT_OVERHEAD_BYTES + e.kv.key.length + e.kv.value.length;
+    if (e.prevKv !== undefined) n += e.prevKv.key.length + e.prevKv.value.length;
+  }
+  return n;
+}
+
+/** One client stream's watchers (etcd's watchStream), sharing one sink. */
+export class WatchStream {
+  readonly watchers = new Map<number, Watcher>();
+  private nextId = 0;
+  blocked = false;
+  progressRequested = false;
+  closed = false;
+
+  constructor(
+    private readonly hub: WatchHub,
+    readonly sink: WatchSink,
+  ) {}
+
+  /** Creates a watcher: its id, or the reason it was refused (sent as cancel_reason). */
+  watch(req: WatchCreate): { id: number } | { reason: string } {
+    assert(!this.closed, 'watch on a closed stream');
+    if (req.rangeEnd !== undefined && req.rangeEnd.length > 0 && compareBytes(req.key, req.rangeEnd) >= 0) {
+      return { reason: WATCH_RANGE_EMPTY };
+    }
+    if (this.watchers.size >= this.hub.options.watchersPerStreamMax) return { reason: WATCH_TOO_MANY };
+    let id = req.watchId;
+    if (id === 0) {
+      while (this.watchers.has(this.nextId)) this.nextId++;
+      id = this.nextId++;
+    } else if (this.watchers.has(id)) {
+      return { reason: WATCH_DUPLICATE_ID };
+    }
+    const w = new Watcher(id, this, req);
+    this.watchers.set(id, w);
+    this.hub.add(w);
+    return { id };
+  }
+
+  /** Removes a watcher; false if the stream has none of that id (etcd then sends nothing). */
+  cancel(id: number): boolean {
+    const w = this.watchers.get(id);
+    if (w === undefined) return false;
+    this.hub.remove(w);
+    // One fewer watcher may be what a requested progress notification waited for.
+    this.hub.answerProgress(this);
+    return true;
+  }
+
+  /** WatchProgressRequest: a progress notification for the whole stream, as soon as it is true. */
+  requestProgress(): void {
+    this.progressRequested = true;
+    this.hub.answerProgress(this);
+  }
+
+  /** The transport has room again: send what waits, then let victims catch up. */
+  drained(): void {
+    if (this.closed) return;
+    this.blocked = false;
+    this.hub.flush(this);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.closeStream(this);
+  }
+}
+
+export class WatchHub {
+  readonly options: WatchHubOptions;
+  private head: number;
+  private readonly synced = new Set<Watcher>();
+  private readonly unsynced = new Set<Watcher>();
+  private readonly streams = new Set<WatchStream>();
+  private readsInFlight = 0;
+  private readonly stopListening: () => void;
+  private readonly progressTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly source: WatchSource,
+    options: Partial<WatchHubOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_WATCH_HUB_OPTIONS, ...options };
+    assert(this.options.catchupEventsMax > 0 && this.options.catchupReadsMax > 0, 'catch-up limits must be positive');
+    this.head = source.currentRevision();
+    this.stopListening = source.onApplied((batch) => this.applied(batch));
+    if (this.options.progressIntervalMs > 0) {
+      this.progressTimer = setInterval(() => this.progressTick(), this.options.progressIntervalMs);
+      this.progressTimer.unref();
+    }
+  }
+
+  /** The last revision the hub has seen applied. */
+  get revision(): number {
+    return this.head;
+  }
+
+  /** Watchers in each group and what they hold unsent (walks every watcher: for tests and metrics). */
+  stats(): { synced: number; unsynced: number; queuedEvents: number; queuedBytes: number } {
+    let queuedEvents = 0;
+    let queuedBytes = 0;
+    for (const s of this.streams) {
+      for (const w of s.watchers.values()) {
+        queuedEvents += w.queuedEvents;
+        queuedBytes += w.queuedBytes;
+      }
+    }
+    return { synced: this.synced.size, unsynced: this.unsynced.size, queuedEvents, queuedBytes };
+  }
+
+  openStream(sink: WatchSink): WatchStream {
+    const s = new WatchStream(this, sink);
+    this.streams.add(s);
+    return s;
+  }
+
+  close(): void {
+    if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
+    this.stopListening();
+    for (const s of [...this.streams]) s.close();
+  }
+
+  /** @internal WatchStream.close */
+  closeStream(s: WatchStream): void {
+    for (const w of [...s.watchers.values()]) this.remove(w);
+    this.streams.delete(s);
+  }
+
+  /** @internal WatchStream.watch */
+  add(w: Watcher): void {
+    const start = w.req.startRevision;
+    if (start === 0 || start > this.head) {
+      // From now (or from a future revision): nothing in history concerns it.
+      w.queuedThrough = start === 0 ? this.head : start - 1;
+      w.synced = true;
+      this.synced.add(w);
+    } else {
+      w.queuedThrough = start - 1;
+      this.unsynced.add(w);
+      this.kick();
+    }
+  }
+
+  /** @internal WatchStream.cancel/close */
+  remove(w: Watcher): void {
+    w.canceled = true;
+    w.queue.length = 0;
+    this.synced.delete(w);
+    this.unsynced.delete(w);
+    w.stream.watchers.delete(w.id);
+  }
+
+  private applied(batch: RevisionEvents): void {
+    assert(batch.revision > this.head, () => `applied revision ${batch.revision} not above ${this.head}`);
+    this.head = batch.revision;
+    for (const w of this.synced) {
+      if (batch.revision <= w.queuedThrough) continue; // a watcher of a future start revision
+      const events = w.select(batch.events);
+      w.queuedThrough = batch.revision;
+      if (events.length > 0) this.push(w, batch.revision, { kind: 'events', watchId: w.id, revision: batch.revision, events });
+    }
+  }
+
+  /**
+   * Sends `response` now if the stream has room and nothing waits before it; else queues it, or,
+   * past the watcher's bound, drops the queue and sends the watcher back to history.
+   */
+  private push(w: Watcher, firstRevision: number, response: WatchHubResponse & { kind: 'events' }): void {
+    const s = w.stream;
+    if (!s.blocked && w.queue.length === 0) {
+      this.send(w, response);
+      return;
+    }
+    const bytes = eventBytes(response.events);
+    const o = this.options;
+    if (
+      w.queue.length > 0 &&
+      (w.queuedEvents + response.events.length > o.pendingEventsMax || w.queuedBytes + bytes > o.pendingBytesMax)
+    ) {
+      this.makeVictim(w);
+      return;
+    }
+    w.queue.push({ firstRevision, response, bytes });
+    w.queuedEvents += response.events.length;
+    w.queuedBytes += bytes;
+  }
+
+  private makeVictim(w: Watcher): void {
+    const first = w.queue[0];
+    assert(first !== undefined, 'a victim has a queue');
+    w.queuedThrough = first.firstRevision - 1;
+    w.queue.length = 0;
+    w.queuedEvents = 0;
+    w.queuedBytes = 0;
+    w.synced = false;
+    this.synced.delete(w);
+    this.unsynced.add(w);
+  }
+
+  private send(w: Watcher, response: WatchHubResponse): void {
+    if (response.kind === 'events') w.sentSinceTick = true;
+    if (!w.stream.sink.send(response)) w.stream.blocked = true;
+  }
+
+  /** @internal WatchStream.drained */
+  flush(s: WatchStream): void {
+    for (const w of s.watchers.values()) {
+      while (!s.blocked && w.queue.length > 0) {
+        const q = w.queue.shift()!;
+        w.queuedEvents -= q.response.events.length;
+        w.queuedBytes -= q.bytes;
+        this.send(w, q.response);
+      }
+      if (s.blocked) return;
+    }
+    this.kick();
+    this.answerProgress(s);
+  }
+
+  /** Moves caught-up watchers to the synced group and starts history reads for the others. */
+  private kick(): void {
+    for (const w of [...this.unsynced]) {
+      if (w.catchingUp || w.canceled) continue;
+      if (w.queuedThrough >= this.head) {
+        // Synchronous with `applied`: no revision can fall between the history read and this.
+        this.unsynced.delete(w);
+        w.synced = true;
+        this.synced.add(w);
+        this.answerProgress(w.stream);
+        continue;
+      }
+      if (w.stream.blocked || w.queue.length > 0) continue; // a read now would only overflow
+      if (this.readsInFlight >= this.options.catchupReadsMax) continue;
+      void this.catchUp(w);
+    }
+  }
+
+  private async catchUp(w: Watcher): Promise<void> {
+    w.catchingUp = true;
+    this.readsInFlight++;
+    const from = w.queuedThrough + 1;
+    const to = this.head;
+    const countMax = this.options.catchupEventsMax;
+    try {
+      const compactRevision = this.source.compactRevision();
+      if (from < compactRevision) {
+        this.end(w, { kind: 'compacted', watchId: w.id, revision: this.head, compactRevision });
+        return;
+      }
+      let batches: RevisionEvents[];
+      try {
+        batches = await this.source.readEvents(from, to, w.req.key, w.req.rangeEnd, countMax);
+      } catch (e) {
+        if (w.canceled) return;
+        const compacted = this.source.compactRevision();
+        if (from <= compacted) {
+          // Compacted while the read ran.
+          this.end(w, { kind: 'compacted', watchId: w.id, revision: this.head, compactRevision: compacted });
+        } else {
+          this.end(w, { kind: 'failed', watchId: w.id, revision: this.head, reason: String((e as Error).message) });
+        }
+        return;
+      }
+      if (w.canceled) return;
+      let count = 0;
+      let last = from - 1;
+      const events: MvccEvent[] = [];
+      for (const b of batches) {
+        assert(b.revision > last && b.revision <= to, () => `history revision ${b.revision} outside (${last}, ${to}]`);
+        last = b.revision;
+        count += b.events.length;
+        for (const e of w.select(b.events)) events.push(e);
+      }
+      // Fewer than countMax events: the whole interval was read.
+      const through = count >= countMax && batches.length > 0 ? last : to;
+      assert(w.queue.length === 0 && !w.synced, 'a catching-up watcher has no queue and gets no live events');
+      w.queuedThrough = through;
+      if (events.length > 0) this.push(w, from, { kind: 'events', watchId: w.id, revision: through, events });
+    } finally {
+      w.catchingUp = false;
+      this.readsInFlight--;
+      this.kick();
+    }
+  }
+
+  /** Ends a watcher for a reason of the hub's (compaction, unreadable history). */
+  private end(w: Watcher, response: WatchHubResponse): void {
+    const s = w.stream;
+    this.remove(w);
+    if (s.closed) return;
+    this.send(w, response);
+    this.answerProgress(s);
+  }
+
+  /** @internal Sends a requested progress notification if the stream's watchers are all caught up. */
+  answerProgress(s: WatchStream): void {
+    if (!s.progressRequested || s.blocked || s.closed) return;
+    for (const w of s.watchers.values()) if (!w.idle()) return;
+    s.progressRequested = false;
+    if (!s.sink.send({ kind: 'progress', watchId: -1, revision: this.head })) s.blocked = true;
+  }
+
+  /**
+   * Periodic progress (etcd's progressReportInterval): to each watcher that asked for it, is caught
+   * up, and was sent no event since the last tick.
+   */
+  progressTick(): void {
+    for (const s of this.streams) {
+      for (const w of s.watchers.values()) {
+        if (!w.req.progressNotify) continue;
+        const quiet = !w.sentSinceTick;
+        w.sentSinceTick = false;
+        if (quiet && w.idle() && !s.blocked) this.send(w, { kind: 'progress', watchId: w.id, revision: this.head });
+      }
+    }
+  }
+}
