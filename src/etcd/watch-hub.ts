@@ -227,6 +227,11 @@ export class WatchStream {
     this.hub.answerProgress(this);
   }
 
+  /** The transport refused a response the service wrote itself (created, canceled): hold events. */
+  transportFull(): void {
+    this.blocked = true;
+  }
+
   /** The transport has room again: send what waits, then let victims catch up. */
   drained(): void {
     if (this.closed) return;
@@ -312,7 +317,9 @@ export class WatchHub {
     } else {
       w.queuedThrough = start - 1;
       this.unsynced.add(w);
-      this.kick();
+      // Deferred, so the stream's `created` reply goes out before anything of this watcher's
+      // (even a compaction cancel, which kick can decide synchronously).
+      queueMicrotask(() => this.kick());
     }
   }
 

@@ -101,6 +101,8 @@ describe('WatchHub', () => {
     const hub = newHub(src, { catchupEventsMax: 2 });
     const sink = new RecordingSink();
     const id = idOf(hub.openStream(sink).watch(create('k', { end: 'l', startRevision: 3 })));
+    expect(src.held.length).toBe(0); // the first read waits for the created reply to go out
+    await settle();
     expect(src.held.length).toBe(1);
     src.apply([['k9', 'v']]); // revision 7, applied while the first read is in flight
     expect(sink.events(id)).toEqual([]); // unsynced: it will read 7 from history, not take it live
@@ -176,6 +178,7 @@ describe('WatchHub', () => {
     const id = idOf(stream.watch(create('a', { startRevision: 2 })));
     stream.requestProgress();
     expect(sink.responses.length).toBe(1); // the watcher is still reading history
+    await settle();
     src.releaseOne();
     await settle();
     expect(sink.responses.slice(1)).toEqual([
