@@ -11,9 +11,11 @@
  *   history it will read.
  *
  * What must hold (exactly once, in order): each watcher has `queuedThrough`, the revision through
- * which every event was sent, is in its queue, or was filtered out. Only events of revisions above
- * it are ever queued, and it only grows, except when a victim's queue is dropped, which lowers it to
- * just below the first dropped event (nothing past it was sent). A synced watcher becomes unsynced
+ * which every event was sent, is in its queue, or was filtered out (for a synced watcher that is
+ * really max(queuedThrough, head): the field is only moved when it gets an event, so an apply visits
+ * just the watchers of its keys). Only events of revisions above it are ever queued, and it only
+ * grows, except when a victim's queue is dropped, which lowers it to just below the first dropped
+ * event (nothing past it was sent). A synced watcher becomes unsynced
  * only through that drop; an unsynced one becomes synced only synchronously, when queuedThrough
  * reaches the head, so no applied revision can slip between a history read and the live feed.
  *
@@ -30,6 +32,7 @@
 import type { MvccEvent, RevisionEvents } from '../mvcc/types.js';
 import { assert } from '../util/assert.js';
 import { compareBytes, equalBytes } from '../util/bytes.js';
+import { WatcherGroup } from './watcher-group.js';
 
 /** The replica's applied revisions, as the hub reads them (the node's etcd hook). */
 export interface WatchSource {
@@ -153,13 +156,18 @@ class Watcher {
     return rangeEnd.length === 0 || compareBytes(key, rangeEnd) < 0;
   }
 
-  /** The events of `events` this watcher wants, shaped as it asked (prev_kv, filters). */
+  /** `e` as this watcher wants it (prev_kv only if asked), or undefined if its filters drop it. */
+  shape(e: MvccEvent): MvccEvent | undefined {
+    if (e.type === 'PUT' ? this.req.noPut : this.req.noDelete) return undefined;
+    return this.req.prevKv || e.prevKv === undefined ? e : { type: e.type, kv: e.kv };
+  }
+
+  /** The events of `events` this watcher wants, shaped as it asked. */
   select(events: readonly MvccEvent[]): MvccEvent[] {
     const out: MvccEvent[] = [];
     for (const e of events) {
-      if (e.type === 'PUT' ? this.req.noPut : this.req.noDelete) continue;
-      if (!this.matches(e.kv.key)) continue;
-      out.push(this.req.prevKv || e.prevKv === undefined ? e : { type: e.type, kv: e.kv });
+      const shaped = this.matches(e.kv.key) ? this.shape(e) : undefined;
+      if (shaped !== undefined) out.push(shaped);
     }
     return out;
   }
@@ -249,7 +257,7 @@ export class WatchStream {
 export class WatchHub {
   readonly options: WatchHubOptions;
   private head: number;
-  private readonly synced = new Set<Watcher>();
+  private readonly synced = new WatcherGroup<Watcher>();
   private readonly unsynced = new Set<Watcher>();
   private readonly streams = new Set<WatchStream>();
   private readsInFlight = 0;
@@ -335,11 +343,22 @@ export class WatchHub {
   private applied(batch: RevisionEvents): void {
     assert(batch.revision > this.head, () => `applied revision ${batch.revision} not above ${this.head}`);
     this.head = batch.revision;
-    for (const w of this.synced) {
-      if (batch.revision <= w.queuedThrough) continue; // a watcher of a future start revision
-      const events = w.select(batch.events);
+    // Only the watchers of the batch's keys are visited; a synced watcher's queuedThrough is not
+    // moved for the revisions it does not watch (its progress is the head while it stays synced).
+    const got = new Map<Watcher, MvccEvent[]>();
+    for (const e of batch.events) {
+      this.synced.forKey(e.kv.key, (w) => {
+        if (batch.revision <= w.queuedThrough) return; // a watcher of a future start revision
+        const shaped = w.shape(e);
+        if (shaped === undefined) return;
+        const list = got.get(w);
+        if (list === undefined) got.set(w, [shaped]);
+        else list.push(shaped);
+      });
+    }
+    for (const [w, events] of got) {
       w.queuedThrough = batch.revision;
-      if (events.length > 0) this.push(w, batch.revision, { kind: 'events', watchId: w.id, revision: batch.revision, events });
+      this.push(w, batch.revision, { kind: 'events', watchId: w.id, revision: batch.revision, events });
     }
   }
 
