@@ -25,6 +25,11 @@
  * of growing. History reads are bounded in events (catchupEventsMax) and in number at once
  * (catchupReadsMax).
  *
+ * A snapshot install moves the applied revision past revisions the listener never reported: the
+ * hub notices the jump (a batch beyond head + 1, or currentRevision() beyond the head on its
+ * headCheckMs timer) and sends every synced watcher back to history for the gap, as etcd's
+ * watchable store does on restore.
+ *
  * Stricter than etcd 3.4: a requested progress notification (WatchProgressRequest) is sent only
  * when every watcher of the stream is synced and has nothing queued, so its revision is a promise
  * that the client has seen everything up to it (the rule etcd 3.5 adopted); until then it waits.
@@ -74,6 +79,8 @@ export interface WatchHubOptions {
   watchersPerStreamMax: number;
   /** Period of progress notifications to watchers that asked for them (etcd: 10 minutes); 0 = none. */
   progressIntervalMs: number;
+  /** Period of the check for a revision jump no apply reported (a snapshot install); 0 = none. */
+  headCheckMs: number;
 }
 
 export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
@@ -83,6 +90,7 @@ export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
   catchupReadsMax: 4,
   watchersPerStreamMax: 10_000,
   progressIntervalMs: 10 * 60 * 1000,
+  headCheckMs: 1000,
 };
 
 /** Accounted size of one event beside its keys and values (revisions, type, framing). */
@@ -263,6 +271,7 @@ export class WatchHub {
   private readsInFlight = 0;
   private readonly stopListening: () => void;
   private readonly progressTimer: NodeJS.Timeout | undefined;
+  private readonly headTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: WatchSource,
@@ -275,6 +284,10 @@ export class WatchHub {
     if (this.options.progressIntervalMs > 0) {
       this.progressTimer = setInterval(() => this.progressTick(), this.options.progressIntervalMs);
       this.progressTimer.unref();
+    }
+    if (this.options.headCheckMs > 0) {
+      this.headTimer = setInterval(() => this.checkHead(), this.options.headCheckMs);
+      this.headTimer.unref();
     }
   }
 
@@ -304,6 +317,7 @@ export class WatchHub {
 
   close(): void {
     if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
+    if (this.headTimer !== undefined) clearInterval(this.headTimer);
     this.stopListening();
     for (const s of [...this.streams]) s.close();
   }
@@ -316,6 +330,7 @@ export class WatchHub {
 
   /** @internal WatchStream.watch */
   add(w: Watcher): void {
+    this.checkHead(); // "from now" means from the applied revision, even one a snapshot brought
     const start = w.req.startRevision;
     if (start === 0 || start > this.head) {
       // From now (or from a future revision): nothing in history concerns it.
@@ -342,6 +357,11 @@ export class WatchHub {
 
   private applied(batch: RevisionEvents): void {
     assert(batch.revision > this.head, () => `applied revision ${batch.revision} not above ${this.head}`);
+    if (batch.revision > this.head + 1) {
+      // Revisions went by unreported (a snapshot install): this batch is in history too.
+      this.jumpTo(batch.revision);
+      return;
+    }
     this.head = batch.revision;
     // Only the watchers of the batch's keys are visited; a synced watcher's queuedThrough is not
     // moved for the revisions it does not watch (its progress is the head while it stays synced).
@@ -360,6 +380,24 @@ export class WatchHub {
       w.queuedThrough = batch.revision;
       this.push(w, batch.revision, { kind: 'events', watchId: w.id, revision: batch.revision, events });
     }
+  }
+
+  /** Looks for a revision jump no apply reported (a snapshot installed with nothing applied since). */
+  checkHead(): void {
+    const current = this.source.currentRevision();
+    if (current > this.head) this.jumpTo(current);
+  }
+
+  /** The applied state jumped to `revision`: every synced watcher catches the gap up from history. */
+  private jumpTo(revision: number): void {
+    for (const w of [...this.synced]) {
+      w.queuedThrough = Math.max(w.queuedThrough, this.head);
+      w.synced = false;
+      this.synced.delete(w);
+      this.unsynced.add(w);
+    }
+    this.head = revision;
+    this.kick();
   }
 
   /**

@@ -54,6 +54,12 @@ export class WatcherGroup<W extends GroupMember> {
     if (set.size === 0) this.byKey.delete(k);
   }
 
+  /** Every member. */
+  *[Symbol.iterator](): IterableIterator<W> {
+    for (const set of this.byKey.values()) yield* set;
+    yield* this.ranges;
+  }
+
   /** Calls visit for each member watching `key`. */
   forKey(key: Uint8Array, visit: (w: W) => void): void {
     const set = this.byKey.get(keyString(key));

@@ -39,8 +39,11 @@ export class FakeWatchSource implements WatchSource {
     return this.compacted;
   }
 
-  /** Applies one transaction of puts (value given) and deletes (value null); returns its revision. */
-  apply(ops: Array<[string, string | null]>): number {
+  /**
+   * Applies one transaction of puts (value given) and deletes (value null); returns its revision.
+   * `silent`: the listeners are not told, as for revisions a snapshot install brings.
+   */
+  apply(ops: Array<[string, string | null]>, silent = false): number {
     const revision = ++this.rev;
     const events: MvccEvent[] = [];
     for (const [k, v] of ops) {
@@ -66,7 +69,7 @@ export class FakeWatchSource implements WatchSource {
     }
     const batch = { revision, events };
     this.history.push(batch);
-    for (const l of this.listeners) l(batch);
+    if (!silent) for (const l of this.listeners) l(batch);
     return revision;
   }
 

@@ -166,6 +166,24 @@ describe('WatchHub', () => {
     expect(sink.events(id)).toEqual(expected);
   });
 
+  it('sends synced watchers back to history for revisions a snapshot install brought unreported', async () => {
+    const src = new FakeWatchSource();
+    const hub = newHub(src, { headCheckMs: 0 });
+    const sink = new RecordingSink();
+    const stream = hub.openStream(sink);
+    const id = idOf(stream.watch(create('k', { end: 'l' })));
+    src.apply([['k1', 'v']]);
+    src.apply([['k2', 'v']], true);
+    src.apply([['k3', 'v']], true);
+    src.apply([['k4', 'v']]); // beyond head + 1: the hub sees the jump
+    await settle();
+    src.apply([['k5', 'v']], true);
+    hub.checkHead(); // a jump with no apply after it
+    await settle();
+    src.apply([['k6', 'v']]);
+    expect(sink.events(id)).toEqual(['PUT k1@2', 'PUT k2@3', 'PUT k3@4', 'PUT k4@5', 'PUT k5@6', 'PUT k6@7']);
+  });
+
   it('answers a progress request only once every watcher of the stream is caught up', async () => {
     const src = new FakeWatchSource();
     src.apply([['a', '1']]);
@@ -270,7 +288,8 @@ async function randomRun(seed: number): Promise<void> {
     if (roll < 35) {
       const ops: Array<[string, string | null]> = [];
       for (let i = 0, n = 1 + rng.int(3); i < n; i++) ops.push([rng.pick(keys), rng.chance(0.3) ? null : `${step}`]);
-      src.apply(ops);
+      src.apply(ops, rng.chance(0.05)); // now and then a revision only a snapshot brings
+      if (rng.chance(0.05)) hub.checkHead();
     } else if (roll < 45) {
       const head = src.currentRevision();
       const start = rng.chance(0.3) ? 0 : 1 + rng.int(head + 2);
@@ -303,9 +322,10 @@ async function randomRun(seed: number): Promise<void> {
     }
   }
   for (const sink of sinks) sink.full = false;
-  for (let i = 0; i < 500 && (hub.stats().unsynced > 0 || src.held.length > 0 || hub.stats().queuedEvents > 0); i++) {
+  for (let i = 0; i < 2000 && (hub.stats().unsynced > 0 || src.held.length > 0 || hub.stats().queuedEvents > 0); i++) {
     for (const st of streams) st.drained();
-    src.releaseOne();
+    hub.checkHead();
+    while (src.releaseOne());
     await settle();
   }
   expect(hub.stats(), `seed ${seed}`).toMatchObject({ unsynced: 0, queuedEvents: 0 });
