@@ -48,7 +48,7 @@ export interface WatchSource {
   onApplied(listener: (batch: RevisionEvents) => void): () => void;
   /**
    * The retained events of revisions in [from, to] for keys in the watch range (rangeEnd as in
-   * WatchCreate: undefined = the one key, empty = every key from `key` on, else [key, rangeEnd)),
+   * WatchCreate: undefined = the one key, "\0" = every key from `key` on, else [key, rangeEnd)),
    * each event with its prevKv when there was one. Whole revisions, in order; it may stop after the
    * revision at which the events returned reach countMax (so fewer than countMax events means the
    * whole interval was read). Rejects when `from` was compacted.
@@ -96,10 +96,10 @@ export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
 /** Accounted size of one event beside its keys and values (revisions, type, framing). */
 const EVENT_OVERHEAD_BYTES = 48;
 
-/** What a stream asks to watch (WatchCreateRequest, with range_end "\0" already turned into empty). */
+/** What a stream asks to watch (WatchCreateRequest). */
 export interface WatchCreate {
   key: Uint8Array;
-  /** undefined: the one key; empty: every key from `key` on; else [key, rangeEnd). */
+  /** undefined: the one key; "\0": every key from `key` on (etcd's convention); else [key, rangeEnd). */
   rangeEnd: Uint8Array | undefined;
   /** 0: from the next applied revision. */
   startRevision: number;
@@ -131,6 +131,11 @@ export const WATCH_RANGE_EMPTY = 'mvcc: watcher range is empty';
 export const WATCH_DUPLICATE_ID = 'mvcc: duplicate watch ID provided on the WatchStream';
 export const WATCH_TOO_MANY = 'etcdserver: too many watchers on this stream';
 
+/** range_end "\0": every key from the start key on. */
+export function isFromKey(rangeEnd: Uint8Array): boolean {
+  return rangeEnd.length === 1 && rangeEnd[0] === 0;
+}
+
 interface Queued {
   /** The first revision of the response's events: below it, all was sent. */
   firstRevision: number;
@@ -161,7 +166,7 @@ class Watcher {
     const { key: from, rangeEnd } = this.req;
     if (rangeEnd === undefined) return equalBytes(key, from);
     if (compareBytes(key, from) < 0) return false;
-    return rangeEnd.length === 0 || compareBytes(key, rangeEnd) < 0;
+    return isFromKey(rangeEnd) || compareBytes(key, rangeEnd) < 0;
   }
 
   /** `e` as this watcher wants it (prev_kv only if asked), or undefined if its filters drop it. */
@@ -210,7 +215,7 @@ export class WatchStream {
   /** Creates a watcher: its id, or the reason it was refused (sent as cancel_reason). */
   watch(req: WatchCreate): { id: number } | { reason: string } {
     assert(!this.closed, 'watch on a closed stream');
-    if (req.rangeEnd !== undefined && req.rangeEnd.length > 0 && compareBytes(req.key, req.rangeEnd) >= 0) {
+    if (req.rangeEnd !== undefined && !isFromKey(req.rangeEnd) && compareBytes(req.key, req.rangeEnd) >= 0) {
       return { reason: WATCH_RANGE_EMPTY };
     }
     if (this.watchers.size >= this.hub.options.watchersPerStreamMax) return { reason: WATCH_TOO_MANY };

@@ -110,15 +110,10 @@ function wireEventBytes(e: MvccEvent): number {
 
 /** The WatchCreate of a wire create request, with etcd's defaults for key and range_end. */
 function watchCreateOf(c: WireWatchCreate): WatchCreate {
-  // An empty key is "\0", the smallest key; range_end "\0" is "every key from key on" (empty here).
-  const key = c.key.length === 0 ? new Uint8Array([0]) : new Uint8Array(c.key);
-  let rangeEnd: Uint8Array | undefined;
-  if (c.range_end.length === 0) rangeEnd = undefined;
-  else if (c.range_end.length === 1 && c.range_end[0] === 0) rangeEnd = new Uint8Array(0);
-  else rangeEnd = new Uint8Array(c.range_end);
+  // An empty key is "\0", the smallest key; an empty range_end is the key alone.
   return {
-    key,
-    rangeEnd,
+    key: c.key.length === 0 ? new Uint8Array([0]) : new Uint8Array(c.key),
+    rangeEnd: c.range_end.length === 0 ? undefined : new Uint8Array(c.range_end),
     startRevision: Number(c.start_revision),
     watchId: Number(c.watch_id),
     noPut: c.filters.includes('NOPUT'),

@@ -3,7 +3,7 @@
  * so a test can apply revisions while a read is in flight (the race the hub must survive).
  */
 import type { KeyValue, MvccEvent, RevisionEvents } from '../../src/mvcc/types.js';
-import type { WatchSource } from '../../src/etcd/watch-hub.js';
+import { isFromKey, type WatchSource } from '../../src/etcd/watch-hub.js';
 import { compareBytes, equalBytes, fromUtf8, utf8 } from '../../src/util/bytes.js';
 
 export class CompactedError extends Error {}
@@ -89,7 +89,7 @@ export class FakeWatchSource implements WatchSource {
     const inRange = (k: Uint8Array): boolean =>
       rangeEnd === undefined
         ? equalBytes(k, key)
-        : compareBytes(k, key) >= 0 && (rangeEnd.length === 0 || compareBytes(k, rangeEnd) < 0);
+        : compareBytes(k, key) >= 0 && (isFromKey(rangeEnd) || compareBytes(k, rangeEnd) < 0);
     const result: RevisionEvents[] = [];
     let count = 0;
     for (const b of this.history) {

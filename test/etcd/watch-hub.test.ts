@@ -262,7 +262,7 @@ async function randomRun(seed: number): Promise<void> {
         const inRange =
           end === undefined
             ? compareBytes(k, spec.req.key) === 0
-            : compareBytes(k, spec.req.key) >= 0 && (end.length === 0 || compareBytes(k, end) < 0);
+            : compareBytes(k, spec.req.key) >= 0 && ((end.length === 1 && end[0] === 0) || compareBytes(k, end) < 0);
         if (!inRange || (e.type === 'PUT' ? spec.req.noPut : spec.req.noDelete)) continue;
         out.push(eventText(e));
       }
@@ -297,7 +297,7 @@ async function randomRun(seed: number): Promise<void> {
       const shape = rng.int(3);
       const req = create(key, {
         startRevision: start,
-        rangeEnd: shape === 0 ? undefined : shape === 1 ? new Uint8Array() : utf8(String.fromCharCode(key.charCodeAt(0) + 2)),
+        rangeEnd: shape === 0 ? undefined : shape === 1 ? new Uint8Array([0]) : utf8(String.fromCharCode(key.charCodeAt(0) + 2)),
         noPut: rng.chance(0.15),
         noDelete: rng.chance(0.15),
       });
