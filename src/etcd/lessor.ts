@@ -144,6 +144,8 @@ export class Lessor {
   private timer: NodeJS.Timeout | undefined;
   /** Revoke proposals that failed with a typed error (retried after revokeRetryMs). */
   revokeFailures = 0;
+  /** Checks that met the applied state unavailable (retried at the next check). */
+  checkFailures = 0;
 
   constructor(
     private readonly host: LessorHost,
@@ -181,12 +183,13 @@ export class Lessor {
 
   /** This member became leader: track every lease, each extended so none expires in a burst. */
   promote(): void {
+    const leases = [...this.host.leases()]; // first: it may throw while the state is replaced
     this.primary = true;
     this.expiry.clear();
     this.revoking.clear();
     this.heap.clear();
     const base = this.now() + this.options.electionTimeoutMs;
-    for (const l of this.host.leases()) {
+    for (const l of leases) {
       const seconds = l.remainingTtlSeconds > 0 ? l.remainingTtlSeconds : l.ttlSeconds;
       this.schedule(l.id, base + seconds * 1000);
     }
@@ -225,6 +228,16 @@ export class Lessor {
    * inside the election-timeout extension).
    */
   check(): void {
+    try {
+      this.checkOnce();
+    } catch (e) {
+      // The applied state is unavailable for now (a snapshot install, a stop): the next check retries.
+      if (!(e instanceof LsmraftError)) throw e;
+      this.checkFailures++;
+    }
+  }
+
+  private checkOnce(): void {
     const leader = this.host.isLeader();
     if (leader && !this.primary) this.promote();
     if (!leader && this.primary) this.demote();

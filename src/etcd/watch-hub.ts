@@ -34,6 +34,7 @@
  * when every watcher of the stream is synced and has nothing queued, so its revision is a promise
  * that the client has seen everything up to it (the rule etcd 3.5 adopted); until then it waits.
  */
+import { LsmraftError } from '../errors.js';
 import type { MvccEvent, RevisionEvents } from '../mvcc/types.js';
 import { assert } from '../util/assert.js';
 import { compareBytes, equalBytes } from '../util/bytes.js';
@@ -81,6 +82,8 @@ export interface WatchHubOptions {
   progressIntervalMs: number;
   /** Period of the check for a revision jump no apply reported (a snapshot install); 0 = none. */
   headCheckMs: number;
+  /** After a history read failed with the state unavailable (a snapshot install), the wait before the next. */
+  catchupRetryMs: number;
 }
 
 export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
@@ -91,6 +94,7 @@ export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
   watchersPerStreamMax: 10_000,
   progressIntervalMs: 10 * 60 * 1000,
   headCheckMs: 1000,
+  catchupRetryMs: 100,
 };
 
 /** Accounted size of one event beside its keys and values (revisions, type, framing). */
@@ -116,8 +120,6 @@ export type WatchHubResponse =
   | { kind: 'events'; watchId: number; revision: number; events: MvccEvent[] }
   /** The watcher is gone: its start revision was compacted away. */
   | { kind: 'compacted'; watchId: number; revision: number; compactRevision: number }
-  /** The watcher is gone: its history could not be read (the reason goes to the client). */
-  | { kind: 'failed'; watchId: number; revision: number; reason: string }
   /** No events up to `revision`; watchId -1 speaks for every watcher of the stream. */
   | { kind: 'progress'; watchId: number; revision: number };
 
@@ -147,6 +149,8 @@ class Watcher {
   queuedThrough: number;
   synced = false;
   catchingUp = false;
+  /** No history read before this time (performance.now()): the last one met unavailable state. */
+  retryAtMs = 0;
   canceled = false;
   readonly queue: Queued[] = [];
   queuedEvents = 0;
@@ -277,6 +281,7 @@ export class WatchHub {
   private readonly stopListening: () => void;
   private readonly progressTimer: NodeJS.Timeout | undefined;
   private readonly headTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: WatchSource,
@@ -323,6 +328,7 @@ export class WatchHub {
   close(): void {
     if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
     if (this.headTimer !== undefined) clearInterval(this.headTimer);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.stopListening();
     for (const s of [...this.streams]) s.close();
   }
@@ -389,7 +395,13 @@ export class WatchHub {
 
   /** Looks for a revision jump no apply reported (a snapshot installed with nothing applied since). */
   checkHead(): void {
-    const current = this.source.currentRevision();
+    let current: number;
+    try {
+      current = this.source.currentRevision();
+    } catch (e) {
+      if (!(e instanceof LsmraftError)) throw e;
+      return; // the state is being replaced (a snapshot install): a later check sees the result
+    }
     if (current > this.head) this.jumpTo(current);
   }
 
@@ -475,6 +487,7 @@ export class WatchHub {
       }
       if (w.stream.blocked || w.queue.length > 0) continue; // a read now would only overflow
       if (this.readsInFlight >= this.options.catchupReadsMax) continue;
+      if (w.retryAtMs > performance.now()) continue;
       void this.catchUp(w);
     }
   }
@@ -486,26 +499,8 @@ export class WatchHub {
     const to = this.head;
     const countMax = this.options.catchupEventsMax;
     try {
-      const compactRevision = this.source.compactRevision();
-      if (from < compactRevision) {
-        this.end(w, { kind: 'compacted', watchId: w.id, revision: this.head, compactRevision });
-        return;
-      }
-      let batches: RevisionEvents[];
-      try {
-        batches = await this.source.readEvents(from, to, w.req.key, w.req.rangeEnd, countMax);
-      } catch (e) {
-        if (w.canceled) return;
-        const compacted = this.source.compactRevision();
-        if (from <= compacted) {
-          // Compacted while the read ran.
-          this.end(w, { kind: 'compacted', watchId: w.id, revision: this.head, compactRevision: compacted });
-        } else {
-          this.end(w, { kind: 'failed', watchId: w.id, revision: this.head, reason: String((e as Error).message) });
-        }
-        return;
-      }
-      if (w.canceled) return;
+      const batches = await this.readHistory(w, from, to, countMax);
+      if (batches === undefined || w.canceled) return;
       let count = 0;
       let last = from - 1;
       const events: MvccEvent[] = [];
@@ -525,6 +520,47 @@ export class WatchHub {
       this.readsInFlight--;
       this.kick();
     }
+  }
+
+  /**
+   * The history a catch-up needs; undefined when the watcher ended (its start was compacted, as
+   * etcd cancels it) or must try again after catchupRetryMs (the state is being replaced).
+   */
+  private async readHistory(w: Watcher, from: number, to: number, countMax: number): Promise<RevisionEvents[] | undefined> {
+    try {
+      const compactRevision = this.source.compactRevision();
+      if (from < compactRevision) {
+        this.end(w, { kind: 'compacted', watchId: w.id, revision: this.head, compactRevision });
+        return undefined;
+      }
+      return await this.source.readEvents(from, to, w.req.key, w.req.rangeEnd, countMax);
+    } catch (e) {
+      if (!(e instanceof LsmraftError)) throw e;
+      if (w.canceled) return undefined;
+      let compactRevision: number | undefined;
+      try {
+        compactRevision = this.source.compactRevision();
+      } catch (e2) {
+        if (!(e2 instanceof LsmraftError)) throw e2;
+      }
+      if (compactRevision !== undefined && from < compactRevision) {
+        // Compacted while the read ran.
+        this.end(w, { kind: 'compacted', watchId: w.id, revision: this.head, compactRevision });
+      } else {
+        this.retryLater(w);
+      }
+      return undefined;
+    }
+  }
+
+  private retryLater(w: Watcher): void {
+    w.retryAtMs = performance.now() + this.options.catchupRetryMs;
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, this.options.catchupRetryMs);
+    this.retryTimer.unref();
   }
 
   /** Ends a watcher for a reason of the hub's (compaction, unreadable history). */

@@ -180,9 +180,6 @@ export function serveWatch(
         return call.write(
           response(r.revision, r.watchId, { canceled: true, compact_revision: String(r.compactRevision) }),
         );
-      case 'failed':
-        fragmenting.delete(r.watchId);
-        return call.write(response(r.revision, r.watchId, { canceled: true, cancel_reason: r.reason }));
     }
   };
 

@@ -4,6 +4,7 @@
  */
 import type { KeyValue, MvccEvent, RevisionEvents } from '../../src/mvcc/types.js';
 import { isFromKey, type WatchSource } from '../../src/etcd/watch-hub.js';
+import { LsmraftError } from '../../src/errors.js';
 import { compareBytes, equalBytes, fromUtf8, utf8 } from '../../src/util/bytes.js';
 
 export class CompactedError extends Error {}
@@ -25,17 +26,29 @@ export class FakeWatchSource implements WatchSource {
   holdReads = false;
   readonly held: HeldRead[] = [];
   readsStarted = 0;
+  /** When true, reads of the state throw KV_ERR_STOPPED (as while a snapshot replaces it). */
+  unavailable = false;
 
   onApplied(listener: (b: RevisionEvents) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Calls that met `unavailable`. */
+  refused = 0;
+
+  private check(): void {
+    if (this.unavailable) this.refused++;
+    if (this.unavailable) throw new LsmraftError('KV_ERR_STOPPED', 'the state machine is being replaced by a snapshot');
+  }
+
   currentRevision(): number {
+    this.check();
     return this.rev;
   }
 
   compactRevision(): number {
+    this.check();
     return this.compacted;
   }
 
@@ -85,6 +98,7 @@ export class FakeWatchSource implements WatchSource {
     countMax: number,
   ): Promise<RevisionEvents[]> {
     this.readsStarted++;
+    if (this.unavailable) return Promise.reject(new LsmraftError('KV_ERR_STOPPED', 'being replaced'));
     if (from < this.compacted) return Promise.reject(new CompactedError('compacted'));
     const inRange = (k: Uint8Array): boolean =>
       rangeEnd === undefined

@@ -7,7 +7,7 @@ import {
   type LessorHost,
   type LessorOptions,
 } from '../../src/etcd/lessor.js';
-import { NotLeaderError } from '../../src/node/errors.js';
+import { NodeStoppedError, NotLeaderError } from '../../src/node/errors.js';
 
 /** A lease table applied by hand, a leader flag, and a record of proposed revokes. */
 class FakeLessorHost implements LessorHost {
@@ -142,6 +142,23 @@ describe('Lessor', () => {
     host.leader = false;
     lessor.check();
     expect(lessor.isPrimary).toBe(false);
+  });
+
+  it('skips a check that meets the lease table unavailable (a snapshot install) and promotes at the next', () => {
+    const { host, lessor, clock } = setup();
+    host.apply({ kind: 'grant', id: 1n, ttlSeconds: 5 });
+    const leases = host.leases.bind(host);
+    host.leases = () => {
+      throw new NodeStoppedError('the state machine is being replaced by a snapshot');
+    };
+    lessor.check();
+    expect(lessor.isPrimary).toBe(false);
+    expect(lessor.checkFailures).toBe(1);
+    host.leases = leases;
+    lessor.check();
+    expect(lessor.isPrimary).toBe(true);
+    run(lessor, clock, 6000);
+    expect(host.proposed).toEqual([1n]);
   });
 
   it('proposes a failed revoke again after the retry interval', async () => {

@@ -184,6 +184,28 @@ describe('WatchHub', () => {
     expect(sink.events(id)).toEqual(['PUT k1@2', 'PUT k2@3', 'PUT k3@4', 'PUT k4@5', 'PUT k5@6', 'PUT k6@7']);
   });
 
+  it('retries a history read that met the state unavailable (a snapshot install), and skips a head check then', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'performance'] });
+    const src = new FakeWatchSource();
+    src.apply([['k', '1']]);
+    const hub = newHub(src, { headCheckMs: 0, catchupRetryMs: 100 });
+    const sink = new RecordingSink();
+    const stream = hub.openStream(sink);
+    src.unavailable = true;
+    hub.checkHead(); // must not throw
+    const id = idOf(stream.watch(create('k', { startRevision: 2 })));
+    await settle();
+    const refused = src.refused;
+    expect(refused).toBeGreaterThan(1);
+    for (let i = 0; i < 5; i++) await settle();
+    expect(src.refused).toBe(refused); // no hot loop: it waits catchupRetryMs
+    src.unavailable = false;
+    vi.advanceTimersByTime(100);
+    await settle();
+    expect(sink.events(id)).toEqual(['PUT k@2']);
+    expect(hub.stats()).toMatchObject({ synced: 1, unsynced: 0 });
+  });
+
   it('answers a progress request only once every watcher of the stream is caught up', async () => {
     const src = new FakeWatchSource();
     src.apply([['a', '1']]);
