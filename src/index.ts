@@ -59,3 +59,10 @@ export {
 } from './node/index.js';
 export type { KvNodeOptions, KvClientOptions, NodeTlsOptions, ClientTlsOptions, KeyInput, MemberInfo, NodeStatus, LeaderInfo, LogLevel, Logger } from './node/index.js';
 export type { RestoreOptions, RestoreResult, BackupSaveOptions, BackupSaveResult } from './node/index.js';
+
+// The etcd v3 gRPC API (KvNodeOptions.etcdAddress): loading it lets KvNode.start serve it.
+export { EtcdServer, registerEtcdService } from './etcd/server.js';
+export type { EtcdServiceInstaller } from './etcd/server.js';
+export { etcdPackageDefinition, etcdServiceDefinitions, etcdGrpcPackage, ETCD_PROTO_LOADER_OPTIONS } from './etcd/protos.js';
+export { MvccError } from './mvcc/errors.js';
+export type { KeyValue, MvccEvent, RevisionEvents, EventType } from './mvcc/types.js';

@@ -42,6 +42,7 @@ export const KV_SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'snapshot-entries', type: 'string', value: 'N', help: 'applied entries between snapshots (default 100000)' },
   { name: 'compact-keep-entries', type: 'string', value: 'N', help: 'log entries kept behind a snapshot (default 5000)' },
   { name: 'metrics-address', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics over HTTP here' },
+  { name: 'etcd-address', type: 'string', value: 'HOST:PORT', help: "serve etcd's v3 gRPC API here (etcdctl, etcd clients)" },
   { name: 'log-level', type: 'string', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
   { name: 'history-file', type: 'string', value: 'FILE', help: 'prompt history on a terminal (default ~/.lsmraft_history)' },
   { name: 'restore', type: 'string', value: 'FILE', help: 'first make a new one-member cluster in --data-dir from a backup (kvctl snapshot save)' },
@@ -84,6 +85,8 @@ export interface KvServerArgs {
   compactKeepEntries: number | undefined;
   /** HTTP address of the metrics endpoint (the node option of the same name serves it). */
   metricsAddress: string | undefined;
+  /** gRPC address of the etcd v3 API (the node option etcdAddress serves it). */
+  etcdAddress: string | undefined;
   /** The node's log level (the node option of the same name applies it). */
   logLevel: LogLevel | undefined;
   historyFile: string | undefined;
@@ -125,6 +128,7 @@ export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEn
       snapshotEntries: r.positiveInt('snapshot-entries'),
       compactKeepEntries: r.nonNegativeInt('compact-keep-entries'),
       metricsAddress: r.address('metrics-address'),
+      etcdAddress: r.address('etcd-address'),
       logLevel: r.oneOf('log-level', LOG_LEVELS),
       historyFile: r.string('history-file'),
       restore: r.string('restore'),

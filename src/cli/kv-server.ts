@@ -7,8 +7,9 @@
  *
  * Logs: pino records on stderr at --log-level (default info; --verbose: debug): JSON lines when
  * stderr is not a terminal, pretty lines when it is; on a terminal shared with the prompt they never
- * overwrite it (prompt-log.ts). With --metrics-address, the second stdout line is
- * `metrics on <host:port>`.
+ * overwrite it (prompt-log.ts). With --metrics-address, the next stdout line is
+ * `metrics on <host:port>`; with --etcd-address (etcd's v3 gRPC API, src/etcd/server.ts), the next
+ * is `etcd api on <host:port>`.
  *
  * On a TTY: a prompt with help, persisted history and tab completion (node:readline); Ctrl-C asks
  * to type `exit` (a second Ctrl-C within CTRL_C_AGAIN_MS stops), so a stray key does not take a
@@ -25,6 +26,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as readline from 'node:readline';
 import { LsmraftError } from '../errors.js';
+import '../etcd/server.js';
 import { KvNode } from '../node/kv-node.js';
 import { restoreBackup } from '../node/restore.js';
 import { createLogger, streamDestination } from '../node/node-logger.js';
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
       ...(args.snapshotEntries === undefined ? {} : { snapshotEntries: args.snapshotEntries }),
       ...(args.compactKeepEntries === undefined ? {} : { compactKeepEntries: args.compactKeepEntries }),
       ...(args.metricsAddress === undefined ? {} : { metricsAddress: args.metricsAddress }),
+      ...(args.etcdAddress === undefined ? {} : { etcdAddress: args.etcdAddress }),
       ...args.tls,
       logger,
       onFatal: (err) => {
@@ -146,6 +149,7 @@ async function main(): Promise<void> {
   const historyFile = args.historyFile ?? join(homedir(), '.lsmraft_history');
   process.stdout.write(`node ${node.id} listening on ${node.address} (cluster ${node.status().clusterId})${interactive ? '; type help' : ''}\n`);
   if (node.metricsAddress !== undefined) process.stdout.write(`metrics on ${node.metricsAddress}\n`);
+  if (node.etcdAddress !== undefined) process.stdout.write(`etcd api on ${node.etcdAddress}\n`);
   const rl = readline.createInterface({
     input: process.stdin,
     output: process.stdout,

@@ -1,7 +1,9 @@
 /**
  * The commands a Raft entry carries to the key-value state machine: put and delete (each tagged
- * with its client session and sequence number, for exactly-once: session-table.ts), and the
- * session commands register and keep-alive. The byte layout is docs/format/raft-log.md
+ * with its client session and sequence number, for exactly-once: session-table.ts), the
+ * session commands register and keep-alive, and an etcd v3 write (Put, DeleteRange, Txn, Compact,
+ * a lease grant / revoke / checkpoint: src/mvcc/request-codec.ts gives its bytes; etcd has no
+ * exactly-once, so it carries no session). The byte layout is docs/format/raft-log.md
  * ("Commands"); the idea (a versioned, self-describing command record inside an opaque Raft entry)
  * is etcd's raftpb.Entry.Data holding an InternalRaftRequest, and the session fields are those of
  * LogCabin's ExactlyOnceRPCInfo (client_id, sequence_number, first_outstanding_rpc).
@@ -21,6 +23,8 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from '../lsm/options.js';
+import { decodeMvccWrite, encodeMvccWrite } from '../mvcc/request-codec.js';
+import type { MvccWrite } from '../mvcc/requests.js';
 import { getFixed64, getVarint, putFixed64, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
 import { USER_KEY_BYTES_MAX } from './state-keys.js';
 import type { Message } from '../raft/types.js';
@@ -35,6 +39,7 @@ const OP_PUT = 1;
 const OP_DEL = 2;
 const OP_REGISTER = 3;
 const OP_KEEP_ALIVE = 4;
+const OP_ETCD = 5;
 /** Offset of the fixed64 time stamp, which the leader overwrites in place (stampCommand). */
 const TIME_OFFSET = 2;
 const HEADER_BYTES = TIME_OFFSET + 8;
@@ -65,7 +70,8 @@ export type KvCommand =
   | ({ type: 'put'; key: Uint8Array; value: Uint8Array } & ProposalTag & SessionTag & Stamped)
   | ({ type: 'del'; key: Uint8Array } & ProposalTag & SessionTag & Stamped)
   | ({ type: 'register' } & ProposalTag & Stamped)
-  | ({ type: 'keepAlive'; sessionId: number } & ProposalTag & Stamped);
+  | ({ type: 'keepAlive'; sessionId: number } & ProposalTag & Stamped)
+  | ({ type: 'etcd'; write: MvccWrite } & ProposalTag & Stamped);
 
 export type KvCommandType = KvCommand['type'];
 
@@ -89,7 +95,7 @@ export function checkSessionTag(t: SessionTag): void {
   }
 }
 
-const OP_CODES: Record<KvCommandType, number> = { put: OP_PUT, del: OP_DEL, register: OP_REGISTER, keepAlive: OP_KEEP_ALIVE };
+const OP_CODES: Record<KvCommandType, number> = { put: OP_PUT, del: OP_DEL, register: OP_REGISTER, keepAlive: OP_KEEP_ALIVE, etcd: OP_ETCD };
 
 /** The varint fields after the header, in order, of `cmd`. */
 function varintFields(cmd: KvCommand): number[] {
@@ -110,7 +116,8 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
   if (cmd.type === 'put' || cmd.type === 'del') checkSessionTag(cmd);
   if (cmd.type === 'keepAlive') checkId('sessionId', cmd.sessionId, 1);
   const fields = varintFields(cmd);
-  let size = HEADER_BYTES;
+  const etcd = cmd.type === 'etcd' ? encodeMvccWrite(cmd.write) : undefined;
+  let size = HEADER_BYTES + (etcd?.length ?? 0);
   for (const v of fields) size += varintLength(v);
   if (cmd.type === 'put' || cmd.type === 'del') {
     if (!(cmd.key instanceof Uint8Array) || cmd.key.length === 0 || cmd.key.length > USER_KEY_BYTES_MAX) {
@@ -140,6 +147,7 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
     out.set(cmd.value, pos);
     pos += cmd.value.length;
   }
+  if (etcd !== undefined) out.set(etcd, pos);
   return out;
 }
 
@@ -190,6 +198,9 @@ export function decodeKvCommand(b: Uint8Array): KvCommand {
     cmd = { type: 'register', ...base };
   } else if (op === OP_KEEP_ALIVE) {
     cmd = { type: 'keepAlive', sessionId: r.varint('session id', 1), ...base };
+  } else if (op === OP_ETCD) {
+    cmd = { type: 'etcd', write: decodeMvccWrite(b.subarray(r.pos)), ...base };
+    r.pos = b.length;
   } else {
     bad(`unknown operation ${op}`);
   }

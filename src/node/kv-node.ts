@@ -67,6 +67,7 @@ import { SnapshotShipper } from './snapshot/shipper.js';
 import { ReplayProgress } from './replay-progress.js';
 import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
+import { NodeEtcd } from './etcd-api.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
 
@@ -116,6 +117,8 @@ export class KvNode {
   /** The address book and the peer connections (peers.ts); set once the transport exists. */
   private readonly peers: Peers;
   private readonly sessions: SessionWrites;
+  /** What the etcd v3 API uses of this node, and its server (etcd-api.ts). */
+  readonly etcd: NodeEtcd;
 
   private constructor(init: {
     opts: ResolvedNodeOptions; id: NodeId; dataDir: string; identity: NodeIdentity; logStore: RaftLogStore; sm: KvStateMachine; stateDir: string;
@@ -198,6 +201,8 @@ export class KvNode {
       clockMs: opts.clockMs,
       currentTerm: () => this.currentTerm(),
     }, opts.pendingRequestsMax);
+    const header = () => ({ clusterId: this.identity.clusterId, memberId: BigInt(this.id), raftTerm: this.currentTerm() });
+    this.etcd = new NodeEtcd({ stateMachine: () => this.stateTree.get(), path: this.path, header });
     this.admin = new MembershipAdmin({
       ...common,
       book: init.book,
@@ -325,6 +330,13 @@ export class KvNode {
       await this.transport.close();
       throw err;
     }
+    // The etcd API last: it serves a running node; a failed start stops it.
+    if (this.opts.etcdAddress !== undefined) {
+      await this.etcd.serve(this, this.opts.etcdAddress).catch(async (err: unknown) => {
+        await this.stop();
+        throw err;
+      });
+    }
   }
 
   private startRunning(bound: { host: string; port: number }): void {
@@ -406,6 +418,11 @@ export class KvNode {
   }
 
   /** The address peers and clients reach this node at (the bound port when started with port 0). */
+  /** "host:port" of the etcd v3 API (the port picked for port 0), if started with etcdAddress. */
+  get etcdAddress(): string | undefined {
+    return this.etcd.address;
+  }
+
   get address(): string {
     return this.advertise;
   }
@@ -589,6 +606,7 @@ export class KvNode {
 
   private async stopInner(): Promise<void> {
     this.state = 'stopping';
+    await this.etcd.close();
     this.ticker?.stop();
     this.removalWatch?.stop();
     await this.driver?.stop();
@@ -641,8 +659,9 @@ export class KvNode {
   }
 
   private onApplied(results: readonly ApplyResult[]): void {
+    this.etcd.applied(results);
     for (const r of results) {
-      if (r.kind === 'put' || r.kind === 'del' || r.kind === 'register' || r.kind === 'keepAlive') {
+      if (r.kind === 'put' || r.kind === 'del' || r.kind === 'register' || r.kind === 'keepAlive' || r.kind === 'etcd') {
         if (r.proposerId === this.id) this.path.requests.writeApplied(r.proposalId, r);
       } else if (r.kind === 'rejected') {
         this.log.warn({ component: 'raft', index: r.index }, `node ${this.id}: entry ${r.index} is not a valid command, applied as a no-op: ${r.error.message}`);

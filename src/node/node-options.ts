@@ -114,6 +114,11 @@ export interface KvNodeOptions extends NodeTlsOptions {
    * free port (see KvNode.metricsAddress). Default: none.
    */
   metricsAddress?: string;
+  /**
+   * "host:port" of the etcd v3 gRPC API (src/etcd/server.ts, which must be loaded: the package root
+   * loads it); port 0 picks a free port (see KvNode.etcdAddress). Default: none.
+   */
+  etcdAddress?: string;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
   onFatal?: (err: unknown) => void;
   /**
@@ -141,6 +146,7 @@ export interface ResolvedNodeOptions {
   /** The node's logger (its records carry `node`). */
   logger: Logger;
   metricsAddress: string | undefined;
+  etcdAddress: string | undefined;
   /** The port's TLS and that of dials to other nodes; undefined: plain text. */
   tls: NodeTls | undefined;
   clockMs: () => number;
@@ -176,6 +182,10 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     if (typeof o.metricsAddress !== 'string') throw new InvalidArgumentError('option metricsAddress must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
     parseAddress(o.metricsAddress);
   }
+  if (o.etcdAddress !== undefined) {
+    if (typeof o.etcdAddress !== 'string') throw new InvalidArgumentError('option etcdAddress must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
+    parseAddress(o.etcdAddress);
+  }
   // Certificate files are real files whatever `fs` is: read once, here, so a bad one fails the start.
   const tls = resolveNodeTls(o);
   const logger = nodeLogger(o, o.id);
@@ -204,6 +214,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     logger,
     clockMs: o.clockMs ?? Date.now,
     metricsAddress: o.metricsAddress,
+    etcdAddress: o.etcdAddress,
     onRemoved: o.onRemoved ?? (() => {}),
     tls,
     onFatal: o.onFatal ?? ((err) => logger.fatal({ err }, 'node stopped on an error')),

@@ -25,10 +25,17 @@ import { utf8 } from '../util/bytes.js';
 import { connectClient, type ClientConnectionOptions, type ClientRequestInput } from './client-connection.js';
 import { errorFromWire, NotLeaderError, RequestTimeoutError, type LeaderInfo } from './errors.js';
 import { decodeKvCommand, encodeKvCommand, type KvCommand, type ProposalTag } from './kv-command.js';
+import type { MvccApplied } from '../mvcc/apply.js';
+
+/** What an applied write answers its proposer: a register's session id, an etcd write's outcome. */
+export interface AppliedOutcome {
+  sessionId?: number | undefined;
+  etcd?: MvccApplied | undefined;
+}
 
 interface Waiter {
-  /** `sessionId`: the id a register command created (writes), else undefined. */
-  resolve: (sessionId?: number) => void;
+  /** Writes: what the state machine answered; reads and conf changes: nothing. */
+  resolve: (outcome?: AppliedOutcome) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
   /** The proposal's data (writes) or the read context (reads), to send again. */
@@ -64,9 +71,9 @@ export class PendingRequests {
     if (this.size >= this.pendingMax) throw new RequestTimeoutError(`${what} (${this.pendingMax} requests already pending)`, 0);
   }
 
-  private makeWaiter(what: string, timeoutMs: number, onTimeout: () => void): { promise: Promise<number | undefined>; waiter: Waiter } {
+  private makeWaiter(what: string, timeoutMs: number, onTimeout: () => void): { promise: Promise<AppliedOutcome | undefined>; waiter: Waiter } {
     let waiter!: Waiter;
-    const promise = new Promise<number | undefined>((resolve, reject) => {
+    const promise = new Promise<AppliedOutcome | undefined>((resolve, reject) => {
       const timer = setTimeout(() => {
         onTimeout();
         reject(new RequestTimeoutError(what, timeoutMs));
@@ -77,10 +84,10 @@ export class PendingRequests {
   }
 
   /**
-   * Waits until the write tagged `requestId` is applied (resolves with the session id a register
+   * Waits until the write tagged `requestId` is applied (resolves with what it answered: the session id a register
    * created) or refused by the state machine (rejects with its error). Register BEFORE proposing it.
    */
-  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array, term: number): Promise<number | undefined> {
+  waitWrite(requestId: number, timeoutMs: number, data: Uint8Array, term: number): Promise<AppliedOutcome | undefined> {
     this.admit('write');
     assert(!this.writes.has(requestId), () => `request id ${requestId} reused`);
     const { promise, waiter } = this.makeWaiter(`write ${requestId}`, timeoutMs, () => this.writes.delete(requestId));
@@ -130,11 +137,11 @@ export class PendingRequests {
    * The first entry proposed for write `requestId` was applied (copies applied later answer
    * nothing: the first decides). Unknown ids (another incarnation's) are ignored.
    */
-  writeApplied(requestId: number, outcome: { error?: LsmraftError | undefined; sessionId?: number | undefined }): void {
+  writeApplied(requestId: number, outcome: { error?: LsmraftError | undefined } & AppliedOutcome): void {
     const w = PendingRequests.take(this.writes, requestId);
     if (w === undefined) return;
     if (outcome.error !== undefined) w.reject(outcome.error);
-    else w.resolve(outcome.sessionId);
+    else w.resolve({ sessionId: outcome.sessionId, etcd: outcome.etcd });
   }
 
   /** Forgets a write whose proposal was refused (the caller reports the refusal itself). */
@@ -143,7 +150,7 @@ export class PendingRequests {
   }
 
   /** Waits until a ReadState for `contextKey` arrived AND the applied index reached its index. */
-  waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<number | undefined> {
+  waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<AppliedOutcome | undefined> {
     this.admit('read');
     assert(!this.reads.has(contextKey), () => `read context ${contextKey} reused`);
     const { promise, waiter } = this.makeWaiter('linearizable read (waiting for the leader\'s read index and its apply)', timeoutMs, () => {
@@ -193,7 +200,7 @@ export class PendingRequests {
   }
 
   /** Waits until conf change (type, nodeId) is applied. */
-  waitConfChange(type: ConfChangeType, nodeId: NodeId, timeoutMs: number): Promise<number | undefined> {
+  waitConfChange(type: ConfChangeType, nodeId: NodeId, timeoutMs: number): Promise<AppliedOutcome | undefined> {
     this.admit('conf change');
     let entry!: ConfWaiter;
     const { promise, waiter } = this.makeWaiter(`${type} ${nodeId}`, timeoutMs, () => this.confChanges.delete(entry));
@@ -284,10 +291,11 @@ export class RequestPath {
 
   /**
    * Proposes the command `make` builds, with a fresh proposal tag and this node's clock (a leader
-   * stamps it again with its own: KvNode's step hook); resolves once applied here, with the id of
-   * the session a register created; rejects with the state machine's error if it refused it.
+   * stamps it again with its own: KvNode's step hook); resolves once applied here, with what the
+   * state machine answered (the session a register created, an etcd write's outcome); rejects with
+   * its error if it refused the command.
    */
-  async proposeCommand(make: (tag: ProposalTag & { timeMs: number }) => KvCommand): Promise<number | undefined> {
+  async proposeCommand(make: (tag: ProposalTag & { timeMs: number }) => KvCommand): Promise<AppliedOutcome | undefined> {
     this.h.checkRunning();
     const requestId = this.nextRequestId++;
     const data = encodeKvCommand(make({ proposerId: this.h.id, proposalId: requestId, timeMs: this.h.clockMs() }));

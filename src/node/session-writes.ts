@@ -36,7 +36,7 @@ export class SessionWrites {
 
   /** Registers a client session through Raft; resolves with its id (the register entry's index). */
   async register(): Promise<number> {
-    const id = await this.path.proposeCommand((p) => ({ type: 'register', ...p }));
+    const id = (await this.path.proposeCommand((p) => ({ type: 'register', ...p })))?.sessionId;
     assert(id !== undefined, 'a register command was applied without a session id');
     return id;
   }

@@ -5,19 +5,22 @@
  *
  *   's' ++ BE64(sessionId)   a session record (session-table.ts)
  *   'u' ++ userKey           a user key and its value
+ *   'r', 'e', 'l', 'a', 'm'  the etcd MVCC store's history, events, leases and revision
+ *                            (src/mvcc/keys.ts); native puts and deletes are MVCC writes too
  *
  * What must hold: every user key read or written by the state machine goes through userTreeKey,
  * and every key a user range read returns is stripped by userKeyOfTreeKey; nothing else is stored.
  */
-import { KEY_BYTES_MAX } from '../lsm/options.js';
 import { printableKey } from '../lsm/describe.js';
+import { MVCC_KEY_BYTES_MAX, VALUE_PREFIX, printableMvccKey } from '../mvcc/keys.js';
 import { assert } from '../util/assert.js';
 
 export const SESSION_KEY_PREFIX = 0x73; // 's'
-export const USER_KEY_PREFIX = 0x75; // 'u'
+/** The MVCC store's current-value namespace (src/mvcc/keys.ts): native and etcd keys are one keyspace. */
+export const USER_KEY_PREFIX = VALUE_PREFIX; // 'u'
 
-/** Longest user key: the tree's key limit less the namespace byte. */
-export const USER_KEY_BYTES_MAX = KEY_BYTES_MAX - 1;
+/** Longest user key: the MVCC store's (its history keys escape the key and add a revision). */
+export const USER_KEY_BYTES_MAX = MVCC_KEY_BYTES_MAX;
 
 export function userTreeKey(key: Uint8Array): Uint8Array {
   assert(key.length >= 1 && key.length <= USER_KEY_BYTES_MAX, () => `user key of ${key.length} bytes`);
@@ -55,10 +58,15 @@ export function sessionIdOfTreeKey(treeKey: Uint8Array): number | undefined {
   return view.getUint32(1) * 0x1_0000_0000 + view.getUint32(5);
 }
 
-/** How `lsm s` prints a state tree key: the user key as it is, a session record by its id. */
+/**
+ * How `lsm s` prints a state tree key: the user key as it is, a session record by its id, an MVCC
+ * record by what it is (src/mvcc/keys.ts).
+ */
 export function printableStateKey(treeKey: Uint8Array): string {
   if (treeKey.length >= 2 && treeKey[0] === USER_KEY_PREFIX) return printableKey(treeKey.subarray(1));
   const id = sessionIdOfTreeKey(treeKey);
   if (id !== undefined) return `<session ${id}>`;
+  const mvcc = printableMvccKey(treeKey);
+  if (mvcc !== undefined) return `<${mvcc}>`;
   return `<${printableKey(treeKey)}>`;
 }

@@ -8,9 +8,13 @@
  * up to `durableAppliedIndex` and the driver re-applies the committed entries after it (the node
  * flushes often enough to bound that: state-flush.ts).
  *
- * The tree holds two key namespaces (state-keys.ts): the users' keys, and the client session table
- * (session-table.ts) that makes writes exactly-once. get/scan/hasUserData see the user namespace
- * only; the session table is loaded into memory at open and written back in every apply batch.
+ * The tree holds the users' keys with their history (etcd's MVCC model: src/mvcc/store.ts, `mvcc`)
+ * and the client session table (session-table.ts) that makes native writes exactly-once
+ * (state-keys.ts). Native puts and deletes are MVCC writes, as etcd writes (command 'etcd') are:
+ * one keyspace, one revision counter. get/scan/hasUserData see the users' current values only; the
+ * session table is loaded into memory at open and written back in every apply batch; the MVCC
+ * store's writes of one apply() go into the same batch, and its revision is published (seen by
+ * reads) once that batch is in the tree.
  *
  * API for the driver:
  *   KvStateMachine.open(dir, options)   dir: the current state tree directory (see snapshot/install.ts,
@@ -34,9 +38,13 @@
  * and so is the in-memory session table.
  */
 import { CorruptionError, InvalidArgumentError, type LsmraftError } from '../errors.js';
-import { LsmTree, type BatchOp } from '../lsm/db.js';
+import { LsmTree } from '../lsm/db.js';
 import type { TreeDescription } from '../lsm/describe.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
+import type { MvccApplied } from '../mvcc/apply.js';
+import { MvccError } from '../mvcc/errors.js';
+import { MvccStore } from '../mvcc/store.js';
+import type { RevisionEvents } from '../mvcc/types.js';
 import type { Entry } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { getVarint, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
@@ -51,7 +59,7 @@ export const SCAN_LIMIT_MAX = 10_000;
  * Version of the state tree's layout (its key namespaces and the meta below); a tree written by
  * another version is refused at open (docs/format/raft-log.md, "State tree").
  */
-export const STATE_FORMAT_VERSION = 2;
+export const STATE_FORMAT_VERSION = 3;
 
 export interface StateMeta {
   appliedIndex: number;
@@ -91,7 +99,18 @@ export function decodeStateMeta(meta: Uint8Array | undefined, dir?: string): Sta
  * (error says why), applied as a no-op.
  */
 export type ApplyResult =
-  | { index: number; kind: KvCommandType; proposerId: number; proposalId: number; error?: LsmraftError; sessionId?: number }
+  | {
+      index: number;
+      kind: KvCommandType;
+      proposerId: number;
+      proposalId: number;
+      error?: LsmraftError;
+      sessionId?: number;
+      /** An etcd write's outcome (kind 'etcd', no error). */
+      etcd?: MvccApplied;
+      /** The MVCC revisions this entry produced (puts, deletes, etcd writes that changed keys). */
+      revisions?: RevisionEvents[];
+    }
   | { index: number; kind: 'noop' | 'confChange' }
   | { index: number; kind: 'rejected'; error: LsmraftError };
 
@@ -111,11 +130,14 @@ export class KvStateMachine {
   /** The flush startFlush() started, until it settles. */
   private flushing: Promise<void> | undefined;
   private readonly sessions: SessionTable;
+  /** etcd's MVCC model over the same tree (src/mvcc/store.ts): native writes go through it too. */
+  readonly mvcc: MvccStore;
 
   private constructor(tree: LsmTree, applied: number, sessions: SessionTable) {
     this.tree = tree;
     this.applied = applied;
     this.sessions = sessions;
+    this.mvcc = new MvccStore(tree);
   }
 
   static async open(dir: string, options: KvStateMachineOptions = {}): Promise<KvStateMachine> {
@@ -171,52 +193,71 @@ export class KvStateMachine {
     if (entries.length === 0) return [];
     const first = entries[0]!.index;
     assert(first > this.applied, () => `apply: entry ${first} is at or below the applied index ${this.applied}`);
-    const ops: BatchOp[] = [];
     const results: ApplyResult[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      assert(e.index === first + i, () => `apply: entries not contiguous at ${e.index}`);
-      if (e.type === 'confChange') {
-        results.push({ index: e.index, kind: 'confChange' });
-        continue;
-      }
-      if (isNoop(e.data)) {
-        results.push({ index: e.index, kind: 'noop' });
-        continue;
-      }
-      let cmd;
-      try {
-        cmd = decodeKvCommand(e.data);
-      } catch (err) {
-        if (!(err instanceof InvalidArgumentError)) throw err;
-        results.push({ index: e.index, kind: 'rejected', error: err });
-        continue;
-      }
-      const result: ApplyResult = { index: e.index, kind: cmd.type, proposerId: cmd.proposerId, proposalId: cmd.proposalId };
-      this.sessions.advance(cmd.timeMs);
-      let outcome;
-      if (cmd.type === 'register') outcome = this.sessions.register(e.index);
-      else if (cmd.type === 'keepAlive') outcome = this.sessions.keepAlive(cmd.sessionId);
-      else outcome = this.sessions.write(cmd);
-      if (outcome === 'apply') {
-        if (cmd.type === 'put') ops.push({ type: 'put', key: userTreeKey(cmd.key), value: cmd.value });
-        else if (cmd.type === 'del') ops.push({ type: 'del', key: userTreeKey(cmd.key) });
-      } else if (outcome.error !== undefined) {
-        result.error = outcome.error;
-      } else if (outcome.sessionId !== undefined) {
-        result.sessionId = outcome.sessionId;
-      }
-      results.push(result);
-    }
-    ops.push(...this.sessions.takeOps());
-    const last = entries[entries.length - 1]!.index;
-    this.applying = true;
+    const batch = this.mvcc.beginBatch();
+    let published = false;
     try {
-      await this.tree.batch(ops, { meta: encodeStateMeta({ appliedIndex: last, logTimeMs: this.sessions.logTimeMs }) });
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
+        assert(e.index === first + i, () => `apply: entries not contiguous at ${e.index}`);
+        if (e.type === 'confChange') {
+          results.push({ index: e.index, kind: 'confChange' });
+          continue;
+        }
+        if (isNoop(e.data)) {
+          results.push({ index: e.index, kind: 'noop' });
+          continue;
+        }
+        let cmd;
+        try {
+          cmd = decodeKvCommand(e.data);
+        } catch (err) {
+          if (!(err instanceof InvalidArgumentError)) throw err;
+          results.push({ index: e.index, kind: 'rejected', error: err });
+          continue;
+        }
+        const result: ApplyResult = { index: e.index, kind: cmd.type, proposerId: cmd.proposerId, proposalId: cmd.proposalId };
+        this.sessions.advance(cmd.timeMs);
+        const eventsBefore = batch.events.length;
+        if (cmd.type === 'etcd') {
+          try {
+            result.etcd = batch.apply(cmd.write);
+          } catch (err) {
+            if (!(err instanceof MvccError)) throw err;
+            result.error = err;
+          }
+        } else {
+          let outcome;
+          if (cmd.type === 'register') outcome = this.sessions.register(e.index);
+          else if (cmd.type === 'keepAlive') outcome = this.sessions.keepAlive(cmd.sessionId);
+          else outcome = this.sessions.write(cmd);
+          if (outcome === 'apply') {
+            if (cmd.type === 'put') batch.nativePut(cmd.key, cmd.value);
+            else if (cmd.type === 'del') batch.nativeDelete(cmd.key);
+          } else if (outcome.error !== undefined) {
+            result.error = outcome.error;
+          } else if (outcome.sessionId !== undefined) {
+            result.sessionId = outcome.sessionId;
+          }
+        }
+        if (batch.events.length > eventsBefore) result.revisions = batch.events.slice(eventsBefore);
+        results.push(result);
+      }
+      const ops = batch.takeOps();
+      ops.push(...this.sessions.takeOps());
+      const last = entries[entries.length - 1]!.index;
+      this.applying = true;
+      try {
+        await this.tree.batch(ops, { meta: encodeStateMeta({ appliedIndex: last, logTimeMs: this.sessions.logTimeMs }) });
+      } finally {
+        this.applying = false;
+      }
+      this.mvcc.publish(batch);
+      published = true;
     } finally {
-      this.applying = false;
+      if (!published) this.mvcc.abandon();
     }
-    this.applied = last;
+    this.applied = entries[entries.length - 1]!.index;
     return results;
   }
 

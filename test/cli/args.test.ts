@@ -33,10 +33,10 @@ describe('kv-server command line', () => {
   it('takes positional id and address, defaults, options', () => {
     expect(server(['3', 'localhost:10003'])).toEqual({
       id: 3, address: 'localhost:10003', listenAddress: undefined, dataDir: './data/node-3', engine: 'wasm', snapshotEntries: undefined, compactKeepEntries: undefined,
-      metricsAddress: undefined, logLevel: undefined, historyFile: undefined, restore: undefined, tls: {}, verbose: false,
+      metricsAddress: undefined, etcdAddress: undefined, logLevel: undefined, historyFile: undefined, restore: undefined, tls: {}, verbose: false,
     });
-    expect(server(['1', '127.0.0.1:0', '--data-dir', '/x', '--engine=js', '--snapshot-entries', '50', '-v', '--metrics-address', '127.0.0.1:9100', '--log-level', 'debug'])).toMatchObject({
-      dataDir: '/x', engine: 'js', snapshotEntries: 50, verbose: true, metricsAddress: '127.0.0.1:9100', logLevel: 'debug',
+    expect(server(['1', '127.0.0.1:0', '--data-dir', '/x', '--engine=js', '--snapshot-entries', '50', '-v', '--metrics-address', '127.0.0.1:9100', '--log-level', 'debug', '--etcd-address', '127.0.0.1:2379'])).toMatchObject({
+      dataDir: '/x', engine: 'js', snapshotEntries: 50, verbose: true, metricsAddress: '127.0.0.1:9100', logLevel: 'debug', etcdAddress: '127.0.0.1:2379',
     });
     expect(server(['2', '127.0.0.1:7000', '--listen', '127.0.0.1:0'])).toMatchObject({ address: '127.0.0.1:7000', listenAddress: '127.0.0.1:0' });
     expect(parseKvServerArgs(['--help'])).toEqual({ kind: 'help' });

@@ -22,7 +22,7 @@ describe('kv-server and kvctl command lines', () => {
       runCli('kvctl.ts', ['--version']),
     ]);
     expect([sh.code, sv.code, kh.code, kv.code]).toEqual([0, 0, 0, 0]);
-    for (const flag of ['--data-dir', '--listen', '--engine', '--snapshot-entries', '--compact-keep-entries', '--metrics-address', '--log-level', '--history-file', '--verbose', '--config']) {
+    for (const flag of ['--data-dir', '--listen', '--engine', '--snapshot-entries', '--compact-keep-entries', '--metrics-address', '--etcd-address', '--log-level', '--history-file', '--verbose', '--config']) {
       expect(sh.stdout).toContain(flag);
     }
     expect(sh.stdout).toContain('LSMRAFT_DATA_DIR');

@@ -81,7 +81,11 @@ describe('KvStateMachine', () => {
     const results = await sm.apply([registerEntry(1), noop(2), put(3, 'a', '1'), put(4, 'b', '2'), conf, garbage, del(7, 'a'), put(8, 'c', '3')]);
     expect(results.map((r) => r.kind)).toEqual(['register', 'noop', 'put', 'put', 'confChange', 'rejected', 'del', 'put']);
     expect(results[0]).toEqual({ index: 1, kind: 'register', proposerId: 9, proposalId: 1, sessionId: 1 });
-    expect(results[2]).toEqual({ index: 3, kind: 'put', proposerId: 9, proposalId: 3 });
+    expect(results[2]).toMatchObject({ index: 3, kind: 'put', proposerId: 9, proposalId: 3 });
+    // Native writes are MVCC writes (one revision each, from 2: an empty store is at revision 1).
+    const revisionsOf = (r: (typeof results)[number]) => ('revisions' in r ? r.revisions?.map((b) => [b.revision, b.events.map((e) => `${e.type} ${fromUtf8(e.kv.key)}`)]) : undefined);
+    expect(results.map(revisionsOf)).toEqual([undefined, undefined, [[2, ['PUT a']]], [[3, ['PUT b']]], undefined, undefined, [[4, ['DELETE a']]], [[5, ['PUT c']]]]);
+    expect(sm.mvcc.range({ key: utf8('a'), rangeEnd: Uint8Array.of(0), revision: 3 }).response.kvs.map((kv) => fromUtf8(kv.key))).toEqual(['a', 'b']);
     const rejected = results[5]!;
     expect(rejected.kind === 'rejected' && rejected.error.code).toBe('KV_ERR_INVALID_ARGUMENT');
     expect(sm.appliedIndex).toBe(8);

@@ -1,0 +1,72 @@
+/**
+ * The gRPC statuses the etcd API answers with: the code and message etcd v3.4 sends for each
+ * error (server/etcdserver/api/v3rpc/rpctypes/error.go), which etcd clients match on (clientv3's
+ * rpctypes.Error compares the message), mapped from this project's typed errors.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { LsmraftError, type LsmraftErrorCode } from '../errors.js';
+import type { MvccErrorCode } from '../mvcc/errors.js';
+
+export interface EtcdStatus {
+  code: grpc.status;
+  details: string;
+}
+
+const MVCC: Record<MvccErrorCode, EtcdStatus> = {
+  MVCC_ERR_COMPACTED: { code: grpc.status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision has been compacted' },
+  MVCC_ERR_FUTURE_REV: { code: grpc.status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision is a future revision' },
+  MVCC_ERR_LEASE_NOT_FOUND: { code: grpc.status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
+  MVCC_ERR_LEASE_EXISTS: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
+  MVCC_ERR_KEY_NOT_FOUND: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: key not found' },
+  MVCC_ERR_EMPTY_KEY: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: key is not provided' },
+  MVCC_ERR_TOO_MANY_OPS: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: too many operations in txn request' },
+  MVCC_ERR_DUPLICATE_KEY: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: duplicate key given in txn request' },
+  MVCC_ERR_VALUE_PROVIDED: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: value is provided' },
+  MVCC_ERR_LEASE_PROVIDED: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: lease is provided' },
+  MVCC_ERR_REQUEST_TOO_LARGE: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
+};
+
+export const NO_LEADER: EtcdStatus = { code: grpc.status.UNAVAILABLE, details: 'etcdserver: no leader' };
+export const TIMED_OUT: EtcdStatus = { code: grpc.status.UNAVAILABLE, details: 'etcdserver: request timed out' };
+export const STOPPED: EtcdStatus = { code: grpc.status.UNAVAILABLE, details: 'etcdserver: server stopped' };
+export const MEMBER_NOT_FOUND: EtcdStatus = { code: grpc.status.NOT_FOUND, details: 'etcdserver: member not found' };
+
+/** A request argument the wire format allows but etcd refuses (a malformed number, say). */
+export class EtcdArgumentError extends LsmraftError {
+  constructor(message: string) {
+    super('KV_ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** An error answered with a given etcd status (e.g. member not found). */
+export class EtcdStatusError extends LsmraftError {
+  constructor(readonly status: EtcdStatus, code: LsmraftErrorCode) {
+    super(code, status.details);
+  }
+}
+
+/**
+ * The status for `err`. `leaderKnown`: whether the node knows a leader now (a timed-out request
+ * with no leader is etcd's "no leader"). Anything not a typed error is a bug and is rethrown.
+ */
+export function etcdStatusOf(err: unknown, leaderKnown: boolean): EtcdStatus {
+  if (!(err instanceof LsmraftError)) throw err;
+  if (err instanceof EtcdStatusError) return err.status;
+  if (err.code.startsWith('MVCC_ERR_')) return MVCC[err.code as MvccErrorCode];
+  switch (err.code) {
+    case 'KV_ERR_INVALID_ARGUMENT':
+      return { code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: ${err.message}` };
+    case 'KV_ERR_TIMEOUT':
+    case 'KV_ERR_NOT_LEADER':
+    case 'RAFT_ERR_PROPOSAL_DROPPED':
+      return leaderKnown ? TIMED_OUT : NO_LEADER;
+    case 'KV_ERR_STOPPED':
+    case 'KV_ERR_REMOVED':
+    case 'LSM_ERR_CLOSED':
+      return STOPPED;
+    case 'KV_ERR_MEMBERSHIP':
+      return { code: grpc.status.FAILED_PRECONDITION, details: `etcdserver: ${err.message}` };
+    default:
+      return { code: grpc.status.UNAVAILABLE, details: `etcdserver: ${err.message}` };
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * etcd's KV service (rpc.proto: Range, Put, DeleteRange, Txn, Compact) over the node's MVCC store.
+ * Writes go through Raft (NodeEtcd.propose; a follower forwards them); Range is linearizable
+ * (ReadIndex) unless serializable. A txn, even a read-only one, goes through Raft: its compares and
+ * reads then happen at one point of the log.
+ * Edge checks (src/mvcc/requests.ts checkWrite): an empty key, too many txn operations, a key
+ * written twice by a txn, ignore_value / ignore_lease with a value / lease.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { checkWrite, type MvccWrite } from '../mvcc/requests.js';
+import type { MvccApplied } from '../mvcc/apply.js';
+import { assert } from '../util/assert.js';
+import { deleteFromWire, int, kvToWire, putFromWire, rangeFromWire, rangeResponseToWire, txnFromWire, txnResponseToWire, type Wire } from './convert.js';
+import type { EtcdContext } from './service-context.js';
+
+export function kvService(ctx: EtcdContext, def: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
+  const write = async (w: MvccWrite): Promise<MvccApplied> => {
+    checkWrite(w);
+    return ctx.node.etcd.propose(w);
+  };
+  return {
+    Range: ctx.unary(def.Range, async (req) => {
+      const { revision, response } = await ctx.node.etcd.range(rangeFromWire(req), req.serializable === true);
+      return rangeResponseToWire(ctx.header(revision), response);
+    }),
+    Put: ctx.unary(def.Put, async (req) => {
+      const r = await write({ type: 'put', put: putFromWire(req) });
+      assert(r.response.type === 'put', 'a put answered with another response');
+      const prev = r.response.put.prevKv;
+      return { header: ctx.header(r.revision), ...(prev !== undefined ? { prev_kv: kvToWire(prev) } : {}) };
+    }),
+    DeleteRange: ctx.unary(def.DeleteRange, async (req) => {
+      const r = await write({ type: 'deleteRange', deleteRange: deleteFromWire(req) });
+      assert(r.response.type === 'deleteRange', 'a delete answered with another response');
+      const d = r.response.deleteRange;
+      return { header: ctx.header(r.revision), deleted: String(d.deleted), prev_kvs: d.prevKvs.map(kvToWire) };
+    }),
+    Txn: ctx.unary(def.Txn, async (req) => {
+      const r = await write({ type: 'txn', txn: txnFromWire(req) });
+      assert(r.response.type === 'txn', 'a txn answered with another response');
+      return txnResponseToWire(ctx.header(r.revision), r.response.txn);
+    }),
+    Compact: ctx.unary(def.Compact, async (req: Wire) => {
+      const r = await write({ type: 'compact', revision: int(req.revision ?? '0', 'revision') });
+      return { header: ctx.header(r.revision) };
+    }),
+  };
+}

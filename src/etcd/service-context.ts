@@ -1,0 +1,43 @@
+/**
+ * What every etcd service handler shares: the node, the response header, the mapping of errors to
+ * etcd's statuses, the request size limit, and the adapter from a promise-returning handler to a
+ * grpc-js unary handler.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { MvccError } from '../mvcc/errors.js';
+import type { EtcdNode } from '../node/etcd-api.js';
+import { header, type Wire } from './convert.js';
+import { etcdStatusOf } from './errors.js';
+
+/** etcd's default --max-request-bytes (embed/config.go DefaultMaxRequestBytes): 1.5 MiB. */
+export const REQUEST_BYTES_MAX = 1.5 * 1024 * 1024;
+/** What gRPC may receive beyond it, as etcd allows (grpcOverheadBytes, 512 KiB), so the size check answers etcd's error. */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+export class EtcdContext {
+  constructor(readonly node: EtcdNode) {}
+
+  /** A response header at `revision` (default: the current one). */
+  header(revision?: number): Wire {
+    return header(this.node.etcd.header(), revision ?? this.node.etcd.currentRevision);
+  }
+
+  /**
+   * A grpc-js unary handler running `handle`; a request above REQUEST_BYTES_MAX (measured as its
+   * encoding by `method`) is refused with etcd's "request is too large".
+   */
+  unary(method: grpc.MethodDefinition<unknown, unknown> | undefined, handle: (req: Wire) => Promise<Wire>): grpc.handleUnaryCall<Wire, Wire> {
+    return (call, callback) => {
+      const run = async (): Promise<Wire> => {
+        if (method !== undefined && method.requestSerialize(call.request).length > REQUEST_BYTES_MAX) {
+          throw new MvccError('MVCC_ERR_REQUEST_TOO_LARGE', 'request is too large');
+        }
+        return handle(call.request);
+      };
+      run().then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(etcdStatusOf(err, this.node.leader !== undefined)),
+      );
+    };
+  }
+}

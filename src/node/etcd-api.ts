@@ -1,0 +1,161 @@
+/**
+ * NodeEtcd: what the etcd v3 API (src/etcd: the gRPC services, the watch hub, the lessor) needs of
+ * a node, as one facade (KvNode.etcd), so src/etcd never reaches into the node's parts:
+ *
+ *   propose(write)          an etcd write through Raft (forwarded by a follower like any proposal);
+ *                           resolves with the applied outcome on this node (revision, response)
+ *   range(req, serializable) a Range: linearizable (ReadIndex barrier first) unless serializable
+ *   onApplied(listener)     every revision applied on this node, in order, on every replica; the
+ *                           listener runs synchronously after the apply batch is in the tree
+ *   readEvents(...)         the retained history (src/mvcc/store.ts readEvents)
+ *   currentRevision, compactRevision, leases(), lease(id)   the applied state
+ *   header()                cluster id, member id and Raft term for etcd's ResponseHeader
+ *
+ * After a snapshot install the state (and its revision) jumps: listeners see no events for the
+ * revisions the snapshot brought; they compare currentRevision with the last revision they saw.
+ *
+ * The gRPC server itself lives above the node (src/etcd/server.ts); it registers its starter here
+ * (registerEtcdApi) when loaded, so KvNode.start({ etcdAddress }) can start it without the node
+ * importing upward.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { MvccApplied } from '../mvcc/apply.js';
+import type { MvccWrite, RangeRequest, RangeResponse } from '../mvcc/requests.js';
+import type { LeaseInfo } from '../mvcc/store.js';
+import type { RevisionEvents } from '../mvcc/types.js';
+import { assert } from '../util/assert.js';
+import type { MemberInfo, NodeStatus } from './node-status.js';
+import type { RequestPath } from './request-path.js';
+import type { ApplyResult, KvStateMachine } from './state-machine.js';
+
+export interface EtcdHeader {
+  clusterId: bigint;
+  memberId: bigint;
+  raftTerm: number;
+}
+
+export type RevisionListener = (batch: RevisionEvents) => void;
+
+/** A running etcd API server, as the node holds it. */
+export interface EtcdApiServer {
+  /** "host:port" it listens on (the port the system picked for port 0). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** What the etcd API uses of a node (KvNode has all of it). */
+export interface EtcdNode {
+  readonly id: number;
+  readonly etcd: NodeEtcd;
+  readonly leader: { id: number; address: string } | undefined;
+  status(): NodeStatus;
+  members(): MemberInfo[];
+  removeMember(id: number): Promise<void>;
+  transferLeadership(id: number): Promise<void>;
+}
+
+/** Starts the etcd API of `node` on `address`. */
+export type EtcdApiStarter = (node: EtcdNode, address: string) => Promise<EtcdApiServer>;
+
+let starter: EtcdApiStarter | undefined;
+
+/** Called by src/etcd/server.ts when it loads. */
+export function registerEtcdApi(start: EtcdApiStarter): void {
+  starter = start;
+}
+
+export function etcdApiStarter(): EtcdApiStarter {
+  if (starter === undefined) {
+    throw new InvalidArgumentError('option etcdAddress needs the etcd API loaded: import the package root (or src/etcd/server.js)', 'KV_ERR_INVALID_ARGUMENT');
+  }
+  return starter;
+}
+
+/** Bound on onApplied listeners per node (each watch stream registers one at most). */
+export const REVISION_LISTENERS_MAX = 10_000;
+
+export class NodeEtcd {
+  private readonly listeners = new Set<RevisionListener>();
+  private server: EtcdApiServer | undefined;
+
+  constructor(
+    private readonly h: {
+      stateMachine: () => KvStateMachine;
+      path: RequestPath;
+      header: () => EtcdHeader;
+    },
+  ) {}
+
+  /** Starts the etcd API server (src/etcd/server.ts) of `node` on `address`. */
+  async serve(node: EtcdNode, address: string): Promise<void> {
+    this.server = await etcdApiStarter()(node, address);
+  }
+
+  /** "host:port" the server listens on, if started. */
+  get address(): string | undefined {
+    return this.server?.address;
+  }
+
+  /** Closes the server, if started (KvNode.stop). */
+  async close(): Promise<void> {
+    await this.server?.close();
+  }
+
+  header(): EtcdHeader {
+    return this.h.header();
+  }
+
+  get currentRevision(): number {
+    return this.h.stateMachine().mvcc.revision;
+  }
+
+  get compactRevision(): number {
+    return this.h.stateMachine().mvcc.compactRevision;
+  }
+
+  /** Proposes an etcd write; rejects with the MvccError the apply refused it with. */
+  async propose(write: MvccWrite): Promise<MvccApplied> {
+    const outcome = await this.h.path.proposeCommand((p) => ({ type: 'etcd', write, ...p }));
+    assert(outcome?.etcd !== undefined, 'an etcd write was applied without an outcome');
+    return outcome.etcd;
+  }
+
+  async range(req: RangeRequest, serializable: boolean): Promise<{ revision: number; response: RangeResponse }> {
+    if (!serializable) await this.h.path.readBarrier();
+    return this.h.stateMachine().mvcc.range(req);
+  }
+
+  async readEvents(fromRevision: number, toRevision: number, key: Uint8Array, rangeEnd: Uint8Array | undefined, countMax: number): Promise<RevisionEvents[]> {
+    return this.h.stateMachine().mvcc.readEvents(fromRevision, toRevision, key, rangeEnd, countMax);
+  }
+
+  /** Bytes of the state tree (tables and memtables): etcd's dbSize. */
+  dbSizeBytes(): number {
+    const st = this.h.stateMachine().lsm.stats();
+    return st.levels.reduce((n, l) => n + l.bytes, 0) + st.memtable.bytes + st.memtable.immutableBytes;
+  }
+
+  leases(): LeaseInfo[] {
+    return this.h.stateMachine().mvcc.leases();
+  }
+
+  lease(id: bigint): (LeaseInfo & { keys: Uint8Array[] }) | undefined {
+    return this.h.stateMachine().mvcc.lease(id);
+  }
+
+  /** Calls `listener` with every revision applied from now on; returns its removal. */
+  onApplied(listener: RevisionListener): () => void {
+    if (this.listeners.size >= REVISION_LISTENERS_MAX) throw new InvalidArgumentError(`more than ${REVISION_LISTENERS_MAX} revision listeners`, 'KV_ERR_INVALID_ARGUMENT');
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The node applied `results` (in order): tells the listeners their revisions. */
+  applied(results: readonly ApplyResult[]): void {
+    if (this.listeners.size === 0) return;
+    for (const r of results) {
+      if (!('revisions' in r) || r.revisions === undefined) continue;
+      for (const batch of r.revisions) for (const l of this.listeners) l(batch);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The etcd write inside a Raft command (src/mvcc/request-codec.ts): every write round-trips, and
+ * malformed bytes (truncated, trailing, unknown codes, too deep) are refused with
+ * KV_ERR_INVALID_ARGUMENT, which the state machine applies as a rejected no-op on every replica.
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeMvccWrite, encodeMvccWrite, TXN_DEPTH_MAX } from '../../src/mvcc/request-codec.js';
+import type { MvccWrite, TxnRequest } from '../../src/mvcc/requests.js';
+import { utf8 } from '../../src/util/bytes.js';
+
+const k = utf8;
+
+const WRITES: MvccWrite[] = [
+  { type: 'put', put: { key: k('a'), value: k('v'), lease: -5n, prevKv: true, ignoreValue: false, ignoreLease: true } },
+  { type: 'deleteRange', deleteRange: { key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0), prevKv: true } },
+  { type: 'deleteRange', deleteRange: { key: k('x'), prevKv: false } },
+  {
+    type: 'txn',
+    txn: {
+      compare: [
+        { result: 'NOT_EQUAL', target: 'VALUE', key: k('a'), rangeEnd: k('b'), value: k('') },
+        { result: 'LESS', target: 'LEASE', key: k('a'), lease: 2n ** 63n - 1n },
+        { result: 'GREATER', target: 'MOD', key: k('a'), modRevision: -1 },
+      ],
+      success: [
+        { range: { key: k('a'), rangeEnd: k('z'), limit: 3, revision: 9, sortOrder: 'DESCEND', sortTarget: 'VALUE', minModRevision: 1, maxModRevision: 2, minCreateRevision: 3, maxCreateRevision: 4, keysOnly: true, countOnly: true } },
+        { txn: { compare: [], success: [{ put: { key: k('n'), value: k('1'), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } }], failure: [] } },
+      ],
+      failure: [{ deleteRange: { key: k('d'), prevKv: false } }],
+    },
+  },
+  { type: 'compact', revision: 2 ** 53 - 1 },
+  { type: 'leaseGrant', id: -(2n ** 63n), ttlSeconds: 60 },
+  { type: 'leaseRevoke', id: 7n },
+  { type: 'leaseCheckpoint', id: 7n, remainingTtlSeconds: 12 },
+];
+
+function nested(depth: number): TxnRequest {
+  let t: TxnRequest = { compare: [], success: [], failure: [] };
+  for (let i = 1; i < depth; i++) t = { compare: [], success: [{ txn: t }], failure: [] };
+  return t;
+}
+
+describe('etcd write codec', () => {
+  it.each(WRITES.map((w) => [w.type, w] as const))('round-trips a %s', (_, w) => {
+    const bytes = encodeMvccWrite(w);
+    const back = decodeMvccWrite(bytes);
+    expect(encodeMvccWrite(back)).toEqual(bytes);
+    if (w.type === 'txn' && back.type === 'txn') expect(back.txn.compare).toEqual(w.txn.compare);
+    if (w.type === 'leaseGrant' || w.type === 'put') expect(back).toEqual(w);
+  });
+
+  it('refuses truncated, trailing, unknown and too deeply nested bytes', () => {
+    const bad = (b: Uint8Array) => expect(() => decodeMvccWrite(b), `bytes ${[...b].join(',')}`).toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
+    for (const w of WRITES) {
+      const b = encodeMvccWrite(w);
+      for (let n = 0; n < b.length; n++) bad(b.subarray(0, n));
+      bad(Uint8Array.of(...b, 0));
+    }
+    bad(Uint8Array.of(0));
+    bad(Uint8Array.of(8));
+    expect(() => encodeMvccWrite({ type: 'txn', txn: nested(TXN_DEPTH_MAX + 1) })).toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
+    const deepest = encodeMvccWrite({ type: 'txn', txn: nested(TXN_DEPTH_MAX) });
+    expect(decodeMvccWrite(deepest).type).toBe('txn');
+    // One level more, written by hand: each level is 0 compares, 1 success op of kind 4, 0 failure ops.
+    bad(Uint8Array.of(3, 0, 1, 4, ...deepest.subarray(1), 0));
+  });
+});
