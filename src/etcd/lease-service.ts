@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { LsmraftError } from '../errors.js';
 import { LEASE_TTL_SECONDS_MAX, type LeaseInfo, type Lessor } from './lessor.js';
-import type { WireHeader } from './watch-service.js';
+import type { Wire } from './convert.js';
 
 export interface LeaseServiceHost {
   isLeader(): boolean;
@@ -32,7 +32,7 @@ export interface LeaseServiceHost {
   proposeRevoke(id: bigint): Promise<unknown>;
   proposeCheckpoint(id: bigint, remainingTtlSeconds: number): Promise<unknown>;
   /** The response header at the current revision. */
-  header(): WireHeader;
+  header(): Wire;
   /** The gRPC status for a typed error a proposal rejected with (no leader, timeout, not found). */
   grpcError(e: LsmraftError): grpc.ServiceError;
 }
@@ -42,9 +42,7 @@ export interface LeaseServiceOptions {
   keepAlivesPendingMax: number;
 }
 
-/** etcd's lease errors (api/v3rpc/rpctypes/error.go). */
-export const LEASE_NOT_FOUND = 'etcdserver: requested lease not found';
-export const LEASE_EXISTS = 'etcdserver: lease already exists';
+/** etcd's answer to a TTL above MaxLeaseTTL (api/v3rpc/rpctypes/error.go); other lease errors come from apply. */
 export const LEASE_TTL_TOO_LARGE = 'etcdserver: too large lease TTL';
 
 export function statusError(code: grpc.status, details: string): grpc.ServiceError {
@@ -92,12 +90,9 @@ export function leaseHandlers(host: LeaseServiceHost, lessor: Lessor, options: L
         callback(statusError(grpc.status.OUT_OF_RANGE, LEASE_TTL_TOO_LARGE));
         return;
       }
-      let id = BigInt(call.request.ID);
-      if (id === 0n) id = newLeaseId(host);
-      else if (host.lease(id) !== undefined) {
-        callback(statusError(grpc.status.FAILED_PRECONDITION, LEASE_EXISTS));
-        return;
-      }
+      // A lease that exists already is refused by apply ("lease already exists").
+      const requested = BigInt(call.request.ID);
+      const id = requested === 0n ? newLeaseId(host) : requested;
       const granted = lessor.grantedTtl(ttl);
       answer(callback, async () => {
         await host.proposeGrant(id, granted);
@@ -106,11 +101,8 @@ export function leaseHandlers(host: LeaseServiceHost, lessor: Lessor, options: L
     },
 
     LeaseRevoke(call, callback) {
+      // Decided by apply, not by this replica's state, which may lag: "requested lease not found".
       const id = BigInt(call.request.ID);
-      if (host.lease(id) === undefined) {
-        callback(statusError(grpc.status.NOT_FOUND, LEASE_NOT_FOUND));
-        return;
-      }
       answer(callback, async () => {
         await host.proposeRevoke(id);
         return { header: host.header() };

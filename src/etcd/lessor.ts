@@ -22,7 +22,11 @@
  * seconds; a grant below it is raised to it and the response reports the raised TTL.
  */
 import { LsmraftError } from '../errors.js';
+import type { LeaseInfo } from '../mvcc/store.js';
+import type { LeaseApplied } from '../node/etcd-api.js';
 import { assert } from '../util/assert.js';
+
+export type { LeaseApplied, LeaseInfo };
 
 /** etcd's MaxLeaseTTL (server/lease/lessor.go), in seconds. */
 export const LEASE_TTL_SECONDS_MAX = 9_000_000_000;
@@ -31,20 +35,6 @@ export const LEASE_TTL_SECONDS_MAX = 9_000_000_000;
 export function leaseTtlSecondsMin(electionTimeoutMs: number): number {
   return Math.ceil((3 * electionTimeoutMs) / 2 / 1000);
 }
-
-/** A lease of the applied table, as the lessor needs it. */
-export interface LeaseInfo {
-  id: bigint;
-  ttlSeconds: number;
-  /** The remainder the last LeaseCheckpoint recorded; 0 when none. */
-  remainingTtlSeconds: number;
-}
-
-/** A lease command as applied, seen by every replica's lessor. */
-export type LeaseApplied =
-  | { kind: 'grant'; id: bigint; ttlSeconds: number }
-  | { kind: 'revoke'; id: bigint }
-  | { kind: 'checkpoint'; id: bigint; remainingTtlSeconds: number };
 
 export interface LessorHost {
   isLeader(): boolean;

@@ -12,34 +12,19 @@
  * Fragmentation: a watcher created with `fragment` gets an event response larger than
  * fragmentBytesMax split into several, all but the last marked fragment (etcd's sendFragments).
  */
-import type { KeyValue, MvccEvent } from '../mvcc/types.js';
+import type { MvccEvent } from '../mvcc/types.js';
+import { kvToWire, type Wire } from './convert.js';
 import type { WatchCreate, WatchHub, WatchHubResponse, WatchStream } from './watch-hub.js';
-
-/** etcdserverpb.ResponseHeader as proto-loader reads and writes it. */
-export interface WireHeader {
-  cluster_id: string;
-  member_id: string;
-  revision: string;
-  raft_term: string;
-}
-
-export interface WireKeyValue {
-  key: Buffer;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  value: Buffer;
-  lease: string;
-}
 
 export interface WireEvent {
   type: 'PUT' | 'DELETE';
-  kv: WireKeyValue;
-  prev_kv: WireKeyValue | null;
+  kv: Wire;
+  prev_kv: Wire | null;
 }
 
 export interface WireWatchResponse {
-  header: WireHeader;
+  /** etcdserverpb.ResponseHeader (convert.ts header()). */
+  header: Wire;
   watch_id: string;
   created: boolean;
   canceled: boolean;
@@ -87,19 +72,8 @@ const COMPACTED_REASON = 'etcdserver: mvcc: required revision has been compacted
 /** Accounted size of an event beside its keys and values, for fragmenting. */
 const WIRE_EVENT_OVERHEAD_BYTES = 64;
 
-export function wireKeyValue(kv: KeyValue): WireKeyValue {
-  return {
-    key: Buffer.from(kv.key.buffer, kv.key.byteOffset, kv.key.byteLength),
-    create_revision: String(kv.createRevision),
-    mod_revision: String(kv.modRevision),
-    version: String(kv.version),
-    value: Buffer.from(kv.value.buffer, kv.value.byteOffset, kv.value.byteLength),
-    lease: kv.lease.toString(),
-  };
-}
-
 function wireEvent(e: MvccEvent): WireEvent {
-  return { type: e.type, kv: wireKeyValue(e.kv), prev_kv: e.prevKv === undefined ? null : wireKeyValue(e.prevKv) };
+  return { type: e.type, kv: kvToWire(e.kv), prev_kv: e.prevKv === undefined ? null : kvToWire(e.prevKv) };
 }
 
 function wireEventBytes(e: MvccEvent): number {
@@ -130,7 +104,7 @@ function watchCreateOf(c: WireWatchCreate): WatchCreate {
 export function serveWatch(
   call: WatchCall,
   hub: WatchHub,
-  header: (revision: number) => WireHeader,
+  header: (revision: number) => Wire,
   options: WatchServiceOptions,
 ): void {
   const fragmenting = new Set<number>();

@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { etcdStatusOf } from '../../src/etcd/errors.js';
 import {
-  LEASE_EXISTS,
-  LEASE_NOT_FOUND,
   LEASE_TTL_TOO_LARGE,
   leaseHandlers,
   statusError,
@@ -11,10 +10,14 @@ import {
 } from '../../src/etcd/lease-service.js';
 import { Lessor, type LeaseApplied, type LeaseInfo, type LessorHost } from '../../src/etcd/lessor.js';
 import { LsmraftError } from '../../src/errors.js';
+import { MvccError, leaseNotFoundError } from '../../src/mvcc/errors.js';
 import { NotLeaderError } from '../../src/node/errors.js';
 import { utf8 } from '../../src/util/bytes.js';
 
-/** Applies proposals at once to an in-memory lease table, as a one-member cluster would. */
+/**
+ * Applies proposals at once to an in-memory lease table, as a one-member cluster would, refusing
+ * what the MVCC store's apply refuses.
+ */
 class FakeHost implements LeaseServiceHost, LessorHost {
   leader = true;
   readonly table = new Map<bigint, LeaseInfo & { keys: Uint8Array[] }>();
@@ -37,6 +40,8 @@ class FakeHost implements LeaseServiceHost, LessorHost {
   private apply(op: LeaseApplied, text: string): Promise<unknown> {
     this.proposals.push(text);
     if (this.failWith !== undefined) return Promise.reject(this.failWith);
+    if (op.kind === 'grant' && this.table.has(op.id)) return Promise.reject(new MvccError('MVCC_ERR_LEASE_EXISTS', 'exists'));
+    if (op.kind === 'revoke' && !this.table.has(op.id)) return Promise.reject(leaseNotFoundError(op.id));
     if (op.kind === 'grant') this.table.set(op.id, { id: op.id, ttlSeconds: op.ttlSeconds, remainingTtlSeconds: 0, keys: [] });
     if (op.kind === 'revoke') this.table.delete(op.id);
     if (op.kind === 'checkpoint') this.table.get(op.id)!.remainingTtlSeconds = op.remainingTtlSeconds;
@@ -56,7 +61,8 @@ class FakeHost implements LeaseServiceHost, LessorHost {
     return { cluster_id: '1', member_id: '2', revision: '9', raft_term: '3' };
   }
   grpcError(e: LsmraftError): grpc.ServiceError {
-    return statusError(grpc.status.UNAVAILABLE, `mapped ${e.code}`);
+    const s = etcdStatusOf(e, this.leader);
+    return statusError(s.code, s.details);
   }
 }
 
@@ -114,13 +120,20 @@ describe('lease service', () => {
     });
     await expect(unary(h.LeaseGrant, { TTL: '10', ID: r.ID })).rejects.toMatchObject({
       code: grpc.status.FAILED_PRECONDITION,
-      details: LEASE_EXISTS,
+      details: 'etcdserver: lease already exists',
     });
-    await expect(unary(h.LeaseRevoke, { ID: '77' })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND, details: LEASE_NOT_FOUND });
+    await expect(unary(h.LeaseRevoke, { ID: '77' })).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+      details: 'etcdserver: requested lease not found',
+    });
     await unary(h.LeaseRevoke, { ID: r.ID });
     expect(host.table.size).toBe(0);
     host.failWith = new NotLeaderError('no leader');
-    await expect(unary(h.LeaseGrant, { TTL: '10', ID: '6' })).rejects.toMatchObject({ details: 'mapped KV_ERR_NOT_LEADER' });
+    host.leader = false;
+    await expect(unary(h.LeaseGrant, { TTL: '10', ID: '6' })).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+      details: 'etcdserver: no leader',
+    });
   });
 
   it('reports time to live: -1 when unknown, the lessor clock on the leader, the granted TTL on a follower, keys on request', async () => {
@@ -172,7 +185,7 @@ describe('lease service', () => {
     h.LeaseKeepAlive(call as unknown as grpc.ServerDuplexStream<{ ID: string }, unknown>);
     call.emit('data', { ID: '7' });
     await until(() => errors.length === 1);
-    expect(errors[0]).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'mapped KV_ERR_NOT_LEADER' });
+    expect(errors[0]).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'etcdserver: no leader' });
     expect(call.written).toEqual([]);
   });
 });

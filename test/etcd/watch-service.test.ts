@@ -4,7 +4,6 @@ import { WatchHub } from '../../src/etcd/watch-hub.js';
 import {
   serveWatch,
   type WatchCall,
-  type WireHeader,
   type WireWatchRequest,
   type WireWatchResponse,
 } from '../../src/etcd/watch-service.js';
@@ -44,7 +43,7 @@ function createReq(fields: Partial<NonNullable<WireWatchRequest['create_request'
   };
 }
 
-const header = (revision: number): WireHeader => ({ cluster_id: '1', member_id: '2', revision: String(revision), raft_term: '3' });
+const header = (revision: number) => ({ cluster_id: '1', member_id: '2', revision: String(revision), raft_term: '3' });
 
 const hubs: WatchHub[] = [];
 function setup(fragmentBytesMax = 1 << 20): { src: FakeWatchSource; hub: WatchHub; call: FakeCall } {
@@ -61,8 +60,8 @@ afterEach(() => {
 
 function brief(r: WireWatchResponse): string {
   const flags = [r.created && 'created', r.canceled && 'canceled', r.fragment && 'fragment'].filter(Boolean).join(',');
-  const events = r.events.map((e) => `${e.type} ${e.kv.key.toString()}=${e.kv.value.toString()}@${e.kv.mod_revision}`);
-  return `id=${r.watch_id} rev=${r.header.revision} ${flags} ${r.compact_revision !== '0' ? `compact=${r.compact_revision} ` : ''}${r.cancel_reason} [${events.join(' ')}]`.replace(/\s+/g, ' ');
+  const events = r.events.map((e) => `${e.type} ${String(e.kv.key)}=${String(e.kv.value)}@${String(e.kv.mod_revision)}`);
+  return `id=${r.watch_id} rev=${String(r.header.revision)} ${flags} ${r.compact_revision !== '0' ? `compact=${r.compact_revision} ` : ''}${r.cancel_reason} [${events.join(' ')}]`.replace(/\s+/g, ' ');
 }
 
 describe('serveWatch', () => {
@@ -83,7 +82,7 @@ describe('serveWatch', () => {
     ]);
     const put = call.written[2]!.events[0]!;
     expect(put.kv).toMatchObject({ create_revision: '2', version: '2', lease: '0' });
-    expect(put.prev_kv?.value.toString()).toBe('1');
+    expect(String(put.prev_kv?.value)).toBe('1');
     expect(call.written[1]!.events[0]!.prev_kv).toBeNull();
   });
 
