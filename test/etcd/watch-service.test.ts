@@ -148,6 +148,17 @@ describe('serveWatch', () => {
     expect(hub.stats()).toMatchObject({ synced: 0, unsynced: 0 });
   });
 
+  it('drops the watchers of a call the client cancelled', () => {
+    const { hub, call } = setup();
+    call.request(createReq({ key: Buffer.from('a') }));
+    call.request(createReq({ key: Buffer.from('b'), range_end: Buffer.from('c') }));
+    expect(hub.stats().synced).toBe(2);
+    call.emit('close'); // grpc-js: 'cancelled', then the stream is destroyed
+    expect(hub.stats().synced).toBe(0);
+    call.request(createReq({ key: Buffer.from('a') })); // a late message is ignored
+    expect(hub.stats().synced).toBe(0);
+  });
+
   it('answers a progress request with watch id -1 at the current revision', () => {
     const { src, call } = setup();
     src.apply([['a', '1']]);
