@@ -22,7 +22,9 @@
  * Memory is bounded per watcher (pendingEventsMax, pendingBytesMax): when the stream's transport
  * is full (sink.send returned false), events wait in the watcher's queue; past the bound the queue is
  * dropped and the watcher catches up from history once the stream drains (etcd's victims), instead
- * of growing. History reads are bounded in events (catchupEventsMax) and in number at once
+ * of growing. History reads are bounded in events (catchupEventsMax), in the revisions they span
+ * (catchupRevisionsMax: a read scans the event index of every revision it spans, on the main
+ * thread, even for a watcher of one rare key) and in number at once
  * (catchupReadsMax).
  *
  * A snapshot install moves the applied revision past revisions the listener never reported: the
@@ -74,6 +76,8 @@ export interface WatchHubOptions {
   pendingBytesMax: number;
   /** Events one history read may return. */
   catchupEventsMax: number;
+  /** Revisions one history read may span. */
+  catchupRevisionsMax: number;
   /** History reads in flight at once, over all watchers. */
   catchupReadsMax: number;
   /** Watchers one stream may hold. */
@@ -90,6 +94,7 @@ export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
   pendingEventsMax: 1024,
   pendingBytesMax: 4 * 1024 * 1024,
   catchupEventsMax: 1000,
+  catchupRevisionsMax: 10_000,
   catchupReadsMax: 4,
   watchersPerStreamMax: 10_000,
   progressIntervalMs: 10 * 60 * 1000,
@@ -288,7 +293,8 @@ export class WatchHub {
     options: Partial<WatchHubOptions> = {},
   ) {
     this.options = { ...DEFAULT_WATCH_HUB_OPTIONS, ...options };
-    assert(this.options.catchupEventsMax > 0 && this.options.catchupReadsMax > 0, 'catch-up limits must be positive');
+    const o = this.options;
+    assert(o.catchupEventsMax > 0 && o.catchupReadsMax > 0 && o.catchupRevisionsMax > 0, 'catch-up limits must be positive');
     this.head = source.currentRevision();
     this.stopListening = source.onApplied((batch) => this.applied(batch));
     if (this.options.progressIntervalMs > 0) {
@@ -496,7 +502,7 @@ export class WatchHub {
     w.catchingUp = true;
     this.readsInFlight++;
     const from = w.queuedThrough + 1;
-    const to = this.head;
+    const to = Math.min(this.head, from + this.options.catchupRevisionsMax - 1);
     const countMax = this.options.catchupEventsMax;
     try {
       const batches = await this.readHistory(w, from, to, countMax);

@@ -26,6 +26,8 @@ export class FakeWatchSource implements WatchSource {
   holdReads = false;
   readonly held: HeldRead[] = [];
   readsStarted = 0;
+  /** The [from, to] of every read. */
+  readonly spans: Array<[number, number]> = [];
   /** When true, reads of the state throw KV_ERR_STOPPED (as while a snapshot replaces it). */
   unavailable = false;
 
@@ -98,6 +100,7 @@ export class FakeWatchSource implements WatchSource {
     countMax: number,
   ): Promise<RevisionEvents[]> {
     this.readsStarted++;
+    this.spans.push([from, to]);
     if (this.unavailable) return Promise.reject(new LsmraftError('KV_ERR_STOPPED', 'being replaced'));
     if (from < this.compacted) return Promise.reject(new CompactedError('compacted'));
     const inRange = (k: Uint8Array): boolean =>

@@ -117,6 +117,20 @@ describe('WatchHub', () => {
     expect(src.readsStarted).toBeGreaterThan(2); // catchupEventsMax made it read in pieces
   });
 
+  it('bounds the revisions one history read spans, for a watcher of a rare key over a long history', async () => {
+    const src = new FakeWatchSource();
+    src.apply([['rare', '1']]);
+    for (let i = 0; i < 95; i++) src.apply([['busy', `${i}`]]);
+    src.apply([['rare', '2']]); // revision 98
+    const hub = newHub(src, { catchupRevisionsMax: 10 });
+    const sink = new RecordingSink();
+    const id = idOf(hub.openStream(sink).watch(create('rare', { startRevision: 2 })));
+    for (let i = 0; i < 50 && hub.stats().unsynced > 0; i++) await settle();
+    expect(sink.events(id)).toEqual(['PUT rare@2', 'PUT rare@98']);
+    expect(src.spans.length).toBe(10);
+    expect(src.spans.every(([from, to]) => to - from < 10)).toBe(true);
+  });
+
   it('cancels a watcher whose start revision was compacted, with the compact revision (also mid-read)', async () => {
     const src = new FakeWatchSource();
     for (let i = 0; i < 6; i++) src.apply([['k', `${i}`]]); // revisions 2..7
@@ -269,7 +283,7 @@ async function randomRun(seed: number): Promise<void> {
   const rng = new Rng(seed);
   const src = new FakeWatchSource();
   src.holdReads = true;
-  const hub = newHub(src, { pendingEventsMax: 4, pendingBytesMax: 1 << 20, catchupEventsMax: 3, catchupReadsMax: 2 });
+  const hub = newHub(src, { pendingEventsMax: 4, pendingBytesMax: 1 << 20, catchupEventsMax: 3, catchupReadsMax: 2, catchupRevisionsMax: 7 });
   const keys = ['a', 'b', 'c', 'd', 'e'];
   const sinks: RecordingSink[] = [];
   const streams: WatchStream[] = [];
