@@ -148,19 +148,28 @@ describe('etcd Watch and Lease services', () => {
     expect((leases.leases as Wire[]).map((l) => l.ID)).toContain(grant.ID);
   }, 20_000);
 
-  it("keeps a follower's watch stream across the leader's stop", async () => {
+  it("keeps a follower's watch stream across the leader's stop; the new leader extends leases before expiring them", async () => {
     const li = leaderIndex();
     const fi = nodes.findIndex((n, i) => i !== li);
     const other = nodes.findIndex((n, i) => i !== li && i !== fi);
     const w = new WatchClient(nodes[fi]!.etcdAddress!);
     w.create({ key: b('survive') });
-    await eventually('created', () => w.responses.length === 1);
+    w.create({ key: b('ext/k') });
+    await eventually('created', () => w.responses.length === 2);
+    const grant = await clients[li]!.call('Lease', 'LeaseGrant', { TTL: '3' });
+    await clients[li]!.call('KV', 'Put', { key: b('ext/k'), value: b('v'), lease: grant.ID });
+    const stopping = Date.now();
     await nodes[li]!.stop();
     await eventually('a new leader', () => nodes[fi]!.isLeader || nodes[other]!.isLeader, 15_000);
     const put = await clients[other]!.call('KV', 'Put', { key: b('survive'), value: b('yes') });
     await eventually('the event after the leader change', () => w.events('0').length === 1);
     expect(w.events('0')).toEqual([`PUT survive=yes@${rev(put)}`]);
+    // The new leader restarts the lease at its TTL plus an election timeout (1 s): not at once, not
+    // after the bare TTL (which would be 3 s after Raft stopped on the old leader), not never.
+    await eventually('the lease revoked by the new leader', () => w.events('1').length === 2, 15_000);
+    expect(Date.now() - stopping).toBeGreaterThanOrEqual(4000);
+    expect(w.events('1')[1]).toMatch(/^DELETE ext\/k@/);
     expect(w.ended).toBe(false);
     expect(w.error).toBeUndefined();
-  }, 30_000);
+  }, 40_000);
 });
