@@ -102,6 +102,9 @@ export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
   catchupRetryMs: 100,
 };
 
+/** Errors of a history read that pass (a snapshot replacing the state; a stop, after which the hub closes). */
+const RETRIED_CODES: ReadonlySet<string> = new Set(['KV_ERR_STOPPED', 'LSM_ERR_CLOSED']);
+
 /** Accounted size of one event beside its keys and values (revisions, type, framing). */
 const EVENT_OVERHEAD_BYTES = 48;
 
@@ -125,6 +128,8 @@ export type WatchHubResponse =
   | { kind: 'events'; watchId: number; revision: number; events: MvccEvent[] }
   /** The watcher is gone: its start revision was compacted away. */
   | { kind: 'compacted'; watchId: number; revision: number; compactRevision: number }
+  /** The watcher is gone: the store refused its history read for good (the error goes to the client). */
+  | { kind: 'failed'; watchId: number; revision: number; error: LsmraftError }
   /** No events up to `revision`; watchId -1 speaks for every watcher of the stream. */
   | { kind: 'progress'; watchId: number; revision: number };
 
@@ -530,7 +535,8 @@ export class WatchHub {
 
   /**
    * The history a catch-up needs; undefined when the watcher ended (its start was compacted, as
-   * etcd cancels it) or must try again after catchupRetryMs (the state is being replaced).
+   * etcd cancels it, or the store refused the read) or must try again after catchupRetryMs (the
+   * state is being replaced, or the node is stopping: RETRIED_CODES).
    */
   private async readHistory(w: Watcher, from: number, to: number, countMax: number): Promise<RevisionEvents[] | undefined> {
     try {
@@ -552,8 +558,10 @@ export class WatchHub {
       if (compactRevision !== undefined && from < compactRevision) {
         // Compacted while the read ran.
         this.end(w, { kind: 'compacted', watchId: w.id, revision: this.head, compactRevision });
-      } else {
+      } else if (RETRIED_CODES.has(e.code)) {
         this.retryLater(w);
+      } else {
+        this.end(w, { kind: 'failed', watchId: w.id, revision: this.head, error: e });
       }
       return undefined;
     }

@@ -14,6 +14,7 @@
  */
 import type { MvccEvent } from '../mvcc/types.js';
 import { kvToWire, type Wire } from './convert.js';
+import { etcdStatusOf } from './errors.js';
 import type { WatchCreate, WatchHub, WatchHubResponse, WatchStream } from './watch-hub.js';
 
 export interface WireEvent {
@@ -153,6 +154,11 @@ export function serveWatch(
         fragmenting.delete(r.watchId);
         return call.write(
           response(r.revision, r.watchId, { canceled: true, compact_revision: String(r.compactRevision) }),
+        );
+      case 'failed':
+        fragmenting.delete(r.watchId);
+        return call.write(
+          response(r.revision, r.watchId, { canceled: true, cancel_reason: etcdStatusOf(r.error, true).details }),
         );
     }
   };

@@ -30,6 +30,8 @@ export class FakeWatchSource implements WatchSource {
   readonly spans: Array<[number, number]> = [];
   /** When true, reads of the state throw KV_ERR_STOPPED (as while a snapshot replaces it). */
   unavailable = false;
+  /** When set, history reads reject with it. */
+  readError: LsmraftError | undefined;
 
   onApplied(listener: (b: RevisionEvents) => void): () => void {
     this.listeners.add(listener);
@@ -102,6 +104,7 @@ export class FakeWatchSource implements WatchSource {
     this.readsStarted++;
     this.spans.push([from, to]);
     if (this.unavailable) return Promise.reject(new LsmraftError('KV_ERR_STOPPED', 'being replaced'));
+    if (this.readError !== undefined) return Promise.reject(this.readError);
     if (from < this.compacted) return Promise.reject(new CompactedError('compacted'));
     const inRange = (k: Uint8Array): boolean =>
       rangeEnd === undefined

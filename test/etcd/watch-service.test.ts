@@ -7,6 +7,7 @@ import {
   type WireWatchRequest,
   type WireWatchResponse,
 } from '../../src/etcd/watch-service.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { FakeWatchSource, settle } from './fake-watch-source.js';
 
 /** A grpc-js duplex call stand-in: the test pushes requests, reads responses, and fills the buffer. */
@@ -145,6 +146,16 @@ describe('serveWatch', () => {
     expect(call.written.map(brief).slice(1)).toEqual(['id=0 rev=2 [PUT a=1@2]', 'id=0 rev=3 [PUT a=2@3]']);
     call.emit('end');
     expect(call.ended).toBe(true);
+    expect(hub.stats()).toMatchObject({ synced: 0, unsynced: 0 });
+  });
+
+  it('cancels a watcher whose history read the store refuses for good, with etcd\'s message for the error', async () => {
+    const { src, call, hub } = setup();
+    src.apply([['k', '1']]);
+    src.readError = new InvalidArgumentError('key is too long', 'KV_ERR_INVALID_ARGUMENT');
+    call.request(createReq({ key: Buffer.from('k'), start_revision: '2' }));
+    await settle();
+    expect(call.written.map(brief)).toEqual(['id=0 rev=2 created []', 'id=0 rev=2 canceled etcdserver: key is too long []']);
     expect(hub.stats()).toMatchObject({ synced: 0, unsynced: 0 });
   });
 
