@@ -25,6 +25,18 @@ export function int64(v: unknown, name: string): bigint {
   return b;
 }
 
+/** An enum value by name; the loader gives a number for a value the .proto does not name. */
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], fallback: T, name: string): T {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+  throw new EtcdArgumentError(`${name} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+}
+
+const SORT_ORDERS: readonly SortOrder[] = ['NONE', 'ASCEND', 'DESCEND'];
+const SORT_TARGETS: readonly SortTarget[] = ['KEY', 'VERSION', 'CREATE', 'MOD', 'VALUE'];
+const RESULTS: readonly CompareResult[] = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL'];
+const TARGETS: readonly CompareTarget[] = ['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE'];
+
 function bytes(v: unknown): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(0);
 }
@@ -55,8 +67,8 @@ export function rangeFromWire(w: Wire): RangeRequest {
     ...optionalEnd(w.range_end),
     limit: int(w.limit ?? '0', 'limit'),
     revision: int(w.revision ?? '0', 'revision'),
-    sortOrder: (w.sort_order ?? 'NONE') as SortOrder,
-    sortTarget: (w.sort_target ?? 'KEY') as SortTarget,
+    sortOrder: oneOf(w.sort_order, SORT_ORDERS, 'NONE', 'sort_order'),
+    sortTarget: oneOf(w.sort_target, SORT_TARGETS, 'KEY', 'sort_target'),
     keysOnly: w.keys_only === true,
     countOnly: w.count_only === true,
     minModRevision: int(w.min_mod_revision ?? '0', 'min_mod_revision'),
@@ -82,8 +94,8 @@ export function deleteFromWire(w: Wire): DeleteRangeRequest {
 }
 
 function compareFromWire(w: Wire): Compare {
-  const target = (w.target ?? 'VERSION') as CompareTarget;
-  const c: Compare = { result: (w.result ?? 'EQUAL') as CompareResult, target, key: bytes(w.key), ...optionalEnd(w.range_end) };
+  const target = oneOf(w.target, TARGETS, 'VERSION', 'compare target');
+  const c: Compare = { result: oneOf(w.result, RESULTS, 'EQUAL', 'compare result'), target, key: bytes(w.key), ...optionalEnd(w.range_end) };
   // The operand is the union member matching the target; an unset member compares as zero.
   if (target === 'VALUE') c.value = bytes(w.value);
   else if (target === 'LEASE') c.lease = int64(w.lease ?? '0', 'lease');

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { LsmraftError, type LsmraftErrorCode } from '../errors.js';
 import type { MvccErrorCode } from '../mvcc/errors.js';
+import { MVCC_KEY_BYTES_MAX } from '../mvcc/keys.js';
 
 export interface EtcdStatus {
   code: grpc.status;
@@ -24,6 +25,8 @@ const MVCC: Record<MvccErrorCode, EtcdStatus> = {
   MVCC_ERR_VALUE_PROVIDED: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: value is provided' },
   MVCC_ERR_LEASE_PROVIDED: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: lease is provided' },
   MVCC_ERR_REQUEST_TOO_LARGE: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
+  // Not an etcd error (etcd bounds keys by the request size only): lsmraft's history keys need room.
+  MVCC_ERR_KEY_TOO_LONG: { code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: key is too long (at most ${MVCC_KEY_BYTES_MAX} bytes)` },
 };
 
 export const NO_LEADER: EtcdStatus = { code: grpc.status.UNAVAILABLE, details: 'etcdserver: no leader' };

@@ -21,12 +21,13 @@ import type { BatchOp } from '../lsm/db.js';
 import { assert } from '../util/assert.js';
 import { compareBytes } from '../util/bytes.js';
 import { compactedError, futureRevisionError, leaseNotFoundError, MvccError } from './errors.js';
-import { kvAt, rangeAt, readRevision, scanAt } from './history.js';
+import { rangeAt, readRevision } from './history.js';
 import {
   HISTORY_START,
   META_KEY,
   attachKey,
   attachPrefix,
+  currentKey,
   eventKey,
   historyKey,
   leaseKey,
@@ -34,7 +35,8 @@ import {
   valueKey,
 } from './keys.js';
 import { compactStep } from './compaction.js';
-import { decodeLease, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
+import { currentKv, scanCurrent } from './current.js';
+import { decodeLease, encodeCurrent, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
 import {
   checkWrite,
   type Compare,
@@ -53,8 +55,6 @@ import type { StateView } from './state-view.js';
 import type { KeyValue, MvccEvent, RevisionEvents } from './types.js';
 
 const EMPTY = new Uint8Array(0);
-/** Reads "as of now": above every revision written so far. */
-const LATEST = Number.MAX_SAFE_INTEGER - 1;
 
 /** The outcome of one applied write: the store revision after it and etcd's response. */
 export interface MvccApplied {
@@ -193,6 +193,19 @@ export class MvccBatch {
     return t.revision;
   }
 
+  /** The key as it is now (this batch's writes included). */
+  private current(key: Uint8Array): KeyValue | undefined {
+    return currentKv(this.view, key);
+  }
+
+  /** The keys of the etcd range [key, rangeEnd) as they are now, ascending. */
+  private scanCurrent(key: Uint8Array, rangeEnd: Uint8Array | undefined, visit: (kv: KeyValue) => void): void {
+    scanCurrent(this.view, key, rangeEnd, (kv) => {
+      visit(kv);
+      return true;
+    });
+  }
+
   private leaseExists(id: bigint): boolean {
     return this.view.get(leaseKey(id)) !== undefined;
   }
@@ -200,14 +213,14 @@ export class MvccBatch {
   /** etcd's checks of a put against the state before its txn. */
   private checkPut(p: PutRequest): void {
     if (p.ignoreValue === true || p.ignoreLease === true) {
-      if (kvAt(this.view, p.key, LATEST) === undefined) throw new MvccError('MVCC_ERR_KEY_NOT_FOUND', 'key not found');
+      if (this.current(p.key) === undefined) throw new MvccError('MVCC_ERR_KEY_NOT_FOUND', 'key not found');
     }
     const lease = p.lease ?? 0n;
     if (p.ignoreLease !== true && lease !== 0n && !this.leaseExists(lease)) throw leaseNotFoundError(lease);
   }
 
   private put(t: WriteTxn, p: PutRequest): PutResponse {
-    const prev = kvAt(this.view, p.key, LATEST);
+    const prev = this.current(p.key);
     const value = p.ignoreValue === true ? prev!.value : p.value;
     const lease = p.ignoreLease === true ? prev!.lease : (p.lease ?? 0n);
     const key = p.key.slice();
@@ -221,6 +234,7 @@ export class MvccBatch {
     };
     this.view.put(historyKey(key, t.revision), encodeHistoryRecord(rec));
     this.view.put(valueKey(key), value);
+    this.view.put(currentKey(key), encodeCurrent({ createRevision: rec.createRevision, modRevision: t.revision, version: rec.version, lease }));
     if (prev !== undefined && prev.lease !== 0n && prev.lease !== lease) this.view.del(attachKey(prev.lease, key));
     if (lease !== 0n) this.view.put(attachKey(lease, key), EMPTY);
     const kv: KeyValue = { key, createRevision: rec.createRevision, modRevision: t.revision, version: rec.version, value, lease };
@@ -230,10 +244,7 @@ export class MvccBatch {
 
   private deleteRange(t: WriteTxn, d: DeleteRangeRequest): DeleteRangeResponse {
     const doomed: KeyValue[] = [];
-    scanAt(this.view, d.key, d.rangeEnd, LATEST, (kv) => {
-      doomed.push(kv);
-      return true;
-    });
+    this.scanCurrent(d.key, d.rangeEnd, (kv) => doomed.push(kv));
     for (const prev of doomed) this.deleteKey(t, prev);
     return { deleted: doomed.length, prevKvs: d.prevKv === true ? doomed : [] };
   }
@@ -241,6 +252,7 @@ export class MvccBatch {
   private deleteKey(t: WriteTxn, prev: KeyValue): void {
     this.view.put(historyKey(prev.key, t.revision), encodeHistoryRecord({ sub: t.events.length, live: false, createRevision: 0, version: 0, lease: 0n, value: EMPTY }));
     this.view.del(valueKey(prev.key));
+    this.view.del(currentKey(prev.key));
     if (prev.lease !== 0n) this.view.del(attachKey(prev.lease, prev.key));
     const kv: KeyValue = { key: prev.key, createRevision: 0, modRevision: t.revision, version: 0, value: EMPTY, lease: 0n };
     t.events.push({ type: 'DELETE', kv, prevKv: prev });
@@ -248,10 +260,7 @@ export class MvccBatch {
 
   private compareHolds(c: Compare): boolean {
     const kvs: KeyValue[] = [];
-    scanAt(this.view, c.key, c.rangeEnd, LATEST, (kv) => {
-      kvs.push(kv);
-      return true;
-    });
+    this.scanCurrent(c.key, c.rangeEnd, (kv) => kvs.push(kv));
     // A value compare on a missing key always fails (a missing value cannot be told from an empty
     // one on the wire); the other targets compare a missing key's zero fields.
     if (kvs.length === 0) return c.target === 'VALUE' ? false : compareKv(c, undefined);
@@ -326,7 +335,7 @@ export class MvccBatch {
     });
     const t = this.begin();
     for (const key of keys) {
-      const prev = kvAt(this.view, key, LATEST);
+      const prev = this.current(key);
       assert(prev !== undefined && prev.lease === id, 'a lease attachment of a key that does not carry the lease');
       this.deleteKey(t, prev);
     }

@@ -106,8 +106,13 @@ function compareBy(a: KeyValue, b: KeyValue, target: SortTarget): number {
   return compareBytes(x, y as Uint8Array);
 }
 
-/** etcd's Range at revision `rev` (already checked by readRevision). */
+/** etcd's Range at revision `rev` (already checked by readRevision), from the history. */
 export function rangeAt(reader: StateReader, req: RangeRequest, rev: number): RangeResponse {
+  return rangeOf(req, (visit) => scanAt(reader, req.key, req.rangeEnd, rev, visit));
+}
+
+/** etcd's Range over the keys `scan` visits (ascending by key, each live at the read revision). */
+export function rangeOf(req: RangeRequest, scan: (visit: (kv: KeyValue) => boolean) => void): RangeResponse {
   const limit = req.limit !== undefined && req.limit > 0 ? req.limit : 0;
   const target = req.sortTarget ?? 'KEY';
   let order = req.sortOrder ?? 'NONE';
@@ -121,7 +126,7 @@ export function rangeAt(reader: StateReader, req: RangeRequest, rev: number): Ra
   const countOnly = req.countOnly === true;
   let kvs: KeyValue[] = [];
   let count = 0;
-  scanAt(reader, req.key, req.rangeEnd, rev, (kv) => {
+  scan((kv) => {
     count++;
     if (!countOnly && kvs.length < keep) kvs.push(kv);
     return true;

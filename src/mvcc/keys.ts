@@ -3,6 +3,7 @@
  * Each begins with its own byte, beside the node's session namespace 's' (src/node/state-keys.ts):
  *
  *   'u' ++ key                                    the key's current value (also the native API's key)
+ *   'k' ++ key                                    the key's current create / mod revision, version, lease
  *   'r' ++ esc(key) ++ 0x00 0x01 ++ BE64(rev)     a history record: the key as of revision rev
  *   'e' ++ BE64(rev) ++ BE32(sub)                 the event index: which key changed at (rev, sub)
  *   'l' ++ BE64(leaseId)                          a granted lease
@@ -30,6 +31,7 @@ export const EVENT_PREFIX = 0x65; // 'e'
 export const LEASE_PREFIX = 0x6c; // 'l'
 export const ATTACH_PREFIX = 0x61; // 'a'
 export const META_PREFIX = 0x6d; // 'm'
+export const CURRENT_PREFIX = 0x6b; // 'k'
 
 /** Longest key: its escaped form (at most twice as long), terminator and revision fit a tree key. */
 export const MVCC_KEY_BYTES_MAX = Math.floor((KEY_BYTES_MAX - 1 - 2 - 8) / 2);
@@ -47,6 +49,19 @@ function escapedLength(key: Uint8Array): number {
   let n = key.length;
   for (let i = 0; i < key.length; i++) if (key[i] === 0) n++;
   return n;
+}
+
+/** 'k' ++ key: where the key's current metadata is (the apply reads it by point lookups). */
+export function currentKey(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(key.length + 1);
+  out[0] = CURRENT_PREFIX;
+  out.set(key, 1);
+  return out;
+}
+
+/** The bounds of the etcd range [key, rangeEnd) in the 'k' namespace (rangeEnd non-empty). */
+export function currentBounds(key: Uint8Array, rangeEnd: Uint8Array): { gte: Uint8Array; lt: Uint8Array } {
+  return { gte: currentKey(key), lt: isFromKey(rangeEnd) ? Uint8Array.of(CURRENT_PREFIX + 1) : currentKey(rangeEnd) };
 }
 
 /** 'r' ++ esc(key) ++ terminator: the prefix of every history record of `key`. */
@@ -180,6 +195,7 @@ export function isFromKey(end: Uint8Array | undefined): boolean {
 export function printableMvccKey(treeKey: Uint8Array): string | undefined {
   const p = treeKey[0];
   if (p === META_PREFIX && treeKey.length === 1) return 'mvcc meta';
+  if (p === CURRENT_PREFIX && treeKey.length > 1) return `current ${printableKey(treeKey.subarray(1))}`;
   if (p === EVENT_PREFIX && treeKey.length === 13) {
     const e = decodeEventKey(treeKey);
     return `event ${e.revision}.${e.sub}`;

@@ -4,6 +4,8 @@
  *   history record ('r')   kind byte (1 put, 2 tombstone), varint sub-revision, and for a put:
  *                          varint create revision, varint version, 8-byte big-endian lease
  *                          (two's complement), then the value to the end
+ *   current ('k')          varint create revision, varint mod revision, varint version, 8-byte
+ *                          big-endian lease (two's complement)
  *   meta ('m')             version byte (1), varint revision, varint compact revision, then the
  *                          compaction left to do (compaction.ts): varint its revision (0: none)
  *                          and, if any, varint length + its cursor key
@@ -84,6 +86,32 @@ export interface PhysicalCompaction {
   revision: number;
   /** The next tree key to look at: in the history ('r') first, then the event index ('e'). */
   cursor: Uint8Array;
+}
+
+/** A key's current metadata ('k'); its value is under 'u'. */
+export interface CurrentRecord {
+  createRevision: number;
+  modRevision: number;
+  version: number;
+  lease: bigint;
+}
+
+export function encodeCurrent(c: CurrentRecord): Uint8Array {
+  const n = varintLength(c.createRevision) + varintLength(c.modRevision) + varintLength(c.version);
+  const out = new Uint8Array(n + 8);
+  putVarint(out, putVarint(out, putVarint(out, 0, c.createRevision), c.modRevision), c.version);
+  new DataView(out.buffer).setBigUint64(n, BigInt.asUintN(64, c.lease));
+  return out;
+}
+
+export function decodeCurrent(b: Uint8Array): CurrentRecord {
+  const rd = reader(b, 0);
+  const createRevision = rd.next();
+  const modRevision = rd.next();
+  const version = rd.next();
+  assert(rd.r.pos + 8 === b.length, 'malformed current record');
+  const lease = BigInt.asIntN(64, new DataView(b.buffer, b.byteOffset, b.byteLength).getBigUint64(rd.r.pos));
+  return { createRevision, modRevision, version, lease };
 }
 
 export interface MvccMeta {

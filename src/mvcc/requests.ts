@@ -11,7 +11,7 @@
  */
 import { compareBytes } from '../util/bytes.js';
 import { MvccError } from './errors.js';
-import { inKeyRange, isFromKey } from './keys.js';
+import { MVCC_KEY_BYTES_MAX, inKeyRange, isFromKey } from './keys.js';
 import type { KeyValue } from './types.js';
 
 export type SortOrder = 'NONE' | 'ASCEND' | 'DESCEND';
@@ -121,18 +121,26 @@ function emptyKey(): never {
   throw new MvccError('MVCC_ERR_EMPTY_KEY', 'key is not provided');
 }
 
+/** A key and range end the history can hold (keys.ts: MVCC_KEY_BYTES_MAX); the key must not be empty. */
+function checkKeys(key: Uint8Array, rangeEnd?: Uint8Array): void {
+  if (key.length === 0) emptyKey();
+  if (key.length > MVCC_KEY_BYTES_MAX || (rangeEnd !== undefined && rangeEnd.length > MVCC_KEY_BYTES_MAX)) {
+    throw new MvccError('MVCC_ERR_KEY_TOO_LONG', `key or range end longer than ${MVCC_KEY_BYTES_MAX} bytes`);
+  }
+}
+
 export function checkRange(r: RangeRequest): void {
-  if (r.key.length === 0) emptyKey();
+  checkKeys(r.key, r.rangeEnd);
 }
 
 function checkPut(p: PutRequest): void {
-  if (p.key.length === 0) emptyKey();
+  checkKeys(p.key);
   if (p.ignoreValue === true && p.value.length !== 0) throw new MvccError('MVCC_ERR_VALUE_PROVIDED', 'value is provided');
   if (p.ignoreLease === true && (p.lease ?? 0n) !== 0n) throw new MvccError('MVCC_ERR_LEASE_PROVIDED', 'lease is provided');
 }
 
 function checkDelete(d: DeleteRangeRequest): void {
-  if (d.key.length === 0) emptyKey();
+  checkKeys(d.key, d.rangeEnd);
 }
 
 function duplicateKey(): never {
@@ -195,7 +203,7 @@ function checkTxn(t: TxnRequest): void {
   if (t.compare.length > TXN_OPS_MAX || t.success.length > TXN_OPS_MAX || t.failure.length > TXN_OPS_MAX) {
     throw new MvccError('MVCC_ERR_TOO_MANY_OPS', 'too many operations in txn request');
   }
-  for (const c of t.compare) if (c.key.length === 0) emptyKey();
+  for (const c of t.compare) checkKeys(c.key, c.rangeEnd);
   checkOps(t.success);
   checkOps(t.failure);
   intervals(t.success);

@@ -10,14 +10,17 @@
  *   batch; once that batch is in the tree, publish(batch) makes its revision the one reads see.
  * - reads (range, readEvents, leases): from the tree, at the published revision. A read never sees
  *   a revision before publish(): records above the published revision are skipped by revision, and
- *   a compaction is visible at once (reads below it fail before its deletions land).
+ *   a compaction is visible at once (reads below it fail before its deletions land). A Range at the
+ *   current revision reads the current records ('k', 'u') when no batch is in progress (the tree
+ *   then holds exactly the published state), else the history.
  *
  * What must hold: one batch in progress at a time; the published revision only grows.
  */
 import type { LsmTree } from '../lsm/db.js';
 import { assert } from '../util/assert.js';
 import { compactedError } from './errors.js';
-import { kvAt, rangeAt, readRevision } from './history.js';
+import { scanCurrent } from './current.js';
+import { kvAt, rangeAt, rangeOf, readRevision } from './history.js';
 import { MvccBatch } from './apply.js';
 import { LEASE_END, LEASE_START, META_KEY, attachPrefix, decodeEventKey, eventKey, historyKey, inKeyRange, leaseIdOfKey, leaseKey, prefixEnd } from './keys.js';
 import { decodeHistoryRecord, decodeLease, decodeMeta, type MvccMeta } from './records.js';
@@ -87,6 +90,8 @@ export class MvccStore {
     checkRange(req);
     const current = this.published.revision;
     const rev = readRevision(req.revision, current, this.compactFloor);
+    // With no batch in progress the tree is exactly the published state: its current records serve.
+    if (rev === current && !this.batching) return { revision: current, response: rangeOf(req, (visit) => scanCurrent(this.reader, req.key, req.rangeEnd, visit)) };
     return { revision: current, response: rangeAt(this.reader, req, rev) };
   }
 

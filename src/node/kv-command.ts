@@ -117,6 +117,9 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
   if (cmd.type === 'keepAlive') checkId('sessionId', cmd.sessionId, 1);
   const fields = varintFields(cmd);
   const etcd = cmd.type === 'etcd' ? encodeMvccWrite(cmd.write) : undefined;
+  if (etcd !== undefined && etcd.length > COMMAND_VALUE_BYTES_MAX) {
+    throw new InvalidArgumentError(`an etcd write of ${etcd.length} bytes is above ${COMMAND_VALUE_BYTES_MAX}`, 'KV_ERR_INVALID_ARGUMENT');
+  }
   let size = HEADER_BYTES + (etcd?.length ?? 0);
   for (const v of fields) size += varintLength(v);
   if (cmd.type === 'put' || cmd.type === 'del') {

@@ -121,6 +121,9 @@ describe('etcd KV service', () => {
     );
     await expectStatus(c.call('KV', 'Put', { key: b('big'), value: Buffer.alloc(1.5 * 1024 * 1024) }), grpc.status.INVALID_ARGUMENT, 'etcdserver: request is too large');
     await expectStatus(c.call('Auth', 'AuthEnable', {}), grpc.status.UNIMPLEMENTED, expect.any(String) as unknown as string);
+    // An enum value the .proto does not name (a newer client's) is refused, not guessed.
+    await expectStatus(c.call('KV', 'Range', { key: b('a'), sort_order: 7 }), grpc.status.INVALID_ARGUMENT, 'etcdserver: sort_order must be one of NONE, ASCEND, DESCEND, got 7');
+    await expect(c.call('KV', 'Txn', { compare: [{ key: b('a'), result: 9 }] })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
   });
 
   it('lists members and reports status', async () => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MvccError } from '../../src/mvcc/errors.js';
+import { MVCC_KEY_BYTES_MAX } from '../../src/mvcc/keys.js';
 import type { MvccWrite, RequestOp } from '../../src/mvcc/requests.js';
 import type { KeyValue, RevisionEvents } from '../../src/mvcc/types.js';
 import { fromUtf8, utf8 } from '../../src/util/bytes.js';
@@ -61,6 +62,48 @@ describe('nested txns', () => {
     expect(r instanceof MvccError && r.code).toBe('MVCC_ERR_LEASE_NOT_FOUND');
     expect(h.store.revision).toBe(1);
     expect(h.store.range({ key: utf8('a'), rangeEnd: Uint8Array.of(0) }).response.count).toBe(0);
+    await h.tree.close();
+  });
+});
+
+describe('key length', () => {
+  it('refuses keys and range ends the history cannot hold, in reads and in writes, without applying anything', async () => {
+    const h = await openMvcc();
+    const long = new Uint8Array(MVCC_KEY_BYTES_MAX + 1).fill(0x61);
+    const tooLong = expect.objectContaining({ code: 'MVCC_ERR_KEY_TOO_LONG' });
+    expect(() => h.store.range({ key: long })).toThrow(tooLong);
+    expect(() => h.store.range({ key: utf8('a'), rangeEnd: long, revision: 1 })).toThrow(tooLong);
+    for (const w of [
+      { type: 'put', put: { key: long, value: utf8('v') } },
+      { type: 'deleteRange', deleteRange: { key: utf8('a'), rangeEnd: long } },
+      { type: 'txn', txn: { compare: [{ target: 'VERSION', result: 'EQUAL', key: long }], success: [], failure: [] } },
+      { type: 'txn', txn: { compare: [], success: [{ range: { key: long } }], failure: [] } },
+    ] as MvccWrite[]) {
+      expect(await h.write(w)).toEqual(tooLong);
+    }
+    expect(h.store.revision).toBe(1);
+    const ok = await h.write({ type: 'put', put: { key: long.subarray(1), value: utf8('v') } });
+    expect(ok).toMatchObject({ revision: 2 });
+    await h.tree.close();
+  });
+});
+
+describe('reads while a batch lands', () => {
+  it('see the published revision until publish(), even with the batch in the tree', async () => {
+    const h = await openMvcc();
+    await ok(h, { type: 'put', put: { key: utf8('a'), value: utf8('old') } });
+    await ok(h, { type: 'put', put: { key: utf8('gone'), value: utf8('x') } });
+    const batch = h.store.beginBatch();
+    batch.apply({ type: 'put', put: { key: utf8('a'), value: utf8('new') } });
+    batch.apply({ type: 'deleteRange', deleteRange: { key: utf8('gone') } });
+    await h.tree.batch(batch.takeOps());
+    const show = () => h.store.range({ key: utf8('a'), rangeEnd: utf8('z') }).response.kvs.map(showKv);
+    expect(h.store.revision).toBe(3);
+    expect(show()).toEqual(['a=old c=2 m=2 v=1', 'gone=x c=3 m=3 v=1']);
+    expect(h.store.range({ key: utf8('gone') }).response.count).toBe(1);
+    h.store.publish(batch);
+    expect(h.store.revision).toBe(5);
+    expect(show()).toEqual(['a=new c=2 m=4 v=2']);
     await h.tree.close();
   });
 });
