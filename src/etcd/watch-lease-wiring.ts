@@ -15,7 +15,8 @@ import { etcdStatusOf } from './errors.js';
 import { leaseHandlers, statusError } from './lease-service.js';
 import { Lessor, type LessorOptions } from './lessor.js';
 import { REQUEST_BYTES_MAX } from './service-context.js';
-import { WatchHub, type WatchHubOptions } from './watch-hub.js';
+import { WatchHub } from './watch-hub.js';
+import type { WatchHubOptions } from './watch-types.js';
 import { serveWatch, type WatchCall } from './watch-service.js';
 
 /** What the wiring needs of the server it installs into (EtcdServer has it). */

@@ -15,7 +15,8 @@
 import type { MvccEvent } from '../mvcc/types.js';
 import { kvToWire, type Wire } from './convert.js';
 import { etcdStatusOf } from './errors.js';
-import type { WatchCreate, WatchHub, WatchHubResponse, WatchStream } from './watch-hub.js';
+import type { WatchHub, WatchStream } from './watch-hub.js';
+import type { WatchCreate, WatchHubResponse } from './watch-types.js';
 
 export interface WireEvent {
   type: 'PUT' | 'DELETE';

@@ -3,7 +3,7 @@
  * so a test can apply revisions while a read is in flight (the race the hub must survive).
  */
 import type { KeyValue, MvccEvent, RevisionEvents } from '../../src/mvcc/types.js';
-import { isFromKey, type WatchSource } from '../../src/etcd/watch-hub.js';
+import { isFromKey, type WatchSource } from '../../src/etcd/watch-types.js';
 import { LsmraftError } from '../../src/errors.js';
 import { compareBytes, equalBytes, fromUtf8, utf8 } from '../../src/util/bytes.js';
 

@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WatchHub, type WatchStream } from '../../src/etcd/watch-hub.js';
 import {
   WATCH_DUPLICATE_ID,
   WATCH_RANGE_EMPTY,
   WATCH_TOO_MANY,
-  WatchHub,
   type WatchCreate,
   type WatchHubOptions,
   type WatchHubResponse,
-  type WatchStream,
-} from '../../src/etcd/watch-hub.js';
+} from '../../src/etcd/watch-types.js';
 import type { MvccEvent } from '../../src/mvcc/types.js';
 import { compareBytes, utf8 } from '../../src/util/bytes.js';
 import { Rng, testSeeds } from '../helpers/rng.js';
