@@ -4,8 +4,9 @@
  * services from the definitions of protos.ts. Auth is not served: grpc-js answers UNIMPLEMENTED for
  * a service it does not know, as it does for each method a service leaves out.
  *
- * The Watch and Lease services are added by their own modules through registerEtcdService (at
- * load, for every server started after) or EtcdServer.addService (one server, before start ends).
+ * The Watch and Lease services, with the watch hub and the lessor behind them, are installed by
+ * watch-lease-wiring.ts and stop when the server closes (onClose). Other services may be added
+ * through registerEtcdService (at load, for every server started after) or EtcdServer.addService.
  *
  * Loading this module registers EtcdServer.start with the node (src/node/etcd-api.ts), so
  * KvNode.start({ etcdAddress }) serves the API; KvNode.stop() closes it.
@@ -22,6 +23,7 @@ import { kvService } from './kv-service.js';
 import { maintenanceService } from './maintenance-service.js';
 import { etcdServiceDefinitions, type EtcdServiceDefinitions } from './protos.js';
 import { EtcdContext, GRPC_OVERHEAD_BYTES, REQUEST_BYTES_MAX } from './service-context.js';
+import { installWatchAndLease } from './watch-lease-wiring.js';
 
 /** Adds a service to a server being started (the Watch and Lease services' modules use it). */
 export type EtcdServiceInstaller = (server: EtcdServer) => void;
@@ -42,6 +44,7 @@ export class EtcdServer implements EtcdApiServer {
   private readonly grpcServer: grpc.Server;
   private bound = '';
   private closing: Promise<void> | undefined;
+  private readonly closers: Array<() => void> = [];
 
   private constructor(readonly node: EtcdNode) {
     this.context = new EtcdContext(node);
@@ -59,13 +62,17 @@ export class EtcdServer implements EtcdApiServer {
     s.addService(d.KV, kvService(s.context, d.KV));
     s.addService(d.Cluster, clusterService(s.context, d.Cluster, () => `http://${s.address}`));
     s.addService(d.Maintenance, maintenanceService(s.context, d.Maintenance));
+    installWatchAndLease(s);
     for (const install of installers) install(s);
     const where = formatAddress(host, port);
     const bound = await new Promise<number>((resolve, reject) => {
       s.grpcServer.bindAsync(where, grpc.ServerCredentials.createInsecure(), (err, p) => {
         if (err === null) resolve(p);
         // grpc-js reports a failed bind (the port taken) as a plain Error naming the address.
-        else reject(new AddressInUseError('the etcd API', where, { cause: err }));
+        else {
+          for (const fn of s.closers.splice(0)) fn();
+          reject(new AddressInUseError('the etcd API', where, { cause: err }));
+        }
       });
     });
     s.bound = formatAddress(host, bound);
@@ -81,8 +88,14 @@ export class EtcdServer implements EtcdApiServer {
     this.grpcServer.addService(def, impl);
   }
 
+  /** Runs `fn` when the server closes (the watch hub and the lessor stop with it). */
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
   /** Stops accepting calls, lets those in flight finish for CLOSE_GRACE_MS, then cuts them. Idempotent. */
   close(): Promise<void> {
+    if (this.closing === undefined) for (const fn of this.closers.splice(0)) fn();
     this.closing ??= new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.grpcServer.forceShutdown(), CLOSE_GRACE_MS);
       this.grpcServer.tryShutdown(() => {

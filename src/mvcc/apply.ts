@@ -139,11 +139,11 @@ export class MvccBatch {
       case 'leaseGrant':
         return { revision: this.meta.revision, response: this.leaseGrant(w.id, w.ttlSeconds) };
       case 'leaseRevoke':
-        return { revision: this.leaseRevoke(w.id), response: { type: 'leaseRevoke' } };
+        return { revision: this.leaseRevoke(w.id), response: { type: 'leaseRevoke', id: w.id } };
       case 'leaseCheckpoint': {
         const raw = this.view.get(leaseKey(w.id));
         if (raw !== undefined) this.view.put(leaseKey(w.id), encodeLease({ ...decodeLease(raw), remainingTtlSeconds: w.remainingTtlSeconds }));
-        return { revision: this.meta.revision, response: { type: 'leaseCheckpoint' } };
+        return { revision: this.meta.revision, response: { type: 'leaseCheckpoint', id: w.id, remainingTtlSeconds: w.remainingTtlSeconds } };
       }
     }
   }

@@ -111,8 +111,8 @@ export type MvccWriteResponse =
   | { type: 'txn'; txn: TxnResponse }
   | { type: 'compact' }
   | { type: 'leaseGrant'; id: bigint; ttlSeconds: number }
-  | { type: 'leaseRevoke' }
-  | { type: 'leaseCheckpoint' };
+  | { type: 'leaseRevoke'; id: bigint }
+  | { type: 'leaseCheckpoint'; id: bigint; remainingTtlSeconds: number };
 
 /** etcd's limit on the operations of one txn level (its --max-txn-ops default). */
 export const TXN_OPS_MAX = 128;

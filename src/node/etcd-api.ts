@@ -8,6 +8,8 @@
  *   onApplied(listener)     every revision applied on this node, in order, on every replica; the
  *                           listener runs synchronously after the apply batch is in the tree
  *   readEvents(...)         the retained history (src/mvcc/store.ts readEvents)
+ *   onLeaseApplied(listener) every lease grant, revoke and checkpoint applied on this node, in
+ *                           order (the lessor, src/etcd/lessor.ts, follows them on the leader)
  *   currentRevision, compactRevision, leases(), lease(id)   the applied state
  *   header()                cluster id, member id and Raft term for etcd's ResponseHeader
  *
@@ -20,7 +22,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { MvccApplied } from '../mvcc/apply.js';
-import type { MvccWrite, RangeRequest, RangeResponse } from '../mvcc/requests.js';
+import type { MvccWrite, MvccWriteResponse, RangeRequest, RangeResponse } from '../mvcc/requests.js';
 import type { LeaseInfo } from '../mvcc/store.js';
 import type { RevisionEvents } from '../mvcc/types.js';
 import { assert } from '../util/assert.js';
@@ -35,6 +37,12 @@ export interface EtcdHeader {
 }
 
 export type RevisionListener = (batch: RevisionEvents) => void;
+
+/** A lease command as applied (the lessor of src/etcd/lessor.ts follows them). */
+export type LeaseApplied =
+  | { kind: 'grant'; id: bigint; ttlSeconds: number }
+  | { kind: 'revoke'; id: bigint }
+  | { kind: 'checkpoint'; id: bigint; remainingTtlSeconds: number };
 
 /** A running etcd API server, as the node holds it. */
 export interface EtcdApiServer {
@@ -76,6 +84,7 @@ export const REVISION_LISTENERS_MAX = 10_000;
 
 export class NodeEtcd {
   private readonly listeners = new Set<RevisionListener>();
+  private readonly leaseListeners = new Set<(op: LeaseApplied) => void>();
   private server: EtcdApiServer | undefined;
 
   constructor(
@@ -160,12 +169,37 @@ export class NodeEtcd {
     return () => this.listeners.delete(listener);
   }
 
-  /** The node applied `results` (in order): tells the listeners their revisions. */
+  /** Calls `listener` with every lease grant, revoke and checkpoint applied from now on, in order. */
+  onLeaseApplied(listener: (op: LeaseApplied) => void): () => void {
+    this.leaseListeners.add(listener);
+    return () => this.leaseListeners.delete(listener);
+  }
+
+  /** The node applied `results` (in order): tells the listeners their revisions and lease commands. */
   applied(results: readonly ApplyResult[]): void {
+    if (this.leaseListeners.size > 0) {
+      for (const r of results) {
+        const op = 'etcd' in r && r.etcd !== undefined ? leaseAppliedOf(r.etcd.response) : undefined;
+        if (op !== undefined) for (const l of this.leaseListeners) l(op);
+      }
+    }
     if (this.listeners.size === 0) return;
     for (const r of results) {
       if (!('revisions' in r) || r.revisions === undefined) continue;
       for (const batch of r.revisions) for (const l of this.listeners) l(batch);
     }
+  }
+}
+
+function leaseAppliedOf(r: MvccWriteResponse): LeaseApplied | undefined {
+  switch (r.type) {
+    case 'leaseGrant':
+      return { kind: 'grant', id: r.id, ttlSeconds: r.ttlSeconds };
+    case 'leaseRevoke':
+      return { kind: 'revoke', id: r.id };
+    case 'leaseCheckpoint':
+      return { kind: 'checkpoint', id: r.id, remainingTtlSeconds: r.remainingTtlSeconds };
+    default:
+      return undefined;
   }
 }
