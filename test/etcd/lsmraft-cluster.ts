@@ -7,7 +7,8 @@
  */
 import { join } from 'node:path';
 import { removeDir, startServer, tempDir, type ServerProcess } from '../helpers/cluster.js';
-import { ProcessCluster, ProcessMember, type EtcdCluster } from './target.js';
+import { ProcessCluster, ProcessMember } from './process-cluster.js';
+import type { EtcdCluster } from './target.js';
 
 /** Bound on the wait for a node's `etcd api on` line after its peer port listens. */
 const etcdLineTimeoutMs = 10_000;

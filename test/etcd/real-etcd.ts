@@ -9,7 +9,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { cleanEnv, freePort, removeDir, ServerProcess, tempDir } from '../helpers/cluster.js';
-import { ProcessCluster, ProcessMember, type EtcdCluster } from './target.js';
+import { ProcessCluster, ProcessMember } from './process-cluster.js';
+import type { EtcdCluster } from './target.js';
 import { findEtcd, toolPath } from './tools.js';
 
 /** Bound on a member's start (etcd 3.4 elects in ~1 s with its default 1000 ms election timeout). */

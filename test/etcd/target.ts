@@ -5,7 +5,6 @@
  * checks (the etcdctl scenario, the etcd3 client tests, the benchmark) see only this interface, so
  * they run unchanged against both.
  */
-import { removeDir, type ServerProcess } from '../helpers/cluster.js';
 import { findEtcd, findEtcdctl } from './tools.js';
 
 export type TargetKind = 'etcd' | 'lsmraft';
@@ -28,42 +27,6 @@ export interface EtcdCluster {
   endpoints(): string[];
   /** Kills every member by PID and removes the data directories. */
   stop(): Promise<void>;
-}
-
-/** A member that is a local process (both kinds are). */
-export class ProcessMember implements EtcdMember {
-  constructor(readonly id: number, readonly clientAddress: string, readonly process: ServerProcess) {}
-
-  get pid(): number {
-    return this.process.pid;
-  }
-
-  get running(): boolean {
-    return this.process.running;
-  }
-
-  get exited(): Promise<void> {
-    return this.process.exited;
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    this.process.kill(signal);
-  }
-}
-
-/** Local member processes with their data under one directory. */
-export class ProcessCluster implements EtcdCluster {
-  constructor(readonly kind: TargetKind, readonly dir: string, readonly members: ProcessMember[]) {}
-
-  endpoints(): string[] {
-    return this.members.filter((m) => m.running).map((m) => m.clientAddress);
-  }
-
-  async stop(): Promise<void> {
-    for (const m of this.members) m.kill('SIGKILL');
-    await Promise.all(this.members.map((m) => m.exited));
-    removeDir(this.dir);
-  }
 }
 
 /** The target the tests run against: ETCD_TARGET=etcd for a real etcd 3.4, lsmraft otherwise. */
