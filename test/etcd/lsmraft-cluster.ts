@@ -17,13 +17,20 @@ const addTimeoutMs = 15_000;
 
 const ETCD_LINE = /etcd api on (\S+)/;
 
+export interface LsmraftClusterOptions {
+  /** The hot-path twin (test/helpers/cluster.ts startServer's default: js). */
+  engine?: 'wasm' | 'js';
+  /** More kv-server arguments for every node. */
+  extraArgs?: string[];
+}
+
 /** Starts `size` kv-server processes with the etcd API on and joins them into one cluster. */
-export async function startLsmraftCluster(size: number, extraArgs: string[] = []): Promise<EtcdCluster> {
+export async function startLsmraftCluster(size: number, o: LsmraftClusterOptions = {}): Promise<EtcdCluster> {
   const dir = tempDir('etcd-lsmraft');
   const servers: ServerProcess[] = [];
   try {
     const ids = Array.from({ length: size }, (_, i) => i + 1);
-    servers.push(...(await Promise.all(ids.map((id) => startServer({ id, dataDir: join(dir, `node-${id}`), extraArgs: ['--etcd-address', '127.0.0.1:0', ...extraArgs] })))));
+    servers.push(...(await Promise.all(ids.map((id) => startServer({ id, dataDir: join(dir, `node-${id}`), engine: o.engine, extraArgs: ['--etcd-address', '127.0.0.1:0', ...(o.extraArgs ?? [])] })))));
     const members: ProcessMember[] = [];
     for (const s of servers) {
       const { line } = await s.waitForLine(ETCD_LINE, etcdLineTimeoutMs);
