@@ -144,10 +144,14 @@ describe.skipIf(SKIP !== undefined)(`the etcd3 client against ${KIND}`, () => {
     await expect(client.leaseClient.leaseRevoke({ ID: id })).rejects.toThrow(EtcdLeaseInvalidError);
   }, 30_000);
 
-  it('sends etcd\'s errors: an empty key, a put under an unknown lease', async () => {
+  it('sends etcd\'s errors: an empty key, a put under an unknown lease, too many operations in a txn', async () => {
     // The client picks its error class by the gRPC code, and some by etcd's message.
     await expect(client.kv.range({ key: Buffer.alloc(0) })).rejects.toThrow(GRPCInvalidArgumentError);
     await expect(client.kv.range({ key: Buffer.alloc(0) })).rejects.toThrow('etcdserver: key is not provided');
     await expect(client.kv.put({ key: Buffer.from('er/k'), value: Buffer.from('v'), lease: '1234' })).rejects.toThrow(EtcdLeaseInvalidError);
+    // etcd's --max-txn-ops default is 128: 128 operations pass, 129 do not.
+    const puts = (n: number) => Array.from({ length: n }, (_, i) => ({ request_put: { key: Buffer.from(`er/t${i}`), value: Buffer.from('v') } }));
+    expect((await client.kv.txn({ success: puts(128) })).succeeded).toBe(true);
+    await expect(client.kv.txn({ success: puts(129) })).rejects.toThrow('etcdserver: too many operations in txn request');
   });
 });
