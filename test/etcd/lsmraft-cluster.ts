@@ -7,13 +7,16 @@
  */
 import { join } from 'node:path';
 import { removeDir, startServer, tempDir, type ServerProcess } from '../helpers/cluster.js';
-import { ProcessCluster, ProcessMember } from './process-cluster.js';
+import { ProcessCluster, ProcessMember, waitServing } from './process-cluster.js';
 import type { EtcdCluster } from './target.js';
 
 /** Bound on the wait for a node's `etcd api on` line after its peer port listens. */
 const etcdLineTimeoutMs = 10_000;
 /** Bound on one `add` at node 1's prompt. */
 const addTimeoutMs = 15_000;
+
+/** Bound on the wait until every member answers a linearizable read. */
+const servingTimeoutMs = 20_000;
 
 const ETCD_LINE = /etcd api on (\S+)/;
 
@@ -40,7 +43,11 @@ export async function startLsmraftCluster(size: number, o: LsmraftClusterOptions
       const answer = await servers[0]!.ask(`add ${s.id} ${s.address}`, /^(added|error)/, addTimeoutMs);
       if (!answer.startsWith('added')) throw new Error(`add ${s.id}: ${answer}\n${servers[0]!.diagnostics()}`);
     }
-    return new ProcessCluster('lsmraft', dir, members);
+    const cluster = new ProcessCluster('lsmraft', dir, members);
+    // As a real etcd's start waits for "serving client traffic": every member answers a
+    // linearizable read (so the new ones have caught up and know the leader).
+    await waitServing(cluster.endpoints(), servingTimeoutMs);
+    return cluster;
   } catch (e) {
     for (const s of servers) s.kill('SIGKILL');
     await Promise.all(servers.map((s) => s.exited));
