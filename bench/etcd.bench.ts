@@ -53,9 +53,13 @@ function targets(): TargetKind[] {
   });
 }
 
-/** An error of the etcd3 client (a gRPC status or an etcd error), which counts as a failed operation. */
+/**
+ * An error of the etcd3 client, which counts as a failed operation: a gRPC status, an etcd error,
+ * or its circuit breaker refusing a host that failed three times in a row (cockatiel's
+ * BrokenCircuitError, known by the flag it sets: cockatiel is the client's dependency, not ours).
+ */
 function clientError(e: unknown): boolean {
-  return e instanceof GRPCGenericError || e instanceof EtcdError;
+  return e instanceof GRPCGenericError || e instanceof EtcdError || (e instanceof Error && 'isBrokenCircuitError' in e);
 }
 
 async function measure(kind: TargetKind, progress: ReturnType<typeof makeProgress>): Promise<WorkloadResult[]> {
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
     return [`${w.name} ${k}`, formatNumber(r.opsPerSec), formatNumber(r.p50Ms, 2), formatNumber(r.p99Ms, 2), formatNumber(r.errors)];
   }));
   console.log(alignedTable(['workload target', 'ops/s', 'p50 ms', 'p99 ms', 'errors'], rows));
+  for (const k of kinds) for (const r of results[k]!) if (r.errors > 0) console.log(`${k} ${r.workload}: ${r.errors} errors, first: ${r.errorSamples.join(' | ')}`);
   for (const r of ratios) console.log(`${r.workload}: lsmraft/etcd throughput ${r.opsPerSec ?? 'n/a'}, p99 ${r.p99 ?? 'n/a'}`);
   const config = { valueBytes: VALUE_BYTES, loadMs: LOAD_MS, engine: ENGINE, targets: kinds, readKeys: READ_KEYS };
   console.log(`RESULT ${JSON.stringify({ ...config, results, ratios })}`);

@@ -13,7 +13,12 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** The messages of the first errors (at most errorSamplesMax), to say what failed. */
+  errorSamples: string[];
 }
+
+/** Error messages kept per run. */
+const errorSamplesMax = 3;
 
 /** The p-th percentile (0..100) of ascending `sorted`, NaN when empty. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -25,6 +30,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 export async function closedLoop(concurrency: number, durationMs: number, op: (worker: number, i: number) => Promise<unknown>, expected: (e: unknown) => boolean): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
+  const errorSamples: string[] = [];
   const startMs = Date.now();
   const endMs = startMs + durationMs;
   await Promise.all(
@@ -38,6 +44,7 @@ export async function closedLoop(concurrency: number, durationMs: number, op: (w
         } catch (e) {
           if (!expected(e)) throw e;
           errors++;
+          if (errorSamples.length < errorSamplesMax) errorSamples.push(e instanceof Error ? e.message : String(e));
         }
       }
     }),
@@ -51,5 +58,6 @@ export async function closedLoop(concurrency: number, durationMs: number, op: (w
     p50Ms: Number(percentile(latencies, 50).toFixed(2)),
     p99Ms: Number(percentile(latencies, 99).toFixed(2)),
     errors,
+    errorSamples,
   };
 }

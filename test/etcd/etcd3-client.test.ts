@@ -27,6 +27,15 @@ afterAll(async () => {
   await stopAll();
 });
 
+/** `p`, or a rejection after ms: a server that never answers a watch create fails the test, not its timeout. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Collects a watcher's events as `put key=value` / `delete key` lines. */
 function record(watcher: Watcher): string[] {
   const events: string[] = [];
@@ -100,7 +109,7 @@ describe.skipIf(SKIP !== undefined)(`the etcd3 client against ${KIND}`, () => {
   });
 
   it('watches a prefix from now and replays a key history from a past revision', async () => {
-    const watcher = await client.watch().prefix('wa/').create();
+    const watcher = await within(client.watch().prefix('wa/').create(), 10_000, 'watch create');
     const events = record(watcher);
     try {
       const first = await client.put('wa/1').value('one');
@@ -109,7 +118,7 @@ describe.skipIf(SKIP !== undefined)(`the etcd3 client against ${KIND}`, () => {
       await eventually('three watch events', () => events.length >= 3, 10_000);
       expect(events).toEqual(['put wa/1=one', 'put wa/2=two', 'delete wa/1']);
 
-      const replay = await client.watch().key('wa/1').startRevision(first.header.revision).create();
+      const replay = await within(client.watch().key('wa/1').startRevision(first.header.revision).create(), 10_000, 'watch create');
       const replayed = record(replay);
       try {
         await eventually('the replayed history of wa/1', () => replayed.length >= 2, 10_000);

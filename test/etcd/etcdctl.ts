@@ -26,6 +26,9 @@ function spawnEtcdctl(endpoints: readonly string[], args: readonly string[]): Ch
   return spawn(toolPath(findEtcdctl()), fullArgs(endpoints, args), { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv({ ETCDCTL_API: '3' }) });
 }
 
+/** An etcdctl command that did not exit in time (a server that never answers). */
+export class EtcdctlTimeoutError extends Error {}
+
 /** One etcdctl command; `input` goes to stdin, which is then closed. Killed after timeoutMs. */
 export function runEtcdctl(endpoints: readonly string[], args: readonly string[], input = '', timeoutMs = 20_000): Promise<EtcdctlResult> {
   return new Promise((resolve, reject) => {
@@ -37,7 +40,7 @@ export function runEtcdctl(endpoints: readonly string[], args: readonly string[]
     child.stdin!.end(input);
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`etcdctl ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(new EtcdctlTimeoutError(`etcdctl ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);

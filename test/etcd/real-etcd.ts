@@ -23,11 +23,12 @@ async function startOnce(size: number, dir: string): Promise<ProcessCluster> {
   const ports = await Promise.all(Array.from({ length: size * 2 }, () => freePort()));
   const clientUrl = (i: number) => `http://127.0.0.1:${ports[2 * i]}`;
   const peerUrl = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
-  const initialCluster = Array.from({ length: size }, (_, i) => `m${i + 1}=${peerUrl(i)}`).join(',');
+  const initialCluster = Array.from({ length: size }, (_, i) => `${i + 1}=${peerUrl(i)}`).join(',');
   const members = Array.from({ length: size }, (_, i) => {
     const args = [
-      '--name', `m${i + 1}`,
-      '--data-dir', join(dir, `m${i + 1}`),
+      // Named by number, as lsmraft names a member by its node id.
+      '--name', String(i + 1),
+      '--data-dir', join(dir, `member-${i + 1}`),
       '--listen-client-urls', clientUrl(i),
       '--advertise-client-urls', clientUrl(i),
       '--listen-peer-urls', peerUrl(i),
@@ -40,7 +41,7 @@ async function startOnce(size: number, dir: string): Promise<ProcessCluster> {
       '--log-outputs', 'stdout',
     ];
     const child = spawn(etcd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv({}) });
-    return new ProcessMember(i + 1, clientUrl(i).slice('http://'.length), new ServerProcess(i + 1, join(dir, `m${i + 1}`), child));
+    return new ProcessMember(i + 1, clientUrl(i).slice('http://'.length), new ServerProcess(i + 1, join(dir, `member-${i + 1}`), child));
   });
   const cluster = new ProcessCluster('etcd', dir, members);
   try {

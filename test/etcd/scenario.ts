@@ -13,7 +13,7 @@
  *                          has reached the server before the next command
  *   bg-wait NAME lines=N   waits (bounded) for N stdout lines of NAME, stops it, prints them
  *   sleep MS               (lease expiry)
- *   file-size PATH         `non-empty` or `empty` (a snapshot written by `snapshot save`)
+ *   file-size PATH         `non-empty`, `empty` or `missing` (a snapshot written by `snapshot save`)
  * In arguments, ${R+n} is the scenario's start revision plus n, $LEASEn the n-th lease granted,
  * $TMP the run's temporary directory and $EP1 the first member's endpoint.
  *
@@ -21,11 +21,11 @@
  * that docs/etcd-api.md documents: the conformance runner reports it as expected, the test does
  * not compare it.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { parse } from 'shell-quote';
 import { removeDir, tempDir } from '../helpers/cluster.js';
 import { formatScenario, parseScenario, type ScenarioBlock } from '../helpers/scenario.js';
-import { BackgroundEtcdctl, runEtcdctl } from './etcdctl.js';
+import { BackgroundEtcdctl, EtcdctlTimeoutError, runEtcdctl } from './etcdctl.js';
 import { normalizeStderr, normalizeStdout, type NormalizeContext } from './normalize.js';
 import type { EtcdCluster } from './target.js';
 
@@ -35,6 +35,9 @@ const bgSettleMs = 1_500;
 const bgWaitMs = 10_000;
 /** Bound on one sleep command. */
 const sleepMsMax = 20_000;
+
+/** A command that cannot run: it names a lease an earlier command failed to grant. */
+class NotRunnableError extends Error {}
 
 export interface BlockResult {
   block: ScenarioBlock;
@@ -90,7 +93,7 @@ export class ScenarioRun {
       .replace(/\$\{R\+(\d+)\}/g, (_, n: string) => String(this.ctx.baseRevision + Number(n)))
       .replace(/\$LEASE(\d+)/g, (_, n: string) => {
         const id = this.ctx.leases[Number(n) - 1];
-        if (id === undefined) throw new Error(`${text}: no lease ${n} granted yet`);
+        if (id === undefined) throw new NotRunnableError(`no lease ${n} granted`);
         return id;
       })
       .replace(/\$TMP/g, this.ctx.tmpDir)
@@ -111,7 +114,21 @@ export class ScenarioRun {
     return input.length === 0 ? '' : `${input.map((l) => this.substitute(l)).join('\n')}\n`;
   }
 
+  /**
+   * The block's output lines. A command that cannot run, or an etcdctl that hangs, is an output
+   * line too: the run goes on, and a comparison shows the difference where it arose.
+   */
   async run(block: ScenarioBlock): Promise<string[]> {
+    try {
+      return await this.runBlock(block);
+    } catch (e) {
+      if (e instanceof NotRunnableError) return [`not run: ${e.message}`];
+      if (e instanceof EtcdctlTimeoutError) return ['timed out'];
+      throw e;
+    }
+  }
+
+  private async runBlock(block: ScenarioBlock): Promise<string[]> {
     const [, ...rest] = this.words(block.command);
     switch (block.name) {
       case 'etcdctl': {
@@ -150,6 +167,7 @@ export class ScenarioRun {
         return [];
       }
       case 'file-size': {
+        if (!existsSync(rest[0]!)) return ['missing'];
         return [statSync(rest[0]!).size > 0 ? 'non-empty' : 'empty'];
       }
       default:
