@@ -30,7 +30,7 @@ import { normalizeStderr, normalizeStdout, type NormalizeContext } from './norma
 import type { EtcdCluster } from './target.js';
 
 /** How long a background watch gets to reach the server before the scenario goes on. */
-const bgSettleMs = 1_500;
+const bgSettleMs = 2_500;
 /** Bound on a bg-wait. */
 const bgWaitMs = 10_000;
 /** Bound on one sleep command. */
