@@ -37,6 +37,11 @@ export function runEtcdctl(endpoints: readonly string[], args: readonly string[]
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    // etcdctl may exit before it has read all of stdin (a put it refuses): the pipe then breaks,
+    // which only ends the input. Any other error of the pipe is the test's to see.
+    child.stdin!.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     child.stdin!.end(input);
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
