@@ -25,6 +25,8 @@ export interface LsmraftClusterOptions {
   engine?: 'wasm' | 'js';
   /** More kv-server arguments for every node. */
   extraArgs?: string[];
+  /** Added to every node's environment (startServer turns LSMRAFT_INVARIANTS on unless this sets it). */
+  env?: Record<string, string>;
 }
 
 /** Starts `size` kv-server processes with the etcd API on and joins them into one cluster. */
@@ -33,7 +35,7 @@ export async function startLsmraftCluster(size: number, o: LsmraftClusterOptions
   const servers: ServerProcess[] = [];
   try {
     const ids = Array.from({ length: size }, (_, i) => i + 1);
-    servers.push(...(await Promise.all(ids.map((id) => startServer({ id, dataDir: join(dir, `node-${id}`), engine: o.engine, extraArgs: ['--etcd-address', '127.0.0.1:0', ...(o.extraArgs ?? [])] })))));
+    servers.push(...(await Promise.all(ids.map((id) => startServer({ id, dataDir: join(dir, `node-${id}`), engine: o.engine, env: o.env, extraArgs: ['--etcd-address', '127.0.0.1:0', ...(o.extraArgs ?? [])] })))));
     const members: ProcessMember[] = [];
     for (const s of servers) {
       const { line } = await s.waitForLine(ETCD_LINE, etcdLineTimeoutMs);
