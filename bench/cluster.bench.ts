@@ -16,8 +16,10 @@
  * cluster.svg (BENCH_OUT_DIR elsewhere).
  */
 import { join } from 'node:path';
+import { LsmraftError } from '../src/errors.js';
 import { KvClient } from '../src/node/kv-client.js';
 import { removeDir, startServer, stopAll, tempDir, type ServerProcess } from '../test/helpers/cluster.js';
+import { closedLoop, percentile } from './load.js';
 import { makeProgress } from './progress.js';
 import { writeResults } from './results.js';
 import { alignedTable, formatNumber } from './table.js';
@@ -42,41 +44,10 @@ interface LoadResult {
   errors: number;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** `concurrency` writers for durationMs; latencies of acknowledged puts. */
+/** `concurrency` writers for durationMs; latencies of acknowledged puts (a typed client error counts as an error). */
 async function runLoad(client: KvClient, concurrency: number, durationMs: number, prefix: string): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const endMs = Date.now() + durationMs;
-  const startMs = Date.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
-      // Bounded by the deadline; each pass is one put.
-      for (let i = 0; Date.now() < endMs; i++) {
-        const t0 = performance.now();
-        try {
-          await client.put(`${prefix}${w}-${i}`, value);
-          latencies.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  const elapsedS = (Date.now() - startMs) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    concurrency,
-    puts: latencies.length,
-    putsPerSec: Math.round(latencies.length / elapsedS),
-    p50Ms: Number(percentile(latencies, 50).toFixed(2)),
-    p99Ms: Number(percentile(latencies, 99).toFixed(2)),
-    errors,
-  };
+  const r = await closedLoop(concurrency, durationMs, (w, i) => client.put(`${prefix}${w}-${i}`, value), (e) => e instanceof LsmraftError);
+  return { concurrency, puts: r.ops, putsPerSec: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors };
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {

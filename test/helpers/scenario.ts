@@ -31,7 +31,7 @@ export interface ScenarioBlock {
   expected: string[];
 }
 
-type Chunk = { kind: 'text'; line: string } | { kind: 'block'; block: ScenarioBlock };
+export type Chunk = { kind: 'text'; line: string } | { kind: 'block'; block: ScenarioBlock };
 
 export function parseScenario(text: string): Chunk[] {
   const lines = text.split('\n');
