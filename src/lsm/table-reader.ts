@@ -21,7 +21,8 @@ import { compareInternalRange, KIND_SEEK, TRAILER_BYTES, trailerKind, writeTrail
 import { BLOCK_TRAILER_BYTES, decodeBlockContents, verifyBlockTrailer } from '../engine/js/block.js';
 import { bloomMayContain } from '../engine/js/bloom.js';
 import {
-  FOOTER_BYTES, FOOTER_HANDLES_BYTES, META_FILTER_KEY, META_PROPERTIES_KEY, PROPERTY_KEYS, TABLE_FORMAT_VERSION,
+  FOOTER_BYTES, FOOTER_HANDLES_BYTES, META_FILTER_KEY, META_PROPERTIES_KEY, PROPERTY_KEYS,
+  TABLE_FORMAT_VERSION_COMPRESSED, TABLE_FORMAT_VERSION_PLAIN,
   TABLE_MAGIC,
 } from '../engine/js/table-builder.js';
 import { unmaskCrc, crc32c } from '../format/crc32c.js';
@@ -221,7 +222,8 @@ export class TableReader {
       throw new CorruptionError('footer checksum mismatch', path, footerOffset + FOOTER_HANDLES_BYTES + 4);
     }
     const version = getFixed32(footer, FOOTER_HANDLES_BYTES);
-    if (version !== TABLE_FORMAT_VERSION) {
+    // Both versions read alike: data blocks say in their trailer whether they are compressed.
+    if (version !== TABLE_FORMAT_VERSION_PLAIN && version !== TABLE_FORMAT_VERSION_COMPRESSED) {
       throw new CorruptionError(`unknown table format version ${version}`, path, footerOffset + FOOTER_HANDLES_BYTES);
     }
     const metaindex = parseHandle(footer, 0, FOOTER_HANDLES_BYTES, false);

@@ -24,7 +24,9 @@ import { crc32c, maskCrc } from '../../format/crc32c.js';
 
 export const FOOTER_BYTES = 56;
 export const FOOTER_HANDLES_BYTES = 40;
-export const TABLE_FORMAT_VERSION = 1;
+/** Version 1: every block uncompressed. Version 2: data blocks may be LZ4-compressed. */
+export const TABLE_FORMAT_VERSION_PLAIN = 1;
+export const TABLE_FORMAT_VERSION_COMPRESSED = 2;
 /** "lsmraft." */
 export const TABLE_MAGIC: Uint8Array = Uint8Array.of(0x6c, 0x73, 0x6d, 0x72, 0x61, 0x66, 0x74, 0x2e);
 export const META_FILTER_KEY = 'filter.lsmraft.bloom';
@@ -53,6 +55,13 @@ export function validateTableOptions(options: TableCutOptions): void {
   assert(Number.isInteger(options.restartInterval) && options.restartInterval >= 1, 'restartInterval >= 1');
   assert(Number.isInteger(options.bloomBitsPerKey) && options.bloomBitsPerKey >= 0, 'bloomBitsPerKey >= 0');
   assert(Number.isInteger(options.targetFileSizeBytes) && options.targetFileSizeBytes >= 1, 'targetFileSizeBytes >= 1');
+  assert(options.blockCompression === undefined || options.blockCompression === 'none' || options.blockCompression === 'lz4',
+    () => `blockCompression ${String(options.blockCompression)}`);
+}
+
+/** True when tables are written with compressed data blocks (the default). */
+export function compressesBlocks(options: TableOptions): boolean {
+  return options.blockCompression !== 'none';
 }
 
 /**
@@ -71,6 +80,7 @@ export class TableWriter {
   private readonly index = new BlockWriter(this.indexSink);
   private readonly handle = new Uint8Array(HANDLE_BYTES_MAX);
   private hashes = new Uint32Array(1024);
+  private readonly compress: boolean;
 
   // Per table.
   private entries = 0;
@@ -97,6 +107,7 @@ export class TableWriter {
   ) {
     this.sink = new ByteSink(initialBytes);
     this.data = new BlockWriter(this.sink);
+    this.compress = compressesBlocks(options);
   }
 
   /** Entries in the open table (0: none is open). */
@@ -175,7 +186,7 @@ export class TableWriter {
 
   /** Finishes the open data block; its index key is the last key added. */
   private finishDataBlock(): void {
-    const contentsBytes = this.data.finish();
+    const contentsBytes = this.data.finish(this.compress);
     const n = this.encodeHandle(this.flushedBytes + this.blockStart, contentsBytes);
     this.index.add(this.lastKey, this.lastStart, this.lastEnd, this.handle, 0, n);
     this.dataBlocks++;
@@ -234,7 +245,8 @@ export class TableWriter {
     pos = putVarint(buf, pos, indexOffset);
     pos = putVarint(buf, pos, indexBytes);
     assert(pos <= footerStart + FOOTER_HANDLES_BYTES, 'footer handles fit in 40 bytes');
-    putFixed32(buf, footerStart + FOOTER_HANDLES_BYTES, TABLE_FORMAT_VERSION);
+    putFixed32(buf, footerStart + FOOTER_HANDLES_BYTES,
+      this.compress ? TABLE_FORMAT_VERSION_COMPRESSED : TABLE_FORMAT_VERSION_PLAIN);
     const crc = crc32c(buf.subarray(footerStart, footerStart + FOOTER_HANDLES_BYTES + 4));
     putFixed32(buf, footerStart + FOOTER_HANDLES_BYTES + 4, maskCrc(crc));
     buf.set(TABLE_MAGIC, footerStart + FOOTER_HANDLES_BYTES + 8);
