@@ -12,6 +12,7 @@ import { jsHotPaths } from '../../src/engine/js/index.js';
 import { instantiateWasmHotPaths } from '../../src/engine/wasm/index.js';
 import { CorruptionError } from '../../src/errors.js';
 import { Rng } from '../helpers/rng.js';
+import { corruptionOutcome } from '../helpers/expect.js';
 
 const wasm: HotPaths = instantiateWasmHotPaths();
 const js: HotPaths = jsHotPaths;
@@ -142,14 +143,8 @@ describe('lz4 twins', () => {
       const corrupt = block.slice(0, rng.chance(0.2) ? rng.int(block.length) : block.length);
       for (let i = 0; i < 1 + rng.int(3) && corrupt.length > 0; i++) corrupt[rng.int(corrupt.length)] = rng.int(256);
       const rawBytes = rng.chance(0.8) ? data.length : rng.int(2 * data.length);
-      const outcome = (engine: HotPaths): string => {
-        try {
-          return `ok ${Buffer.from(engine.lz4Decompress(corrupt, rawBytes)).toString('hex')}`;
-        } catch (err) {
-          if (!(err instanceof CorruptionError)) throw err;
-          return `corrupt at ${err.offset}`;
-        }
-      };
+      const outcome = (engine: HotPaths): string =>
+        corruptionOutcome(() => `ok ${Buffer.from(engine.lz4Decompress(corrupt, rawBytes)).toString('hex')}`);
       const a = outcome(js);
       expect(outcome(wasm)).toBe(a);
       if (a.startsWith('corrupt')) rejected++;

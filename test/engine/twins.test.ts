@@ -16,10 +16,11 @@ import { instantiateWasmHotPaths } from '../../src/engine/wasm/index.js';
 import { crc32c as jsCrc, maskCrc } from '../../src/format/crc32c.js';
 import { CorruptionError } from '../../src/errors.js';
 import { makeInternalKey } from '../../src/format/internal-key.js';
-import { compareBytes, putFixed32 } from '../../src/util/bytes.js';
+import { compareBytes, putFixed32, putVarint } from '../../src/util/bytes.js';
 import { hexEntriesOf, sortedRun } from '../helpers/runs.js';
 import { Rng } from '../helpers/rng.js';
 import { hex } from '../helpers/hex.js';
+import { corruptionOutcome } from '../helpers/expect.js';
 
 const wasm: HotPaths = instantiateWasmHotPaths();
 const js: HotPaths = jsHotPaths;
@@ -314,6 +315,33 @@ describe('twins: js and wasm hot paths agree', () => {
     });
   });
 
+  it('decodeBlock: LZ4 blocks decode alike; corrupt ones (valid checksum) fail alike, at the same offset', () => {
+    let rejected = 0;
+    forSeeds(9000, 400, (rng) => {
+      const run = packRun(randomEntries(rng, 1 + rng.int(60)));
+      const plain = js.encodeBlock(run, 0, run.count, 1 + rng.int(16));
+      const raw = plain.subarray(0, plain.length - 5);
+      const lz4 = js.lz4Compress(raw)!;
+      const contents = new Uint8Array(5 + lz4.length);
+      const at = putVarint(contents, 0, rng.chance(0.05) ? rng.int(2 * raw.length) : rng.chance(0.02) ? 65537 : raw.length);
+      contents.set(lz4, at);
+      const body = contents.slice(0, at + lz4.length);
+      const corrupt = rng.chance(0.7);
+      if (corrupt) for (let i = 0; i < 1 + rng.int(3); i++) body[rng.int(body.length)] = rng.int(256);
+      const block = new Uint8Array(body.length + 5);
+      block.set(body);
+      block[body.length] = 1;
+      putFixed32(block, body.length + 1, maskCrc(jsCrc(block.subarray(0, body.length + 1))));
+      const outcome = (engine: HotPaths): string =>
+        corruptionOutcome(() => JSON.stringify(hexEntriesOf(engine.decodeBlock(block, 'f.sst', 100))));
+      const a = outcome(js);
+      expect(outcome(wasm)).toBe(a);
+      if (a.startsWith('corrupt')) rejected++;
+      else if (!corrupt) expect(a).toBe(JSON.stringify(hexEntriesOf(run)));
+    });
+    expect(rejected).toBeGreaterThan(50); // a changed literal often still decodes
+  });
+
   it('reproduces the golden SSTables of test/golden from their pinned input', () => {
     // test/golden/table-input.txt: one entry a line, `userKeyHex sequence kind valueHex`; the
     // options are the ones test/engine/golden.test.ts pins for each file.
@@ -326,8 +354,9 @@ describe('twins: js and wasm hot paths agree', () => {
     expect(entries.length).toBeGreaterThan(40);
     const run = packRun(entries);
     const cases: Array<[string, TableCutOptions]> = [
-      ['table-v1.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 }],
-      ['table-v1-nofilter.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 0, targetFileSizeBytes: 1 << 30 }],
+      ['table-v1.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30, blockCompression: 'none' }],
+      ['table-v1-nofilter.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 0, targetFileSizeBytes: 1 << 30, blockCompression: 'none' }],
+  ['table-v2.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30, blockCompression: 'lz4' }],
     ];
     for (const [name, options] of cases) {
       const tables = wasm.buildTables(run, options);
