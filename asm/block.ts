@@ -236,12 +236,14 @@ export function validatedContents(): usize {
   return vContents;
 }
 
+/** The status of decompressContents' last failure. */
+let gStatus: i32 = STATUS_OK;
+
 /**
  * Decompresses the contents [block, block+contentsBytes) of an LZ4 block (varint raw size, then
  * the LZ4 block) to `raw`, growing memory for it. Returns the raw size, or -1 after setting the
  * failure status (gStatus) and position.
  */
-let gStatus: i32 = STATUS_OK;
 function decompressContents(block: usize, contentsBytes: usize, raw: usize): i64 {
   const p = getVarint(block, block + contentsBytes);
   if (p == 0 || varintValue > <u64>COMPRESSED_RAW_BYTES_MAX) {

@@ -27,10 +27,11 @@
 //
 // Input entries are read in place: a block is validated whole (trailer and layout, asm/block.ts
 // validateBlock; an LZ4-compressed block is first decompressed to its input's raw buffer, of
-// COMPRESSED_RAW_BYTES_MAX bytes) when reached, then its entries are parsed one at a time, each key rebuilt in one of
-// the input's two key buffers (the other holds the previous key, for prefix sharing and the order
-// check). Keys that must outlive a window (current user key, pending tombstones, the output's last
-// key) are copies, so a refill may overwrite the window.
+// COMPRESSED_RAW_BYTES_MAX bytes) when reached, then its entries are parsed one at a time, each key
+// rebuilt in one of the input's two key buffers (the other holds the previous key, for prefix
+// sharing and the order check). Keys that must outlive a window or a block (current user key,
+// pending tombstones, the output's last key) are copies, so a refill, or the next compressed block
+// of the input, may overwrite what the current entry was read from.
 
 import {
   STATUS_BLOCK_ORDER, STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_OUT_OF_MEMORY, STATUS_OUTPUT_FULL,

@@ -9,7 +9,10 @@
  *   4 * restarts + 4) to at least blockSizeBytes;
  * - a table is cut only before an entry whose user key differs from the previous entry's, once the
  *   table's size so far (finished blocks with trailers, plus the open block's contents size) is at
- *   least targetFileSizeBytes: all versions of a user key land in one table.
+ *   least targetFileSizeBytes: all versions of a user key land in one table;
+ * - with blockCompression 'lz4' (the default) a finished data block is stored LZ4-compressed when
+ *   that saves 1/8 (./block-compression.ts) and the footer says version 2; block cuts count raw
+ *   contents, table cuts the finished blocks as stored.
  *
  * TableWriter streams one table at a time (flush and compaction, src/engine/js/compact-stream.ts);
  * buildTables runs it over a whole run and copies each finished table out once.

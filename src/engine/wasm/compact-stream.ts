@@ -11,11 +11,12 @@
  *   data-block restart scratch
  *   the LZ4 scratch an output block is compressed through
  *   per input: its window (max(readAheadBytes, its largest block)), the window's block sizes,
- *     a raw buffer a compressed block is decompressed to, two key buffers; a run input (a flush) is placed whole instead; a chain of tables (a level)
- *     is one input, its tables opened one after another
+ *     a buffer of COMPRESSED_RAW_BYTES_MAX a compressed block is decompressed to, two key
+ *     buffers (as large as the largest raw block); a run input (a flush) is placed whole instead;
+ *     a chain of tables (a level) is one input, its tables opened one after another
  *   output: outputChunkBytes plus room for the open block and one pass's entries
  *   the table log and tail, which the module grows with the open table
- * So the arena is O(inputs x (readAheadBytes + largest block) + outputChunkBytes + one table's
+ * So the arena is O(inputs x (readAheadBytes + largest raw block) + outputChunkBytes + one table's
  * index and filter), whatever the inputs' size, and it is the same region for every job.
  */
 import type { BlockSource, EntryRun, StreamOptions, StreamResult, StreamSource, TableOutput } from '../types.js';
