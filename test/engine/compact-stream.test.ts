@@ -81,6 +81,21 @@ describe('compactStreams', () => {
     }
   });
 
+  it('an input whose index names blocks smaller than any writer makes is corruption, not a bug, in both engines', () => {
+    // 8,000 blocks of 5 bytes (a trailer and no contents): more per window than real blocks can be.
+    const bytes = new Uint8Array(40_000);
+    const source: BlockSource = {
+      kind: 'blocks', path: 'tiny.sst',
+      blockOffsets: Float64Array.from({ length: 8000 }, (_, i) => 5 * i),
+      blockSizes: new Float64Array(8000),
+      read: (position, length) => bytes.slice(position, position + length),
+    };
+    for (const engine of [jsHotPaths, instantiateWasmHotPaths()]) {
+      const err = expectCorruption(() => countTables(engine, [source]));
+      expect(err.file, engine.name).toBe('tiny.sst');
+    }
+  });
+
   it('a chain of disjoint tables is one input: same tables as separate inputs, each opened and closed once', () => {
     // Level-like inputs: two chains of three tables each (disjoint within a chain), plus one table.
     const runs = [run(3000, 2, 0, 1), run(3000, 2, 1, 100_000)];
