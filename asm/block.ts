@@ -6,8 +6,12 @@
 //   entry*      varint shared, varint nonShared, varint valueLength, key[shared..], value
 //   restart*    fixed32 offset of each restart entry (entries 0, R, 2R, ...)
 //   numRestarts fixed32
-//   type        1 byte, 0 = uncompressed
+//   type        1 byte, 0 = uncompressed, 1 = LZ4 (contents = varint raw size ++ LZ4 block)
 //   crc         fixed32 mask(crc32c(contents ++ type))
+//
+// A data block is stored compressed (blockFinishData) only when its raw contents are at most
+// COMPRESSED_RAW_BYTES_MAX and the compressed contents save at least 1/8 (leveldb's rule in
+// table/table_builder.cc WriteBlock); docs/format/sstable.md "Compressed blocks".
 //
 // The builder is one set of module globals (one block open at a time, no allocation). Its caller
 // guarantees the memory it writes is addressable: see blockEntryBytesMax / blockFinishBytes.
@@ -15,12 +19,19 @@
 import {
   STATUS_BLOCK_EMPTY, STATUS_BLOCK_ENTRY, STATUS_BLOCK_KEY_SHORT, STATUS_BLOCK_ORDER, STATUS_BLOCK_RESTARTS,
   STATUS_BLOCK_SHARED, STATUS_BLOCK_TOO_SHORT, STATUS_BLOCK_CHECKSUM, STATUS_BLOCK_TYPE, STATUS_OK,
-  STATUS_OUT_OF_MEMORY, align4, ensureCapacity, setResult,
+  STATUS_BLOCK_LZ4, STATUS_OUT_OF_MEMORY, align4, ensureCapacity, setResult,
 } from './memory';
 import { compareInternal, copyBytes, getVarint, putVarint32, sharedPrefix, varintValue } from './coding';
 import { crc32c, maskCrc } from './crc32c';
+import { lz4CompressInto, lz4DecompressInto } from './lz4';
 
 export const TRAILER_BYTES: usize = 5;
+export const BLOCK_TYPE_UNCOMPRESSED: u8 = 0;
+export const BLOCK_TYPE_LZ4: u8 = 1;
+/** Largest raw contents of a compressed block: a reader sizes its buffer by it (twin of block-compression.ts). */
+export const COMPRESSED_RAW_BYTES_MAX: usize = 65536;
+/** Scratch blockFinishData needs to compress a block: compressed contents stay below the raw size. */
+export const COMPRESS_SCRATCH_BYTES: usize = COMPRESSED_RAW_BYTES_MAX + 16;
 /** Three length varints of at most 5 bytes each. */
 export const ENTRY_HEADER_BYTES_MAX: usize = 15;
 
@@ -112,21 +123,55 @@ export function blockMovedDown(delta: usize): void {
   bPos -= delta;
 }
 
-/** Writes the restart array, the count and the trailer. Returns the pointer after the trailer. */
-export function blockFinish(): usize {
+/** Writes the restart array and the count; returns the end of the contents. */
+function blockFinishContents(): usize {
   let p = bPos;
   for (let i: u32 = 0; i < bRestartCount; i++) {
     store<u32>(p, load<u32>(bRestarts + (<usize>i << 2)));
     p += 4;
   }
   store<u32>(p, bRestartCount);
-  p += 4;
-  return writeTrailer(bStart, p);
+  return p + 4;
+}
+
+/** Writes the restart array, the count and the trailer. Returns the pointer after the trailer. */
+export function blockFinish(): usize {
+  return writeTrailer(bStart, blockFinishContents(), BLOCK_TYPE_UNCOMPRESSED);
+}
+
+/**
+ * Finishes a data block as blockFinish does, stored LZ4-compressed when `compress` is set and
+ * compression pays (see the header), compressing through `scratch` (COMPRESS_SCRATCH_BYTES,
+ * disjoint from the block). Returns the pointer after the trailer.
+ */
+export function blockFinishData(compress: bool, scratch: usize): usize {
+  const end = blockFinishContents();
+  if (compress) {
+    const size = compressContents(bStart, end - bStart, scratch);
+    if (size > 0) {
+      memory.copy(bStart, scratch, size);
+      return writeTrailer(bStart, bStart + size, BLOCK_TYPE_LZ4);
+    }
+  }
+  return writeTrailer(bStart, end, BLOCK_TYPE_UNCOMPRESSED);
+}
+
+/**
+ * Writes varint(rawBytes) ++ LZ4 block of [raw, raw+rawBytes) at `out` when it takes fewer than
+ * rawBytes - rawBytes / 8 bytes and rawBytes <= COMPRESSED_RAW_BYTES_MAX; returns its size, else 0.
+ */
+export function compressContents(raw: usize, rawBytes: usize, out: usize): usize {
+  if (rawBytes > COMPRESSED_RAW_BYTES_MAX) return 0;
+  const lz4Start = putVarint32(out, <u32>rawBytes);
+  const sizeMax = rawBytes - (rawBytes >>> 3) - 1;
+  if (sizeMax <= lz4Start - out) return 0;
+  const end = lz4CompressInto(raw, rawBytes, lz4Start, out + sizeMax);
+  return end == 0 ? 0 : end - out;
 }
 
 /** Writes the trailer of the block whose contents are [start, end); returns the pointer after it. */
-export function writeTrailer(start: usize, end: usize): usize {
-  store<u8>(end, 0);
+export function writeTrailer(start: usize, end: usize, type: u8 = BLOCK_TYPE_UNCOMPRESSED): usize {
+  store<u8>(end, type);
   store<u32>(end + 1, maskCrc(crc32c(start, end + 1 - start, 0)));
   return end + TRAILER_BYTES;
 }
@@ -170,6 +215,8 @@ function fail(status: i32, pos: usize): i32 {
 }
 
 // What validateBlock found in the last block it accepted.
+let vContents: usize = 0; // the contents: in the block, or the raw buffer it was decompressed to
+let vContentsBytes: usize = 0;
 let vCount: u32 = 0; // entries
 let vDataBytes: u64 = 0; // key and value bytes of the entries, decoded
 let vEntriesBytes: usize = 0; // bytes of the entries: they end where the restart array starts
@@ -184,18 +231,60 @@ export function validatedEntriesBytes(): usize {
   return vEntriesBytes;
 }
 
+/** Where the (raw) contents of the block validateBlock last accepted are. */
+export function validatedContents(): usize {
+  return vContents;
+}
+
+/** The status of decompressContents' last failure. */
+let gStatus: i32 = STATUS_OK;
+
 /**
- * Pass 1 of decoding: verifies the trailer of [block, block+len) and the layout of its entries
- * (every length within the block, restarts at entry boundaries and only there, shares within the
- * previous key, keys of at least 8 bytes), without copying. Key order is not checked here.
- * On failure R[4] is the position in the block where the fault was found.
+ * Decompresses the contents [block, block+contentsBytes) of an LZ4 block (varint raw size, then
+ * the LZ4 block) to `raw`, growing memory for it. Returns the raw size, or -1 after setting the
+ * failure status (gStatus) and position.
  */
-export function validateBlock(block: usize, len: usize): i32 {
+function decompressContents(block: usize, contentsBytes: usize, raw: usize): i64 {
+  const p = getVarint(block, block + contentsBytes);
+  if (p == 0 || varintValue > <u64>COMPRESSED_RAW_BYTES_MAX) {
+    gStatus = fail(STATUS_BLOCK_LZ4, 0);
+    return -1;
+  }
+  const rawBytes = <usize>varintValue;
+  if (!ensureCapacity(raw + rawBytes)) {
+    gStatus = STATUS_OUT_OF_MEMORY;
+    return -1;
+  }
+  const bad = lz4DecompressInto(p, block + contentsBytes - p, raw, rawBytes);
+  if (bad >= 0) {
+    gStatus = fail(STATUS_BLOCK_LZ4, p - block + <usize>bad);
+    return -1;
+  }
+  return <i64>rawBytes;
+}
+
+/**
+ * Pass 1 of decoding: verifies the trailer of [block, block+len), decompresses an LZ4 block to
+ * `raw` (growing memory for it), and checks the layout of the entries (every length within the
+ * contents, restarts at entry boundaries and only there, shares within the previous key, keys of
+ * at least 8 bytes), without copying. Key order is not checked here. On failure R[4] is the
+ * position where the fault was found: in the block, or for a layout fault of a compressed block,
+ * in its raw contents.
+ */
+export function validateBlock(block: usize, len: usize, raw: usize): i32 {
   if (len < TRAILER_BYTES) return fail(STATUS_BLOCK_TOO_SHORT, 0);
-  const contentsBytes = len - TRAILER_BYTES;
+  let contentsBytes = len - TRAILER_BYTES;
   const stored = load<u32>(block + contentsBytes + 1);
   if (stored != maskCrc(crc32c(block, contentsBytes + 1, 0))) return fail(STATUS_BLOCK_CHECKSUM, 0);
-  if (load<u8>(block + contentsBytes) != 0) return fail(STATUS_BLOCK_TYPE, contentsBytes);
+  const type = load<u8>(block + contentsBytes);
+  if (type == BLOCK_TYPE_LZ4) {
+    const rawBytes = decompressContents(block, contentsBytes, raw);
+    if (rawBytes < 0) return gStatus;
+    block = raw;
+    contentsBytes = <usize>rawBytes;
+  } else if (type != BLOCK_TYPE_UNCOMPRESSED) {
+    return fail(STATUS_BLOCK_TYPE, contentsBytes);
+  }
   if (contentsBytes < 4) return fail(STATUS_BLOCK_TOO_SHORT, 0);
   const numRestarts = <usize>load<u32>(block + contentsBytes - 4);
   if (numRestarts < 1 || numRestarts > (contentsBytes - 4) >>> 2) return fail(STATUS_BLOCK_RESTARTS, contentsBytes - 4);
@@ -241,6 +330,8 @@ export function validateBlock(block: usize, len: usize): i32 {
   }
   if (count == 0) return fail(STATUS_BLOCK_EMPTY, 0);
   if (restartIndex != numRestarts) return fail(STATUS_BLOCK_RESTARTS, restartsStart + (restartIndex << 2));
+  vContents = block;
+  vContentsBytes = contentsBytes;
   vCount = count;
   vDataBytes = totalBytes;
   vEntriesBytes = restartsStart;
@@ -255,8 +346,11 @@ export function validateBlock(block: usize, len: usize): i32 {
  * Every read is bounded by the block: a corrupt block yields a status, never a trap.
  */
 export function decodeBlockInto(block: usize, len: usize, out: usize): i32 {
-  const status = validateBlock(block, len);
+  // A compressed block's raw contents go to `out`, the run after them.
+  const status = validateBlock(block, len, out);
   if (status != STATUS_OK) return status;
+  if (vContents != block) out += vContentsBytes;
+  block = vContents;
   const count = vCount;
   const totalBytes = vDataBytes;
   const limit = block + vEntriesBytes;

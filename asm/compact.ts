@@ -26,10 +26,12 @@
 // is reused by the next job.
 //
 // Input entries are read in place: a block is validated whole (trailer and layout, asm/block.ts
-// validateBlock) when reached, then its entries are parsed one at a time, each key rebuilt in one of
-// the input's two key buffers (the other holds the previous key, for prefix sharing and the order
-// check). Keys that must outlive a window (current user key, pending tombstones, the output's last
-// key) are copies, so a refill may overwrite the window.
+// validateBlock; an LZ4-compressed block is first decompressed to its input's raw buffer, of
+// COMPRESSED_RAW_BYTES_MAX bytes) when reached, then its entries are parsed one at a time, each key
+// rebuilt in one of the input's two key buffers (the other holds the previous key, for prefix
+// sharing and the order check). Keys that must outlive a window or a block (current user key,
+// pending tombstones, the output's last key) are copies, so a refill, or the next compressed block
+// of the input, may overwrite what the current entry was read from.
 
 import {
   STATUS_BLOCK_ORDER, STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_OUT_OF_MEMORY, STATUS_OUTPUT_FULL,
@@ -38,17 +40,18 @@ import {
 import { compareBytes, compareInternal, copyBytes, getVarint, putVarint32, varintValue } from './coding';
 import { bloomAddHash, bloomContentsBytes, bloomHash, bloomProbes, bloomStart } from './bloom';
 import {
-  ENTRY_HEADER_BYTES_MAX, TRAILER_BYTES, blockAdd, blockAddFinishBytesMax, blockContentsBytes, blockFinish,
+  ENTRY_HEADER_BYTES_MAX, TRAILER_BYTES, blockAdd, blockAddFinishBytesMax, blockContentsBytes, blockFinishData,
   blockMovedDown, blockPos, blockReset, blockSetPrevKey, blockStartPtr, putWholeEntry, validateBlock,
-  validatedEntriesBytes, writeTrailer,
+  validatedContents, validatedEntriesBytes, writeTrailer,
 } from './block';
 import {
-  FOOTER_BYTES, METAINDEX_BYTES_MAX, PROPERTIES_BYTES_MAX, lastMetaindexOffset, lastMetaindexSize, writeFooter, writeMetaBlocks,
+  FOOTER_BYTES, METAINDEX_BYTES_MAX, PROPERTIES_BYTES_MAX, formatVersion, lastMetaindexOffset, lastMetaindexSize,
+  writeFooter, writeMetaBlocks,
 } from './table';
 import { playTournament, replayWinner } from './loser-tree';
 
 // ---- parameters (u32 words at the pointer compactBegin takes) ----
-export const PARAM_WORDS: usize = 20;
+export const PARAM_WORDS: usize = 24;
 const P_K = 0;
 const P_DESCS = 1;
 const P_SNAPSHOTS = 2; // snapCount u64, ascending
@@ -68,6 +71,8 @@ const P_OUT_BASE = 15;
 const P_OUT_END = 16;
 const P_CHUNK_BYTES = 17;
 const P_LOG_BASE = 18;
+const P_COMPRESSION = 19; // 1: LZ4-compress data blocks where it pays (version-2 tables)
+const P_LZ4_SCRATCH = 20; // COMPRESS_SCRATCH_BYTES (asm/block.ts)
 
 // ---- input descriptors (DESC_WORDS u32 each) ----
 export const DESC_WORDS: usize = 20;
@@ -89,6 +94,7 @@ const D_DONE = 13;
 const D_ENTRIES = 14; // entries read so far
 const D_BLOCK = 15; // first byte of the current block
 const D_NEXT_PTR = 16; // blocks: first byte of the next block in the window
+const D_RAW = 17; // blocks: COMPRESSED_RAW_BYTES_MAX bytes for the current block's raw contents
 
 @inline function dget(d: usize, f: i32): u32 {
   return load<u32>(d + (<usize>f << 2));
@@ -122,6 +128,8 @@ let gOutBase: usize = 0;
 let gOutEnd: usize = 0;
 let gChunkBytes: usize = 0;
 let gLogBase: usize = 0;
+let gCompression: u32 = 0;
+let gLz4Scratch: usize = 0;
 
 // ---- merge state ----
 let gCurUserLen: usize = 0;
@@ -167,15 +175,16 @@ function enterBlock(d: usize, r: u32): i32 {
   if (b >= dget(d, D_COUNT)) return STATUS_NEED_INPUT;
   const block = <usize>dget(d, D_NEXT_PTR);
   const len = <usize>load<u32>(<usize>dget(d, D_SIZES) + (<usize>b << 2));
-  const status = validateBlock(block, len);
+  const status = validateBlock(block, len, <usize>dget(d, D_RAW));
   if (status != STATUS_OK) {
     setResult(5, r);
     setResult(6, b);
     return status;
   }
-  dset(d, D_BLOCK, <u32>block);
-  dset(d, D_ENTRY, <u32>block);
-  dset(d, D_LIMIT, <u32>(block + validatedEntriesBytes()));
+  const contents = validatedContents();
+  dset(d, D_BLOCK, <u32>contents);
+  dset(d, D_ENTRY, <u32>contents);
+  dset(d, D_LIMIT, <u32>(contents + validatedEntriesBytes()));
   dset(d, D_NEXT_PTR, <u32>(block + len));
   dset(d, D_NEXT, b + 1);
   return STATUS_OK;
@@ -279,7 +288,7 @@ function startTable(key: usize, keyLen: usize): void {
 /** Finishes the open data block and logs its index entry (key: the last key added). */
 function finishDataBlock(): i32 {
   const start = blockStartPtr();
-  const end = blockFinish();
+  const end = blockFinishData(gCompression != 0, gLz4Scratch);
   const offset = <u32>(tFlushed + (start - gOutBase));
   const size = <u32>(end - TRAILER_BYTES - start);
   const handleEnd = putVarint32(putVarint32(HANDLE, offset), size);
@@ -386,7 +395,7 @@ function finishTable(): i32 {
   e += 4;
   const indexSize = <u32>(e - p);
   p = writeTrailer(p, e);
-  p = writeFooter(p, metaindexOffset, metaindexSize, indexOffset, indexSize);
+  p = writeFooter(p, metaindexOffset, metaindexSize, indexOffset, indexSize, formatVersion(gCompression));
 
   setResult(0, <u32>gOutBase);
   setResult(1, <u32>(tOutPos - gOutBase));
@@ -428,6 +437,8 @@ export function compactBegin(params: usize): i32 {
   gOutEnd = <usize>param(params, P_OUT_END);
   gChunkBytes = <usize>param(params, P_CHUNK_BYTES);
   gLogBase = <usize>param(params, P_LOG_BASE);
+  gCompression = param(params, P_COMPRESSION);
+  gLz4Scratch = <usize>param(params, P_LZ4_SCRATCH);
   gHaveUser = false;
   gPendingEnd = gPending;
   gChunkOut = 0;

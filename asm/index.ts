@@ -2,7 +2,8 @@
 // takes pointers into this module's memory (laid out by src/engine/wasm from arenaBase() upward)
 // and returns a status (asm/memory.ts STATUS_*) or a plain value; extra results go to RESULT.
 
-import { STATUS_OK, STATUS_OUT_OF_MEMORY, RESULT, arenaBase, ensureCapacity, setResult } from './memory';
+import { lz4CompressInto, lz4DecompressInto } from './lz4';
+import { STATUS_BLOCK_LZ4, STATUS_OK, STATUS_OUT_OF_MEMORY, RESULT, arenaBase, ensureCapacity, setResult } from './memory';
 import { bloomContentsBytes, bloomMayContain as mayContain, bloomWrite, distinctUserKeys, bloomHash as hash } from './bloom';
 import { decodeBlockInto, encodeBlockInto } from './block';
 import { buildTablesInto, tableScratchBytes as scratchBytes } from './table';
@@ -68,11 +69,32 @@ export function tableScratchBytes(count: u32): usize {
 /** Builds the tables of a run; see asm/table.ts for the output stream. */
 export function buildTables(
   dataBias: usize, offsets: usize, count: u32,
-  blockSizeBytes: u32, restartInterval: u32, bloomBitsPerKey: u32, targetFileSizeBytes: u32,
+  blockSizeBytes: u32, restartInterval: u32, bloomBitsPerKey: u32, targetFileSizeBytes: u32, compression: u32,
   scratch: usize, out: usize,
 ): i32 {
   return buildTablesInto(dataBias, offsets, count, blockSizeBytes, restartInterval, bloomBitsPerKey,
-    targetFileSizeBytes, scratch, out);
+    targetFileSizeBytes, compression, scratch, out);
+}
+
+/**
+ * LZ4 block of [src, src+len) at `dst`, ending at most at dst + limit. Results: [0] bytes written,
+ * or 0 when the block would not fit in `limit` bytes (no byte is written at or past dst + limit).
+ */
+export function lz4Compress(src: usize, len: usize, dst: usize, limit: usize): i32 {
+  const end = lz4CompressInto(src, len, dst, dst + limit);
+  setResult(0, end == 0 ? 0 : <u32>(end - dst));
+  return STATUS_OK;
+}
+
+/**
+ * Decodes the LZ4 block [src, src+len) into exactly rawBytes bytes at `dst` (reserved by the
+ * caller). STATUS_BLOCK_LZ4 with R[4] = the position of the fault when it does not.
+ */
+export function lz4Decompress(src: usize, len: usize, dst: usize, rawBytes: usize): i32 {
+  const bad = lz4DecompressInto(src, len, dst, rawBytes);
+  if (bad < 0) return STATUS_OK;
+  setResult(4, <u32>bad);
+  return STATUS_BLOCK_LZ4;
 }
 
 /** k-way merge with the compaction rules; see asm/merge.ts for the layout. */

@@ -33,6 +33,8 @@ export const STATUS_CHUNK_READY: i32 = 12;
 export const STATUS_TABLE_READY: i32 = 13;
 /** compactRun: an output block outgrew the room the host laid out for it (a host bug). */
 export const STATUS_OUTPUT_FULL: i32 = 14;
+/** An LZ4 block (type 1) whose raw size or compressed bytes do not decode; R[4] the position. */
+export const STATUS_BLOCK_LZ4: i32 = 15;
 
 /** Result slots: 16 u32 words an export fills in besides its status (see asm/README.md). */
 export const RESULT_WORDS: usize = 16;

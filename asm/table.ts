@@ -14,15 +14,22 @@ import { compareBytes, putVarint32, putVarint64 } from './coding';
 import { crc32c, maskCrc } from './crc32c';
 import { bloomContentsBytes, bloomWrite } from './bloom';
 import {
-  ENTRY_HEADER_BYTES_MAX, TRAILER_BYTES, blockAdd, blockAddFinishBytesMax, blockContentsBytes, blockFinish,
-  blockPos, blockReset, writeTrailer,
+  COMPRESS_SCRATCH_BYTES, ENTRY_HEADER_BYTES_MAX, TRAILER_BYTES, blockAdd, blockAddFinishBytesMax, blockContentsBytes,
+  blockFinish, blockFinishData, blockPos, blockReset, writeTrailer,
 } from './block';
 
 export const TABLE_HEADER_WORDS: usize = 12;
 const TABLE_HEADER_BYTES: usize = TABLE_HEADER_WORDS << 2;
 export const FOOTER_BYTES: usize = 56;
 const FOOTER_HANDLES_BYTES: usize = 40;
-const FORMAT_VERSION: u32 = 1;
+/** Version 1: every block uncompressed; version 2: data blocks may be LZ4-compressed. */
+const FORMAT_VERSION_PLAIN: u32 = 1;
+const FORMAT_VERSION_COMPRESSED: u32 = 2;
+
+/** Footer format version of tables written with (1) or without (0) block compression. */
+export function formatVersion(compression: u32): u32 {
+  return compression != 0 ? FORMAT_VERSION_COMPRESSED : FORMAT_VERSION_PLAIN;
+}
 /** Bytes of one data-block record in the block list scratch: last entry, offset, size. */
 const BLOCK_RECORD_BYTES: usize = 12;
 /** Generous bounds of the properties and metaindex blocks (names are < 32 bytes, values varints). */
@@ -95,15 +102,19 @@ function addHandle(key: usize, keyLen: usize, offset: u32, size: u32): void {
 
 /**
  * Builds the tables of run entries [0, count). `scratch` must be addressable for
- * tableScratchBytes(count) bytes. Results: [0] table count, [1] pointer of the first record.
+ * tableScratchBytes(count) bytes. `compression` 1 stores data blocks LZ4-compressed where it pays
+ * (asm/block.ts blockFinishData) in version-2 tables; 0 writes version-1 tables.
+ * Results: [0] table count, [1] pointer of the first record.
  */
 export function buildTablesInto(
   dataBias: usize, offsets: usize, count: u32,
-  blockSizeBytes: u32, restartInterval: u32, bloomBitsPerKey: u32, targetFileSizeBytes: u32,
+  blockSizeBytes: u32, restartInterval: u32, bloomBitsPerKey: u32, targetFileSizeBytes: u32, compression: u32,
   scratch: usize, out: usize,
 ): i32 {
   const blockList = scratch;
   const restarts = scratch + <usize>count * BLOCK_RECORD_BYTES;
+  const lz4Scratch = restarts + (<usize>count + 16) * 4;
+  const compress = compression != 0;
   let header = align4(out);
   let tableCount: u32 = 0;
   let i: u32 = 0;
@@ -153,14 +164,14 @@ export function buildTablesInto(
       prevUserLen = userLen;
       i++;
       if (blockContentsBytes() >= <usize>blockSizeBytes) {
-        p = finishDataBlock(blockList, blocks++, fileStart, p, i - 1);
+        p = finishDataBlock(blockList, blocks++, fileStart, p, i - 1, compress, lz4Scratch);
         lastKeyBytes += keyLen;
         blockOpen = false;
       }
     }
     if (blockOpen) {
       const lastKeyLen = <usize>(load<u32>(offsets + (<usize>(i - 1) << 3), 4) - load<u32>(offsets + (<usize>(i - 1) << 3)));
-      p = finishDataBlock(blockList, blocks++, fileStart, p, i - 1);
+      p = finishDataBlock(blockList, blocks++, fileStart, p, i - 1, compress, lz4Scratch);
       lastKeyBytes += lastKeyLen;
     }
     const entries = i - first;
@@ -196,7 +207,7 @@ export function buildTablesInto(
     const indexSize = <u32>(blockContentsBytes());
     p = blockFinish();
 
-    p = writeFooter(p, metaindexOffset, metaindexSize, indexOffset, indexSize);
+    p = writeFooter(p, metaindexOffset, metaindexSize, indexOffset, indexSize, formatVersion(compression));
 
     store<u32>(header, <u32>(p - fileStart));
     store<u32>(header, first, 4);
@@ -257,18 +268,22 @@ export function writeMetaBlocks(
 }
 
 /** Footer at `p`: two handles zero-padded to 40 bytes, version, masked CRC of bytes 0..44, magic. */
-export function writeFooter(p: usize, metaindexOffset: u32, metaindexSize: u32, indexOffset: u32, indexSize: u32): usize {
+export function writeFooter(
+  p: usize, metaindexOffset: u32, metaindexSize: u32, indexOffset: u32, indexSize: u32, version: u32,
+): usize {
   memory.fill(p, 0, FOOTER_HANDLES_BYTES);
   putVarint32(putVarint32(putVarint32(putVarint32(p, metaindexOffset), metaindexSize), indexOffset), indexSize);
-  store<u32>(p, FORMAT_VERSION, 40);
+  store<u32>(p, version, 40);
   store<u32>(p, maskCrc(crc32c(p, 44, 0)), 44);
   memory.copy(p + 48, namePtr(MAGIC), 8);
   return p + FOOTER_BYTES;
 }
 
 /** Finishes the open data block and records it in the block list; returns the write pointer. */
-function finishDataBlock(blockList: usize, index: u32, fileStart: usize, start: usize, lastEntry: u32): usize {
-  const end = blockFinish();
+function finishDataBlock(
+  blockList: usize, index: u32, fileStart: usize, start: usize, lastEntry: u32, compress: bool, lz4Scratch: usize,
+): usize {
+  const end = blockFinishData(compress, lz4Scratch);
   const rec = blockList + <usize>index * BLOCK_RECORD_BYTES;
   store<u32>(rec, lastEntry);
   store<u32>(rec, <u32>(start - fileStart), 4);
@@ -278,5 +293,5 @@ function finishDataBlock(blockList: usize, index: u32, fileStart: usize, start: 
 
 /** Scratch bytes buildTablesInto needs for a run of `count` entries. */
 export function tableScratchBytes(count: u32): usize {
-  return <usize>count * BLOCK_RECORD_BYTES + (<usize>count + 16) * 4;
+  return <usize>count * BLOCK_RECORD_BYTES + (<usize>count + 16) * 4 + COMPRESS_SCRATCH_BYTES;
 }

@@ -7,10 +7,12 @@ import type { BlockSource } from './types.js';
 import { CorruptionError } from '../errors.js';
 
 /**
- * Fewest bytes a data block takes in a file: trailer (5), restart count and one restart (8), one
- * entry of a header (3) and an 8-byte key.
+ * Fewest bytes a data block takes in a file. Uncompressed: trailer (5), restart count and one
+ * restart (8), one entry of a header (3) and an 8-byte key: 24. LZ4-compressed: trailer (5), the
+ * raw size varint (1) and an LZ4 block of at least a literal, a match and the 5 last literals
+ * (10): 16.
  */
-const BLOCK_FILE_BYTES_MIN = 24;
+const BLOCK_FILE_BYTES_MIN = 16;
 
 /** Most blocks a window of `bytesMax` bytes can hold. */
 export function windowBlocksMax(bytesMax: number): number {
@@ -22,9 +24,13 @@ export function blockFileBytes(source: BlockSource, b: number): number {
   return source.blockSizes[b]! + 5;
 }
 
-/** End (exclusive) of the window of blocks starting at block `from`. REQUIRES: from < block count. */
+/**
+ * End (exclusive) of the window of blocks starting at block `from`. REQUIRES: from < block count.
+ * A window holds at most windowBlocksMax(bytesMax) blocks, even when a corrupt index names blocks
+ * smaller than any writer makes.
+ */
 export function windowEnd(source: BlockSource, from: number, bytesMax: number): number {
-  const n = source.blockOffsets.length;
+  const n = Math.min(source.blockOffsets.length, from + windowBlocksMax(bytesMax));
   let bytes = blockFileBytes(source, from);
   let end = from + 1;
   while (end < n && bytes + blockFileBytes(source, end) <= bytesMax) {

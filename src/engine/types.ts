@@ -31,7 +31,15 @@ export interface TableOptions {
   restartInterval: number;
   /** Bloom filter bits per distinct user key. Default 10. 0 writes no filter block. */
   bloomBitsPerKey: number;
+  /**
+   * 'lz4' (the default) stores data blocks LZ4-compressed where that saves at least 1/8, in
+   * version-2 tables; 'none' writes version-1 tables, every block uncompressed.
+   */
+  blockCompression?: BlockCompression;
 }
+
+/** How data blocks are stored (docs/format/sstable.md "Compressed blocks"). */
+export type BlockCompression = 'none' | 'lz4';
 
 export interface TableCutOptions extends TableOptions {
   /** A new table is started at a user-key boundary once the current one reaches this size. */
@@ -146,6 +154,15 @@ export interface HotPaths {
    * Throws CorruptionError naming `file` and `offset` when the checksum or the layout is wrong.
    */
   decodeBlock(block: Uint8Array, file?: string, offset?: number): EntryRun;
+
+  /**
+   * The LZ4 block (docs/format/sstable.md "Compressed blocks") of `data`, or undefined when it
+   * would take more than `limitBytes` (default: no limit).
+   */
+  lz4Compress(data: Uint8Array, limitBytes?: number): Uint8Array | undefined;
+
+  /** Decodes an LZ4 block that must expand to exactly `rawBytes`; CorruptionError if it does not. */
+  lz4Decompress(block: Uint8Array, rawBytes: number): Uint8Array;
 
   /** Builds one or more complete SSTable files from `run`, cut at user-key boundaries. */
   buildTables(run: EntryRun, options: TableCutOptions): BuiltTable[];

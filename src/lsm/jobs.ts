@@ -230,6 +230,7 @@ export function tableOptionsOf(opts: TableCutOptions): TableCutOptions {
     restartInterval: opts.restartInterval,
     bloomBitsPerKey: opts.bloomBitsPerKey,
     targetFileSizeBytes: opts.targetFileSizeBytes,
+    blockCompression: opts.blockCompression ?? 'lz4',
   };
 }
 

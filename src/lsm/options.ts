@@ -2,7 +2,7 @@
  * Options of an LsmTree, their defaults and their validation. The public API validates once, here
  * and in db.ts's argument checks; the inside trusts what it is handed.
  */
-import type { EngineName } from '../engine/types.js';
+import type { BlockCompression, EngineName } from '../engine/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { FileSystem } from './fs.js';
 import type { JobPoolFactory, JobPoolSize } from './jobs.js';
@@ -39,6 +39,12 @@ export interface LsmTreeOptions {
   restartInterval?: number;
   /** Bloom filter bits per key; 0 disables filters. Default 10. */
   bloomBitsPerKey?: number;
+  /**
+   * 'lz4' (default): data blocks are stored LZ4-compressed where that saves at least 1/8, in
+   * version-2 tables (docs/format/sstable.md). 'none': version-1 tables, nothing compressed.
+   * Tables of either kind are read whatever this says.
+   */
+  blockCompression?: BlockCompression;
   /** Flush and compaction outputs are cut into tables of about this size. Default 4 MiB. */
   targetFileSizeBytes?: number;
   /** L0 file count that triggers a compaction into L1. Default 4. */
@@ -91,6 +97,7 @@ export interface ResolvedOptions {
   blockSizeBytes: number;
   restartInterval: number;
   bloomBitsPerKey: number;
+  blockCompression: BlockCompression;
   targetFileSizeBytes: number;
   l0CompactionTrigger: number;
   l0StopWritesTrigger: number;
@@ -116,6 +123,12 @@ function boolOption(options: LsmTreeOptions, name: keyof LsmTreeOptions, fallbac
   const v = options[name];
   if (v === undefined) return fallback;
   if (typeof v !== 'boolean') throw new InvalidArgumentError(`option ${name} must be a boolean, got ${String(v)}`);
+  return v;
+}
+
+function compressionOption(v: unknown): BlockCompression {
+  if (v === undefined) return 'lz4';
+  if (v !== 'lz4' && v !== 'none') throw new InvalidArgumentError(`option blockCompression must be 'lz4' or 'none', got ${String(v)}`);
   return v;
 }
 
@@ -168,6 +181,7 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     blockSizeBytes: intOption(options, 'blockSizeBytes', 4096, 256, 4 * MiB),
     restartInterval: intOption(options, 'restartInterval', 16, 1, 1024),
     bloomBitsPerKey: intOption(options, 'bloomBitsPerKey', 10, 0, 64),
+    blockCompression: compressionOption(options.blockCompression),
     targetFileSizeBytes: intOption(options, 'targetFileSizeBytes', 4 * MiB, 64 * 1024, 1024 * MiB),
     l0CompactionTrigger: intOption(options, 'l0CompactionTrigger', 4, 1, 1000),
     l0StopWritesTrigger: intOption(options, 'l0StopWritesTrigger', 20, 2, 10000),

@@ -33,7 +33,7 @@
  * 2 recorded, which may be older than the newest data a WAL replay salvaged.
  */
 import { loadEngine, type EngineName } from '../engine/index.js';
-import type { EntryRun, HotPaths } from '../engine/types.js';
+import type { BlockCompression, EntryRun, HotPaths } from '../engine/types.js';
 import { InvalidArgumentError, LockedError } from '../errors.js';
 import { utf8 } from '../util/bytes.js';
 import { checkCurrent, checkLock, checkManifest, checkTable, checkWal, recordedWalDamage, tableKeyRange, type Damage, type ManifestCheck } from './file-check.js';
@@ -67,6 +67,8 @@ export interface RepairOptions {
   restartInterval?: number;
   bloomBitsPerKey?: number;
   targetFileSizeBytes?: number;
+  /** Default 'lz4' (as LsmTree). */
+  blockCompression?: BlockCompression;
   /** Refuse to repair when the salvaged entries exceed this many bytes. Default 1 GiB. */
   salvageBytesMax?: number;
 }
@@ -283,6 +285,7 @@ async function repairLocked(fs: FileSystem, dir: string, engine: HotPaths, optio
     restartInterval: options.restartInterval ?? 16,
     bloomBitsPerKey: options.bloomBitsPerKey ?? 10,
     targetFileSizeBytes: options.targetFileSizeBytes ?? 4 * 1024 * 1024,
+    blockCompression: options.blockCompression ?? 'lz4',
   };
   const built = merged.count === 0 ? [] : engine.buildTables(merged, table);
   const numbers = built.map(() => nextNumber++);

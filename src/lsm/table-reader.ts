@@ -25,9 +25,11 @@ import { assert } from '../util/assert.js';
 import { compareRange, fromUtf8, getFixed32, getVarint, type VarintRead } from '../util/bytes.js';
 import { compareInternalRange, KIND_SEEK, TRAILER_BYTES, trailerKind, writeTrailer } from '../format/internal-key.js';
 import { BLOCK_TRAILER_BYTES, decodeBlockContents, verifyBlockTrailer } from '../engine/js/block.js';
+import { BLOCK_TYPE_LZ4, decompressContents } from '../engine/js/block-compression.js';
 import { bloomMayContain } from '../engine/js/bloom.js';
 import {
-  FOOTER_BYTES, FOOTER_HANDLES_BYTES, META_FILTER_KEY, META_PROPERTIES_KEY, PROPERTY_KEYS, TABLE_FORMAT_VERSION,
+  FOOTER_BYTES, FOOTER_HANDLES_BYTES, META_FILTER_KEY, META_PROPERTIES_KEY, PROPERTY_KEYS,
+  TABLE_FORMAT_VERSION_COMPRESSED, TABLE_FORMAT_VERSION_PLAIN,
   TABLE_MAGIC,
 } from '../engine/js/table-builder.js';
 import { unmaskCrc, crc32c } from '../format/crc32c.js';
@@ -170,7 +172,8 @@ export class TableReader {
       throw new CorruptionError('footer checksum mismatch', path, footerOffset + FOOTER_HANDLES_BYTES + 4);
     }
     const version = getFixed32(footer, FOOTER_HANDLES_BYTES);
-    if (version !== TABLE_FORMAT_VERSION) {
+    // Both versions read alike: data blocks say in their trailer whether they are compressed.
+    if (version !== TABLE_FORMAT_VERSION_PLAIN && version !== TABLE_FORMAT_VERSION_COMPRESSED) {
       throw new CorruptionError(`unknown table format version ${version}`, path, footerOffset + FOOTER_HANDLES_BYTES);
     }
     const metaindex = parseHandle(footer, 0, FOOTER_HANDLES_BYTES, false);
@@ -292,12 +295,16 @@ export class TableReader {
     if (hit !== undefined) return hit;
     const spare = this.cache.takeSpare();
     const bytes = this.readBlockBytes(offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES, spare);
-    const contents = bytes.subarray(0, verifyBlockTrailer(bytes, this.path, offset, this.checksum));
+    const contentsBytes = verifyBlockTrailer(bytes, this.path, offset, true, this.checksum);
+    // The cache holds raw (uncompressed) contents: a point read searches them in place.
+    const contents = bytes[contentsBytes] === BLOCK_TYPE_LZ4
+      ? decompressContents(bytes, contentsBytes, this.path, offset)
+      : bytes.subarray(0, contentsBytes);
     const block = spare ?? new CachedBlock(contents);
     block.contents = contents;
     block.run = undefined;
     // Charged the whole buffer: the trailer's bytes and any slack stay allocated with the contents.
-    this.cache.insert(this.fileNumber, offset, block, bytes.buffer.byteLength);
+    this.cache.insert(this.fileNumber, offset, block, contents.buffer.byteLength);
     return block;
   }
 

@@ -70,11 +70,12 @@ function checkGolden(name: string, actual: Uint8Array | string): void {
 }
 
 const CASES: Array<[string, TableCutOptions]> = [
-  ['table-v1.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 }],
-  ['table-v1-nofilter.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 0, targetFileSizeBytes: 1 << 30 }],
+  ['table-v1.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30, blockCompression: 'none' }],
+  ['table-v1-nofilter.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 0, targetFileSizeBytes: 1 << 30, blockCompression: 'none' }],
+  ['table-v2.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30, blockCompression: 'lz4' }],
 ];
 
-describe('golden SSTables (format v1)', () => {
+describe('golden SSTables (format v1; v2 with LZ4 data blocks)', () => {
   const entries = generate();
 
   it('pins the generated input', () => {
@@ -112,6 +113,14 @@ describe('golden SSTables (format v1)', () => {
       const reader = TableReader.open(fs, `/g/${name}`, 1, jsHotPaths, new BlockCache<CachedBlock>(0));
       expect(reader.properties.dataBlocks).toBeGreaterThanOrEqual(2);
       expect(reader.properties.filterBitsPerKey).toBe(options.bloomBitsPerKey);
+      // Version 2 holds LZ4 data blocks (here all compress by 1/8); version 1 only uncompressed ones.
+      const bytes = readFileSync(goldenPath(name));
+      const types = Array.from({ length: reader.dataBlockCount }, (_, b) => {
+        const source = reader.blockSource();
+        return bytes[source.blockOffsets[b]! + source.blockSizes[b]!];
+      });
+      expect(bytes.readUInt32LE(bytes.length - 16), name).toBe(options.blockCompression === 'lz4' ? 2 : 1);
+      expect(new Set(types), name).toEqual(new Set([options.blockCompression === 'lz4' ? 1 : 0]));
       const all = reader.readAll();
       expect(hex(all.data.subarray(0, all.offsets[2 * all.count]!))).toBe(hex(expected.data));
       expect([...all.offsets]).toEqual([...expected.offsets]);

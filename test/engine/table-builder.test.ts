@@ -4,6 +4,7 @@ import { decodeBlock, encodeBlock } from '../../src/engine/js/block.js';
 import { bloomBuild } from '../../src/engine/js/bloom.js';
 import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { buildTables } from '../../src/engine/js/table-builder.js';
+import { jsHotPaths } from '../../src/engine/js/index.js';
 import {
   KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/format/internal-key.js';
 import { Random } from '../../src/sim/random.js';
@@ -36,7 +37,7 @@ function handleAt(buf: Uint8Array, pos: number, end: number): { offset: number; 
 function parseTable(bytes: Uint8Array) {
   const footer = bytes.length - 56;
   expect([...bytes.subarray(footer + 48)]).toEqual([...utf8('lsmraft.')]);
-  expect(getFixed32(bytes, footer + 40)).toBe(1);
+  expect([1, 2]).toContain(getFixed32(bytes, footer + 40));
   expect(getFixed32(bytes, footer + 44)).toBe(maskCrc(crc32c(bytes.subarray(footer, footer + 44))));
   const meta = handleAt(bytes, footer, footer + 40);
   const index = handleAt(bytes, meta.next, footer + 40);
@@ -46,7 +47,7 @@ function parseTable(bytes: Uint8Array) {
     const h = handleAt(indexRun.data, indexRun.offsets[2 * i + 1]!, indexRun.offsets[2 * i + 2]!);
     blocks.push({ ...h, lastKey: indexRun.data.slice(indexRun.offsets[2 * i]!, indexRun.offsets[2 * i + 1]!) });
   }
-  return { blocks, meta, index };
+  return { blocks, meta, index, version: getFixed32(bytes, footer + 40) };
 }
 
 function keyAt(run: EntryRun, i: number): Uint8Array {
@@ -58,15 +59,17 @@ function sameUserKey(run: EntryRun, i: number, j: number): boolean {
 }
 
 const ONE_TABLE: TableCutOptions = { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 };
+const ONE_PLAIN_TABLE: TableCutOptions = { ...ONE_TABLE, blockCompression: 'none' };
 
 describe('buildTables', () => {
   it('cuts data blocks by the size rule and writes each as encodeBlock does', () => {
     const seed = 7001;
     const run = randomRun(new Random(seed), 600, 3);
-    const tables = buildTables(run, ONE_TABLE);
+    const tables = buildTables(run, ONE_PLAIN_TABLE);
     expect(tables.length).toBe(1);
     const bytes = tables[0]!.bytes;
-    const { blocks } = parseTable(bytes);
+    const { blocks, version } = parseTable(bytes);
+    expect(version).toBe(1);
     expect(blocks.length).toBeGreaterThan(5);
     let entry = 0;
     let expectOffset = 0;
@@ -83,6 +86,44 @@ describe('buildTables', () => {
       expectOffset += b.size + 5;
     });
     expect(entry).toBe(run.count);
+  });
+
+  it('stores a data block LZ4-compressed exactly when that saves 1/8, in a version-2 table', () => {
+    const seed = 7005;
+    const rng = new Random(seed);
+    // Values half repetitive, half random: some blocks compress by 1/8, some do not.
+    const kv: Array<[Uint8Array, Uint8Array]> = [];
+    for (let i = 0; i < 400; i++) {
+      const value = i % 40 < 20 ? utf8('v'.repeat(1 + (i % 30))) : Uint8Array.from({ length: 24 }, () => rng.int(256));
+      kv.push([makeInternalKey(utf8(`key${String(i).padStart(5, '0')}`), 1 + i, KIND_PUT), value]);
+    }
+    const run = sortedRun(kv);
+    const plain = buildTables(run, ONE_PLAIN_TABLE)[0]!.bytes;
+    const packed = buildTables(run, ONE_TABLE)[0]!.bytes;
+    const p = parseTable(plain);
+    const c = parseTable(packed);
+    expect(c.version).toBe(2);
+    expect(c.blocks.length).toBe(p.blocks.length); // blocks are cut by their raw size
+    let compressed = 0;
+    c.blocks.forEach((b, i) => {
+      const pb = p.blocks[i]!;
+      const raw = plain.subarray(pb.offset, pb.offset + pb.size);
+      const stored = packed.subarray(b.offset, b.offset + b.size + 5);
+      expect([...decodeBlock(stored).data], `seed ${seed} block ${i}`).toEqual([...decodeBlock(plain.subarray(pb.offset, pb.offset + pb.size + 5)).data]);
+      const lz4 = jsHotPaths.lz4Compress(raw);
+      const sizeBytes = lz4 === undefined ? Infinity : lz4.length + (raw.length < 128 ? 1 : 2);
+      if (stored[b.size] === 1) {
+        compressed++;
+        expect(sizeBytes).toBeLessThan(raw.length - Math.floor(raw.length / 8));
+        expect([...stored.subarray(0, b.size)]).toEqual([...(raw.length < 128 ? [raw.length] : [(raw.length & 0x7f) | 0x80, raw.length >>> 7]), ...lz4!]);
+      } else {
+        expect(stored[b.size]).toBe(0);
+        expect(sizeBytes).toBeGreaterThanOrEqual(raw.length - Math.floor(raw.length / 8));
+        expect([...stored]).toEqual([...plain.subarray(pb.offset, pb.offset + pb.size + 5)]);
+      }
+    });
+    expect(compressed).toBeGreaterThan(0);
+    expect(compressed).toBeLessThan(c.blocks.length);
   });
 
   it('writes metadata and properties of what it wrote', () => {

@@ -16,10 +16,11 @@ import { instantiateWasmHotPaths } from '../../src/engine/wasm/index.js';
 import { crc32c as jsCrc, maskCrc } from '../../src/format/crc32c.js';
 import { CorruptionError } from '../../src/errors.js';
 import { makeInternalKey } from '../../src/format/internal-key.js';
-import { compareBytes, putFixed32 } from '../../src/util/bytes.js';
+import { compareBytes, putFixed32, putVarint } from '../../src/util/bytes.js';
 import { hexEntriesOf, sortedRun } from '../helpers/runs.js';
 import { Rng } from '../helpers/rng.js';
 import { hex } from '../helpers/hex.js';
+import { corruptionOutcome } from '../helpers/expect.js';
 
 const wasm: HotPaths = instantiateWasmHotPaths();
 const js: HotPaths = jsHotPaths;
@@ -66,7 +67,9 @@ function randomEntries(rng: Rng, userKeys: number): Entry[] {
     for (let v = 0; v < versions; v++) {
       const kind = rng.chance(0.25) ? 0 : 1;
       const valueBytes = kind === 0 ? 0 : rng.chance(0.02) ? 5000 + rng.int(20_000) : rng.chance(0.2) ? 0 : rng.int(rng.chance(0.3) ? 300 : 60);
-      entries.push({ user, seq: nextSeq(), kind, value: rng.bytes(valueBytes) });
+      // Half the values repeat a short pattern, so LZ4 blocks (docs/format/sstable.md) occur.
+      const value = rng.chance(0.5) ? rng.bytes(valueBytes) : new Uint8Array(valueBytes).map((_, i) => 97 + (i % (1 + (valueBytes & 7))));
+      entries.push({ user, seq: nextSeq(), kind, value });
     }
   }
   return entries;
@@ -186,6 +189,7 @@ describe('twins: js and wasm hot paths agree', () => {
         restartInterval: 1 + rng.int(24),
         bloomBitsPerKey: rng.chance(0.2) ? 0 : 1 + rng.int(16),
         targetFileSizeBytes: rng.chance(0.3) ? 1 + rng.int(512) : 512 + rng.int(64 * 1024),
+        blockCompression: rng.chance(0.3) ? 'none' : 'lz4',
       };
       const a = wasm.buildTables(run, options);
       const b = js.buildTables(run, options);
@@ -226,6 +230,7 @@ describe('twins: js and wasm hot paths agree', () => {
     const fs = new CrashableMemFileSystem();
     fs.mkdirp('/t');
     const noCache = new BlockCache<CachedBlock>(0);
+    let compressedInputBlocks = 0;
     let nextNumber = 1;
     forSeeds(6000, 40, (rng) => {
       const entries = randomEntries(rng, rng.int(400));
@@ -237,6 +242,7 @@ describe('twins: js and wasm hot paths agree', () => {
         restartInterval: 1 + rng.int(24),
         bloomBitsPerKey: rng.chance(0.2) ? 0 : 1 + rng.int(16),
         targetFileSizeBytes: rng.chance(0.3) ? 1 + rng.int(512) : 512 + rng.int(32 * 1024),
+        blockCompression: rng.chance(0.3) ? 'none' : 'lz4',
       };
       const allSeqs = entries.map((e) => e.seq).sort((x, y) => x - y);
       const snapshots = [...new Set(Array.from({ length: rng.int(4) }, () =>
@@ -253,6 +259,10 @@ describe('twins: js and wasm hot paths agree', () => {
         const number = nextNumber++;
         writeTableFiles(fs, '/t', [built!], [number]);
         readers.push(TableReader.open(fs, `/t/${tableFileName(number)}`, number, js, noCache, false));
+        const source = readers[readers.length - 1]!.blockSource();
+        for (let i = 0; i < source.blockOffsets.length; i++) {
+          if (source.read(source.blockOffsets[i]! + source.blockSizes[i]!, 1)[0] === 1) compressedInputBlocks++;
+        }
       }
       const expected = js.buildTables(js.mergeRuns(runs, merge), table);
       const options: StreamOptions = {
@@ -285,6 +295,7 @@ describe('twins: js and wasm hot paths agree', () => {
       }
       for (const r of readers) r.close();
     });
+    expect(compressedInputBlocks).toBeGreaterThan(20); // LZ4 inputs were read, not only written
   });
 
   it('decodeBlock: both reject the same crafted blocks (valid checksum, random contents)', () => {
@@ -314,6 +325,33 @@ describe('twins: js and wasm hot paths agree', () => {
     });
   });
 
+  it('decodeBlock: LZ4 blocks decode alike; corrupt ones (valid checksum) fail alike, at the same offset', () => {
+    let rejected = 0;
+    forSeeds(9000, 400, (rng) => {
+      const run = packRun(randomEntries(rng, 1 + rng.int(60)));
+      const plain = js.encodeBlock(run, 0, run.count, 1 + rng.int(16));
+      const raw = plain.subarray(0, plain.length - 5);
+      const lz4 = js.lz4Compress(raw)!;
+      const contents = new Uint8Array(5 + lz4.length);
+      const at = putVarint(contents, 0, rng.chance(0.05) ? rng.int(2 * raw.length) : rng.chance(0.02) ? 65537 : raw.length);
+      contents.set(lz4, at);
+      const body = contents.slice(0, at + lz4.length);
+      const corrupt = rng.chance(0.7);
+      if (corrupt) for (let i = 0; i < 1 + rng.int(3); i++) body[rng.int(body.length)] = rng.int(256);
+      const block = new Uint8Array(body.length + 5);
+      block.set(body);
+      block[body.length] = 1;
+      putFixed32(block, body.length + 1, maskCrc(jsCrc(block.subarray(0, body.length + 1))));
+      const outcome = (engine: HotPaths): string =>
+        corruptionOutcome(() => JSON.stringify(hexEntriesOf(engine.decodeBlock(block, 'f.sst', 100))));
+      const a = outcome(js);
+      expect(outcome(wasm)).toBe(a);
+      if (a.startsWith('corrupt')) rejected++;
+      else if (!corrupt) expect(a).toBe(JSON.stringify(hexEntriesOf(run)));
+    });
+    expect(rejected).toBeGreaterThan(50); // a changed literal often still decodes
+  });
+
   it('reproduces the golden SSTables of test/golden from their pinned input', () => {
     // test/golden/table-input.txt: one entry a line, `userKeyHex sequence kind valueHex`; the
     // options are the ones test/engine/golden.test.ts pins for each file.
@@ -326,8 +364,9 @@ describe('twins: js and wasm hot paths agree', () => {
     expect(entries.length).toBeGreaterThan(40);
     const run = packRun(entries);
     const cases: Array<[string, TableCutOptions]> = [
-      ['table-v1.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 }],
-      ['table-v1-nofilter.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 0, targetFileSizeBytes: 1 << 30 }],
+      ['table-v1.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30, blockCompression: 'none' }],
+      ['table-v1-nofilter.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 0, targetFileSizeBytes: 1 << 30, blockCompression: 'none' }],
+  ['table-v2.sst', { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30, blockCompression: 'lz4' }],
     ];
     for (const [name, options] of cases) {
       const tables = wasm.buildTables(run, options);

@@ -106,7 +106,7 @@ describe('wasm hot paths', () => {
       expect(err.file, what).toBe('000009.sst');
       if (offset !== undefined) expect(err.offset, what).toBe(offset);
     }
-    const typed = withBlockTrailer([0, 9, 0, ...key, 0, 0, 0, 0, 1, 0, 0, 0], 1);
+    const typed = withBlockTrailer([0, 9, 0, ...key, 0, 0, 0, 0, 1, 0, 0, 0], 2);
     expect(expectCorruption(() => wasm.decodeBlock(typed, 'f', 0)).offset).toBe(20);
   });
 
@@ -149,8 +149,10 @@ describe('wasm hot paths', () => {
     expect(rest).toEqual([]);
     const bytes = table!.bytes;
     const footer = bytes.subarray(bytes.length - 56);
-    expect(getFixed32(footer, 40)).toBe(1);
+    expect(getFixed32(footer, 40)).toBe(2); // compressed data blocks by default
     expect(getFixed32(footer, 44)).toBe(maskCrc(jsCrc(footer.subarray(0, 44))));
+    const [plain] = wasm.buildTables(run, { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 20, blockCompression: 'none' });
+    expect(getFixed32(plain!.bytes, plain!.bytes.length - 16)).toBe(1);
     expect(Buffer.from(footer.subarray(48)).toString('latin1')).toBe('lsmraft.');
     expect(table!.entryCount).toBe(3);
     expect(table!.deletionCount).toBe(1);

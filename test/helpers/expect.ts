@@ -29,3 +29,16 @@ export function errorCodeOf(f: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * What f gives, as text to compare between twins: its result, or `corrupt at <offset>` for a
+ * CorruptionError (anything else is rethrown).
+ */
+export function corruptionOutcome(f: () => string): string {
+  try {
+    return f();
+  } catch (err) {
+    if (!(err instanceof CorruptionError)) throw err;
+    return `corrupt at ${err.offset}`;
+  }
+}

@@ -21,7 +21,7 @@ function tables(): CrashableMemFileSystem {
   fs.mkdirp(DIR);
   for (let t = 1; t <= TABLES; t++) {
     const pairs = Array.from({ length: KEYS_PER_TABLE }, (_, i) => [makeInternalKey(userKey(t, i), i + 1, KIND_PUT), Uint8Array.of(t, i & 0xff)] as const);
-    const built = jsHotPaths.buildTables(packRun(pairs), { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 });
+    const built = jsHotPaths.buildTables(packRun(pairs), { blockSizeBytes: 256, restartInterval: 4, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30, blockCompression: 'none' });
     writeTableFiles(fs, DIR, built, [t]);
   }
   return fs;

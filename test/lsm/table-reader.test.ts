@@ -244,13 +244,14 @@ describe('TableReader', () => {
     rewrite(fs, path, magicBad);
     expect(expectCorruption(open).offset).toBe(footer + 48);
 
-    const version2 = bytes.slice();
-    putFixed32(version2, footer + 40, 2);
-    putFixed32(version2, footer + 44, maskCrc(crc32c(version2.subarray(footer, footer + 44))));
-    rewrite(fs, path, version2);
+    // Versions 1 and 2 are known (docs/format/sstable.md); 3 is not.
+    const version3 = bytes.slice();
+    putFixed32(version3, footer + 40, 3);
+    putFixed32(version3, footer + 44, maskCrc(crc32c(version3.subarray(footer, footer + 44))));
+    rewrite(fs, path, version3);
     err = expectCorruption(open);
     expect(err.offset).toBe(footer + 40);
-    expect(err.message).toContain('version 2');
+    expect(err.message).toContain('version 3');
 
     rewrite(fs, path, bytes.subarray(bytes.length - 40));
     expect(expectCorruption(open).offset).toBe(0);

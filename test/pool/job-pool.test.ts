@@ -48,7 +48,9 @@ describe('job pool', () => {
         const poolDir = join(dir, 'pool');
         nodeFileSystem.mkdirp(inlineDir);
         nodeFileSystem.mkdirp(poolDir);
-        const job = (d: string): Job => ({ kind: 'flush', dir: d, run: makeRun(30_000, 1), snapshots: [], table, fileNumbers: [10, 11, 12, 13, 14, 15] });
+        // Small tables: the repetitive values compress about 15-fold, and the job should write several.
+        const small = { ...table, targetFileSizeBytes: 96 * 1024 };
+        const job = (d: string): Job => ({ kind: 'flush', dir: d, run: makeRun(30_000, 1), snapshots: [], table: small, fileNumbers: [10, 11, 12, 13, 14, 15] });
         const inline = runJob(nodeFileSystem, engine, job(inlineDir));
         const pooled = await pool.run(job(poolDir));
         expect(pooled.outputs.map((o) => o.number)).toEqual(inline.outputs.map((o) => o.number));
@@ -60,7 +62,7 @@ describe('job pool', () => {
         }
         // A compaction of those tables in the worker merges them back into the same entries.
         const merged = await pool.run({
-          kind: 'compaction', dir: poolDir, inputs: inline.outputs.map((o) => o.number), snapshots: [], dropTombstones: true, table, fileNumbers: [20, 21, 22, 23, 24, 25],
+          kind: 'compaction', dir: poolDir, inputs: inline.outputs.map((o) => o.number), snapshots: [], dropTombstones: true, table: small, fileNumbers: [20, 21, 22, 23, 24, 25],
         });
         expect(merged.outputEntries).toBe(30_000);
       } finally {

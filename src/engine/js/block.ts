@@ -6,8 +6,10 @@
  *   entry*      varint shared, varint nonShared, varint valueLength, key[shared..], value
  *   restart*    fixed32 offset of each restart entry (entries 0, R, 2R, ...)
  *   numRestarts fixed32
- *   type        1 byte, 0 = uncompressed
+ *   type        1 byte, 0 = uncompressed, 1 = LZ4 (contents = varint raw size ++ LZ4 block)
  *   crc         fixed32 mask(crc32c(contents ++ type))
+ *
+ * Data blocks may be stored compressed (./block-compression.ts); the other blocks never are.
  *
  * Encoding writes straight into a growable ByteSink (a table builder appends block after block to
  * one sink), copying key and value bytes from the source run in place. Decoding runs two passes:
@@ -21,6 +23,7 @@ import { assert } from '../../util/assert.js';
 import { compareRange, getFixed32, getVarint, putFixed32, putVarint, type VarintRead } from '../../util/bytes.js';
 import { compareInternalRange, TRAILER_BYTES } from '../../format/internal-key.js';
 import { crc32c, maskCrc } from '../../format/crc32c.js';
+import { BLOCK_TYPE_LZ4, compressContents, decompressContents } from './block-compression.js';
 
 export const BLOCK_TRAILER_BYTES = 5;
 export const BLOCK_TYPE_UNCOMPRESSED = 0;
@@ -63,10 +66,10 @@ export class ByteSink {
 }
 
 /** Appends the trailer of the block whose contents are sink[contentsStart..length). */
-export function appendBlockTrailer(sink: ByteSink, contentsStart: number): void {
+export function appendBlockTrailer(sink: ByteSink, contentsStart: number, type = BLOCK_TYPE_UNCOMPRESSED): void {
   sink.reserve(BLOCK_TRAILER_BYTES);
   const buf = sink.buf;
-  buf[sink.length] = BLOCK_TYPE_UNCOMPRESSED;
+  buf[sink.length] = type;
   const crc = crc32c(buf.subarray(contentsStart, sink.length + 1));
   putFixed32(buf, sink.length + 1, maskCrc(crc));
   sink.length += BLOCK_TRAILER_BYTES;
@@ -150,18 +153,26 @@ export class BlockWriter {
 
   /**
    * Appends the restart array, the count and the trailer, and leaves the writer empty at the new
-   * end of the sink. Returns the contents size.
+   * end of the sink. With `compress`, the contents are stored LZ4-compressed when that pays
+   * (./block-compression.ts). Returns the contents size as stored.
    */
-  finish(): number {
+  finish(compress = false): number {
     assert(this.entryCount > 0, 'a block holds at least one entry');
     const sink = this.sink;
     sink.reserve(4 * this.restartCount + 4);
     let pos = sink.length;
     for (let i = 0; i < this.restartCount; i++) pos = putFixed32(sink.buf, pos, this.restarts[i]!);
     pos = putFixed32(sink.buf, pos, this.restartCount);
+    let type = BLOCK_TYPE_UNCOMPRESSED;
+    const compressed = compress ? compressContents(sink.buf, this.contentsStart, pos) : undefined;
+    if (compressed !== undefined) {
+      sink.buf.set(compressed, this.contentsStart);
+      pos = this.contentsStart + compressed.length;
+      type = BLOCK_TYPE_LZ4;
+    }
     sink.length = pos;
     const contentsBytes = pos - this.contentsStart;
-    appendBlockTrailer(sink, this.contentsStart);
+    appendBlockTrailer(sink, this.contentsStart, type);
     // Ready for the next block, right after this one, with the same restart interval.
     this.entryCount = 0;
     this.restartCount = 0;
@@ -189,12 +200,13 @@ export function encodeBlock(run: EntryRun, start: number, end: number, restartIn
 }
 
 /**
- * Checks the trailer of `block` (contents ++ trailer): type and checksum. Returns the contents size.
- * `offset` is the block's offset in `file`, reported on failure. `checksum` computes CRC32C (a
- * reader passes its engine's: the WASM twin's is several times faster on a 4 KiB block).
+ * Checks the trailer of `block` (contents ++ trailer): checksum and type (0; or 1, LZ4, when
+ * `compressedAllowed`: data blocks). Returns the contents size. `offset` is the block's offset in
+ * `file`, reported on failure. `checksum` computes CRC32C (a reader passes its engine's: the WASM
+ * twin's is several times faster on a 4 KiB block).
  */
 export function verifyBlockTrailer(
-  block: Uint8Array, file?: string, offset?: number, checksum: (data: Uint8Array) => number = crc32c,
+  block: Uint8Array, file?: string, offset?: number, compressedAllowed = false, checksum: (data: Uint8Array) => number = crc32c,
 ): number {
   if (block.length < BLOCK_TRAILER_BYTES) {
     throw new CorruptionError(`block of ${block.length} bytes is shorter than its trailer`, file, offset);
@@ -207,7 +219,7 @@ export function verifyBlockTrailer(
       `block checksum mismatch: stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)}`, file, offset);
   }
   const type = block[contentsBytes]!;
-  if (type !== BLOCK_TYPE_UNCOMPRESSED) {
+  if (type !== BLOCK_TYPE_UNCOMPRESSED && !(compressedAllowed && type === BLOCK_TYPE_LZ4)) {
     throw new CorruptionError(`unknown block type ${type}`, file, offset === undefined ? undefined : offset + contentsBytes);
   }
   return contentsBytes;
@@ -350,8 +362,16 @@ function follows(
   return compareInternalRange(data, aUserEnd, aEnd, data, bUserEnd, bEnd) < 0;
 }
 
-/** Verifies and decodes a data block (contents ++ trailer) into a run of internal keys. */
+/**
+ * Verifies and decodes a data block (contents ++ trailer, uncompressed or LZ4) into a run of
+ * internal keys. Layout faults of a compressed block are reported at `offset` plus their position
+ * in the raw contents.
+ */
 export function decodeBlock(block: Uint8Array, file?: string, offset?: number): EntryRun {
-  const contentsBytes = verifyBlockTrailer(block, file, offset);
+  const contentsBytes = verifyBlockTrailer(block, file, offset, true);
+  if (block[contentsBytes] === BLOCK_TYPE_LZ4) {
+    const raw = decompressContents(block, contentsBytes, file, offset);
+    return decodeBlockContents(raw, raw.length, true, file, offset);
+  }
   return decodeBlockContents(block, contentsBytes, true, file, offset);
 }

@@ -10,6 +10,7 @@ import { crc32c } from '../../format/crc32c.js';
 import { mergeRuns } from './merge.js';
 import { buildTables } from './table-builder.js';
 import { compactStreams } from './compact-stream.js';
+import { lz4CompressBytes, lz4DecompressBytes } from './lz4.js';
 
 export const jsHotPaths: HotPaths = Object.freeze({
   name: 'js',
@@ -18,6 +19,8 @@ export const jsHotPaths: HotPaths = Object.freeze({
   bloomMayContain,
   encodeBlock,
   decodeBlock,
+  lz4Compress: lz4CompressBytes,
+  lz4Decompress: lz4DecompressBytes,
   buildTables,
   mergeRuns,
   compactStreams,

@@ -9,17 +9,21 @@
  *   current user key, last key, first key (each the largest key an input can hold)
  *   pending tombstones: (snapshots + 1) entries of the largest entry size
  *   data-block restart scratch
+ *   the LZ4 scratch an output block is compressed through
  *   per input: its window (max(readAheadBytes, its largest block)), the window's block sizes,
- *     two key buffers; a run input (a flush) is placed whole instead; a chain of tables (a level)
- *     is one input, its tables opened one after another
+ *     a buffer of COMPRESSED_RAW_BYTES_MAX a compressed block is decompressed to, two key
+ *     buffers (as large as the largest raw block); a run input (a flush) is placed whole instead;
+ *     a chain of tables (a level) is one input, its tables opened one after another
  *   output: outputChunkBytes plus room for the open block and one pass's entries
  *   the table log and tail, which the module grows with the open table
- * So the arena is O(inputs x (readAheadBytes + largest block) + outputChunkBytes + one table's
+ * So the arena is O(inputs x (readAheadBytes + largest raw block) + outputChunkBytes + one table's
  * index and filter), whatever the inputs' size, and it is the same region for every job.
  */
 import type { BlockSource, EntryRun, StreamOptions, StreamResult, StreamSource, TableOutput } from '../types.js';
 import { assert } from '../../util/assert.js';
 import { validateStreamOptions } from '../js/compact-stream.js';
+import { COMPRESSED_RAW_BYTES_MAX } from '../js/block-compression.js';
+import { compressesBlocks } from '../js/table-builder.js';
 import { largestBlockBytes, readWindow, windowBlocksMax, windowEnd } from '../stream-window.js';
 import {
   STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_TABLE_READY, statusError,
@@ -45,11 +49,13 @@ export interface ArenaDoor {
 }
 
 /** asm/compact.ts PARAM_WORDS and DESC_WORDS. */
-const PARAM_WORDS = 20;
+const PARAM_WORDS = 24;
 const DESC_WORDS = 20;
 /** asm/compact.ts D_ENTRIES: entries an input has read. */
 const D_ENTRIES_WORD = 14;
 const ENTRY_HEADER_BYTES_MAX = 15;
+/** asm/block.ts COMPRESS_SCRATCH_BYTES. */
+const COMPRESS_SCRATCH_BYTES = COMPRESSED_RAW_BYTES_MAX + 16;
 
 const align8 = (n: number): number => (n + 7) & ~7;
 
@@ -83,11 +89,12 @@ function planInput(source: StreamSource, readAheadBytes: number): InputPlan {
     plan.windowBytes = align8(4 * (2 * count + 1)) + (offsets[2 * count]! - offsets[0]!);
     return plan;
   }
-  // A key is at most its block's contents (a restart key is whole in it, and every later key only
-  // extends a shared prefix of the one before by bytes of the block); a value is too.
+  // A key is at most its block's raw contents (a restart key is whole in it, and every later key
+  // only extends a shared prefix of the one before by bytes of the block); a value is too. Raw
+  // contents are the block itself, or for a compressed block at most COMPRESSED_RAW_BYTES_MAX.
   const largest = source.kind === 'chain' ? source.blockBytesMax : largestBlockBytes(source);
   if (source.kind === 'blocks') plan.table = source;
-  plan.keyBytesMax = Math.max(8, largest);
+  plan.keyBytesMax = Math.max(8, largest, COMPRESSED_RAW_BYTES_MAX);
   plan.entryBytesMax = 2 * plan.keyBytesMax;
   plan.windowBytes = Math.max(readAheadBytes, largest);
   plan.sizesCount = windowBlocksMax(readAheadBytes);
@@ -124,9 +131,11 @@ export function wasmCompactStreams(
   const firstKey = take(keyBytesMax);
   const pending = take((snapshots.length + 1) * (entryBytesMax + 16));
   const restarts = take(options.blockSizeBytes + 64);
+  const lz4Scratch = take(COMPRESS_SCRATCH_BYTES);
   const slots = plans.map((p) => ({
     window: take(p.windowBytes + 16),
     sizes: take(4 * p.sizesCount),
+    raw: p.source.kind === 'run' ? 0 : take(COMPRESSED_RAW_BYTES_MAX),
     keyA: take(p.keyBytesMax),
     keyB: take(p.keyBytesMax),
   }));
@@ -147,7 +156,7 @@ export function wasmCompactStreams(
   const paramValues = [
     k, descs, snaps, snapshots.length, options.dropTombstones ? 1 : 0, options.blockSizeBytes, options.restartInterval,
     options.bloomBitsPerKey, Math.min(options.targetFileSizeBytes, 0xffff_ffff), tree, curUser, pending, lastKey, firstKey,
-    restarts, outBase, outEnd, options.outputChunkBytes, logBase,
+    restarts, outBase, outEnd, options.outputChunkBytes, logBase, compressesBlocks(options) ? 1 : 0, lz4Scratch,
   ];
   for (let i = 0; i < paramValues.length; i++) u32[P + i] = paramValues[i]!;
   for (let i = 0; i < snapshots.length; i++) {
@@ -161,6 +170,7 @@ export function wasmCompactStreams(
     u32.fill(0, d, d + DESC_WORDS);
     u32[d + 7] = slot.keyA;
     u32[d + 8] = slot.keyB;
+    u32[d + 17] = slot.raw;
     if (plan.source.kind === 'run') {
       const placed = placeRun(door, plan.source.run, slot.window);
       u32 = door.u32();

@@ -18,7 +18,9 @@ import type { BuiltTable, EntryRun, HotPaths, MergeOptions, StreamOptions, Strea
 import { wasmCompactStreams, type ArenaDoor, type CompactExports } from './compact-stream.js';
 import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareInternalRange } from '../../format/internal-key.js';
-import { WasmError } from '../../errors.js';
+import { CorruptionError, WasmError } from '../../errors.js';
+import { lz4CompressBound } from '../js/lz4.js';
+import { compressesBlocks } from '../js/table-builder.js';
 import { STATUS_OK, STATUS_OUT_OF_MEMORY, statusError } from './status.js';
 import { webAssembly, type WasmInstance, type WasmMemory, type WasmModule } from './webassembly.js';
 
@@ -34,10 +36,12 @@ interface WasmExports extends CompactExports {
   bloomMayContain(filter: number, filterLen: number, key: number, keyLen: number): number;
   encodeBlock(dataBias: number, offsets: number, count: number, restartInterval: number, restarts: number, out: number): number;
   decodeBlock(block: number, len: number, out: number): number;
+  lz4Compress(src: number, len: number, dst: number, limit: number): number;
+  lz4Decompress(src: number, len: number, dst: number, rawBytes: number): number;
   tableScratchBytes(count: number): number;
   buildTables(
     dataBias: number, offsets: number, count: number, blockSizeBytes: number, restartInterval: number,
-    bloomBitsPerKey: number, targetFileSizeBytes: number, scratch: number, out: number,
+    bloomBitsPerKey: number, targetFileSizeBytes: number, compression: number, scratch: number, out: number,
   ): number;
   mergeRuns(
     runs: number, k: number, snapshots: number, snapCount: number, dropTombstones: number,
@@ -189,8 +193,42 @@ export class WasmHotPaths implements HotPaths {
     }
   }
 
+  lz4Compress(data: Uint8Array, limitBytes = Infinity): Uint8Array | undefined {
+    this.enter();
+    try {
+      const limit = Math.min(limitBytes, lz4CompressBound(data.length));
+      const out = align8(this.base + data.length);
+      this.reserve(out + limit);
+      this.u8.set(data, this.base);
+      this.check('lz4Compress', this.exports.lz4Compress(this.base, data.length, out, limit));
+      const bytes = this.result(0);
+      return bytes === 0 ? undefined : this.u8.slice(out, out + bytes);
+    } finally {
+      this.leave();
+    }
+  }
+
+  lz4Decompress(block: Uint8Array, rawBytes: number): Uint8Array {
+    this.enter();
+    try {
+      const out = align8(this.base + block.length);
+      this.reserve(out + rawBytes);
+      this.u8.set(block, this.base);
+      const status = this.exports.lz4Decompress(this.base, block.length, out, rawBytes);
+      if (status !== STATUS_OK) {
+        const bad = this.result(4);
+        throw new CorruptionError(`LZ4 block does not decode (block byte ${bad})`, undefined, bad);
+      }
+      return this.u8.slice(out, out + rawBytes);
+    } finally {
+      this.leave();
+    }
+  }
+
   buildTables(run: EntryRun, options: TableCutOptions): BuiltTable[] {
     const { blockSizeBytes, restartInterval, bloomBitsPerKey, targetFileSizeBytes } = options;
+    assert(options.blockCompression === undefined || options.blockCompression === 'none' || options.blockCompression === 'lz4',
+      () => `blockCompression ${String(options.blockCompression)}`);
     assert(Number.isInteger(blockSizeBytes) && blockSizeBytes >= 1, () => `blockSizeBytes ${blockSizeBytes}`);
     assert(Number.isInteger(restartInterval) && restartInterval >= 1, () => `restartInterval ${restartInterval}`);
     assert(Number.isInteger(bloomBitsPerKey) && bloomBitsPerKey >= 0 && bloomBitsPerKey <= 1024,
@@ -205,7 +243,7 @@ export class WasmHotPaths implements HotPaths {
       const out = align8(scratch + scratchBytes);
       const status = this.exports.buildTables(placed.dataBias, placed.offsetsPtr, run.count,
         Math.min(blockSizeBytes, U32_LIMIT), Math.min(restartInterval, U32_LIMIT), bloomBitsPerKey,
-        Math.min(Math.ceil(targetFileSizeBytes), U32_LIMIT), scratch, out);
+        Math.min(Math.ceil(targetFileSizeBytes), U32_LIMIT), compressesBlocks(options) ? 1 : 0, scratch, out);
       this.check('buildTables', status);
       const tableCount = this.result(0);
       let header = this.result(1);

@@ -21,6 +21,7 @@ export const STATUS_NEED_INPUT = 11;
 export const STATUS_CHUNK_READY = 12;
 export const STATUS_TABLE_READY = 13;
 export const STATUS_OUTPUT_FULL = 14;
+export const STATUS_BLOCK_LZ4 = 15;
 
 const BLOCK_MESSAGES: Record<number, string> = {
   [STATUS_BLOCK_TOO_SHORT]: 'block is shorter than its trailer and restart count',
@@ -32,6 +33,7 @@ const BLOCK_MESSAGES: Record<number, string> = {
   [STATUS_BLOCK_KEY_SHORT]: 'block key is shorter than its 8-byte trailer',
   [STATUS_BLOCK_ORDER]: 'block keys out of order',
   [STATUS_BLOCK_EMPTY]: 'block holds no entries',
+  [STATUS_BLOCK_LZ4]: 'compressed block raw size is bad or its LZ4 block does not decode',
 };
 
 /**
