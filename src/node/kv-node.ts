@@ -68,6 +68,7 @@ import { ReplayProgress } from './replay-progress.js';
 import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { NodeEtcd } from './etcd-api.js';
+import { MemberEtcdAddresses } from './member-etcd-addresses.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
 
@@ -89,6 +90,7 @@ export class KvNode {
   private advertise: string;
   private readonly path: RequestPath;
   private readonly admin: MembershipAdmin;
+  private readonly etcdAddresses: MemberEtcdAddresses;
   private readonly join: JoinTarget;
   private readonly router: FrameRouter;
   private driver!: RaftDriver;
@@ -203,6 +205,7 @@ export class KvNode {
     }, opts.pendingRequestsMax);
     const header = () => ({ clusterId: this.identity.clusterId, memberId: BigInt(this.id), raftTerm: this.currentTerm() });
     this.etcd = new NodeEtcd({ stateMachine: () => this.stateTree.get(), path: this.path, header });
+    this.etcdAddresses = new MemberEtcdAddresses({ dial: common.dialNode });
     this.admin = new MembershipAdmin({
       ...common,
       book: init.book,
@@ -564,7 +567,13 @@ export class KvNode {
       logLastIndex: this.logStore.lastIndex(),
       snapshotIndex: snap.index,
       snapshotTerm: snap.term,
+      etcdAddress: this.etcd.address,
     });
+  }
+
+  /** The etcd API address of every member that serves one, by id (member-etcd-addresses.ts: asked of each member). */
+  memberEtcdAddresses(): Promise<Map<NodeId, string>> {
+    return this.etcdAddresses.lookup(this.members(), this.etcd.address);
   }
 
   /** The members as this node knows them (match indexes only on the leader). */
