@@ -7,8 +7,11 @@
  *   revision  retention N (a count): every checkMs (etcd: 5 minutes) the leader compacts to
  *             currentRevision - N, keeping the last N revisions.
  *   periodic  retention D (a duration: "1h", "30m", "90s", "500ms"; a bare number is hours, as in
- *             etcd): every D/10 (at most an hour) each member samples its current revision; the
- *             leader compacts to the newest sample at least D old, keeping at least D of history.
+ *             etcd): every min(D, 1h)/10 (etcd's sampling period, periodic.go getRetryInterval)
+ *             each member samples its current revision; the leader compacts to the newest sample
+ *             at least D old, keeping at least D of history. etcd compacts at most every
+ *             min(D, 1h); here a check that finds a newer target compacts at once (more, smaller
+ *             Compacts; the retained history is the same).
  *
  * Only the leader proposes, and through Raft like any Compact (so every replica compacts at the
  * same log position). A leader change cannot compact wrongly: the target is always at least a
@@ -36,9 +39,9 @@ export type AutoCompaction =
 
 /** etcd's revision compactor checks every 5 minutes. */
 export const REVISION_CHECK_MS_DEFAULT = 5 * 60_000;
-/** The periodic compactor samples at most this far apart (etcd: hourly for retentions past 1h). */
-const PERIODIC_CHECK_MS_MAX = 3_600_000;
 const HOUR_MS = 3_600_000;
+/** etcd's retryDivisor: the periodic compactor samples 10 times per min(retention, 1h). */
+const PERIODIC_SAMPLES_PER_PERIOD = 10;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: HOUR_MS };
 
 /** Parses `--auto-compaction-mode`/`--auto-compaction-retention` (checkMs overrides the check period). */
@@ -55,7 +58,7 @@ export function parseAutoCompaction(mode: string, retention: string, checkMs?: n
     if (m === null) throw bad(`periodic retention must be a duration like 1h, 30m, 90s (a bare number is hours), got "${retention}"`);
     const ms = Math.round(Number(m[1]) * UNIT_MS[m[2] ?? 'h']!);
     if (ms === 0) return { mode: 'off' };
-    return { mode: 'periodic', retentionMs: ms, checkMs: checkMs ?? Math.max(1, Math.min(PERIODIC_CHECK_MS_MAX, Math.floor(ms / 10))) };
+    return { mode: 'periodic', retentionMs: ms, checkMs: checkMs ?? Math.max(1, Math.floor(Math.min(ms, HOUR_MS) / PERIODIC_SAMPLES_PER_PERIOD)) };
   }
   throw bad(`mode must be periodic or revision, got "${mode}"`);
 }

@@ -127,7 +127,7 @@ export interface KvNodeOptions extends NodeTlsOptions {
   autoCompactionMode?: AutoCompactionMode;
   /** A duration for periodic ("1h", "30m"; a bare number is hours), a count for revision; "0": off. Default "1h". */
   autoCompactionRetention?: string;
-  /** How often the compactor checks (default: retention/10 at most 1h for periodic, 5 min for revision). */
+  /** How often the compactor checks (default: min(retention, 1h)/10 for periodic, as etcd samples; 5 min for revision, etcd's period). */
   autoCompactionCheckMs?: number;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
   onFatal?: (err: unknown) => void;

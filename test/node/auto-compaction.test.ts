@@ -8,8 +8,8 @@ import { NodeStoppedError, NotLeaderError } from '../../src/node/errors.js';
 describe('parseAutoCompaction', () => {
   it("reads etcd's retention: a duration (bare number: hours) for periodic, a count for revision", () => {
     expect(parseAutoCompaction('periodic', '1h')).toEqual({ mode: 'periodic', retentionMs: 3_600_000, checkMs: 360_000 });
-    expect(parseAutoCompaction('periodic', '2')).toEqual({ mode: 'periodic', retentionMs: 7_200_000, checkMs: 720_000 });
-    expect(parseAutoCompaction('periodic', '72h')).toMatchObject({ retentionMs: 72 * 3_600_000, checkMs: 3_600_000 });
+    expect(parseAutoCompaction('periodic', '2')).toEqual({ mode: 'periodic', retentionMs: 7_200_000, checkMs: 360_000 });
+    expect(parseAutoCompaction('periodic', '72h')).toMatchObject({ retentionMs: 72 * 3_600_000, checkMs: 360_000 });
     expect(parseAutoCompaction('periodic', '30m')).toMatchObject({ retentionMs: 1_800_000, checkMs: 180_000 });
     expect(parseAutoCompaction('periodic', '500ms', 20)).toEqual({ mode: 'periodic', retentionMs: 500, checkMs: 20 });
     expect(parseAutoCompaction('revision', '10')).toEqual({ mode: 'revision', retentionRevisions: 10, checkMs: REVISION_CHECK_MS_DEFAULT });
