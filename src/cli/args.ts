@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseAddress } from '../node/address.js';
+import { parseAutoCompaction, type AutoCompactionMode } from '../node/auto-compaction.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { ClientTlsOptions, NodeTlsOptions } from '../node/tls-options.js';
 import { checkAddress, envName, OptionReader, optionsHelp, parsePositiveInt, resolveOptions, UsageError, type OptionSpec } from './options.js';
 
@@ -43,6 +45,8 @@ export const KV_SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'compact-keep-entries', type: 'string', value: 'N', help: 'log entries kept behind a snapshot (default 5000)' },
   { name: 'metrics-address', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics over HTTP here' },
   { name: 'etcd-address', type: 'string', value: 'HOST:PORT', help: "serve etcd's v3 gRPC API here (etcdctl, etcd clients)" },
+  { name: 'auto-compaction-mode', type: 'string', value: 'periodic|revision', help: 'how the leader compacts the MVCC history (default periodic)' },
+  { name: 'auto-compaction-retention', type: 'string', value: 'RETENTION', help: 'periodic: a duration (1h, 30m; a bare number is hours); revision: a count; 0: off (default 1h)' },
   { name: 'log-level', type: 'string', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
   { name: 'history-file', type: 'string', value: 'FILE', help: 'prompt history on a terminal (default ~/.lsmraft_history)' },
   { name: 'restore', type: 'string', value: 'FILE', help: 'first make a new one-member cluster in --data-dir from a backup (kvctl snapshot save)' },
@@ -87,6 +91,9 @@ export interface KvServerArgs {
   metricsAddress: string | undefined;
   /** gRPC address of the etcd v3 API (the node option etcdAddress serves it). */
   etcdAddress: string | undefined;
+  /** etcd's --auto-compaction-mode and --auto-compaction-retention (checked by parseAutoCompaction). */
+  autoCompactionMode: AutoCompactionMode | undefined;
+  autoCompactionRetention: string | undefined;
   /** The node's log level (the node option of the same name applies it). */
   logLevel: LogLevel | undefined;
   historyFile: string | undefined;
@@ -117,6 +124,14 @@ export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEn
   const address = checkAddress(addressText, pos[1] === undefined ? r.label('address') : '<host:port>');
   const listenAddress = r.address('listen');
   if (listenAddress !== undefined && parseAddress(address).port === 0) throw new UsageError(`${r.label('listen')} needs <host:port> with a port other than 0`);
+  const autoCompactionMode = r.oneOf('auto-compaction-mode', ['periodic', 'revision'] as const);
+  const autoCompactionRetention = r.string('auto-compaction-retention');
+  try {
+    parseAutoCompaction(autoCompactionMode ?? 'periodic', autoCompactionRetention ?? '1h');
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    throw new UsageError(`${r.label('auto-compaction-retention')}: ${err.message}`);
+  }
   return {
     kind: 'run',
     args: {
@@ -129,6 +144,8 @@ export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEn
       compactKeepEntries: r.nonNegativeInt('compact-keep-entries'),
       metricsAddress: r.address('metrics-address'),
       etcdAddress: r.address('etcd-address'),
+      autoCompactionMode,
+      autoCompactionRetention,
       logLevel: r.oneOf('log-level', LOG_LEVELS),
       historyFile: r.string('history-file'),
       restore: r.string('restore'),

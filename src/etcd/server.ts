@@ -60,7 +60,7 @@ export class EtcdServer implements EtcdApiServer {
     const s = new EtcdServer(node);
     const d = s.definitions;
     s.addService(d.KV, kvService(s.context, d.KV));
-    s.addService(d.Cluster, clusterService(s.context, d.Cluster, () => `http://${s.address}`));
+    s.addService(d.Cluster, clusterService(s.context, d.Cluster));
     s.addService(d.Maintenance, maintenanceService(s.context, d.Maintenance));
     installWatchAndLease(s);
     for (const install of installers) install(s);

@@ -22,6 +22,13 @@ export class EtcdContext {
     return header(this.node.etcd.header(), revision ?? this.node.etcd.currentRevision);
   }
 
+  /** A header with no revision: etcd 3.4's Cluster service fills only cluster_id, member_id, raft_term. */
+  headerWithoutRevision(): Wire {
+    const h = this.header();
+    delete h.revision;
+    return h;
+  }
+
   /**
    * A grpc-js unary handler running `handle`; a request above REQUEST_BYTES_MAX (measured as its
    * encoding by `method`) is refused with etcd's "request is too large".

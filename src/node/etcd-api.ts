@@ -58,6 +58,8 @@ export interface EtcdNode {
   readonly leader: { id: number; address: string } | undefined;
   status(): NodeStatus;
   members(): MemberInfo[];
+  /** The etcd API address of every member that serves one, by id. */
+  memberEtcdAddresses(): Promise<Map<number, string>>;
   removeMember(id: number): Promise<void>;
   transferLeadership(id: number): Promise<void>;
 }

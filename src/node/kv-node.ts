@@ -68,6 +68,8 @@ import { ReplayProgress } from './replay-progress.js';
 import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { NodeEtcd } from './etcd-api.js';
+import { MemberEtcdAddresses } from './member-etcd-addresses.js';
+import { AutoCompactor } from './auto-compaction.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
 
@@ -89,6 +91,8 @@ export class KvNode {
   private advertise: string;
   private readonly path: RequestPath;
   private readonly admin: MembershipAdmin;
+  private readonly etcdAddresses: MemberEtcdAddresses;
+  private readonly autoCompactor: AutoCompactor;
   private readonly join: JoinTarget;
   private readonly router: FrameRouter;
   private driver!: RaftDriver;
@@ -203,6 +207,17 @@ export class KvNode {
     }, opts.pendingRequestsMax);
     const header = () => ({ clusterId: this.identity.clusterId, memberId: BigInt(this.id), raftTerm: this.currentTerm() });
     this.etcd = new NodeEtcd({ stateMachine: () => this.stateTree.get(), path: this.path, header });
+    this.etcdAddresses = new MemberEtcdAddresses({ dial: common.dialNode });
+    this.autoCompactor = new AutoCompactor(opts.autoCompaction, {
+      isLeader: () => this.state === 'running' && this.role === 'leader',
+      currentRevision: () => this.etcd.currentRevision,
+      compactRevision: () => this.etcd.compactRevision,
+      compact: async (revision) => {
+        await this.etcd.propose({ type: 'compact', revision });
+      },
+      log: (line) => this.log.info(line),
+      fatal: (err) => this.onFatal(err),
+    });
     this.admin = new MembershipAdmin({
       ...common,
       book: init.book,
@@ -330,6 +345,7 @@ export class KvNode {
       await this.transport.close();
       throw err;
     }
+    this.autoCompactor.start();
     // The etcd API last: it serves a running node; a failed start stops it.
     if (this.opts.etcdAddress !== undefined) {
       await this.etcd.serve(this, this.opts.etcdAddress).catch(async (err: unknown) => {
@@ -564,7 +580,13 @@ export class KvNode {
       logLastIndex: this.logStore.lastIndex(),
       snapshotIndex: snap.index,
       snapshotTerm: snap.term,
+      etcdAddress: this.etcd.address,
     });
+  }
+
+  /** The etcd API address of every member that serves one, by id (member-etcd-addresses.ts: asked of each member). */
+  memberEtcdAddresses(): Promise<Map<NodeId, string>> {
+    return this.etcdAddresses.lookup(this.members(), this.etcd.address);
   }
 
   /** The members as this node knows them (match indexes only on the leader). */
@@ -606,6 +628,7 @@ export class KvNode {
 
   private async stopInner(): Promise<void> {
     this.state = 'stopping';
+    this.autoCompactor.stop();
     await this.etcd.close();
     this.ticker?.stop();
     this.removalWatch?.stop();

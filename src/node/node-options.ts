@@ -4,6 +4,7 @@
  * of 10 ms, an election timeout randomized in 150-300 ms (15 ticks, doubled at most by the core's
  * randomization), heartbeats every 50 ms.
  */
+import { parseAutoCompaction, type AutoCompaction, type AutoCompactionMode } from './auto-compaction.js';
 import { BACKUP_IDLE_MS, BACKUPS_PENDING_MAX } from './snapshot/backup-source.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { EngineName } from '../engine/types.js';
@@ -119,6 +120,15 @@ export interface KvNodeOptions extends NodeTlsOptions {
    * loads it); port 0 picks a free port (see KvNode.etcdAddress). Default: none.
    */
   etcdAddress?: string;
+  /**
+   * Auto-compaction of the MVCC history (auto-compaction.ts, etcd's `--auto-compaction-mode`):
+   * 'periodic' (default) keeps `autoCompactionRetention` of time, 'revision' that many revisions.
+   */
+  autoCompactionMode?: AutoCompactionMode;
+  /** A duration for periodic ("1h", "30m"; a bare number is hours), a count for revision; "0": off. Default "1h". */
+  autoCompactionRetention?: string;
+  /** How often the compactor checks (default: min(retention, 1h)/10 for periodic, as etcd samples; 5 min for revision, etcd's period). */
+  autoCompactionCheckMs?: number;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
   onFatal?: (err: unknown) => void;
   /**
@@ -147,6 +157,7 @@ export interface ResolvedNodeOptions {
   logger: Logger;
   metricsAddress: string | undefined;
   etcdAddress: string | undefined;
+  autoCompaction: AutoCompaction;
   /** The port's TLS and that of dials to other nodes; undefined: plain text. */
   tls: NodeTls | undefined;
   clockMs: () => number;
@@ -215,6 +226,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     clockMs: o.clockMs ?? Date.now,
     metricsAddress: o.metricsAddress,
     etcdAddress: o.etcdAddress,
+    autoCompaction: parseAutoCompaction(o.autoCompactionMode ?? 'periodic', o.autoCompactionRetention ?? '1h', o.autoCompactionCheckMs),
     onRemoved: o.onRemoved ?? (() => {}),
     tls,
     onFatal: o.onFatal ?? ((err) => logger.fatal({ err }, 'node stopped on an error')),

@@ -39,6 +39,8 @@ export interface NodeStatus {
   snapshotTerm: number;
   voters: NodeId[];
   learners: NodeId[];
+  /** "host:port" of this node's etcd v3 API; absent if it serves none. */
+  etcdAddress?: string;
 }
 
 type CoreStatus = ReturnType<RawNode['status']>;
@@ -54,6 +56,7 @@ export interface LocalStatus {
   logLastIndex: number;
   snapshotIndex: number;
   snapshotTerm: number;
+  etcdAddress: string | undefined;
 }
 
 export function nodeStatus(st: CoreStatus, book: AddressBook, local: LocalStatus): NodeStatus {
@@ -73,6 +76,7 @@ export function nodeStatus(st: CoreStatus, book: AddressBook, local: LocalStatus
     snapshotTerm: local.snapshotTerm,
     voters: [...st.conf.voters].sort((a, b) => a - b),
     learners: [...st.conf.learners].sort((a, b) => a - b),
+    ...(local.etcdAddress === undefined ? {} : { etcdAddress: local.etcdAddress }),
   };
 }
 

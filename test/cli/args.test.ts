@@ -38,6 +38,8 @@ describe('kv-server command line', () => {
     expect(server(['1', '127.0.0.1:0', '--data-dir', '/x', '--engine=js', '--snapshot-entries', '50', '-v', '--metrics-address', '127.0.0.1:9100', '--log-level', 'debug', '--etcd-address', '127.0.0.1:2379'])).toMatchObject({
       dataDir: '/x', engine: 'js', snapshotEntries: 50, verbose: true, metricsAddress: '127.0.0.1:9100', logLevel: 'debug', etcdAddress: '127.0.0.1:2379',
     });
+    expect(server(['1', 'h:1', '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1000'])).toMatchObject({ autoCompactionMode: 'revision', autoCompactionRetention: '1000' });
+    expect(server(['1', 'h:1', '--auto-compaction-retention', '30m'])).toMatchObject({ autoCompactionMode: undefined, autoCompactionRetention: '30m' });
     expect(server(['2', '127.0.0.1:7000', '--listen', '127.0.0.1:0'])).toMatchObject({ address: '127.0.0.1:7000', listenAddress: '127.0.0.1:0' });
     expect(parseKvServerArgs(['--help'])).toEqual({ kind: 'help' });
     expect(parseKvServerArgs(['--version'])).toEqual({ kind: 'version' });
@@ -58,6 +60,9 @@ describe('kv-server command line', () => {
       [['1', 'h:0', '--listen', 'h:1'], '--listen needs <host:port> with a port other than 0'],
       [['1', 'h:1', '--log-level', 'loud'], '--log-level must be one of trace, debug, info, warn, error, fatal, silent, got "loud"'],
       [['1', 'h:1', '--snapshot-entries', '-5'], 'option --snapshot-entries needs a value (for one starting with -, write --snapshot-entries=-...)'],
+      [['1', 'h:1', '--auto-compaction-mode', 'hourly'], '--auto-compaction-mode must be one of periodic, revision, got "hourly"'],
+      [['1', 'h:1', '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1h'], 'revision retention must be a count of revisions, got "1h"'],
+      [['1', 'h:1', '--auto-compaction-retention', '1d'], 'periodic retention must be a duration'],
       [['1', 'h:1', '--snapshot-entries=-5'], '--snapshot-entries must be a positive integer, got "-5"'],
     ];
     for (const [argv, message] of cases) {

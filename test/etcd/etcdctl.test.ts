@@ -52,6 +52,21 @@ describe.skipIf(SKIP !== undefined)(`etcdctl 3.4 against ${KIND}`, () => {
     expect(results.length).toBeGreaterThan(80);
   }, 180_000);
 
+  it('member list through each member lists every member with its client URL, and no revision', async () => {
+    const eps = cluster.endpoints().map((e) => e.replace(/^https?:\/\//, ''));
+    expect(eps.length).toBe(3);
+    for (const ep of eps) {
+      const r = await runEtcdctl([ep], ['member', 'list', '-w', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { header: Record<string, unknown>; members: Array<{ clientURLs?: string[] }> };
+      expect(Object.keys(out.header)).not.toContain('revision');
+      expect(out.members.length).toBe(3);
+      const urls = out.members.map((m) => (m.clientURLs ?? []).map((u) => u.replace(/^https?:\/\//, '')));
+      expect(urls.every((u) => u.length === 1), `through ${ep}: ${r.stdout}`).toBe(true);
+      expect(urls.map((u) => u[0]).sort()).toEqual([...eps].sort());
+    }
+  }, 60_000);
+
   it('a watch misses no event and a keep-alive keeps its lease while the leader is SIGKILLed', async () => {
     const eps = cluster.endpoints();
     const grant = await runEtcdctl(eps, ['lease', 'grant', String(leaseTtlSeconds)]);
