@@ -15,7 +15,7 @@ import { KvClient } from '../../src/node/kv-client.js';
 import { kvModel, pruneUnobservedUnknownPuts } from '../../src/sim/kv-model.js';
 import { checkOperations, describeHistory, type CheckResult } from '../../src/sim/linearizability.js';
 import { ChaosCluster } from './cluster.js';
-import { FAULT_KINDS, Nemesis, planFaults, type FaultEvent, type FaultKind, type PlannedFault } from './nemesis.js';
+import { FAULT_KINDS, Nemesis, countErrorCauses, planFaults, type FaultEvent, type FaultKind, type PlannedFault } from './nemesis.js';
 import { describeRecord, staleReadWitnesses } from './witness.js';
 import { keyName, runOp, toOperations, Workload, type OpRecord } from './workload.js';
 
@@ -39,6 +39,8 @@ export interface ChaosReport {
   ops: number;
   outcomes: Record<string, number>;
   faults: FaultEvent[];
+  /** Fault errors by cause (nemesis.ts faultErrorCause). */
+  faultErrors: Record<string, number>;
   linearizable: CheckResult;
   /** The sub-history (one key) with no linearization, as readable lines. */
   violation?: string[];
@@ -157,6 +159,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     ops: records.length,
     outcomes,
     faults: events,
+    faultErrors: Object.fromEntries(countErrorCauses(events)),
     linearizable: check.result,
     converged,
     peakRssKiB,
@@ -171,6 +174,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   log(`operations: ${records.length} (${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')})`);
   log(`peer proxies: ${[...cluster.nodes.values()].map((n) => `${n.id}: ${n.proxy.stats.accepted} connections, ${n.proxy.stats.closedByFault} cut, ${n.proxy.stats.blackholed} black-holed`).join('; ')}`);
   log(`faults applied: ${events.filter((e) => e.phase === 'apply').length}, errors: ${events.filter((e) => e.phase === 'error').length}`);
+  for (const [cause, n] of Object.entries(report.faultErrors)) log(`  fault errors: ${n} x ${cause}`);
   log(`peak RSS (MiB) per node: ${Object.entries(peakRssKiB).map(([id, p]) => `${id}: ${(p.any / 1024).toFixed(0)} (as leader ${(p.asLeader / 1024).toFixed(0)})`).join(', ')}`);
   log(`linearizable: ${check.result} (${check.steps} steps, ${check.partitions} keys); replicas converged: ${converged}`);
   if (report.violation !== undefined) {
