@@ -16,6 +16,7 @@
  *   compact(index)                         drops entries <= index; term(index) stays answerable;
  *   bootstrap(selfId)                      a fresh one-member cluster (see below);
  *   reset()                                back to an empty, unbootstrapped log (to join a cluster);
+ *   confStateAt(i), restoreConfStateAt(i)  the configuration as of entry i; make it the recorded one;
  *   close().
  * Mutations are serialized in call order; a failed write (an IO error) fails every later mutation
  * with the same error: the node must stop (fail-stop; the disk's state is unknown).
@@ -33,7 +34,10 @@
  *
  * Why setConfState syncs: the state tree may be flushed (with an applied index past a conf change)
  * while the conf state write is still only in the log tree's OS buffers; after a crash the restart
- * would re-apply only entries after that index and never see the change again.
+ * would re-apply only entries after that index and never see the change again. The other way
+ * round (the conf state past the state tree's durable applied index) is the normal case after a
+ * crash: the node restores it to the configuration of that index before its core starts
+ * (restoreConfStateAt, called by node-storage.ts), since the core re-applies the conf changes after it.
  *
  * REQUIRES of the driver: compact(i) only with i <= the state tree's DURABLE applied index
  * (KvStateMachine.durableAppliedIndex), since the state tree has no WAL and re-applies from there.
