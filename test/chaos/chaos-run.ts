@@ -27,7 +27,7 @@ export interface ChaosOptions {
   keys?: number;
   opsMax?: number;
   kinds?: readonly FaultKind[];
-  /** Bound on the wait for convergence after healing. */
+  /** Bound on the wait for convergence after healing (CONVERGE_MS_DEFAULT). */
   convergeMs?: number;
   /** Bound on the checker's search. */
   checkTimeoutMs?: number;
@@ -56,6 +56,11 @@ export interface ChaosReport {
 }
 
 const CONVERGE_POLL_MS = 300;
+/**
+ * Default bound on healing and converging after the run: it may add nodes back, and one add (JOIN,
+ * learner catch-up, promotion) is bounded by the node's own catch-up deadline of 30 s, retried.
+ */
+const CONVERGE_MS_DEFAULT = 180_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -94,6 +99,11 @@ async function converge(cluster: ChaosCluster, keys: number, timeoutMs: number, 
     for (const id of cluster.ids) scans.set(id, await cluster.localScan(id, from, to).catch(() => ['(no answer)']));
     const distinct = new Set([...scans.values()].map((s) => s.join('\n')));
     if (applied.size === 1 && distinct.size === 1) return { converged: true, scans };
+  }
+  // What each node says of itself, for the failure's diagnosis.
+  for (const id of cluster.ids) {
+    const s = await cluster.status(id).catch((e: unknown) => String(e));
+    log(`not converged: node ${id}${cluster.out.has(id) ? ' (out)' : ''}: ${typeof s === 'string' ? s : JSON.stringify(s)}`);
   }
   return { converged: false, scans };
 }
@@ -136,7 +146,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     clearInterval(leaderPoll);
     events = nemesis.events;
     log(`workload stopped: ${workload.log.records.length} operations; healing`);
-    const c = await converge(cluster, keys, o.convergeMs ?? 60_000, log);
+    const c = await converge(cluster, keys, o.convergeMs ?? CONVERGE_MS_DEFAULT, log);
     converged = c.converged;
     scans = c.scans;
     // Final reads: a linearizable read of every key after everything healed.

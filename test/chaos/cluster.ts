@@ -23,6 +23,8 @@ const START_ATTEMPTS_MAX = 3;
 /** Bound on finding out a node's membership after an admin call of unknown outcome. */
 const SETTLE_MS = 10_000;
 const SETTLE_POLL_MS = 250;
+/** Adds of one node back whose leader lost leadership before promoting it. */
+const ADD_ATTEMPTS_MAX = 3;
 /** How often the resident set of every node is sampled. */
 const RSS_SAMPLE_MS = 250;
 
@@ -231,6 +233,9 @@ export class ChaosCluster {
    * the harness goes on when the change happened and fails (typed, with the cause) when it did not.
    */
   async removeAndReadd(id: number): Promise<void> {
+    // Nodes an earlier fault left out come back first: the cluster must not shrink fault by fault
+    // down to its last voter.
+    for (const other of [...this.out]) if (other !== id) await this.addBack(other);
     if (!this.out.has(id)) {
       await this.settle(this.adminClient().removeMember(id), id, 'none');
       await this.wipe(id);
@@ -286,8 +291,23 @@ export class ChaosCluster {
     await this.startProcess(id);
   }
 
+  /**
+   * Adds node `id` (out, on an empty data directory) back. An add whose leader lost leadership
+   * before promoting the learner, or whose learner did not catch up in time, says so
+   * (KV_ERR_MEMBERSHIP) and asks for another add, which promotes the learner: done up to
+   * ADD_ATTEMPTS_MAX times.
+   */
   async addBack(id: number): Promise<void> {
-    await this.settle(this.adminClient().addMember(id, this.node(id).proxy.address), id, 'voter');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.settle(this.adminClient().addMember(id, this.node(id).proxy.address), id, 'voter');
+        break;
+      } catch (err) {
+        if (!(err instanceof LsmraftError) || err.code !== 'KV_ERR_MEMBERSHIP' || !/lost leadership before promoting|did not catch up/.test(err.message) || attempt >= ADD_ATTEMPTS_MAX) throw err;
+        this.log(`node ${id}: ${err.message}; adding it again`);
+        await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+      }
+    }
     this.out.delete(id);
     this.node(id).proxy.refuseClients = false;
     this.renewAdmin();

@@ -199,6 +199,10 @@ export class Nemesis {
         const leader = await c.leader();
         // A node that is out (removed, its add back not done) is no voter to hand leadership to.
         const others = c.ids.filter((x) => x !== leader && !c.out.has(x));
+        if (others.length === 0) {
+          this.record({ kind: f.kind, phase: 'apply', detail: `skipped: no voter but the leader ${leader}` });
+          return;
+        }
         const to = f.target === 'leader' || f.target === leader || c.out.has(f.target) ? others[f.holdMs % others.length]! : f.target;
         await c.transfer(to);
         this.record({ kind: f.kind, phase: 'apply', node: to, detail: `from ${leader}` });
