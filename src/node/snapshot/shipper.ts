@@ -72,8 +72,9 @@ export class SnapshotShipper {
     // A node whose id is reused (an operator removed node N, wiped it and adds it back) must get
     // a snapshot taken after the entry that added it, never one of a configuration it had in an
     // earlier life: the bootstrap snapshot's (voters [N] only) would make it a one-member cluster
-    // that elects itself, with the cluster's id. So the bootstrap snapshot goes only to others.
-    if (snapshotIdOf(s) === undefined && s.meta.index <= 1 && !s.meta.conf.voters.includes(m.to) && (this.addedAt.get(m.to) ?? 0) <= s.meta.index) {
+    // that elects itself, with the cluster's id. So the bootstrap snapshot goes only to nodes it
+    // does not name, and any other is at least as recent as the receiver's addition (maintenance).
+    if (snapshotIdOf(s) === undefined && s.meta.index <= 1 && !s.meta.conf.voters.includes(m.to)) {
       // The bootstrap snapshot: an empty state at index 1, nothing to stream.
       const ok = this.d.sendRaft({ ...m, context: this.d.addressBook() });
       this.d.reportSnapshot(m.to, ok);
