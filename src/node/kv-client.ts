@@ -159,19 +159,27 @@ export class KvClient {
     return this.session.sessionId;
   }
 
-  /**
-   * One write, every attempt with the same session tag. A final error that says
-   * "not applied" is only true of its own attempt: after an earlier attempt of unknown outcome it
-   * is reported as KV_ERR_TIMEOUT, and the session layer then never retries it under a new session.
-   */
+  /** One write, every attempt with the same session tag (see change). */
   private async write(req: ClientRequestInput & Partial<SessionTag>): Promise<void> {
+    await this.change(req, {});
+  }
+
+  /**
+   * A request that changes the cluster (a write, a membership change, a leadership transfer). A
+   * final error that says "not applied" is only true of its own attempt: after an earlier attempt
+   * of unknown outcome it is reported as KV_ERR_TIMEOUT (outcome unknown). A removal whose first
+   * attempt was applied but not answered (the node that served it was the one removed, and
+   * stopped) is retried and then told "node N is not a member": the removal did happen. The
+   * session layer never retries a write of unknown outcome under a new session.
+   */
+  private async change(req: ClientRequestInput, how: { retryTimeouts?: boolean; attemptTimeoutMs?: number; requestTimeoutMs?: number }): Promise<ClientResponse> {
     const failed: LsmraftError[] = [];
     try {
-      await this.call(req, { failedAttempts: failed });
+      return await this.call(req, { ...how, failedAttempts: failed });
     } catch (err) {
       const unknown = failed.find((e) => !CERTAINLY_NOT_APPLIED.has(e.code));
       if (err instanceof LsmraftError && CERTAINLY_NOT_APPLIED.has(err.code) && unknown !== undefined) {
-        throw new LsmraftError('KV_ERR_TIMEOUT', `${req.op}: ${err.message}; an earlier attempt ended with ${unknown.code}, so the write may have been applied (outcome unknown)`, { cause: err });
+        throw new LsmraftError('KV_ERR_TIMEOUT', `${req.op}: ${err.message}; an earlier attempt ended with ${unknown.code}, so it may have been applied (outcome unknown)`, { cause: err });
       }
       throw err;
     }
@@ -204,15 +212,15 @@ export class KvClient {
   /** Adds an empty node (see KvNode.addMember); may take a while: the new member catches up first. */
   async addMember(id: number, address: string): Promise<void> {
     const budgetMs = addMemberBudgetMs(5_000) + 5_000;
-    await this.call({ op: 'addMember', nodeId: id, address }, { retryTimeouts: false, attemptTimeoutMs: budgetMs, requestTimeoutMs: budgetMs });
+    await this.change({ op: 'addMember', nodeId: id, address }, { retryTimeouts: false, attemptTimeoutMs: budgetMs, requestTimeoutMs: budgetMs });
   }
 
   async removeMember(id: number): Promise<void> {
-    await this.call({ op: 'removeMember', nodeId: id }, { retryTimeouts: false, attemptTimeoutMs: ADMIN_ATTEMPT_MS });
+    await this.change({ op: 'removeMember', nodeId: id }, { retryTimeouts: false, attemptTimeoutMs: ADMIN_ATTEMPT_MS });
   }
 
   async transferLeadership(id: number): Promise<void> {
-    await this.call({ op: 'transfer', nodeId: id }, { retryTimeouts: true, attemptTimeoutMs: ADMIN_ATTEMPT_MS });
+    await this.change({ op: 'transfer', nodeId: id }, { retryTimeouts: true, attemptTimeoutMs: ADMIN_ATTEMPT_MS });
   }
 
   /**

@@ -696,6 +696,7 @@ export class KvNode {
     // Final only once the node caught up (removal-watch.ts: a replaced node replays its removal).
     if (await this.peers.confChangeApplied(cc, conf, index)) this.removalWatch.removalApplied(index);
     this.path.requests.confChangeApplied(cc.type, cc.nodeId);
+    if (cc.type !== 'removeVoter') this.snapshots.memberAdded(cc.nodeId, index);
     this.log.info(
       { component: 'membership', change: cc.type, member: cc.nodeId, index, voters: conf.voters, learners: conf.learners },
       `node ${this.id}: applied ${cc.type} ${cc.nodeId} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`,

@@ -16,6 +16,7 @@
  *   compact(index)                         drops entries <= index; term(index) stays answerable;
  *   bootstrap(selfId)                      a fresh one-member cluster (see below);
  *   reset()                                back to an empty, unbootstrapped log (to join a cluster);
+ *   confStateAt(i), restoreConfStateAt(i)  the configuration as of entry i; make it the recorded one;
  *   close().
  * Mutations are serialized in call order; a failed write (an IO error) fails every later mutation
  * with the same error: the node must stop (fail-stop; the disk's state is unknown).
@@ -33,7 +34,10 @@
  *
  * Why setConfState syncs: the state tree may be flushed (with an applied index past a conf change)
  * while the conf state write is still only in the log tree's OS buffers; after a crash the restart
- * would re-apply only entries after that index and never see the change again.
+ * would re-apply only entries after that index and never see the change again. The other way
+ * round (the conf state past the state tree's durable applied index) is the normal case after a
+ * crash: the node restores it to the configuration of that index before its core starts
+ * (restoreConfStateAt, called by node-storage.ts), since the core re-applies the conf changes after it.
  *
  * REQUIRES of the driver: compact(i) only with i <= the state tree's DURABLE applied index
  * (KvStateMachine.durableAppliedIndex), since the state tree has no WAL and re-applies from there.
@@ -45,6 +49,8 @@ import { CompactedError, SnapshotOutOfDateError, UnavailableError } from '../raf
 import { type Storage } from '../raft/storage.js';
 import {
   cloneConfState,
+  confStateAfter,
+  decodeConfChange,
   entrySizeBytes,
   type ConfState,
   type Entry,
@@ -78,6 +84,9 @@ const ENTRY_TYPE_NORMAL = 1;
 const ENTRY_TYPE_CONF_CHANGE = 2;
 
 const EMPTY = new Uint8Array(0);
+
+/** Bound on the entry bytes confStateAt holds at once. */
+const CONF_SCAN_BYTES_MAX = 1 << 20;
 
 /** For the mutation chain: outcomes are reported to each caller, not through the chain. */
 function ignore(): void {}
@@ -381,6 +390,41 @@ export class RaftLogStore implements Storage {
   /** The snapshot metadata (index, term, conf) of the last created or installed snapshot. */
   snapshotMeta(): SnapshotMeta {
     return { index: this.snap.meta.index, term: this.snap.meta.term, conf: cloneConfState(this.snap.meta.conf) };
+  }
+
+  /**
+   * The configuration as of entry `index` (snapshot index <= index <= lastIndex): the snapshot's,
+   * with the conf changes of (snapshot index, index] applied over it in log order (confStateAfter).
+   * Reads those entries, CONF_SCAN_BYTES_MAX at a time.
+   */
+  confStateAt(index: number): ConfState {
+    const from = this.snap.meta.index;
+    assert(index >= from && index <= Math.max(this.last, from), () => `confStateAt(${index}): outside [${from}, ${this.last}]`);
+    let cs = cloneConfState(this.snap.meta.conf);
+    // Each pass reads at least one entry; at most index - from passes.
+    for (let lo = from + 1; lo <= index;) {
+      const batch = this.entries(lo, index + 1, CONF_SCAN_BYTES_MAX);
+      for (const e of batch) if (e.type === 'confChange') cs = confStateAfter(cs, decodeConfChange(e.data));
+      lo += batch.length;
+    }
+    return cs;
+  }
+
+  /**
+   * Makes the recorded configuration (initialState's) the one as of `index`, the applied index a
+   * restarting node resumes from, and says whether it had to change it. The recorded one is the
+   * latest the driver applied (setConfState), which can be past `index`: the state tree records its
+   * applied index only when it flushes, so a crash can lose applies whose conf changes were already
+   * recorded. The core must restart from the configuration of `index` (as etcd's raft restarts from
+   * its snapshot's ConfState and re-applies the conf changes after it): otherwise it re-applies
+   * those changes over a later configuration and passes through configurations its cluster never
+   * had, elects and counts votes with them, and a snapshot made meanwhile records one.
+   */
+  async restoreConfStateAt(index: number): Promise<boolean> {
+    const cs = this.confStateAt(index);
+    if (JSON.stringify(cs) === JSON.stringify(this.confState)) return false;
+    await this.setConfState(cs);
+    return true;
   }
 
   /** True once bootstrap() ran or a snapshot/entries were received: the log is not blank. */

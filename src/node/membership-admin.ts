@@ -156,12 +156,14 @@ export class MembershipAdmin {
     this.h.checkRunning();
     if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`member id must be a positive integer, got ${id}`, 'KV_ERR_INVALID_ARGUMENT');
     const st = this.h.rawNode().status();
-    if (!st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is not a voter`);
     if (st.lead === id) return;
+    // Only the leader judges the request: a follower's configuration can lag the leader's (it may
+    // still be re-applying its log after a restart), and it must not answer for one it does not have.
     if (!this.h.isLeader()) {
       await this.h.path.forwardToLeader({ op: 'transfer', nodeId: id }, 2 * this.h.requestTimeoutMs);
       return;
     }
+    if (!st.conf.voters.includes(id)) throw new MembershipError(`node ${id} is not a voter`);
     const deadline = Date.now() + this.h.requestTimeoutMs;
     // Each pass waits for a leader change or a few ticks; bounded by the deadline. The core gives
     // a transfer up after an election timeout (the transferee did not catch up or campaign in

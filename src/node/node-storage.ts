@@ -3,8 +3,9 @@
  * etcdserver's bootstrap: read the member's identity, the WAL and the snapshot, then decide whether
  * this is a new member): the identity (identity.ts), the live state directory (snapshot/install.ts),
  * the log tree, the repair of a crash inside a snapshot install (reconcileLogWithState) or inside a
- * JOIN reset (join-target.ts), the first start's one-member bootstrap, the state tree and the
- * address book. Everything goes through the FileSystem of the options.
+ * JOIN reset (join-target.ts), the first start's one-member bootstrap, the state tree, the
+ * configuration the core resumes from (the one of the state tree's applied index) and the address
+ * book. Everything goes through the FileSystem of the options.
  */
 import { CorruptionError } from '../errors.js';
 import { joinPath } from '../lsm/filenames.js';
@@ -57,6 +58,9 @@ export async function openNodeStorage(opts: ResolvedNodeOptions, id: number, dat
       removeTreeFiles(fs, stateDir);
     }
     sm = await KvStateMachine.open(stateDir, opts.tree);
+    // The core resumes from the state tree's durable applied index (KvNode.newRawNode): it must
+    // start from the configuration of that index, not from a later one (log-store.ts).
+    if (logStore.isInitialized) await logStore.restoreConfStateAt(Math.max(sm.appliedIndex, logStore.snapshot().meta.index));
     return { identity, logStore, sm, stateDir, book: AddressBook.read(fs, dataDir) };
   } catch (err) {
     await sm?.close();

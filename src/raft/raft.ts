@@ -27,7 +27,7 @@
  *   (d) hardState():             return { term: this.term, vote: this.vote, commit: this.raftLog.committed };
  *   (e) stepLeader, readIndex:   if (this.trk.isSingleton()) {
  */
-import { assert } from '../util/assert.js';
+import { INVARIANTS, assert } from '../util/assert.js';
 import { RaftLog } from './log.js';
 import { ReadOnly } from './read-only.js';
 import type { Progress } from './progress.js';
@@ -36,6 +36,7 @@ import { validateConfig, type RaftConfig } from './config.js';
 import type { Storage } from './storage.js';
 import {
   NONE,
+  confStateAfter,
   entryPayloadBytes,
   isEmptyHardState,
   makeMessage,
@@ -1004,6 +1005,8 @@ export class Raft {
    */
   applyConfChange(cc: ConfChange): ConfState {
     const id = cc.nodeId;
+    // The pure fold a restarting node uses to rebuild a past configuration must agree with this.
+    const expected = INVARIANTS ? confStateAfter(this.trk.confState(), cc) : undefined;
     // As etcd: a new member's progress starts at the last index, so the leader probes it at once
     // with the last entry (instead of waiting for the next proposal).
     const next = Math.max(this.raftLog.lastIndex(), 1);
@@ -1043,7 +1046,11 @@ export class Raft {
         this.trk.progress.delete(id);
         break;
     }
-    return this.switchToConfig();
+    const cs = this.switchToConfig();
+    if (expected !== undefined) {
+      assert(JSON.stringify(cs) === JSON.stringify(expected), () => `conf change ${cc.type} ${id} gave ${JSON.stringify(cs)}, confStateAfter ${JSON.stringify(expected)}`);
+    }
+    return cs;
   }
 
   private switchToConfig(): ConfState {

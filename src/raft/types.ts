@@ -216,3 +216,21 @@ export function decodeConfChange(b: Uint8Array): ConfChange {
 export function cloneConfState(cs: ConfState): ConfState {
   return { voters: [...cs.voters], learners: [...cs.learners] };
 }
+
+/**
+ * The configuration after applying `cc` to `cs`, with the core's rules (Raft.applyConfChange):
+ * addVoter adds a voter (promoting a learner), addLearner adds a learner (demoting a voter),
+ * removeVoter removes the node in either role. Members sorted by id, as ProgressTracker.confState.
+ * Folding the conf changes of a log over the configuration of its start gives the configuration
+ * at any index of it (a restarting node needs the one of its applied index: node-storage.ts).
+ */
+export function confStateAfter(cs: ConfState, cc: ConfChange): ConfState {
+  const voters = new Set(cs.voters);
+  const learners = new Set(cs.learners);
+  voters.delete(cc.nodeId);
+  learners.delete(cc.nodeId);
+  if (cc.type === 'addVoter') voters.add(cc.nodeId);
+  else if (cc.type === 'addLearner') learners.add(cc.nodeId);
+  const byId = (a: NodeId, b: NodeId): number => a - b;
+  return { voters: [...voters].sort(byId), learners: [...learners].sort(byId) };
+}

@@ -15,7 +15,7 @@ import { KvClient } from '../../src/node/kv-client.js';
 import { kvModel, pruneUnobservedUnknownPuts } from '../../src/sim/kv-model.js';
 import { checkOperations, describeHistory, type CheckResult } from '../../src/sim/linearizability.js';
 import { ChaosCluster } from './cluster.js';
-import { FAULT_KINDS, Nemesis, planFaults, type FaultEvent, type FaultKind, type PlannedFault } from './nemesis.js';
+import { FAULT_KINDS, Nemesis, countErrorCauses, planFaults, type FaultEvent, type FaultKind, type PlannedFault } from './nemesis.js';
 import { describeRecord, staleReadWitnesses } from './witness.js';
 import { keyName, runOp, toOperations, Workload, type OpRecord } from './workload.js';
 
@@ -27,7 +27,7 @@ export interface ChaosOptions {
   keys?: number;
   opsMax?: number;
   kinds?: readonly FaultKind[];
-  /** Bound on the wait for convergence after healing. */
+  /** Bound on the wait for convergence after healing (CONVERGE_MS_DEFAULT). */
   convergeMs?: number;
   /** Bound on the checker's search. */
   checkTimeoutMs?: number;
@@ -39,6 +39,8 @@ export interface ChaosReport {
   ops: number;
   outcomes: Record<string, number>;
   faults: FaultEvent[];
+  /** Fault errors by cause (nemesis.ts faultErrorCause). */
+  faultErrors: Record<string, number>;
   linearizable: CheckResult;
   /** The sub-history (one key) with no linearization, as readable lines. */
   violation?: string[];
@@ -54,6 +56,11 @@ export interface ChaosReport {
 }
 
 const CONVERGE_POLL_MS = 300;
+/**
+ * Default bound on healing and converging after the run: it may add nodes back, and one add (JOIN,
+ * learner catch-up, promotion) is bounded by the node's own catch-up deadline of 30 s, retried.
+ */
+const CONVERGE_MS_DEFAULT = 180_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -92,6 +99,11 @@ async function converge(cluster: ChaosCluster, keys: number, timeoutMs: number, 
     for (const id of cluster.ids) scans.set(id, await cluster.localScan(id, from, to).catch(() => ['(no answer)']));
     const distinct = new Set([...scans.values()].map((s) => s.join('\n')));
     if (applied.size === 1 && distinct.size === 1) return { converged: true, scans };
+  }
+  // What each node says of itself, for the failure's diagnosis.
+  for (const id of cluster.ids) {
+    const s = await cluster.status(id).catch((e: unknown) => String(e));
+    log(`not converged: node ${id}${cluster.out.has(id) ? ' (out)' : ''}: ${typeof s === 'string' ? s : JSON.stringify(s)}`);
   }
   return { converged: false, scans };
 }
@@ -134,7 +146,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     clearInterval(leaderPoll);
     events = nemesis.events;
     log(`workload stopped: ${workload.log.records.length} operations; healing`);
-    const c = await converge(cluster, keys, o.convergeMs ?? 60_000, log);
+    const c = await converge(cluster, keys, o.convergeMs ?? CONVERGE_MS_DEFAULT, log);
     converged = c.converged;
     scans = c.scans;
     // Final reads: a linearizable read of every key after everything healed.
@@ -157,6 +169,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     ops: records.length,
     outcomes,
     faults: events,
+    faultErrors: Object.fromEntries(countErrorCauses(events)),
     linearizable: check.result,
     converged,
     peakRssKiB,
@@ -171,6 +184,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   log(`operations: ${records.length} (${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')})`);
   log(`peer proxies: ${[...cluster.nodes.values()].map((n) => `${n.id}: ${n.proxy.stats.accepted} connections, ${n.proxy.stats.closedByFault} cut, ${n.proxy.stats.blackholed} black-holed`).join('; ')}`);
   log(`faults applied: ${events.filter((e) => e.phase === 'apply').length}, errors: ${events.filter((e) => e.phase === 'error').length}`);
+  for (const [cause, n] of Object.entries(report.faultErrors)) log(`  fault errors: ${n} x ${cause}`);
   log(`peak RSS (MiB) per node: ${Object.entries(peakRssKiB).map(([id, p]) => `${id}: ${(p.any / 1024).toFixed(0)} (as leader ${(p.asLeader / 1024).toFixed(0)})`).join(', ')}`);
   log(`linearizable: ${check.result} (${check.steps} steps, ${check.partitions} keys); replicas converged: ${converged}`);
   if (report.violation !== undefined) {

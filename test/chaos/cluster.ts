@@ -9,6 +9,7 @@
  * their proxy addresses. Processes come from test/helpers/cluster.ts (tracked, stopped by PID).
  */
 import { readFileSync } from 'node:fs';
+import { LsmraftError } from '../../src/errors.js';
 import { KvClient } from '../../src/node/kv-client.js';
 import { freePort, removeDir, startServer, tempDir, type ServerProcess } from '../helpers/cluster.js';
 import { LinkFaults, PeerProxy } from './proxy.js';
@@ -19,6 +20,11 @@ const ASK_MS = 5_000;
 const ADD_MS = 60_000;
 /** Attempts at binding a node's listen port (another process may take a free port first). */
 const START_ATTEMPTS_MAX = 3;
+/** Bound on finding out a node's membership after an admin call of unknown outcome. */
+const SETTLE_MS = 10_000;
+const SETTLE_POLL_MS = 250;
+/** Adds of one node back whose leader lost leadership before promoting it. */
+const ADD_ATTEMPTS_MAX = 3;
 /** How often the resident set of every node is sampled. */
 const RSS_SAMPLE_MS = 250;
 
@@ -30,6 +36,7 @@ export interface NodeStatusLine {
   commit: number;
   applied: number;
   voters: number[];
+  learners: number[];
   clusterId: string;
 }
 
@@ -55,6 +62,7 @@ export interface ChaosClusterOptions {
 export function parseStatusLine(line: string): NodeStatusLine {
   const m = /^node (\d+) (\w+) term (\d+) leader (none|\d+).* commit (\d+) applied (\d+) .*voters \[([\d,]*)\] cluster (\w+)/.exec(line);
   if (m === null) throw new Error(`unparsable status line: ${line}`);
+  const learners = / learners \[([\d,]*)\] voters /.exec(line)?.[1] ?? '';
   return {
     id: Number(m[1]),
     role: m[2]!,
@@ -63,6 +71,7 @@ export function parseStatusLine(line: string): NodeStatusLine {
     commit: Number(m[5]),
     applied: Number(m[6]),
     voters: m[7] === '' ? [] : m[7]!.split(',').map(Number),
+    learners: learners === '' ? [] : learners.split(',').map(Number),
     clusterId: m[8]!,
   };
 }
@@ -216,11 +225,53 @@ export class ChaosCluster {
     await this.adminClient().transferLeadership(to);
   }
 
-  /** Removes node `id`, then starts it again on a fresh empty data directory and adds it back. */
+  /**
+   * Removes node `id`, then starts it again on a fresh empty data directory and adds it back. A
+   * node still out (an earlier add back failed) is only added back. A removal or an add whose
+   * outcome the client reports unknown (KV_ERR_TIMEOUT: say the node that served it was the one
+   * removed, and stopped before answering) is settled by asking the leader for the membership:
+   * the harness goes on when the change happened and fails (typed, with the cause) when it did not.
+   */
   async removeAndReadd(id: number): Promise<void> {
-    await this.adminClient().removeMember(id);
-    await this.wipe(id);
+    // Nodes an earlier fault left out come back first: the cluster must not shrink fault by fault
+    // down to its last voter.
+    for (const other of [...this.out]) if (other !== id) await this.addBack(other);
+    if (!this.out.has(id)) {
+      await this.settle(this.adminClient().removeMember(id), id, 'none');
+      await this.wipe(id);
+    }
     await this.addBack(id);
+  }
+
+  /**
+   * Node `id`'s membership as the leader reports it, or undefined when no leader answers within
+   * SETTLE_MS (the leader's view: a follower's configuration may lag).
+   */
+  async membershipOf(id: number): Promise<'voter' | 'learner' | 'none' | undefined> {
+    const deadline = Date.now() + SETTLE_MS;
+    // Each pass asks the members once, then waits; bounded by the deadline.
+    while (Date.now() < deadline) {
+      const leader = await this.leader();
+      const s = leader === 0 ? undefined : await this.status(leader).catch(() => undefined);
+      if (s !== undefined && s.role === 'leader') return s.voters.includes(id) ? 'voter' : s.learners.includes(id) ? 'learner' : 'none';
+      await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    }
+    return undefined;
+  }
+
+  /**
+   * Awaits an admin call; when its outcome is unknown, asks the leader whether node `id` ended as
+   * `wanted` and rethrows only if it did not (or nobody can tell).
+   */
+  private async settle(call: Promise<void>, id: number, wanted: 'voter' | 'none'): Promise<void> {
+    try {
+      await call;
+    } catch (err) {
+      if (!(err instanceof LsmraftError) || err.code !== 'KV_ERR_TIMEOUT') throw err;
+      const now = await this.membershipOf(id);
+      if (now !== wanted) throw new LsmraftError('KV_ERR_TIMEOUT', `${err.message} (node ${id} is ${now ?? 'of unknown membership'} after it)`, { cause: err });
+      this.log(`node ${id}: outcome unknown, but the leader has it as ${wanted}: going on`);
+    }
   }
 
   /**
@@ -240,8 +291,23 @@ export class ChaosCluster {
     await this.startProcess(id);
   }
 
+  /**
+   * Adds node `id` (out, on an empty data directory) back. An add whose leader lost leadership
+   * before promoting the learner, or whose learner did not catch up in time, says so
+   * (KV_ERR_MEMBERSHIP) and asks for another add, which promotes the learner: done up to
+   * ADD_ATTEMPTS_MAX times.
+   */
   async addBack(id: number): Promise<void> {
-    await this.adminClient().addMember(id, this.node(id).proxy.address);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.settle(this.adminClient().addMember(id, this.node(id).proxy.address), id, 'voter');
+        break;
+      } catch (err) {
+        if (!(err instanceof LsmraftError) || err.code !== 'KV_ERR_MEMBERSHIP' || !/lost leadership before promoting|did not catch up/.test(err.message) || attempt >= ADD_ATTEMPTS_MAX) throw err;
+        this.log(`node ${id}: ${err.message}; adding it again`);
+        await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+      }
+    }
     this.out.delete(id);
     this.node(id).proxy.refuseClients = false;
     this.renewAdmin();

@@ -7,6 +7,7 @@
  * One fault at a time: a fault is applied, held, healed, then the cluster gets a quiet gap. So a
  * majority is always reachable once a fault heals, and a run can end with everything healed.
  */
+import { LsmraftError } from '../../src/errors.js';
 import { Random } from '../../src/sim/random.js';
 import type { ChaosCluster } from './cluster.js';
 import type { CutMode } from './proxy.js';
@@ -34,6 +35,22 @@ export interface FaultEvent {
   phase: 'apply' | 'heal' | 'error';
   node?: number;
   detail?: string;
+  /** An error's cause for the run's summary: kind, error code, message without ids, indexes and addresses. */
+  cause?: string;
+}
+
+/** The cause of a fault's error, the same for the same failure at another node, port or index. */
+export function faultErrorCause(kind: FaultKind, err: unknown): string {
+  const code = err instanceof LsmraftError ? err.code : 'harness';
+  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  return `${kind} ${code}: ${message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, 'ADDR').replace(/\d+/g, 'N').slice(0, 100)}`;
+}
+
+/** Error counts by cause, most frequent first. */
+export function countErrorCauses(events: readonly FaultEvent[]): Array<[string, number]> {
+  const counts = new Map<string, number>();
+  for (const e of events) if (e.phase === 'error') counts.set(e.cause ?? `${e.kind} (no cause)`, (counts.get(e.cause ?? `${e.kind} (no cause)`) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]);
 }
 
 /** Bounds of one fault's hold time and of the quiet gap after it. */
@@ -105,8 +122,8 @@ export class Nemesis {
       try {
         await this.play(f);
       } catch (err) {
-        this.record({ kind: f.kind, phase: 'error', detail: err instanceof Error ? err.message.split('\n')[0] : String(err) });
-        await this.cluster.healAll().catch((e: unknown) => this.record({ kind: f.kind, phase: 'error', detail: `heal: ${String(e)}` }));
+        this.record({ kind: f.kind, phase: 'error', detail: err instanceof Error ? err.message.split('\n')[0] : String(err), cause: faultErrorCause(f.kind, err) });
+        await this.cluster.healAll().catch((e: unknown) => this.record({ kind: f.kind, phase: 'error', detail: `heal: ${String(e)}`, cause: `heal after ${faultErrorCause(f.kind, e)}` }));
       }
     }
   }
@@ -180,8 +197,13 @@ export class Nemesis {
       }
       case 'transfer': {
         const leader = await c.leader();
-        const others = c.ids.filter((x) => x !== leader);
-        const to = f.target === 'leader' || f.target === leader ? others[f.holdMs % others.length]! : f.target;
+        // A node that is out (removed, its add back not done) is no voter to hand leadership to.
+        const others = c.ids.filter((x) => x !== leader && !c.out.has(x));
+        if (others.length === 0) {
+          this.record({ kind: f.kind, phase: 'apply', detail: `skipped: no voter but the leader ${leader}` });
+          return;
+        }
+        const to = f.target === 'leader' || f.target === leader || c.out.has(f.target) ? others[f.holdMs % others.length]! : f.target;
         await c.transfer(to);
         this.record({ kind: f.kind, phase: 'apply', node: to, detail: `from ${leader}` });
         return;

@@ -55,7 +55,7 @@ async function fakeNode(script: Script): Promise<FakeNode> {
 const notLeader = { ok: false, errorCode: 'KV_ERR_NOT_LEADER', message: 'no leader' };
 const expired = { ok: false, errorCode: 'KV_ERR_SESSION_EXPIRED', message: 'session expired' };
 
-describe('KvClient write outcomes', () => {
+describe('KvClient write and membership outcomes', () => {
   const nodes: FakeNode[] = [];
   const clients: KvClient[] = [];
   afterEach(async () => {
@@ -120,5 +120,21 @@ describe('KvClient write outcomes', () => {
     expect(err).toMatchObject({ code: 'KV_ERR_TIMEOUT' });
     expect((err as Error).message).toMatch(/expired/);
     expect(expirer!.requests.map((r) => r.op)).toEqual(['put']); // no new session, no second put
+  });
+
+  it('a removal whose node closed the connection, then "not a member" elsewhere: the outcome is unknown (KV_ERR_TIMEOUT)', async () => {
+    // The node that served the removal was the node removed: it stopped before answering. The
+    // retry reaches a member that no longer has node 1: the removal did happen.
+    const [removed, member] = await start(() => undefined, () => ({ ok: false, errorCode: 'KV_ERR_MEMBERSHIP', message: 'node 1 is not a member' }));
+    const err = await client([removed!.address, member!.address]).removeMember(1).catch((e: unknown) => e);
+    expect(member!.requests.map((r) => r.op)).toEqual(['removeMember']);
+    expect(err).toMatchObject({ code: 'KV_ERR_TIMEOUT' });
+    expect((err as Error).message).toMatch(/not a member.*KV_ERR_CONNECTION_CLOSED/);
+  });
+
+  it('a removal refused by the first node it reached: certainly not applied (KV_ERR_MEMBERSHIP)', async () => {
+    const [member] = await start(() => ({ ok: false, errorCode: 'KV_ERR_MEMBERSHIP', message: 'node 7 is not a member' }));
+    const err = await client([member!.address]).removeMember(7).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'KV_ERR_MEMBERSHIP' });
   });
 });

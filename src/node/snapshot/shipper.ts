@@ -52,6 +52,8 @@ export class SnapshotShipper {
   /** 'snap' messages waiting for a local snapshot recent enough, by follower. */
   private readonly wanted = new Map<NodeId, Message>();
   private readonly transfers = new Map<NodeId, SnapshotSender>();
+  /** Index of the last conf change (addLearner, addVoter) this node applied for each member. */
+  private readonly addedAt = new Map<NodeId, number>();
   private readonly receiver: SnapshotReceiver;
   private received: ReceivedSnapshot | undefined;
   private receiveChain: Promise<void> = Promise.resolve();
@@ -67,7 +69,12 @@ export class SnapshotShipper {
   send(m: Message): void {
     const s = m.snapshot;
     assert(s !== undefined, 'snap message without a snapshot');
-    if (snapshotIdOf(s) === undefined && s.meta.index <= 1) {
+    // A node whose id is reused (an operator removed node N, wiped it and adds it back) must get
+    // a snapshot taken after the entry that added it, never one of a configuration it had in an
+    // earlier life: the bootstrap snapshot's (voters [N] only) would make it a one-member cluster
+    // that elects itself, with the cluster's id. So the bootstrap snapshot goes only to nodes it
+    // does not name, and any other is at least as recent as the receiver's addition (maintenance).
+    if (snapshotIdOf(s) === undefined && s.meta.index <= 1 && !s.meta.conf.voters.includes(m.to)) {
       // The bootstrap snapshot: an empty state at index 1, nothing to stream.
       const ok = this.d.sendRaft({ ...m, context: this.d.addressBook() });
       this.d.reportSnapshot(m.to, ok);
@@ -75,6 +82,11 @@ export class SnapshotShipper {
     }
     if (this.transfers.get(m.to)?.active === true) return;
     this.wanted.set(m.to, m);
+  }
+
+  /** This node applied the conf change at `index` that added member `id` (as learner or voter). */
+  memberAdded(id: NodeId, index: number): void {
+    this.addedAt.set(id, index);
   }
 
   /** Leadership lost: transfers stop (the next leader's core asks again). */
@@ -99,7 +111,7 @@ export class SnapshotShipper {
     const snapIndex = this.d.logStore.snapshot().meta.index;
     if (this.wanted.size > 0 && this.d.isLeader()) {
       let wantedIndex = 0;
-      for (const m of this.wanted.values()) wantedIndex = Math.max(wantedIndex, m.snapshot!.meta.index);
+      for (const [peer, m] of this.wanted) wantedIndex = Math.max(wantedIndex, m.snapshot!.meta.index, this.addedAt.get(peer) ?? 0);
       if (this.latestLocal === undefined || this.latestLocal.meta.index < wantedIndex) {
         if (sm.appliedIndex <= snapIndex) return false; // wait for the next applied entry
         await this.makeSnapshot(sm);
