@@ -20,6 +20,7 @@
  * (registerEtcdApi) when loaded, so KvNode.start({ etcdAddress }) can start it without the node
  * importing upward.
  */
+import { AutoCompactor, type AutoCompaction } from './auto-compaction.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { MvccApplied } from '../mvcc/apply.js';
 import type { MvccWrite, MvccWriteResponse, RangeRequest, RangeResponse } from '../mvcc/requests.js';
@@ -88,14 +89,36 @@ export class NodeEtcd {
   private readonly listeners = new Set<RevisionListener>();
   private readonly leaseListeners = new Set<(op: LeaseApplied) => void>();
   private server: EtcdApiServer | undefined;
+  private readonly compactor: AutoCompactor;
 
   constructor(
     private readonly h: {
       stateMachine: () => KvStateMachine;
       path: RequestPath;
       header: () => EtcdHeader;
+      autoCompaction: AutoCompaction;
+      /** Whether this node is the running leader (only the leader proposes auto-compactions). */
+      isLeader: () => boolean;
+      log: (line: string) => void;
+      fatal: (err: unknown) => void;
     },
-  ) {}
+  ) {
+    this.compactor = new AutoCompactor(h.autoCompaction, {
+      isLeader: h.isLeader,
+      currentRevision: () => this.currentRevision,
+      compactRevision: () => this.compactRevision,
+      compact: async (revision) => {
+        await this.propose({ type: 'compact', revision });
+      },
+      log: h.log,
+      fatal: h.fatal,
+    });
+  }
+
+  /** Starts the auto-compactor (auto-compaction.ts); the node calls it once running. */
+  startCompactor(): void {
+    this.compactor.start();
+  }
 
   /** Starts the etcd API server (src/etcd/server.ts) of `node` on `address`. */
   async serve(node: EtcdNode, address: string): Promise<void> {
@@ -107,8 +130,9 @@ export class NodeEtcd {
     return this.server?.address;
   }
 
-  /** Closes the server, if started (KvNode.stop). */
+  /** Stops the auto-compactor and closes the server, if started (KvNode.stop). */
   async close(): Promise<void> {
+    this.compactor.stop();
     await this.server?.close();
   }
 

@@ -69,7 +69,6 @@ import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { NodeEtcd } from './etcd-api.js';
 import { MemberEtcdAddresses } from './member-etcd-addresses.js';
-import { AutoCompactor } from './auto-compaction.js';
 import { Ticker } from './ticker.js';
 import { Transport } from './transport.js';
 
@@ -92,7 +91,6 @@ export class KvNode {
   private readonly path: RequestPath;
   private readonly admin: MembershipAdmin;
   private readonly etcdAddresses: MemberEtcdAddresses;
-  private readonly autoCompactor: AutoCompactor;
   private readonly join: JoinTarget;
   private readonly router: FrameRouter;
   private driver!: RaftDriver;
@@ -206,18 +204,16 @@ export class KvNode {
       currentTerm: () => this.currentTerm(),
     }, opts.pendingRequestsMax);
     const header = () => ({ clusterId: this.identity.clusterId, memberId: BigInt(this.id), raftTerm: this.currentTerm() });
-    this.etcd = new NodeEtcd({ stateMachine: () => this.stateTree.get(), path: this.path, header });
-    this.etcdAddresses = new MemberEtcdAddresses({ dial: common.dialNode });
-    this.autoCompactor = new AutoCompactor(opts.autoCompaction, {
+    this.etcd = new NodeEtcd({
+      stateMachine: () => this.stateTree.get(),
+      path: this.path,
+      header,
+      autoCompaction: opts.autoCompaction,
       isLeader: () => this.state === 'running' && this.role === 'leader',
-      currentRevision: () => this.etcd.currentRevision,
-      compactRevision: () => this.etcd.compactRevision,
-      compact: async (revision) => {
-        await this.etcd.propose({ type: 'compact', revision });
-      },
       log: (line) => this.log.info(line),
       fatal: (err) => this.onFatal(err),
     });
+    this.etcdAddresses = new MemberEtcdAddresses({ dial: common.dialNode });
     this.admin = new MembershipAdmin({
       ...common,
       book: init.book,
@@ -345,7 +341,7 @@ export class KvNode {
       await this.transport.close();
       throw err;
     }
-    this.autoCompactor.start();
+    this.etcd.startCompactor();
     // The etcd API last: it serves a running node; a failed start stops it.
     if (this.opts.etcdAddress !== undefined) {
       await this.etcd.serve(this, this.opts.etcdAddress).catch(async (err: unknown) => {
@@ -433,12 +429,12 @@ export class KvNode {
     return this.monitor.address;
   }
 
-  /** The address peers and clients reach this node at (the bound port when started with port 0). */
   /** "host:port" of the etcd v3 API (the port picked for port 0), if started with etcdAddress. */
   get etcdAddress(): string | undefined {
     return this.etcd.address;
   }
 
+  /** The address peers and clients reach this node at (the bound port when started with port 0). */
   get address(): string {
     return this.advertise;
   }
@@ -628,7 +624,6 @@ export class KvNode {
 
   private async stopInner(): Promise<void> {
     this.state = 'stopping';
-    this.autoCompactor.stop();
     await this.etcd.close();
     this.ticker?.stop();
     this.removalWatch?.stop();
