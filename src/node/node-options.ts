@@ -79,7 +79,11 @@ export interface KvNodeOptions extends NodeTlsOptions {
   pendingRequestsMax?: number;
   /** Worker pool of both trees (see LsmTreeOptions.workerPool). Default { maxThreads: 1 }. */
   workerPool?: LsmTreeOptions['workerPool'];
-  /** Memtable size of both trees. Default: the tree's default. */
+  /**
+   * Memtable size of both trees. Default NODE_MEMTABLE_BYTES_DEFAULT (16 MiB), a quarter of a
+   * lone tree's: a node holds two trees, and a flush holds up to ~3.8 memtables at once
+   * (docs/lsm-options.md, "Memory"), so the default bounds the memtables of a node near 120 MiB.
+   */
   memtableBytesMax?: number;
   /** Snapshot streaming; defaults in snapshot/sender.ts (TRANSFER_DEFAULTS). */
   snapshotTransfer?: Partial<TransferOptions>;
@@ -173,6 +177,11 @@ function intOpt(name: string, v: number | undefined, fallback: number, min: numb
   return v;
 }
 
+/** Memtable bytes of each of a node's two trees unless memtableBytesMax says otherwise. */
+export const NODE_MEMTABLE_BYTES_DEFAULT = 16 * 1024 * 1024;
+/** Byte target of the base level of a node's trees with the default memtable (4 memtables). */
+export const NODE_BASE_LEVEL_BYTES_DEFAULT = 4 * NODE_MEMTABLE_BYTES_DEFAULT;
+
 export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
   if (typeof o !== 'object' || o === null) throw new InvalidArgumentError('options must be an object', 'KV_ERR_INVALID_ARGUMENT');
   intOpt('id', o.id, 0, 1, Number.MAX_SAFE_INTEGER);
@@ -204,7 +213,9 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
   // The node's trees share the process's worker pool (used when the file system's files are
   // reachable from worker threads: a real directory).
   const tree: Omit<LsmTreeOptions, 'wal'> = { fs, engine: o.engine ?? 'wasm', workerPool: o.workerPool ?? { maxThreads: 1 }, jobPool: sharedJobPool };
-  if (o.memtableBytesMax !== undefined) tree.memtableBytesMax = o.memtableBytesMax;
+  tree.memtableBytesMax = o.memtableBytesMax ?? NODE_MEMTABLE_BYTES_DEFAULT;
+  // The base level keeps the tree's ratio to the memtable (l0CompactionTrigger x memtable).
+  if (o.memtableBytesMax === undefined) tree.l1MaxBytes = NODE_BASE_LEVEL_BYTES_DEFAULT;
   return {
     tickMs: intOpt('tickMs', o.tickMs, 10, 1, 60_000),
     electionTicks,
