@@ -4,12 +4,15 @@
  *   1. persist: install rd.snapshot (state tree, then log), then append rd.entries and rd.hardState
  *      in ONE batch of the log tree, fsynced when rd.mustSync (group commit: the proposals that
  *      arrived while the previous turn was waiting on its fsync all share this one);
- *   2. send rd.messages, which may grant votes or acknowledge entries made durable in step 1; a
- *      leader's appends and heartbeats leave BEFORE step 1 instead (Raft thesis §10.2.1, as etcd's
- *      raftNode sends a leader's messages before its WAL save), so the followers' fsyncs overlap
- *      the leader's. Safe: a leader's own unsynced entries count toward a commit index only in the
- *      core, and that index leaves this node (and its entries are applied) in a LATER turn, which
- *      starts after this turn's sync; an ack still means durable on the follower that sends it;
+ *   2. send rd.messages, which may grant votes or acknowledge entries made durable in step 1.
+ *      Messages that claim nothing about this node's disk leave BEFORE step 1 instead (earlySend):
+ *      a request forwarded to the leader ('prop', 'readIndex'), which would otherwise wait for this
+ *      node's fsyncs of the leader's appends; and a leader's appends, heartbeats and read index
+ *      answers (Raft thesis §10.2.1; etcd's raftNode sends a leader's messages before its WAL
+ *      save), so the followers' fsyncs overlap the leader's. Safe: the core counts a leader's own
+ *      unsynced entries toward its commit index, but that index leaves this node (and its entries
+ *      are applied) only in a LATER turn, which starts after this turn's sync; an ack still means
+ *      durable on the follower that sends it;
  *   3. apply rd.committedEntries in order: runs of normal entries as one state-tree batch each;
  *      a conf change through RawNode.applyConfChange, its conf state synced in the log store BEFORE
  *      the state tree records its index (so a restart never skips a membership change);
@@ -102,6 +105,15 @@ export interface DriverHooks<R = ApplyResult> {
   maintenance(): Promise<boolean>;
   /** The loop failed (IO error, or a bug): the node must stop. */
   fatal(err: unknown): void;
+}
+
+/**
+ * Whether `m` may be sent before this turn's persist: it claims nothing about this node's log or
+ * hard state being durable (driver header, step 2).
+ */
+export function earlySend(m: Message, leading: boolean): boolean {
+  if (m.type === 'prop' || m.type === 'readIndex') return true;
+  return leading && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'readIndexResp');
 }
 
 export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
@@ -211,14 +223,11 @@ export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
     }
     if (rd.hardState !== undefined) this.hooks.term(rd.hardState.term);
 
-    // 2 (a leader's appends and heartbeats): before the persist, see the header.
-    let later = rd.messages;
-    if (this.leading && rd.messages.length > 0) {
-      later = [];
-      for (const m of rd.messages) {
-        if (m.type === 'app' || m.type === 'heartbeat') this.hooks.send(m);
-        else later.push(m);
-      }
+    // 2 (what may leave before the persist, see the header).
+    const later: Message[] = [];
+    for (const m of rd.messages) {
+      if (earlySend(m, this.leading)) this.hooks.send(m);
+      else later.push(m);
     }
 
     // 1. Persist. Committed entries that were already durable here before this turn (a prefix of
