@@ -4,7 +4,15 @@
  *   1. persist: install rd.snapshot (state tree, then log), then append rd.entries and rd.hardState
  *      in ONE batch of the log tree, fsynced when rd.mustSync (group commit: the proposals that
  *      arrived while the previous turn was waiting on its fsync all share this one);
- *   2. send rd.messages, which may grant votes or acknowledge entries made durable in step 1;
+ *   2. send rd.messages, which may grant votes or acknowledge entries made durable in step 1.
+ *      Messages that claim nothing about this node's disk leave BEFORE step 1 instead (earlySend):
+ *      a request forwarded to the leader ('prop', 'readIndex'), which would otherwise wait for this
+ *      node's fsyncs of the leader's appends; and a leader's appends, heartbeats and read index
+ *      answers (Raft thesis §10.2.1; etcd's raftNode sends a leader's messages before its WAL
+ *      save), so the followers' fsyncs overlap the leader's. Safe: the core counts a leader's own
+ *      unsynced entries toward its commit index, but that index leaves this node (and its entries
+ *      are applied) only in a LATER turn, which starts after this turn's sync; an ack still means
+ *      durable on the follower that sends it;
  *   3. apply rd.committedEntries in order: runs of normal entries as one state-tree batch each;
  *      a conf change through RawNode.applyConfChange, its conf state synced in the log store BEFORE
  *      the state tree records its index (so a restart never skips a membership change);
@@ -99,6 +107,15 @@ export interface DriverHooks<R = ApplyResult> {
   fatal(err: unknown): void;
 }
 
+/**
+ * Whether `m` may be sent before this turn's persist: it claims nothing about this node's log or
+ * hard state being durable (driver header, step 2).
+ */
+export function earlySend(m: Message, leading: boolean): boolean {
+  if (m.type === 'prop' || m.type === 'readIndex') return true;
+  return leading && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'readIndexResp');
+}
+
 export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
   private running = false;
   private stopped = false;
@@ -109,6 +126,8 @@ export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
   private syncs = 0;
   /** Term of the last entry (or snapshot) applied. */
   private appliedTerm = 0;
+  /** Whether the core was leader at its last soft state (its appends may leave before the sync). */
+  private leading = false;
 
   private readonly turnsPerRunMax: number;
   private readonly schedule: (fn: () => void) => void;
@@ -156,7 +175,10 @@ export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
   /** Ends a pause, with a new RawNode if the node was reset meanwhile. */
   resume(raw?: N): void {
     assert(this.pauseWaiters !== undefined, 'resume() without pause()');
-    if (raw !== undefined) this.raw = raw;
+    if (raw !== undefined) {
+      this.raw = raw;
+      this.leading = false; // a new core reports its role in its first soft state
+    }
     this.pauseWaiters = undefined;
     this.kick();
   }
@@ -195,8 +217,18 @@ export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
   private async turn(rd: Ready): Promise<void> {
     const raw = this.raw;
     this.turns++;
-    if (rd.softState !== undefined) this.hooks.softState(rd.softState);
+    if (rd.softState !== undefined) {
+      this.hooks.softState(rd.softState);
+      this.leading = rd.softState.role === 'leader';
+    }
     if (rd.hardState !== undefined) this.hooks.term(rd.hardState.term);
+
+    // 2 (what may leave before the persist, see the header).
+    const later: Message[] = [];
+    for (const m of rd.messages) {
+      if (earlySend(m, this.leading)) this.hooks.send(m);
+      else later.push(m);
+    }
 
     // 1. Persist. Committed entries that were already durable here before this turn (a prefix of
     // normal entries below the first new one) are applied while the new ones are synced: they do
@@ -224,8 +256,8 @@ export class RaftDriver<N extends DriverCore = RawNode, R = ApplyResult> {
       if (applyEarly !== undefined) await applyEarly;
     }
 
-    // 2. Send.
-    for (const m of rd.messages) this.hooks.send(m);
+    // 2. Send (the rest).
+    for (const m of later) this.hooks.send(m);
 
     // 3. Apply (what was not applied early).
     if (rd.committedEntries.length > early) await this.apply(raw, rd.committedEntries.slice(early));

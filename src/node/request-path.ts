@@ -280,9 +280,16 @@ export class RequestPath {
   private nextReadId = 1;
   private readonly readContextPrefix: string;
   private reissueTimer: NodeJS.Timeout | undefined;
+  /** The ReadIndex round in flight, and the one the reads arriving meanwhile share (readBarrier). */
+  private readInFlight: Promise<void> | undefined;
+  private readGathering: Promise<void> | undefined;
+  /** Linearizable reads waiting in readBarrier, bounded by readCallersMax (the pending requests bound). */
+  private readCallers = 0;
+  private readonly readCallersMax: number;
 
   constructor(private readonly h: RequestPathHost, pendingRequestsMax: number) {
     this.requests = new PendingRequests(pendingRequestsMax);
+    this.readCallersMax = pendingRequestsMax;
     // Request ids tag this incarnation's proposals: a random base keeps a restarted node from
     // taking an entry of its previous life (re-applied at startup) for one of its new requests.
     this.nextRequestId = Math.floor(h.random() * 2 ** 40) + 1;
@@ -314,8 +321,45 @@ export class RequestPath {
     return applied;
   }
 
-  /** Resolves once this node applied everything committed before the call (ReadIndex). */
+  /**
+   * Resolves once this node applied everything committed before the call (ReadIndex). Reads are
+   * batched as etcd's linearizableReadLoop batches them (server/etcdserver/v3_server.go): at most
+   * one ReadIndex round is in flight; the reads that arrive meanwhile gather behind it and share the
+   * next round, sent when it ends. A round's index is taken after every read sharing it arrived,
+   * so each is linearizable; a round costs one heartbeat broadcast whatever its number of reads.
+   * A read may wait for the round in flight, then its own: up to twice requestTimeoutMs.
+   */
   async readBarrier(): Promise<void> {
+    this.h.checkRunning();
+    if (this.readCallers >= this.readCallersMax) {
+      throw new RequestTimeoutError(`linearizable read (${this.readCallersMax} reads already waiting)`, 0);
+    }
+    this.readCallers++;
+    try {
+      this.readGathering ??= this.nextReadRound(this.readInFlight);
+      await this.readGathering;
+    } finally {
+      this.readCallers--;
+    }
+  }
+
+  /** The round the reads gathering now share: sent once `before` (the round in flight) ended. */
+  private async nextReadRound(before: Promise<void> | undefined): Promise<void> {
+    // Its outcome belongs to its own reads; this round only waits for it to end. Without a round
+    // in flight, one microtask lets the reads of the same tick join.
+    await new Promise<void>((resolve) => (before ?? Promise.resolve()).then(() => resolve(), () => resolve()));
+    this.readGathering = undefined;
+    const round = this.readIndexRound();
+    this.readInFlight = round;
+    try {
+      await round;
+    } finally {
+      if (this.readInFlight === round) this.readInFlight = undefined;
+    }
+  }
+
+  /** One ReadIndex request: resolves once this node applied up to the index the leader answers. */
+  private async readIndexRound(): Promise<void> {
     this.h.checkRunning();
     // A context unique among this node's reads, across restarts too (random prefix).
     const ctx = utf8(`${this.readContextPrefix}${this.nextReadId++}`);

@@ -2,10 +2,13 @@
 // whether it may have taken effect. A node that stops fails its waiting reads with KV_ERR_STOPPED
 // (nothing happened), but a proposed write or conf change may still be committed by the others:
 // KV_ERR_TIMEOUT (outcome unknown). The state machine's verdict on a write reaches its waiter.
+// RequestPath.readBarrier batches linearizable reads: one ReadIndex round in flight, the reads that
+// arrive meanwhile share the next one (never the round already sent: its index may predate them).
 import { describe, expect, it } from 'vitest';
 import { LsmraftError } from '../../src/errors.js';
 import { NodeStoppedError, SessionExpiredError } from '../../src/node/errors.js';
-import { PendingRequests } from '../../src/node/request-path.js';
+import type { RawNode } from '../../src/raft/raw-node.js';
+import { PendingRequests, RequestPath, type RequestPathHost } from '../../src/node/request-path.js';
 
 describe('PendingRequests outcomes', () => {
   it('a stop fails reads as stopped but writes and conf changes as unknown, and later requests as stopped', async () => {
@@ -30,5 +33,49 @@ describe('PendingRequests outcomes', () => {
     p.writeApplied(3, { error: new LsmraftError('KV_ERR_INVALID_ARGUMENT', 'another incarnation') }); // ignored
     expect((await register)?.sessionId).toBe(42);
     await expect(refused).rejects.toMatchObject({ code: 'KV_ERR_SESSION_EXPIRED' });
+  });
+});
+
+/** A request path over a leader whose ReadIndex requests are recorded, answered by hand. */
+function readPath(): { path: RequestPath; asked: Uint8Array[] } {
+  const asked: Uint8Array[] = [];
+  const raw = { readIndex: (ctx: Uint8Array) => asked.push(ctx) } as unknown as RawNode;
+  const host: RequestPathHost = {
+    id: 1, tickMs: 10, requestTimeoutMs: 5_000, random: () => 0.5, clockMs: () => 0, rawNode: () => raw,
+    kick: () => {}, isRunning: () => true, checkRunning: () => {}, leaderId: () => 1, leader: () => undefined,
+    joining: () => false, currentTerm: () => 1, dialNode: () => ({}),
+  };
+  return { path: new RequestPath(host, 100), asked };
+}
+
+/** Lets queued microtasks and one macrotask run. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('RequestPath.readBarrier', () => {
+  it('shares one ReadIndex round among the reads gathered while the previous one was in flight', async () => {
+    const { path, asked } = readPath();
+    const done: string[] = [];
+    const first = Array.from({ length: 10 }, (_, i) => path.readBarrier().then(() => done.push(`a${i}`)));
+    await settle();
+    expect(asked).toHaveLength(1);
+    const later = Array.from({ length: 5 }, (_, i) => path.readBarrier().then(() => done.push(`b${i}`)));
+    await settle();
+    expect(asked).toHaveLength(1); // they wait: round 1's index may predate them
+    path.readStates([{ index: 5, context: asked[0]! }], 5);
+    await Promise.all(first);
+    await settle();
+    expect(done.filter((d) => d.startsWith('b'))).toEqual([]);
+    expect(asked).toHaveLength(2);
+    path.readStates([{ index: 6, context: asked[1]! }], 6);
+    await Promise.all(later);
+    expect(done).toHaveLength(15);
+  });
+
+  it('refuses a read past the bound of waiting requests', async () => {
+    const { path } = readPath();
+    const waiting = Array.from({ length: 100 }, () => path.readBarrier());
+    await expect(path.readBarrier()).rejects.toMatchObject({ code: 'KV_ERR_TIMEOUT' });
+    path.stop(new NodeStoppedError('node 1 stopped'));
+    for (const w of waiting) await expect(w).rejects.toMatchObject({ code: 'KV_ERR_STOPPED' });
   });
 });
