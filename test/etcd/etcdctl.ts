@@ -47,7 +47,8 @@ export function runEtcdctl(endpoints: readonly string[], args: readonly string[]
       child.kill('SIGKILL');
       reject(new EtcdctlTimeoutError(`etcdctl ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
     }, timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': after 'exit' the last of stdout may still be unread (seen under load).
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
@@ -68,7 +69,7 @@ export class BackgroundEtcdctl {
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     // Keep the tail only: a long keep-alive logs a line per renewal on failure.
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-20_000)));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
+    this.exited = new Promise((resolve) => this.child.on('close', (code) => {
       this.exitCode = code;
       resolve();
     }));

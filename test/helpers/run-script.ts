@@ -44,12 +44,22 @@ export function runScript(script: string, args: readonly string[], o: RunOptions
       else child.kill('SIGKILL');
       reject(new Error(`${script} ${args.join(' ')} did not exit within ${timeoutMs} ms`));
     }, timeoutMs);
+    // After 'exit' the last of stdout/stderr may still be unread (seen under load): wait for both
+    // streams to end, at most STREAMS_END_WAIT_MS (a grandchild may hold them open).
+    const ended = Promise.all([child.stdout, child.stderr].map((s) => new Promise<void>((r) => {
+      if (s.readableEnded) r();
+      else s.once('close', () => r());
+    })));
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, elapsedMs: Date.now() - t0 });
+      const elapsedMs = Date.now() - t0;
+      void Promise.race([ended, new Promise((r) => setTimeout(r, STREAMS_END_WAIT_MS))]).then(() => resolve({ code, stdout, stderr, elapsedMs }));
     });
   });
 }
+
+/** How long a finished script's output streams get to deliver their last bytes. */
+const STREAMS_END_WAIT_MS = 2000;
 
 /** A program of src/cli (kv-server.ts, kvctl.ts, lsmraft.ts). */
 export function runCli(program: string, args: readonly string[], o: RunOptions = {}): Promise<ScriptResult> {
