@@ -3,9 +3,10 @@
  * grpc-js client assembles from the blobs and the one `etcdctl snapshot save` writes are lsmraft
  * backups that restoreBackup() turns into a new cluster holding every key (values above one blob
  * included). Blobs are at most 1 MiB and remaining_bytes counts down to 0. Skips the etcdctl part
- * (saying why) when etcdctl 3.4 is missing.
+ * (saying why) when etcdctl 3.4 is missing. The member deletes its checkpoint after each stream,
+ * a cancelled one included.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { SNAPSHOT_BLOB_BYTES_MAX } from '../../src/etcd/snapshot-stream.js';
 import '../../src/etcd/server.js';
 import { KvNode } from '../../src/node/kv-node.js';
 import { restoreBackup } from '../../src/node/restore.js';
-import { removeDir, tempDir } from '../helpers/cluster.js';
+import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
 import { EtcdTestClient, type Wire } from './etcd-client.js';
 import { runEtcdctl } from './etcdctl.js';
 import { findEtcdctl } from './tools.js';
@@ -30,6 +31,14 @@ async function start(id: number, dataDir: string): Promise<KvNode> {
   nodes.push(n);
   return n;
 }
+
+function snapshotCall(c: EtcdTestClient): grpc.ClientReadableStream<Wire> {
+  const m = (c as unknown as { clients: Record<string, grpc.Client> }).clients.Maintenance as unknown as { Snapshot(req: Wire): grpc.ClientReadableStream<Wire> };
+  return m.Snapshot({});
+}
+
+/** The source member's pending backups (checkpoints under its snapshots directory). */
+const pendingBackups = (): string[] => readdirSync(join(dir, 'source', 'snapshots'));
 
 async function dump(c: EtcdTestClient): Promise<Map<string, string>> {
   const res = await c.call('KV', 'Range', { key: Buffer.from([0]), range_end: Buffer.from([0]) });
@@ -76,11 +85,10 @@ afterAll(async () => {
 
 describe('Maintenance.Snapshot', () => {
   it('streams a backup a grpc-js client saves and restoreBackup restores with every key', async () => {
-    const maintenance = (client as unknown as { clients: Record<string, grpc.Client> }).clients.Maintenance as unknown as { Snapshot(req: Wire): grpc.ClientReadableStream<Wire> };
     const blobs: Buffer[] = [];
     const remaining: number[] = [];
     await new Promise<void>((resolve, reject) => {
-      const s = maintenance.Snapshot({});
+      const s = snapshotCall(client);
       s.on('data', (m: Wire) => {
         blobs.push(m.blob as Buffer);
         remaining.push(Number(m.remaining_bytes));
@@ -101,8 +109,19 @@ describe('Maintenance.Snapshot', () => {
     expect(file.length % 512).toBe(32); // what etcdctl 3.4 checks of a snapshot's length
     const path = join(dir, 'grpc.snap');
     writeFileSync(path, file);
+    expect(pendingBackups()).toEqual([]);
     expect(await restoredKeys(path, 2)).toEqual(written);
   }, 60_000);
+
+  it('deletes the checkpoint when the client cancels the stream', async () => {
+    await new Promise<void>((resolve) => {
+      const s = snapshotCall(client);
+      s.once('data', () => s.cancel());
+      s.on('error', () => resolve()); // CANCELLED, as asked
+      s.on('end', resolve);
+    });
+    await eventually('the checkpoint is deleted', () => pendingBackups().length === 0, 5_000);
+  }, 30_000);
 
   it('etcdctl snapshot save writes the same kind of file', async (ctx) => {
     const tool = findEtcdctl();
@@ -116,6 +135,7 @@ describe('Maintenance.Snapshot', () => {
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.stdout).toContain(`Snapshot saved at ${path}`);
     expect(readFileSync(path).subarray(0, 8).toString()).toBe('lsmrbkup');
+    expect(pendingBackups()).toEqual([]);
     expect(await restoredKeys(path, 3)).toEqual(written);
   }, 60_000);
 });
