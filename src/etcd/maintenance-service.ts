@@ -3,12 +3,14 @@
  * ever raised: GET answers none), Defragment (nothing to do: the LSM tree compacts itself; answered
  * as done), MoveLeader (a leadership transfer), HashKV (a CRC32C of the history records, equal on
  * members that applied the same log; not etcd's bytes, so not comparable with an etcd member's).
- * Hash and Snapshot answer UNIMPLEMENTED.
+ * Snapshot (an lsmraft backup file, not a bbolt one: snapshot-stream.ts). Hash answers UNIMPLEMENTED.
  */
 import { readFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
-import { int } from './convert.js';
+import { int, type Wire } from './convert.js';
+import { etcdStatusOf } from './errors.js';
 import type { EtcdContext } from './service-context.js';
+import { streamBackup } from './snapshot-stream.js';
 
 /** package.json's version (src/etcd and dist/etcd both sit two levels below it). */
 function packageVersion(): string {
@@ -44,6 +46,11 @@ export function maintenanceService(ctx: EtcdContext, def: grpc.ServiceDefinition
       const h = ctx.node.etcd.hashKv(int(req.revision ?? '0', 'revision'));
       return { header: ctx.header(h.revision), hash: h.hash, compact_revision: String(h.compactRevision) };
     }),
+    Snapshot: (call: grpc.ServerWritableStream<Wire, Wire>) => {
+      streamBackup(ctx.node, call, () => ctx.header()).catch((err: unknown) => {
+        call.emit('error', etcdStatusOf(err, ctx.node.leader !== undefined));
+      });
+    },
     Defragment: ctx.unary(def.Defragment, async () => ({ header: ctx.header() })),
     MoveLeader: ctx.unary(def.MoveLeader, async (req) => {
       await ctx.node.transferLeadership(int(req.targetID ?? '0', 'targetID'));

@@ -27,6 +27,7 @@ import type { MvccWrite, MvccWriteResponse, RangeRequest, RangeResponse } from '
 import type { LeaseInfo } from '../mvcc/store.js';
 import type { RevisionEvents } from '../mvcc/types.js';
 import { assert } from '../util/assert.js';
+import type { BackupInfo } from './snapshot/backup-source.js';
 import type { MemberInfo, NodeStatus } from './node-status.js';
 import type { RequestPath } from './request-path.js';
 import type { ApplyResult, KvStateMachine } from './state-machine.js';
@@ -63,6 +64,10 @@ export interface EtcdNode {
   memberEtcdAddresses(): Promise<Map<number, string>>;
   removeMember(id: number): Promise<void>;
   transferLeadership(id: number): Promise<void>;
+  /** A consistent backup (snapshot/backup-source.ts): begin, pull chunks, end. */
+  backupBegin(): Promise<BackupInfo>;
+  backupChunk(id: string, fileIndex: number, offset: number, bytesMax: number): Uint8Array;
+  backupEnd(id: string): void;
 }
 
 /** Starts the etcd API of `node` on `address`. */

@@ -1,5 +1,6 @@
 /**
- * The backup file (docs/format/backup.md): golden bytes (test/golden/backup-v1.bin), a round trip,
+ * The backup file (docs/format/backup.md): golden bytes (test/golden/backup-v1.bin, backup-v2.bin),
+ * a round trip, a version-2 length of 32 modulo 512 (what etcdctl 3.4 checks of a snapshot),
  * and damage: every flipped byte and every truncation is a CorruptionError naming an offset at or
  * before the damage. LSMRAFT_REWRITE_GOLDEN=1 rewrites the golden file (then review the diff).
  */
@@ -9,11 +10,11 @@ import { describe, expect, it } from 'vitest';
 import { CorruptionError } from '../../src/errors.js';
 import { crc32c } from '../../src/format/crc32c.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { BACKUP_FOOTER_BYTES, BackupFileWriter, readBackupFile, type BackupHeader } from '../../src/node/snapshot/backup-file.js';
+import { BACKUP_FOOTER_BYTES, BACKUP_FORMAT_VERSION, BackupFileWriter, readBackupFile, type BackupHeader } from '../../src/node/snapshot/backup-file.js';
 import { utf8 } from '../../src/util/bytes.js';
 
 const REWRITE = process.env.LSMRAFT_REWRITE_GOLDEN === '1';
-const goldenPath = fileURLToPath(new URL('../golden/backup-v1.bin', import.meta.url));
+const goldenPath = (version: number): string => fileURLToPath(new URL(`../golden/backup-v${version}.bin`, import.meta.url));
 
 /** Two files (one empty) cut in chunks of 4 bytes: 'CURRENT' of 10 bytes and an empty '000003.log'. */
 const CONTENTS: [string, Uint8Array][] = [['CURRENT', utf8('MANIFEST-1')], ['000003.log', new Uint8Array(0)]];
@@ -22,8 +23,8 @@ const HEADER: BackupHeader = {
   files: CONTENTS.map(([name, data]) => ({ name, size: data.length, crc32c: crc32c(data) })),
 };
 
-async function writeBackup(fs: CrashableMemFileSystem, path: string): Promise<{ bytes: number; sha256: string }> {
-  const w = BackupFileWriter.create(fs, path, HEADER);
+async function writeBackup(fs: CrashableMemFileSystem, path: string, version = BACKUP_FORMAT_VERSION): Promise<{ bytes: number; sha256: string }> {
+  const w = BackupFileWriter.create(fs, path, { ...HEADER, version });
   for (const [, data] of CONTENTS) {
     // ceil(size / 4) pieces, one for an empty file.
     let offset = 0;
@@ -55,16 +56,17 @@ async function expectCorrupt(p: Promise<unknown>, damageAt: number, what: string
   expect(c.offset!, `${what}: ${c.message}`).toBeLessThanOrEqual(damageAt);
 }
 
-describe('backup file (docs/format/backup.md, version 1)', () => {
-  it('backup-v1.bin is unchanged and reads back', async () => {
+describe.each([1, 2])('backup file (docs/format/backup.md, version %i)', (version) => {
+  it(`backup-v${version}.bin is unchanged and reads back`, async () => {
     const fs = new CrashableMemFileSystem();
     fs.mkdirp('/b');
-    const { bytes, sha256 } = await writeBackup(fs, '/b/x.bak');
+    const { bytes, sha256 } = await writeBackup(fs, '/b/x.bak', version);
     expect(fs.exists('/b/x.bak.tmp')).toBe(false);
     const got = fs.readFile('/b/x.bak');
     expect(got.length).toBe(bytes);
-    if (REWRITE) writeFileSync(goldenPath, got);
-    expect(Buffer.from(got).toString('hex')).toBe(readFileSync(goldenPath).toString('hex'));
+    if (version === 2) expect(got.length % 512).toBe(32);
+    if (REWRITE) writeFileSync(goldenPath(version), got);
+    expect(Buffer.from(got).toString('hex')).toBe(readFileSync(goldenPath(version)).toString('hex'));
     const back = await readAll(fs, '/b/x.bak');
     expect(back.sha256).toBe(sha256);
     expect(back.index).toBe(1234);
@@ -75,9 +77,9 @@ describe('backup file (docs/format/backup.md, version 1)', () => {
   it('a flipped byte anywhere, or a truncation at any length, is a CorruptionError naming an offset at or before it', async () => {
     const fs = new CrashableMemFileSystem();
     fs.mkdirp('/b');
-    await writeBackup(fs, '/b/x.bak');
+    await writeBackup(fs, '/b/x.bak', version);
     const good = fs.readFile('/b/x.bak');
-    // Bounded by the file's length (about 140 bytes), twice.
+    // Bounded by the file's length (about 140 bytes in version 1, 544 in version 2), twice.
     for (let i = 0; i < good.length; i++) {
       const bad = good.slice();
       bad[i]! ^= 0x01;

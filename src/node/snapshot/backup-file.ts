@@ -24,7 +24,16 @@ import { equalBytes, fromUtf8, utf8 } from '../../util/bytes.js';
 import { isSafeName, type SnapshotFile } from './checkpoint.js';
 import { SNAPSHOT_CHUNK_BYTES_MAX, SNAPSHOT_FILE_BYTES_MAX, SNAPSHOT_FILES_MAX } from './chunk-codec.js';
 
-export const BACKUP_FORMAT_VERSION = 1;
+/** Version 2 adds the padding before the footer; version 1 files (no padding) are still read. */
+export const BACKUP_FORMAT_VERSION = 2;
+/**
+ * A version-2 file's length is BACKUP_ALIGN_REMAINDER modulo BACKUP_ALIGN_BYTES, as an etcd
+ * snapshot's (a bbolt file of whole pages plus a SHA-256): etcdctl 3.4 refuses a Snapshot stream of
+ * another length ("sha256 checksum not found"; etcd's client/v3/snapshot/v3_snapshot.go hasChecksum),
+ * and the etcd API streams this file (src/etcd/snapshot-stream.ts).
+ */
+export const BACKUP_ALIGN_BYTES = 512;
+export const BACKUP_ALIGN_REMAINDER = 32;
 export const BACKUP_MAGIC = utf8('lsmrbkup');
 export const BACKUP_FOOTER_MAGIC = utf8('lsmrbend');
 /** Fixed part of the header: magic, version, chunk bytes, index, term, file count. */
@@ -39,6 +48,8 @@ export const BACKUP_FOOTER_BYTES = 48;
 const SHA256_BYTES = 32;
 
 export interface BackupHeader {
+  /** The format version (default BACKUP_FORMAT_VERSION; a reader reports the file's). */
+  version?: number;
   chunkBytes: number;
   index: number;
   term: number;
@@ -50,11 +61,24 @@ export function chunksOf(size: number, chunkBytes: number): number {
   return Math.max(1, Math.ceil(size / chunkBytes));
 }
 
-/** Total length of a backup file with this header. */
-export function backupFileBytes(h: BackupHeader, headerBytes: number): number {
-  let n = headerBytes + BACKUP_FOOTER_BYTES;
+/** Zero bytes between the last chunk (ending at `bodyBytes`) and the footer. */
+export function backupPadBytes(h: BackupHeader, bodyBytes: number): number {
+  if ((h.version ?? BACKUP_FORMAT_VERSION) < 2) return 0;
+  const r = (bodyBytes + BACKUP_FOOTER_BYTES) % BACKUP_ALIGN_BYTES;
+  return (BACKUP_ALIGN_REMAINDER - r + BACKUP_ALIGN_BYTES) % BACKUP_ALIGN_BYTES;
+}
+
+/** Where the chunks end: the header's length plus every chunk's. */
+function bodyBytesOf(h: BackupHeader, headerBytes: number): number {
+  let n = headerBytes;
   for (const f of h.files) n += f.size + CHUNK_CRC_BYTES * chunksOf(f.size, h.chunkBytes);
   return n;
+}
+
+/** Total length of a backup file with this header. */
+export function backupFileBytes(h: BackupHeader, headerBytes: number): number {
+  const body = bodyBytesOf(h, headerBytes);
+  return body + backupPadBytes(h, body) + BACKUP_FOOTER_BYTES;
 }
 
 function checkHeader(h: BackupHeader): void {
@@ -71,7 +95,7 @@ export function encodeBackupHeader(h: BackupHeader): Uint8Array {
   const out = new Uint8Array(size);
   const v = new DataView(out.buffer);
   out.set(BACKUP_MAGIC, 0);
-  v.setUint32(8, BACKUP_FORMAT_VERSION, true);
+  v.setUint32(8, h.version ?? BACKUP_FORMAT_VERSION, true);
   v.setUint32(12, h.chunkBytes, true);
   v.setBigUint64(16, BigInt(h.index), true);
   v.setBigUint64(24, BigInt(h.term), true);
@@ -106,7 +130,7 @@ export function decodeBackupHeader(read: (pos: number, length: number) => Uint8A
   if (!equalBytes(fixed.subarray(0, 8), BACKUP_MAGIC)) bad('not a backup file (bad magic)');
   const fv = new DataView(fixed.buffer, fixed.byteOffset, fixed.byteLength);
   const version = fv.getUint32(8, true);
-  if (version !== BACKUP_FORMAT_VERSION) bad(`unknown format version ${version}`);
+  if (version < 1 || version > BACKUP_FORMAT_VERSION) bad(`unknown format version ${version}`);
   const fileCount = fv.getUint32(32, true);
   if (fileCount < 1 || fileCount > SNAPSHOT_FILES_MAX) bad(`bad file count ${fileCount}`);
   // The largest header this count allows; read that much (or to the end) and parse within it.
@@ -134,7 +158,7 @@ export function decodeBackupHeader(read: (pos: number, length: number) => Uint8A
   const index = fv.getBigUint64(16, true);
   const term = fv.getBigUint64(24, true);
   if (index > BigInt(Number.MAX_SAFE_INTEGER) || term > BigInt(Number.MAX_SAFE_INTEGER)) bad('index or term out of range');
-  return { header: { chunkBytes, index: Number(index), term: Number(term), files }, headerBytes: pos + 4 };
+  return { header: { version, chunkBytes, index: Number(index), term: Number(term), files }, headerBytes: pos + 4 };
 }
 
 export function encodeBackupFooter(totalBytes: number, sha256: Uint8Array): Uint8Array {
@@ -153,30 +177,25 @@ function chunkCrcBytes(data: Uint8Array): Uint8Array {
 }
 
 /**
- * Writes a backup file: `<path>.tmp`, then each chunk in order, the footer, fsync, rename over
- * `path`, fsync of the directory (a crash leaves either no file at `path` or a complete one).
+ * Encodes a backup file as a sequence of byte pieces, chunk by chunk, holding nothing but the
+ * running SHA-256 and file CRC: BackupFileWriter writes the pieces to a file, the etcd API's
+ * Snapshot RPC streams them (src/etcd/snapshot-stream.ts).
  */
-export class BackupFileWriter {
+export class BackupEncoder {
   private readonly hash: Hash = createHash('sha256');
-  private bytes = 0;
+  private bytesOut = 0;
   private fileIndex = 0;
   private offset = 0;
   private fileCrc = 0;
   private finished = false;
+  /** The encoded header (the file's first piece). */
+  readonly headerBytes: Uint8Array;
+  /** Length of the whole file. */
+  readonly totalBytes: number;
 
-  private constructor(
-    private readonly fs: FileSystem,
-    private readonly path: string,
-    private readonly temp: string,
-    private readonly out: WritableFile,
-    readonly header: BackupHeader,
-  ) {}
-
-  static create(fs: FileSystem, path: string, header: BackupHeader): BackupFileWriter {
-    const temp = `${path}.tmp`;
-    const w = new BackupFileWriter(fs, path, temp, fs.create(temp), header);
-    w.write(encodeBackupHeader(header));
-    return w;
+  constructor(readonly header: BackupHeader) {
+    this.headerBytes = this.take(encodeBackupHeader(header));
+    this.totalBytes = backupFileBytes(header, this.headerBytes.length);
   }
 
   /** Where the next chunk starts: the file index and the offset in that file. */
@@ -188,45 +207,101 @@ export class BackupFileWriter {
     return this.fileIndex >= this.header.files.length;
   }
 
-  private write(b: Uint8Array): void {
-    this.out.append(b);
+  /** Bytes encoded so far. */
+  get bytes(): number {
+    return this.bytesOut;
+  }
+
+  private take(b: Uint8Array): Uint8Array {
     this.hash.update(b);
-    this.bytes += b.length;
+    this.bytesOut += b.length;
+    return b;
   }
 
   /**
-   * Appends the next chunk: its data must be the next min(chunkBytes, rest) bytes of the current
-   * file and `dataCrc32c` their CRC32C (as a chunk of the transfer carries it). A file whose bytes
-   * do not add up to its listed CRC32C is a CorruptionError (the node's file changed under it).
+   * The pieces of the next chunk (its CRC, then its data): `data` must be the next
+   * min(chunkBytes, rest) bytes of the current file and `dataCrc32c` their CRC32C (as a chunk of
+   * the transfer carries it). A file whose bytes do not add up to its listed CRC32C is a
+   * CorruptionError naming `path` (the node's file changed under it).
    */
-  appendChunk(data: Uint8Array, dataCrc32c: number): void {
+  chunk(data: Uint8Array, dataCrc32c: number, path: string): [Uint8Array, Uint8Array] {
     assert(!this.done && !this.finished, 'backup chunk past the last file');
     const f = this.header.files[this.fileIndex]!;
     const length = Math.min(this.header.chunkBytes, f.size - this.offset);
     assert(data.length === length, () => `backup chunk of ${data.length} bytes, expected ${length}`);
-    if (crc32c(data) !== dataCrc32c) throw new CorruptionError(`chunk of ${f.name} at ${this.offset} fails its checksum`, this.temp, this.bytes);
-    this.write(chunkCrcBytes(data));
-    this.write(data);
+    if (crc32c(data) !== dataCrc32c) throw new CorruptionError(`chunk of ${f.name} at ${this.offset} fails its checksum`, path, this.bytesOut);
+    const pieces: [Uint8Array, Uint8Array] = [this.take(chunkCrcBytes(data)), this.take(data)];
     this.fileCrc = crc32c(data, this.fileCrc);
     this.offset += length;
-    if (this.offset < f.size) return;
-    if (this.fileCrc !== f.crc32c) throw new CorruptionError(`file ${f.name} fails its checksum`, this.temp, this.bytes);
+    if (this.offset < f.size) return pieces;
+    if (this.fileCrc !== f.crc32c) throw new CorruptionError(`file ${f.name} fails its checksum`, path, this.bytesOut);
     this.fileIndex++;
     this.offset = 0;
     this.fileCrc = 0;
+    return pieces;
+  }
+
+  /** The padding and footer (the file's last piece) and the file's SHA-256 (hex). */
+  finish(): { footer: Uint8Array; sha256: string } {
+    assert(this.done && !this.finished, 'backup finished before its last chunk');
+    this.finished = true;
+    const pad = backupPadBytes(this.header, this.bytesOut);
+    const head = encodeBackupFooter(this.totalBytes, new Uint8Array(SHA256_BYTES)).subarray(0, 16);
+    const footer = new Uint8Array(pad + BACKUP_FOOTER_BYTES);
+    footer.set(head, pad);
+    this.take(footer.subarray(0, pad + 16));
+    const sha = new Uint8Array(this.hash.digest());
+    footer.set(sha, pad + 16);
+    this.bytesOut += sha.length;
+    assert(this.bytesOut === this.totalBytes, 'backup length');
+    return { footer, sha256: Buffer.from(sha).toString('hex') };
+  }
+}
+
+/**
+ * Writes a backup file: `<path>.tmp`, then each chunk in order, the footer, fsync, rename over
+ * `path`, fsync of the directory (a crash leaves either no file at `path` or a complete one).
+ */
+export class BackupFileWriter {
+  private readonly enc: BackupEncoder;
+  private finished = false;
+
+  private constructor(
+    private readonly fs: FileSystem,
+    private readonly path: string,
+    private readonly temp: string,
+    private readonly out: WritableFile,
+    readonly header: BackupHeader,
+  ) {
+    this.enc = new BackupEncoder(header);
+    out.append(this.enc.headerBytes);
+  }
+
+  static create(fs: FileSystem, path: string, header: BackupHeader): BackupFileWriter {
+    const temp = `${path}.tmp`;
+    return new BackupFileWriter(fs, path, temp, fs.create(temp), header);
+  }
+
+  /** Where the next chunk starts: the file index and the offset in that file. */
+  get position(): { fileIndex: number; offset: number } {
+    return this.enc.position;
+  }
+
+  get done(): boolean {
+    return this.enc.done;
+  }
+
+  /** Appends the next chunk (BackupEncoder.chunk). */
+  appendChunk(data: Uint8Array, dataCrc32c: number): void {
+    for (const piece of this.enc.chunk(data, dataCrc32c, this.temp)) this.out.append(piece);
   }
 
   /** Footer, fsync, rename, directory fsync. Returns the file's length and SHA-256 (hex). */
   async finish(): Promise<{ bytes: number; sha256: string }> {
-    assert(this.done && !this.finished, 'backup finished before its last chunk');
+    assert(!this.finished, 'backup finished twice');
+    const { footer, sha256 } = this.enc.finish();
     this.finished = true;
-    const total = this.bytes + BACKUP_FOOTER_BYTES;
-    const head = encodeBackupFooter(total, new Uint8Array(SHA256_BYTES)).subarray(0, 16);
-    this.write(head);
-    const sha = new Uint8Array(this.hash.digest());
-    this.out.append(sha);
-    this.bytes += sha.length;
-    assert(this.bytes === total, 'backup length');
+    this.out.append(footer);
     try {
       await this.out.sync();
     } finally {
@@ -234,7 +309,7 @@ export class BackupFileWriter {
     }
     this.fs.rename(this.temp, this.path);
     await this.fs.syncDir(dirname(this.path));
-    return { bytes: total, sha256: Buffer.from(sha).toString('hex') };
+    return { bytes: this.enc.totalBytes, sha256 };
   }
 
   /** Gives up: closes and deletes the temporary file. */
@@ -297,6 +372,12 @@ export async function readBackupFile(
       if (fileCrc !== file.crc32c) throw new CorruptionError(`backup file ${file.name} fails its checksum`, path, pos);
       await sink.fileDone(i);
     }
+    const pad = backupPadBytes(header, pos);
+    const padding = read(pos, pad);
+    const nonZero = padding.findIndex((b) => b !== 0);
+    if (nonZero >= 0) throw new CorruptionError('backup padding: a byte is not zero', path, pos + nonZero);
+    hash.update(padding);
+    pos += pad;
     const footer = read(pos, BACKUP_FOOTER_BYTES);
     const fv = new DataView(footer.buffer, footer.byteOffset, footer.byteLength);
     if (!equalBytes(footer.subarray(0, 8), BACKUP_FOOTER_MAGIC)) throw new CorruptionError('backup footer: bad magic', path, pos);
