@@ -11,6 +11,8 @@
 // Decompressor: every read bounded by the block, every write by the output; an offset must point
 // into the output written so far; the block ends with a literal-only sequence filling the output.
 
+import { copyBytes } from './coding';
+
 const MIN_INPUT_BYTES: usize = 13;
 const MATCH_START_END_BYTES: usize = 12;
 const LAST_LITERALS_BYTES: usize = 5;
@@ -38,23 +40,6 @@ function putExtraLength(op: usize, n: usize): usize {
   }
   store<u8>(op++, <u8>rest);
   return op;
-}
-
-/** Copies n bytes forward, 8 at a time; the ranges do not overlap. */
-@inline function copyForward(dst: usize, src: usize, n: usize): void {
-  if (n > 64) {
-    memory.copy(dst, src, n);
-    return;
-  }
-  let i: usize = 0;
-  while (i + 8 <= n) {
-    store<u64>(dst + i, load<u64>(src + i));
-    i += 8;
-  }
-  while (i < n) {
-    store<u8>(dst + i, load<u8>(src + i));
-    i++;
-  }
 }
 
 /** Length of the common run of [a, ...) and [b, ...) from b up to (not including) bEnd; a < b. */
@@ -108,7 +93,7 @@ export function lz4CompressInto(src: usize, n: usize, dst: usize, dstLimit: usiz
       if (op + seqBytes > dstLimit) return 0;
       store<u8>(op++, <u8>(((literals < 15 ? literals : 15) << 4) | (matchExtra < 15 ? matchExtra : 15)));
       if (literals >= 15) op = putExtraLength(op, literals);
-      copyForward(op, anchor, literals);
+      copyBytes(op, anchor, literals);
       op += literals;
       store<u16>(op, <u16>(ip - ref));
       op += 2;
@@ -124,7 +109,7 @@ export function lz4CompressInto(src: usize, n: usize, dst: usize, dstLimit: usiz
   if (op + 1 + extraLengthBytes(literals) + literals > dstLimit) return 0;
   store<u8>(op++, <u8>((literals < 15 ? literals : 15) << 4));
   if (literals >= 15) op = putExtraLength(op, literals);
-  copyForward(op, anchor, literals);
+  copyBytes(op, anchor, literals);
   return op + literals;
 }
 
@@ -152,7 +137,7 @@ export function lz4DecompressInto(src: usize, n: usize, dst: usize, rawBytes: us
       }
     }
     if (literals > srcEnd - ip || literals > dstEnd - op) return tokenPos;
-    copyForward(op, ip, literals);
+    copyBytes(op, ip, literals);
     ip += literals;
     op += literals;
     if (ip == srcEnd) return op == dstEnd ? -1 : tokenPos;
@@ -171,7 +156,7 @@ export function lz4DecompressInto(src: usize, n: usize, dst: usize, rawBytes: us
     if (offset == 0 || offset > op - dst || matchLen > dstEnd - op) return tokenPos;
     const from = op - offset;
     if (offset >= matchLen) {
-      copyForward(op, from, matchLen);
+      copyBytes(op, from, matchLen);
     } else if (offset >= 8) {
       // Overlapping: 8-byte steps never read bytes this copy has not written yet.
       let i: usize = 0;
