@@ -61,11 +61,9 @@ import { Peers } from './peers.js';
 import { StateHolder } from './state-holder.js';
 import { RequestPath } from './request-path.js';
 import { SessionWrites, type SessionWrite } from './session-writes.js';
-import { snapshotIdOf } from './snapshot/checkpoint.js';
-import { BackupSource, type BackupInfo } from './snapshot/backup-source.js';
-import { SnapshotShipper } from './snapshot/shipper.js';
+import type { BackupInfo } from './snapshot/backup-source.js';
+import { NodeUpkeep } from './node-upkeep.js';
 import { ReplayProgress } from './replay-progress.js';
-import { StateFlusher } from './state-flush.js';
 import { KvStateMachine, type ApplyResult } from './state-machine.js';
 import { NodeEtcd } from './etcd-api.js';
 import { MemberEtcdAddresses } from './member-etcd-addresses.js';
@@ -107,11 +105,9 @@ export class KvNode {
   private stopPromise: Promise<void> | undefined;
   private joining = false;
   /** Chain of address book writes (each waits for the one before). */
-  private readonly snapshots: SnapshotShipper;
-  private readonly backups: BackupSource;
-  private readonly stateFlush: StateFlusher;
+  /** Snapshots, backups and the state tree's flushes (node-upkeep.ts). */
+  private readonly upkeep: NodeUpkeep;
   private readonly replay: ReplayProgress;
-  private snapshotsInstalled = 0;
   private readonly log: Logger;
   private readonly monitor: NodeMonitor;
   /** The session of this node's own API writes (put, delete): exactly-once like a client's. */
@@ -144,15 +140,17 @@ export class KvNode {
       trees: () => (this.state === 'running' ? this.trees() : []),
       peerTraffic: () => this.transport.peerTraffic(),
     });
-    this.snapshots = new SnapshotShipper({
-      nodeId: init.id,
+    this.replay = new ReplayProgress(init.sm.appliedIndex, init.logStore.lastIndex(), init.storageOpenMs);
+    this.upkeep = new NodeUpkeep({
+      id: init.id,
+      opts,
       fs: opts.fs,
       dataDir: init.dataDir,
       logStore: init.logStore,
-      snapshotEntries: opts.snapshotEntries,
-      compactKeepEntries: opts.compactKeepEntries,
-      transfer: opts.transfer,
-      stateMachine: () => this.stateTree.current,
+      stateTree: this.stateTree,
+      monitor: this.monitor,
+      replay: this.replay,
+      log: this.log,
       isLeader: () => this.role === 'leader',
       isRunning: () => this.state === 'running',
       conf: () => this.driver.rawNode.status().conf,
@@ -160,29 +158,12 @@ export class KvNode {
       sendRaft: (m) => this.transport.send(m.to, FrameType.RAFT, encodeMessage(m)),
       sendChunk: (to, payload) => this.transport.send(to, FrameType.SNAPSHOT_CHUNK, payload),
       reportSnapshot: (to, ok) => {
-        this.monitor.snapshotReported(to, ok);
         this.driver.rawNode.reportSnapshot(to, ok);
         this.driver.kick();
       },
-      fatal: (err) => this.onFatal(err),
-      log: lineLogger(this.log.child({ component: 'snapshot' })),
-    });
-    this.backups = new BackupSource({
-      fs: opts.fs,
-      dataDir: init.dataDir,
-      logStore: init.logStore,
-      stateMachine: () => this.stateTree.current,
-      conf: () => this.driver.rawNode.status().conf,
       kick: () => this.driver.kick(),
-      log: lineLogger(this.log.child({ component: 'backup' })),
-    }, opts.backup);
-    this.stateFlush = new StateFlusher({
-      entriesMax: opts.stateFlushEntriesMax,
-      stateMachine: () => this.stateTree.current,
-      log: lineLogger(this.log.child({ component: 'state' }), 'warn'),
       fatal: (err) => this.onFatal(err),
     });
-    this.replay = new ReplayProgress(init.sm.appliedIndex, init.logStore.lastIndex(), init.storageOpenMs);
     const common = {
       id: init.id,
       log: lineLogger(this.log.child({ component: 'membership' })),
@@ -255,7 +236,7 @@ export class KvNode {
       ...common,
       book: init.book,
       join: this.join,
-      snapshots: this.snapshots,
+      snapshots: this.upkeep.snapshots,
       addPeer: (id, address) => this.peers.add(id, address),
       adoptBook: (book) => this.peers.adopt(book),
       isRemoved: () => this.state === 'removed',
@@ -377,14 +358,8 @@ export class KvNode {
       term: (term) => {
         this.term = term;
       },
-      installSnapshot: (s) => this.installSnapshotFromReady(s),
-      maintenance: async () => {
-        const shipped = await this.snapshots.maintenance();
-        const backedUp = await this.backups.maintenance();
-        // After a snapshot (it flushed the tree), a flush is due only if entries came meanwhile.
-        const flushed = await this.stateFlush.maintenance();
-        return shipped || backedUp || flushed;
-      },
+      installSnapshot: (s) => this.upkeep.install(s),
+      maintenance: () => this.upkeep.maintenance(),
       fatal: (err) => this.onFatal(err),
     });
     this.ticker = new Ticker(this.opts.tickMs, () => {
@@ -527,19 +502,19 @@ export class KvNode {
   async backupBegin(): Promise<BackupInfo> {
     this.checkRunning();
     await this.path.readBarrier();
-    return this.backups.begin();
+    return this.upkeep.backups.begin();
   }
 
   /** One encoded chunk (snapshot/chunk-codec.ts) of pending backup `id`. */
   backupChunk(id: string, fileIndex: number, offset: number, bytesMax: number): Uint8Array {
     this.checkRunning();
-    return this.backups.chunk(id, fileIndex, offset, bytesMax);
+    return this.upkeep.backups.chunk(id, fileIndex, offset, bytesMax);
   }
 
   /** Deletes pending backup `id` (a no-op if it is gone already). */
   backupEnd(id: string): void {
     this.checkRunning();
-    this.backups.end(id);
+    this.upkeep.backups.end(id);
   }
 
   /** This node's local state, no consensus (what `lsm g` shows): may lag the leader. */
@@ -628,9 +603,8 @@ export class KvNode {
     this.ticker?.stop();
     this.removalWatch?.stop();
     await this.driver?.stop();
-    this.backups.close();
     this.path.stop(new NodeStoppedError(`node ${this.id} stopped`));
-    await this.snapshots.close();
+    await this.upkeep.close();
     await this.transport.close();
     await this.peers.settled();
     await this.stateTree.current?.close();
@@ -657,7 +631,7 @@ export class KvNode {
   private send(m: Message): void {
     this.monitor.messageSent(m);
     if (m.type === 'snap') {
-      this.snapshots.send(m);
+      this.upkeep.snapshots.send(m);
       return;
     }
     if (this.transport.send(m.to, FrameType.RAFT, encodeMessage(m))) return;
@@ -673,7 +647,7 @@ export class KvNode {
       this.monitor.leaderChanged(before, ss, this.driver.rawNode.status().term);
       this.path.leaderChanged(ss.leader);
     }
-    if (ss.role !== 'leader') this.snapshots.leadershipLost();
+    if (ss.role !== 'leader') this.upkeep.snapshots.leadershipLost();
   }
 
   private onApplied(results: readonly ApplyResult[]): void {
@@ -691,7 +665,7 @@ export class KvNode {
     // Final only once the node caught up (removal-watch.ts: a replaced node replays its removal).
     if (await this.peers.confChangeApplied(cc, conf, index)) this.removalWatch.removalApplied(index);
     this.path.requests.confChangeApplied(cc.type, cc.nodeId);
-    if (cc.type !== 'removeVoter') this.snapshots.memberAdded(cc.nodeId, index);
+    if (cc.type !== 'removeVoter') this.upkeep.snapshots.memberAdded(cc.nodeId, index);
     this.log.info(
       { component: 'membership', change: cc.type, member: cc.nodeId, index, voters: conf.voters, learners: conf.learners },
       `node ${this.id}: applied ${cc.type} ${cc.nodeId} at ${index}: voters [${conf.voters.join(',')}] learners [${conf.learners.join(',')}]`,
@@ -713,23 +687,12 @@ export class KvNode {
     this.opts.onRemoved();
   }
 
-  /** Ready step 1 for a snapshot: the state tree first, then the log (state-holder.ts). */
-  private async installSnapshotFromReady(s: Snapshot): Promise<void> {
-    const id = snapshotIdOf(s);
-    if (id === undefined) return this.stateTree.installEmpty(s);
-    const received = this.snapshots.takeReceived(id);
-    await this.monitor.timeInstall(() => this.stateTree.install(s, received));
-    this.snapshotsInstalled++;
-    this.replay.installed(s.meta.index);
-    this.log.info({ component: 'snapshot', snapshot: id, index: s.meta.index, term: s.meta.term }, `node ${this.id}: installed snapshot ${id} at ${s.meta.index}`);
-  }
-
   /** Counters for tests and the bench (node-status.ts, NodeStats). */
   stats(): NodeStats {
     const d = this.driver.stats;
     return {
-      snapshotsSent: this.snapshots.snapshotsSent, snapshotsInstalled: this.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats(),
-      appliedOnStart: this.replay.appliedOnStart, replayedEntries: this.replay.replayedEntries, replayMs: this.replay.replayMs, storageOpenMs: Math.round(this.replay.storageOpenMs), stateFlushes: this.stateFlush.flushesStarted, stateFlushWaits: this.stateFlush.waits,
+      snapshotsSent: this.upkeep.snapshots.snapshotsSent, snapshotsInstalled: this.upkeep.snapshotsInstalled, readyTurns: d.turns, logSyncs: d.syncs, transport: this.transport.stats(),
+      appliedOnStart: this.replay.appliedOnStart, replayedEntries: this.replay.replayedEntries, replayMs: this.replay.replayMs, storageOpenMs: Math.round(this.replay.storageOpenMs), stateFlushes: this.upkeep.stateFlush.flushesStarted, stateFlushWaits: this.upkeep.stateFlush.waits,
     };
   }
 }
