@@ -43,6 +43,7 @@ export const LSMRAFT_ERROR_CODES = [
   'MVCC_ERR_LEASE_PROVIDED',
   'MVCC_ERR_REQUEST_TOO_LARGE',
   'MVCC_ERR_KEY_TOO_LONG',
+  'MVCC_ERR_NO_SPACE',
 ] as const;
 
 export type LsmraftErrorCode = (typeof LSMRAFT_ERROR_CODES)[number];

@@ -25,6 +25,7 @@ const MVCC: Record<MvccErrorCode, EtcdStatus> = {
   MVCC_ERR_VALUE_PROVIDED: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: value is provided' },
   MVCC_ERR_LEASE_PROVIDED: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: lease is provided' },
   MVCC_ERR_REQUEST_TOO_LARGE: { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
+  MVCC_ERR_NO_SPACE: { code: grpc.status.RESOURCE_EXHAUSTED, details: 'etcdserver: mvcc: database space exceeded' },
   // Not an etcd error (etcd bounds keys by the request size only): lsmraft's history keys need room.
   MVCC_ERR_KEY_TOO_LONG: { code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: key is too long (at most ${MVCC_KEY_BYTES_MAX} bytes)` },
 };

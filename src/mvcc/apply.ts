@@ -13,6 +13,9 @@
  * - Compaction at C: reads below C fail at once; the records it makes unreachable are removed in
  *   bounded steps, one with the Compact and one after each write (compaction.ts).
  * - A lease revoke deletes its keys in one revision.
+ * - Alarms (alarms.ts): an alarm command activates or deactivates a member's alarm (no revision);
+ *   while a NOSPACE alarm is active, puts, txns that put and lease grants fail with
+ *   MVCC_ERR_NO_SPACE (etcd's applierV3Capped).
  *
  * What must hold: the outcome depends only on the request and the state (no clock, no randomness),
  * so every replica computes the same revisions and records. REQUIRES: one batch at a time per store.
@@ -20,6 +23,7 @@
 import type { BatchOp } from '../lsm/db.js';
 import { assert } from '../util/assert.js';
 import { compareBytes } from '../util/bytes.js';
+import { alarmRecordKey, hasNoSpaceAlarm, noSpaceError } from './alarms.js';
 import { compactedError, futureRevisionError, leaseNotFoundError, MvccError } from './errors.js';
 import { rangeAt, readRevision } from './history.js';
 import {
@@ -39,6 +43,7 @@ import { currentKv, scanCurrent } from './current.js';
 import { decodeLease, encodeCurrent, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
 import {
   checkWrite,
+  txnPuts,
   type Compare,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
@@ -52,6 +57,7 @@ import {
   type TxnResponse,
 } from './requests.js';
 import type { StateView } from './state-view.js';
+import type { AlarmMember } from './alarms.js';
 import type { KeyValue, MvccEvent, RevisionEvents } from './types.js';
 
 const EMPTY = new Uint8Array(0);
@@ -88,6 +94,8 @@ export class MvccBatch {
     start: MvccMeta,
     /** Told the new compact revision at once: reads below it must fail from now on. */
     private readonly onCompact: (compactRevision: number) => void,
+    /** Whether a NOSPACE alarm is active before the batch (kept up to date by alarm commands). */
+    private noSpace: boolean,
   ) {
     this.meta = { ...start };
   }
@@ -98,6 +106,11 @@ export class MvccBatch {
 
   get compactRevision(): number {
     return this.meta.compactRevision;
+  }
+
+  /** Whether a NOSPACE alarm is active after the writes applied so far. */
+  get noSpaceAlarm(): boolean {
+    return this.noSpace;
   }
 
   /**
@@ -114,6 +127,7 @@ export class MvccBatch {
 
   private applyWrite(w: MvccWrite): MvccApplied {
     checkWrite(w);
+    if (this.noSpace && (w.type === 'put' || w.type === 'leaseGrant' || (w.type === 'txn' && txnPuts(w.txn)))) throw noSpaceError();
     switch (w.type) {
       case 'put': {
         this.checkPut(w.put);
@@ -145,7 +159,24 @@ export class MvccBatch {
         if (raw !== undefined) this.view.put(leaseKey(w.id), encodeLease({ ...decodeLease(raw), remainingTtlSeconds: w.remainingTtlSeconds }));
         return { revision: this.meta.revision, response: { type: 'leaseCheckpoint', id: w.id, remainingTtlSeconds: w.remainingTtlSeconds } };
       }
+      case 'alarm':
+        return { revision: this.meta.revision, response: this.alarm(w.action, w.member) };
     }
+  }
+
+  /**
+   * etcd's applier Alarm (v3alarm/alarms.go): an activation answers the alarm, new or already
+   * active; a deactivation answers it if it was active, else nothing.
+   */
+  private alarm(action: 'activate' | 'deactivate', member: AlarmMember): MvccWriteResponse {
+    const key = alarmRecordKey(member);
+    const active = this.view.get(key) !== undefined;
+    if (action === 'deactivate' && !active) return { type: 'alarm', alarms: [] };
+    if (action === 'activate' && active) return { type: 'alarm', alarms: [member] };
+    if (action === 'activate') this.view.put(key, EMPTY);
+    else this.view.del(key);
+    this.noSpace = hasNoSpaceAlarm(this.view);
+    return { type: 'alarm', alarms: [member] };
   }
 
   /** The native API's put: an etcd put without lease; returns the new revision. */

@@ -9,6 +9,7 @@
  *   'l' ++ BE64(leaseId)                          a granted lease
  *   'a' ++ BE64(leaseId) ++ key                   a key attached to a lease (empty value)
  *   'm'                                           the store's revision and compact revision
+ *   'w' ++ byte(alarm) ++ BE64(memberId)          an active alarm of a member (empty value: alarms.ts)
  *
  * esc(key) doubles every 0x00 byte of the key into 0x00 0xFF and the terminator is 0x00 0x01, so
  * the history keys sort first by user key (bytewise, as etcd orders keys), then by revision: a
@@ -32,6 +33,7 @@ export const LEASE_PREFIX = 0x6c; // 'l'
 export const ATTACH_PREFIX = 0x61; // 'a'
 export const META_PREFIX = 0x6d; // 'm'
 export const CURRENT_PREFIX = 0x6b; // 'k'
+export const ALARM_PREFIX = 0x77; // 'w'
 
 /** Longest key: its escaped form (at most twice as long), terminator and revision fit a tree key. */
 export const MVCC_KEY_BYTES_MAX = Math.floor((KEY_BYTES_MAX - 1 - 2 - 8) / 2);
@@ -152,6 +154,23 @@ export function leaseIdOfKey(treeKey: Uint8Array): bigint {
 }
 
 export const LEASE_START = Uint8Array.of(LEASE_PREFIX);
+export const ALARM_START = Uint8Array.of(ALARM_PREFIX);
+export const ALARM_END = Uint8Array.of(ALARM_PREFIX + 1);
+
+/** 'w' ++ byte(alarm) ++ BE64(memberId): alarms sort by type, so "any NOSPACE" is one short scan. */
+export function alarmKey(alarm: number, memberId: bigint): Uint8Array {
+  const out = new Uint8Array(10);
+  out[0] = ALARM_PREFIX;
+  out[1] = alarm;
+  putBe64(out, 2, memberId);
+  return out;
+}
+
+export function decodeAlarmKey(treeKey: Uint8Array): { alarm: number; memberId: bigint } {
+  assert(treeKey.length === 10 && treeKey[0] === ALARM_PREFIX, 'not an alarm key');
+  return { alarm: treeKey[1]!, memberId: getBe64(treeKey, 2) };
+}
+
 export const LEASE_END = Uint8Array.of(LEASE_PREFIX + 1);
 
 /** 'a' ++ BE64(id): the prefix of the attachments of lease `id`. */
@@ -201,6 +220,10 @@ export function printableMvccKey(treeKey: Uint8Array): string | undefined {
     return `event ${e.revision}.${e.sub}`;
   }
   if (p === LEASE_PREFIX && treeKey.length === 9) return `lease ${leaseIdOfKey(treeKey)}`;
+  if (p === ALARM_PREFIX && treeKey.length === 10) {
+    const a = decodeAlarmKey(treeKey);
+    return `alarm ${a.alarm} of member ${a.memberId}`;
+  }
   if (p === ATTACH_PREFIX && treeKey.length > 9) return `lease ${BigInt.asIntN(64, getBe64(treeKey, 1))} key ${printableKey(treeKey.subarray(9))}`;
   if (p === HISTORY_PREFIX && treeKey.length >= 12 && treeKey[treeKey.length - 10] === 0 && treeKey[treeKey.length - 9] === 1) {
     const h = decodeHistoryKey(treeKey);

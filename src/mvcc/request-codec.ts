@@ -5,7 +5,7 @@
  * (src/etcd sits above the node), and it carries only what the apply needs.
  *
  *   write      byte type (1 put, 2 deleteRange, 3 txn, 4 compact, 5 leaseGrant, 6 leaseRevoke,
- *              7 leaseCheckpoint), then its body
+ *              7 leaseCheckpoint, 8 alarm), then its body
  *   put        bytes key, bytes value, i64 lease, byte flags (1 prev_kv, 2 ignore_value, 4 ignore_lease)
  *   delete     bytes key, byte flags (1 prev_kv, 2 has range_end), [bytes range_end]
  *   range      bytes key, byte flags (1 keys_only, 2 count_only, 4 has range_end), [bytes range_end],
@@ -17,6 +17,8 @@
  *              an op is a byte kind (1 range, 2 put, 3 delete, 4 txn) and its body
  *   compact    i64 revision;  leaseGrant i64 id, i64 ttl;  leaseRevoke i64 id;
  *   leaseCheckpoint i64 id, i64 remaining ttl
+ *   alarm      byte action (1 activate, 2 deactivate), byte alarm type (etcd's AlarmType number,
+ *              1 NOSPACE or 2 CORRUPT), i64 member id (the uint64's bits)
  *
  * bytes = varint length + bytes; i64 = 8 bytes big-endian two's complement. Numbers other than
  * lease ids must be safe integers. What must hold: decode(encode(w)) equals w for every valid w,
@@ -25,12 +27,14 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { getVarint, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
+import { ALARM_TYPES, alarmTypeNumber } from './alarms.js';
 import type { Compare, CompareResult, CompareTarget, MvccWrite, RangeRequest, RequestOp, SortOrder, SortTarget, TxnRequest } from './requests.js';
 
 /** Deepest txn nesting a write may carry (the edge refuses deeper ones: requests.ts). */
 export const TXN_DEPTH_MAX = 32;
 
-const WRITE_TYPES = ['put', 'deleteRange', 'txn', 'compact', 'leaseGrant', 'leaseRevoke', 'leaseCheckpoint'] as const;
+const WRITE_TYPES = ['put', 'deleteRange', 'txn', 'compact', 'leaseGrant', 'leaseRevoke', 'leaseCheckpoint', 'alarm'] as const;
+const ALARM_ACTIONS = ['activate', 'deactivate'] as const;
 const SORT_ORDERS: readonly SortOrder[] = ['NONE', 'ASCEND', 'DESCEND'];
 const SORT_TARGETS: readonly SortTarget[] = ['KEY', 'VERSION', 'CREATE', 'MOD', 'VALUE'];
 const RESULTS: readonly CompareResult[] = ['EQUAL', 'GREATER', 'LESS', 'NOT_EQUAL'];
@@ -287,6 +291,11 @@ export function encodeMvccWrite(write: MvccWrite): Uint8Array {
       w.i64(write.id);
       w.i64(write.remainingTtlSeconds);
       break;
+    case 'alarm':
+      w.byte(ALARM_ACTIONS.indexOf(write.action) + 1);
+      w.byte(alarmTypeNumber(write.member.alarm));
+      w.i64(BigInt.asIntN(64, write.member.memberId));
+      break;
   }
   return w.done();
 }
@@ -318,6 +327,14 @@ export function decodeMvccWrite(b: Uint8Array): MvccWrite {
     case 'leaseCheckpoint':
       w = { type: 'leaseCheckpoint', id: r.bigint(), remainingTtlSeconds: r.i64() };
       break;
+    case 'alarm': {
+      const action = r.byte();
+      if (action < 1 || action > ALARM_ACTIONS.length) bad(`unknown alarm action ${action}`);
+      const alarm = r.byte();
+      if (alarm < 1 || alarm >= ALARM_TYPES.length) bad(`unknown alarm type ${alarm}`);
+      w = { type: 'alarm', action: ALARM_ACTIONS[action - 1]!, member: { alarm: ALARM_TYPES[alarm]!, memberId: BigInt.asUintN(64, r.bigint()) } };
+      break;
+    }
   }
   r.end();
   return w;

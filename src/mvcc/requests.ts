@@ -10,6 +10,7 @@
  * apply (apply.ts) repeats them, so a request that passes on one replica passes on all.
  */
 import { compareBytes } from '../util/bytes.js';
+import type { AlarmMember } from './alarms.js';
 import { MvccError } from './errors.js';
 import { MVCC_KEY_BYTES_MAX, inKeyRange, isFromKey } from './keys.js';
 import type { KeyValue } from './types.js';
@@ -103,7 +104,8 @@ export type MvccWrite =
   | { type: 'compact'; revision: number }
   | { type: 'leaseGrant'; id: bigint; ttlSeconds: number }
   | { type: 'leaseRevoke'; id: bigint }
-  | { type: 'leaseCheckpoint'; id: bigint; remainingTtlSeconds: number };
+  | { type: 'leaseCheckpoint'; id: bigint; remainingTtlSeconds: number }
+  | { type: 'alarm'; action: 'activate' | 'deactivate'; member: AlarmMember };
 
 export type MvccWriteResponse =
   | { type: 'put'; put: PutResponse }
@@ -112,7 +114,9 @@ export type MvccWriteResponse =
   | { type: 'compact' }
   | { type: 'leaseGrant'; id: bigint; ttlSeconds: number }
   | { type: 'leaseRevoke'; id: bigint }
-  | { type: 'leaseCheckpoint'; id: bigint; remainingTtlSeconds: number };
+  | { type: 'leaseCheckpoint'; id: bigint; remainingTtlSeconds: number }
+  /** The alarms the command changed (etcd's AlarmResponse): none when it changed nothing. */
+  | { type: 'alarm'; alarms: AlarmMember[] };
 
 /** etcd's limit on the operations of one txn level (its --max-txn-ops default). */
 export const TXN_OPS_MAX = 128;
@@ -221,6 +225,16 @@ export function checkWrite(w: MvccWrite): void {
 export function isReadOnlyTxn(t: TxnRequest): boolean {
   const readOnly = (ops: readonly RequestOp[]): boolean => ops.every((op) => 'range' in op || ('txn' in op && isReadOnlyTxn(op.txn)));
   return readOnly(t.success) && readOnly(t.failure);
+}
+
+/**
+ * Whether a txn puts on either path, nested txns included: one a NOSPACE alarm refuses (alarms.ts;
+ * etcd's applierV3Capped refuses a txn whose puts cost space, counting the top level only: lsmraft
+ * also counts nested puts, which take space all the same).
+ */
+export function txnPuts(t: TxnRequest): boolean {
+  const puts = (ops: readonly RequestOp[]): boolean => ops.some((op) => 'put' in op || ('txn' in op && txnPuts(op.txn)));
+  return puts(t.success) || puts(t.failure);
 }
 
 /** A range bound ordering helper: whether `key` is past the end of [.., end). */

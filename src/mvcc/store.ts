@@ -23,8 +23,9 @@ import { compactedError } from './errors.js';
 import { scanCurrent } from './current.js';
 import { kvAt, rangeAt, rangeOf, readRevision } from './history.js';
 import { MvccBatch } from './apply.js';
+import { hasNoSpaceAlarm, readAlarms, type AlarmMember } from './alarms.js';
 import { HISTORY_END, HISTORY_START, decodeHistoryKey, LEASE_END, LEASE_START, META_KEY, attachPrefix, decodeEventKey, eventKey, historyKey, inKeyRange, leaseIdOfKey, leaseKey, prefixEnd } from './keys.js';
-import { decodeHistoryRecord, decodeLease, decodeMeta, type MvccMeta } from './records.js';
+import { decodeHistoryRecord, decodeLease, decodeMeta, FIRST_REVISION, type MvccMeta } from './records.js';
 import type { RangeRequest, RangeResponse } from './requests.js';
 import { checkRange } from './requests.js';
 import { StateView, TreeReader } from './state-view.js';
@@ -38,6 +39,10 @@ export interface LeaseInfo {
   remainingTtlSeconds: number;
 }
 
+/** Bounds of every state tree key: each begins with a namespace letter (keys.ts, src/node/state-keys.ts). */
+const TREE_START = Uint8Array.of(0x00);
+const TREE_END = Uint8Array.of(0xff);
+
 /** Bound on the keys lease() lists for one lease. */
 export const LEASE_KEYS_MAX = 100_000;
 
@@ -47,11 +52,14 @@ export class MvccStore {
   private compactFloor: number;
   private batching = false;
   private readonly reader: TreeReader;
+  /** Whether a NOSPACE alarm is active in the published state (alarms.ts). */
+  private noSpace: boolean;
 
   constructor(private readonly tree: LsmTree) {
     this.published = decodeMeta(tree.getSync(META_KEY));
     this.compactFloor = this.published.compactRevision;
     this.reader = new TreeReader(tree);
+    this.noSpace = hasNoSpaceAlarm(this.reader);
   }
 
   /** The revision of the last published write. */
@@ -71,9 +79,14 @@ export class MvccStore {
   beginBatch(): MvccBatch {
     assert(!this.batching, 'a second mvcc batch while one is in progress');
     this.batching = true;
-    return new MvccBatch(new StateView(this.tree), this.published, (c) => {
-      this.compactFloor = Math.max(this.compactFloor, c);
-    });
+    return new MvccBatch(
+      new StateView(this.tree),
+      this.published,
+      (c) => {
+        this.compactFloor = Math.max(this.compactFloor, c);
+      },
+      this.noSpace,
+    );
   }
 
   /** The batch's writes are in the tree: reads now see its revision. */
@@ -83,7 +96,18 @@ export class MvccStore {
     assert(after.revision >= this.published.revision, 'mvcc revision going back');
     this.published = after;
     this.compactFloor = Math.max(this.compactFloor, after.compactRevision);
+    this.noSpace = batch.noSpaceAlarm;
     this.batching = false;
+  }
+
+  /** Whether a NOSPACE alarm is active: writes that take space are refused (alarms.ts). */
+  get noSpaceAlarm(): boolean {
+    return this.noSpace;
+  }
+
+  /** Every active alarm of the published state, by type then member id. */
+  alarms(): AlarmMember[] {
+    return readAlarms(this.reader);
   }
 
   /** A batch that will not be published (its tree batch failed: the node stops). */
@@ -144,12 +168,33 @@ export class MvccStore {
   hashKv(revision: number): { revision: number; hash: number; compactRevision: number } {
     const current = this.published.revision;
     const rev = readRevision(revision, current, this.compactFloor);
-    let hash = 0;
-    this.reader.scan(HISTORY_START, HISTORY_END, (k, v) => {
-      if (decodeHistoryKey(k).revision <= rev) hash = crc32c(v, crc32c(k, hash));
+    const hash = this.crcOf(HISTORY_START, HISTORY_END, (k) => decodeHistoryKey(k).revision <= rev);
+    return { revision: current, hash, compactRevision: this.compactFloor };
+  }
+
+  /**
+   * etcd's Hash (a hash of the whole backend): a CRC32C of every pair of the state tree (the MVCC
+   * namespaces and the session table: all of it is applied state), equal on members that applied
+   * the same log. The revision is the one the hashed tree holds (its 'm' record, read in the same
+   * synchronous scan), so hash and revision match even while an apply batch awaits its publish.
+   */
+  hash(): { revision: number; hash: number } {
+    let revision = FIRST_REVISION;
+    const hash = this.crcOf(TREE_START, TREE_END, (k, v) => {
+      if (k.length === 1 && k[0] === META_KEY[0]) revision = decodeMeta(v).revision;
       return true;
     });
-    return { revision: current, hash, compactRevision: this.compactFloor };
+    return { revision, hash };
+  }
+
+  /** CRC32C over the pairs of [gte, lt) that `keep` accepts, key then value, in tree order. */
+  private crcOf(gte: Uint8Array, lt: Uint8Array, keep: (key: Uint8Array, value: Uint8Array) => boolean): number {
+    let hash = 0;
+    this.reader.scan(gte, lt, (k, v) => {
+      if (keep(k, v)) hash = crc32c(v, crc32c(k, hash));
+      return true;
+    });
+    return hash;
   }
 
   /** Every granted lease, by id (as stored: two's-complement order). */

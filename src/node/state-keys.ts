@@ -5,8 +5,9 @@
  *
  *   's' ++ BE64(sessionId)   a session record (session-table.ts)
  *   'u' ++ userKey           a user key and its value
- *   'r', 'e', 'l', 'a', 'm'  the etcd MVCC store's history, events, leases and revision
- *                            (src/mvcc/keys.ts); native puts and deletes are MVCC writes too
+ *   'r', 'e', 'l', 'a', 'm', 'k', 'w'   the etcd MVCC store's history, events, leases, revision,
+ *                            current records and alarms (src/mvcc/keys.ts); native puts and
+ *                            deletes are MVCC writes too
  *
  * What must hold: every user key read or written by the state machine goes through userTreeKey,
  * and every key a user range read returns is stripped by userKeyOfTreeKey; nothing else is stored.

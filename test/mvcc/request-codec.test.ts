@@ -33,6 +33,8 @@ const WRITES: MvccWrite[] = [
   { type: 'leaseGrant', id: -(2n ** 63n), ttlSeconds: 60 },
   { type: 'leaseRevoke', id: 7n },
   { type: 'leaseCheckpoint', id: 7n, remainingTtlSeconds: 12 },
+  { type: 'alarm', action: 'activate', member: { memberId: 2n ** 64n - 1n, alarm: 'NOSPACE' } },
+  { type: 'alarm', action: 'deactivate', member: { memberId: 3n, alarm: 'CORRUPT' } },
 ];
 
 function nested(depth: number): TxnRequest {
@@ -42,12 +44,18 @@ function nested(depth: number): TxnRequest {
 }
 
 describe('etcd write codec', () => {
+  it('keeps the bytes of the write types older than the alarm (type 8 was added after them)', () => {
+    expect([...encodeMvccWrite({ type: 'compact', revision: 5 })]).toEqual([4, 0, 0, 0, 0, 0, 0, 0, 5]);
+    expect([...encodeMvccWrite({ type: 'leaseCheckpoint', id: 1n, remainingTtlSeconds: 2 })]).toEqual([7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
+    expect([...encodeMvccWrite({ type: 'alarm', action: 'activate', member: { memberId: 258n, alarm: 'NOSPACE' } })]).toEqual([8, 1, 1, 0, 0, 0, 0, 0, 0, 1, 2]);
+  });
+
   it.each(WRITES.map((w) => [w.type, w] as const))('round-trips a %s', (_, w) => {
     const bytes = encodeMvccWrite(w);
     const back = decodeMvccWrite(bytes);
     expect(encodeMvccWrite(back)).toEqual(bytes);
     if (w.type === 'txn' && back.type === 'txn') expect(back.txn.compare).toEqual(w.txn.compare);
-    if (w.type === 'leaseGrant' || w.type === 'put') expect(back).toEqual(w);
+    if (w.type === 'leaseGrant' || w.type === 'put' || w.type === 'alarm') expect(back).toEqual(w);
   });
 
   it('refuses truncated, trailing, unknown and too deeply nested bytes', () => {
@@ -58,7 +66,10 @@ describe('etcd write codec', () => {
       bad(Uint8Array.of(...b, 0));
     }
     bad(Uint8Array.of(0));
-    bad(Uint8Array.of(8));
+    bad(Uint8Array.of(9));
+    const alarm = (action: number, type: number) => Uint8Array.of(8, action, type, 0, 0, 0, 0, 0, 0, 0, 1);
+    expect(decodeMvccWrite(alarm(2, 1))).toEqual({ type: 'alarm', action: 'deactivate', member: { memberId: 1n, alarm: 'NOSPACE' } });
+    for (const [action, type] of [[0, 1], [3, 1], [1, 0], [1, 3]] as const) bad(alarm(action, type));
     expect(() => encodeMvccWrite({ type: 'txn', txn: nested(TXN_DEPTH_MAX + 1) })).toThrow(expect.objectContaining({ code: 'KV_ERR_INVALID_ARGUMENT' }));
     const deepest = encodeMvccWrite({ type: 'txn', txn: nested(TXN_DEPTH_MAX) });
     expect(decodeMvccWrite(deepest).type).toBe('txn');
