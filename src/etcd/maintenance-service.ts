@@ -1,14 +1,17 @@
 /**
- * etcd's Maintenance service: Status (what `etcdctl endpoint status` prints), Alarm (no alarms are
- * ever raised: GET answers none), Defragment (nothing to do: the LSM tree compacts itself; answered
- * as done), MoveLeader (a leadership transfer), HashKV (a CRC32C of the history records, equal on
- * members that applied the same log; not etcd's bytes, so not comparable with an etcd member's).
- * Snapshot (an lsmraft backup file, not a bbolt one: snapshot-stream.ts). Hash answers UNIMPLEMENTED.
+ * etcd's Maintenance service: Status (what `etcdctl endpoint status` prints), Alarm (GET lists the
+ * active alarms after a ReadIndex barrier; ACTIVATE / DEACTIVATE go through Raft: src/mvcc/alarms.ts;
+ * a member raises its own NOSPACE alarm when out of space: src/node/space-alarm.ts), Defragment
+ * (nothing to do: the LSM tree compacts itself; answered as done), MoveLeader (a leadership
+ * transfer), Hash and HashKV (CRC32Cs of the whole state tree and of the history records, equal on
+ * members that applied the same log; not etcd's bytes, so not comparable with an etcd member's),
+ * Snapshot (an lsmraft backup file, not a bbolt one: snapshot-stream.ts).
  */
 import { readFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
+import { ALARM_TYPES, type AlarmMember } from '../mvcc/alarms.js';
 import { int, type Wire } from './convert.js';
-import { etcdStatusOf } from './errors.js';
+import { EtcdArgumentError, etcdStatusOf } from './errors.js';
 import type { EtcdContext } from './service-context.js';
 import { streamBackup } from './snapshot-stream.js';
 
@@ -41,7 +44,14 @@ export function maintenanceService(ctx: EtcdContext, def: grpc.ServiceDefinition
         isLearner: st.learners.includes(st.id),
       };
     }),
-    Alarm: ctx.unary(def.Alarm, async () => ({ header: ctx.header(), alarms: [] })),
+    Alarm: ctx.unary(def.Alarm, async (req) => {
+      const alarms = await alarmRequest(ctx, req);
+      return { header: ctx.header(), alarms: alarms.map((a) => ({ memberID: a.memberId.toString(), alarm: a.alarm })) };
+    }),
+    Hash: ctx.unary(def.Hash, async () => {
+      const h = ctx.node.etcd.hash();
+      return { header: ctx.header(h.revision), hash: h.hash };
+    }),
     HashKV: ctx.unary(def.HashKV, async (req) => {
       const h = ctx.node.etcd.hashKv(int(req.revision ?? '0', 'revision'));
       return { header: ctx.header(h.revision), hash: h.hash, compact_revision: String(h.compactRevision) };
@@ -57,4 +67,20 @@ export function maintenanceService(ctx: EtcdContext, def: grpc.ServiceDefinition
       return { header: ctx.header() };
     }),
   };
+}
+
+/**
+ * etcd's Alarm handler (server/etcdserver/v3_server.go, apply.go): GET lists every alarm (memberID
+ * and alarm act as no filter, as etcd's applier ignores them for GET); ACTIVATE of NONE changes
+ * nothing; a DEACTIVATE of an alarm that is not active answers none.
+ */
+async function alarmRequest(ctx: EtcdContext, req: Wire): Promise<AlarmMember[]> {
+  const action = req.action ?? 'GET';
+  if (action === 'GET') return ctx.node.etcd.alarms();
+  if (action !== 'ACTIVATE' && action !== 'DEACTIVATE') throw new EtcdArgumentError(`unknown alarm action ${String(action)}`);
+  const alarm = req.alarm ?? 'NONE';
+  if (typeof alarm !== 'string' || !(ALARM_TYPES as readonly string[]).includes(alarm)) throw new EtcdArgumentError(`unknown alarm type ${String(alarm)}`);
+  if (alarm === 'NONE') return [];
+  const memberId = BigInt.asUintN(64, BigInt(String(req.memberID ?? '0')));
+  return ctx.node.etcd.alarm(action === 'ACTIVATE' ? 'activate' : 'deactivate', { memberId, alarm: alarm as AlarmMember['alarm'] });
 }

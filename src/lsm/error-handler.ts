@@ -25,6 +25,7 @@
  * - every error is counted and its summary kept (stats().lastBackgroundError).
  */
 import { BackgroundError, LsmraftError } from '../errors.js';
+import { isSystemError } from './system-error.js';
 
 const RETRY_DELAY_MS_MIN = 50;
 const RETRY_DELAY_MS_MAX = 5_000;
@@ -35,6 +36,8 @@ export type BackgroundWork = 'flush' | 'compaction' | 'wal';
 export interface ErrorSummary {
   code: string;
   message: string;
+  /** The system error code behind it ("ENOSPC", "EIO"), if its cause chain holds one. */
+  errno?: string;
   /** Date.now() when it happened. */
   at: number;
 }
@@ -45,9 +48,25 @@ export type BackgroundStatus =
   | { state: 'retrying'; cause: ErrorSummary; attempts: number; nextRetryAt: number | undefined }
   | { state: 'read-only'; cause: ErrorSummary };
 
+/** Causes looked through for a system error (an IoError inside a JobFailedError is two deep). */
+const CAUSE_DEPTH_MAX = 8;
+
+/** The errno code of the first system error in err's cause chain (a node may act on ENOSPC). */
+function errnoOf(err: unknown): string | undefined {
+  let e = err;
+  for (let depth = 0; depth < CAUSE_DEPTH_MAX && e instanceof Error; depth++) {
+    if (!(e instanceof LsmraftError) && isSystemError(e)) return e.code;
+    e = e.cause;
+  }
+  return undefined;
+}
+
 function summarize(err: unknown): ErrorSummary {
   const code = err instanceof LsmraftError ? err.code : 'LSM_ERR_JOB_FAILED';
-  return { code, message: err instanceof Error ? err.message : String(err), at: Date.now() };
+  const errno = errnoOf(err);
+  const summary: ErrorSummary = { code, message: err instanceof Error ? err.message : String(err), at: Date.now() };
+  if (errno !== undefined) summary.errno = errno;
+  return summary;
 }
 
 /**

@@ -11,6 +11,10 @@
  *   onLeaseApplied(listener) every lease grant, revoke and checkpoint applied on this node, in
  *                           order (the lessor, src/etcd/lessor.ts, follows them on the leader)
  *   currentRevision, compactRevision, leases(), lease(id)   the applied state
+ *   alarms(), alarm(action, member)   etcd's alarms (src/mvcc/alarms.ts): listed after a ReadIndex
+ *                           barrier, changed through Raft; this member raises its own NOSPACE
+ *                           alarm when out of space (space-alarm.ts)
+ *   hash(), hashKv(rev)     CRC32Cs of this replica's applied state (src/mvcc/store.ts)
  *   header()                cluster id, member id and Raft term for etcd's ResponseHeader
  *
  * After a snapshot install the state (and its revision) jumps: listeners see no events for the
@@ -22,6 +26,8 @@
  */
 import { AutoCompactor, type AutoCompaction } from './auto-compaction.js';
 import { InvalidArgumentError } from '../errors.js';
+import type { TreeStats } from '../lsm/db.js';
+import type { AlarmMember } from '../mvcc/alarms.js';
 import type { MvccApplied } from '../mvcc/apply.js';
 import type { MvccWrite, MvccWriteResponse, RangeRequest, RangeResponse } from '../mvcc/requests.js';
 import type { LeaseInfo } from '../mvcc/store.js';
@@ -30,6 +36,7 @@ import { assert } from '../util/assert.js';
 import type { BackupInfo } from './snapshot/backup-source.js';
 import type { MemberInfo, NodeStatus } from './node-status.js';
 import type { RequestPath } from './request-path.js';
+import { SpaceAlarm } from './space-alarm.js';
 import type { ApplyResult, KvStateMachine } from './state-machine.js';
 
 export interface EtcdHeader {
@@ -95,6 +102,7 @@ export class NodeEtcd {
   private readonly leaseListeners = new Set<(op: LeaseApplied) => void>();
   private server: EtcdApiServer | undefined;
   private readonly compactor: AutoCompactor;
+  private readonly spaceAlarm: SpaceAlarm;
 
   constructor(
     private readonly h: {
@@ -106,6 +114,11 @@ export class NodeEtcd {
       isLeader: () => boolean;
       log: (line: string) => void;
       fatal: (err: unknown) => void;
+      /** The node's two trees (the space alarm watches their background errors). */
+      trees: () => Array<{ tree: 'log' | 'state'; stats: TreeStats }>;
+      /** etcd's --quota-backend-bytes: state tree bytes that raise a NOSPACE alarm; 0: none. */
+      quotaBackendBytes: number;
+      spaceCheckMs: number;
     },
   ) {
     this.compactor = new AutoCompactor(h.autoCompaction, {
@@ -118,11 +131,24 @@ export class NodeEtcd {
       log: h.log,
       fatal: h.fatal,
     });
+    this.spaceAlarm = new SpaceAlarm({
+      trees: h.trees,
+      dbSizeBytes: () => this.dbSizeBytes(),
+      quotaBackendBytes: h.quotaBackendBytes,
+      checkMs: h.spaceCheckMs,
+      active: () => this.h.stateMachine().mvcc.alarms().some((a) => a.alarm === 'NOSPACE' && a.memberId === this.h.header().memberId),
+      raise: async () => {
+        await this.alarm('activate', { memberId: this.h.header().memberId, alarm: 'NOSPACE' });
+      },
+      log: h.log,
+      fatal: h.fatal,
+    });
   }
 
-  /** Starts the auto-compactor (auto-compaction.ts); the node calls it once running. */
-  startCompactor(): void {
+  /** Starts the auto-compactor (auto-compaction.ts) and the space alarm; the node calls it once running. */
+  startUpkeep(): void {
     this.compactor.start();
+    this.spaceAlarm.start();
   }
 
   /** Starts the etcd API server (src/etcd/server.ts) of `node` on `address`. */
@@ -138,6 +164,7 @@ export class NodeEtcd {
   /** Stops the auto-compactor and closes the server, if started (KvNode.stop). */
   async close(): Promise<void> {
     this.compactor.stop();
+    this.spaceAlarm.stop();
     await this.server?.close();
   }
 
@@ -178,6 +205,24 @@ export class NodeEtcd {
   dbSizeBytes(): number {
     const st = this.h.stateMachine().lsm.stats();
     return st.levels.reduce((n, l) => n + l.bytes, 0) + st.memtable.bytes + st.memtable.immutableBytes;
+  }
+
+  /** Every active alarm of the cluster (etcd's Alarm GET), after a ReadIndex barrier. */
+  async alarms(): Promise<AlarmMember[]> {
+    await this.h.path.readBarrier();
+    return this.h.stateMachine().mvcc.alarms();
+  }
+
+  /** Activates or deactivates an alarm through Raft; resolves with the alarms it changed (etcd's AlarmResponse). */
+  async alarm(action: 'activate' | 'deactivate', member: AlarmMember): Promise<AlarmMember[]> {
+    const applied = await this.propose({ type: 'alarm', action, member });
+    assert(applied.response.type === 'alarm', 'an alarm command answered by another kind');
+    return applied.response.alarms;
+  }
+
+  /** etcd's Hash of this replica's applied state: a CRC32C of the whole state tree (src/mvcc/store.ts). */
+  hash(): { revision: number; hash: number } {
+    return this.h.stateMachine().mvcc.hash();
   }
 
   /** etcd's HashKV of this replica's applied state (src/mvcc/store.ts). */

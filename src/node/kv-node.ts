@@ -193,6 +193,9 @@ export class KvNode {
       isLeader: () => this.state === 'running' && this.role === 'leader',
       log: (line) => this.log.info(line),
       fatal: (err) => this.onFatal(err),
+      trees: () => (this.state === 'running' ? this.trees() : []),
+      quotaBackendBytes: opts.quotaBackendBytes,
+      spaceCheckMs: opts.spaceCheckMs,
     });
     this.etcdAddresses = new MemberEtcdAddresses({ dial: common.dialNode });
     this.admin = new MembershipAdmin({
@@ -322,7 +325,7 @@ export class KvNode {
       await this.transport.close();
       throw err;
     }
-    this.etcd.startCompactor();
+    this.etcd.startUpkeep();
     // The etcd API last: it serves a running node; a failed start stops it.
     if (this.opts.etcdAddress !== undefined) {
       await this.etcd.serve(this, this.opts.etcdAddress).catch(async (err: unknown) => {

@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { EngineName } from '../engine/types.js';
 import type { FileSystem } from '../lsm/fs.js';
 import { nodeFileSystem } from '../lsm/node-fs.js';
+import { SPACE_CHECK_MS_DEFAULT } from './space-alarm.js';
 import type { LsmTreeOptions } from '../lsm/options.js';
 import { sharedJobPool } from '../pool/job-pool.js';
 import type { RaftConfig } from '../raft/config.js';
@@ -133,6 +134,14 @@ export interface KvNodeOptions extends NodeTlsOptions {
   autoCompactionRetention?: string;
   /** How often the compactor checks (default: min(retention, 1h)/10 for periodic, as etcd samples; 5 min for revision, etcd's period). */
   autoCompactionCheckMs?: number;
+  /**
+   * etcd's --quota-backend-bytes: once the state tree holds more bytes, this member raises a
+   * NOSPACE alarm and the cluster refuses writes that take space (space-alarm.ts). 0 (default):
+   * no quota (etcd's default is 2 GiB). A disk that fills raises the same alarm either way.
+   */
+  quotaBackendBytes?: number;
+  /** How often the space alarm looks at the trees (default 500 ms). */
+  spaceCheckMs?: number;
   /** The node stopped on an error it cannot recover from (an IO failure). Default: log it. */
   onFatal?: (err: unknown) => void;
   /**
@@ -162,6 +171,8 @@ export interface ResolvedNodeOptions {
   metricsAddress: string | undefined;
   etcdAddress: string | undefined;
   autoCompaction: AutoCompaction;
+  quotaBackendBytes: number;
+  spaceCheckMs: number;
   /** The port's TLS and that of dials to other nodes; undefined: plain text. */
   tls: NodeTls | undefined;
   clockMs: () => number;
@@ -238,6 +249,8 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     metricsAddress: o.metricsAddress,
     etcdAddress: o.etcdAddress,
     autoCompaction: parseAutoCompaction(o.autoCompactionMode ?? 'periodic', o.autoCompactionRetention ?? '1h', o.autoCompactionCheckMs),
+    quotaBackendBytes: intOpt('quotaBackendBytes', o.quotaBackendBytes, 0, 0, Number.MAX_SAFE_INTEGER),
+    spaceCheckMs: intOpt('spaceCheckMs', o.spaceCheckMs, SPACE_CHECK_MS_DEFAULT, 1, 3_600_000),
     onRemoved: o.onRemoved ?? (() => {}),
     tls,
     onFatal: o.onFatal ?? ((err) => logger.fatal({ err }, 'node stopped on an error')),

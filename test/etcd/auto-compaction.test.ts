@@ -6,9 +6,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeStoppedError } from '../../src/node/errors.js';
-import { KvNode } from '../../src/node/kv-node.js';
+import type { KvNode } from '../../src/node/kv-node.js';
 import { utf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
+import { startInProcessCluster } from './in-process-cluster.js';
 
 const dir = tempDir('auto-compaction');
 const nodes: KvNode[] = [];
@@ -22,24 +23,15 @@ const samples: Array<{ id: number; current: number; compact: number }> = [];
 let sampler: NodeJS.Timeout | undefined;
 
 beforeAll(async () => {
-  for (const id of [1, 2, 3]) {
-    nodes.push(
-      await KvNode.start({
-        id,
-        address: '127.0.0.1:0',
-        dataDir: join(dir, `n${id}`),
-        engine: 'js',
-        workerPool: false,
-        autoCompactionMode: 'revision',
-        autoCompactionRetention: String(retention),
-        autoCompactionCheckMs: 20,
-        onFatal: (err) => fatal.push(err),
-      }),
-    );
-  }
-  await nodes[0]!.addMember(2, nodes[1]!.address);
-  await nodes[0]!.addMember(3, nodes[2]!.address);
-  await eventually('3 voters', () => nodes.every((n) => n.status().voters.length === 3), 15_000);
+  nodes.push(
+    ...(await startInProcessCluster((id) => ({
+      dataDir: join(dir, `n${id}`),
+      autoCompactionMode: 'revision',
+      autoCompactionRetention: String(retention),
+      autoCompactionCheckMs: 20,
+      onFatal: (err) => fatal.push(err),
+    }))),
+  );
   await eventually('every replica has its state', () => nodes.every((n) => n.status().applied === nodes[0]!.status().applied), 15_000);
   sampler = setInterval(() => {
     for (const n of nodes) {

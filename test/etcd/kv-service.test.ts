@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../src/etcd/server.js';
-import { KvNode } from '../../src/node/kv-node.js';
+import type { KvNode } from '../../src/node/kv-node.js';
 import { fromUtf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
 import { EtcdTestClient, type Wire } from './etcd-client.js';
+import { startInProcessCluster } from './in-process-cluster.js';
 
 const dir = tempDir('etcd-kv');
 const nodes: KvNode[] = [];
@@ -26,12 +27,7 @@ async function expectStatus(p: Promise<unknown>, code: grpc.status, details: str
 }
 
 beforeAll(async () => {
-  for (const id of [1, 2, 3]) {
-    nodes.push(await KvNode.start({ id, address: '127.0.0.1:0', etcdAddress: '127.0.0.1:0', dataDir: join(dir, `n${id}`), engine: 'js', workerPool: false }));
-  }
-  await nodes[0]!.addMember(2, nodes[1]!.address);
-  await nodes[0]!.addMember(3, nodes[2]!.address);
-  await eventually('3 voters', () => nodes.every((n) => n.status().voters.length === 3), 15_000);
+  nodes.push(...(await startInProcessCluster((id) => ({ etcdAddress: '127.0.0.1:0', dataDir: join(dir, `n${id}`) }))));
   for (const n of nodes) clients.push(new EtcdTestClient(n.etcdAddress!));
 }, 30_000);
 
