@@ -1,7 +1,7 @@
 /**
  * Turns etcdctl's output into what two conforming servers print alike: identities (cluster and
- * member IDs, ports, lease IDs, temporary paths), Raft numbers (terms, indexes), sizes and times
- * become placeholders; revisions become offsets from the revision the scenario started at
+ * member IDs, ports, lease IDs, temporary paths), Raft numbers (terms, indexes), sizes, times and
+ * whole-file hashes become placeholders; revisions become offsets from the revision the scenario started at
  * (`R+3`), so a server whose fresh cluster starts at another revision still compares. Keys and
  * values that -w json prints in base64 are decoded when they are printable text.
  */
@@ -74,8 +74,17 @@ function parseJsonExact(text: string): unknown {
   return JSON.parse(text.replace(/([:[,])\s*(\d{16,})(?=[,\]}])/g, '$1"$2"'));
 }
 
+/**
+ * `etcdctl snapshot status`'s line: hash, revision, total keys, total size. The hash covers the
+ * whole bbolt file, which holds the run's random member and cluster IDs, so it changes from run to
+ * run; the size is the file's pages (opaque, as dbSize is). The revision is kept as an offset.
+ */
+const SNAPSHOT_STATUS = /^([0-9a-f]{8}), (\d+), (\d+), ([\d.]+ [kMGT]?B)$/;
+
 /** One line of text output. */
 export function normalizeText(line: string, ctx: NormalizeContext): string {
+  const snap = SNAPSHOT_STATUS.exec(line);
+  if (snap !== null) return `<hash>, ${revisionLabel(Number(snap[2]), ctx)}, ${snap[3]}, <size>`;
   let s = line;
   if (ctx.tmpDir !== '') s = s.split(ctx.tmpDir).join('<tmp>');
   s = s.replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>');
