@@ -47,6 +47,7 @@ export const KV_SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'etcd-address', type: 'string', value: 'HOST:PORT', help: "serve etcd's v3 gRPC API here (etcdctl, etcd clients)" },
   { name: 'auto-compaction-mode', type: 'string', value: 'periodic|revision', help: 'how the leader compacts the MVCC history (default periodic)' },
   { name: 'auto-compaction-retention', type: 'string', value: 'RETENTION', help: 'periodic: a duration (1h, 30m; a bare number is hours); revision: a count; 0: off (default 1h)' },
+  { name: 'quota-backend-bytes', type: 'string', value: 'BYTES', help: 'raise a NOSPACE alarm (writes refused) once the state tree holds more; 0: none (default)' },
   { name: 'log-level', type: 'string', value: 'LEVEL', help: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
   { name: 'history-file', type: 'string', value: 'FILE', help: 'prompt history on a terminal (default ~/.lsmraft_history)' },
   { name: 'restore', type: 'string', value: 'FILE', help: 'first make a new one-member cluster in --data-dir from a backup (kvctl snapshot save)' },
@@ -94,6 +95,8 @@ export interface KvServerArgs {
   /** etcd's --auto-compaction-mode and --auto-compaction-retention (checked by parseAutoCompaction). */
   autoCompactionMode: AutoCompactionMode | undefined;
   autoCompactionRetention: string | undefined;
+  /** etcd's --quota-backend-bytes (the node option quotaBackendBytes). */
+  quotaBackendBytes: number | undefined;
   /** The node's log level (the node option of the same name applies it). */
   logLevel: LogLevel | undefined;
   historyFile: string | undefined;
@@ -146,6 +149,7 @@ export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEn
       etcdAddress: r.address('etcd-address'),
       autoCompactionMode,
       autoCompactionRetention,
+      quotaBackendBytes: r.nonNegativeInt('quota-backend-bytes'),
       logLevel: r.oneOf('log-level', LOG_LEVELS),
       historyFile: r.string('history-file'),
       restore: r.string('restore'),

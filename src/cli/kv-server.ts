@@ -108,6 +108,7 @@ async function main(): Promise<void> {
       ...(args.etcdAddress === undefined ? {} : { etcdAddress: args.etcdAddress }),
       ...(args.autoCompactionMode === undefined ? {} : { autoCompactionMode: args.autoCompactionMode }),
       ...(args.autoCompactionRetention === undefined ? {} : { autoCompactionRetention: args.autoCompactionRetention }),
+      ...(args.quotaBackendBytes === undefined ? {} : { quotaBackendBytes: args.quotaBackendBytes }),
       ...args.tls,
       logger,
       onFatal: (err) => {

@@ -40,6 +40,8 @@ describe('kv-server command line', () => {
     });
     expect(server(['1', 'h:1', '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1000'])).toMatchObject({ autoCompactionMode: 'revision', autoCompactionRetention: '1000' });
     expect(server(['1', 'h:1', '--auto-compaction-retention', '30m'])).toMatchObject({ autoCompactionMode: undefined, autoCompactionRetention: '30m' });
+    expect(server(['1', 'h:1', '--quota-backend-bytes', '1048576'])).toMatchObject({ quotaBackendBytes: 1048576 });
+    expect(server(['1', 'h:1'])).toMatchObject({ quotaBackendBytes: undefined });
     expect(server(['2', '127.0.0.1:7000', '--listen', '127.0.0.1:0'])).toMatchObject({ address: '127.0.0.1:7000', listenAddress: '127.0.0.1:0' });
     expect(parseKvServerArgs(['--help'])).toEqual({ kind: 'help' });
     expect(parseKvServerArgs(['--version'])).toEqual({ kind: 'version' });
@@ -64,6 +66,7 @@ describe('kv-server command line', () => {
       [['1', 'h:1', '--auto-compaction-mode', 'revision', '--auto-compaction-retention', '1h'], 'revision retention must be a count of revisions, got "1h"'],
       [['1', 'h:1', '--auto-compaction-retention', '1d'], 'periodic retention must be a duration'],
       [['1', 'h:1', '--snapshot-entries=-5'], '--snapshot-entries must be a positive integer, got "-5"'],
+      [['1', 'h:1', '--quota-backend-bytes', '2GB'], '--quota-backend-bytes must be'],
     ];
     for (const [argv, message] of cases) {
       expect(() => parseKvServerArgs(argv), argv.join(' ')).toThrow(UsageError);

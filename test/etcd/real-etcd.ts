@@ -18,7 +18,7 @@ const startTimeoutMs = 20_000;
 /** Starts tried when another process took a port between freePort() and etcd's bind. */
 const startAttemptsMax = 3;
 
-async function startOnce(size: number, dir: string): Promise<ProcessCluster> {
+async function startOnce(size: number, dir: string, extraArgs: readonly string[]): Promise<ProcessCluster> {
   const etcd = toolPath(findEtcd());
   const ports = await Promise.all(Array.from({ length: size * 2 }, () => freePort()));
   const clientUrl = (i: number) => `http://127.0.0.1:${ports[2 * i]}`;
@@ -39,6 +39,7 @@ async function startOnce(size: number, dir: string): Promise<ProcessCluster> {
       // Structured logs on stdout, where ServerProcess reads lines (capnslog, 3.4's default, is deprecated).
       '--logger', 'zap',
       '--log-outputs', 'stdout',
+      ...extraArgs,
     ];
     const child = spawn(etcd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv({}) });
     return new ProcessMember(i + 1, clientUrl(i).slice('http://'.length), new ServerProcess(i + 1, join(dir, `member-${i + 1}`), child));
@@ -54,13 +55,13 @@ async function startOnce(size: number, dir: string): Promise<ProcessCluster> {
   return cluster;
 }
 
-/** Starts a `size`-member etcd 3.4 cluster and waits until every member serves clients. */
-export async function startRealEtcd(size: number): Promise<EtcdCluster> {
+/** Starts a `size`-member etcd 3.4 cluster (more etcd flags in `extraArgs`) and waits until every member serves clients. */
+export async function startRealEtcd(size: number, extraArgs: readonly string[] = []): Promise<EtcdCluster> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= startAttemptsMax; attempt++) {
     const dir = tempDir('real-etcd');
     try {
-      return await startOnce(size, dir);
+      return await startOnce(size, dir, extraArgs);
     } catch (e) {
       removeDir(dir);
       if (!(e instanceof Error) || !/no line matching/.test(e.message)) throw e;

@@ -52,8 +52,11 @@ export function skipReason(kind: TargetKind, needsEtcdctl: boolean): string | un
   return undefined;
 }
 
-/** Starts a `size`-member cluster of `kind` (the module is loaded only when used). */
-export async function startTarget(kind: TargetKind, size: number): Promise<EtcdCluster> {
-  if (kind === 'etcd') return (await import('./real-etcd.js')).startRealEtcd(size);
-  return (await import('./lsmraft-cluster.js')).startLsmraftCluster(size);
+/**
+ * Starts a `size`-member cluster of `kind` (the module is loaded only when used). `flags`: server
+ * flags both take (etcd's spelling, which kv-server shares: --quota-backend-bytes).
+ */
+export async function startTarget(kind: TargetKind, size: number, flags: readonly string[] = []): Promise<EtcdCluster> {
+  if (kind === 'etcd') return (await import('./real-etcd.js')).startRealEtcd(size, flags);
+  return (await import('./lsmraft-cluster.js')).startLsmraftCluster(size, { extraArgs: [...flags] });
 }
