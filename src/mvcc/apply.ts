@@ -43,7 +43,7 @@ import { currentKv, scanCurrent } from './current.js';
 import { decodeLease, encodeCurrent, encodeHistoryRecord, encodeLease, encodeMeta, type MvccMeta } from './records.js';
 import {
   checkWrite,
-  txnPuts,
+  takesSpace,
   type Compare,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
@@ -127,7 +127,7 @@ export class MvccBatch {
 
   private applyWrite(w: MvccWrite): MvccApplied {
     checkWrite(w);
-    if (this.noSpace && (w.type === 'put' || w.type === 'leaseGrant' || (w.type === 'txn' && txnPuts(w.txn)))) throw noSpaceError();
+    if (this.noSpace && takesSpace(w)) throw noSpaceError();
     switch (w.type) {
       case 'put': {
         this.checkPut(w.put);

@@ -237,6 +237,11 @@ export function txnPuts(t: TxnRequest): boolean {
   return puts(t.success) || puts(t.failure);
 }
 
+/** Whether a write takes space: one a NOSPACE alarm refuses (a put, a txn that puts, a lease grant). */
+export function takesSpace(w: MvccWrite): boolean {
+  return w.type === 'put' || w.type === 'leaseGrant' || (w.type === 'txn' && txnPuts(w.txn));
+}
+
 /** A range bound ordering helper: whether `key` is past the end of [.., end). */
 export function pastEnd(key: Uint8Array, end: Uint8Array | undefined): boolean {
   if (end === undefined || end.length === 0 || isFromKey(end)) return false;

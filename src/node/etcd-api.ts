@@ -27,9 +27,9 @@
 import { AutoCompactor, type AutoCompaction } from './auto-compaction.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { TreeStats } from '../lsm/db.js';
-import type { AlarmMember } from '../mvcc/alarms.js';
+import { noSpaceError, type AlarmMember } from '../mvcc/alarms.js';
 import type { MvccApplied } from '../mvcc/apply.js';
-import type { MvccWrite, MvccWriteResponse, RangeRequest, RangeResponse } from '../mvcc/requests.js';
+import { takesSpace, type MvccWrite, type MvccWriteResponse, type RangeRequest, type RangeResponse } from '../mvcc/requests.js';
 import type { LeaseInfo } from '../mvcc/store.js';
 import type { RevisionEvents } from '../mvcc/types.js';
 import { assert } from '../util/assert.js';
@@ -185,8 +185,14 @@ export class NodeEtcd {
     return this.h.stateMachine().mvcc.compactionPending;
   }
 
-  /** Proposes an etcd write; rejects with the MvccError the apply refused it with. */
+  /**
+   * Proposes an etcd write; rejects with the MvccError the apply refused it with. A write that
+   * takes space while this member knows a NOSPACE alarm is refused here, before it reaches the
+   * Raft log (as etcd's quota check refuses before proposing): a full disk is not filled further
+   * with entries the apply would refuse anyway. The apply still decides (src/mvcc/apply.ts).
+   */
   async propose(write: MvccWrite): Promise<MvccApplied> {
+    if (takesSpace(write) && this.h.stateMachine().mvcc.noSpaceAlarm) throw noSpaceError();
     const outcome = await this.h.path.proposeCommand((p) => ({ type: 'etcd', write, ...p }));
     assert(outcome?.etcd !== undefined, 'an etcd write was applied without an outcome');
     return outcome.etcd;

@@ -69,10 +69,14 @@ describe('NOSPACE alarm', () => {
     for (const c of clients) expect(await alarmsOf(c)).toEqual(['2:NOSPACE']);
     expect(full.injected.length).toBeGreaterThan(0);
 
-    // Writes that take space are refused through every member; reads, and deletes, still work.
+    // Writes that take space are refused through every member, before they reach the Raft log (once
+    // the member applied the alarm); reads, and deletes, still work.
+    await eventually('every member applied the alarm', () => new Set(nodes.map((n) => n.status().applied)).size === 1);
+    const commit = nodes[0]!.status().commit;
     for (const c of clients) await expect(c.call('KV', 'Put', { key: b('after'), value: b('1') })).rejects.toMatchObject(NO_SPACE);
     await expect(c2.call('KV', 'Txn', { compare: [], success: [{ request_put: { key: b('t'), value: b('1') } }], failure: [] })).rejects.toMatchObject(NO_SPACE);
     await expect(c3.call('Lease', 'LeaseGrant', { TTL: '60', ID: '0' })).rejects.toMatchObject(NO_SPACE);
+    expect(nodes[0]!.status().commit).toBe(commit);
     for (const c of clients) expect(((await c.call('KV', 'Range', { key: b('before') })).kvs as Wire[]).length).toBe(1);
     expect(Number((await c3.call('KV', 'DeleteRange', { key: b('fill/0') })).deleted)).toBe(1);
 
