@@ -18,6 +18,17 @@ describe('ErrorHandler', () => {
     expect(isRetryable(new TypeError('a bug'))).toBe(false);
   });
 
+  it('keeps the errno of the system error behind a failure (a node raises NOSPACE on ENOSPC)', () => {
+    const systemError = (code: string) => Object.assign(new Error(`${code}: open x.sst`), { code, errno: -28, syscall: 'open' });
+    const handler = new ErrorHandler(() => undefined, () => undefined);
+    expect(handler.record(new JobFailedError('flush failed', new IoError('create x.sst: ENOSPC', systemError('ENOSPC')))).errno).toBe('ENOSPC');
+    expect(handler.record(new IoError('read x.sst: EIO', systemError('EIO'))).errno).toBe('EIO');
+    // A typed error's own code is no errno, nor is a cause chain without a system error.
+    expect(handler.record(new JobFailedError('worker exited', new Error('exit 1'))).errno).toBeUndefined();
+    expect(handler.record(new IoError('write: ENOSPC')).errno).toBeUndefined();
+    handler.close();
+  });
+
   it('retries until the failed work succeeds, counting attempts', async () => {
     let retries = 0;
     let errors = 0;
