@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
 import { ALARM_TYPES, type AlarmMember } from '../mvcc/alarms.js';
 import { int, type Wire } from './convert.js';
-import { EtcdArgumentError, etcdStatusOf } from './errors.js';
+import { EtcdArgumentError, etcdStatusOf, NO_LEADER } from './errors.js';
 import type { EtcdContext } from './service-context.js';
 import { streamBackup } from './snapshot-stream.js';
 
@@ -39,7 +39,7 @@ export function maintenanceService(ctx: EtcdContext, def: grpc.ServiceDefinition
         raftIndex: String(st.commit),
         raftTerm: String(st.term),
         raftAppliedIndex: String(st.applied),
-        errors: [],
+        errors: statusErrors(st.leader !== 0, ctx.node.etcd.appliedAlarms()),
         dbSizeInUse: dbSize,
         isLearner: st.learners.includes(st.id),
       };
@@ -67,6 +67,17 @@ export function maintenanceService(ctx: EtcdContext, def: grpc.ServiceDefinition
       return { header: ctx.header() };
     }),
   };
+}
+
+/**
+ * StatusResponse.errors as etcd's maintenance server fills them: "no leader" when the member knows
+ * none, then each alarm in its protobuf text form (`memberID:1 alarm:NOSPACE `, trailing space
+ * included), as `etcdctl endpoint status` prints them.
+ */
+function statusErrors(leaderKnown: boolean, alarms: readonly AlarmMember[]): string[] {
+  const errors = leaderKnown ? [] : [NO_LEADER.details];
+  for (const a of alarms) errors.push(`memberID:${a.memberId} alarm:${a.alarm} `);
+  return errors;
 }
 
 /**

@@ -136,7 +136,7 @@ export class NodeEtcd {
       dbSizeBytes: () => this.dbSizeBytes(),
       quotaBackendBytes: h.quotaBackendBytes,
       checkMs: h.spaceCheckMs,
-      active: () => this.h.stateMachine().mvcc.alarms().some((a) => a.alarm === 'NOSPACE' && a.memberId === this.h.header().memberId),
+      active: () => this.appliedAlarms().some((a) => a.alarm === 'NOSPACE' && a.memberId === this.h.header().memberId),
       raise: async () => {
         await this.alarm('activate', { memberId: this.h.header().memberId, alarm: 'NOSPACE' });
       },
@@ -216,6 +216,11 @@ export class NodeEtcd {
   /** Every active alarm of the cluster (etcd's Alarm GET), after a ReadIndex barrier. */
   async alarms(): Promise<AlarmMember[]> {
     await this.h.path.readBarrier();
+    return this.appliedAlarms();
+  }
+
+  /** Every active alarm as this member applied them (no barrier: etcd's Status lists these). */
+  appliedAlarms(): AlarmMember[] {
     return this.h.stateMachine().mvcc.alarms();
   }
 

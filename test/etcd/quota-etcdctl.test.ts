@@ -50,6 +50,10 @@ describe.skipIf(SKIP !== undefined)(`--quota-backend-bytes on ${KIND}`, () => {
     const memberId = (await ctl('member', 'list', '-w', 'fields')).stdout.match(/"ID" : (\d+)/)![1]!;
     await eventually('alarm listed', async () => (await ctl('alarm', 'list')).stdout.trim() === `memberID:${memberId} alarm:NOSPACE`, 10_000);
 
+    // endpoint status lists the alarm among its errors, in protobuf text form.
+    const status = JSON.parse((await ctl('endpoint', 'status', '-w', 'json')).stdout.replace(/:(\d{16,})(?=[,}\]])/g, ':"$1"')) as Array<{ Status: { errors?: string[] } }>;
+    expect(status[0]!.Status.errors).toEqual([`memberID:${memberId} alarm:NOSPACE `]);
+
     const get = await ctl('get', 'big/0', '--print-value-only');
     expect(get.code).toBe(0);
     expect(get.stdout.trim()).toBe(value);
