@@ -81,16 +81,17 @@ function statusErrors(leaderKnown: boolean, alarms: readonly AlarmMember[]): str
 }
 
 /**
- * etcd's Alarm handler (server/etcdserver/v3_server.go, apply.go): GET lists every alarm (memberID
- * and alarm act as no filter, as etcd's applier ignores them for GET); ACTIVATE of NONE changes
- * nothing; a DEACTIVATE of an alarm that is not active answers none.
+ * etcd's Alarm handler (server/etcdserver/v3_server.go, apply.go, v3alarm/alarms.go): GET lists
+ * every alarm of the requested type (NONE: of every type; memberID is no filter, as etcd's
+ * AlarmStore.Get); ACTIVATE of NONE changes nothing; a DEACTIVATE of an alarm that is not active
+ * answers none.
  */
 async function alarmRequest(ctx: EtcdContext, req: Wire): Promise<AlarmMember[]> {
   const action = req.action ?? 'GET';
-  if (action === 'GET') return ctx.node.etcd.alarms();
-  if (action !== 'ACTIVATE' && action !== 'DEACTIVATE') throw new EtcdArgumentError(`unknown alarm action ${String(action)}`);
+  if (action !== 'GET' && action !== 'ACTIVATE' && action !== 'DEACTIVATE') throw new EtcdArgumentError(`unknown alarm action ${String(action)}`);
   const alarm = req.alarm ?? 'NONE';
   if (typeof alarm !== 'string' || !(ALARM_TYPES as readonly string[]).includes(alarm)) throw new EtcdArgumentError(`unknown alarm type ${String(alarm)}`);
+  if (action === 'GET') return (await ctx.node.etcd.alarms()).filter((a) => alarm === 'NONE' || a.alarm === alarm);
   if (alarm === 'NONE') return [];
   const memberId = BigInt.asUintN(64, BigInt(String(req.memberID ?? '0')));
   return ctx.node.etcd.alarm(action === 'ACTIVATE' ? 'activate' : 'deactivate', { memberId, alarm: alarm as AlarmMember['alarm'] });

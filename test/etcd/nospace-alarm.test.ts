@@ -67,6 +67,8 @@ describe('NOSPACE alarm', () => {
     }
     await eventually('node 2 raised NOSPACE', async () => (await alarmsOf(c1)).includes('2:NOSPACE'), 10_000);
     for (const c of clients) expect(await alarmsOf(c)).toEqual(['2:NOSPACE']);
+    // GET filters by type, as etcd's AlarmStore.Get (NONE: every type).
+    expect((await c1.call('Maintenance', 'Alarm', { action: 'GET', alarm: 'CORRUPT' })).alarms).toEqual([]);
     expect(full.injected.length).toBeGreaterThan(0);
 
     // Writes that take space are refused through every member, before they reach the Raft log (once
