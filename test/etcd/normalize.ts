@@ -78,8 +78,9 @@ function parseJsonExact(text: string): unknown {
  * `etcdctl snapshot status`'s line: hash, revision, total keys, total size. The hash covers the
  * whole bbolt file, which holds the run's random member and cluster IDs, so it changes from run to
  * run; the size is the file's pages (opaque, as dbSize is). The revision is kept as an offset.
+ * etcdctl prints the hash with %x: without leading zeros.
  */
-const SNAPSHOT_STATUS = /^([0-9a-f]{8}), (\d+), (\d+), ([\d.]+ [kMGT]?B)$/;
+const SNAPSHOT_STATUS = /^([0-9a-f]{1,8}), (\d+), (\d+), ([\d.]+ [kMGT]?B)$/;
 
 /** One line of text output. */
 export function normalizeText(line: string, ctx: NormalizeContext): string {
