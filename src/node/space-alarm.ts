@@ -17,6 +17,7 @@
  */
 import { LsmraftError } from '../errors.js';
 import type { TreeStats } from '../lsm/db.js';
+import { NodeStoppedError } from './errors.js';
 
 /** How often the trees are looked at by default. */
 export const SPACE_CHECK_MS_DEFAULT = 500;
@@ -68,8 +69,15 @@ export class SpaceAlarm {
   /** One look (exported for tests): proposes the alarm if this member is out of space and has none. */
   check(): void {
     if (this.raising) return;
-    const why = this.reason();
-    if (why === undefined || this.h.active()) return;
+    let why: string | undefined;
+    try {
+      why = this.reason();
+      if (why === undefined || this.h.active()) return;
+    } catch (err) {
+      // The state machine is being replaced by a snapshot (state-holder.ts): look again next time.
+      if (err instanceof NodeStoppedError) return;
+      throw err;
+    }
     this.raising = true;
     this.h.log(`out of space (${why}): raising a NOSPACE alarm`);
     this.h

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LsmraftError } from '../../src/errors.js';
 import type { BackgroundStatus } from '../../src/lsm/error-handler.js';
 import type { TreeStats } from '../../src/lsm/db.js';
+import { NodeStoppedError } from '../../src/node/errors.js';
 import { SpaceAlarm, type SpaceAlarmHost } from '../../src/node/space-alarm.js';
 
 function failing(errno: string | undefined): BackgroundStatus {
@@ -14,7 +15,7 @@ function failing(errno: string | undefined): BackgroundStatus {
 }
 
 function harness(quotaBackendBytes = 0) {
-  const world = { log: { state: 'ok' } as BackgroundStatus, state: { state: 'ok' } as BackgroundStatus, size: 0, active: false };
+  const world = { log: { state: 'ok' } as BackgroundStatus, state: { state: 'ok' } as BackgroundStatus, size: 0, active: false, unreadable: false };
   const raised: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   const lines: string[] = [];
   const fatal: unknown[] = [];
@@ -26,7 +27,10 @@ function harness(quotaBackendBytes = 0) {
     dbSizeBytes: () => world.size,
     quotaBackendBytes,
     checkMs: 1_000,
-    active: () => world.active,
+    active: () => {
+      if (world.unreadable) throw new NodeStoppedError('node 1: the state machine is being replaced by a snapshot; retry');
+      return world.active;
+    },
     raise: () => new Promise<void>((resolve, reject) => raised.push({ resolve, reject })),
     log: (line) => lines.push(line),
     fatal: (err) => fatal.push(err),
@@ -57,6 +61,15 @@ describe('SpaceAlarm', () => {
     h.world.active = false;
     h.alarm.check();
     expect(h.raised).toHaveLength(2);
+    h.raised[1]!.resolve();
+    await settle();
+    // While a snapshot replaces the state machine its alarms cannot be read: the next check decides.
+    h.world.unreadable = true;
+    expect(() => h.alarm.check()).not.toThrow();
+    expect(h.raised).toHaveLength(2);
+    h.world.unreadable = false;
+    h.alarm.check();
+    expect(h.raised).toHaveLength(3);
     expect(h.fatal).toEqual([]);
   });
 
