@@ -6,10 +6,10 @@
  *     empty node, then a learner that catches up, then its promotion to voter (thesis §4.2.1);
  *   configuration first (etcd's MemberAdd, `addMemberFirst`): the leader picks a new id
  *     (member-rules.ts), commits the member (a learner, or a voter after etcd's strict check), and
- *     answers; the operator then starts the node with initialClusterState 'existing', and whichever
- *     node leads sends it the same JOIN handshake (contactNewMembers, on every tick interval) until
- *     it answers; from then on the leader's snapshot and log bring it up to date. A learner is made
- *     a voter by `promoteMember` (etcd's MemberPromote) once it is in sync.
+ *     answers; the operator then starts the node with initialClusterState 'existing' (it waits in
+ *     no cluster), and whichever node leads finds it waiting and sends it the same JOIN handshake
+ *     (contactNewMembers); from then on the leader's snapshot and log bring it up to date. A
+ *     learner is made a voter by `promoteMember` (etcd's MemberPromote) once it is in sync.
  *
  * Also: removing a member (the leader hands leadership over before it removes itself), changing a
  * member's address (a conf change of the same role carrying the new address: every member dials
@@ -27,6 +27,8 @@ import type { ConfChange, NodeId } from '../raft/types.js';
 import type { ClientResponse } from './codec.js';
 import { connectClient, type ClientConnectionOptions } from './client-connection.js';
 import { MembershipError, NotLeaderError, type LeaderInfo } from './errors.js';
+import { NO_CLUSTER } from './frame.js';
+import { formatClusterId } from './identity.js';
 import { ADD_CATCH_UP_MS_MIN, addMemberBudgetMs, encodeMemberContext, type AddressBook } from './membership.js';
 import { addVoterRefusal, MemberChangeRefusedError, newMemberId, promoteRefusal } from './member-rules.js';
 import { parseAddress } from './address.js';
@@ -125,8 +127,10 @@ export class MembershipAdmin {
   /**
    * The leader's side of the JOIN handshake (membership.ts): asks the node at `address` to become
    * node `id` of this cluster. Fails with KV_ERR_MEMBERSHIP when it cannot be reached or refuses.
+   * `onlyIfWaiting`: first ask the node's status, and send the JOIN only if it is node `id` in no
+   * cluster (started with initialClusterState 'existing'); resolves false when it is not.
    */
-  private async joinHandshake(id: NodeId, address: string): Promise<void> {
+  private async joinHandshake(id: NodeId, address: string, onlyIfWaiting = false): Promise<boolean> {
     const timeoutMs = this.h.requestTimeoutMs;
     let conn;
     try {
@@ -136,6 +140,11 @@ export class MembershipAdmin {
     }
     let res: ClientResponse;
     try {
+      if (onlyIfWaiting) {
+        const st = await conn.request({ op: 'status' }, timeoutMs);
+        const status = st.ok && st.json !== undefined ? (JSON.parse(st.json) as { id?: unknown; clusterId?: unknown }) : {};
+        if (status.id !== id || status.clusterId !== formatClusterId(NO_CLUSTER)) return false;
+      }
       res = await conn.join({ clusterId: this.h.clusterId(), nodeId: id, leaderId: this.h.id, leaderAddress: this.h.address() }, timeoutMs);
     } catch (err) {
       throw new MembershipError(`node ${id} at ${address} did not answer the join request: ${(err as Error).message}`, { cause: err });
@@ -143,6 +152,7 @@ export class MembershipAdmin {
       conn.close();
     }
     if (!res.ok) throw new MembershipError(`node ${id} at ${address} refused to join: ${res.message ?? res.errorCode ?? 'no reason given'}`);
+    return true;
   }
 
   /**
@@ -235,12 +245,14 @@ export class MembershipAdmin {
   }
 
   /**
-   * On the leader, each tick: sends the JOIN handshake to every member the configuration holds
-   * but that never acknowledged an entry (progress match 0), at most once per
-   * NEW_MEMBER_CONTACT_MS each and one at a time per member, so a member added first (etcd's
-   * order) is taken into the cluster as soon as it runs. A member that answered before answers
-   * 'already' (membership.ts joinRefusal): a handshake with it changes nothing. Failures are
-   * expected until the operator starts the node, and are retried.
+   * On the leader, each tick: takes in the members added first (addMemberFirst) once they run.
+   * A member the configuration holds that has not acknowledged an entry (progress match 0) for
+   * NEW_MEMBER_CONTACT_MS is asked its status, at most once per NEW_MEMBER_CONTACT_MS and one
+   * request at a time per member; if it is that node waiting in no cluster (initialClusterState
+   * 'existing'), it gets the JOIN handshake. Only such a node: a member that restarted empty as a
+   * fresh one-member cluster (its disk lost) must not be taken back silently, since it may have
+   * acknowledged entries it no longer has (Raft's safety counts on them); an operator removes and
+   * adds it again. Failures are expected until the operator starts the node, and are retried.
    */
   contactNewMembers(nowMs: number): void {
     if (!this.h.isLeader()) {
@@ -250,14 +262,28 @@ export class MembershipAdmin {
     const st = this.h.rawNode().status();
     if (st.progress === undefined) return;
     for (const [id, pr] of st.progress) {
-      if (id === this.h.id || pr.match > 0 || this.contacting.has(id)) continue;
-      if (nowMs - (this.contactedAt.get(id) ?? -Infinity) < NEW_MEMBER_CONTACT_MS) continue;
+      if (id === this.h.id || pr.match > 0) {
+        this.contactedAt.delete(id);
+        continue;
+      }
+      const last = this.contactedAt.get(id);
+      if (last === undefined) {
+        // Seen unacknowledged for the first time (a leader's followers are, at its first ticks).
+        this.contactedAt.set(id, nowMs);
+        continue;
+      }
+      if (this.contacting.has(id) || nowMs - last < NEW_MEMBER_CONTACT_MS) continue;
       const address = this.h.book.get(id);
       if (address === undefined) continue;
       this.contactedAt.set(id, nowMs);
       this.contacting.add(id);
-      this.joinHandshake(id, address)
-        .then(() => this.h.kick())
+      this.joinHandshake(id, address, true)
+        .then((joined) => {
+          if (joined) {
+            this.h.log(`node ${this.h.id}: node ${id} at ${address} joined`);
+            this.h.kick();
+          }
+        })
         .catch((err: unknown) => {
           if (!(err instanceof LsmraftError)) throw err;
         })

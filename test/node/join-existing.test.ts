@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LsmraftError } from '../../src/errors.js';
 import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.js';
 import { joinRefusal } from '../../src/node/membership.js';
+import { NEW_MEMBER_CONTACT_MS } from '../../src/node/membership-admin.js';
 import { fromUtf8 } from '../../src/util/bytes.js';
 import { eventually, removeDir, tempDir } from '../helpers/cluster.js';
 
@@ -80,4 +81,17 @@ describe('a member added first, started with initialClusterState existing', () =
     await expect(other.addMember(3, b.address)).rejects.toMatchObject({ code: 'KV_ERR_MEMBERSHIP', message: expect.stringMatching(/refused to join: node 3 holds user data/) });
     expect(b.clusterId).toBe(a.clusterId);
   }, 40_000);
+
+  it('leaves a node that started as a fresh cluster of its own alone (a member that lost its disk)', async () => {
+    const dir = tempDir('join-existing-fresh');
+    dirs.push(dir);
+    const a = await start(dir, 1);
+    await eventually('node 1 leads', () => a.isLeader, 10_000);
+    const b = await start(dir, 2);
+    await expect(a.addMemberFirst(b.address, true)).resolves.toBe(2);
+    // Two contact intervals and more: the leader asks, sees a cluster of its own, and sends no JOIN.
+    await new Promise((r) => setTimeout(r, 2.5 * NEW_MEMBER_CONTACT_MS));
+    expect(b.clusterId).not.toBe(a.clusterId);
+    expect(b.status().voters).toEqual([2]);
+  }, 20_000);
 });
