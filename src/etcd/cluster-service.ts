@@ -64,9 +64,6 @@ export function clusterService(ctx: EtcdContext, def: grpc.ServiceDefinition): g
       };
     });
   };
-  const known = (id: number): void => {
-    if (!ctx.node.members().some((m) => m.id === id)) throw new EtcdStatusError(MEMBER_NOT_FOUND, 'KV_ERR_MEMBER_NOT_FOUND');
-  };
   return {
     MemberList: ctx.unary(def.MemberList, async () => ({ header: ctx.headerWithoutRevision(), members: await members() })),
     MemberAdd: ctx.unary(def.MemberAdd, async (req) => {
@@ -74,21 +71,23 @@ export function clusterService(ctx: EtcdContext, def: grpc.ServiceDefinition): g
       const isLearner = req.isLearner === true;
       const id = await ctx.node.addMemberFirst(address, isLearner);
       const member = { ID: String(id), name: '', peerURLs: [`http://${address}`], clientURLs: [], isLearner };
-      return { header: ctx.headerWithoutRevision(), member, members: await members() };
+      // A follower that forwarded the add may not have applied it yet: the list has it anyway.
+      const list = await members();
+      if (!list.some((m) => m.ID === member.ID)) list.push(member);
+      return { header: ctx.headerWithoutRevision(), member, members: list };
     }),
     MemberPromote: ctx.unary(def.MemberPromote, async (req) => {
       await ctx.node.promoteMember(memberId(req.ID));
       return { header: ctx.headerWithoutRevision(), members: await members() };
     }),
     MemberUpdate: ctx.unary(def.MemberUpdate, async (req) => {
-      const id = memberId(req.ID);
-      known(id);
-      await ctx.node.updateMember(id, peerAddressOf(req.peerURLs));
+      // The leader judges whether the member exists (a follower's configuration may lag).
+      await ctx.node.updateMember(memberId(req.ID), peerAddressOf(req.peerURLs));
       return { header: ctx.headerWithoutRevision(), members: await members() };
     }),
     MemberRemove: ctx.unary(def.MemberRemove, async (req) => {
       const id = int(req.ID ?? '0', 'ID');
-      known(id);
+      if (!ctx.node.members().some((m) => m.id === id)) throw new EtcdStatusError(MEMBER_NOT_FOUND, 'KV_ERR_MEMBERSHIP');
       await ctx.node.removeMember(id);
       return { header: ctx.headerWithoutRevision(), members: await members() };
     }),

@@ -19,7 +19,7 @@ function follower(voters: number[], forwarded: ClientRequestInput[]): Membership
     rawNode: () => raw,
     isLeader: () => false,
     leaderId: () => 1,
-    path: { forwardToLeader: async (req: ClientRequestInput) => { forwarded.push(req); } },
+    path: { forwardToLeader: async (req: ClientRequestInput) => { forwarded.push(req); return { requestId: 1, ok: true, json: '{"id":12}' }; } },
   } as unknown as MembershipAdminHost;
   return new MembershipAdmin(host);
 }
@@ -37,5 +37,20 @@ describe('membership administration on a follower', () => {
     await admin.removeMember(2);
     await admin.addMember(3, '127.0.0.1:1');
     expect(forwarded).toEqual([{ op: 'removeMember', nodeId: 2 }, { op: 'addMember', nodeId: 3, address: '127.0.0.1:1' }]);
+  });
+
+  it("forwards etcd's member add, promote and update, and returns the id the leader chose", async () => {
+    const forwarded: ClientRequestInput[] = [];
+    const admin = follower([1, 3], forwarded);
+    await expect(admin.addMemberFirst('127.0.0.1:7', true)).resolves.toBe(12);
+    await expect(admin.addMemberFirst('127.0.0.1:8', false)).resolves.toBe(12);
+    await admin.promoteMember(12);
+    await admin.updateMember(3, '127.0.0.1:9');
+    expect(forwarded).toEqual([
+      { op: 'memberAddLearner', address: '127.0.0.1:7' },
+      { op: 'memberAddVoter', address: '127.0.0.1:8' },
+      { op: 'memberPromote', nodeId: 12 },
+      { op: 'memberUpdate', nodeId: 3, address: '127.0.0.1:9' },
+    ]);
   });
 });
