@@ -65,8 +65,10 @@ export interface MembershipAdminHost {
   memberIdMax(): number;
 }
 
-/** How often the leader sends the JOIN handshake to a configured member that never answered it. */
+/** How often the leader asks a member that acknowledged no entry whether it waits to join (contactNewMembers). */
 export const NEW_MEMBER_CONTACT_MS = 1000;
+/** Bound on the configuration-first changes waiting for the one running (more: KV_ERR_BUSY). */
+export const MEMBER_CHANGES_QUEUED_MAX = 16;
 
 /** The leader's progress match index of every member (empty on a follower). */
 function matchIndexes(progress: ReadonlyMap<NodeId, { match: number }> | undefined): Map<NodeId, number> {
@@ -78,6 +80,7 @@ function matchIndexes(progress: ReadonlyMap<NodeId, { match: number }> | undefin
 export class MembershipAdmin {
   /** The configuration-first change running, if any: the next one waits for it. */
   private serial: Promise<unknown> = Promise.resolve();
+  private serialCount = 0;
   /** When the leader last sent a JOIN to each new member, and the ones in flight. */
   private readonly contactedAt = new Map<NodeId, number>();
   private readonly contacting = new Set<NodeId>();
@@ -239,7 +242,11 @@ export class MembershipAdmin {
 
   /** Runs `change` after the configuration-first change before it settled. */
   private oneAtATime<T>(change: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(change, change);
+    if (this.serialCount >= MEMBER_CHANGES_QUEUED_MAX) {
+      return Promise.reject(new LsmraftError('KV_ERR_BUSY', `${MEMBER_CHANGES_QUEUED_MAX} membership changes are already waiting on node ${this.h.id}`));
+    }
+    this.serialCount++;
+    const run = this.serial.then(change).finally(() => this.serialCount--);
     this.serial = run.catch(() => undefined); // the caller sees the outcome; the chain only orders
     return run;
   }
