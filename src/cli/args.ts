@@ -45,6 +45,7 @@ export const KV_SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'compact-keep-entries', type: 'string', value: 'N', help: 'log entries kept behind a snapshot (default 5000)' },
   { name: 'metrics-address', type: 'string', value: 'HOST:PORT', help: 'serve Prometheus metrics over HTTP here' },
   { name: 'etcd-address', type: 'string', value: 'HOST:PORT', help: "serve etcd's v3 gRPC API here (etcdctl, etcd clients)" },
+  { name: 'initial-cluster-state', type: 'string', value: 'new|existing', help: "first start: new makes a one-member cluster (default); existing waits for the leader of a cluster that added this node (etcdctl member add)" },
   { name: 'auto-compaction-mode', type: 'string', value: 'periodic|revision', help: 'how the leader compacts the MVCC history (default periodic)' },
   { name: 'auto-compaction-retention', type: 'string', value: 'RETENTION', help: 'periodic: a duration (1h, 30m; a bare number is hours); revision: a count; 0: off (default 1h)' },
   { name: 'quota-backend-bytes', type: 'string', value: 'BYTES', help: 'raise a NOSPACE alarm (writes refused) once the state tree holds more; 0: none (default)' },
@@ -92,6 +93,8 @@ export interface KvServerArgs {
   metricsAddress: string | undefined;
   /** gRPC address of the etcd v3 API (the node option etcdAddress serves it). */
   etcdAddress: string | undefined;
+  /** etcd's --initial-cluster-state (the node option initialClusterState). */
+  initialClusterState: 'new' | 'existing' | undefined;
   /** etcd's --auto-compaction-mode and --auto-compaction-retention (checked by parseAutoCompaction). */
   autoCompactionMode: AutoCompactionMode | undefined;
   autoCompactionRetention: string | undefined;
@@ -147,6 +150,7 @@ export function parseKvServerArgs(argv: readonly string[], env: NodeJS.ProcessEn
       compactKeepEntries: r.nonNegativeInt('compact-keep-entries'),
       metricsAddress: r.address('metrics-address'),
       etcdAddress: r.address('etcd-address'),
+      initialClusterState: r.oneOf('initial-cluster-state', ['new', 'existing'] as const),
       autoCompactionMode,
       autoCompactionRetention,
       quotaBackendBytes: r.nonNegativeInt('quota-backend-bytes'),

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
       ...(args.compactKeepEntries === undefined ? {} : { compactKeepEntries: args.compactKeepEntries }),
       ...(args.metricsAddress === undefined ? {} : { metricsAddress: args.metricsAddress }),
       ...(args.etcdAddress === undefined ? {} : { etcdAddress: args.etcdAddress }),
+      ...(args.initialClusterState === undefined ? {} : { initialClusterState: args.initialClusterState }),
       ...(args.autoCompactionMode === undefined ? {} : { autoCompactionMode: args.autoCompactionMode }),
       ...(args.autoCompactionRetention === undefined ? {} : { autoCompactionRetention: args.autoCompactionRetention }),
       ...(args.quotaBackendBytes === undefined ? {} : { quotaBackendBytes: args.quotaBackendBytes }),

@@ -34,6 +34,15 @@ export const NO_LEADER: EtcdStatus = { code: grpc.status.UNAVAILABLE, details: '
 export const TIMED_OUT: EtcdStatus = { code: grpc.status.UNAVAILABLE, details: 'etcdserver: request timed out' };
 export const STOPPED: EtcdStatus = { code: grpc.status.UNAVAILABLE, details: 'etcdserver: server stopped' };
 export const MEMBER_NOT_FOUND: EtcdStatus = { code: grpc.status.NOT_FOUND, details: 'etcdserver: member not found' };
+export const MEMBER_BAD_URLS: EtcdStatus = { code: grpc.status.INVALID_ARGUMENT, details: 'etcdserver: given member URLs are invalid' };
+/** etcd's membership refusals (rpctypes/error.go), by the code of the node's refusal (src/node/member-rules.ts). */
+const MEMBERSHIP: Partial<Record<LsmraftErrorCode, EtcdStatus>> = {
+  KV_ERR_MEMBER_NOT_FOUND: MEMBER_NOT_FOUND,
+  KV_ERR_PEER_ADDRESS_EXISTS: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: Peer URLs already exists' },
+  KV_ERR_NOT_ENOUGH_STARTED: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: re-configuration failed due to not enough started members' },
+  KV_ERR_MEMBER_NOT_LEARNER: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: can only promote a learner member' },
+  KV_ERR_LEARNER_NOT_READY: { code: grpc.status.FAILED_PRECONDITION, details: 'etcdserver: can only promote a learner member which is in sync with leader' },
+};
 
 /** A request argument the wire format allows but etcd refuses (a malformed number, say). */
 export class EtcdArgumentError extends LsmraftError {
@@ -57,6 +66,8 @@ export function etcdStatusOf(err: unknown, leaderKnown: boolean): EtcdStatus {
   if (!(err instanceof LsmraftError)) throw err;
   if (err instanceof EtcdStatusError) return err.status;
   if (err.code.startsWith('MVCC_ERR_')) return MVCC[err.code as MvccErrorCode];
+  const membership = MEMBERSHIP[err.code];
+  if (membership !== undefined) return membership;
   switch (err.code) {
     case 'KV_ERR_INVALID_ARGUMENT':
       return { code: grpc.status.INVALID_ARGUMENT, details: `etcdserver: ${err.message}` };

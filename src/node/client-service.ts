@@ -34,6 +34,10 @@ export interface ClientServiceTarget {
   addMember(id: number, address: string): Promise<void>;
   removeMember(id: number): Promise<void>;
   transferLeadership(id: number): Promise<void>;
+  /** etcd's member add order (membership-admin.ts): add first, start later; resolves with the new id. */
+  addMemberFirst(address: string, learner: boolean): Promise<number>;
+  promoteMember(id: number): Promise<void>;
+  updateMember(id: number, address: string): Promise<void>;
   /** Backups (snapshot/backup-source.ts): a consistent checkpoint, its chunks, its deletion. */
   backupBegin(): Promise<BackupInfo>;
   backupChunk(id: string, fileIndex: number, offset: number, bytesMax: number): Bytes;
@@ -97,6 +101,16 @@ async function dispatch(node: ClientServiceTarget, req: ClientRequest, res: Clie
       return;
     case 'transfer':
       await node.transferLeadership(need(req.nodeId, 'nodeId'));
+      return;
+    case 'memberAddVoter':
+    case 'memberAddLearner':
+      res.json = JSON.stringify({ id: await node.addMemberFirst(need(req.address, 'address'), req.op === 'memberAddLearner') });
+      return;
+    case 'memberPromote':
+      await node.promoteMember(need(req.nodeId, 'nodeId'));
+      return;
+    case 'memberUpdate':
+      await node.updateMember(need(req.nodeId, 'nodeId'), need(req.address, 'address'));
       return;
     case 'backupBegin':
       res.json = JSON.stringify(await node.backupBegin());

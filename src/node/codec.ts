@@ -254,7 +254,11 @@ export type ClientOp =
   | 'keepAlive'
   | 'backupBegin'
   | 'backupChunk'
-  | 'backupEnd';
+  | 'backupEnd'
+  | 'memberAddVoter'
+  | 'memberAddLearner'
+  | 'memberPromote'
+  | 'memberUpdate';
 
 export interface ClientRequest {
   requestId: number;
@@ -317,6 +321,10 @@ const OP_CODES: Record<ClientOp, number> = {
   backupBegin: 15,
   backupChunk: 16,
   backupEnd: 17,
+  memberAddVoter: 18,
+  memberAddLearner: 19,
+  memberPromote: 20,
+  memberUpdate: 21,
 };
 const OPS_BY_CODE: readonly (ClientOp | undefined)[] = (() => {
   const t: (ClientOp | undefined)[] = [];
@@ -355,6 +363,10 @@ const OP_FIELDS: Record<ClientOp, { required: number; allowed: number }> = {
   backupBegin: { required: 0, allowed: 0 },
   backupChunk: { required: F.snapshotId | F.fileIndex | F.limit, allowed: F.snapshotId | F.fileIndex | F.limit },
   backupEnd: { required: F.snapshotId, allowed: F.snapshotId },
+  memberAddVoter: { required: F.address, allowed: F.address },
+  memberAddLearner: { required: F.address, allowed: F.address },
+  memberPromote: { required: F.nodeId, allowed: F.nodeId },
+  memberUpdate: { required: F.nodeId | F.address, allowed: F.nodeId | F.address },
 };
 
 function checkRequestFields(op: ClientOp, present: number, fail: (why: string) => never): void {

@@ -70,6 +70,10 @@ export interface EtcdNode {
   /** The etcd API address of every member that serves one, by id. */
   memberEtcdAddresses(): Promise<Map<number, string>>;
   removeMember(id: number): Promise<void>;
+  /** etcd's MemberAdd order: the member is committed first and started later; resolves with its id. */
+  addMemberFirst(address: string, learner: boolean): Promise<number>;
+  promoteMember(id: number): Promise<void>;
+  updateMember(id: number, address: string): Promise<void>;
   transferLeadership(id: number): Promise<void>;
   /** A consistent backup (snapshot/backup-source.ts): begin, pull chunks, end. */
   backupBegin(): Promise<BackupInfo>;

@@ -207,6 +207,7 @@ export class KvNode {
       address: () => this.advertise,
       addPeer: (id, address) => this.peers.add(id, address),
       appliedTerm: () => this.appliedTerm,
+      memberIdMax: () => this.stateTree.get().memberIdMax,
     });
     this.join = new JoinTarget({
       ...common,
@@ -368,6 +369,7 @@ export class KvNode {
     this.ticker = new Ticker(this.opts.tickMs, () => {
       this.driver.rawNode.tick();
       this.driver.kick();
+      this.admin.contactNewMembers(Date.now());
     });
     this.ticker.start();
     this.monitor.start();
@@ -576,6 +578,21 @@ export class KvNode {
    */
   addMember(id: NodeId, address: string): Promise<void> {
     return this.admin.addMember(id, address);
+  }
+
+  /** etcd's member add order: commits a member at `address` first, resolves with its new id (membership-admin.ts). */
+  addMemberFirst(address: string, learner: boolean): Promise<NodeId> {
+    return this.admin.addMemberFirst(address, learner);
+  }
+
+  /** Makes learner `id` a voter once it is in sync with the leader (membership-admin.ts). */
+  promoteMember(id: NodeId): Promise<void> {
+    return this.admin.promoteMember(id);
+  }
+
+  /** Member `id` is now at `address` (membership-admin.ts). */
+  updateMember(id: NodeId, address: string): Promise<void> {
+    return this.admin.updateMember(id, address);
   }
 
   /**

@@ -25,8 +25,9 @@ import { joinPath } from '../lsm/filenames.js';
 import type { FileSystem } from '../lsm/fs.js';
 import type { ConfState, NodeId } from '../raft/types.js';
 import { fromUtf8, utf8 } from '../util/bytes.js';
-import { writeFileAtomic } from './identity.js';
 import { BadFrameError, MembershipError } from './errors.js';
+import { NO_CLUSTER } from './frame.js';
+import { formatClusterId, writeFileAtomic } from './identity.js';
 import { parseAddress } from './address.js';
 
 export const MEMBERS_FILE = 'MEMBERS';
@@ -158,12 +159,16 @@ export function joinRefusal(self: JoinCandidateState, clusterId: bigint, asNodeI
   if (asNodeId !== self.nodeId) return `the node at this address is node ${self.nodeId}, not node ${asNodeId}`;
   if (clusterId === self.clusterId) return 'already';
   if (self.hasUserData) return `node ${self.nodeId} holds user data; only an empty node can join another cluster`;
-  // A fresh node is its own one-member cluster; a blank one (no members) was reset by an earlier,
-  // interrupted join and waits for a leader.
+  // A fresh node is its own one-member cluster; a blank one (no members) either was started to
+  // wait for the cluster that added it (cluster id 0: it takes the first) or accepted a join
+  // already and waits for that cluster's leader (it takes no other).
   const alone = self.conf.learners.length === 0 && self.conf.voters.length === 1 && self.conf.voters[0] === self.nodeId;
   const blank = self.conf.learners.length === 0 && self.conf.voters.length === 0;
   if (!alone && !blank) {
     return `node ${self.nodeId} is a member of another cluster (voters ${self.conf.voters.join(',') || 'none'}); remove it there and restart it empty first`;
+  }
+  if (blank && self.clusterId !== NO_CLUSTER) {
+    return `node ${self.nodeId} joined cluster ${formatClusterId(self.clusterId)} and waits for its leader; remove it there and restart it empty first`;
   }
   return undefined;
 }

@@ -126,6 +126,13 @@ export interface KvNodeOptions extends NodeTlsOptions {
    */
   etcdAddress?: string;
   /**
+   * etcd's --initial-cluster-state, for the first start of a data directory: 'new' (default) makes
+   * a one-member cluster; 'existing' makes a member that waits, in no cluster, for the leader of a
+   * cluster that already added it (etcd's MemberAdd, src/etcd/cluster-service.ts) to contact it.
+   * Ignored when the data directory exists already.
+   */
+  initialClusterState?: 'new' | 'existing';
+  /**
    * Auto-compaction of the MVCC history (auto-compaction.ts, etcd's `--auto-compaction-mode`):
    * 'periodic' (default) keeps `autoCompactionRetention` of time, 'revision' that many revisions.
    */
@@ -170,6 +177,7 @@ export interface ResolvedNodeOptions {
   logger: Logger;
   metricsAddress: string | undefined;
   etcdAddress: string | undefined;
+  initialClusterState: 'new' | 'existing';
   autoCompaction: AutoCompaction;
   quotaBackendBytes: number;
   spaceCheckMs: number;
@@ -217,6 +225,9 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     if (typeof o.etcdAddress !== 'string') throw new InvalidArgumentError('option etcdAddress must be "host:port"', 'KV_ERR_INVALID_ARGUMENT');
     parseAddress(o.etcdAddress);
   }
+  if (o.initialClusterState !== undefined && o.initialClusterState !== 'new' && o.initialClusterState !== 'existing') {
+    throw new InvalidArgumentError(`option initialClusterState must be 'new' or 'existing', got ${String(o.initialClusterState)}`, 'KV_ERR_INVALID_ARGUMENT');
+  }
   // Certificate files are real files whatever `fs` is: read once, here, so a bad one fails the start.
   const tls = resolveNodeTls(o);
   const logger = nodeLogger(o, o.id);
@@ -248,6 +259,7 @@ export function resolveNodeOptions(o: KvNodeOptions): ResolvedNodeOptions {
     clockMs: o.clockMs ?? Date.now,
     metricsAddress: o.metricsAddress,
     etcdAddress: o.etcdAddress,
+    initialClusterState: o.initialClusterState ?? 'new',
     autoCompaction: parseAutoCompaction(o.autoCompactionMode ?? 'periodic', o.autoCompactionRetention ?? '1h', o.autoCompactionCheckMs),
     quotaBackendBytes: intOpt('quotaBackendBytes', o.quotaBackendBytes, 0, 0, Number.MAX_SAFE_INTEGER),
     spaceCheckMs: intOpt('spaceCheckMs', o.spaceCheckMs, SPACE_CHECK_MS_DEFAULT, 1, 3_600_000),

@@ -8,6 +8,7 @@
  * book. Everything goes through the FileSystem of the options.
  */
 import { CorruptionError } from '../errors.js';
+import { NO_CLUSTER } from './frame.js';
 import { joinPath } from '../lsm/filenames.js';
 import { checkIdentity, newClusterId, readIdentity, writeIdentity, type NodeIdentity } from './identity.js';
 import { RaftLogStore } from './log-store.js';
@@ -45,6 +46,13 @@ export async function openNodeStorage(opts: ResolvedNodeOptions, id: number, dat
   let sm: KvStateMachine | undefined;
   try {
     await reconcileLogWithState(logStore, installed);
+    if (identity === undefined && opts.initialClusterState === 'existing' && !logStore.isInitialized) {
+      // First start of a member a cluster added first (etcd's --initial-cluster-state existing):
+      // a blank log and no cluster yet (id 0: the transport takes no peer frame), until its
+      // leader's JOIN gives it the cluster's id (join-target.ts).
+      identity = { nodeId: id, clusterId: NO_CLUSTER };
+      await writeIdentity(fs, dataDir, identity);
+    }
     if (identity === undefined) {
       // First start: a one-member cluster. (A data dir whose identity exists but whose log is
       // blank was reset by a join and waits for its leader: it must not bootstrap again.)

@@ -22,6 +22,7 @@ import type { RawNode } from '../raft/raw-node.js';
 import type { ConfChangeType, Message, NodeId, ReadState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { utf8 } from '../util/bytes.js';
+import type { ClientResponse } from './codec.js';
 import { connectClient, type ClientConnectionOptions, type ClientRequestInput } from './client-connection.js';
 import { errorFromWire, NotLeaderError, RequestTimeoutError, type LeaderInfo } from './errors.js';
 import { decodeKvCommand, encodeKvCommand, type KvCommand, type ProposalTag } from './kv-command.js';
@@ -490,7 +491,7 @@ export class RequestPath {
    * Sends an admin request to the leader and waits up to `budgetMs`: more than the leader's own
    * deadline for the operation, so the leader's answer (success or its error) arrives first.
    */
-  async forwardToLeader(req: ClientRequestInput, budgetMs: number): Promise<void> {
+  async forwardToLeader(req: ClientRequestInput, budgetMs: number): Promise<ClientResponse> {
     const deadline = Date.now() + budgetMs;
     await this.withLeader(Date.now() + this.h.requestTimeoutMs, () => {});
     const leader = this.h.leader();
@@ -499,6 +500,7 @@ export class RequestPath {
     try {
       const res = await conn.request(req, Math.max(1, deadline - Date.now()));
       if (!res.ok) throw errorFromWire(res.errorCode, res.message, res.leaderHint);
+      return res;
     } finally {
       conn.close();
     }

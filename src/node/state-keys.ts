@@ -8,6 +8,8 @@
  *   'r', 'e', 'l', 'a', 'm', 'k', 'w'   the etcd MVCC store's history, events, leases, revision,
  *                            current records and alarms (src/mvcc/keys.ts); native puts and
  *                            deletes are MVCC writes too
+ *   'c' 'i'                  the highest node id any conf change ever named (decimal text), so
+ *                            a new member's id is never one the cluster had (member-rules.ts)
  *
  * What must hold: every user key read or written by the state machine goes through userTreeKey,
  * and every key a user range read returns is stripped by userKeyOfTreeKey; nothing else is stored.
@@ -43,6 +45,8 @@ export const USER_RANGE_LT = Uint8Array.of(USER_KEY_PREFIX + 1);
 export const SESSION_RANGE_GTE = Uint8Array.of(SESSION_KEY_PREFIX);
 export const SESSION_RANGE_LT = Uint8Array.of(SESSION_KEY_PREFIX + 1);
 
+export const MEMBER_ID_MAX_KEY = Uint8Array.of(0x63, 0x69); // 'c' 'i'
+
 /** Session ids are log indexes (< 2^53): big-endian so records sort by id. */
 export function sessionTreeKey(sessionId: number): Uint8Array {
   const out = new Uint8Array(9);
@@ -67,6 +71,7 @@ export function printableStateKey(treeKey: Uint8Array): string {
   if (treeKey.length >= 2 && treeKey[0] === USER_KEY_PREFIX) return printableKey(treeKey.subarray(1));
   const id = sessionIdOfTreeKey(treeKey);
   if (id !== undefined) return `<session ${id}>`;
+  if (treeKey.length === 2 && treeKey[0] === MEMBER_ID_MAX_KEY[0] && treeKey[1] === MEMBER_ID_MAX_KEY[1]) return '<member id max>';
   const mvcc = printableMvccKey(treeKey);
   if (mvcc !== undefined) return `<${mvcc}>`;
   return `<${printableKey(treeKey)}>`;

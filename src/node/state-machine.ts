@@ -10,7 +10,8 @@
  *
  * The tree holds the users' keys with their history (etcd's MVCC model: src/mvcc/store.ts, `mvcc`)
  * and the client session table (session-table.ts) that makes native writes exactly-once
- * (state-keys.ts). Native puts and deletes are MVCC writes, as etcd writes (command 'etcd') are:
+ * (state-keys.ts), and the highest node id a conf change ever named (memberIdMax: new members'
+ * ids go above it, member-rules.ts). Native puts and deletes are MVCC writes, as etcd writes (command 'etcd') are:
  * one keyspace, one revision counter. get/scan/hasUserData see the users' current values only; the
  * session table is loaded into memory at open and written back in every apply batch; the MVCC
  * store's writes of one apply() go into the same batch, and its revision is published (seen by
@@ -45,12 +46,12 @@ import type { MvccApplied } from '../mvcc/apply.js';
 import { MvccError } from '../mvcc/errors.js';
 import { MvccStore } from '../mvcc/store.js';
 import type { RevisionEvents } from '../mvcc/types.js';
-import type { Entry } from '../raft/types.js';
+import { decodeConfChange, type Entry } from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import { getVarint, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
+import { fromUtf8, getVarint, putVarint, utf8, varintLength, type VarintRead } from '../util/bytes.js';
 import { decodeKvCommand, isNoop, type KvCommandType } from './kv-command.js';
 import { SessionTable } from './session-table.js';
-import { SESSION_RANGE_GTE, SESSION_RANGE_LT, USER_RANGE_GTE, USER_RANGE_LT, printableStateKey, userKeyOfTreeKey, userTreeKey } from './state-keys.js';
+import { MEMBER_ID_MAX_KEY, SESSION_RANGE_GTE, SESSION_RANGE_LT, USER_RANGE_GTE, USER_RANGE_LT, printableStateKey, userKeyOfTreeKey, userTreeKey } from './state-keys.js';
 
 /** Bound on scan(): a local range read returns at most this many pairs. */
 export const SCAN_LIMIT_MAX = 10_000;
@@ -130,13 +131,16 @@ export class KvStateMachine {
   /** The flush startFlush() started, until it settles. */
   private flushing: Promise<void> | undefined;
   private readonly sessions: SessionTable;
+  /** The highest node id a conf change applied so far named (0: none). */
+  private idMax: number;
   /** etcd's MVCC model over the same tree (src/mvcc/store.ts): native writes go through it too. */
   readonly mvcc: MvccStore;
 
-  private constructor(tree: LsmTree, applied: number, sessions: SessionTable) {
+  private constructor(tree: LsmTree, applied: number, sessions: SessionTable, idMax: number) {
     this.tree = tree;
     this.applied = applied;
     this.sessions = sessions;
+    this.idMax = idMax;
     this.mvcc = new MvccStore(tree);
   }
 
@@ -152,7 +156,10 @@ export class KvStateMachine {
       } finally {
         it.close();
       }
-      return new KvStateMachine(tree, meta.appliedIndex, SessionTable.load(records, meta.logTimeMs, dir));
+      const idMaxBytes = tree.getSync(MEMBER_ID_MAX_KEY);
+      const idMax = idMaxBytes === undefined ? 0 : Number(fromUtf8(idMaxBytes));
+      if (!Number.isSafeInteger(idMax) || idMax < 0) throw new CorruptionError('state tree: malformed highest member id', dir);
+      return new KvStateMachine(tree, meta.appliedIndex, SessionTable.load(records, meta.logTimeMs, dir), idMax);
     } catch (err) {
       await tree.close();
       throw err;
@@ -172,6 +179,11 @@ export class KvStateMachine {
   /** The log time (session-table.ts) after appliedIndex. */
   get logTimeMs(): number {
     return this.sessions.logTimeMs;
+  }
+
+  /** The highest node id any applied conf change named (0: none); see member-rules.ts. */
+  get memberIdMax(): number {
+    return this.idMax;
   }
 
   /** Live client session ids, least recently active first (tests, status). */
@@ -195,12 +207,15 @@ export class KvStateMachine {
     assert(first > this.applied, () => `apply: entry ${first} is at or below the applied index ${this.applied}`);
     const results: ApplyResult[] = [];
     const batch = this.mvcc.beginBatch();
+    let idMax = this.idMax;
     let published = false;
     try {
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!;
         assert(e.index === first + i, () => `apply: entries not contiguous at ${e.index}`);
         if (e.type === 'confChange') {
+          // The driver has already decoded it (it could not have applied it otherwise).
+          idMax = Math.max(idMax, decodeConfChange(e.data).nodeId);
           results.push({ index: e.index, kind: 'confChange' });
           continue;
         }
@@ -245,6 +260,7 @@ export class KvStateMachine {
       }
       const ops = batch.takeOps();
       ops.push(...this.sessions.takeOps());
+      if (idMax !== this.idMax) ops.push({ type: 'put', key: MEMBER_ID_MAX_KEY, value: utf8(String(idMax)) });
       const last = entries[entries.length - 1]!.index;
       this.applying = true;
       try {
@@ -253,6 +269,7 @@ export class KvStateMachine {
         this.applying = false;
       }
       this.mvcc.publish(batch);
+      this.idMax = idMax;
       published = true;
     } finally {
       if (!published) this.mvcc.abandon();

@@ -43,6 +43,8 @@ describe('kv-server command line', () => {
     expect(server(['1', 'h:1', '--quota-backend-bytes', '1048576'])).toMatchObject({ quotaBackendBytes: 1048576 });
     expect(server(['1', 'h:1'])).toMatchObject({ quotaBackendBytes: undefined });
     expect(server(['2', '127.0.0.1:7000', '--listen', '127.0.0.1:0'])).toMatchObject({ address: '127.0.0.1:7000', listenAddress: '127.0.0.1:0' });
+    expect(server(['4', 'h:1', '--initial-cluster-state', 'existing'])).toMatchObject({ initialClusterState: 'existing' });
+    expect(() => server(['4', 'h:1', '--initial-cluster-state', 'joined'])).toThrow(/initial-cluster-state/);
     expect(parseKvServerArgs(['--help'])).toEqual({ kind: 'help' });
     expect(parseKvServerArgs(['--version'])).toEqual({ kind: 'version' });
   });

@@ -199,6 +199,10 @@ describe('client request and response codec', () => {
     { requestId: 15, op: 'backupBegin' },
     { requestId: 16, op: 'backupChunk', snapshotId: '120-3-0a1b2c3d', fileIndex: 2, offset: 2 ** 40, limit: 1 << 20 },
     { requestId: 17, op: 'backupEnd', snapshotId: '120-3-0a1b2c3d' },
+    { requestId: 18, op: 'memberAddVoter', address: '127.0.0.1:10004' },
+    { requestId: 19, op: 'memberAddLearner', address: '127.0.0.1:10004' },
+    { requestId: 20, op: 'memberPromote', nodeId: 4 },
+    { requestId: 21, op: 'memberUpdate', nodeId: 4, address: '127.0.0.1:10005' },
   ];
 
   it('round-trips a request of every op', () => {
@@ -223,6 +227,8 @@ describe('client request and response codec', () => {
       { requestId: 1, op: 'scan', limit: -3 },
       { requestId: 1, op: 'removeMember', nodeId: 0 },
       { requestId: 1, op: 'addMember', nodeId: 2 },
+      { requestId: 1, op: 'memberAddLearner', nodeId: 2, address: 'h:1' }, // the leader picks the id
+      { requestId: 1, op: 'memberUpdate', nodeId: 2 },
     ];
     for (const req of bad) {
       let err: unknown;
