@@ -104,7 +104,6 @@ export class KvNode {
   private state: 'running' | 'removed' | 'stopping' | 'stopped' = 'running';
   private stopPromise: Promise<void> | undefined;
   private joining = false;
-  /** Chain of address book writes (each waits for the one before). */
   /** Snapshots, backups and the state tree's flushes (node-upkeep.ts). */
   private readonly upkeep: NodeUpkeep;
   private readonly replay: ReplayProgress;
@@ -571,42 +570,19 @@ export class KvNode {
     return memberList(this.driver.rawNode.status(), this.peers.book, this.id, this.peers.lastHeardAt, Date.now());
   }
 
-  /**
-   * Adds node `id` listening at `address` as a voter. On a follower the request is forwarded to the
-   * leader. The target must be an empty node (see membership.ts, the JOIN handshake); otherwise this
-   * fails with KV_ERR_MEMBERSHIP naming the reason.
-   */
-  addMember(id: NodeId, address: string): Promise<void> {
-    return this.admin.addMember(id, address);
-  }
-
-  /** etcd's member add order: commits a member at `address` first, resolves with its new id (membership-admin.ts). */
-  addMemberFirst(address: string, learner: boolean): Promise<NodeId> {
-    return this.admin.addMemberFirst(address, learner);
-  }
-
-  /** Makes learner `id` a voter once it is in sync with the leader (membership-admin.ts). */
-  promoteMember(id: NodeId): Promise<void> {
-    return this.admin.promoteMember(id);
-  }
-
-  /** Member `id` is now at `address` (membership-admin.ts). */
-  updateMember(id: NodeId, address: string): Promise<void> {
-    return this.admin.updateMember(id, address);
-  }
-
-  /**
-   * Removes member `id` (forwarded to the leader on a follower). To remove the leader itself, it
-   * first hands leadership to the most caught-up other voter, which then removes it.
-   */
-  removeMember(id: NodeId): Promise<void> {
-    return this.admin.removeMember(id);
-  }
-
+  // Membership changes (membership-admin.ts; forwarded to the leader on a follower):
+  /** Adds node `id` at `address` as a voter: an empty node, by the JOIN handshake (membership.ts); KV_ERR_MEMBERSHIP says why not. */
+  addMember(id: NodeId, address: string): Promise<void> { return this.admin.addMember(id, address); }
+  /** etcd's member add order: commits a member at `address` first, resolves with its new id. */
+  addMemberFirst(address: string, learner: boolean): Promise<NodeId> { return this.admin.addMemberFirst(address, learner); }
+  /** Makes learner `id` a voter once it is in sync with the leader. */
+  promoteMember(id: NodeId): Promise<void> { return this.admin.promoteMember(id); }
+  /** Member `id` is now at `address`. */
+  updateMember(id: NodeId, address: string): Promise<void> { return this.admin.updateMember(id, address); }
+  /** Removes member `id`; the leader itself first hands leadership to the most caught-up other voter. */
+  removeMember(id: NodeId): Promise<void> { return this.admin.removeMember(id); }
   /** Asks the leader to hand leadership to `id`; resolves once `id` leads. */
-  transferLeadership(id: NodeId): Promise<void> {
-    return this.admin.transferLeadership(id);
-  }
+  transferLeadership(id: NodeId): Promise<void> { return this.admin.transferLeadership(id); }
 
   /**
    * Stops serving: timers, loop, sockets. Pending reads fail with KV_ERR_STOPPED; pending writes and
