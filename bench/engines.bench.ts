@@ -6,7 +6,8 @@
  * order); get with 32 in flight and synchronous get (random existing keys); full scan; synced put
  * (BENCH_SYNC_KEYS); compact() after the fill and the overwrite; write amplification over those
  * three (bytes the child process wrote to storage, /proc/self/io write_bytes, over the 2 x keys x
- * 116 user bytes); peak RSS of the child. "No sync" means each store's default write without
+ * 116 user bytes); peak RSS of the child; the main thread's event-loop delay (p99 and max) during
+ * compact() and during fill + overwrite (bench/engines/loop-delay.ts). "No sync" means each store's default write without
  * fsync (lmdb chooses durability per environment: its unsynced store opens with noSync).
  *
  * Every (store, repeat) runs in its own child process (bench/engines/child.ts), so peak RSS and
@@ -21,7 +22,9 @@
  *   BENCH_SYNC_KEYS=500 ...                                  # fewer synced puts
  *   BENCH_OUT_DIR=/tmp/x ...                                 # write engines.json/.svg elsewhere
  *
- * Writes bench/results/engines.json (every sample) and bench/results/engines.svg.
+ * Prints and writes the medians, the spread, and each of lsmraft's goals met or missed with its
+ * measured ratio (bench/engines/goals.ts) to bench/results/engines.md; every sample and the goals
+ * to bench/results/engines.json; the chart to bench/results/engines.svg.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,8 @@ import { fileURLToPath } from 'node:url';
 import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, REPEATS_COUNT, SYNC_KEYS_COUNT, VALUE_BYTES } from './engines/config.js';
 import { ENGINE_IDS } from './engines/engine.js';
 import type { EngineId } from './engines/engine.js';
+import { GOAL_KEYS_COUNT, goalLines, judgeGoals } from './engines/goals.js';
+import { LOOP_DELAY_RESOLUTION_MS } from './engines/loop-delay.js';
 import { FACTORIES } from './engines/registry.js';
 import { resultsSvg, resultsTable, summarize } from './engines/report.js';
 import { makeProgress } from './progress.js';
@@ -87,20 +92,36 @@ try {
 const loadAfter = loadavg();
 
 const cells = summarize(engines, runs);
-console.log(`\nmedians over ${REPEATS_COUNT} repeat(s):`);
-console.log(resultsTable(cells, engines, titles, false));
-if (REPEATS_COUNT > 1) {
-  console.log(`\nspread min..max over ${REPEATS_COUNT} repeats:`);
-  console.log(resultsTable(cells, engines, titles, true));
-}
-console.log('\nn/a:');
-for (const e of engines) for (const [op, why] of Object.entries(FACTORIES[e].missing)) console.log(`  ${FACTORIES[e].title} ${op}: ${why}`);
-console.log(`write amplification: ${writeAmpSource}`);
+const goals = judgeGoals(cells);
 const callAmpText = engines.map((e) => `${FACTORIES[e].title} ${writeCallAmps.get(e)!.map((v) => v.toFixed(2)).join('/') || 'n/a'}`);
-console.log(`bytes passed to write calls (/proc/self/io wchar) over the same phases / user bytes, each run: ${callAmpText.join(', ')}`);
-console.log('how each store was driven:');
-for (const e of engines) console.log(`  ${FACTORIES[e].title}: ${FACTORIES[e].notes}`);
-console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+// The report, printed and written as markdown (the tables are markdown already).
+const report = [
+  `${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced), node ${process.version}, ${cpus().length} cpus, ${new Date().toISOString()}`,
+  '',
+  `medians over ${REPEATS_COUNT} repeat(s):`,
+  '',
+  resultsTable(cells, engines, titles, false),
+  ...(REPEATS_COUNT > 1 ? ['', `spread min..max over ${REPEATS_COUNT} repeats:`, '', resultsTable(cells, engines, titles, true)] : []),
+  '',
+  `goals (lsmraft wasm, from the medians above${KEYS_COUNT === GOAL_KEYS_COUNT ? '' : `; set for ${GOAL_KEYS_COUNT.toLocaleString('en-US')} keys, so only a trend at this size`}):`,
+  '',
+  ...goalLines(goals).map((l) => `- ${l}`),
+  '',
+  'n/a:',
+  '',
+  ...engines.flatMap((e) => Object.entries(FACTORIES[e].missing).map(([op, why]) => `- ${FACTORIES[e].title} ${op}: ${why}`)),
+  '',
+  `write amplification: ${writeAmpSource}`,
+  `bytes passed to write calls (/proc/self/io wchar) over the same phases / user bytes, each run: ${callAmpText.join(', ')}`,
+  `event-loop delay: perf_hooks.monitorEventLoopDelay at ${LOOP_DELAY_RESOLUTION_MS} ms resolution on the child's main thread, one histogram over compact() and one over fill + overwrite (a turn's length between two timer firings, so an idle loop shows about ${LOOP_DELAY_RESOLUTION_MS} ms)`,
+  '',
+  'how each store was driven:',
+  '',
+  ...engines.map((e) => `- ${FACTORIES[e].title}: ${FACTORIES[e].notes}`),
+  '',
+  `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+].join('\n');
+console.log(`\n${report}`);
 
 mkdirSync(OUT_DIR, { recursive: true });
 const jsonPath = join(OUT_DIR, 'engines.json');
@@ -114,6 +135,9 @@ writeFileSync(
       workloads: WORKLOADS,
       writeAmpSource,
       writeCallAmp: Object.fromEntries(writeCallAmps),
+      loopDelayResolutionMs: LOOP_DELAY_RESOLUTION_MS,
+      goalKeys: GOAL_KEYS_COUNT,
+      goals,
       cells,
     },
     null,
@@ -124,6 +148,8 @@ const svgPath = join(OUT_DIR, 'engines.svg');
 const subtitle =
   `${KEYS_COUNT.toLocaleString('en-US')} keys of ${KEY_BYTES} B, ${VALUE_BYTES} B random values; synced put over ${SYNC_KEYS_COUNT.toLocaleString('en-US')} keys; ` +
   `median of ${REPEATS_COUNT} run(s), one process per store per run; node ${process.version}, ${cpus().length} cpus, load average ${loadBefore[0]!.toFixed(1)} at start. ` +
-  'Bars: a rate over the best rate of its row; for seconds, write amplification and MiB the best over the value, so the best store is 1.0 in every row. Labels: that ratio (the median itself).';
+  'Bars: a rate over the best rate of its row; for seconds, write amplification, MiB and ms the best over the value, so the best store is 1.0 in every row. Labels: that ratio (the median itself).';
 writeFileSync(svgPath, resultsSvg(cells, engines, titles, subtitle));
-console.log(`results written to ${jsonPath} and ${svgPath}`);
+const mdPath = join(OUT_DIR, 'engines.md');
+writeFileSync(mdPath, `# bench:engines\n\n${report}\n`);
+console.log(`results written to ${jsonPath}, ${mdPath} and ${svgPath}`);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomValues, shuffledIndexes, writeDigitKey, xorshift32 } from '../common.js';
 import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, SYNC_KEYS_COUNT, VALUE_BYTES, VALUE_POOL_COUNT } from './config.js';
 import type { EngineId, StoreAdapter, StoreFactory, StorePurpose } from './engine.js';
+import { measureLoopDelay } from './loop-delay.js';
 import { FACTORIES } from './registry.js';
 import type { ChildMessage, ChildReport, ChildResult } from './workloads.js';
 
@@ -92,6 +93,10 @@ async function timedBatches(store: StoreAdapter, order: Uint32Array, valueOffset
       vals[i - start] = valueAt(valueOffset + i);
     }
     await store.writeBatch(keys, vals);
+    // Let the event loop turn between batches, as a server taking one request per I/O callback
+    // would: a store whose write resolves without a macrotask would otherwise hold the loop for
+    // the whole workload, and the loop-delay histogram would see one turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return order.length / seconds(t0);
 }
@@ -109,17 +114,31 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
   await withStore(factory, mainDir, 'unsynced', async (s) => {
     const userBytes = 2 * KEYS_COUNT * (KEY_BYTES + VALUE_BYTES);
     const io0 = processIo();
-    send({ kind: 'phase', phase: 'fill' });
-    r.fill = await timedBatches(s, shuffledIndexes(SEED.fill, KEYS_COUNT), 0);
-    send({ kind: 'phase', phase: 'overwrite' });
-    r.overwrite = await timedBatches(s, shuffledIndexes(SEED.overwrite, KEYS_COUNT), KEYS_COUNT);
+    const fillOrder = shuffledIndexes(SEED.fill, KEYS_COUNT);
+    const overwriteOrder = shuffledIndexes(SEED.overwrite, KEYS_COUNT);
+    // One stretch of loop-delay measurement over both phases: the background flushes and
+    // compactions they start run across the boundary.
+    const writes = await measureLoopDelay(async () => {
+      send({ kind: 'phase', phase: 'fill' });
+      r.fill = await timedBatches(s, fillOrder, 0);
+      send({ kind: 'phase', phase: 'overwrite' });
+      r.overwrite = await timedBatches(s, overwriteOrder, KEYS_COUNT);
+    });
+    r.loopWriteP99 = writes.delay.p99Ms;
+    r.loopWriteMax = writes.delay.maxMs;
 
     send({ kind: 'phase', phase: 'compact' });
-    if (s.compact === undefined) r.compact = na('compact');
+    const compact = s.compact;
+    if (compact === undefined) r.compact = r.loopCompactP99 = r.loopCompactMax = na('compact');
     else {
-      const t0 = process.hrtime.bigint();
-      await s.compact();
-      r.compact = seconds(t0);
+      const timed = await measureLoopDelay(async () => {
+        const t0 = process.hrtime.bigint();
+        await compact();
+        return seconds(t0);
+      });
+      r.compact = timed.value;
+      r.loopCompactP99 = timed.delay.p99Ms;
+      r.loopCompactMax = timed.delay.maxMs;
     }
     await s.settle();
     const io1 = processIo();
