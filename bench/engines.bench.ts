@@ -20,7 +20,9 @@
  *   npm run bench:engines                                    # 1M keys, 4 repeats
  *   BENCH_KEYS=20000 BENCH_REPEATS=1 npm run bench:engines   # a quick run
  *   BENCH_SYNC_KEYS=500 ...                                  # fewer synced puts
- *   BENCH_OUT_DIR=/tmp/x ...                                 # write engines.json/.svg elsewhere
+ *   BENCH_TIMED_OPS=250000 ...                               # time 250k awaited puts and gets
+ *                                                            #   (of BENCH_KEYS keys): a shorter run
+ *   BENCH_OUT_DIR=/tmp/x ...                                 # write engines.json/.md/.svg elsewhere
  *
  * Prints and writes the medians, the spread, and each of lsmraft's goals met or missed with its
  * measured ratio (bench/engines/goals.ts) to bench/results/engines.md; every sample and the goals
@@ -31,12 +33,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, REPEATS_COUNT, SYNC_KEYS_COUNT, VALUE_BYTES } from './engines/config.js';
+import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, REPEATS_COUNT, SYNC_KEYS_COUNT, TIMED_OPS_COUNT, VALUE_BYTES } from './engines/config.js';
 import { ENGINE_IDS } from './engines/engine.js';
 import type { EngineId } from './engines/engine.js';
 import { GOAL_KEYS_COUNT, goalLines, judgeGoals } from './engines/goals.js';
 import { LOOP_DELAY_RESOLUTION_MS } from './engines/loop-delay.js';
-import { FACTORIES } from './engines/registry.js';
+import { loadFactories } from './engines/registry.js';
 import { resultsSvg, resultsTable, summarize } from './engines/report.js';
 import { makeProgress } from './progress.js';
 import { PHASES, WORKLOADS } from './engines/workloads.js';
@@ -63,10 +65,12 @@ function runChild(engine: EngineId, dataDir: string, onPhase: (phase: string) =>
 }
 
 const engines = [...ENGINE_IDS];
+const FACTORIES = await loadFactories(engines);
 const titles = engines.map((e) => FACTORIES[e].title);
 const loadBefore = loadavg();
+const timedText = TIMED_OPS_COUNT < KEYS_COUNT ? `; ${TIMED_OPS_COUNT.toLocaleString('en-US')} timed awaited puts and gets` : '';
 console.log(
-  `engines: ${titles.join(', ')}; ${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced), ${KEY_BYTES} B keys, ${VALUE_BYTES} B random values, ` +
+  `engines: ${titles.join(', ')}; ${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced${timedText}), ${KEY_BYTES} B keys, ${VALUE_BYTES} B random values, ` +
     `batches of ${BATCH_OPS}, ${GETS_IN_FLIGHT} gets in flight; ${REPEATS_COUNT} repeat(s), one child process per store per repeat; ` +
     `fixed counts timed with process.hrtime.bigint(); node ${process.version}, ${cpus().length} cpus, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
 );
@@ -96,7 +100,7 @@ const goals = judgeGoals(cells);
 const callAmpText = engines.map((e) => `${FACTORIES[e].title} ${writeCallAmps.get(e)!.map((v) => v.toFixed(2)).join('/') || 'n/a'}`);
 // The report, printed and written as markdown (the tables are markdown already).
 const report = [
-  `${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced), node ${process.version}, ${cpus().length} cpus, ${new Date().toISOString()}`,
+  `${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced${timedText}), node ${process.version}, ${cpus().length} cpus, ${new Date().toISOString()}`,
   '',
   `medians over ${REPEATS_COUNT} repeat(s):`,
   '',
@@ -129,7 +133,7 @@ writeFileSync(
   jsonPath,
   `${JSON.stringify(
     {
-      config: { keys: KEYS_COUNT, syncKeys: SYNC_KEYS_COUNT, repeats: REPEATS_COUNT, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, batchOps: BATCH_OPS, getsInFlight: GETS_IN_FLIGHT },
+      config: { keys: KEYS_COUNT, syncKeys: SYNC_KEYS_COUNT, timedOps: TIMED_OPS_COUNT, repeats: REPEATS_COUNT, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, batchOps: BATCH_OPS, getsInFlight: GETS_IN_FLIGHT },
       machine: { node: process.version, platform: process.platform, cpus: cpus().length, loadBefore, loadAfter, date: new Date().toISOString() },
       engines: engines.map((e) => ({ id: e, title: FACTORIES[e].title, notes: FACTORIES[e].notes })),
       workloads: WORKLOADS,
@@ -146,7 +150,7 @@ writeFileSync(
 );
 const svgPath = join(OUT_DIR, 'engines.svg');
 const subtitle =
-  `${KEYS_COUNT.toLocaleString('en-US')} keys of ${KEY_BYTES} B, ${VALUE_BYTES} B random values; synced put over ${SYNC_KEYS_COUNT.toLocaleString('en-US')} keys; ` +
+  `${KEYS_COUNT.toLocaleString('en-US')} keys of ${KEY_BYTES} B, ${VALUE_BYTES} B random values; synced put over ${SYNC_KEYS_COUNT.toLocaleString('en-US')} keys${timedText}; ` +
   `median of ${REPEATS_COUNT} run(s), one process per store per run; node ${process.version}, ${cpus().length} cpus, load average ${loadBefore[0]!.toFixed(1)} at start. ` +
   'Bars: a rate over the best rate of its row; for seconds, write amplification, MiB and ms the best over the value, so the best store is 1.0 in every row. Labels: that ratio (the median itself).';
 writeFileSync(svgPath, resultsSvg(cells, engines, titles, subtitle));

@@ -10,10 +10,11 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomValues, shuffledIndexes, writeDigitKey, xorshift32 } from '../common.js';
-import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, SYNC_KEYS_COUNT, VALUE_BYTES, VALUE_POOL_COUNT } from './config.js';
-import type { EngineId, StoreAdapter, StoreFactory, StorePurpose } from './engine.js';
+import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, SYNC_KEYS_COUNT, TIMED_OPS_COUNT, VALUE_BYTES, VALUE_POOL_COUNT } from './config.js';
+import { ENGINE_IDS } from './engine.js';
+import type { StoreAdapter, StoreFactory, StorePurpose } from './engine.js';
 import { measureLoopDelay } from './loop-delay.js';
-import { FACTORIES } from './registry.js';
+import { loadFactory } from './registry.js';
 import type { ChildMessage, ChildReport, ChildResult } from './workloads.js';
 
 /** Seeds of the key orders and value offsets: fixed, so every engine gets the same work. */
@@ -106,7 +107,7 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
   const r: Partial<ChildResult> = {};
 
   send({ kind: 'phase', phase: 'put' });
-  r.put = await withStore(factory, join(dataDir, 'put'), 'unsynced', (s) => timedPuts(s.put, s.alloc, shuffledIndexes(SEED.put, KEYS_COUNT), 0));
+  r.put = await withStore(factory, join(dataDir, 'put'), 'unsynced', (s) => timedPuts(s.put, s.alloc, shuffledIndexes(SEED.put, KEYS_COUNT).subarray(0, TIMED_OPS_COUNT), 0));
 
   const mainDir = join(dataDir, 'main');
   let writeAmpSource = '';
@@ -154,12 +155,12 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
     send({ kind: 'phase', phase: 'get' });
     const nextGet = xorshift32(SEED.get);
     let t0 = process.hrtime.bigint();
-    for (let done = 0; done < KEYS_COUNT; done += GETS_IN_FLIGHT) {
+    for (let done = 0; done < TIMED_OPS_COUNT; done += GETS_IN_FLIGHT) {
       const keys = new Array<Uint8Array>(GETS_IN_FLIGHT);
       for (let i = 0; i < GETS_IN_FLIGHT; i++) keys[i] = writeDigitKey(nextGet() % KEYS_COUNT, s.alloc(KEY_BYTES));
       if ((await s.getInFlight(keys)) !== GETS_IN_FLIGHT) throw new Error(`${factory.title}: a get missed a loaded key`);
     }
-    r.get = (Math.ceil(KEYS_COUNT / GETS_IN_FLIGHT) * GETS_IN_FLIGHT) / seconds(t0);
+    r.get = (Math.ceil(TIMED_OPS_COUNT / GETS_IN_FLIGHT) * GETS_IN_FLIGHT) / seconds(t0);
 
     send({ kind: 'phase', phase: 'getSync' });
     const getSync = s.getSync;
@@ -167,10 +168,10 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
     else {
       const nextSync = xorshift32(SEED.getSync);
       t0 = process.hrtime.bigint();
-      for (let i = 0; i < KEYS_COUNT; i++) {
+      for (let i = 0; i < TIMED_OPS_COUNT; i++) {
         if (getSync(writeDigitKey(nextSync() % KEYS_COUNT, s.alloc(KEY_BYTES))) === undefined) throw new Error(`${factory.title}: getSync missed a loaded key`);
       }
-      r.getSync = KEYS_COUNT / seconds(t0);
+      r.getSync = TIMED_OPS_COUNT / seconds(t0);
     }
 
     send({ kind: 'phase', phase: 'scan' });
@@ -190,9 +191,9 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
 }
 
 const [engineId, dataDir] = process.argv.slice(2);
-const factory = FACTORIES[engineId as EngineId];
+const factory = engineId === undefined ? undefined : await loadFactory(engineId);
 if (factory === undefined || dataDir === undefined || process.send === undefined) {
-  throw new Error(`usage: forked by bench/engines.bench.ts with <${Object.keys(FACTORIES).join('|')}> <data dir>`);
+  throw new Error(`usage: forked by bench/engines.bench.ts with <${ENGINE_IDS.join('|')}> <data dir>`);
 }
 const report = await run(factory, dataDir);
 rmSync(dataDir, { recursive: true, force: true });

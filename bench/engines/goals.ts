@@ -32,6 +32,8 @@ export interface GoalVerdict {
   /** The measured ratio or value; absent when a cell it needs has no number. */
   measured?: number;
   unit: 'x' | 'ms';
+  /** The bound the figure is judged against. */
+  bound: number;
   status: 'met' | 'missed' | 'n/a';
   /** Why the verdict is n/a. */
   note?: string;
@@ -117,19 +119,29 @@ export function judgeGoals(cells: Cells): GoalVerdict[] {
   };
   const verdicts: GoalVerdict[] = GOALS.map((g) => {
     const measured = g.measure(m);
-    if (measured === undefined) return { goal: g.text, unit: g.unit, status: 'n/a', note: 'a cell it needs has no number' };
+    if (measured === undefined) return { goal: g.text, unit: g.unit, bound: g.bound, status: 'n/a', note: 'a cell it needs has no number' };
     const met = g.sense === 'atLeast' ? measured >= g.bound : measured <= g.bound;
-    return { goal: g.text, measured, unit: g.unit, status: met ? 'met' : 'missed' };
+    return { goal: g.text, measured, unit: g.unit, bound: g.bound, status: met ? 'met' : 'missed' };
   });
-  for (const g of GOALS_ELSEWHERE) verdicts.push({ goal: g.goal, unit: 'x', status: 'n/a', note: g.note });
+  for (const g of GOALS_ELSEWHERE) verdicts.push({ goal: g.goal, unit: 'x', bound: 1, status: 'n/a', note: g.note });
   return verdicts;
+}
+
+/**
+ * A ratio with two decimals, or more when two would print the bound itself for a ratio that is not
+ * it: 1.525 / 1.52 prints "1.003", not a "1.00" judged missed.
+ */
+function ratioText(measured: number, bound: number): string {
+  let digits = 2;
+  while (digits < 4 && measured !== bound && Number(measured.toFixed(digits)) === bound) digits++;
+  return measured.toFixed(digits);
 }
 
 /** One line per goal, "goal: 0.63x, missed", for the console and the markdown report. */
 export function goalLines(verdicts: readonly GoalVerdict[]): string[] {
   return verdicts.map((v) => {
     if (v.measured === undefined) return `${v.goal}: n/a (${v.note ?? 'not measured'})`;
-    const figure = v.unit === 'x' ? `${v.measured.toFixed(2)}x` : `${v.measured.toFixed(1)} ms`;
+    const figure = v.unit === 'x' ? `${ratioText(v.measured, v.bound)}x` : `${v.measured.toFixed(1)} ms`;
     return `${v.goal}: ${figure}, ${v.status}`;
   });
 }

@@ -41,6 +41,11 @@ describe('judgeGoals', () => {
     expect(goalLines(verdicts)).toContain('fill, batch 1000 >= 1.5x best(classic-level, rocksdb-native): 0.63x, missed');
   });
 
+  it('prints a ratio just past its bound with the digits that show it is past', () => {
+    const lines = goalLines(judgeGoals(cellsWith({ writeAmp: { 'lsmraft-wasm': 1.525, 'rocksdb-native': 1.52 } })));
+    expect(lines).toContain("write amplification <= rocksdb-native's: 1.003x, missed");
+  });
+
   it('is n/a when a cell it needs has no number, and uses the competitors that have one', () => {
     const verdicts = judgeGoals(cellsWith({ getSync: { 'lsmraft-wasm': undefined }, overwrite: { 'lsmraft-wasm': 160, 'rocksdb-native': undefined } }));
     const byGoal = new Map(verdicts.map((v) => [v.goal, v]));
