@@ -6,7 +6,8 @@
  * order); get with 32 in flight and synchronous get (random existing keys); full scan; synced put
  * (BENCH_SYNC_KEYS); compact() after the fill and the overwrite; write amplification over those
  * three (bytes the child process wrote to storage, /proc/self/io write_bytes, over the 2 x keys x
- * 116 user bytes); peak RSS of the child. "No sync" means each store's default write without
+ * 116 user bytes); peak RSS of the child; the main thread's event-loop delay (p99 and max) during
+ * compact() and during fill + overwrite (bench/engines/loop-delay.ts). "No sync" means each store's default write without
  * fsync (lmdb chooses durability per environment: its unsynced store opens with noSync).
  *
  * Every (store, repeat) runs in its own child process (bench/engines/child.ts), so peak RSS and
@@ -19,19 +20,25 @@
  *   npm run bench:engines                                    # 1M keys, 4 repeats
  *   BENCH_KEYS=20000 BENCH_REPEATS=1 npm run bench:engines   # a quick run
  *   BENCH_SYNC_KEYS=500 ...                                  # fewer synced puts
- *   BENCH_OUT_DIR=/tmp/x ...                                 # write engines.json/.svg elsewhere
+ *   BENCH_TIMED_OPS=250000 ...                               # time 250k awaited puts and gets
+ *                                                            #   (of BENCH_KEYS keys): a shorter run
+ *   BENCH_OUT_DIR=/tmp/x ...                                 # write engines.json/.md/.svg elsewhere
  *
- * Writes bench/results/engines.json (every sample) and bench/results/engines.svg.
+ * Prints and writes the medians, the spread, and each of lsmraft's goals met or missed with its
+ * measured ratio (bench/engines/goals.ts) to bench/results/engines.md; every sample and the goals
+ * to bench/results/engines.json; the chart to bench/results/engines.svg.
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, REPEATS_COUNT, SYNC_KEYS_COUNT, VALUE_BYTES } from './engines/config.js';
+import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, REPEATS_COUNT, SYNC_KEYS_COUNT, TIMED_OPS_COUNT, VALUE_BYTES } from './engines/config.js';
 import { ENGINE_IDS } from './engines/engine.js';
 import type { EngineId } from './engines/engine.js';
-import { FACTORIES } from './engines/registry.js';
+import { GOAL_KEYS_COUNT, goalLines, judgeGoals } from './engines/goals.js';
+import { LOOP_DELAY_RESOLUTION_MS } from './engines/loop-delay.js';
+import { loadFactories } from './engines/registry.js';
 import { resultsSvg, resultsTable, summarize } from './engines/report.js';
 import { makeProgress } from './progress.js';
 import { PHASES, WORKLOADS } from './engines/workloads.js';
@@ -58,10 +65,12 @@ function runChild(engine: EngineId, dataDir: string, onPhase: (phase: string) =>
 }
 
 const engines = [...ENGINE_IDS];
+const FACTORIES = await loadFactories(engines);
 const titles = engines.map((e) => FACTORIES[e].title);
 const loadBefore = loadavg();
+const timedText = TIMED_OPS_COUNT < KEYS_COUNT ? `; ${TIMED_OPS_COUNT.toLocaleString('en-US')} timed awaited puts and gets` : '';
 console.log(
-  `engines: ${titles.join(', ')}; ${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced), ${KEY_BYTES} B keys, ${VALUE_BYTES} B random values, ` +
+  `engines: ${titles.join(', ')}; ${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced${timedText}), ${KEY_BYTES} B keys, ${VALUE_BYTES} B random values, ` +
     `batches of ${BATCH_OPS}, ${GETS_IN_FLIGHT} gets in flight; ${REPEATS_COUNT} repeat(s), one child process per store per repeat; ` +
     `fixed counts timed with process.hrtime.bigint(); node ${process.version}, ${cpus().length} cpus, load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
 );
@@ -87,20 +96,36 @@ try {
 const loadAfter = loadavg();
 
 const cells = summarize(engines, runs);
-console.log(`\nmedians over ${REPEATS_COUNT} repeat(s):`);
-console.log(resultsTable(cells, engines, titles, false));
-if (REPEATS_COUNT > 1) {
-  console.log(`\nspread min..max over ${REPEATS_COUNT} repeats:`);
-  console.log(resultsTable(cells, engines, titles, true));
-}
-console.log('\nn/a:');
-for (const e of engines) for (const [op, why] of Object.entries(FACTORIES[e].missing)) console.log(`  ${FACTORIES[e].title} ${op}: ${why}`);
-console.log(`write amplification: ${writeAmpSource}`);
+const goals = judgeGoals(cells);
 const callAmpText = engines.map((e) => `${FACTORIES[e].title} ${writeCallAmps.get(e)!.map((v) => v.toFixed(2)).join('/') || 'n/a'}`);
-console.log(`bytes passed to write calls (/proc/self/io wchar) over the same phases / user bytes, each run: ${callAmpText.join(', ')}`);
-console.log('how each store was driven:');
-for (const e of engines) console.log(`  ${FACTORIES[e].title}: ${FACTORIES[e].notes}`);
-console.log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+// The report, printed and written as markdown (the tables are markdown already).
+const report = [
+  `${KEYS_COUNT.toLocaleString('en-US')} keys (${SYNC_KEYS_COUNT.toLocaleString('en-US')} synced${timedText}), node ${process.version}, ${cpus().length} cpus, ${new Date().toISOString()}`,
+  '',
+  `medians over ${REPEATS_COUNT} repeat(s):`,
+  '',
+  resultsTable(cells, engines, titles, false),
+  ...(REPEATS_COUNT > 1 ? ['', `spread min..max over ${REPEATS_COUNT} repeats:`, '', resultsTable(cells, engines, titles, true)] : []),
+  '',
+  `goals (lsmraft wasm, from the medians above${KEYS_COUNT === GOAL_KEYS_COUNT ? '' : `; set for ${GOAL_KEYS_COUNT.toLocaleString('en-US')} keys, so only a trend at this size`}):`,
+  '',
+  ...goalLines(goals).map((l) => `- ${l}`),
+  '',
+  'n/a:',
+  '',
+  ...engines.flatMap((e) => Object.entries(FACTORIES[e].missing).map(([op, why]) => `- ${FACTORIES[e].title} ${op}: ${why}`)),
+  '',
+  `write amplification: ${writeAmpSource}`,
+  `bytes passed to write calls (/proc/self/io wchar) over the same phases / user bytes, each run: ${callAmpText.join(', ')}`,
+  `event-loop delay: perf_hooks.monitorEventLoopDelay at ${LOOP_DELAY_RESOLUTION_MS} ms resolution on the child's main thread, one histogram over compact() and one over fill + overwrite (a turn's length between two timer firings, so an idle loop shows about ${LOOP_DELAY_RESOLUTION_MS} ms)`,
+  '',
+  'how each store was driven:',
+  '',
+  ...engines.map((e) => `- ${FACTORIES[e].title}: ${FACTORIES[e].notes}`),
+  '',
+  `load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`,
+].join('\n');
+console.log(`\n${report}`);
 
 mkdirSync(OUT_DIR, { recursive: true });
 const jsonPath = join(OUT_DIR, 'engines.json');
@@ -108,12 +133,15 @@ writeFileSync(
   jsonPath,
   `${JSON.stringify(
     {
-      config: { keys: KEYS_COUNT, syncKeys: SYNC_KEYS_COUNT, repeats: REPEATS_COUNT, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, batchOps: BATCH_OPS, getsInFlight: GETS_IN_FLIGHT },
+      config: { keys: KEYS_COUNT, syncKeys: SYNC_KEYS_COUNT, timedOps: TIMED_OPS_COUNT, repeats: REPEATS_COUNT, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, batchOps: BATCH_OPS, getsInFlight: GETS_IN_FLIGHT },
       machine: { node: process.version, platform: process.platform, cpus: cpus().length, loadBefore, loadAfter, date: new Date().toISOString() },
       engines: engines.map((e) => ({ id: e, title: FACTORIES[e].title, notes: FACTORIES[e].notes })),
       workloads: WORKLOADS,
       writeAmpSource,
       writeCallAmp: Object.fromEntries(writeCallAmps),
+      loopDelayResolutionMs: LOOP_DELAY_RESOLUTION_MS,
+      goalKeys: GOAL_KEYS_COUNT,
+      goals,
       cells,
     },
     null,
@@ -122,8 +150,10 @@ writeFileSync(
 );
 const svgPath = join(OUT_DIR, 'engines.svg');
 const subtitle =
-  `${KEYS_COUNT.toLocaleString('en-US')} keys of ${KEY_BYTES} B, ${VALUE_BYTES} B random values; synced put over ${SYNC_KEYS_COUNT.toLocaleString('en-US')} keys; ` +
+  `${KEYS_COUNT.toLocaleString('en-US')} keys of ${KEY_BYTES} B, ${VALUE_BYTES} B random values; synced put over ${SYNC_KEYS_COUNT.toLocaleString('en-US')} keys${timedText}; ` +
   `median of ${REPEATS_COUNT} run(s), one process per store per run; node ${process.version}, ${cpus().length} cpus, load average ${loadBefore[0]!.toFixed(1)} at start. ` +
-  'Bars: a rate over the best rate of its row; for seconds, write amplification and MiB the best over the value, so the best store is 1.0 in every row. Labels: that ratio (the median itself).';
+  'Bars: a rate over the best rate of its row; for seconds, write amplification, MiB and ms the best over the value, so the best store is 1.0 in every row. Labels: that ratio (the median itself).';
 writeFileSync(svgPath, resultsSvg(cells, engines, titles, subtitle));
-console.log(`results written to ${jsonPath} and ${svgPath}`);
+const mdPath = join(OUT_DIR, 'engines.md');
+writeFileSync(mdPath, `# bench:engines\n\n${report}\n`);
+console.log(`results written to ${jsonPath}, ${mdPath} and ${svgPath}`);

@@ -10,9 +10,11 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomValues, shuffledIndexes, writeDigitKey, xorshift32 } from '../common.js';
-import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, SYNC_KEYS_COUNT, VALUE_BYTES, VALUE_POOL_COUNT } from './config.js';
-import type { EngineId, StoreAdapter, StoreFactory, StorePurpose } from './engine.js';
-import { FACTORIES } from './registry.js';
+import { BATCH_OPS, GETS_IN_FLIGHT, KEY_BYTES, KEYS_COUNT, SYNC_KEYS_COUNT, TIMED_OPS_COUNT, VALUE_BYTES, VALUE_POOL_COUNT } from './config.js';
+import { ENGINE_IDS } from './engine.js';
+import type { StoreAdapter, StoreFactory, StorePurpose } from './engine.js';
+import { measureLoopDelay } from './loop-delay.js';
+import { loadFactory } from './registry.js';
 import type { ChildMessage, ChildReport, ChildResult } from './workloads.js';
 
 /** Seeds of the key orders and value offsets: fixed, so every engine gets the same work. */
@@ -92,6 +94,10 @@ async function timedBatches(store: StoreAdapter, order: Uint32Array, valueOffset
       vals[i - start] = valueAt(valueOffset + i);
     }
     await store.writeBatch(keys, vals);
+    // Let the event loop turn between batches, as a server taking one request per I/O callback
+    // would: a store whose write resolves without a macrotask would otherwise hold the loop for
+    // the whole workload, and the loop-delay histogram would see one turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return order.length / seconds(t0);
 }
@@ -101,7 +107,7 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
   const r: Partial<ChildResult> = {};
 
   send({ kind: 'phase', phase: 'put' });
-  r.put = await withStore(factory, join(dataDir, 'put'), 'unsynced', (s) => timedPuts(s.put, s.alloc, shuffledIndexes(SEED.put, KEYS_COUNT), 0));
+  r.put = await withStore(factory, join(dataDir, 'put'), 'unsynced', (s) => timedPuts(s.put, s.alloc, shuffledIndexes(SEED.put, KEYS_COUNT).subarray(0, TIMED_OPS_COUNT), 0));
 
   const mainDir = join(dataDir, 'main');
   let writeAmpSource = '';
@@ -109,17 +115,31 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
   await withStore(factory, mainDir, 'unsynced', async (s) => {
     const userBytes = 2 * KEYS_COUNT * (KEY_BYTES + VALUE_BYTES);
     const io0 = processIo();
-    send({ kind: 'phase', phase: 'fill' });
-    r.fill = await timedBatches(s, shuffledIndexes(SEED.fill, KEYS_COUNT), 0);
-    send({ kind: 'phase', phase: 'overwrite' });
-    r.overwrite = await timedBatches(s, shuffledIndexes(SEED.overwrite, KEYS_COUNT), KEYS_COUNT);
+    const fillOrder = shuffledIndexes(SEED.fill, KEYS_COUNT);
+    const overwriteOrder = shuffledIndexes(SEED.overwrite, KEYS_COUNT);
+    // One stretch of loop-delay measurement over both phases: the background flushes and
+    // compactions they start run across the boundary.
+    const writes = await measureLoopDelay(async () => {
+      send({ kind: 'phase', phase: 'fill' });
+      r.fill = await timedBatches(s, fillOrder, 0);
+      send({ kind: 'phase', phase: 'overwrite' });
+      r.overwrite = await timedBatches(s, overwriteOrder, KEYS_COUNT);
+    });
+    r.loopWriteP99 = writes.delay.p99Ms;
+    r.loopWriteMax = writes.delay.maxMs;
 
     send({ kind: 'phase', phase: 'compact' });
-    if (s.compact === undefined) r.compact = na('compact');
+    const compact = s.compact;
+    if (compact === undefined) r.compact = r.loopCompactP99 = r.loopCompactMax = na('compact');
     else {
-      const t0 = process.hrtime.bigint();
-      await s.compact();
-      r.compact = seconds(t0);
+      const timed = await measureLoopDelay(async () => {
+        const t0 = process.hrtime.bigint();
+        await compact();
+        return seconds(t0);
+      });
+      r.compact = timed.value;
+      r.loopCompactP99 = timed.delay.p99Ms;
+      r.loopCompactMax = timed.delay.maxMs;
     }
     await s.settle();
     const io1 = processIo();
@@ -135,12 +155,12 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
     send({ kind: 'phase', phase: 'get' });
     const nextGet = xorshift32(SEED.get);
     let t0 = process.hrtime.bigint();
-    for (let done = 0; done < KEYS_COUNT; done += GETS_IN_FLIGHT) {
+    for (let done = 0; done < TIMED_OPS_COUNT; done += GETS_IN_FLIGHT) {
       const keys = new Array<Uint8Array>(GETS_IN_FLIGHT);
       for (let i = 0; i < GETS_IN_FLIGHT; i++) keys[i] = writeDigitKey(nextGet() % KEYS_COUNT, s.alloc(KEY_BYTES));
       if ((await s.getInFlight(keys)) !== GETS_IN_FLIGHT) throw new Error(`${factory.title}: a get missed a loaded key`);
     }
-    r.get = (Math.ceil(KEYS_COUNT / GETS_IN_FLIGHT) * GETS_IN_FLIGHT) / seconds(t0);
+    r.get = (Math.ceil(TIMED_OPS_COUNT / GETS_IN_FLIGHT) * GETS_IN_FLIGHT) / seconds(t0);
 
     send({ kind: 'phase', phase: 'getSync' });
     const getSync = s.getSync;
@@ -148,10 +168,10 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
     else {
       const nextSync = xorshift32(SEED.getSync);
       t0 = process.hrtime.bigint();
-      for (let i = 0; i < KEYS_COUNT; i++) {
+      for (let i = 0; i < TIMED_OPS_COUNT; i++) {
         if (getSync(writeDigitKey(nextSync() % KEYS_COUNT, s.alloc(KEY_BYTES))) === undefined) throw new Error(`${factory.title}: getSync missed a loaded key`);
       }
-      r.getSync = KEYS_COUNT / seconds(t0);
+      r.getSync = TIMED_OPS_COUNT / seconds(t0);
     }
 
     send({ kind: 'phase', phase: 'scan' });
@@ -171,9 +191,9 @@ async function run(factory: StoreFactory, dataDir: string): Promise<ChildReport>
 }
 
 const [engineId, dataDir] = process.argv.slice(2);
-const factory = FACTORIES[engineId as EngineId];
+const factory = engineId === undefined ? undefined : await loadFactory(engineId);
 if (factory === undefined || dataDir === undefined || process.send === undefined) {
-  throw new Error(`usage: forked by bench/engines.bench.ts with <${Object.keys(FACTORIES).join('|')}> <data dir>`);
+  throw new Error(`usage: forked by bench/engines.bench.ts with <${ENGINE_IDS.join('|')}> <data dir>`);
 }
 const report = await run(factory, dataDir);
 rmSync(dataDir, { recursive: true, force: true });

@@ -39,9 +39,9 @@ export function summarize(engines: readonly EngineId[], runs: ReadonlyMap<Engine
   return cells;
 }
 
-/** A number as the table shows it: integers for rates and MiB, two decimals for seconds and ratios. */
+/** A number as the table shows it: integers for rates and MiB, two decimals for seconds and ratios, one for ms. */
 export function formatValue(v: number, unit: Workload['unit']): string {
-  return formatNumber(v, unit === 's' || unit === 'x' ? 2 : 0);
+  return formatNumber(v, unit === 's' || unit === 'x' ? 2 : unit === 'ms' ? 1 : 0);
 }
 
 /** The medians table, or with `spread` the min..max table, in the layout | workload | engines… |. */

@@ -7,8 +7,8 @@
 export interface Workload {
   id: WorkloadId;
   label: string;
-  unit: 'ops/s' | 'entries/s' | 's' | 'x' | 'MiB';
-  /** true for throughput; false for seconds, amplification and memory. */
+  unit: 'ops/s' | 'entries/s' | 's' | 'x' | 'MiB' | 'ms';
+  /** true for throughput; false for seconds, amplification, memory and event-loop delay. */
   higherIsBetter: boolean;
 }
 
@@ -23,6 +23,10 @@ export const WORKLOADS = [
   { id: 'compact', label: 'compact() after fill (s)', unit: 's', higherIsBetter: false },
   { id: 'writeAmp', label: 'write amplification (x)', unit: 'x', higherIsBetter: false },
   { id: 'rss', label: 'peak RSS (MiB)', unit: 'MiB', higherIsBetter: false },
+  { id: 'loopCompactP99', label: 'event-loop p99 in compact() (ms)', unit: 'ms', higherIsBetter: false },
+  { id: 'loopCompactMax', label: 'event-loop max in compact() (ms)', unit: 'ms', higherIsBetter: false },
+  { id: 'loopWriteP99', label: 'event-loop p99 in fill+overwrite (ms)', unit: 'ms', higherIsBetter: false },
+  { id: 'loopWriteMax', label: 'event-loop max in fill+overwrite (ms)', unit: 'ms', higherIsBetter: false },
 ] as const satisfies ReadonlyArray<{ id: string; label: string; unit: Workload['unit']; higherIsBetter: boolean }>;
 
 export type WorkloadId = (typeof WORKLOADS)[number]['id'];
