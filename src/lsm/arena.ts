@@ -13,6 +13,10 @@
  *   Int32Array view (`words`) at `offset >> 2`.
  * - Chunks start at 4 KiB and double up to chunkBytes (a tree opens many memtables that hold a few
  *   keys: none should cost a whole chunk). The address layout reserves chunkBytes per chunk anyway.
+ * - Chunks are SharedArrayBuffers, so a worker thread reads an immutable memtable's arenas where
+ *   they are (MemTable.image): nothing is copied or transferred for a flush, and the main thread
+ *   keeps reading the same bytes meanwhile (neither side writes them any more). Typed-array access
+ *   costs the same on shared memory; only Atomics would differ, and nothing here needs them.
  * - A record larger than a quarter of a chunk gets a chunk of its own (as leveldb's
  *   AllocateFallback does), so a 16 MiB value costs 16 MiB, not a fresh 1 MiB chunk per piece and
  *   not a wasted tail of up to a chunk.
@@ -66,11 +70,11 @@ export class Arena {
   }
 
   /**
-   * A read-only arena over `buffers`, copies of another arena's chunks in order (copyChunks()), so
-   * every address of that arena reads the same bytes here: what a worker thread walks to pack an
+   * A read-only arena over `buffers`, another arena's chunks in order (sharedChunks()), so every
+   * address of that arena reads the same bytes here: what a worker thread walks to pack an
    * immutable memtable for its flush (MemTable.image). Allocating in it is a bug.
    */
-  static ofChunks(chunkBytes: number, buffers: readonly ArrayBuffer[]): Arena {
+  static ofChunks(chunkBytes: number, buffers: readonly SharedArrayBuffer[]): Arena {
     const arena = new Arena(chunkBytes);
     for (const b of buffers) {
       arena.chunks.push(new Uint8Array(b));
@@ -80,9 +84,12 @@ export class Arena {
     return arena;
   }
 
-  /** A copy of each chunk's bytes, in order (for ofChunks()). */
-  copyChunks(): ArrayBuffer[] {
-    return this.chunks.map((c) => c.slice().buffer);
+  /**
+   * Each chunk's shared buffer, in order (for ofChunks() in another thread). REQUIRES: no more
+   * allocations here while the other side reads (the memtable is immutable by then).
+   */
+  sharedChunks(): SharedArrayBuffer[] {
+    return this.chunks.map((c) => c.buffer as SharedArrayBuffer);
   }
 
   /** Allocates `sizeBytes` (rounded up to a multiple of 4) and returns its address. */
@@ -124,7 +131,7 @@ export class Arena {
   private newChunk(sizeBytes: number): number {
     const index = this.chunks.length;
     assert(index < this.chunkCountMax, () => `arena is out of addresses (${index} chunks of ${this.chunkBytes} bytes)`);
-    const buffer = new ArrayBuffer(sizeBytes);
+    const buffer = new SharedArrayBuffer(sizeBytes);
     this.chunks.push(new Uint8Array(buffer));
     this.words.push(new Int32Array(buffer));
     return index;

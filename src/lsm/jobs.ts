@@ -217,10 +217,13 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
   }
 }
 
-/** The buffers a flush job hands to a worker: transferred, not copied (the sender keeps no use of them). */
+/**
+ * The buffers a flush job hands to a worker by transfer, not copy (the sender keeps no use of them).
+ * A memtable image has none: its arenas are SharedArrayBuffers, shared by posting them (a transfer
+ * list may not hold one).
+ */
 export function flushTransferables(job: FlushJob): ArrayBuffer[] {
-  if (job.run !== undefined) return [job.run.data.buffer as ArrayBuffer, job.run.offsets.buffer as ArrayBuffer];
-  return job.image === undefined ? [] : [...job.image.nodeChunks, ...job.image.valueChunks];
+  return job.run !== undefined ? [job.run.data.buffer as ArrayBuffer, job.run.offsets.buffer as ArrayBuffer] : [];
 }
 
 /** The table-cutting options of a job, from the tree's options. */

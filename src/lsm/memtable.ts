@@ -70,14 +70,14 @@ export interface MemTableOptions {
 }
 
 /**
- * A copy of an immutable memtable's arenas and counts (MemTable.image): plain ArrayBuffers a
- * worker thread receives by transfer and packs for the flush (packMemTableImage), so that walk
- * leaves the main thread, which only copies the chunks (a memcpy, not a walk of n scattered nodes).
+ * An immutable memtable's arenas and counts (MemTable.image): the arenas' SharedArrayBuffers, which
+ * a worker thread reads in place to pack the flush (packMemTableImage), so neither the walk nor a
+ * copy of the memtable is on the main thread, and no second copy of it is in memory.
  */
 export interface MemTableImage {
   chunkBytes: number;
-  nodeChunks: ArrayBuffer[];
-  valueChunks: ArrayBuffer[];
+  nodeChunks: SharedArrayBuffer[];
+  valueChunks: SharedArrayBuffer[];
   entries: number;
   keyBytes: number;
   valueBytes: number;
@@ -145,7 +145,7 @@ export class MemTable {
     this.shift = this.arena.chunkShift;
     this.mask = this.arena.offsetMask;
     if (image !== undefined) {
-      // The head and every node are in the copied chunks; the image is read-only (its arenas are).
+      // The head and every node are in the shared chunks; the image is read-only (its arenas are).
       this.entries = image.entries;
       this.keyBytesTotal = image.keyBytes;
       this.valueBytesTotal = image.valueBytes;
@@ -296,14 +296,14 @@ export class MemTable {
   }
 
   /**
-   * A copy of the arenas and counts, for packing elsewhere (MemTableImage). REQUIRES: no add()
-   * after it (the memtable is immutable), or the image misses what came later.
+   * The arenas (shared, not copied) and counts, for packing in another thread (MemTableImage).
+   * REQUIRES: no add() after it (the memtable is immutable): the other thread reads these bytes.
    */
   image(): MemTableImage {
     return {
       chunkBytes: this.arena.chunkBytes,
-      nodeChunks: this.arena.copyChunks(),
-      valueChunks: this.valueArena.copyChunks(),
+      nodeChunks: this.arena.sharedChunks(),
+      valueChunks: this.valueArena.sharedChunks(),
       entries: this.entries,
       keyBytes: this.keyBytesTotal,
       valueBytes: this.valueBytesTotal,
