@@ -7,12 +7,22 @@
  *
  *   word 0            internal key length (user key + 8-byte trailer)
  *   word 1            value length
- *   word 2            first 4 user-key bytes, big-endian, zero-padded, XOR 0x80000000
- *                     (so a signed int compare orders them as unsigned bytes)
+ *   word 2            the key's fingerprint (below): 4 user-key bytes as a signed-comparable int
  *   word 3            height h (1..12)
  *   word 4            address of the value in the value arena (unused when the value is empty)
  *   words 5..5+h-1    next links, level 0 first (address of the successor; 0 = none)
  *   bytes             internal key
+ *
+ * Fingerprint: an order-preserving summary of a user key in one int, so most comparisons of a
+ * search decide on a word of the node header, without the key bytes or a byte loop: fp(a) < fp(b)
+ * implies a < b, and only equal fingerprints compare the keys. It is user-key bytes
+ * [skip, skip + 4), big-endian, zero-padded, XOR 0x80000000 (a signed compare orders them as
+ * unsigned bytes), where the first `skip` bytes are a base prefix the memtable picks once, while
+ * empty (setFingerprintBase: the common prefix of the first sorted batch), because keys sharing
+ * a long prefix ("user:000123...") would otherwise all have one fingerprint. A key that does not
+ * start with the base gets the lowest int when it sorts before the base and the highest when
+ * after; those ties, like any other, fall back to comparing the keys. skip = 0 (no base) is the
+ * plain first-4-bytes prefix.
  *
  * Values live in a second arena rather than after the key (leveldb and arenaskl put them inline):
  * a search touches only nodes, and with 100-byte values inline the nodes of a 1M-entry memtable
@@ -78,6 +88,8 @@ export interface MemTableImage {
   chunkBytes: number;
   nodeChunks: ArrayBuffer[];
   valueChunks: ArrayBuffer[];
+  /** The memtable's fingerprint base (a copy): the nodes' fingerprints were taken over it. */
+  fingerprintBase: Uint8Array;
   entries: number;
   keyBytes: number;
   valueBytes: number;
@@ -88,10 +100,26 @@ export function packMemTableImage(image: MemTableImage): EntryRun {
   return MemTable.fromImage(image).toRun();
 }
 
-/** First four user-key bytes as a signed-comparable int (see the node layout above). */
-function keyPrefix(buf: Uint8Array, start: number, userKeyLength: number): number {
+/** Longest fingerprint base (setFingerprintBase): each search compares this many bytes more. */
+export const FINGERPRINT_BASE_BYTES_MAX = 32;
+const FINGERPRINT_BELOW = -0x80000000;
+const FINGERPRINT_ABOVE = 0x7fffffff;
+
+/**
+ * The fingerprint of the user key buf[start..start+userKeyLength) over `base` (see the header):
+ * bytes [base.length, base.length + 4) as a signed-comparable int when the key starts with base.
+ */
+function keyFingerprint(buf: Uint8Array, start: number, userKeyLength: number, base: Uint8Array): number {
+  const skip = base.length;
+  for (let i = 0; i < skip; i++) {
+    // A key that is a proper prefix of base sorts before it.
+    if (i === userKeyLength) return FINGERPRINT_BELOW;
+    const b = buf[start + i]!;
+    const c = base[i]!;
+    if (b !== c) return b < c ? FINGERPRINT_BELOW : FINGERPRINT_ABOVE;
+  }
   let p = 0;
-  for (let i = 0; i < 4; i++) p = (p << 8) | (i < userKeyLength ? buf[start + i]! : 0);
+  for (let i = skip; i < skip + 4; i++) p = (p << 8) | (i < userKeyLength ? buf[start + i]! : 0);
   return p ^ 0x80000000;
 }
 
@@ -131,6 +159,8 @@ export class MemTable {
    * of a batch (WritePath) a level or a few up. All HEAD (valid for an empty list) until the first add.
    */
   private readonly spliceHint = new Int32Array(MEMTABLE_HEIGHT_MAX);
+  /** Bytes every fingerprint skips (see the header); set while empty only. */
+  private fingerprintBase: Uint8Array = EMPTY;
   /** Seek key of get(), reused so a point read allocates only its result. */
   private lookupScratch = new Uint8Array(64);
   /** lookupScratch's buffer as words, for compareNode's word skip. */
@@ -149,6 +179,7 @@ export class MemTable {
       this.entries = image.entries;
       this.keyBytesTotal = image.keyBytes;
       this.valueBytesTotal = image.valueBytes;
+      this.fingerprintBase = image.fingerprintBase;
       this.height = MEMTABLE_HEIGHT_MAX;
       return;
     }
@@ -184,6 +215,16 @@ export class MemTable {
   /** Largest sequence number added; 0 while empty. */
   get largestSequence(): number {
     return this.sequenceMax;
+  }
+
+  /**
+   * Makes src[start..end) (at most FINGERPRINT_BASE_BYTES_MAX bytes of it) the prefix the key
+   * fingerprints skip (see the header): best the prefix most keys to come share. A no-op unless
+   * the memtable is empty, since every node's fingerprint is taken over the same base.
+   */
+  setFingerprintBase(src: Uint8Array, start: number, end: number): void {
+    if (this.entries > 0) return;
+    this.fingerprintBase = src.slice(start, Math.min(end, start + FINGERPRINT_BASE_BYTES_MAX));
   }
 
   /**
@@ -225,7 +266,7 @@ export class MemTable {
     const nodeKeyEnd = nodeKeyStart + keyLength;
     copyBytes(src, keyStart, bytes, nodeKeyStart, userKeyLength);
     writeTrailer(bytes, nodeKeyStart + userKeyLength, sequence, kind);
-    const prefix = keyPrefix(src, keyStart, userKeyLength);
+    const prefix = keyFingerprint(src, keyStart, userKeyLength, this.fingerprintBase);
     words[wo + W_KEY_LENGTH] = keyLength;
     words[wo + W_VALUE_LENGTH] = valueLength;
     words[wo + W_PREFIX] = prefix;
@@ -277,7 +318,7 @@ export class MemTable {
     if (n <= 64) for (let i = 0; i < n; i++) target[i] = userKey[i]!;
     else target.set(userKey, 0);
     writeTrailer(target, n, sequence, KIND_SEEK);
-    const node = this.findGreaterOrEqual(target, 0, keyLength, keyPrefix(userKey, 0, n), undefined, this.lookupWords);
+    const node = this.findGreaterOrEqual(target, 0, keyLength, keyFingerprint(userKey, 0, n, this.fingerprintBase), undefined, this.lookupWords);
     if (node === NONE) return undefined;
     const bytes = this.chunks[node >>> this.shift]!;
     const words = this.words[node >>> this.shift]!;
@@ -304,6 +345,7 @@ export class MemTable {
       chunkBytes: this.arena.chunkBytes,
       nodeChunks: this.arena.copyChunks(),
       valueChunks: this.valueArena.copyChunks(),
+      fingerprintBase: this.fingerprintBase.slice(),
       entries: this.entries,
       keyBytes: this.keyBytesTotal,
       valueBytes: this.valueBytesTotal,
@@ -400,8 +442,8 @@ export class MemTable {
     const offset = node & this.mask;
     const wo = offset >> 2;
     const prefix = words[wo + W_PREFIX]!;
-    // Differing zero-padded prefixes decide the order (a shorter key pads with 0, below any byte
-    // the longer one has there, unless that byte is 0 too, in which case the prefixes are equal).
+    // Differing fingerprints decide the order (a shorter key pads with 0, below any byte the
+    // longer one has there, unless that byte is 0 too, in which case the fingerprints are equal).
     if (prefix !== tPrefix) return prefix < tPrefix ? -1 : 1;
     const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
     const keyEnd = keyStart + words[wo + W_KEY_LENGTH]!;
@@ -493,7 +535,7 @@ export class MemTable {
 
   /** @internal Last node < target (orEqual: <= target), or NONE when that is the head. */
   findLess(t: Uint8Array, orEqual: boolean): number {
-    const tPrefix = keyPrefix(t, 0, t.length - TRAILER_BYTES);
+    const tPrefix = keyFingerprint(t, 0, t.length - TRAILER_BYTES, this.fingerprintBase);
     const limit = orEqual ? 0 : -1;
     let x = HEAD;
     for (let level = this.height - 1; level >= 0; level--) {
@@ -508,7 +550,7 @@ export class MemTable {
 
   /** @internal First node >= t, or NONE. */
   seekNode(t: Uint8Array): number {
-    return this.findGreaterOrEqual(t, 0, t.length, keyPrefix(t, 0, t.length - TRAILER_BYTES), undefined, undefined);
+    return this.findGreaterOrEqual(t, 0, t.length, keyFingerprint(t, 0, t.length - TRAILER_BYTES, this.fingerprintBase), undefined, undefined);
   }
 
   /** @internal Last node, or NONE when empty. */
