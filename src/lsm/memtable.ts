@@ -7,27 +7,27 @@
  *
  *   word 0            internal key length (user key + 8-byte trailer)
  *   word 1            value length
- *   word 2            the key's fingerprint (below): 4 user-key bytes as a signed-comparable int
- *   word 3            height h (1..12)
- *   word 4            address of the value in the value arena (unused when the value is empty)
- *   words 5..5+h-1    next links, level 0 first (address of the successor; 0 = none)
+ *   words 2, 3        the key's fingerprint (below): 8 user-key bytes as two signed-comparable ints
+ *   word 4            height h (1..12)
+ *   word 5            address of the value in the value arena (unused when the value is empty)
+ *   words 6..6+h-1    next links, level 0 first (address of the successor; 0 = none)
  *   bytes             internal key
  *
- * Fingerprint: an order-preserving summary of a user key in one int, so most comparisons of a
- * search decide on a word of the node header, without the key bytes or a byte loop: fp(a) < fp(b)
- * implies a < b, and only equal fingerprints compare the keys. It is user-key bytes
- * [skip, skip + 4), big-endian, zero-padded, XOR 0x80000000 (a signed compare orders them as
- * unsigned bytes), where the first `skip` bytes are a base prefix the memtable picks once, while
+ * Fingerprint: an order-preserving summary of a user key in two ints, so most comparisons of a
+ * search decide on the node header, without the key bytes or a byte loop: fp(a) < fp(b) implies
+ * a < b, and only equal fingerprints compare the keys. It is user-key bytes [skip, skip + 4) and
+ * [skip + 4, skip + 8), each big-endian, zero-padded, XOR 0x80000000 (a signed compare orders
+ * them as unsigned bytes), where the first `skip` bytes are a base prefix the memtable picks once, while
  * empty (setFingerprintBase: the common prefix of the first sorted batch), because keys sharing
  * a long prefix ("user:000123...") would otherwise all have one fingerprint. A key that does not
- * start with the base gets the lowest int when it sorts before the base and the highest when
+ * start with the base gets the lowest ints when it sorts before the base and the highest when
  * after; those ties, like any other, fall back to comparing the keys. skip = 0 (no base) is the
  * plain first-4-bytes prefix.
  *
  * Values live in a second arena rather than after the key (leveldb and arenaskl put them inline):
  * a search touches only nodes, and with 100-byte values inline the nodes of a 1M-entry memtable
  * spread over ~3x the memory, so a search misses the CPU caches more. A search compares the
- * prefix word first and reads the key bytes only on a prefix tie: most steps touch one cache line.
+ * fingerprint first and reads the key bytes only on a tie: most steps touch one cache line.
  *
  * The head node (height 12, no key) is the arena's first record, at address 0; since nothing links
  * to the head, 0 doubles as "no node".
@@ -62,10 +62,11 @@ const HEIGHT_SEED = 0x2545f491;
 const W_KEY_LENGTH = 0;
 const W_VALUE_LENGTH = 1;
 const W_PREFIX = 2;
-const W_HEIGHT = 3;
-const W_VALUE_ADDRESS = 4;
-const W_NEXT = 5;
-const HEADER_BYTES = 20;
+const W_PREFIX_LOW = 3;
+const W_HEIGHT = 4;
+const W_VALUE_ADDRESS = 5;
+const W_NEXT = 6;
+const HEADER_BYTES = 24;
 const HEAD = 0;
 const NONE = 0;
 
@@ -105,23 +106,6 @@ export const FINGERPRINT_BASE_BYTES_MAX = 32;
 const FINGERPRINT_BELOW = -0x80000000;
 const FINGERPRINT_ABOVE = 0x7fffffff;
 
-/**
- * The fingerprint of the user key buf[start..start+userKeyLength) over `base` (see the header):
- * bytes [base.length, base.length + 4) as a signed-comparable int when the key starts with base.
- */
-function keyFingerprint(buf: Uint8Array, start: number, userKeyLength: number, base: Uint8Array): number {
-  const skip = base.length;
-  for (let i = 0; i < skip; i++) {
-    // A key that is a proper prefix of base sorts before it.
-    if (i === userKeyLength) return FINGERPRINT_BELOW;
-    const b = buf[start + i]!;
-    const c = base[i]!;
-    if (b !== c) return b < c ? FINGERPRINT_BELOW : FINGERPRINT_ABOVE;
-  }
-  let p = 0;
-  for (let i = skip; i < skip + 4; i++) p = (p << 8) | (i < userKeyLength ? buf[start + i]! : 0);
-  return p ^ 0x80000000;
-}
 
 /** Copies n bytes; a plain loop for short ones spares a subarray object per entry in toRun(). */
 function copyBytes(src: Uint8Array, srcStart: number, dst: Uint8Array, dstStart: number, n: number): void {
@@ -161,6 +145,8 @@ export class MemTable {
   private readonly spliceHint = new Int32Array(MEMTABLE_HEIGHT_MAX);
   /** Bytes every fingerprint skips (see the header); set while empty only. */
   private fingerprintBase: Uint8Array = EMPTY;
+  /** Second word of the fingerprint of the key being searched for (fingerprint() sets it). */
+  private targetLow = 0;
   /** Seek key of get(), reused so a point read allocates only its result. */
   private lookupScratch = new Uint8Array(64);
   /** lookupScratch's buffer as words, for compareNode's word skip. */
@@ -189,6 +175,7 @@ export class MemTable {
     w[W_KEY_LENGTH] = 0;
     w[W_VALUE_LENGTH] = 0;
     w[W_PREFIX] = 0;
+    w[W_PREFIX_LOW] = 0;
     w[W_HEIGHT] = MEMTABLE_HEIGHT_MAX;
     w[W_VALUE_ADDRESS] = 0;
     for (let i = 0; i < MEMTABLE_HEIGHT_MAX; i++) w[W_NEXT + i] = NONE;
@@ -215,6 +202,31 @@ export class MemTable {
   /** Largest sequence number added; 0 while empty. */
   get largestSequence(): number {
     return this.sequenceMax;
+  }
+
+  /**
+   * The fingerprint of the user key buf[start..start+userKeyLength) (see the header): returns its
+   * first word and leaves the second in targetLow, for the search that follows.
+   */
+  private fingerprint(buf: Uint8Array, start: number, userKeyLength: number): number {
+    const base = this.fingerprintBase;
+    const skip = base.length;
+    for (let i = 0; i < skip; i++) {
+      // A key that is a proper prefix of base sorts before it.
+      const b = i < userKeyLength ? buf[start + i]! : -1;
+      const c = base[i]!;
+      if (b !== c) {
+        const f = b < c ? FINGERPRINT_BELOW : FINGERPRINT_ABOVE;
+        this.targetLow = f;
+        return f;
+      }
+    }
+    let p = 0;
+    for (let i = skip; i < skip + 4; i++) p = (p << 8) | (i < userKeyLength ? buf[start + i]! : 0);
+    let q = 0;
+    for (let i = skip + 4; i < skip + 8; i++) q = (q << 8) | (i < userKeyLength ? buf[start + i]! : 0);
+    this.targetLow = q ^ 0x80000000;
+    return p ^ 0x80000000;
   }
 
   /**
@@ -266,10 +278,11 @@ export class MemTable {
     const nodeKeyEnd = nodeKeyStart + keyLength;
     copyBytes(src, keyStart, bytes, nodeKeyStart, userKeyLength);
     writeTrailer(bytes, nodeKeyStart + userKeyLength, sequence, kind);
-    const prefix = keyFingerprint(src, keyStart, userKeyLength, this.fingerprintBase);
+    const prefix = this.fingerprint(src, keyStart, userKeyLength);
     words[wo + W_KEY_LENGTH] = keyLength;
     words[wo + W_VALUE_LENGTH] = valueLength;
     words[wo + W_PREFIX] = prefix;
+    words[wo + W_PREFIX_LOW] = this.targetLow;
     words[wo + W_HEIGHT] = height;
     words[wo + W_VALUE_ADDRESS] = valueAddress;
 
@@ -318,7 +331,7 @@ export class MemTable {
     if (n <= 64) for (let i = 0; i < n; i++) target[i] = userKey[i]!;
     else target.set(userKey, 0);
     writeTrailer(target, n, sequence, KIND_SEEK);
-    const node = this.findGreaterOrEqual(target, 0, keyLength, keyFingerprint(userKey, 0, n, this.fingerprintBase), undefined, this.lookupWords);
+    const node = this.findGreaterOrEqual(target, 0, keyLength, this.fingerprint(userKey, 0, n), undefined, this.lookupWords);
     if (node === NONE) return undefined;
     const bytes = this.chunks[node >>> this.shift]!;
     const words = this.words[node >>> this.shift]!;
@@ -428,7 +441,8 @@ export class MemTable {
   }
 
   /**
-   * Compares node's internal key with t[tStart..tEnd) (whose user-key prefix word is tPrefix).
+   * Compares node's internal key with t[tStart..tEnd), whose fingerprint is tPrefix and
+   * this.targetLow.
    * tWords, when given, views t's buffer as 32-bit words and tStart is a multiple of 4: node keys
    * start 4-aligned too, so on a prefix tie the leading user-key bytes are skipped a word at a
    * time (word equality is byte equality, whatever the endianness) before the byte comparison,
@@ -445,6 +459,8 @@ export class MemTable {
     // Differing fingerprints decide the order (a shorter key pads with 0, below any byte the
     // longer one has there, unless that byte is 0 too, in which case the fingerprints are equal).
     if (prefix !== tPrefix) return prefix < tPrefix ? -1 : 1;
+    const low = words[wo + W_PREFIX_LOW]!;
+    if (low !== this.targetLow) return low < this.targetLow ? -1 : 1;
     const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
     const keyEnd = keyStart + words[wo + W_KEY_LENGTH]!;
     let skip = 0;
@@ -535,7 +551,7 @@ export class MemTable {
 
   /** @internal Last node < target (orEqual: <= target), or NONE when that is the head. */
   findLess(t: Uint8Array, orEqual: boolean): number {
-    const tPrefix = keyFingerprint(t, 0, t.length - TRAILER_BYTES, this.fingerprintBase);
+    const tPrefix = this.fingerprint(t, 0, t.length - TRAILER_BYTES);
     const limit = orEqual ? 0 : -1;
     let x = HEAD;
     for (let level = this.height - 1; level >= 0; level--) {
@@ -550,7 +566,7 @@ export class MemTable {
 
   /** @internal First node >= t, or NONE. */
   seekNode(t: Uint8Array): number {
-    return this.findGreaterOrEqual(t, 0, t.length, keyFingerprint(t, 0, t.length - TRAILER_BYTES, this.fingerprintBase), undefined, undefined);
+    return this.findGreaterOrEqual(t, 0, t.length, this.fingerprint(t, 0, t.length - TRAILER_BYTES), undefined, undefined);
   }
 
   /** @internal Last node, or NONE when empty. */
