@@ -24,6 +24,11 @@
  * after; those ties, like any other, fall back to comparing the keys. skip = 0 (no base) is the
  * plain first-4-bytes prefix.
  *
+ * Nodes taller than 1 (a quarter of them) are allocated in an arena lane of their own, packed
+ * together rather than spread among the short ones in insertion order: the upper levels of every
+ * search walk only them, so those steps stay in fewer cache lines and pages (TLB entries), and a
+ * search misses mostly on its last level or two.
+ *
  * Values live in a second arena rather than after the key (leveldb and arenaskl put them inline):
  * a search touches only nodes, and with 100-byte values inline the nodes of a 1M-entry memtable
  * spread over ~3x the memory, so a search misses the CPU caches more. A search compares the
@@ -68,6 +73,8 @@ const W_VALUE_ADDRESS = 5;
 const W_NEXT = 6;
 const HEADER_BYTES = 24;
 const HEAD = 0;
+/** Arena lane of the nodes taller than 1 (and the head). */
+const TALL_LANE = 1;
 const NONE = 0;
 
 export type MemGetResult = { kind: 'put'; value: Uint8Array } | { kind: 'delete' } | undefined;
@@ -169,7 +176,7 @@ export class MemTable {
       this.height = MEMTABLE_HEIGHT_MAX;
       return;
     }
-    const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX);
+    const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX, TALL_LANE);
     assert(head === HEAD, 'memtable head node must be the arena address 0');
     const w = this.words[0]!;
     w[W_KEY_LENGTH] = 0;
@@ -263,7 +270,8 @@ export class MemTable {
     assert(kind === KIND_PUT || valueLength === 0, 'a delete carries no value');
     const keyLength = userKeyLength + TRAILER_BYTES;
     const height = this.randomHeight();
-    const address = this.arena.allocate(HEADER_BYTES + 4 * height + keyLength);
+    // Nodes above level 0 in a lane of their own: every search walks them (see the header).
+    const address = this.arena.allocate(HEADER_BYTES + 4 * height + keyLength, height > 1 ? TALL_LANE : 0);
     let valueAddress = 0;
     if (valueLength > 0) {
       valueAddress = this.valueArena.allocate(valueLength);
