@@ -48,7 +48,7 @@
  */
 import type { EntryRun } from '../engine/types.js';
 import { assert, INVARIANTS } from '../util/assert.js';
-import { compareRange } from '../util/bytes.js';
+import { compareRange, copyRange } from '../util/bytes.js';
 import { Arena, ARENA_CHUNK_BYTES_DEFAULT } from './arena.js';
 import {
   compareInternalRange,
@@ -113,21 +113,6 @@ export const FINGERPRINT_BASE_BYTES_MAX = 32;
 const FINGERPRINT_BELOW = -0x80000000;
 const FINGERPRINT_ABOVE = 0x7fffffff;
 
-
-/**
- * Longest copy done by a byte loop: below it the loop beats set() with its subarray object, above
- * it set()'s memcpy wins (100-byte values: a loop ~190 ns, set() ~55-75 ns, node 20 on x86-64).
- */
-const COPY_LOOP_BYTES_MAX = 32;
-
-/** Copies n bytes; a plain loop for short ones spares a subarray object per entry in toRun(). */
-function copyBytes(src: Uint8Array, srcStart: number, dst: Uint8Array, dstStart: number, n: number): void {
-  if (n <= COPY_LOOP_BYTES_MAX) {
-    for (let k = 0; k < n; k++) dst[dstStart + k] = src[srcStart + k]!;
-  } else {
-    dst.set(src.subarray(srcStart, srcStart + n), dstStart);
-  }
-}
 
 export class MemTable {
   private readonly arena: Arena;
@@ -281,7 +266,7 @@ export class MemTable {
     let valueAddress = 0;
     if (valueLength > 0) {
       valueAddress = this.valueArena.allocate(valueLength);
-      copyBytes(val, valueStart, this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, valueLength);
+      copyRange(val, valueStart, this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, valueLength);
     }
     const c = address >>> this.shift;
     const offset = address & this.mask;
@@ -290,7 +275,7 @@ export class MemTable {
     const wo = offset >> 2;
     const nodeKeyStart = offset + HEADER_BYTES + 4 * height;
     const nodeKeyEnd = nodeKeyStart + keyLength;
-    copyBytes(src, keyStart, bytes, nodeKeyStart, userKeyLength);
+    copyRange(src, keyStart, bytes, nodeKeyStart, userKeyLength);
     writeTrailer(bytes, nodeKeyStart + userKeyLength, sequence, kind);
     const prefix = this.fingerprint(src, keyStart, userKeyLength);
     words[wo + W_KEY_LENGTH] = keyLength;
@@ -412,11 +397,11 @@ export class MemTable {
     const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
     const keyLength = words[wo + W_KEY_LENGTH]!;
     const valueLength = words[wo + W_VALUE_LENGTH]!;
-    copyBytes(bytes, keyStart, data, pos, keyLength);
+    copyRange(bytes, keyStart, data, pos, keyLength);
     const keyEnd = pos + keyLength;
     if (valueLength > 0) {
       const valueAddress = words[wo + W_VALUE_ADDRESS]!;
-      copyBytes(this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, data, keyEnd, valueLength);
+      copyRange(this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, data, keyEnd, valueLength);
     }
     this.copiedEnd = keyEnd + valueLength;
     return keyEnd;
