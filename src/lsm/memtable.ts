@@ -5,12 +5,12 @@
  *
  * Node record, in the node arena (4-byte aligned; word = int32, read through the chunk's Int32Array):
  *
- *   word 0            internal key length (user key + 8-byte trailer)
+ *   word 0            internal key length (user key + 8-byte trailer; bits 0..23) and height h
+ *                     (1..12; bits 24..27)
  *   word 1            value length
  *   words 2, 3        the key's fingerprint (below): 8 user-key bytes as two signed-comparable ints
- *   word 4            height h (1..12)
- *   word 5            address of the value in the value arena (unused when the value is empty)
- *   words 6..6+h-1    next links, level 0 first (address of the successor; 0 = none)
+ *   word 4            address of the value in the value arena (unused when the value is empty)
+ *   words 5..5+h-1    next links, level 0 first (address of the successor; 0 = none)
  *   bytes             internal key
  *
  * Fingerprint: an order-preserving summary of a user key in two ints, so most comparisons of a
@@ -64,14 +64,16 @@ import type { InternalIterator } from './iterator.js';
 export const MEMTABLE_HEIGHT_MAX = 12;
 const HEIGHT_SEED = 0x2545f491;
 
+/** Key length and height (KEY_LENGTH_MASK, HEIGHT_SHIFT). */
 const W_KEY_LENGTH = 0;
+const KEY_LENGTH_MASK = 0xffffff;
+const HEIGHT_SHIFT = 24;
 const W_VALUE_LENGTH = 1;
 const W_PREFIX = 2;
 const W_PREFIX_LOW = 3;
-const W_HEIGHT = 4;
-const W_VALUE_ADDRESS = 5;
-const W_NEXT = 6;
-const HEADER_BYTES = 24;
+const W_VALUE_ADDRESS = 4;
+const W_NEXT = 5;
+const HEADER_BYTES = 20;
 const HEAD = 0;
 /** Arena lane of the nodes taller than 1 (and the head). */
 const TALL_LANE = 1;
@@ -170,11 +172,10 @@ export class MemTable {
     const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX, TALL_LANE);
     assert(head === HEAD, 'memtable head node must be the arena address 0');
     const w = this.words[0]!;
-    w[W_KEY_LENGTH] = 0;
+    w[W_KEY_LENGTH] = MEMTABLE_HEIGHT_MAX << HEIGHT_SHIFT;
     w[W_VALUE_LENGTH] = 0;
     w[W_PREFIX] = 0;
     w[W_PREFIX_LOW] = 0;
-    w[W_HEIGHT] = MEMTABLE_HEIGHT_MAX;
     w[W_VALUE_ADDRESS] = 0;
     for (let i = 0; i < MEMTABLE_HEIGHT_MAX; i++) w[W_NEXT + i] = NONE;
   }
@@ -278,11 +279,11 @@ export class MemTable {
     copyRange(src, keyStart, bytes, nodeKeyStart, userKeyLength);
     writeTrailer(bytes, nodeKeyStart + userKeyLength, sequence, kind);
     const prefix = this.fingerprint(src, keyStart, userKeyLength);
-    words[wo + W_KEY_LENGTH] = keyLength;
+    assert(keyLength <= KEY_LENGTH_MASK, () => `a memtable key of ${keyLength} bytes`);
+    words[wo + W_KEY_LENGTH] = keyLength | (height << HEIGHT_SHIFT);
     words[wo + W_VALUE_LENGTH] = valueLength;
     words[wo + W_PREFIX] = prefix;
     words[wo + W_PREFIX_LOW] = this.targetLow;
-    words[wo + W_HEIGHT] = height;
     words[wo + W_VALUE_ADDRESS] = valueAddress;
 
     const prev = this.prevScratch;
@@ -336,8 +337,9 @@ export class MemTable {
     const words = this.words[node >>> this.shift]!;
     const offset = node & this.mask;
     const wo = offset >> 2;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    const keyEnd = keyStart + words[wo + W_KEY_LENGTH]!;
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    const keyEnd = keyStart + (lengthAndHeight & KEY_LENGTH_MASK);
     if (compareRange(bytes, keyStart, keyEnd - TRAILER_BYTES, userKey, 0, userKey.length) !== 0) return undefined;
     if (bytes[keyEnd - TRAILER_BYTES] === KIND_DELETE) return DELETED;
     return { kind: 'put', value: this.valueOf(node) };
@@ -394,8 +396,9 @@ export class MemTable {
     const words = this.words[node >>> this.shift]!;
     const offset = node & this.mask;
     const wo = offset >> 2;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    const keyLength = words[wo + W_KEY_LENGTH]!;
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    const keyLength = lengthAndHeight & KEY_LENGTH_MASK;
     const valueLength = words[wo + W_VALUE_LENGTH]!;
     copyRange(bytes, keyStart, data, pos, keyLength);
     const keyEnd = pos + keyLength;
@@ -424,8 +427,9 @@ export class MemTable {
     const words = this.words[node >>> this.shift]!;
     const offset = node & this.mask;
     const wo = offset >> 2;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    return this.chunks[node >>> this.shift]!.subarray(keyStart, keyStart + words[wo + W_KEY_LENGTH]!);
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    return this.chunks[node >>> this.shift]!.subarray(keyStart, keyStart + (lengthAndHeight & KEY_LENGTH_MASK));
   }
 
   /** @internal The node's value, a subarray of the value arena. */
@@ -460,8 +464,9 @@ export class MemTable {
     if (prefix !== tPrefix) return prefix < tPrefix ? -1 : 1;
     const low = words[wo + W_PREFIX_LOW]!;
     if (low !== this.targetLow) return low < this.targetLow ? -1 : 1;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    const keyEnd = keyStart + words[wo + W_KEY_LENGTH]!;
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    const keyEnd = keyStart + (lengthAndHeight & KEY_LENGTH_MASK);
     let skip = 0;
     if (tWords !== undefined) {
       const nodeUser = keyEnd - TRAILER_BYTES - keyStart;
