@@ -17,6 +17,9 @@
  *   they are (MemTable.image): nothing is copied or transferred for a flush, and the main thread
  *   keeps reading the same bytes meanwhile (neither side writes them any more). Typed-array access
  *   costs the same on shared memory; only Atomics would differ, and nothing here needs them.
+ * - Small allocations bump in one of ARENA_LANES chunks at a time, the lane the caller names, so
+ *   records a caller visits together sit together: the memtable puts its tall skiplist nodes (the
+ *   ones every search walks) in a lane of their own, packed into a fraction of the memory.
  * - A record larger than a quarter of a chunk gets a chunk of its own (as leveldb's
  *   AllocateFallback does), so a 16 MiB value costs 16 MiB, not a fresh 1 MiB chunk per piece and
  *   not a wasted tail of up to a chunk.
@@ -27,6 +30,8 @@ import { assert } from '../util/assert.js';
 export const ARENA_CHUNK_BYTES_DEFAULT = 1 << 20;
 export const ARENA_CHUNK_BYTES_MIN = 1 << 8;
 export const ARENA_CHUNK_BYTES_MAX = 1 << 28;
+/** Lanes of allocate(): each bumps in a chunk of its own. */
+export const ARENA_LANES = 2;
 /** Size of the first chunk; each next one doubles up to chunkBytes, so a small memtable stays small. */
 const FIRST_CHUNK_BYTES = 1 << 12;
 
@@ -37,10 +42,10 @@ export class Arena {
   /** chunks[i] and words[i] view the same ArrayBuffer. Read-only for callers. */
   readonly chunks: Uint8Array[] = [];
   readonly words: Int32Array[] = [];
-  /** Index of the chunk small allocations bump in; -1 before the first. */
-  private currentChunk = -1;
-  private currentUsedBytes = 0;
-  private currentChunkBytes = 0;
+  /** Per lane: index of the chunk small allocations bump in (-1 before the first), its used and total bytes. */
+  private readonly currentChunk = new Int32Array(ARENA_LANES).fill(-1);
+  private readonly currentUsedBytes = new Int32Array(ARENA_LANES);
+  private readonly currentChunkBytes = new Int32Array(ARENA_LANES);
   private nextChunkBytes: number;
   /** Bytes handed out plus the tails of chunks that were left for a new one. */
   private usedBytesTotal = 0;
@@ -92,9 +97,10 @@ export class Arena {
     return this.chunks.map((c) => c.buffer as SharedArrayBuffer);
   }
 
-  /** Allocates `sizeBytes` (rounded up to a multiple of 4) and returns its address. */
-  allocate(sizeBytes: number): number {
+  /** Allocates `sizeBytes` (rounded up to a multiple of 4) in `lane` and returns its address. */
+  allocate(sizeBytes: number, lane = 0): number {
     assert(!this.sealed, 'allocation in a read-only arena image');
+    assert(lane >= 0 && lane < ARENA_LANES, () => `arena lane ${lane}`);
     assert(Number.isInteger(sizeBytes) && sizeBytes > 0, () => `arena allocation of ${sizeBytes} bytes`);
     const size = (sizeBytes + 3) & ~3;
     if (size > this.chunkBytes >>> 2) {
@@ -104,20 +110,20 @@ export class Arena {
       this.usedBytesTotal += size;
       return (index << this.chunkShift) | 0;
     }
-    if (this.currentChunk < 0 || this.currentUsedBytes + size > this.currentChunkBytes) {
-      if (this.currentChunk >= 0) this.usedBytesTotal += this.currentChunkBytes - this.currentUsedBytes;
+    if (this.currentChunk[lane]! < 0 || this.currentUsedBytes[lane]! + size > this.currentChunkBytes[lane]!) {
+      if (this.currentChunk[lane]! >= 0) this.usedBytesTotal += this.currentChunkBytes[lane]! - this.currentUsedBytes[lane]!;
       let bytes = this.nextChunkBytes;
       // size <= chunkBytes / 4, so this doubles at most log2(chunkBytes) times.
       while (bytes < size) bytes *= 2;
       this.nextChunkBytes = Math.min(bytes * 2, this.chunkBytes);
-      this.currentChunk = this.newChunk(bytes);
-      this.currentChunkBytes = bytes;
-      this.currentUsedBytes = 0;
+      this.currentChunk[lane] = this.newChunk(bytes);
+      this.currentChunkBytes[lane] = bytes;
+      this.currentUsedBytes[lane] = 0;
     }
-    const offset = this.currentUsedBytes;
-    this.currentUsedBytes += size;
+    const offset = this.currentUsedBytes[lane]!;
+    this.currentUsedBytes[lane] = offset + size;
     this.usedBytesTotal += size;
-    return (this.currentChunk << this.chunkShift) | offset;
+    return (this.currentChunk[lane]! << this.chunkShift) | offset;
   }
 
   chunkOf(address: number): number {

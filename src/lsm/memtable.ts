@@ -5,19 +5,34 @@
  *
  * Node record, in the node arena (4-byte aligned; word = int32, read through the chunk's Int32Array):
  *
- *   word 0            internal key length (user key + 8-byte trailer)
+ *   word 0            internal key length (user key + 8-byte trailer; bits 0..23) and height h
+ *                     (1..12; bits 24..27)
  *   word 1            value length
- *   word 2            first 4 user-key bytes, big-endian, zero-padded, XOR 0x80000000
- *                     (so a signed int compare orders them as unsigned bytes)
- *   word 3            height h (1..12)
+ *   words 2, 3        the key's fingerprint (below): 8 user-key bytes as two signed-comparable ints
  *   word 4            address of the value in the value arena (unused when the value is empty)
  *   words 5..5+h-1    next links, level 0 first (address of the successor; 0 = none)
  *   bytes             internal key
  *
+ * Fingerprint: an order-preserving summary of a user key in two ints, so most comparisons of a
+ * search decide on the node header, without the key bytes or a byte loop: fp(a) < fp(b) implies
+ * a < b, and only equal fingerprints compare the keys. It is user-key bytes [skip, skip + 4) and
+ * [skip + 4, skip + 8), each big-endian, zero-padded, XOR 0x80000000 (a signed compare orders
+ * them as unsigned bytes), where the first `skip` bytes are a base prefix the memtable picks once, while
+ * empty (setFingerprintBase: the common prefix of the first sorted batch), because keys sharing
+ * a long prefix ("user:000123...") would otherwise all have one fingerprint. A key that does not
+ * start with the base gets the lowest ints when it sorts before the base and the highest when
+ * after; those ties, like any other, fall back to comparing the keys. skip = 0 (no base) is the
+ * plain first-4-bytes prefix.
+ *
+ * Nodes taller than 1 (a quarter of them) are allocated in an arena lane of their own, packed
+ * together rather than spread among the short ones in insertion order: the upper levels of every
+ * search walk only them, so those steps stay in fewer cache lines and pages (TLB entries), and a
+ * search misses mostly on its last level or two.
+ *
  * Values live in a second arena rather than after the key (leveldb and arenaskl put them inline):
  * a search touches only nodes, and with 100-byte values inline the nodes of a 1M-entry memtable
  * spread over ~3x the memory, so a search misses the CPU caches more. A search compares the
- * prefix word first and reads the key bytes only on a prefix tie: most steps touch one cache line.
+ * fingerprint first and reads the key bytes only on a tie: most steps touch one cache line.
  *
  * The head node (height 12, no key) is the arena's first record, at address 0; since nothing links
  * to the head, 0 doubles as "no node".
@@ -33,7 +48,7 @@
  */
 import type { EntryRun } from '../engine/types.js';
 import { assert, INVARIANTS } from '../util/assert.js';
-import { compareRange } from '../util/bytes.js';
+import { compareRange, copyRange } from '../util/bytes.js';
 import { Arena, ARENA_CHUNK_BYTES_DEFAULT } from './arena.js';
 import {
   compareInternalRange,
@@ -49,14 +64,19 @@ import type { InternalIterator } from './iterator.js';
 export const MEMTABLE_HEIGHT_MAX = 12;
 const HEIGHT_SEED = 0x2545f491;
 
+/** Key length and height (KEY_LENGTH_MASK, HEIGHT_SHIFT). */
 const W_KEY_LENGTH = 0;
+const KEY_LENGTH_MASK = 0xffffff;
+const HEIGHT_SHIFT = 24;
 const W_VALUE_LENGTH = 1;
 const W_PREFIX = 2;
-const W_HEIGHT = 3;
+const W_PREFIX_LOW = 3;
 const W_VALUE_ADDRESS = 4;
 const W_NEXT = 5;
 const HEADER_BYTES = 20;
 const HEAD = 0;
+/** Arena lane of the nodes taller than 1 (and the head). */
+const TALL_LANE = 1;
 const NONE = 0;
 
 export type MemGetResult = { kind: 'put'; value: Uint8Array } | { kind: 'delete' } | undefined;
@@ -78,6 +98,8 @@ export interface MemTableImage {
   chunkBytes: number;
   nodeChunks: SharedArrayBuffer[];
   valueChunks: SharedArrayBuffer[];
+  /** The memtable's fingerprint base (a copy): the nodes' fingerprints were taken over it. */
+  fingerprintBase: Uint8Array;
   entries: number;
   keyBytes: number;
   valueBytes: number;
@@ -88,21 +110,11 @@ export function packMemTableImage(image: MemTableImage): EntryRun {
   return MemTable.fromImage(image).toRun();
 }
 
-/** First four user-key bytes as a signed-comparable int (see the node layout above). */
-function keyPrefix(buf: Uint8Array, start: number, userKeyLength: number): number {
-  let p = 0;
-  for (let i = 0; i < 4; i++) p = (p << 8) | (i < userKeyLength ? buf[start + i]! : 0);
-  return p ^ 0x80000000;
-}
+/** Longest fingerprint base (setFingerprintBase): each search compares this many bytes more. */
+export const FINGERPRINT_BASE_BYTES_MAX = 32;
+const FINGERPRINT_BELOW = -0x80000000;
+const FINGERPRINT_ABOVE = 0x7fffffff;
 
-/** Copies n bytes; a plain loop for short ones spares a subarray object per entry in toRun(). */
-function copyBytes(src: Uint8Array, srcStart: number, dst: Uint8Array, dstStart: number, n: number): void {
-  if (n <= 128) {
-    for (let k = 0; k < n; k++) dst[dstStart + k] = src[srcStart + k]!;
-  } else {
-    dst.set(src.subarray(srcStart, srcStart + n), dstStart);
-  }
-}
 
 export class MemTable {
   private readonly arena: Arena;
@@ -131,6 +143,10 @@ export class MemTable {
    * of a batch (WritePath) a level or a few up. All HEAD (valid for an empty list) until the first add.
    */
   private readonly spliceHint = new Int32Array(MEMTABLE_HEIGHT_MAX);
+  /** Bytes every fingerprint skips (see the header); set while empty only. */
+  private fingerprintBase: Uint8Array = EMPTY;
+  /** Second word of the fingerprint of the key being searched for (fingerprint() sets it). */
+  private targetLow = 0;
   /** Seek key of get(), reused so a point read allocates only its result. */
   private lookupScratch = new Uint8Array(64);
   /** lookupScratch's buffer as words, for compareNode's word skip. */
@@ -149,16 +165,17 @@ export class MemTable {
       this.entries = image.entries;
       this.keyBytesTotal = image.keyBytes;
       this.valueBytesTotal = image.valueBytes;
+      this.fingerprintBase = image.fingerprintBase;
       this.height = MEMTABLE_HEIGHT_MAX;
       return;
     }
-    const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX);
+    const head = this.arena.allocate(HEADER_BYTES + 4 * MEMTABLE_HEIGHT_MAX, TALL_LANE);
     assert(head === HEAD, 'memtable head node must be the arena address 0');
     const w = this.words[0]!;
-    w[W_KEY_LENGTH] = 0;
+    w[W_KEY_LENGTH] = MEMTABLE_HEIGHT_MAX << HEIGHT_SHIFT;
     w[W_VALUE_LENGTH] = 0;
     w[W_PREFIX] = 0;
-    w[W_HEIGHT] = MEMTABLE_HEIGHT_MAX;
+    w[W_PREFIX_LOW] = 0;
     w[W_VALUE_ADDRESS] = 0;
     for (let i = 0; i < MEMTABLE_HEIGHT_MAX; i++) w[W_NEXT + i] = NONE;
   }
@@ -187,6 +204,41 @@ export class MemTable {
   }
 
   /**
+   * The fingerprint of the user key buf[start..start+userKeyLength) (see the header): returns its
+   * first word and leaves the second in targetLow, for the search that follows.
+   */
+  private fingerprint(buf: Uint8Array, start: number, userKeyLength: number): number {
+    const base = this.fingerprintBase;
+    const skip = base.length;
+    for (let i = 0; i < skip; i++) {
+      // A key that is a proper prefix of base sorts before it.
+      const b = i < userKeyLength ? buf[start + i]! : -1;
+      const c = base[i]!;
+      if (b !== c) {
+        const f = b < c ? FINGERPRINT_BELOW : FINGERPRINT_ABOVE;
+        this.targetLow = f;
+        return f;
+      }
+    }
+    let p = 0;
+    for (let i = skip; i < skip + 4; i++) p = (p << 8) | (i < userKeyLength ? buf[start + i]! : 0);
+    let q = 0;
+    for (let i = skip + 4; i < skip + 8; i++) q = (q << 8) | (i < userKeyLength ? buf[start + i]! : 0);
+    this.targetLow = q ^ 0x80000000;
+    return p ^ 0x80000000;
+  }
+
+  /**
+   * Makes src[start..end) (at most FINGERPRINT_BASE_BYTES_MAX bytes of it) the prefix the key
+   * fingerprints skip (see the header): best the prefix most keys to come share. A no-op unless
+   * the memtable is empty, since every node's fingerprint is taken over the same base.
+   */
+  setFingerprintBase(src: Uint8Array, start: number, end: number): void {
+    if (this.entries > 0) return;
+    this.fingerprintBase = src.slice(start, Math.min(end, start + FINGERPRINT_BASE_BYTES_MAX));
+  }
+
+  /**
    * Adds one entry. REQUIRES: no entry with the same user key and sequence was added before (the
    * tree hands out each sequence number once); kind is KIND_PUT or KIND_DELETE; a delete's value
    * is empty. The bytes are copied into the arena.
@@ -210,11 +262,12 @@ export class MemTable {
     assert(kind === KIND_PUT || valueLength === 0, 'a delete carries no value');
     const keyLength = userKeyLength + TRAILER_BYTES;
     const height = this.randomHeight();
-    const address = this.arena.allocate(HEADER_BYTES + 4 * height + keyLength);
+    // Nodes above level 0 in a lane of their own: every search walks them (see the header).
+    const address = this.arena.allocate(HEADER_BYTES + 4 * height + keyLength, height > 1 ? TALL_LANE : 0);
     let valueAddress = 0;
     if (valueLength > 0) {
       valueAddress = this.valueArena.allocate(valueLength);
-      copyBytes(val, valueStart, this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, valueLength);
+      copyRange(val, valueStart, this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, valueLength);
     }
     const c = address >>> this.shift;
     const offset = address & this.mask;
@@ -223,13 +276,14 @@ export class MemTable {
     const wo = offset >> 2;
     const nodeKeyStart = offset + HEADER_BYTES + 4 * height;
     const nodeKeyEnd = nodeKeyStart + keyLength;
-    copyBytes(src, keyStart, bytes, nodeKeyStart, userKeyLength);
+    copyRange(src, keyStart, bytes, nodeKeyStart, userKeyLength);
     writeTrailer(bytes, nodeKeyStart + userKeyLength, sequence, kind);
-    const prefix = keyPrefix(src, keyStart, userKeyLength);
-    words[wo + W_KEY_LENGTH] = keyLength;
+    const prefix = this.fingerprint(src, keyStart, userKeyLength);
+    assert(keyLength <= KEY_LENGTH_MASK, () => `a memtable key of ${keyLength} bytes`);
+    words[wo + W_KEY_LENGTH] = keyLength | (height << HEIGHT_SHIFT);
     words[wo + W_VALUE_LENGTH] = valueLength;
     words[wo + W_PREFIX] = prefix;
-    words[wo + W_HEIGHT] = height;
+    words[wo + W_PREFIX_LOW] = this.targetLow;
     words[wo + W_VALUE_ADDRESS] = valueAddress;
 
     const prev = this.prevScratch;
@@ -277,14 +331,15 @@ export class MemTable {
     if (n <= 64) for (let i = 0; i < n; i++) target[i] = userKey[i]!;
     else target.set(userKey, 0);
     writeTrailer(target, n, sequence, KIND_SEEK);
-    const node = this.findGreaterOrEqual(target, 0, keyLength, keyPrefix(userKey, 0, n), undefined, this.lookupWords);
+    const node = this.findGreaterOrEqual(target, 0, keyLength, this.fingerprint(userKey, 0, n), undefined, this.lookupWords);
     if (node === NONE) return undefined;
     const bytes = this.chunks[node >>> this.shift]!;
     const words = this.words[node >>> this.shift]!;
     const offset = node & this.mask;
     const wo = offset >> 2;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    const keyEnd = keyStart + words[wo + W_KEY_LENGTH]!;
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    const keyEnd = keyStart + (lengthAndHeight & KEY_LENGTH_MASK);
     if (compareRange(bytes, keyStart, keyEnd - TRAILER_BYTES, userKey, 0, userKey.length) !== 0) return undefined;
     if (bytes[keyEnd - TRAILER_BYTES] === KIND_DELETE) return DELETED;
     return { kind: 'put', value: this.valueOf(node) };
@@ -304,6 +359,7 @@ export class MemTable {
       chunkBytes: this.arena.chunkBytes,
       nodeChunks: this.arena.sharedChunks(),
       valueChunks: this.valueArena.sharedChunks(),
+      fingerprintBase: this.fingerprintBase.slice(),
       entries: this.entries,
       keyBytes: this.keyBytesTotal,
       valueBytes: this.valueBytesTotal,
@@ -340,14 +396,15 @@ export class MemTable {
     const words = this.words[node >>> this.shift]!;
     const offset = node & this.mask;
     const wo = offset >> 2;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    const keyLength = words[wo + W_KEY_LENGTH]!;
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    const keyLength = lengthAndHeight & KEY_LENGTH_MASK;
     const valueLength = words[wo + W_VALUE_LENGTH]!;
-    copyBytes(bytes, keyStart, data, pos, keyLength);
+    copyRange(bytes, keyStart, data, pos, keyLength);
     const keyEnd = pos + keyLength;
     if (valueLength > 0) {
       const valueAddress = words[wo + W_VALUE_ADDRESS]!;
-      copyBytes(this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, data, keyEnd, valueLength);
+      copyRange(this.valueChunks[valueAddress >>> this.shift]!, valueAddress & this.mask, data, keyEnd, valueLength);
     }
     this.copiedEnd = keyEnd + valueLength;
     return keyEnd;
@@ -370,8 +427,9 @@ export class MemTable {
     const words = this.words[node >>> this.shift]!;
     const offset = node & this.mask;
     const wo = offset >> 2;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    return this.chunks[node >>> this.shift]!.subarray(keyStart, keyStart + words[wo + W_KEY_LENGTH]!);
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    return this.chunks[node >>> this.shift]!.subarray(keyStart, keyStart + (lengthAndHeight & KEY_LENGTH_MASK));
   }
 
   /** @internal The node's value, a subarray of the value arena. */
@@ -386,7 +444,8 @@ export class MemTable {
   }
 
   /**
-   * Compares node's internal key with t[tStart..tEnd) (whose user-key prefix word is tPrefix).
+   * Compares node's internal key with t[tStart..tEnd), whose fingerprint is tPrefix and
+   * this.targetLow.
    * tWords, when given, views t's buffer as 32-bit words and tStart is a multiple of 4: node keys
    * start 4-aligned too, so on a prefix tie the leading user-key bytes are skipped a word at a
    * time (word equality is byte equality, whatever the endianness) before the byte comparison,
@@ -400,11 +459,14 @@ export class MemTable {
     const offset = node & this.mask;
     const wo = offset >> 2;
     const prefix = words[wo + W_PREFIX]!;
-    // Differing zero-padded prefixes decide the order (a shorter key pads with 0, below any byte
-    // the longer one has there, unless that byte is 0 too, in which case the prefixes are equal).
+    // Differing fingerprints decide the order (a shorter key pads with 0, below any byte the
+    // longer one has there, unless that byte is 0 too, in which case the fingerprints are equal).
     if (prefix !== tPrefix) return prefix < tPrefix ? -1 : 1;
-    const keyStart = offset + HEADER_BYTES + 4 * words[wo + W_HEIGHT]!;
-    const keyEnd = keyStart + words[wo + W_KEY_LENGTH]!;
+    const low = words[wo + W_PREFIX_LOW]!;
+    if (low !== this.targetLow) return low < this.targetLow ? -1 : 1;
+    const lengthAndHeight = words[wo + W_KEY_LENGTH]!;
+    const keyStart = offset + HEADER_BYTES + 4 * (lengthAndHeight >>> HEIGHT_SHIFT);
+    const keyEnd = keyStart + (lengthAndHeight & KEY_LENGTH_MASK);
     let skip = 0;
     if (tWords !== undefined) {
       const nodeUser = keyEnd - TRAILER_BYTES - keyStart;
@@ -493,7 +555,7 @@ export class MemTable {
 
   /** @internal Last node < target (orEqual: <= target), or NONE when that is the head. */
   findLess(t: Uint8Array, orEqual: boolean): number {
-    const tPrefix = keyPrefix(t, 0, t.length - TRAILER_BYTES);
+    const tPrefix = this.fingerprint(t, 0, t.length - TRAILER_BYTES);
     const limit = orEqual ? 0 : -1;
     let x = HEAD;
     for (let level = this.height - 1; level >= 0; level--) {
@@ -508,7 +570,7 @@ export class MemTable {
 
   /** @internal First node >= t, or NONE. */
   seekNode(t: Uint8Array): number {
-    return this.findGreaterOrEqual(t, 0, t.length, keyPrefix(t, 0, t.length - TRAILER_BYTES), undefined, undefined);
+    return this.findGreaterOrEqual(t, 0, t.length, this.fingerprint(t, 0, t.length - TRAILER_BYTES), undefined, undefined);
   }
 
   /** @internal Last node, or NONE when empty. */

@@ -11,7 +11,7 @@
  */
 import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import { INVARIANTS, assert } from '../util/assert.js';
-import { getFixed32, getFixed64, getVarint, putFixed32, putFixed64, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
+import { copyRange, getFixed32, getFixed64, getVarint, putFixed32, putFixed64, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
 import { KIND_DELETE, KIND_PUT, SEQUENCE_MAX } from '../format/internal-key.js';
 
 /** fixed64 sequence + fixed32 count. */
@@ -191,11 +191,11 @@ export class WriteBatch {
 function writeOp(buf: Uint8Array, pos: number, kind: number, key: Uint8Array, value: Uint8Array): number {
   buf[pos++] = kind;
   pos = putVarint(buf, pos, key.length);
-  buf.set(key, pos);
+  copyRange(key, 0, buf, pos, key.length);
   pos += key.length;
   if (kind === KIND_PUT) {
     pos = putVarint(buf, pos, value.length);
-    buf.set(value, pos);
+    copyRange(value, 0, buf, pos, value.length);
     pos += value.length;
   }
   return pos;

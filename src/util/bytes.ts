@@ -123,3 +123,19 @@ export function putFixed64(buf: Uint8Array, pos: number, v: number): number {
 export function getFixed64(buf: Uint8Array, pos: number): number {
   return getFixed32(buf, pos) + getFixed32(buf, pos + 4) * 0x1_0000_0000;
 }
+
+/**
+ * Longest copy done by a byte loop: below it the loop beats set() with its subarray object, above
+ * it set()'s memcpy wins (100-byte values: a loop ~190 ns, set() ~55-75 ns; 16 bytes: a loop
+ * ~30 ns, set() ~50 ns; node 20 on x86-64).
+ */
+const COPY_LOOP_BYTES_MAX = 32;
+
+/** Copies src[srcStart..srcStart+n) to dst[dstStart..): for the short copies of hot paths. */
+export function copyRange(src: Uint8Array, srcStart: number, dst: Uint8Array, dstStart: number, n: number): void {
+  if (n <= COPY_LOOP_BYTES_MAX) {
+    for (let k = 0; k < n; k++) dst[dstStart + k] = src[srcStart + k]!;
+  } else {
+    dst.set(srcStart === 0 && n === src.length ? src : src.subarray(srcStart, srcStart + n), dstStart);
+  }
+}

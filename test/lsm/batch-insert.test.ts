@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SEQUENCE_MAX, trailerSequence, userKeyOf } from '../../src/format/internal-key.js';
-import { BatchInserter, SORTED_BATCH_OPS_MAX } from '../../src/lsm/batch-insert.js';
+import { BatchInserter, SORTED_BATCH_OPS_MAX, sortBatchOrder } from '../../src/lsm/batch-insert.js';
 import { MemTable } from '../../src/lsm/memtable.js';
-import { WriteBatch } from '../../src/lsm/write-batch.js';
-import { fromUtf8, utf8 } from '../../src/util/bytes.js';
+import { newBatchOpLayout, WriteBatch } from '../../src/lsm/write-batch.js';
+import { compareBytes, fromUtf8, utf8 } from '../../src/util/bytes.js';
 import { mulberry32 } from '../helpers/rng.js';
 
 type Model = Map<string, { value: string | undefined; sequence: number }>;
@@ -96,5 +96,40 @@ describe('BatchInserter', () => {
       expect(got?.kind === 'put' ? fromUtf8(got.value) : got?.kind, key).toBe(want.value ?? 'delete');
     }
     expect(mem.entryCount).toBe(ops);
+  });
+});
+
+describe('sortBatchOrder', () => {
+  /** Keys meant to defeat a fingerprint sort: long shared prefixes, zero bytes, prefixes of each other, repeats. */
+  function hardKey(rnd: () => number, shared: Uint8Array): Uint8Array {
+    const tail = new Uint8Array(Math.floor(rnd() * 12));
+    for (let i = 0; i < tail.length; i++) tail[i] = rnd() < 0.4 ? 0 : rnd() < 0.5 ? 0xff : Math.floor(rnd() * 4);
+    const prefixBytes = Math.floor(rnd() * (shared.length + 1));
+    const key = new Uint8Array(prefixBytes + tail.length);
+    key.set(shared.subarray(0, prefixBytes));
+    key.set(tail, prefixBytes);
+    return key;
+  }
+
+  it('orders ops by key, a repeated key newest first, like a comparison sort', () => {
+    const seed = Number(process.env.LSMRAFT_SEED ?? Date.now() % 1_000_000);
+    const rnd = mulberry32(seed);
+    for (let round = 0; round < 60; round++) {
+      const n = round === 0 ? 1 : round === 1 ? SORTED_BATCH_OPS_MAX : 1 + Math.floor(rnd() * 600);
+      const shared = utf8('user:0000000000'.slice(0, Math.floor(rnd() * 16)));
+      const keys: Uint8Array[] = [];
+      const batch = new WriteBatch();
+      for (let i = 0; i < n; i++) {
+        const key = i > 0 && rnd() < 0.1 ? keys[Math.floor(rnd() * i)]! : hardKey(rnd, shared);
+        keys.push(key);
+        batch.put(key, utf8('v'));
+      }
+      const layout = newBatchOpLayout(n);
+      batch.layOut(layout);
+      const order = new Uint32Array(n);
+      sortBatchOrder(batch.bytes, layout.keyStarts, layout.keyEnds, order, new Float64Array(2 * n));
+      const want = Array.from({ length: n }, (_, i) => i).sort((a, b) => compareBytes(keys[a]!, keys[b]!) || b - a);
+      expect(Array.from(order), `seed ${seed} round ${round}`).toEqual(want);
+    }
   });
 });

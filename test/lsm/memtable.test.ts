@@ -79,12 +79,21 @@ function fill(r: (n: number) => number, mem: MemTable, count: number, valueBytes
 }
 
 describe('MemTable against a sorted-array model', () => {
-  for (const chunkBytes of [256, 1 << 20]) {
-    it(`adds, gets and iterates (arena chunks of ${chunkBytes} bytes)`, () => {
+  // Fingerprint bases (MemTable.setFingerprintBase) the random keys fall below, above, inside and
+  // short of: fingerprints over them must order keys exactly as the bytes do.
+  const cases = [
+    { chunkBytes: 256, base: [] },
+    { chunkBytes: 1 << 20, base: [] },
+    { chunkBytes: 256, base: [0x61, 0x00] },
+    { chunkBytes: 1 << 20, base: [0x61, 0x62, 0x01] },
+  ];
+  for (const { chunkBytes, base } of cases) {
+    it(`adds, gets and iterates (arena chunks of ${chunkBytes} bytes, fingerprint base [${base.join(', ')}])`, () => {
       for (const seed of SEEDS) {
         withSeed(seed, () => {
           const r = xorshiftBelow(seed);
           const mem = new MemTable({ arenaChunkBytes: chunkBytes });
+          mem.setFingerprintBase(Uint8Array.from(base), 0, base.length);
           const count = 1500;
           const model = fill(r, mem, count, 300);
 

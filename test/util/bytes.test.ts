@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { getFixed64, getVarint, putFixed64, putVarint, varintLength, compareBytes, utf8 } from '../../src/util/bytes.js';
+import { copyRange, getFixed64, getVarint, putFixed64, putVarint, varintLength, compareBytes, utf8 } from '../../src/util/bytes.js';
 
 describe('varint', () => {
   it('round-trips values up to 2^53 and reports its length', () => {
@@ -36,5 +36,23 @@ describe('fixed64 and comparison', () => {
     expect(compareBytes(utf8('ab'), utf8('a'))).toBeGreaterThan(0);
     expect(compareBytes(new Uint8Array([0xff]), new Uint8Array([0x01]))).toBeGreaterThan(0);
     expect(compareBytes(utf8('x'), utf8('x'))).toBe(0);
+  });
+});
+
+describe('copyRange', () => {
+  it('copies exactly n bytes between offsets, by loop and by set(), whole arrays included', () => {
+    const src = Uint8Array.from({ length: 200 }, (_, i) => (i * 7 + 1) & 0xff);
+    for (const n of [0, 1, 31, 32, 33, 100]) {
+      for (const [srcStart, dstStart] of [[0, 0], [3, 5], [200 - n, 0]] as const) {
+        const dst = new Uint8Array(256).fill(0xee);
+        copyRange(src, srcStart, dst, dstStart, n);
+        expect([...dst.subarray(dstStart, dstStart + n)], `n ${n} at ${srcStart} -> ${dstStart}`).toEqual([...src.subarray(srcStart, srcStart + n)]);
+        expect(dst.subarray(0, dstStart).every((b) => b === 0xee) && dst.subarray(dstStart + n).every((b) => b === 0xee)).toBe(true);
+      }
+      const whole = src.slice(0, n);
+      const dst = new Uint8Array(n + 2);
+      copyRange(whole, 0, dst, 1, n);
+      expect([...dst]).toEqual([0, ...whole, 0]);
+    }
   });
 });
