@@ -247,7 +247,8 @@ export class LsmTree {
     const count = core.versions.current().filesForGetInto(key, files);
     for (let i = 0; i < count; i++) {
       const table = core.tableCache.get(files[i]!.number);
-      const kind = table.find(key, sequence);
+      // The last table asks its filter only before a block read (table-reader.ts find()).
+      const kind = table.find(key, sequence, i < count - 1);
       // find() returns a kind (>= 0) or FIND_NONE (< 0); a hit's value is copied out of the block.
       if (kind >= 0) return kind === KIND_PUT ? copyValue(table.foundData, table.foundValueStart, table.foundValueEnd) : undefined;
     }
