@@ -58,7 +58,11 @@ export function compareInternalRange(
 ): number {
   const c = compareRange(a, aStart, aEnd - TRAILER_BYTES, b, bStart, bEnd - TRAILER_BYTES);
   if (c !== 0) return c;
-  // Larger trailer (newer sequence, then larger kind) sorts first.
+  return compareTrailers(a, aEnd, b, bEnd);
+}
+
+/** The trailers a[aEnd - 8..aEnd) and b[bEnd - 8..bEnd) in internal-key order: the larger (newer sequence, then larger kind) first. */
+export function compareTrailers(a: Uint8Array, aEnd: number, b: Uint8Array, bEnd: number): number {
   const aHigh = getFixed32(a, aEnd - 4);
   const bHigh = getFixed32(b, bEnd - 4);
   if (aHigh !== bHigh) return aHigh > bHigh ? -1 : 1;

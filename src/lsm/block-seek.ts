@@ -2,9 +2,13 @@
  * Point search inside one data block's raw contents (docs/format/sstable.md "Block contents"),
  * after leveldb's table/block.cc Block::Iter::Seek: a binary search over the restart points (a
  * restart entry stores its whole key, so it is compared where it lies in the block), then a walk
- * over the entries of one restart interval, each key rebuilt from its shared prefix in a scratch
- * buffer. Nothing is decoded or copied but the keys of that one interval; a hit's value is a range
- * of the block itself.
+ * over the entries of one restart interval. The walk compares each key where it lies too: the
+ * bytes a key shares with its predecessor are, up to what that one shares with the target, the
+ * target's own (the prefix-compressed search of B-trees with prefix truncation, e.g. Bayer and
+ * Unterauer, "Prefix B-trees", 1977). Only when that does not decide a key (a key sharing bytes
+ * of its predecessor's trailer) does it walk the interval again rebuilding each key in a scratch
+ * buffer, as Block::Iter does. Nothing is copied but the found key; a hit's value is a range of
+ * the block itself.
  *
  * What must hold: the block's checksum was checked when it was read, but its layout is not trusted.
  * Every restart offset and entry length is checked against the block's bounds as it is read, and a
@@ -14,10 +18,16 @@
  * of iterators and of `check` (src/engine/js/block.ts) does.
  */
 import { CorruptionError } from '../errors.js';
-import { compareInternalRange, TRAILER_BYTES } from '../format/internal-key.js';
+import { compareInternalRange, compareTrailers, TRAILER_BYTES } from '../format/internal-key.js';
 import { getFixed32, getVarint, type VarintRead } from '../util/bytes.js';
 
 const varint: VarintRead = { value: 0, pos: 0 };
+
+/** What BlockSeeker's walk found: the entry, none (every entry is below the target), or a key it cannot judge without rebuilding keys. */
+const WALK_FOUND = 0;
+const WALK_PAST = 1;
+const WALK_NEEDS_KEYS = 2;
+
 
 export class BlockSeeker {
   /** The found entry's internal key is key[0..keyLength): valid until the next seek. */
@@ -57,22 +67,92 @@ export class BlockSeeker {
       else hi = mid - 1;
     }
 
-    // The walk checks each entry as it reads it (a restart entry shares nothing: keyLength is 0);
-    // an offset past the entries ends it at once, and the caller reports the key as missing.
-    let pos = getFixed32(block, restartsStart + 4 * lo);
+    const start = getFixed32(block, restartsStart + 4 * lo);
+    const found = this.walk(block, start, restartsStart, target, targetLength, file, offset);
+    if (found !== WALK_NEEDS_KEYS) return found === WALK_FOUND;
+    return this.walkRebuilding(block, start, restartsStart, target, targetLength, file, offset);
+  }
+
+  /**
+   * The walk over one restart interval from `pos`, without rebuilding keys: an entry's key is the
+   * target's first `shared` bytes followed by its own bytes in the block whenever it shares no more
+   * with the previous key than that key shares with the target (`matched`). An entry sharing more
+   * is below the target, unseen, when the previous key differs from the target at byte `matched`
+   * inside both user keys (`split`): it has the previous key's byte there. Otherwise (the previous
+   * key was decided by its length or trailer: a prefix of the target, or the target's user key at
+   * a newer sequence) the bytes it shares are not known here: WALK_NEEDS_KEYS, and the caller
+   * walks again rebuilding keys. Only the found entry's key is written to `key`.
+   */
+  private walk(
+    block: Uint8Array, pos: number, restartsStart: number, target: Uint8Array, targetLength: number, file: string, offset: number,
+  ): number {
+    let keyLength = 0;
+    let matched = 0;
+    let split = true;
+    const targetUserLength = targetLength - TRAILER_BYTES;
+    // Each entry advances pos by at least its 3 header bytes (readHeader), so the loop ends.
+    while (pos < restartsStart) {
+      pos = this.entryHeader(block, pos, restartsStart, keyLength, file, offset);
+      const shared = this.shared;
+      const nonShared = this.nonShared;
+      keyLength = shared + nonShared;
+      const valueEnd = pos + nonShared + this.valueLength;
+      const userLength = keyLength - TRAILER_BYTES;
+      if (shared > matched || shared > userLength) {
+        if (!split || shared > userLength) return WALK_NEEDS_KEYS;
+        pos = valueEnd;
+        continue;
+      }
+      // Key byte i (i >= shared) is block[delta + i]; bytes below shared are the target's.
+      const delta = pos - shared;
+      const limit = userLength < targetUserLength ? userLength : targetUserLength;
+      let m = shared;
+      while (m < limit && block[delta + m] === target[m]) m++;
+      matched = m;
+      split = m < limit;
+      // User keys first (bytes, then length); equal user keys: the trailers, newest first.
+      const c = split ? block[delta + m]! - target[m]!
+        : userLength !== targetUserLength ? userLength - targetUserLength
+        : compareTrailers(block, delta + keyLength, target, targetLength);
+      if (c >= 0) {
+        this.setFound(block, pos, target, shared, keyLength);
+        this.valueStart = pos + nonShared;
+        this.valueEnd = valueEnd;
+        return WALK_FOUND;
+      }
+      pos = valueEnd;
+    }
+    return WALK_PAST;
+  }
+
+  /** key = target[0..shared) + block[pos..pos + keyLength - shared). */
+  private setFound(block: Uint8Array, pos: number, target: Uint8Array, shared: number, keyLength: number): void {
+    if (keyLength > this.key.length) this.key = new Uint8Array(Math.max(keyLength, 2 * this.key.length));
+    const key = this.key;
+    for (let i = 0; i < shared; i++) key[i] = target[i]!;
+    const delta = pos - shared;
+    for (let i = shared; i < keyLength; i++) key[i] = block[delta + i]!;
+    this.keyLength = keyLength;
+  }
+
+  /**
+   * The walk over one restart interval from `pos`, each key rebuilt from its shared prefix in
+   * `key`; it checks each entry as it reads it (a restart entry shares nothing: keyLength is 0),
+   * and an offset past the entries ends it at once (the caller reports the key as missing).
+   */
+  private walkRebuilding(
+    block: Uint8Array, pos: number, restartsStart: number, target: Uint8Array, targetLength: number, file: string, offset: number,
+  ): boolean {
     let keyLength = 0;
     // Leading bytes the previous key shares with the target's user key: the next key shares
     // min(shared, matched) of them too, so its comparison starts there (most of a key is shared).
     let matched = 0;
     const targetUserLength = targetLength - TRAILER_BYTES;
     while (pos < restartsStart) {
-      const entryPos = pos;
-      pos = this.readHeader(block, pos, restartsStart, file, offset);
+      pos = this.entryHeader(block, pos, restartsStart, keyLength, file, offset);
       const shared = this.shared;
       const nonShared = this.nonShared;
-      if (shared > keyLength) throw new CorruptionError(`entry shares ${shared} bytes of a ${keyLength}-byte key`, file, offset + entryPos);
       keyLength = shared + nonShared;
-      if (keyLength < TRAILER_BYTES) throw new CorruptionError(`key of ${keyLength} bytes is shorter than its trailer`, file, offset + entryPos);
       if (keyLength > this.key.length) {
         const grown = new Uint8Array(Math.max(keyLength, 2 * this.key.length));
         grown.set(this.key.subarray(0, shared));
@@ -88,7 +168,6 @@ export class BlockSeeker {
       if (m > limit) m = limit;
       while (m < limit && key[m] === target[m]) m++;
       matched = m;
-      // User keys first (bytes, then length); equal user keys: the trailers, newest first.
       const c = m < limit ? key[m]! - target[m]!
         : userLength !== targetUserLength ? userLength - targetUserLength
         : compareInternalRange(key, 0, keyLength, target, 0, targetLength);
@@ -118,6 +197,19 @@ export class BlockSeeker {
       throw new CorruptionError(`key of ${this.nonShared} bytes is shorter than its trailer`, file, offset + entryPos);
     }
     return keyStart;
+  }
+
+  /**
+   * readHeader() of a walked entry, also checking that it shares no more than the `prevKeyLength`
+   * bytes of the key before it (0 at a restart point) and that its key holds a trailer.
+   */
+  private entryHeader(block: Uint8Array, pos: number, end: number, prevKeyLength: number, file: string, offset: number): number {
+    const after = this.readHeader(block, pos, end, file, offset);
+    const shared = this.shared;
+    if (shared > prevKeyLength) throw new CorruptionError(`entry shares ${shared} bytes of a ${prevKeyLength}-byte key`, file, offset + pos);
+    const keyLength = shared + this.nonShared;
+    if (keyLength < TRAILER_BYTES) throw new CorruptionError(`key of ${keyLength} bytes is shorter than its trailer`, file, offset + pos);
+    return after;
   }
 
   /**

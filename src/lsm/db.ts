@@ -31,6 +31,7 @@ import { MergingIterator } from './merging-iterator.js';
 import { openTree } from './open.js';
 import { resolveOptions, type LsmTreeOptions } from './options.js';
 import { TreeCore } from './tree-core.js';
+import { copyValue } from './value-copy.js';
 import type { FileMetadata } from './version-edit.js';
 import { TreeIterator, TreeSnapshot } from './tree-iterator.js';
 import { repairTree, type RepairOptions, type RepairReport } from './repair.js';
@@ -206,7 +207,11 @@ export class LsmTree {
     }
   }
 
-  /** The newest value of `key` at the snapshot (or now); synchronous: a point read never waits. */
+  /**
+   * The newest value of `key` at the snapshot (or now); synchronous: a point read never waits. The
+   * value is the caller's copy, but a short one may be a view on a slab shared with other values
+   * (src/lsm/value-copy.ts, as a pooled Node Buffer is): never transfer or detach its `.buffer`.
+   */
   getSync(key: KeyLike, options?: ReadOptions): Uint8Array | undefined {
     this.core.checkOpen();
     const k = toKey(key);
@@ -231,10 +236,10 @@ export class LsmTree {
   private getInternal(key: Uint8Array, sequence: number): Uint8Array | undefined {
     const core = this.core;
     const m = core.mem.get(key, sequence);
-    if (m !== undefined) return m.kind === 'put' ? m.value.slice() : undefined;
+    if (m !== undefined) return m.kind === 'put' ? copyValue(m.value, 0, m.value.length) : undefined;
     if (core.imm !== undefined) {
       const i = core.imm.get(key, sequence);
-      if (i !== undefined) return i.kind === 'put' ? i.value.slice() : undefined;
+      if (i !== undefined) return i.kind === 'put' ? copyValue(i.value, 0, i.value.length) : undefined;
     }
     // Synchronous from here to the return, so no job can delete a file this loop reads, and no
     // other read reuses getFiles meanwhile.
@@ -242,9 +247,10 @@ export class LsmTree {
     const count = core.versions.current().filesForGetInto(key, files);
     for (let i = 0; i < count; i++) {
       const table = core.tableCache.get(files[i]!.number);
-      const kind = table.find(key, sequence);
+      // The last table asks its filter only before a block read (table-reader.ts find()).
+      const kind = table.find(key, sequence, i < count - 1);
       // find() returns a kind (>= 0) or FIND_NONE (< 0); a hit's value is copied out of the block.
-      if (kind >= 0) return kind === KIND_PUT ? table.foundData.slice(table.foundValueStart, table.foundValueEnd) : undefined;
+      if (kind >= 0) return kind === KIND_PUT ? copyValue(table.foundData, table.foundValueStart, table.foundValueEnd) : undefined;
     }
     return undefined;
   }

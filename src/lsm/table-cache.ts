@@ -16,8 +16,16 @@ import { joinPath, tableFileName } from './filenames.js';
 import { type CachedBlock, TableReader } from './table-reader.js';
 import { assert } from '../util/assert.js';
 
+/** An open reader and when it was last asked for (TableCache.useTick). */
+interface OpenTable {
+  readonly reader: TableReader;
+  lastUse: number;
+}
+
 export class TableCache {
-  private readonly readers = new Map<number, TableReader>();
+  private readonly readers = new Map<number, OpenTable>();
+  /** Counts get() calls: a reader's lastUse is the count at its last get(). */
+  private useTick = 0;
   /** Sum of the open readers' pinnedBytes. */
   private pinned = 0;
   /** Bloom filter counts of readers closed so far (the open ones hold their own). */
@@ -35,28 +43,41 @@ export class TableCache {
   get(fileNumber: number): TableReader {
     const hit = this.readers.get(fileNumber);
     if (hit !== undefined) {
-      // Map order is insertion order: re-inserting marks it most recently used.
-      this.readers.delete(fileNumber);
-      this.readers.set(fileNumber, hit);
-      return hit;
+      // A tick, not a move to the end of the Map: a point read passes here for every table it
+      // reads, and a Map delete and re-insert cost more than the rest of a cached read's lookups.
+      hit.lastUse = ++this.useTick;
+      return hit.reader;
     }
     const reader = TableReader.open(this.fs, joinPath(this.dir, tableFileName(fileNumber)), fileNumber, this.engine, this.blockCache);
-    this.readers.set(fileNumber, reader);
+    this.readers.set(fileNumber, { reader, lastUse: ++this.useTick });
     this.pinned += reader.pinnedBytes;
-    // Each round closes one reader other than the new one (the last in Map order), so at most size - 1 rounds.
+    // Each round closes one reader other than the new one (it has the largest tick), so at most size - 1 rounds.
     while (this.readers.size > 1 && (this.readers.size > this.openTablesMax || this.pinned > this.pinnedBytesMax)) {
-      const oldest = this.readers.keys().next().value as number;
-      this.closeReader(this.readers.get(oldest)!);
-      this.readers.delete(oldest);
+      this.closeLeastRecentlyUsed();
     }
     return reader;
   }
 
+  /** Closes the open reader used longest ago: a scan, run only when a table opens past the limits. */
+  private closeLeastRecentlyUsed(): void {
+    let oldest: number | undefined;
+    let oldestUse = Infinity;
+    for (const [number, open] of this.readers) {
+      if (open.lastUse < oldestUse) {
+        oldestUse = open.lastUse;
+        oldest = number;
+      }
+    }
+    assert(oldest !== undefined, 'an open table to close');
+    this.closeReader(this.readers.get(oldest)!.reader);
+    this.readers.delete(oldest);
+  }
+
   /** Closes the reader of a deleted table and drops its cached blocks. */
   evict(fileNumber: number): void {
-    const reader = this.readers.get(fileNumber);
-    if (reader !== undefined) {
-      this.closeReader(reader);
+    const open = this.readers.get(fileNumber);
+    if (open !== undefined) {
+      this.closeReader(open.reader);
       this.readers.delete(fileNumber);
     }
     this.blockCache.evictFile(fileNumber);
@@ -74,15 +95,15 @@ export class TableCache {
   /** Point lookups the tables' bloom filters were asked about, and those they answered "absent". */
   bloomStats(): { checks: number; useful: number } {
     let { checks, useful } = this.closedBloom;
-    for (const r of this.readers.values()) {
-      checks += r.bloomChecks;
-      useful += r.bloomUseful;
+    for (const { reader } of this.readers.values()) {
+      checks += reader.bloomChecks;
+      useful += reader.bloomUseful;
     }
     return { checks, useful };
   }
 
   closeAll(): void {
-    for (const reader of this.readers.values()) this.closeReader(reader);
+    for (const { reader } of this.readers.values()) this.closeReader(reader);
     this.readers.clear();
     assert(this.pinned === 0, () => `${this.pinned} pinned bytes left after closing every table`);
   }

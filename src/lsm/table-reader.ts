@@ -290,9 +290,13 @@ export class TableReader {
    */
   cachedBlock(b: number): CachedBlock {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
+    const hit = this.cache.get(this.fileNumber, this.blockOffsets[b]!);
+    return hit ?? this.loadBlock(b);
+  }
+
+  /** Data block `b`, not in the cache: read, checked, decompressed and cached. */
+  private loadBlock(b: number): CachedBlock {
     const offset = this.blockOffsets[b]!;
-    const hit = this.cache.get(this.fileNumber, offset);
-    if (hit !== undefined) return hit;
     const spare = this.cache.takeSpare();
     const bytes = this.readBlockBytes(offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES, spare);
     const contentsBytes = verifyBlockTrailer(bytes, this.path, offset, true, this.checksum);
@@ -382,17 +386,17 @@ export class TableReader {
    * foundData[foundValueStart..foundValueEnd) (a cached block's bytes: copy it, never write it),
    * valid until the next read of any table sharing this block cache (a dropped block's buffer is
    * reused for the next read).
+   *
+   * With `filterFirst` (the default) the bloom filter is asked before anything else, as leveldb
+   * does: a table that may not hold the key costs only the probe. Without it the filter is asked
+   * only before a data block is read from the file: a block already cached is searched as cheaply
+   * as the filter's k scattered bits are probed. The tree's point read passes false for the last
+   * table it would read (a hit there is the common case, RocksDB's optimize_filters_for_hits
+   * reasoning), true for tables above it.
    */
-  find(userKey: Uint8Array, sequence: number): number {
+  find(userKey: Uint8Array, sequence: number, filterFirst = true): number {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
-    if (this.filter !== undefined) {
-      this.bloomCheckCount++;
-      // JS twin whatever the engine: WASM copies the whole filter in per probe (1000x slower at 1.25 MB).
-      if (!bloomMayContain(this.filter, userKey)) {
-        this.bloomUsefulCount++;
-        return FIND_NONE;
-      }
-    }
+    if (filterFirst && !this.filterMayContain(userKey)) return FIND_NONE;
     const keyLen = userKey.length + TRAILER_BYTES;
     if (this.seekScratch.length < keyLen) this.seekScratch = new Uint8Array(keyLen * 2);
     const seek = this.seekScratch;
@@ -403,11 +407,17 @@ export class TableReader {
     writeTrailer(seek, n, sequence, KIND_SEEK);
     const b = this.indexSearch.lowerBound(seek, keyLen);
     if (b === this.index.count) return FIND_NONE;
-    const block = this.dataBlockContents(b);
+    const offset = this.blockOffsets[b]!;
+    let cached = this.cache.get(this.fileNumber, offset);
+    if (cached === undefined) {
+      if (!filterFirst && !this.filterMayContain(userKey)) return FIND_NONE;
+      cached = this.loadBlock(b);
+    }
+    const block = cached.contents;
     const seeker = this.seeker;
     // The index key is the block's last key and is >= the seek key: an entry >= it is in the block.
-    if (!seeker.seek(block, seek, keyLen, this.path, this.blockOffsets[b]!)) {
-      throw new CorruptionError('index key is past its data block', this.path, this.blockOffsets[b]!);
+    if (!seeker.seek(block, seek, keyLen, this.path, offset)) {
+      throw new CorruptionError('index key is past its data block', this.path, offset);
     }
     const keyEnd = seeker.keyLength - TRAILER_BYTES;
     if (compareRange(seeker.key, 0, keyEnd, userKey, 0, n) !== 0) return FIND_NONE;
@@ -415,6 +425,16 @@ export class TableReader {
     this.foundValueStart = seeker.valueStart;
     this.foundValueEnd = seeker.valueEnd;
     return trailerKind(seeker.key, seeker.keyLength);
+  }
+
+  /** The bloom filter's answer for `userKey` (true without a filter), counted in bloomChecks and bloomUseful. */
+  private filterMayContain(userKey: Uint8Array): boolean {
+    if (this.filter === undefined) return true;
+    this.bloomCheckCount++;
+    // JS twin whatever the engine: WASM copies the whole filter in per probe (1000x slower at 1.25 MB).
+    if (bloomMayContain(this.filter, userKey)) return true;
+    this.bloomUsefulCount++;
+    return false;
   }
 
   /** A two-level iterator (index, then data blocks) over the whole table, both directions. */

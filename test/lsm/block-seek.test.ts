@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBlockContents, encodeBlock, verifyBlockTrailer } from '../../src/engine/js/block.js';
 import { CorruptionError } from '../../src/errors.js';
-import { compareInternalKeys, KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
+import { compareInternalKeys, KIND_DELETE, KIND_PUT, KIND_SEEK, makeInternalKey } from '../../src/format/internal-key.js';
 import { BlockSeeker } from '../../src/lsm/block-seek.js';
 import { putFixed32, utf8 } from '../../src/util/bytes.js';
 import { hex } from '../helpers/hex.js';
@@ -48,6 +48,61 @@ describe('BlockSeeker', () => {
         expect(hex(seeker.key.subarray(0, seeker.keyLength)), `seed ${seed}`).toBe(hex(keys[expected]!));
         expect(hex(contents.subarray(seeker.valueStart, seeker.valueEnd)), `seed ${seed}`).toBe(hex(values[expected]!));
       }
+    }
+  });
+
+  it('finds first and last keys, keys at and around restart points, versions, deletes and missing keys', () => {
+    // Keys as the benchmarks write them (16 digits: long shared prefixes), every fifth one missing,
+    // every seventh with three versions, every eleventh a delete; user keys that are prefixes of
+    // others; and a restart interval that puts restart points inside a run of versions.
+    const pairs: Array<readonly [Uint8Array, Uint8Array]> = [];
+    const digits = (i: number): string => String(i).padStart(16, '0');
+    for (let i = 0; i < 120; i++) {
+      if (i % 5 === 4) continue;
+      const versions = i % 7 === 0 ? [30, 20, 10] : [20];
+      for (const seq of versions) {
+        pairs.push([makeInternalKey(utf8(digits(i)), seq, i % 11 === 0 ? KIND_DELETE : KIND_PUT), Uint8Array.of(i, seq)]);
+      }
+      if (i % 13 === 0) pairs.push([makeInternalKey(utf8(`${digits(i)}x`), 20, KIND_PUT), Uint8Array.of(i, 99)]);
+    }
+    pairs.sort((a, b) => compareInternalKeys(a[0], b[0]));
+    const keys = pairs.map((p) => p[0]);
+    for (const restartInterval of [1, 2, 3, 16]) {
+      const block = encodeBlock(packRun(pairs), 0, pairs.length, restartInterval);
+      const contents = block.subarray(0, verifyBlockTrailer(block));
+      const seeker = new BlockSeeker();
+      const targets: Uint8Array[] = [makeInternalKey(utf8('0'), 5, KIND_PUT), makeInternalKey(utf8('9'), 5, KIND_PUT)];
+      for (let i = 0; i < 121; i++) {
+        for (const seq of [40, 30, 25, 20, 15, 10, 5]) {
+          targets.push(makeInternalKey(utf8(digits(i)), seq, KIND_SEEK));
+          targets.push(makeInternalKey(utf8(`${digits(i)}x`), seq, KIND_SEEK));
+          targets.push(makeInternalKey(utf8(digits(i).slice(0, 15)), seq, KIND_SEEK));
+        }
+      }
+      for (const target of targets) {
+        const expected = keys.findIndex((k) => compareInternalKeys(k, target) >= 0);
+        const what = `interval ${restartInterval} target ${hex(target)}`;
+        expect(seeker.seek(contents, target, target.length, FILE, OFFSET), what).toBe(expected >= 0);
+        if (expected < 0) continue;
+        expect(hex(seeker.key.subarray(0, seeker.keyLength)), what).toBe(hex(keys[expected]!));
+        expect([...contents.subarray(seeker.valueStart, seeker.valueEnd)], what).toEqual([...pairs[expected]![1]]);
+      }
+    }
+  });
+
+  it('judges a key that shares bytes of the previous key\'s trailer (a user key extending a shorter one)', () => {
+    // "ab" then "ab\x01\x05": the second shares "ab" and the first trailer byte (the kind, 1).
+    const pairs = [Uint8Array.of(97, 98), Uint8Array.of(97, 98, 1, 5), Uint8Array.of(97, 98, 1, 5, 0)]
+      .map((user, i) => [makeInternalKey(user, 7, KIND_PUT), Uint8Array.of(i)] as const);
+    const block = encodeBlock(packRun(pairs), 0, pairs.length, 16);
+    const contents = block.subarray(0, verifyBlockTrailer(block));
+    expect([...contents.subarray(0, 2)]).toEqual([0, 10]);
+    expect(contents[14]).toBe(3);
+    const seeker = new BlockSeeker();
+    for (const [user, expected] of [[[97, 98, 0], 1], [[97, 98, 1], 1], [[97, 98, 1, 5], 1], [[97, 98, 1, 4, 9], 1], [[97, 98, 1, 5, 0], 2]] as const) {
+      const target = makeInternalKey(Uint8Array.from(user), 9, KIND_SEEK);
+      expect(seeker.seek(contents, target, target.length, FILE, OFFSET), `${user}`).toBe(true);
+      expect(hex(seeker.key.subarray(0, seeker.keyLength)), `${user}`).toBe(hex(pairs[expected]![0]));
     }
   });
 

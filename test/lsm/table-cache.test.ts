@@ -62,6 +62,28 @@ describe('TableCache', () => {
     tight.closeAll();
   });
 
+  it('closes the least recently used reader when one more opens past openTablesMax', () => {
+    const fs = tables();
+    const cache = new TableCache(fs, DIR, jsHotPaths, new BlockCache<CachedBlock>(1 << 20), 3, Number.MAX_SAFE_INTEGER);
+    const r1 = cache.get(1);
+    const r2 = cache.get(2);
+    const r3 = cache.get(3);
+    // Table 1 used again: table 2 is now the least recently used.
+    expect(cache.get(1)).toBe(r1);
+    cache.get(4);
+    expect(cache.openCount).toBe(3);
+    // Hits return the open readers themselves; table 2 was closed, so it opens anew (closing table 3).
+    expect(cache.get(1)).toBe(r1);
+    expect(cache.get(4).find(userKey(4, 5), 1e9)).toBe(KIND_PUT);
+    const r2again = cache.get(2);
+    expect(r2again).not.toBe(r2);
+    expect(r2again.find(userKey(2, 5), 1e9)).toBe(KIND_PUT);
+    expect(cache.get(1)).toBe(r1);
+    expect(cache.get(3)).not.toBe(r3);
+    expect(cache.openCount).toBe(3);
+    cache.closeAll();
+  });
+
   it('caches data blocks as their raw bytes, and their decoded runs once an iterator reads them, charging both', () => {
     const fs = tables();
     const blocks = new BlockCache<CachedBlock>(1 << 20);

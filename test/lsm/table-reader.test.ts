@@ -8,7 +8,7 @@ import {
   KIND_DELETE, KIND_PUT, compareInternalKeys, makeInternalKey, trailerKind, trailerSequence,
 } from '../../src/format/internal-key.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { type CachedBlock, TableReader } from '../../src/lsm/table-reader.js';
+import { type CachedBlock, FIND_NONE, TableReader } from '../../src/lsm/table-reader.js';
 import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';
 import { Random } from '../../src/sim/random.js';
 import { compareBytes, getVarint, putFixed32, utf8, type VarintRead } from '../../src/util/bytes.js';
@@ -134,6 +134,38 @@ describe('TableReader', () => {
     const hits = cache.hits;
     reader.get(entries[0]!.user, entries[0]!.seq);
     expect(cache.hits).toBe(hits + 1);
+    reader.close();
+  });
+
+  it('without filterFirst, asks the filter only before a block read, and finds the same', async () => {
+    const { fs, path, cache, entries } = setup(9003);
+    const engine = await loadEngine('js');
+    const reader = TableReader.open(fs, path, 7, engine, cache);
+    const absent = Array.from({ length: 400 }, (_, u) => utf8(`user${String(u * 2 + 1).padStart(6, '0')}`));
+    // Nothing cached: an absent key inside the table's range reaches the filter unless a false
+    // positive before it cached its block; every block read follows a probe that let it through.
+    for (const key of absent) {
+      const [checks, useful, cached] = [reader.bloomChecks, reader.bloomUseful, cache.size];
+      expect(reader.find(key, 1e9, false)).toBe(FIND_NONE);
+      if (cache.size > cached) expect([reader.bloomChecks, reader.bloomUseful]).toEqual([checks + 1, useful]);
+    }
+    const inRange = absent.filter((k) => compareBytes(k, entries[0]!.user) > 0 && compareBytes(k, entries.at(-1)!.user) < 0).length;
+    expect(reader.bloomChecks).toBeGreaterThan(0.9 * inRange);
+    expect(reader.bloomUseful).toBeGreaterThan(0.9 * reader.bloomChecks);
+    expect(cache.size).toBe(reader.bloomChecks - reader.bloomUseful);
+    // Every entry found as with the filter first; their blocks are now cached.
+    for (const e of entries) {
+      expect(reader.find(e.user, e.seq, false)).toBe(e.kind);
+      expect(hex(reader.foundData.subarray(reader.foundValueStart, reader.foundValueEnd))).toBe(hex(e.value));
+    }
+    expect(cache.size).toBe(reader.dataBlockCount);
+    // All blocks cached: no filter probe at all, and still no false hit.
+    const checks = reader.bloomChecks;
+    for (const key of absent) expect(reader.find(key, 1e9, false)).toBe(FIND_NONE);
+    expect(reader.bloomChecks).toBe(checks);
+    // With the filter first, the same lookups all probe it.
+    for (const key of absent) expect(reader.find(key, 1e9)).toBe(FIND_NONE);
+    expect(reader.bloomChecks).toBe(checks + absent.length);
     reader.close();
   });
 
