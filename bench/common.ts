@@ -2,7 +2,7 @@
  * What the benchmarks share: deterministic inputs, so two runs (or two stores in one run) measure
  * the same work. The generators and the run packer are the tests' own (test/helpers), one copy each.
  */
-import type { LsmTree } from '../src/index.js';
+import type { LsmTree } from '../src/lsm.js';
 import { xorshift32 } from '../test/helpers/rng.js';
 
 export { xorshift32 } from '../test/helpers/rng.js';

@@ -1,10 +1,10 @@
 /**
- * lsmraft's LsmTree through the package's public entry (src/index.ts), with one hot-path twin
+ * lsmraft's LsmTree through the package's LSM-only entry (src/lsm.ts, 'lsmraft/lsm'), with one hot-path twin
  * forced: 'wasm' or 'js'. Everything else is the tree's defaults (WAL on, worker-pool jobs).
  */
-import { LsmTree } from '../../src/index.js';
+import { LsmTree } from '../../src/lsm.js';
 import { scanTree } from '../common.js';
-import type { EngineName } from '../../src/index.js';
+import type { EngineName } from '../../src/lsm.js';
 import { countFound } from './engine.js';
 import type { StoreAdapter, StoreFactory } from './engine.js';
 
