@@ -26,19 +26,15 @@ const oversizedRequests = new WeakSet<object>();
  * received bytes are the request's encoding). The server installs every service through it.
  */
 export function measuredDefinition(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
-  const out: grpc.ServiceDefinition = {};
-  for (const [name, method] of Object.entries(def)) {
+  return Object.fromEntries(Object.entries(def).map(([name, method]) => {
     const decode = method.requestDeserialize;
-    out[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer): unknown => {
-        const req = decode(bytes);
-        if (bytes.length > REQUEST_BYTES_MAX && typeof req === 'object' && req !== null) oversizedRequests.add(req);
-        return req;
-      },
+    const requestDeserialize = (bytes: Buffer): unknown => {
+      const req = decode(bytes);
+      if (bytes.length > REQUEST_BYTES_MAX && typeof req === 'object' && req !== null) oversizedRequests.add(req);
+      return req;
     };
-  }
-  return out;
+    return [name, { ...method, requestDeserialize }];
+  }));
 }
 
 export class EtcdContext {
