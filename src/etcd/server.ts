@@ -51,8 +51,9 @@ export class EtcdServer implements EtcdApiServer {
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': REQUEST_BYTES_MAX + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
-      // No channelz bookkeeping per call (counters and timestamps per message): nothing reads it.
-      'grpc.enable_channelz': 0,
+      // Not 'grpc.enable_channelz': 0, though nothing reads channelz: grpc-js 1.14 then no longer
+      // tracks the sessions forceShutdown() destroys (build/src/server.js), so close() would leave
+      // open streams (a watch) hanging on a stopped member.
     });
   }
 
