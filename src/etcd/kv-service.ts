@@ -38,7 +38,7 @@ export function kvService(ctx: EtcdContext, def: grpc.ServiceDefinition): grpc.U
       const r = await write({ type: 'deleteRange', deleteRange: deleteFromWire(req) });
       assert(r.response.type === 'deleteRange', 'a delete answered with another response');
       const d = r.response.deleteRange;
-      return { header: ctx.header(r.revision), deleted: String(d.deleted), prev_kvs: d.prevKvs.map(kvToWire) };
+      return { header: ctx.header(r.revision), deleted: d.deleted, prev_kvs: d.prevKvs.map(kvToWire) };
     }),
     Txn: ctx.unary(def.Txn, async (req) => {
       const r = await write({ type: 'txn', txn: txnFromWire(req) });
