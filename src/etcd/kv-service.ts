@@ -1,15 +1,16 @@
 /**
  * etcd's KV service (rpc.proto: Range, Put, DeleteRange, Txn, Compact) over the node's MVCC store.
  * Writes go through Raft (NodeEtcd.propose; a follower forwards them); Range is linearizable
- * (ReadIndex) unless serializable. A txn, even a read-only one, goes through Raft: its compares and
- * reads then happen at one point of the log.
+ * (ReadIndex) unless serializable. A txn that writes nothing is served as a read, as etcd serves it
+ * (v3_server.go Txn, isTxnReadonly): a ReadIndex barrier, then its compares and reads on the local
+ * applied state at one revision (through Raft only if the replica is mid-apply at that moment).
  * Compact with `physical` answers once the compacted history is removed (it proposes empty txns,
  * each of which takes a removal step); without it, the removal goes on with later writes.
  * Edge checks (src/mvcc/requests.ts checkWrite): an empty key, too many txn operations, a key
  * written twice by a txn, ignore_value / ignore_lease with a value / lease.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { checkWrite, type MvccWrite } from '../mvcc/requests.js';
+import { checkWrite, isReadOnlyTxn, type MvccWrite } from '../mvcc/requests.js';
 import type { MvccApplied } from '../mvcc/apply.js';
 import { assert } from '../util/assert.js';
 import { deleteFromWire, int, kvToWire, putFromWire, rangeFromWire, rangeResponseToWire, txnFromWire, txnResponseToWire, type Wire } from './convert.js';
@@ -38,10 +39,14 @@ export function kvService(ctx: EtcdContext, def: grpc.ServiceDefinition): grpc.U
       const r = await write({ type: 'deleteRange', deleteRange: deleteFromWire(req) });
       assert(r.response.type === 'deleteRange', 'a delete answered with another response');
       const d = r.response.deleteRange;
-      return { header: ctx.header(r.revision), deleted: String(d.deleted), prev_kvs: d.prevKvs.map(kvToWire) };
+      return { header: ctx.header(r.revision), deleted: d.deleted, prev_kvs: d.prevKvs.map(kvToWire) };
     }),
     Txn: ctx.unary(def.Txn, async (req) => {
-      const r = await write({ type: 'txn', txn: txnFromWire(req) });
+      const txn = txnFromWire(req);
+      const w: MvccWrite = { type: 'txn', txn };
+      checkWrite(w);
+      // A txn that writes nothing is a read: ReadIndex and the local state, as etcd serves it.
+      const r = (isReadOnlyTxn(txn) ? await ctx.node.etcd.readTxn(txn) : undefined) ?? (await ctx.node.etcd.propose(w));
       assert(r.response.type === 'txn', 'a txn answered with another response');
       return txnResponseToWire(ctx.header(r.revision), r.response.txn);
     }),

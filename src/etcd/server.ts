@@ -22,7 +22,7 @@ import { clusterService } from './cluster-service.js';
 import { kvService } from './kv-service.js';
 import { maintenanceService } from './maintenance-service.js';
 import { etcdServiceDefinitions, type EtcdServiceDefinitions } from './protos.js';
-import { EtcdContext, GRPC_OVERHEAD_BYTES, REQUEST_BYTES_MAX } from './service-context.js';
+import { EtcdContext, GRPC_OVERHEAD_BYTES, measuredDefinition, REQUEST_BYTES_MAX } from './service-context.js';
 import { installWatchAndLease } from './watch-lease-wiring.js';
 
 /** Adds a service to a server being started (the Watch and Lease services' modules use it). */
@@ -51,6 +51,9 @@ export class EtcdServer implements EtcdApiServer {
     this.grpcServer = new grpc.Server({
       'grpc.max_receive_message_length': REQUEST_BYTES_MAX + GRPC_OVERHEAD_BYTES,
       'grpc.max_send_message_length': 2 ** 31 - 1,
+      // Not 'grpc.enable_channelz': 0, though nothing reads channelz: grpc-js 1.14 then no longer
+      // tracks the sessions forceShutdown() destroys (build/src/server.js), so close() would leave
+      // open streams (a watch) hanging on a stopped member.
     });
   }
 
@@ -84,8 +87,9 @@ export class EtcdServer implements EtcdApiServer {
     return this.bound;
   }
 
+  /** Serves `def` with `impl`; its requests' sizes are measured as they are decoded (service-context.ts). */
   addService(def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
-    this.grpcServer.addService(def, impl);
+    this.grpcServer.addService(measuredDefinition(def), impl);
   }
 
   /** Runs `fn` when the server closes (the watch hub and the lessor stop with it). */

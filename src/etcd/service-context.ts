@@ -1,7 +1,7 @@
 /**
  * What every etcd service handler shares: the node, the response header, the mapping of errors to
- * etcd's statuses, the request size limit, and the adapter from a promise-returning handler to a
- * grpc-js unary handler.
+ * etcd's statuses, the request size limit (measured as the request is decoded), and the adapter
+ * from a promise-returning handler to a grpc-js unary handler.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { MvccError } from '../mvcc/errors.js';
@@ -13,6 +13,29 @@ import { etcdStatusOf } from './errors.js';
 export const REQUEST_BYTES_MAX = 1.5 * 1024 * 1024;
 /** What gRPC may receive beyond it, as etcd allows (grpcOverheadBytes, 512 KiB), so the size check answers etcd's error. */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/**
+ * Requests whose encoding was above REQUEST_BYTES_MAX when received, marked by the deserializers of
+ * measuredDefinition: the size check then costs nothing per request, where encoding each request
+ * again to measure it cost a protobuf encode per call.
+ */
+const oversizedRequests = new WeakSet<object>();
+
+/**
+ * `def` with each method's request deserializer also noting requests above REQUEST_BYTES_MAX (the
+ * received bytes are the request's encoding). The server installs every service through it.
+ */
+export function measuredDefinition(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  return Object.fromEntries(Object.entries(def).map(([name, method]) => {
+    const decode = method.requestDeserialize;
+    const requestDeserialize = (bytes: Buffer): unknown => {
+      const req = decode(bytes);
+      if (bytes.length > REQUEST_BYTES_MAX && typeof req === 'object' && req !== null) oversizedRequests.add(req);
+      return req;
+    };
+    return [name, { ...method, requestDeserialize }];
+  }));
+}
 
 export class EtcdContext {
   constructor(readonly node: EtcdNode) {}
@@ -30,13 +53,14 @@ export class EtcdContext {
   }
 
   /**
-   * A grpc-js unary handler running `handle`; a request above REQUEST_BYTES_MAX (measured as its
-   * encoding by `method`) is refused with etcd's "request is too large".
+   * A grpc-js unary handler running `handle`; with a `method`, a request received above
+   * REQUEST_BYTES_MAX (its service installed through measuredDefinition) is refused with etcd's
+   * "request is too large".
    */
   unary(method: grpc.MethodDefinition<unknown, unknown> | undefined, handle: (req: Wire) => Promise<Wire>): grpc.handleUnaryCall<Wire, Wire> {
     return (call, callback) => {
       const run = async (): Promise<Wire> => {
-        if (method !== undefined && method.requestSerialize(call.request).length > REQUEST_BYTES_MAX) {
+        if (method !== undefined && oversizedRequests.has(call.request)) {
           throw new MvccError('MVCC_ERR_REQUEST_TOO_LARGE', 'request is too large');
         }
         return handle(call.request);

@@ -297,6 +297,8 @@ export class WatchHub {
       return;
     }
     this.head = batch.revision;
+    // With no synced watcher (the common case of a write load) an applied revision costs nothing more.
+    if (this.synced.size === 0) return;
     // Only the watchers of the batch's keys are visited; a synced watcher's queuedThrough is not
     // moved for the revisions it does not watch (its progress is the head while it stays synced).
     const got = new Map<Watcher, MvccEvent[]>();

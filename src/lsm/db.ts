@@ -285,7 +285,10 @@ export class LsmTree {
     const it: TreeIterator = new TreeIterator(inner, limit, () => {
       core.liveIterators.delete(it);
       version.unref();
-      if (core.state === 'open') this.background.obsolete.collect();
+      // Only a version that died here can have held the last reference to a file (leveldb's
+      // Version::Unref then RemoveObsoleteFiles); the current one is held by the version set, and
+      // listing the directory on every close would cost a readdir per read.
+      if (version.referenceCount() === 0 && core.state === 'open') this.background.obsolete.collect();
     });
     core.liveIterators.add(it);
     return it;

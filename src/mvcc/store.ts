@@ -22,12 +22,12 @@ import { assert } from '../util/assert.js';
 import { compactedError } from './errors.js';
 import { scanCurrent } from './current.js';
 import { kvAt, rangeAt, rangeOf, readRevision } from './history.js';
-import { MvccBatch } from './apply.js';
+import { MvccBatch, type MvccApplied } from './apply.js';
 import { hasNoSpaceAlarm, readAlarms, type AlarmMember } from './alarms.js';
 import { HISTORY_END, HISTORY_START, decodeHistoryKey, LEASE_END, LEASE_START, META_KEY, attachPrefix, decodeEventKey, eventKey, historyKey, inKeyRange, leaseIdOfKey, leaseKey, prefixEnd } from './keys.js';
 import { decodeHistoryRecord, decodeLease, decodeMeta, FIRST_REVISION, type MvccMeta } from './records.js';
-import type { RangeRequest, RangeResponse } from './requests.js';
-import { checkRange } from './requests.js';
+import type { RangeRequest, RangeResponse, TxnRequest } from './requests.js';
+import { checkRange, isReadOnlyTxn } from './requests.js';
 import { StateView, TreeReader } from './state-view.js';
 import type { KeyValue, MvccEvent, RevisionEvents } from './types.js';
 
@@ -113,6 +113,24 @@ export class MvccStore {
   /** A batch that will not be published (its tree batch failed: the node stops). */
   abandon(): void {
     this.batching = false;
+  }
+
+  /**
+   * A txn that writes nothing (isReadOnlyTxn), decided and read on the published state, as etcd
+   * serves one without Raft (server/etcdserver/v3_server.go Txn, isTxnReadonly); the caller makes
+   * it linearizable first (ReadIndex). Undefined while an apply batch is in progress: its writes may
+   * already be in the tree's current records, ahead of the published revision (the caller then
+   * goes through Raft). Throws the MvccError the apply would have answered.
+   */
+  readTxn(txn: TxnRequest): MvccApplied | undefined {
+    assert(isReadOnlyTxn(txn), 'readTxn of a txn that writes');
+    if (this.batching) return undefined;
+    // A batch that is never taken: a read-only txn makes no revision and writes nothing, and with
+    // no compaction in progress on it, no compaction step runs.
+    const batch = new MvccBatch(new StateView(this.tree), { ...this.published, compacting: undefined }, () => {}, this.noSpace);
+    const applied = batch.apply({ type: 'txn', txn });
+    assert(batch.after.revision === this.published.revision, 'a read-only txn made a revision');
+    return applied;
   }
 
   /** etcd's Range at the published revision (or req.revision within the history). */

@@ -5,6 +5,7 @@
  *   propose(write)          an etcd write through Raft (forwarded by a follower like any proposal);
  *                           resolves with the applied outcome on this node (revision, response)
  *   range(req, serializable) a Range: linearizable (ReadIndex barrier first) unless serializable
+ *   readTxn(txn)            a txn that writes nothing, linearizable by ReadIndex, not through Raft
  *   onApplied(listener)     every revision applied on this node, in order, on every replica; the
  *                           listener runs synchronously after the apply batch is in the tree
  *   readEvents(...)         the retained history (src/mvcc/store.ts readEvents)
@@ -29,7 +30,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { TreeStats } from '../lsm/db.js';
 import { noSpaceError, type AlarmMember } from '../mvcc/alarms.js';
 import type { MvccApplied } from '../mvcc/apply.js';
-import { takesSpace, type MvccWrite, type MvccWriteResponse, type RangeRequest, type RangeResponse } from '../mvcc/requests.js';
+import { takesSpace, type MvccWrite, type MvccWriteResponse, type RangeRequest, type RangeResponse, type TxnRequest } from '../mvcc/requests.js';
 import type { LeaseInfo } from '../mvcc/store.js';
 import type { RevisionEvents } from '../mvcc/types.js';
 import { assert } from '../util/assert.js';
@@ -200,6 +201,15 @@ export class NodeEtcd {
     const outcome = await this.h.path.proposeCommand((p) => ({ type: 'etcd', write, ...p }));
     assert(outcome?.etcd !== undefined, 'an etcd write was applied without an outcome');
     return outcome.etcd;
+  }
+
+  /**
+   * A txn that writes nothing, served here after a ReadIndex barrier (src/mvcc/store.ts readTxn);
+   * undefined when this replica is mid-apply and the txn must go through Raft (propose) instead.
+   */
+  async readTxn(txn: TxnRequest): Promise<MvccApplied | undefined> {
+    await this.h.path.readBarrier();
+    return this.h.stateMachine().mvcc.readTxn(txn);
   }
 
   async range(req: RangeRequest, serializable: boolean): Promise<{ revision: number; response: RangeResponse }> {

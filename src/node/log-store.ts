@@ -23,8 +23,9 @@
  *
  * In memory: the hard state, conf state, snapshot, the compaction point (dummyIndex/dummyTerm), the
  * last index, and the terms as runs (one run per term change), so term() and firstIndex() never
- * read the tree. Entries are read with a synchronous tree iterator. The in-memory state changes only
- * after the tree has accepted (and, if asked, synced) the batch, so reads never run ahead of it.
+ * read the tree. Entries are read from the newest ones kept in memory (entry-cache.ts) or else with
+ * a synchronous tree iterator. The in-memory state changes only after the tree has accepted (and,
+ * if asked, synced) the batch, so reads never run ahead of it.
  *
  * Bootstrap (as the simulator's SimNode, itself after etcd's "bootstrap with a ConfState"): a
  * snapshot at index 1, term 1, conf voters [selfId], and hard state {term 1, vote 0, commit 1}. The
@@ -62,6 +63,7 @@ import {
 } from '../raft/types.js';
 import { INVARIANTS, assert } from '../util/assert.js';
 import { getVarint, putVarint, varintLength, type VarintRead } from '../util/bytes.js';
+import { EntryCache } from './entry-cache.js';
 
 export const RAFT_LOG_FORMAT_VERSION = 1;
 
@@ -87,6 +89,14 @@ const EMPTY = new Uint8Array(0);
 
 /** Bound on the entry bytes confStateAt holds at once. */
 const CONF_SCAN_BYTES_MAX = 1 << 20;
+
+/** Whether two entry lists are equal entry by entry, data byte for byte (an INVARIANTS check). */
+function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
+  return a.length === b.length && a.every((e, i) => {
+    const f = b[i]!;
+    return e.index === f.index && e.term === f.term && e.type === f.type && Buffer.compare(e.data, f.data) === 0;
+  });
+}
 
 /** For the mutation chain: outcomes are reported to each caller, not through the chain. */
 function ignore(): void {}
@@ -260,6 +270,8 @@ export class RaftLogStore implements Storage {
   private closed = false;
   /** The error of a failed write: every later mutation fails with it (see the module comment). */
   private failure: unknown = undefined;
+  /** The newest entries, as the tree holds them. */
+  private readonly cache = new EntryCache();
 
   private constructor(tree: LsmTree, init: {
     hardState: HardState; confState: ConfState; snap: Snapshot; dummyIndex: number; dummyTerm: number; last: number; runs: TermRun[];
@@ -339,8 +351,15 @@ export class RaftLogStore implements Storage {
     if (lo <= this.dummyIndex) throw new CompactedError(lo, this.dummyIndex + 1);
     if (hi > this.last + 1) throw new UnavailableError(hi - 1, this.last);
     assert(lo <= hi, () => `entries: lo ${lo} > hi ${hi}`);
+    if (lo === hi) return [];
+    const cached = this.cache.entries(lo, hi, maxBytes);
+    if (cached === undefined) return this.treeEntries(lo, hi, maxBytes);
+    if (INVARIANTS) assert(sameEntries(cached, this.treeEntries(lo, hi, maxBytes)), () => `raft log: cached entries [${lo}, ${hi}) differ from the tree's`);
+    return cached;
+  }
+
+  private treeEntries(lo: number, hi: number, maxBytes: number): Entry[] {
     const out: Entry[] = [];
-    if (lo === hi) return out;
     let size = 0;
     const it = this.tree.iterator({ gte: entryKey(lo), lt: entryKey(hi) });
     try {
@@ -494,6 +513,7 @@ export class RaftLogStore implements Storage {
         this.truncateRunsAfter(ents[0]!.index - 1);
         for (const e of ents) this.pushTerm(e.index, e.term);
         this.last = newLast;
+        this.cache.append(ents);
       }
       if (hardState !== undefined) this.hardState = { ...hardState };
       this.checkInvariants();
@@ -582,6 +602,7 @@ export class RaftLogStore implements Storage {
     this.dummyTerm = snap.meta.term;
     this.last = snap.meta.index;
     this.runs = [{ start: snap.meta.index, term: snap.meta.term }];
+    this.cache.clear();
     if (hs !== undefined) this.hardState = { ...hs };
     this.checkInvariants();
   }
@@ -606,6 +627,7 @@ export class RaftLogStore implements Storage {
       let k = 0;
       while (k + 1 < this.runs.length && this.runs[k + 1]!.start <= index) k++;
       this.runs = [{ start: index, term }, ...this.runs.slice(k + 1)];
+      this.cache.compactTo(index);
       this.checkInvariants();
     });
   }

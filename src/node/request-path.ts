@@ -2,7 +2,8 @@
  * The request path of a node: how a write or a linearizable read gets to the leader and back.
  *
  * RequestPath proposes writes and asks for read indexes through the Raft core, which forwards them
- * to the leader ('prop', 'readIndex': Raft thesis §6.4); while no leader is known it retries until
+ * to the leader ('prop', 'readIndex': Raft thesis §6.4); the writes of one event-loop turn go as
+ * one proposal of many entries (bounded in count and bytes); while no leader is known it retries until
  * the request's deadline (then KV_ERR_NOT_LEADER); a proposal or read that never left this node is
  * sent again once a (new) leader is known; admin requests the core does not forward go to the
  * leader over a client connection (forwardToLeader).
@@ -274,8 +275,23 @@ export interface RequestPathHost {
   dialNode(address: string): ClientConnectionOptions;
 }
 
+/** Bounds on the writes gathered into one proposal (RequestPath.gather): their count and data bytes. */
+export const PROPOSAL_BATCH_COUNT_MAX = 256;
+export const PROPOSAL_BATCH_BYTES_MAX = 1024 * 1024;
+
+/** A write waiting in the batch of this event-loop turn. */
+interface GatheredProposal {
+  requestId: number;
+  data: Uint8Array;
+  deadlineMs: number;
+}
+
 export class RequestPath {
   readonly requests: PendingRequests;
+  /** Writes gathered for the next proposal, their data bytes, and whether its proposing is scheduled. */
+  private batch: GatheredProposal[] = [];
+  private batchBytes = 0;
+  private batchScheduled = false;
   private leaderWaiters: Array<() => void> = [];
   private nextRequestId: number;
   private nextReadId = 1;
@@ -301,7 +317,8 @@ export class RequestPath {
    * Proposes the command `make` builds, with a fresh proposal tag and this node's clock (a leader
    * stamps it again with its own: KvNode's step hook); resolves once applied here, with what the
    * state machine answered (the session a register created, an etcd write's outcome); rejects with
-   * its error if it refused the command.
+   * its error if it refused the command. Writes made in one turn of the event loop are proposed
+   * together (gather), so a burst of client requests costs one append per follower, not one each.
    */
   async proposeCommand(make: (tag: ProposalTag & { timeMs: number }) => KvCommand): Promise<AppliedOutcome | undefined> {
     this.h.checkRunning();
@@ -309,17 +326,63 @@ export class RequestPath {
     const data = encodeKvCommand(make({ proposerId: this.h.id, proposalId: requestId, timeMs: this.h.clockMs() }));
     const deadline = Date.now() + this.h.requestTimeoutMs;
     const applied = this.requests.waitWrite(requestId, this.h.requestTimeoutMs, data, this.h.currentTerm());
-    // The waiter may end (time out) while this still waits for a leader: it is awaited below.
-    applied.catch(() => undefined);
-    try {
-      await this.withLeader(deadline, () => {
-        this.requests.writeProposedAt(requestId, this.h.currentTerm());
-        this.h.rawNode().propose(data);
-      });
-    } catch (err) {
-      this.requests.cancelWrite(requestId, err as Error);
-    }
+    if (this.h.leaderId() !== 0 && !this.h.joining()) this.gather({ requestId, data, deadlineMs: deadline });
+    else this.proposeAlone(requestId, data, deadline);
     return applied;
+  }
+
+  /**
+   * Adds a write to the batch proposed at the end of this turn of the event loop (setImmediate: the
+   * requests read from the sockets in one poll phase share it), or at once when the batch is full.
+   */
+  private gather(p: GatheredProposal): void {
+    this.batch.push(p);
+    this.batchBytes += p.data.length;
+    if (this.batch.length >= PROPOSAL_BATCH_COUNT_MAX || this.batchBytes >= PROPOSAL_BATCH_BYTES_MAX) {
+      this.proposeBatch();
+      return;
+    }
+    if (this.batchScheduled) return;
+    this.batchScheduled = true;
+    setImmediate(() => {
+      this.batchScheduled = false;
+      this.proposeBatch();
+    });
+  }
+
+  /**
+   * Proposes the gathered writes as one proposal; if the core drops it (the leader was lost or is
+   * handing over meanwhile), each goes the single way, retrying until its deadline.
+   */
+  private proposeBatch(): void {
+    // Writes whose waiter already ended (timed out) are not proposed.
+    const batch = this.batch.filter((p) => this.requests.writeData(p.requestId) !== undefined);
+    this.batch = [];
+    this.batchBytes = 0;
+    if (batch.length === 0) return;
+    if (this.h.isRunning() && this.h.leaderId() !== 0 && !this.h.joining()) {
+      const term = this.h.currentTerm();
+      try {
+        this.h.rawNode().proposeAll(batch.map((p) => p.data));
+        for (const p of batch) this.requests.writeProposedAt(p.requestId, term);
+        this.h.kick();
+        return;
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err;
+      }
+    }
+    for (const p of batch) this.proposeAlone(p.requestId, p.data, p.deadlineMs);
+  }
+
+  /** Proposes one waiting write once a leader takes it (until `deadlineMs`); a failure ends its waiter. */
+  private proposeAlone(requestId: number, data: Uint8Array, deadlineMs: number): void {
+    void this.withLeader(deadlineMs, () => {
+      this.requests.writeProposedAt(requestId, this.h.currentTerm());
+      this.h.rawNode().propose(data);
+    }).catch((err: unknown) => {
+      if (!(err instanceof LsmraftError)) throw err;
+      this.requests.cancelWrite(requestId, err);
+    });
   }
 
   /**
@@ -452,15 +515,7 @@ export class RequestPath {
       await this.waitForLeaderChange(this.h.tickMs * 5);
       const data = this.requests.writeData(requestId);
       if (data === undefined || !this.h.isRunning()) return;
-      try {
-        await this.withLeader(Date.now() + this.h.requestTimeoutMs, () => {
-          this.requests.writeProposedAt(requestId, this.h.currentTerm());
-          this.h.rawNode().propose(data);
-        });
-      } catch (err) {
-        if (!(err instanceof LsmraftError)) throw err;
-        this.requests.cancelWrite(requestId, err);
-      }
+      this.proposeAlone(requestId, data, Date.now() + this.h.requestTimeoutMs);
     })();
   }
 

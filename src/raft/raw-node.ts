@@ -94,6 +94,21 @@ export class RawNode {
   }
 
   /**
+   * Proposes each of `data`, in order, as the entries of ONE proposal: a leader appends them and
+   * broadcasts one append for all, a follower forwards one message. Throws ProposalDroppedError as
+   * propose() does; then none of them was proposed.
+   */
+  proposeAll(data: readonly Uint8Array[]): void {
+    assert(data.length > 0, 'proposeAll of nothing');
+    const r = this.raft.step(makeMessage({
+      type: 'prop',
+      from: this.raft.id,
+      entries: data.map((d) => ({ term: 0, index: 0, type: 'normal' as const, data: d })),
+    }));
+    if (r === 'dropped') throw new ProposalDroppedError(this.dropReason());
+  }
+
+  /**
    * Proposes a membership change. The leader turns it into an empty entry if another change is
    * still unapplied or it has not yet committed an entry of its term; watch for the change to be
    * applied (applyConfChange) to know it took effect.

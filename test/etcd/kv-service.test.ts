@@ -90,6 +90,42 @@ describe('etcd KV service', () => {
     expect([del.deleted, (del.prev_kvs as Wire[]).length, rev(del)]).toEqual(['2', 2, before + 2]);
   });
 
+  it('answers a txn that writes nothing as a read (ReadIndex, local state), not through Raft', async () => {
+    const fi = nodes.findIndex((n) => !n.isLeader);
+    const c = clients[fi]!;
+    const put = await clients[(fi + 1) % 3]!.call('KV', 'Put', { key: b('ro/a'), value: b('1') });
+    // Counts this member's etcd proposals (a txn through Raft is one).
+    const etcd = nodes[fi]!.etcd;
+    const propose = etcd.propose.bind(etcd);
+    let proposals = 0;
+    etcd.propose = (w) => {
+      proposals++;
+      return propose(w);
+    };
+    try {
+      const t = await c.call('KV', 'Txn', {
+        compare: [{ result: 'EQUAL', target: 'VALUE', key: b('ro/a'), value: b('1') }],
+        success: [{ request_range: { key: b('ro/'), range_end: b('ro0') } }, { request_txn: { success: [{ request_range: { key: b('ro/a') } }] } }],
+        failure: [{ request_range: { key: b('ro/b') } }],
+      });
+      // Linearizable: the put acknowledged through another member is seen at its revision or later.
+      expect(t.succeeded).toBe(true);
+      expect(rev(t)).toBeGreaterThanOrEqual(rev(put));
+      const responses = t.responses as Wire[];
+      expect(keysOf(responses[0]!.response_range as Wire)).toEqual(['ro/a=1']);
+      expect(keysOf(((responses[1]!.response_txn as Wire).responses as Wire[])[0]!.response_range as Wire)).toEqual(['ro/a=1']);
+      expect(proposals).toBe(0);
+      // Its errors are the apply's: a range below the compacted revision, a future revision.
+      await expectStatus(c.call('KV', 'Txn', { success: [{ request_range: { key: b('ro/a'), revision: String(rev(t) + 100) } }] }), grpc.status.OUT_OF_RANGE, 'etcdserver: mvcc: required revision is a future revision');
+      expect(proposals).toBe(0);
+      // A txn that may write (in either branch) goes through Raft.
+      await c.call('KV', 'Txn', { compare: [{ result: 'EQUAL', target: 'VALUE', key: b('ro/a'), value: b('1') }], success: [{ request_range: { key: b('ro/a') } }], failure: [{ request_put: { key: b('ro/b'), value: b('x') } }] });
+      expect(proposals).toBe(1);
+    } finally {
+      etcd.propose = propose;
+    }
+  });
+
   it('compacts, then answers etcd errors for compacted and future revisions', async () => {
     const c = clients[0]!;
     const r1 = await c.call('KV', 'Put', { key: b('c'), value: b('1') });

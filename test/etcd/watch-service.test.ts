@@ -82,7 +82,7 @@ describe('serveWatch', () => {
       'id=0 rev=4 canceled []',
     ]);
     const put = call.written[2]!.events[0]!;
-    expect(put.kv).toMatchObject({ create_revision: '2', version: '2', lease: '0' });
+    expect(put.kv).toMatchObject({ create_revision: 2, version: 2, lease: 0n });
     expect(String(put.prev_kv?.value)).toBe('1');
     expect(call.written[1]!.events[0]!.prev_kv).toBeNull();
   });

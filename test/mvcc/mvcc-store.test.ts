@@ -183,3 +183,27 @@ describe('randomized against a model', () => {
     await again.tree.close();
   });
 });
+
+describe('readTxn (a txn that writes nothing, served without Raft)', () => {
+  it('answers as the apply would, at the published revision, and declines while a batch is in progress', async () => {
+    const h = await openMvcc();
+    await ok(h, { type: 'put', put: { key: utf8('a'), value: utf8('1') } });
+    const txn = {
+      compare: [{ target: 'VALUE' as const, result: 'EQUAL' as const, key: utf8('a'), value: utf8('1') }],
+      success: [{ range: { key: utf8('a') } }],
+      failure: [{ range: { key: utf8('b') } }],
+    };
+    const read = h.store.readTxn(txn)!;
+    const applied = await ok(h, { type: 'txn', txn });
+    expect(read).toEqual(applied);
+    expect(read.revision).toBe(2);
+    expect(h.store.revision).toBe(2);
+    // Mid-apply the tree's current records may be ahead of the published revision: it declines.
+    const batch = h.store.beginBatch();
+    batch.apply({ type: 'put', put: { key: utf8('a'), value: utf8('2') } });
+    expect(h.store.readTxn(txn)).toBeUndefined();
+    h.store.abandon();
+    expect(() => h.store.readTxn({ compare: [], success: [{ range: { key: utf8('a'), revision: 9 } }], failure: [] })).toThrow(MvccError);
+    expect(() => h.store.readTxn({ compare: [], success: [put('a', '3')], failure: [] })).toThrow(/writes/);
+  });
+});

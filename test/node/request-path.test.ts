@@ -4,11 +4,15 @@
 // KV_ERR_TIMEOUT (outcome unknown). The state machine's verdict on a write reaches its waiter.
 // RequestPath.readBarrier batches linearizable reads: one ReadIndex round in flight, the reads that
 // arrive meanwhile share the next one (never the round already sent: its index may predate them).
+// RequestPath.proposeCommand proposes the writes of one event-loop turn as one proposal, bounded in
+// count; a dropped batch falls back to proposing each write alone.
 import { describe, expect, it } from 'vitest';
 import { LsmraftError } from '../../src/errors.js';
 import { NodeStoppedError, SessionExpiredError } from '../../src/node/errors.js';
+import { decodeKvCommand, type KvCommand, type ProposalTag } from '../../src/node/kv-command.js';
+import { ProposalDroppedError } from '../../src/raft/errors.js';
 import type { RawNode } from '../../src/raft/raw-node.js';
-import { PendingRequests, RequestPath, type RequestPathHost } from '../../src/node/request-path.js';
+import { PendingRequests, PROPOSAL_BATCH_COUNT_MAX, RequestPath, type RequestPathHost } from '../../src/node/request-path.js';
 
 describe('PendingRequests outcomes', () => {
   it('a stop fails reads as stopped but writes and conf changes as unknown, and later requests as stopped', async () => {
@@ -77,5 +81,65 @@ describe('RequestPath.readBarrier', () => {
     await expect(path.readBarrier()).rejects.toMatchObject({ code: 'KV_ERR_TIMEOUT' });
     path.stop(new NodeStoppedError('node 1 stopped'));
     for (const w of waiting) await expect(w).rejects.toMatchObject({ code: 'KV_ERR_STOPPED' });
+  });
+});
+
+/** A request path over a core whose proposals are recorded; `drop` makes the core refuse them. */
+function writePath(o: { leader?: () => number; drop?: () => boolean } = {}): { path: RequestPath; proposals: Uint8Array[][] } {
+  const proposals: Uint8Array[][] = [];
+  const take = (data: Uint8Array[]) => {
+    if (o.drop?.() === true) throw new ProposalDroppedError('no leader');
+    proposals.push(data);
+  };
+  const raw = { propose: (d: Uint8Array) => take([d]), proposeAll: (ds: Uint8Array[]) => take([...ds]) } as unknown as RawNode;
+  const host: RequestPathHost = {
+    id: 1, tickMs: 5, requestTimeoutMs: 2_000, random: () => 0.5, clockMs: () => 0, rawNode: () => raw,
+    kick: () => {}, isRunning: () => true, checkRunning: () => {}, leaderId: o.leader ?? (() => 1), leader: () => undefined,
+    joining: () => false, currentTerm: () => 1, dialNode: () => ({}),
+  };
+  return { path: new RequestPath(host, 1_000), proposals };
+}
+
+const register = (tag: ProposalTag & { timeMs: number }): KvCommand => ({ type: 'register', ...tag });
+const proposalIdsOf = (batch: Uint8Array[]) => batch.map((d) => decodeKvCommand(d).proposalId);
+
+describe('RequestPath.proposeCommand', () => {
+  it('proposes the writes of one event-loop turn as one proposal, in order', async () => {
+    const { path, proposals } = writePath();
+    const writes = Array.from({ length: 20 }, () => path.proposeCommand(register));
+    for (const w of writes) w.catch(() => undefined);
+    await settle();
+    expect(proposals).toHaveLength(1);
+    const ids = proposalIdsOf(proposals[0]!);
+    expect(ids).toHaveLength(20);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    // Applying them answers each waiter.
+    for (const id of ids) path.requests.writeApplied(id, { sessionId: id });
+    expect((await Promise.all(writes)).map((o) => o?.sessionId)).toEqual(ids);
+  });
+
+  it(`splits a burst into proposals of at most ${PROPOSAL_BATCH_COUNT_MAX} writes`, async () => {
+    const { path, proposals } = writePath();
+    const writes = Array.from({ length: PROPOSAL_BATCH_COUNT_MAX + 10 }, () => path.proposeCommand(register));
+    for (const w of writes) w.catch(() => undefined);
+    await settle();
+    expect(proposals.map((p) => p.length)).toEqual([PROPOSAL_BATCH_COUNT_MAX, 10]);
+    path.stop(new NodeStoppedError('node 1 stopped'));
+  });
+
+  it('proposes each write of a dropped batch again, alone, once the core takes proposals', async () => {
+    let dropping = true;
+    const { path, proposals } = writePath({ drop: () => dropping });
+    const writes = Array.from({ length: 3 }, () => path.proposeCommand(register));
+    for (const w of writes) w.catch(() => undefined);
+    await settle();
+    expect(proposals).toEqual([]);
+    dropping = false;
+    path.leaderChanged(1);
+    // Bounded: the single retries wait at most a few ticks each.
+    for (let n = 0; n < 100 && proposals.length < 3; n++) await new Promise((r) => setTimeout(r, 5));
+    expect(proposals.map((p) => p.length)).toEqual([1, 1, 1]);
+    path.stop(new NodeStoppedError('node 1 stopped'));
+    for (const w of writes) await expect(w).rejects.toMatchObject({ code: 'KV_ERR_TIMEOUT' });
   });
 });

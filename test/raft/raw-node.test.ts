@@ -95,6 +95,23 @@ describe('RawNode validation', () => {
     expect(net.node(3).hasReady()).toBe(false);
   });
 
+  it('proposeAll appends the entries in order with one append per follower; a follower forwards them in one message', () => {
+    const net = new Net(3);
+    net.node(1).campaign();
+    net.stabilize();
+    net.sent = [];
+    net.node(1).proposeAll([utf8('a'), utf8('b'), utf8('c')]);
+    net.turn(1);
+    const apps = net.sent.filter((m) => m.type === 'app');
+    expect(apps.map((m) => `${m.to}:${m.entries.map((e) => new TextDecoder().decode(e.data)).join('')}`).sort()).toEqual(['2:abc', '3:abc']);
+    net.stabilize();
+    net.node(2).proposeAll([utf8('d'), utf8('e')]);
+    const rd = net.node(2).ready();
+    expect(rd.messages.map((m) => `${m.type}->${m.to}:${m.entries.length}`)).toEqual(['prop->1:2']);
+    net.node(2).advance(rd);
+    expect(errorCodeOf(() => new RawNode(cfg(1), boot([1, 2, 3])).proposeAll([utf8('x')]))).toBe('RAFT_ERR_PROPOSAL_DROPPED');
+  });
+
   it('refuses impossible configurations', () => {
     expect(errorCodeOf(() => new RawNode(cfg(0), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
     expect(errorCodeOf(() => new RawNode(cfg(1, { electionTicks: 1, heartbeatTicks: 1 }), boot([1])))).toBe('KV_ERR_INVALID_ARGUMENT');
