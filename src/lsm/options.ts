@@ -79,6 +79,12 @@ export interface LsmTreeOptions {
    */
   workerPool?: boolean | { maxThreads?: number; maxQueue?: number };
   /**
+   * Most pieces a large compaction (a full compact(), a big L0 or level compaction) is split into
+   * by key range, run in parallel on the pool's workers and installed together in one manifest
+   * edit (src/lsm/subcompactions.ts). Default: the pool's maxThreads (1 when jobs run inline).
+   */
+  subcompactionsMax?: number;
+  /**
    * What runs jobs on worker threads when workerPool is on and the file system's files are
    * reachable from workers (src/pool/job-pool.ts's sharedJobPool). Default: the one given to
    * setDefaultJobPool() (src/lsm/job-runner.ts), which the package entry sets to the shared pool;
@@ -107,6 +113,8 @@ export interface ResolvedOptions {
   blockCacheBytes: number;
   backgroundErrorStallMsMax: number;
   workerPool: false | JobPoolSize;
+  /** undefined: the runner's worker count (src/lsm/background.ts). */
+  subcompactionsMax: number | undefined;
   jobPool: JobPoolFactory | undefined;
 }
 
@@ -191,6 +199,7 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     blockCacheBytes: intOption(options, 'blockCacheBytes', 64 * MiB, 0, 64 * 1024 * MiB),
     backgroundErrorStallMsMax: intOption(options, 'backgroundErrorStallMsMax', 10_000, 1, 3_600_000),
     workerPool,
+    subcompactionsMax: options.subcompactionsMax === undefined ? undefined : intOption(options, 'subcompactionsMax', 1, 1, 64),
     jobPool: options.jobPool,
   };
   if (resolved.l0StopWritesTrigger <= resolved.l0CompactionTrigger) {
