@@ -27,6 +27,8 @@ import { alignedTable, formatNumber } from './table.js';
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const BATCH = 1000;
 const POOL = process.env.BENCH_POOL === '1';
+/** With the pool: LsmTreeOptions.subcompactionsMax (default: the pool's worker count). */
+const SUBCOMPACTIONS = process.env.BENCH_SUBCOMPACTIONS === undefined ? undefined : Number(process.env.BENCH_SUBCOMPACTIONS);
 const script = new URL(import.meta.url).pathname;
 
 interface ChildReport {
@@ -66,7 +68,7 @@ async function fillChild(dir: string): Promise<void> {
 }
 
 async function compactChild(dir: string, engine: EngineName): Promise<ChildReport> {
-  const tree = await LsmTree.open(dir, { engine, wal: false, ...(POOL ? { jobPool: sharedJobPool } : { workerPool: false }) });
+  const tree = await LsmTree.open(dir, { engine, wal: false, ...(POOL ? { jobPool: sharedJobPool, subcompactionsMax: SUBCOMPACTIONS } : { workerPool: false }) });
   const started = performance.now();
   await tree.compact();
   const seconds = (performance.now() - started) / 1000;

@@ -109,8 +109,8 @@ interface Row {
   engine: EngineName;
   mode: string;
   compactS: number;
-  flushS?: number;
-  times?: IoTimes;
+  /** Inline: the split of the memtable flush and of the rest (the merges), each with its file times. */
+  phases?: Array<{ name: string; seconds: number; times: IoTimes }>;
   pieces: number;
 }
 
@@ -125,16 +125,19 @@ async function measure(engine: EngineName, mode: 'pool' | 'pool, 1 piece' | 'inl
     await load(tree);
     // Background compactions of the load end first, as in bench:engines they mostly have.
     for (let i = 0; i < 6000 && tree.stats().compactions.running; i++) await new Promise((r) => setTimeout(r, 10));
-    let flushS: number | undefined;
+    const phases: Row['phases'] = [];
     const t0 = now();
     if (mode === 'inline, timed') {
+      for (const k of Object.keys(times) as (keyof IoTimes)[]) times[k] = 0;
       await tree.flush();
-      flushS = (now() - t0) / 1000;
+      phases.push({ name: 'flush', seconds: (now() - t0) / 1000, times: { ...times } });
       for (const k of Object.keys(times) as (keyof IoTimes)[]) times[k] = 0;
     }
+    const t1 = now();
     await tree.compact();
     const compactS = (now() - t0) / 1000;
-    return { engine, mode, compactS, ...(flushS !== undefined && { flushS, times: { ...times } }), pieces: tree.stats().compactions.subcompactions };
+    if (mode === 'inline, timed') phases.push({ name: 'merge', seconds: (now() - t1) / 1000, times: { ...times } });
+    return { engine, mode, compactS, phases, pieces: tree.stats().compactions.subcompactions };
   } finally {
     await tree.close();
     rmSync(dir, { recursive: true, force: true });
@@ -148,14 +151,16 @@ for (const engine of ENGINES) {
   if (MODES.includes('inline')) rows.push(await measure(engine, 'inline, timed'));
 }
 console.log(`\ncompact() after fill + overwrite of ${KEYS.toLocaleString('en-US')} keys, node ${process.version}\n`);
-const ms = (v: number | undefined): string => (v === undefined ? '' : formatNumber(v, 0));
+const ms = (v: number): string => formatNumber(v, 0);
 console.log(alignedTable(
-  ['engine', 'mode', 'compact() s', 'pieces', 'flush s', 'read ms', 'kernel ms', 'write ms', 'fsync ms', 'install ms'],
-  rows.map((r) => {
-    const t = r.times;
-    const compactMs = r.flushS === undefined ? undefined : (r.compactS - r.flushS) * 1000;
-    const kernel = t === undefined || compactMs === undefined ? undefined : compactMs - t.tableRead - t.tableWrite - t.fsync - t.manifest;
-    return [r.engine, r.mode, formatNumber(r.compactS, 3), String(r.pieces), r.flushS === undefined ? '' : formatNumber(r.flushS, 3),
-      ms(t?.tableRead), ms(kernel), ms(t?.tableWrite), ms(t?.fsync), ms(t?.manifest)];
+  ['engine', 'mode', 'compact() s', 'pieces', 'phase', 'phase s', 'read ms', 'kernel ms', 'write ms', 'fsync ms', 'install ms'],
+  rows.flatMap((r) => {
+    const head = [r.engine, r.mode, formatNumber(r.compactS, 3), String(r.pieces)];
+    if (r.phases === undefined || r.phases.length === 0) return [[...head, '', '', '', '', '', '', '']];
+    return r.phases.map(({ name, seconds, times: t }) => {
+      // The rest of the phase: the merge and table building (for the flush, also packing the memtable).
+      const kernel = seconds * 1000 - t.tableRead - t.tableWrite - t.fsync - t.manifest;
+      return [...head, name, formatNumber(seconds, 3), ms(t.tableRead), ms(kernel), ms(t.tableWrite), ms(t.fsync), ms(t.manifest)];
+    });
   }),
 ));

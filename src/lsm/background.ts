@@ -266,6 +266,7 @@ export class Background {
         fileNumbers: numbers.slice(i * perPiece, (i + 1) * perPiece),
         ...(r.lower !== undefined && { lowerUserKey: r.lower }),
         ...(r.upper !== undefined && { upperUserKey: r.upper }),
+        ...(ranges.length > 1 && { inputBounds: files.map((f) => ({ smallest: f.smallest, largest: f.largest })) }),
       })));
       if (ranges.length > 1) core.counters.subcompactions += ranges.length;
       installing = true;

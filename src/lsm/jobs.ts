@@ -59,6 +59,12 @@ export interface CompactionJob {
    */
   lowerUserKey?: Uint8Array;
   upperUserKey?: Uint8Array;
+  /**
+   * The inputs' smallest and largest internal keys as the manifest records them, in `inputs`
+   * order: a ranged job opens only the tables that overlap its range (pieces of a job over many
+   * disjoint tables then open O(tables) in all, not O(pieces x tables)).
+   */
+  inputBounds?: Array<{ smallest: Uint8Array; largest: Uint8Array }>;
 }
 
 export type Job = FlushJob | CompactionJob;
@@ -142,13 +148,17 @@ function firstKeyOf(userKey: Uint8Array): Uint8Array {
 function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): PlannedTable[] {
   const { lowerUserKey: lower, upperUserKey: upper } = job;
   const planned: PlannedTable[] = [];
-  for (const number of job.inputs) {
+  const outside = (smallest: Uint8Array, largest: Uint8Array): boolean =>
+    (lower !== undefined && compareBytes(userKeyOf(largest), lower) < 0) ||
+    (upper !== undefined && compareBytes(userKeyOf(smallest), upper) >= 0);
+  for (const [i, number] of job.inputs.entries()) {
+    const bounds = job.inputBounds?.[i];
+    if (bounds !== undefined && outside(bounds.smallest, bounds.largest)) continue;
     const path = joinPath(job.dir, tableFileName(number));
     const reader = TableReader.open(fs, path, number, engine, noCache, false);
     try {
       const range = reader.keyRange();
-      if (lower !== undefined && compareBytes(userKeyOf(range.largest), lower) < 0) continue;
-      if (upper !== undefined && compareBytes(userKeyOf(range.smallest), upper) >= 0) continue;
+      if (outside(range.smallest, range.largest)) continue;
       const count = reader.dataBlockCount;
       let firstBlock = 0;
       let endBlock = count;

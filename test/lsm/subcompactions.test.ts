@@ -9,8 +9,13 @@ import { BlockCache } from '../../src/lsm/block-cache.js';
 import { LsmTree } from '../../src/lsm/db.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { tableFileName } from '../../src/lsm/filenames.js';
+import { runJob } from '../../src/lsm/jobs.js';
+import { writeTableFiles } from '../../src/lsm/table-file.js';
+import type { FileSystem } from '../../src/lsm/fs.js';
+import { KIND_PUT } from '../../src/format/internal-key.js';
+import { utf8 } from '../../src/util/bytes.js';
 import { type CachedBlock, TableReader } from '../../src/lsm/table-reader.js';
-import { hexEntriesOf } from '../helpers/runs.js';
+import { hexEntriesOf, runOfTuples } from '../helpers/runs.js';
 import { Rng } from '../helpers/rng.js';
 import { treeContents } from '../helpers/tree-contents.js';
 
@@ -111,5 +116,33 @@ describe('subcompactions', () => {
     } finally {
       await tree.close();
     }
+  });
+
+  it('a piece opens only the input tables its range overlaps, and merges only its keys', () => {
+    const fs = new CrashableMemFileSystem();
+    fs.mkdirp('/db');
+    const key = (i: number): string => `k${String(i).padStart(5, '0')}`;
+    const table = { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 };
+    // Six tables of disjoint keys, as one level holds them.
+    const tables = Array.from({ length: 6 }, (_, t) => {
+      const [built] = jsHotPaths.buildTables(runOfTuples(Array.from({ length: 1000 }, (_, i) => [key(1000 * t + i), 1 + i, KIND_PUT, 'v'] as const)), table);
+      writeTableFiles(fs, '/db', [built!], [t + 1]);
+      return built!;
+    });
+    const opened: string[] = [];
+    const counting = new Proxy(fs, {
+      get(target, name) {
+        if (name === 'openRead') return (path: string) => (opened.push(path), target.openRead(path));
+        const v = Reflect.get(target, name) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as FileSystem;
+    const result = runJob(counting, jsHotPaths, {
+      kind: 'compaction', dir: '/db', inputs: [1, 2, 3, 4, 5, 6], snapshots: [], dropTombstones: true, table, fileNumbers: [7, 8],
+      lowerUserKey: utf8(key(2500)), upperUserKey: utf8(key(3500)),
+      inputBounds: tables.map((t) => ({ smallest: t.smallestKey, largest: t.largestKey })),
+    });
+    expect(result.outputEntries).toBe(1000);
+    expect(new Set(opened)).toEqual(new Set([`/db/${tableFileName(3)}`, `/db/${tableFileName(4)}`]));
   });
 });
