@@ -253,7 +253,14 @@ export class Background {
     for (const f of files) inputBytes += f.size;
     const table = tableOptionsOf(core.options);
     // A piece writes at least about one whole table: smaller pieces would only add short tables.
-    const ranges = subcompactionRanges(files, (n) => core.tableCache.get(n), this.subcompactionsMax(), table.targetFileSizeBytes);
+    let ranges;
+    try {
+      ranges = await subcompactionRanges(files, (n) => core.tableCache.get(n), this.subcompactionsMax(), table.targetFileSizeBytes);
+    } catch (err) {
+      // An input table that does not open fails the compaction as its job would.
+      core.counters.compactionFailures++;
+      throw this.compactionFailed(err);
+    }
     // Each piece may need as many as the whole job (its share of the bytes is an estimate).
     const perPiece = outputNumbersNeeded(inputBytes, table.targetFileSizeBytes);
     const numbers = core.versions.reserveFileNumbers(perPiece * ranges.length);

@@ -170,7 +170,8 @@ function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): Plann
         const key = firstKeyOf(upper);
         endBlock = Math.min(count, reader.findBlock(key, key.length) + 1);
       }
-      assert(firstBlock < endBlock, 'a table overlapping the range has a block in it');
+      // A table overlapping the range has a block in it, unless its index is out of order.
+      if (firstBlock >= endBlock) throw new CorruptionError('index keys out of order', path, 0);
       planned.push({
         number, path, fileBytes: reader.fileSize, ...range, blockBytesMax: largestBlockBytes(reader.blockSource()),
         firstBlock, endBlock, whole: firstBlock === 0 && endBlock === count,

@@ -11,8 +11,9 @@
  *   pieces write together exactly the entries one job over the whole range writes (the merge rules
  *   decide per user key);
  * - a piece is never planned below minPieceBytes of input: a small job stays one job;
- * - the planning reads only index keys already in memory, at most ANCHORS_PER_TABLE_MAX per table,
- *   so the main thread spends O(tables x ANCHORS_PER_TABLE_MAX x log) on it.
+ * - the planning reads index keys of the table cache's readers (opening a table not in it, one per
+ *   turn of the event loop), at most ANCHORS_PER_TABLE_MAX per table, so the main thread spends
+ *   O(tables x ANCHORS_PER_TABLE_MAX x log) on it beyond those opens.
  *
  * Memory: each piece is a job with the per-job bound of jobs.ts, so a split job holds at most
  * pieces x that bound (pieces <= subcompactionsMax, run at most maxThreads at a time).
@@ -42,10 +43,15 @@ interface Anchor {
   bytes: number;
 }
 
-/** Samples of each table's index: every step-th block's index key, weighted by the blocks it closes. */
-function anchorsOf(tables: readonly RangeInput[], readerOf: (number: number) => TableReader): Anchor[] {
+/**
+ * Samples of each table's index: every step-th block's index key, weighted by the blocks it closes.
+ * One table per turn of the event loop: a table not in the table cache is opened (its index read
+ * and checked) on the calling thread.
+ */
+async function anchorsOf(tables: readonly RangeInput[], readerOf: (number: number) => TableReader): Promise<Anchor[]> {
   const anchors: Anchor[] = [];
   for (const t of tables) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const reader = readerOf(t.number);
     const blocks = reader.dataBlockCount;
     const step = Math.ceil(blocks / ANCHORS_PER_TABLE_MAX);
@@ -63,16 +69,16 @@ function anchorsOf(tables: readonly RangeInput[], readerOf: (number: number) => 
  * pieces of minPieceBytes or piecesMax is 1; else up to piecesMax ranges of about equal input bytes,
  * cut at sampled index keys.
  */
-export function subcompactionRanges(
+export async function subcompactionRanges(
   tables: readonly RangeInput[], readerOf: (number: number) => TableReader, piecesMax: number, minPieceBytes: number,
-): KeyRange[] {
+): Promise<KeyRange[]> {
   let total = 0;
   for (const t of tables) total += t.size;
   const pieces = Math.min(piecesMax, Math.floor(total / minPieceBytes));
   if (pieces <= 1) return [{}];
   const cuts: Uint8Array[] = [];
   let bytes = 0;
-  for (const a of anchorsOf(tables, readerOf)) {
+  for (const a of await anchorsOf(tables, readerOf)) {
     if (cuts.length === pieces - 1) break;
     // The cut goes before the anchor's key once the bytes up to it pass the next piece's share.
     if (bytes >= (total * (cuts.length + 1)) / pieces) {
