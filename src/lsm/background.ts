@@ -253,9 +253,10 @@ export class Background {
     for (const f of files) inputBytes += f.size;
     const table = tableOptionsOf(core.options);
     // A piece writes at least about one whole table: smaller pieces would only add short tables.
+    const pieceBytesMin = Math.max(core.options.subcompactionBytesMin, table.targetFileSizeBytes);
     let ranges;
     try {
-      ranges = await subcompactionRanges(files, (n) => core.tableCache.get(n), this.subcompactionsMax(), table.targetFileSizeBytes);
+      ranges = await subcompactionRanges(files, (n) => core.tableCache.get(n), this.subcompactionsMax(), pieceBytesMin);
     } catch (err) {
       // An input table that does not open fails the compaction as its job would.
       core.counters.compactionFailures++;

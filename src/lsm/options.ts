@@ -85,6 +85,12 @@ export interface LsmTreeOptions {
    */
   subcompactionsMax?: number;
   /**
+   * Input bytes a subcompaction's piece gets at least: a compaction smaller than two of them runs
+   * whole. Default 64 MiB: a piece then takes long enough to repay a worker that starts cold (a
+   * new thread's modules, JIT and WASM instance). At least targetFileSizeBytes in effect.
+   */
+  subcompactionBytesMin?: number;
+  /**
    * What runs jobs on worker threads when workerPool is on and the file system's files are
    * reachable from workers (src/pool/job-pool.ts's sharedJobPool). Default: the one given to
    * setDefaultJobPool() (src/lsm/job-runner.ts), which the package entry sets to the shared pool;
@@ -115,6 +121,7 @@ export interface ResolvedOptions {
   workerPool: false | JobPoolSize;
   /** undefined: the runner's worker count (src/lsm/background.ts). */
   subcompactionsMax: number | undefined;
+  subcompactionBytesMin: number;
   jobPool: JobPoolFactory | undefined;
 }
 
@@ -200,6 +207,7 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     backgroundErrorStallMsMax: intOption(options, 'backgroundErrorStallMsMax', 10_000, 1, 3_600_000),
     workerPool,
     subcompactionsMax: options.subcompactionsMax === undefined ? undefined : intOption(options, 'subcompactionsMax', 1, 1, 64),
+    subcompactionBytesMin: intOption(options, 'subcompactionBytesMin', 64 * MiB, 64 * 1024, 1024 * 1024 * MiB),
     jobPool: options.jobPool,
   };
   if (resolved.l0StopWritesTrigger <= resolved.l0CompactionTrigger) {

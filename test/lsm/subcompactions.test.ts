@@ -23,7 +23,7 @@ const KEYS = 4000;
 /** No automatic compaction: both trees hold the same L0 tables when compact() starts. */
 const OPTIONS = {
   workerPool: false as const, wal: false, memtableBytesMax: 64 * 1024, targetFileSizeBytes: 64 * 1024,
-  l0CompactionTrigger: 1000, l0StopWritesTrigger: 2000, blockCompression: 'none' as const,
+  l0CompactionTrigger: 1000, l0StopWritesTrigger: 2000, blockCompression: 'none' as const, subcompactionBytesMin: 64 * 1024,
 };
 
 /** Puts, overwrites and deletes (seeded), a snapshot taken midway and still held. */
