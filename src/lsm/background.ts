@@ -296,11 +296,15 @@ export class Background {
     }
   }
 
-  /** Pieces a compaction may be split into: the option, else one per worker of the pool. */
+  /**
+   * Pieces a compaction may be split into: the option, else one per started worker of the pool (a
+   * piece that waited for a cold worker would cost more than it saves, docs/lsm-options.md).
+   */
   private subcompactionsMax(): number {
     const { subcompactionsMax, workerPool } = this.core.options;
     if (subcompactionsMax !== undefined) return subcompactionsMax;
-    return this.core.runner.kind === 'pool' && workerPool !== false ? workerPool.maxThreads : 1;
+    if (this.core.runner.kind !== 'pool' || workerPool === false) return 1;
+    return Math.max(1, Math.min(workerPool.maxThreads, this.core.runner.liveWorkers));
   }
 
   /** Reports a failed compaction; returns what compact() rejects with (a bug goes on as it is). */

@@ -84,6 +84,12 @@ export interface JobResult {
  */
 export interface JobRunner {
   readonly kind: 'inline' | 'pool';
+  /**
+   * Jobs it can run at once without starting a thread: a pool's started workers (a new one pays
+   * for its modules, JIT and WASM instance on its first job), 1 inline. Subcompactions split a
+   * job into no more pieces than this by default (src/lsm/background.ts).
+   */
+  readonly liveWorkers: number;
   run(job: Job): Promise<JobResult>;
   close(): Promise<void>;
 }

@@ -81,7 +81,8 @@ export interface LsmTreeOptions {
   /**
    * Most pieces a large compaction (a full compact(), a big L0 or level compaction) is split into
    * by key range, run in parallel on the pool's workers and installed together in one manifest
-   * edit (src/lsm/subcompactions.ts). Default: the pool's maxThreads (1 when jobs run inline).
+   * edit (src/lsm/subcompactions.ts). Default: the pool's workers started at the time, at most
+   * its maxThreads (1 when jobs run inline).
    */
   subcompactionsMax?: number;
   /**

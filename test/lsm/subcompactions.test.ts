@@ -3,7 +3,14 @@
  * entries as one job over the whole range (tombstones and what a snapshot reads included), and a
  * failed piece fails the whole job: nothing installed, the pieces' tables deleted, the inputs kept.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { HotPaths } from '../../src/engine/types.js';
+import { InlineJobRunner } from '../../src/lsm/job-runner.js';
+import type { JobRunner } from '../../src/lsm/jobs.js';
+import { nodeFileSystem } from '../../src/lsm/node-fs.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import { LsmTree } from '../../src/lsm/db.js';
@@ -144,5 +151,27 @@ describe('subcompactions', () => {
     });
     expect(result.outputEntries).toBe(1000);
     expect(new Set(opened)).toEqual(new Set([`/db/${tableFileName(3)}`, `/db/${tableFileName(4)}`]));
+  });
+
+  it('splits, by default, into as many pieces as the pool has started workers, at most maxThreads', async () => {
+    const pieces: number[] = [];
+    for (const liveWorkers of [1, 2, 5]) {
+      const dir = mkdtempSync(join(tmpdir(), 'lsmraft-subcompactions-'));
+      // A pool that runs its jobs inline on the real disk and reports `liveWorkers` started workers.
+      const jobPool = (engine: HotPaths): JobRunner => {
+        const inline = new InlineJobRunner(nodeFileSystem, engine);
+        return { kind: 'pool', liveWorkers, run: (job) => inline.run(job), close: () => inline.close() };
+      };
+      const tree = await LsmTree.open(dir, { ...OPTIONS, engine: 'js', workerPool: { maxThreads: 3 }, jobPool });
+      try {
+        (await fill(tree)).release();
+        await tree.compact();
+        pieces.push(tree.stats().compactions.subcompactions);
+      } finally {
+        await tree.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    expect(pieces).toEqual([0, 2, 3]);
   });
 });
