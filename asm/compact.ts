@@ -51,7 +51,7 @@ import {
 import { playTournament, replayWinner } from './loser-tree';
 
 // ---- parameters (u32 words at the pointer compactBegin takes) ----
-export const PARAM_WORDS: usize = 24;
+export const PARAM_WORDS: usize = 28;
 const P_K = 0;
 const P_DESCS = 1;
 const P_SNAPSHOTS = 2; // snapCount u64, ascending
@@ -73,6 +73,11 @@ const P_CHUNK_BYTES = 17;
 const P_LOG_BASE = 18;
 const P_COMPRESSION = 19; // 1: LZ4-compress data blocks where it pays (version-2 tables)
 const P_LZ4_SCRATCH = 20; // COMPRESS_SCRATCH_BYTES (asm/block.ts)
+const P_RANGE = 21; // bit 0: a lower bound, bit 1: an upper bound (StreamOptions.lowerUserKey, upperUserKey)
+const P_LOWER = 22; // lower bound user key: pointer, bytes (entries below it are skipped)
+const P_LOWER_LEN = 23;
+const P_UPPER = 24; // upper bound user key: pointer, bytes (the merge ends at the first entry at or past it)
+const P_UPPER_LEN = 25;
 
 // ---- input descriptors (DESC_WORDS u32 each) ----
 export const DESC_WORDS: usize = 20;
@@ -130,6 +135,12 @@ let gChunkBytes: usize = 0;
 let gLogBase: usize = 0;
 let gCompression: u32 = 0;
 let gLz4Scratch: usize = 0;
+let gHasLower = false;
+let gLower: usize = 0;
+let gLowerLen: usize = 0;
+let gHasUpper = false;
+let gUpper: usize = 0;
+let gUpperLen: usize = 0;
 
 // ---- merge state ----
 let gCurUserLen: usize = 0;
@@ -439,6 +450,12 @@ export function compactBegin(params: usize): i32 {
   gLogBase = <usize>param(params, P_LOG_BASE);
   gCompression = param(params, P_COMPRESSION);
   gLz4Scratch = <usize>param(params, P_LZ4_SCRATCH);
+  gHasLower = (param(params, P_RANGE) & 1) != 0;
+  gLower = <usize>param(params, P_LOWER);
+  gLowerLen = <usize>param(params, P_LOWER_LEN);
+  gHasUpper = (param(params, P_RANGE) & 2) != 0;
+  gUpper = <usize>param(params, P_UPPER);
+  gUpperLen = <usize>param(params, P_UPPER_LEN);
   gHaveUser = false;
   gPendingEnd = gPending;
   gChunkOut = 0;
@@ -510,8 +527,9 @@ export function compactRun(): i32 {
     }
     const w = load<u32>(gTree);
     const d = descAt(w);
-    if (dget(d, D_DONE) != 0) {
-      // The winner has ended, so every input has.
+    // The winner has ended, so every input has; or it is past the range, and so is every other.
+    if (dget(d, D_DONE) != 0 ||
+        (gHasUpper && compareBytes(<usize>dget(d, D_KEY), <usize>dget(d, D_KEY_LEN) - 8, gUpper, gUpperLen) >= 0)) {
       if (tEntries > 0) return finishTable();
       setResult(0, gOutputEntries);
       return STATUS_OK;
@@ -519,7 +537,9 @@ export function compactRun(): i32 {
     const key = <usize>dget(d, D_KEY);
     const keyLen = <usize>dget(d, D_KEY_LEN);
     const userLen = keyLen - 8;
-    if (!gHaveUser || compareBytes(gCurUser, gCurUserLen, key, userLen) != 0) {
+    // Below the range: skipped, as if already merged.
+    const inRange = !gHasLower || compareBytes(key, userLen, gLower, gLowerLen) >= 0;
+    if (inRange && (!gHaveUser || compareBytes(gCurUser, gCurUserLen, key, userLen) != 0)) {
       // A new user key: the previous one's held-back tombstones hide nothing. A table is cut here
       // (before anything of this key is written) once it has reached the target.
       gPendingEnd = gPending;
@@ -530,7 +550,7 @@ export function compactRun(): i32 {
       gLastStripe = 0xffff_ffff;
     }
     const trailer = load<u64>(key + userLen);
-    const stripe = stripeOf(trailer >>> 8);
+    const stripe = inRange ? stripeOf(trailer >>> 8) : gLastStripe;
     if (stripe != gLastStripe) {
       // The newest entry of its stripe: some reader sees it.
       gLastStripe = stripe;

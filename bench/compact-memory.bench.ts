@@ -1,13 +1,16 @@
 /**
  * A full compact(), measured per engine: seconds and peak RSS. Fills one tree with BENCH_KEYS keys
  * (default 1,000,000; 16-byte random keys, 100-byte values) in a child process, then copies it and
- * runs compact() on each copy in a fresh child process per engine (jobs inline on the main thread),
- * which reports process.resourceUsage().maxRSS: the peak of opening the tree plus its compaction.
+ * runs compact() on each copy in a fresh child process per engine (jobs inline on the main thread;
+ * with BENCH_POOL=1 in the worker pool, split into subcompactions), which reports
+ * process.resourceUsage().maxRSS: the peak of opening the tree plus its compaction (the workers'
+ * memory included: they are threads of the same process).
  *
  * Writes bench/results/compact-memory.json and compact-memory.svg (BENCH_OUT_DIR elsewhere).
  *
  *   npm run bench:compact-memory
  *   BENCH_KEYS=4000000 npm run bench:compact-memory
+ *   BENCH_POOL=1 BENCH_KEYS=2000000 npm run bench:compact-memory
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LsmTree } from '../src/lsm/db.js';
 import type { EngineName } from '../src/engine/types.js';
+import { sharedJobPool } from '../src/pool/job-pool.js';
 import { xorshift32 } from './common.js';
 import { makeProgress } from './progress.js';
 import { writeResults } from './results.js';
@@ -22,12 +26,17 @@ import { alignedTable, formatNumber } from './table.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
 const BATCH = 1000;
+const POOL = process.env.BENCH_POOL === '1';
+/** With the pool: LsmTreeOptions.subcompactionsMax (default: the pool's worker count). */
+const SUBCOMPACTIONS = process.env.BENCH_SUBCOMPACTIONS === undefined ? undefined : Number(process.env.BENCH_SUBCOMPACTIONS);
 const script = new URL(import.meta.url).pathname;
 
 interface ChildReport {
   seconds: number;
   /** Table bytes compact() read (its jobs' inputs). */
   readMiB: number;
+  /** Pieces of split compactions (0: none was split). */
+  pieces: number;
   maxRssMiB: number;
   treeMiB: number;
   tables: number;
@@ -59,14 +68,15 @@ async function fillChild(dir: string): Promise<void> {
 }
 
 async function compactChild(dir: string, engine: EngineName): Promise<ChildReport> {
-  const tree = await LsmTree.open(dir, { engine, workerPool: false, wal: false });
+  const tree = await LsmTree.open(dir, { engine, wal: false, ...(POOL ? { jobPool: sharedJobPool, subcompactionsMax: SUBCOMPACTIONS } : { workerPool: false }) });
   const started = performance.now();
   await tree.compact();
   const seconds = (performance.now() - started) / 1000;
   const readMiB = tree.stats().compactions.inputBytes / (1 << 20);
+  const pieces = tree.stats().compactions.subcompactions;
   await tree.close();
   const { bytes, tables } = treeBytes(dir);
-  return { seconds, readMiB, maxRssMiB: process.resourceUsage().maxRSS / 1024, treeMiB: bytes / (1 << 20), tables };
+  return { seconds, readMiB, pieces, maxRssMiB: process.resourceUsage().maxRSS / 1024, treeMiB: bytes / (1 << 20), tables };
 }
 
 function child(args: string[]): string {
@@ -110,8 +120,9 @@ if (mode === '--fill') {
       `in ${before.tables} tables before compact(), filled in ${fillSeconds.toFixed(1)} s; node ${process.version}\n`);
     console.log(
       alignedTable(
-        ['engine', 'compact() s', 'peak RSS MiB', 'read MiB', 'tree after MiB', 'tables after'],
-        Object.entries(rows).map(([name, r]) => [name, formatNumber(r.seconds, 2), formatNumber(r.maxRssMiB), formatNumber(r.readMiB), formatNumber(r.treeMiB), formatNumber(r.tables)]),
+        ['engine', 'jobs', 'compact() s', 'peak RSS MiB', 'read MiB', 'tree after MiB', 'tables after', 'pieces'],
+        Object.entries(rows).map(([name, r]) => [name, POOL ? 'pool' : 'inline', formatNumber(r.seconds, 2), formatNumber(r.maxRssMiB), formatNumber(r.readMiB),
+          formatNumber(r.treeMiB), formatNumber(r.tables), formatNumber(r.pieces)]),
       ),
     );
     for (const [name, message] of Object.entries(failures)) console.log(`${name}: compact() failed: ${message}`);
@@ -119,7 +130,7 @@ if (mode === '--fill') {
       console.log(`wasm/js compact() time ratio: ${(rows.wasm.seconds / rows.js.seconds).toFixed(2)}`);
     }
     const engines = Object.keys(rows);
-    writeResults('compact-memory', { keys: KEYS, batchOps: BATCH }, { treeMiBBefore: before.bytes / (1 << 20), tablesBefore: before.tables, fillSeconds, engines: rows, failures }, {
+    writeResults('compact-memory', { keys: KEYS, batchOps: BATCH, pool: POOL }, { treeMiBBefore: before.bytes / (1 << 20), tablesBefore: before.tables, fillSeconds, engines: rows, failures }, {
       title: 'compact() of one filled tree: seconds and peak RSS per engine',
       subtitle: `${KEYS.toLocaleString('en-US')} keys (16-byte keys, 100-byte values), ${formatNumber(before.bytes / (1 << 20))} MiB in ${before.tables} tables before compact(); one child process per engine; node ${process.version}. Shorter is better.`,
       unit: 'seconds, MiB',

@@ -126,6 +126,14 @@ export interface StreamOptions extends MergeOptions, TableCutOptions {
   readAheadBytes: number;
   /** Finished data blocks are handed to TableOutput.write once they reach this many bytes. */
   outputChunkBytes: number;
+  /**
+   * A key range of the merge (a subcompaction's piece, src/lsm/subcompactions.ts): only entries
+   * whose user key is >= lowerUserKey and < upperUserKey are merged; the rest are read and skipped.
+   * Absent: no bound on that side. A range holds every version of the user keys in it, so pieces
+   * split at user keys write, together, exactly the entries one merge over the whole range writes.
+   */
+  lowerUserKey?: Uint8Array;
+  upperUserKey?: Uint8Array;
 }
 
 export interface StreamResult {

@@ -18,6 +18,7 @@ import { outputNumbersNeeded, tableOptionsOf, toFileMetadata, type JobResult } f
 import { ErrorHandler, type ErrorSummary } from './error-handler.js';
 import type { MemTable } from './memtable.js';
 import { ObsoleteFiles } from './obsolete-files.js';
+import { subcompactionRanges } from './subcompactions.js';
 import type { TreeCore } from './tree-core.js';
 import { VersionEdit } from './version-edit.js';
 import type { EntryRun } from '../engine/types.js';
@@ -246,25 +247,43 @@ export class Background {
       this.errors.succeeded('compaction');
       return;
     }
-    const inputs = c.inputs.flat().map((f) => f.number);
+    const files = c.inputs.flat();
+    const inputs = files.map((f) => f.number);
     let inputBytes = 0;
-    for (const f of c.inputs.flat()) inputBytes += f.size;
+    for (const f of files) inputBytes += f.size;
     const table = tableOptionsOf(core.options);
-    const numbers = core.versions.reserveFileNumbers(outputNumbersNeeded(inputBytes, table.targetFileSizeBytes));
+    // A piece writes at least about one whole table: smaller pieces would only add short tables.
+    const pieceBytesMin = Math.max(core.options.subcompactionBytesMin, table.targetFileSizeBytes);
+    let ranges;
+    try {
+      ranges = await subcompactionRanges(files, (n) => core.tableCache.get(n), this.subcompactionsMax(), pieceBytesMin);
+    } catch (err) {
+      // An input table that does not open fails the compaction as its job would.
+      core.counters.compactionFailures++;
+      throw this.compactionFailed(err);
+    }
+    // Each piece may need as many as the whole job (its share of the bytes is an estimate).
+    const perPiece = outputNumbersNeeded(inputBytes, table.targetFileSizeBytes);
+    const numbers = core.versions.reserveFileNumbers(perPiece * ranges.length);
     for (const n of numbers) core.pendingOutputs.add(n);
     let installing = false;
     try {
       const snapshots = core.liveSnapshots();
-      const result: JobResult = await core.runner.run({
-        kind: 'compaction', dir: core.dir, inputs, snapshots, dropTombstones: c.isBottommost, table, fileNumbers: numbers,
-      });
+      const result = await runPieces(ranges.map((r, i) => core.runner.run({
+        kind: 'compaction', dir: core.dir, inputs, snapshots, dropTombstones: c.isBottommost, table,
+        fileNumbers: numbers.slice(i * perPiece, (i + 1) * perPiece),
+        ...(r.lower !== undefined && { lowerUserKey: r.lower }),
+        ...(r.upper !== undefined && { upperUserKey: r.upper }),
+        ...(ranges.length > 1 && { inputBounds: files.map((f) => ({ smallest: f.smallest, largest: f.largest })) }),
+      })));
+      if (ranges.length > 1) core.counters.subcompactions += ranges.length;
       installing = true;
       await core.versions.logAndApply(c.toEdit(result.outputs.map(toFileMetadata)));
       core.uncertainOutputs.clear();
       for (const n of inputs) core.oneVersionTables.delete(n);
       if (snapshots.length === 0) for (const o of result.outputs) core.oneVersionTables.add(o.number);
       core.counters.compactions++;
-      core.counters.compactionInputBytes += result.inputBytes;
+      core.counters.compactionInputBytes += inputBytes;
       core.counters.compactionOutputBytes += result.outputBytes;
       this.errors.succeeded('compaction');
     } catch (err) {
@@ -275,6 +294,17 @@ export class Background {
       for (const n of numbers) core.pendingOutputs.delete(n);
       this.obsolete.collect();
     }
+  }
+
+  /**
+   * Pieces a compaction may be split into: the option, else one per started worker of the pool (a
+   * piece that waited for a cold worker would cost more than it saves, docs/lsm-options.md).
+   */
+  private subcompactionsMax(): number {
+    const { subcompactionsMax, workerPool } = this.core.options;
+    if (subcompactionsMax !== undefined) return subcompactionsMax;
+    if (this.core.runner.kind !== 'pool' || workerPool === false) return 1;
+    return Math.max(1, Math.min(workerPool.maxThreads, this.core.runner.liveWorkers));
   }
 
   /** Reports a failed compaction; returns what compact() rejects with (a bug goes on as it is). */
@@ -292,6 +322,28 @@ export class Background {
       await Promise.allSettled([this.flushing, this.compacting]);
     }
   }
+}
+
+/**
+ * The pieces of one compaction as one result: outputs in key order (the pieces' ranges ascend), or,
+ * once every piece has ended (none is still writing), the failure of the first failed one, a bug
+ * before a typed error. A failed piece fails the whole job: no output is installed, and the pieces'
+ * tables, referenced by no version, are deleted as obsolete.
+ */
+async function runPieces(pieces: Promise<JobResult>[]): Promise<JobResult> {
+  const settled = await Promise.allSettled(pieces);
+  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failures.length > 0) throw failures.find((f) => !(f instanceof LsmraftError)) ?? failures[0];
+  const result: JobResult = { outputs: [], inputBytes: 0, outputBytes: 0, inputEntries: 0, outputEntries: 0 };
+  for (const s of settled) {
+    const r = (s as PromiseFulfilledResult<JobResult>).value;
+    result.outputs.push(...r.outputs);
+    result.inputBytes += r.inputBytes;
+    result.outputBytes += r.outputBytes;
+    result.inputEntries += r.inputEntries;
+    result.outputEntries += r.outputEntries;
+  }
+  return result;
 }
 
 /** Packs an immutable memtable for its flush a slice per turn, so the main thread keeps serving. */

@@ -85,7 +85,11 @@ export interface TreeStats {
   reads: { gets: number; iterators: number };
   memtable: { bytes: number; entries: number; immutableBytes: number };
   flushes: { count: number; outputBytes: number; failures: number };
-  compactions: { count: number; trivialMoves: number; inputBytes: number; outputBytes: number; failures: number; running: boolean };
+  compactions: {
+    count: number; trivialMoves: number;
+    /** Pieces run by compactions split by key range (src/lsm/subcompactions.ts). */
+    subcompactions: number;
+    inputBytes: number; outputBytes: number; failures: number; running: boolean };
   blockCache: { capacityBytes: number; usedBytes: number; hits: number; misses: number };
   /** Point lookups the tables' bloom filters were asked about, and answered "absent" (a block read saved). */
   bloom: { checks: number; useful: number };
@@ -394,7 +398,7 @@ export class LsmTree {
       memtable: { bytes: core.mem.approximateBytes, entries: core.mem.entryCount, immutableBytes: core.imm?.approximateBytes ?? 0 },
       flushes: { count: c.flushes, outputBytes: c.flushBytes, failures: c.flushFailures },
       compactions: {
-        count: c.compactions, trivialMoves: c.trivialMoves, inputBytes: c.compactionInputBytes,
+        count: c.compactions, trivialMoves: c.trivialMoves, subcompactions: c.subcompactions, inputBytes: c.compactionInputBytes,
         outputBytes: c.compactionOutputBytes, failures: c.compactionFailures, running: this.background.compactionRunning,
       },
       blockCache: { capacityBytes: core.options.blockCacheBytes, usedBytes: core.blockCache.usedBytes, hits: core.blockCache.hits, misses: core.blockCache.misses },

@@ -18,6 +18,7 @@ import type { ResolvedOptions } from './options.js';
 /** Runs each job on the main thread, in a later turn of the event loop than the one that asked. */
 export class InlineJobRunner implements JobRunner {
   readonly kind = 'inline';
+  readonly liveWorkers = 1;
   constructor(
     private readonly fs: FileSystem,
     private readonly engine: HotPaths,

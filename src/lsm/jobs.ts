@@ -15,7 +15,8 @@
  * no version references; the tree deletes those as obsolete. It never touches the manifest.
  */
 import type { BlockSource, EntryRun, HotPaths, StreamSource, TableChain, TableCutOptions } from '../engine/types.js';
-import { compareInternalKeys } from '../format/internal-key.js';
+import { compareInternalKeys, KIND_SEEK, makeInternalKey, SEQUENCE_MAX, userKeyOf } from '../format/internal-key.js';
+import { compareBytes } from '../util/bytes.js';
 import { largestBlockBytes } from '../engine/stream-window.js';
 import { CorruptionError } from '../errors.js';
 import { assert } from '../util/assert.js';
@@ -51,6 +52,19 @@ export interface CompactionJob {
   dropTombstones: boolean;
   table: TableCutOptions;
   fileNumbers: number[];
+  /**
+   * A subcompaction's piece (src/lsm/subcompactions.ts): only user keys >= lowerUserKey and
+   * < upperUserKey are merged (absent: unbounded). The input tables are read from the data block
+   * that may hold the lower bound to the one that may hold the upper.
+   */
+  lowerUserKey?: Uint8Array;
+  upperUserKey?: Uint8Array;
+  /**
+   * The inputs' smallest and largest internal keys as the manifest records them, in `inputs`
+   * order: a ranged job opens only the tables that overlap its range (pieces of a job over many
+   * disjoint tables then open O(tables) in all, not O(pieces x tables)).
+   */
+  inputBounds?: Array<{ smallest: Uint8Array; largest: Uint8Array }>;
 }
 
 export type Job = FlushJob | CompactionJob;
@@ -70,6 +84,12 @@ export interface JobResult {
  */
 export interface JobRunner {
   readonly kind: 'inline' | 'pool';
+  /**
+   * Jobs it can run at once without starting a thread: a pool's started workers (a new one pays
+   * for its modules, JIT and WASM instance on its first job), 1 inline. Subcompactions split a
+   * job into no more pieces than this by default (src/lsm/background.ts).
+   */
+  readonly liveWorkers: number;
   run(job: Job): Promise<JobResult>;
   close(): Promise<void>;
 }
@@ -112,20 +132,67 @@ interface PlannedTable {
   smallest: Uint8Array;
   largest: Uint8Array;
   blockBytesMax: number;
+  /** The data blocks [firstBlock, endBlock) a ranged job reads; all of them otherwise. */
+  firstBlock: number;
+  endBlock: number;
+  /** All its data blocks are read: its entry count can be checked against its properties. */
+  whole: boolean;
 }
 
 const noCache = new BlockCache<CachedBlock>(0);
 
+/** The first internal key of `userKey` (its newest possible version): where a range starts. */
+function firstKeyOf(userKey: Uint8Array): Uint8Array {
+  return makeInternalKey(userKey, SEQUENCE_MAX, KIND_SEEK);
+}
+
+/**
+ * The input tables a job reads, with the data blocks it reads of each: for a ranged job, the tables
+ * that overlap [lowerUserKey, upperUserKey), from the first block whose last key reaches the lower
+ * bound to the first whose last key reaches the upper (the blocks between may hold keys of the range).
+ */
 function planInputs(fs: FileSystem, engine: HotPaths, job: CompactionJob): PlannedTable[] {
-  return job.inputs.map((number) => {
+  const { lowerUserKey: lower, upperUserKey: upper } = job;
+  const planned: PlannedTable[] = [];
+  const outside = (smallest: Uint8Array, largest: Uint8Array): boolean =>
+    (lower !== undefined && compareBytes(userKeyOf(largest), lower) < 0) ||
+    (upper !== undefined && compareBytes(userKeyOf(smallest), upper) >= 0);
+  for (const [i, number] of job.inputs.entries()) {
+    const bounds = job.inputBounds?.[i];
+    if (bounds !== undefined && outside(bounds.smallest, bounds.largest)) continue;
     const path = joinPath(job.dir, tableFileName(number));
     const reader = TableReader.open(fs, path, number, engine, noCache, false);
     try {
-      return { number, path, fileBytes: reader.fileSize, ...reader.keyRange(), blockBytesMax: largestBlockBytes(reader.blockSource()) };
+      const range = reader.keyRange();
+      if (outside(range.smallest, range.largest)) continue;
+      const count = reader.dataBlockCount;
+      let firstBlock = 0;
+      let endBlock = count;
+      if (lower !== undefined) {
+        const key = firstKeyOf(lower);
+        firstBlock = reader.findBlock(key, key.length);
+      }
+      if (upper !== undefined) {
+        const key = firstKeyOf(upper);
+        endBlock = Math.min(count, reader.findBlock(key, key.length) + 1);
+      }
+      // A table overlapping the range has a block in it, unless its index is out of order.
+      if (firstBlock >= endBlock) throw new CorruptionError('index keys out of order', path, 0);
+      planned.push({
+        number, path, fileBytes: reader.fileSize, ...range, blockBytesMax: largestBlockBytes(reader.blockSource()),
+        firstBlock, endBlock, whole: firstBlock === 0 && endBlock === count,
+      });
     } finally {
       reader.close();
     }
-  });
+  }
+  return planned;
+}
+
+/** Data blocks [first, end) of `source`: still contiguous, read at their own file offsets. */
+function blockRange(source: BlockSource, first: number, end: number): BlockSource {
+  if (first === 0 && end === source.blockOffsets.length) return source;
+  return { ...source, blockOffsets: source.blockOffsets.subarray(first, end), blockSizes: source.blockSizes.subarray(first, end) };
 }
 
 /**
@@ -157,14 +224,14 @@ function tableChain(fs: FileSystem, engine: HotPaths, tables: PlannedTable[], op
       const reader = TableReader.open(fs, t.path, t.number, engine, noCache, false);
       open.add(reader);
       readers[i] = reader;
-      return reader.blockSource();
+      return blockRange(reader.blockSource(), t.firstBlock, t.endBlock);
     },
     close(i: number, entries: number): void {
       const reader = readers[i]!;
       readers[i] = undefined;
       open.delete(reader);
       reader.close();
-      if (entries !== reader.properties.entries) {
+      if (tables[i]!.whole && entries !== reader.properties.entries) {
         throw new CorruptionError(`data blocks hold ${entries} entries, properties say ${reader.properties.entries}`, reader.path, 0);
       }
     },
@@ -201,8 +268,11 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
       dropTombstones: job.kind === 'compaction' && job.dropTombstones,
       readAheadBytes: JOB_READ_AHEAD_BYTES,
       outputChunkBytes: JOB_OUTPUT_CHUNK_BYTES,
+      ...(job.kind === 'compaction' && job.lowerUserKey !== undefined && { lowerUserKey: job.lowerUserKey }),
+      ...(job.kind === 'compaction' && job.upperUserKey !== undefined && { upperUserKey: job.upperUserKey }),
     }, output);
-    assert(readers.size === 0, 'every input table was read to its end');
+    // A ranged merge stops at its upper bound, maybe before the end of its inputs' last blocks.
+    assert(readers.size === 0 || (job.kind === 'compaction' && job.upperUserKey !== undefined), 'every input table was read to its end');
     let inputEntries = 0;
     for (const n of result.inputEntries) inputEntries += n;
     const outputs = output.finish();

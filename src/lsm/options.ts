@@ -79,6 +79,19 @@ export interface LsmTreeOptions {
    */
   workerPool?: boolean | { maxThreads?: number; maxQueue?: number };
   /**
+   * Most pieces a large compaction (a full compact(), a big L0 or level compaction) is split into
+   * by key range, run in parallel on the pool's workers and installed together in one manifest
+   * edit (src/lsm/subcompactions.ts). Default: the pool's workers started at the time, at most
+   * its maxThreads (1 when jobs run inline).
+   */
+  subcompactionsMax?: number;
+  /**
+   * Input bytes a subcompaction's piece gets at least: a compaction smaller than two of them runs
+   * whole. Default 64 MiB: a piece then takes long enough to repay a worker that starts cold (a
+   * new thread's modules, JIT and WASM instance). At least targetFileSizeBytes in effect.
+   */
+  subcompactionBytesMin?: number;
+  /**
    * What runs jobs on worker threads when workerPool is on and the file system's files are
    * reachable from workers (src/pool/job-pool.ts's sharedJobPool). Default: the one given to
    * setDefaultJobPool() (src/lsm/job-runner.ts), which the package entry sets to the shared pool;
@@ -107,6 +120,9 @@ export interface ResolvedOptions {
   blockCacheBytes: number;
   backgroundErrorStallMsMax: number;
   workerPool: false | JobPoolSize;
+  /** undefined: the runner's worker count (src/lsm/background.ts). */
+  subcompactionsMax: number | undefined;
+  subcompactionBytesMin: number;
   jobPool: JobPoolFactory | undefined;
 }
 
@@ -191,6 +207,8 @@ export function resolveOptions(options: LsmTreeOptions = {}): ResolvedOptions {
     blockCacheBytes: intOption(options, 'blockCacheBytes', 64 * MiB, 0, 64 * 1024 * MiB),
     backgroundErrorStallMsMax: intOption(options, 'backgroundErrorStallMsMax', 10_000, 1, 3_600_000),
     workerPool,
+    subcompactionsMax: options.subcompactionsMax === undefined ? undefined : intOption(options, 'subcompactionsMax', 1, 1, 64),
+    subcompactionBytesMin: intOption(options, 'subcompactionBytesMin', 64 * MiB, 64 * 1024, 1024 * 1024 * MiB),
     jobPool: options.jobPool,
   };
   if (resolved.l0StopWritesTrigger <= resolved.l0CompactionTrigger) {

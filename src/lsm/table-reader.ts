@@ -453,6 +453,16 @@ export class TableReader {
     return { smallest: first.data.slice(first.offsets[0]!, first.offsets[1]!), largest: this.lastIndexKey() };
   }
 
+  /**
+   * Data block b's index key (an internal key at or past the block's last key and below the next
+   * block's first), a view valid while the reader is open: where a subcompaction may split a job
+   * (src/lsm/subcompactions.ts).
+   */
+  indexKey(b: number): Uint8Array {
+    const { data, offsets } = this.index;
+    return data.subarray(offsets[2 * b]!, offsets[2 * b + 1]!);
+  }
+
   /** The last index key: the table's last internal key, known without reading a data block. */
   lastIndexKey(): Uint8Array {
     const { data, offsets, count } = this.index;

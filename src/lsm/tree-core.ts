@@ -97,7 +97,7 @@ export class TreeCore {
     puts: 0, deletes: 0, batches: 0, groups: 0, syncs: 0, walBytes: 0, stallMs: 0,
     gets: 0, iterators: 0,
     flushes: 0, flushBytes: 0, flushFailures: 0,
-    compactions: 0, trivialMoves: 0, compactionInputBytes: 0, compactionOutputBytes: 0, compactionFailures: 0,
+    compactions: 0, trivialMoves: 0, subcompactions: 0, compactionInputBytes: 0, compactionOutputBytes: 0, compactionFailures: 0,
     backgroundErrors: 0,
   };
 

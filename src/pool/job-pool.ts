@@ -78,6 +78,10 @@ export class JobPool implements JobRunner {
     return this.handle.piscina;
   }
 
+  get liveWorkers(): number {
+    return this.pool.threads.length;
+  }
+
   /** The pool's worker threads (started lazily, replaced when one dies). */
   get workers(): readonly Worker[] {
     return this.pool.threads;

@@ -9,13 +9,13 @@ import type { BlockSource, EntryRun, HotPaths, StreamOptions, StreamSource, Tabl
 import { jsHotPaths } from '../../src/engine/js/index.js';
 import { largestBlockBytes } from '../../src/engine/stream-window.js';
 import { instantiateWasmHotPaths, type WasmHotPaths } from '../../src/engine/wasm/index.js';
-import { makeInternalKey } from '../../src/format/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey, userKeyOf } from '../../src/format/internal-key.js';
 import { BlockCache } from '../../src/lsm/block-cache.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { type CachedBlock, TableReader } from '../../src/lsm/table-reader.js';
 import { tableFileName, writeTableFiles } from '../../src/lsm/table-file.js';
-import { utf8 } from '../../src/util/bytes.js';
-import { sortedRun } from '../helpers/runs.js';
+import { compareBytes, utf8 } from '../../src/util/bytes.js';
+import { packRun, runOfTuples, sortedRun } from '../helpers/runs.js';
 import { expectCorruption } from '../helpers/expect.js';
 
 const OPTIONS: StreamOptions = {
@@ -123,6 +123,44 @@ describe('compactStreams', () => {
       // Each table opened once, in order, and closed with all its entries before the next opens.
       expect(log.filter((l) => / [123]( |$)/.test(l)), engine.name).toEqual(['open 1', 'close 1 1000', 'open 2', 'close 2 1000', 'open 3', 'close 3 1000']);
       expect(log.filter((l) => / [456]( |$)/.test(l)), engine.name).toEqual(['open 4', 'close 4 1000', 'open 5', 'close 5 1000', 'open 6', 'close 6 1000']);
+    }
+  });
+
+  it('a key range merges exactly the entries of its user keys: the bytes of a merge over inputs cut to the range', () => {
+    // Overwrites, tombstones and a snapshot: every version of a user key must stay in one piece.
+    const key = (i: number): string => `k${String(i).padStart(6, '0')}`;
+    const puts = runOfTuples(Array.from({ length: 3000 }, (_, i) => [key(i), 1 + i, KIND_PUT, `v${i}`.repeat(20)] as const));
+    const deletes = runOfTuples(Array.from({ length: 1000 }, (_, i) => [key(3 * i), 5000 + i, KIND_DELETE, ''] as const));
+    const rewrites = runOfTuples(Array.from({ length: 600 }, (_, i) => [key(5 * i), 7000 + i, KIND_PUT, `w${i}`] as const));
+    const inputs = [puts, deletes, rewrites];
+    const { readers } = tableInputs(inputs);
+    const options: StreamOptions = { ...OPTIONS, targetFileSizeBytes: 16 * 1024, snapshots: [5500] };
+    const inRange = (r: EntryRun, lower: Uint8Array | undefined, upper: Uint8Array | undefined): EntryRun => {
+      const pairs: Array<readonly [Uint8Array, Uint8Array]> = [];
+      for (let i = 0; i < r.count; i++) {
+        const ikey = r.data.slice(r.offsets[2 * i]!, r.offsets[2 * i + 1]!);
+        const user = userKeyOf(ikey);
+        if (lower !== undefined && compareBytes(user, lower) < 0) continue;
+        if (upper !== undefined && compareBytes(user, upper) >= 0) continue;
+        pairs.push([ikey, r.data.slice(r.offsets[2 * i + 1]!, r.offsets[2 * i + 2]!)]);
+      }
+      return packRun(pairs);
+    };
+    const bytesOfMerge = (engine: HotPaths, sources: StreamSource[], opts: StreamOptions): string => {
+      const chunks: Uint8Array[] = [];
+      engine.compactStreams(sources, opts, { write: (b) => { chunks.push(b.slice()); }, end: () => undefined });
+      return Buffer.concat(chunks).toString('hex');
+    };
+    const cuts = [undefined, utf8(key(777)), utf8(`${key(1500)}x`), utf8(key(2999)), undefined];
+    const wasm = instantiateWasmHotPaths();
+    for (let p = 0; p + 1 < cuts.length; p++) {
+      const [lower, upper] = [cuts[p], cuts[p + 1]];
+      const expected = bytesOfMerge(jsHotPaths, inputs.map((r) => ({ kind: 'run', run: inRange(r, lower, upper) })), options);
+      expect(expected.length, `piece ${p}`).toBeGreaterThan(0);
+      for (const engine of [jsHotPaths, wasm]) {
+        const ranged = { ...options, ...(lower && { lowerUserKey: lower }), ...(upper && { upperUserKey: upper }) };
+        expect(bytesOfMerge(engine, readers.map((r) => r.blockSource()), ranged), `${engine.name} piece ${p}`).toEqual(expected);
+      }
     }
   });
 

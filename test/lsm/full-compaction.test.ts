@@ -6,18 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { LsmTree } from '../../src/lsm/db.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
-import { fromUtf8 } from '../../src/util/bytes.js';
 import { Rng } from '../helpers/rng.js';
+import { treeContents } from '../helpers/tree-contents.js';
 
 const KEYS = 3000;
 /** Background compactions the test waits for, at most, before compact(). */
 const SETTLE_WAITS_MAX = 2000;
-
-async function contents(tree: LsmTree, snapshot?: ReturnType<LsmTree['snapshot']>): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const [k, v] of tree.scan(snapshot === undefined ? {} : { snapshot })) out.set(fromUtf8(k), fromUtf8(v));
-  return out;
-}
 
 describe('full compact()', () => {
   for (const engine of ['js', 'wasm'] as const) {
@@ -64,8 +58,8 @@ describe('full compact()', () => {
         expect(tree.stats().compactions.inputBytes - readBefore).toBe(tableBytes);
         const after = tree.describe().levels.filter((l) => l.files.length > 0);
         expect(after.map((l) => l.level)).toEqual([before[before.length - 1]!.level]);
-        expect(await contents(tree)).toEqual(model);
-        expect(await contents(tree, snapshot)).toEqual(atSnapshot);
+        expect(await treeContents(tree)).toEqual(model);
+        expect(await treeContents(tree, snapshot)).toEqual(atSnapshot);
         snapshot.release();
       } finally {
         await tree.close();
@@ -96,7 +90,7 @@ describe('full compact()', () => {
       expect(s.compactions.trivialMoves).toBe(1);
       expect(s.compactions.count).toBe(1);
       expect(s.compactions.outputBytes).toBeLessThan(s.compactions.inputBytes);
-      const all = await contents(tree);
+      const all = await treeContents(tree);
       expect(all.size).toBe(200);
       for (const v of all.values()) expect(v).toBe('b');
     } finally {

@@ -29,7 +29,7 @@ function countingPool(): { factory: JobPoolFactory; made: number; jobs: number }
   counts.factory = (engine: HotPaths): JobRunner => {
     counts.made++;
     const inline = new InlineJobRunner(nodeFileSystem, engine);
-    return { kind: 'pool', run: (job: Job) => (counts.jobs++, inline.run(job)), close: () => inline.close() };
+    return { kind: 'pool', liveWorkers: 1, run: (job: Job) => (counts.jobs++, inline.run(job)), close: () => inline.close() };
   };
   return counts;
 }

@@ -155,6 +155,7 @@ export function compactStreams(inputs: readonly StreamSource[], options: StreamO
   const pendingAt: number[] = [];
   let outputEntries = 0;
 
+  const { lowerUserKey: lower, upperUserKey: upper } = options;
   // Each step consumes one input entry; each input ends (its cursor turns invalid) after its last.
   while (heapSize > 0) {
     const c = cursors[heap[0]!]!;
@@ -163,7 +164,11 @@ export function compactStreams(inputs: readonly StreamSource[], options: StreamO
     const keyEnd = offsets[2 * c.i + 1]!;
     const valueEnd = offsets[2 * c.i + 2]!;
     const userEnd = keyEnd - TRAILER_BYTES;
-    if (curEnd < 0 || compareRange(curData, curStart, curEnd, data, keyStart, userEnd) !== 0) {
+    // The smallest entry left is past the range: so is every other.
+    if (upper !== undefined && compareRange(data, keyStart, userEnd, upper, 0, upper.length) >= 0) break;
+    // Below the range: skipped.
+    const inRange = lower === undefined || compareRange(data, keyStart, userEnd, lower, 0, lower.length) >= 0;
+    if (inRange && (curEnd < 0 || compareRange(curData, curStart, curEnd, data, keyStart, userEnd) !== 0)) {
       pending.length = 0;
       pendingAt.length = 0;
       if (writer.entryCount > 0 && writer.sizeBytes() >= targetFileSizeBytes) output.end(writer.finish());
@@ -173,7 +178,7 @@ export function compactStreams(inputs: readonly StreamSource[], options: StreamO
       lastStripe = -1;
     }
     // Entries of one user key arrive newest first: the first seen in a stripe is its reader's.
-    const stripe = snapshots.length === 0 ? 0 : stripeOf(snapshots, trailerSequence(data, keyEnd));
+    const stripe = !inRange ? lastStripe : snapshots.length === 0 ? 0 : stripeOf(snapshots, trailerSequence(data, keyEnd));
     if (stripe !== lastStripe) {
       lastStripe = stripe;
       if (dropTombstones && trailerKind(data, keyEnd) === KIND_DELETE) {

@@ -6,6 +6,7 @@
  *
  * Arena layout (from the arena base, 8-aligned pieces), sized from the inputs' block handles:
  *   params, input descriptors, snapshots, loser tree
+ *   the key range's bounds (StreamOptions.lowerUserKey, upperUserKey), if any
  *   current user key, last key, first key (each the largest key an input can hold)
  *   pending tombstones: (snapshots + 1) entries of the largest entry size
  *   data-block restart scratch
@@ -49,7 +50,7 @@ export interface ArenaDoor {
 }
 
 /** asm/compact.ts PARAM_WORDS and DESC_WORDS. */
-const PARAM_WORDS = 24;
+const PARAM_WORDS = 28;
 const DESC_WORDS = 20;
 /** asm/compact.ts D_ENTRIES: entries an input has read. */
 const D_ENTRIES_WORD = 14;
@@ -132,6 +133,10 @@ export function wasmCompactStreams(
   const pending = take((snapshots.length + 1) * (entryBytesMax + 16));
   const restarts = take(options.blockSizeBytes + 64);
   const lz4Scratch = take(COMPRESS_SCRATCH_BYTES);
+  const lower = options.lowerUserKey;
+  const upper = options.upperUserKey;
+  const lowerPtr = take(lower?.length ?? 0);
+  const upperPtr = take(upper?.length ?? 0);
   const slots = plans.map((p) => ({
     window: take(p.windowBytes + 16),
     sizes: take(4 * p.sizesCount),
@@ -157,8 +162,11 @@ export function wasmCompactStreams(
     k, descs, snaps, snapshots.length, options.dropTombstones ? 1 : 0, options.blockSizeBytes, options.restartInterval,
     options.bloomBitsPerKey, Math.min(options.targetFileSizeBytes, 0xffff_ffff), tree, curUser, pending, lastKey, firstKey,
     restarts, outBase, outEnd, options.outputChunkBytes, logBase, compressesBlocks(options) ? 1 : 0, lz4Scratch,
+    (lower === undefined ? 0 : 1) | (upper === undefined ? 0 : 2), lowerPtr, lower?.length ?? 0, upperPtr, upper?.length ?? 0,
   ];
   for (let i = 0; i < paramValues.length; i++) u32[P + i] = paramValues[i]!;
+  if (lower !== undefined) door.u8().set(lower, lowerPtr);
+  if (upper !== undefined) door.u8().set(upper, upperPtr);
   for (let i = 0; i < snapshots.length; i++) {
     u32[words(snaps) + 2 * i] = snapshots[i]! >>> 0;
     u32[words(snaps) + 2 * i + 1] = Math.floor(snapshots[i]! / 0x1_0000_0000);
