@@ -1,5 +1,5 @@
 /**
- * Short variants of bench:compaction, bench:compact-memory and bench:hotpaths, so the scripts cannot rot. They run the
+ * Short variants of bench:compaction, bench:compact-memory, bench:compact-time and bench:hotpaths, so the scripts cannot rot. They run the
  * real scripts on small inputs and check the rows they print and the results file each writes; no
  * speed is asserted.
  */
@@ -38,6 +38,14 @@ describe('benchmark scripts (short variants)', () => {
     expect(out).toMatch(/\| inline \(no pool\)\s*\|\s*[0-9,]+ \|\s*[0-9.,]+ \|/);
     expect(out).toMatch(/fill 20,000 keys, worker pool done in [0-9.]+s/);
     expect(results('compaction')).toHaveLength(2);
+  }, 300_000);
+
+  it('bench:compact-time splits a compact() into its phases per engine and mode', () => {
+    const out = runBench('bench/compact-time.bench.ts', { BENCH_KEYS: '20000', BENCH_MODES: 'pool,inline' });
+    for (const engine of ['wasm', 'js']) {
+      expect(out).toMatch(new RegExp(`\\| ${engine}\\s*\\|\\s*pool \\|\\s*[0-9.]+ \\|`));
+      expect(out).toMatch(new RegExp(`\\| ${engine}\\s*\\|\\s*inline, timed \\|\\s*[0-9.]+ \\|\\s*[0-9]+ \\| flush \\|`));
+    }
   }, 300_000);
 
   it('bench:compact-memory reports compact() seconds and peak RSS per engine', () => {
