@@ -364,19 +364,17 @@ export class TableReader {
 
   /**
    * Data block `b` for a sequential scan: the cached block's run as dataBlock() gives it when the
-   * block is cached, else read through the iterator's readahead window, checked and decoded
-   * without entering the cache (src/lsm/readahead.ts says why). The run owns its bytes.
+   * block is cached, else read through the iterator's readahead window, checked and decoded by the
+   * engine without entering the cache (src/lsm/readahead.ts says why). The run owns its bytes.
    */
   scanBlock(b: number, readahead: Readahead): EntryRun {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
     const offset = this.blockOffsets[b]!;
     if (this.cache.get(this.fileNumber, offset) !== undefined) return this.dataBlock(b);
     const bytes = readahead.view(this.file, this.path, offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES, this.dataBytes);
-    const contentsBytes = verifyBlockTrailer(bytes, this.path, offset, true, this.checksum);
-    const contents = bytes[contentsBytes] === BLOCK_TYPE_LZ4
-      ? decompressContents(bytes, contentsBytes, this.path, offset)
-      : bytes;
-    return decodeBlockContents(contents, contents === bytes ? contentsBytes : contents.length, true, this.path, offset);
+    // The engine checks, decompresses and decodes in one call: the WASM twin does all three for
+    // about what the JS decode alone costs (bench/hotpaths.bench.ts decodeBlock).
+    return this.engine.decodeBlock(bytes, this.path, offset);
   }
 
   /** Data block `b` read, checked and decoded by the engine, bypassing the cache. */
