@@ -363,14 +363,18 @@ export class TableReader {
   }
 
   /**
-   * Data block `b` for a sequential scan: the cached block's run as dataBlock() gives it when the
-   * block is cached, else read through the iterator's readahead window, checked and decoded by the
+   * Data block `b` for a sequential scan: decoded from the cache when the block is cached, else read through the iterator's readahead window, checked and decoded by the
    * engine without entering the cache (src/lsm/readahead.ts says why). The run owns its bytes.
    */
   scanBlock(b: number, readahead: Readahead): EntryRun {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
     const offset = this.blockOffsets[b]!;
-    if (this.cache.get(this.fileNumber, offset) !== undefined) return this.dataBlock(b);
+    const cached = this.cache.get(this.fileNumber, offset);
+    if (cached !== undefined) {
+      // Its run, if a seek left one; else decoded, not charged: a run added per scanned block
+      // would evict as many bytes of other blocks as a filled cache would.
+      return cached.run ?? decodeBlockContents(cached.contents, cached.contents.length, true, this.path, offset);
+    }
     const bytes = readahead.view(this.file, this.path, offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES, this.dataBytes);
     // The engine checks, decompresses and decodes in one call: the WASM twin does all three for
     // about what the JS decode alone costs (bench/hotpaths.bench.ts decodeBlock).

@@ -110,9 +110,10 @@ describe('TableCache', () => {
     expect(blocks.size).toBe(1 + SCAN_BLOCKS_BEFORE_READAHEAD);
     expect(block0.run).toBeDefined();
     expect(blocks.get(1, block0.contents.length + 5)!.run).toBeUndefined();
-    // Once every block is cached (as point reads cache them), a scan finds each hot: each keeps its run.
+    // Once every block is cached (as point reads cache them), an iterator's seek into a block finds
+    // it hot and keeps its run (a scan's sequential blocks do not: test/lsm/table-scan.test.ts).
     for (let b = 0; b < reader.dataBlockCount; b++) reader.dataBlockContents(b);
-    expect(scan()).toBe(KEYS_PER_TABLE);
+    for (let b = 0; b < reader.dataBlockCount; b++) reader.dataBlock(b);
     // Blocks lie back to back from offset 0: each is cached at its offset, charged its buffer and its run.
     let offset = 0;
     let charged = 0;

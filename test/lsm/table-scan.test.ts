@@ -88,6 +88,26 @@ describe('table scans', () => {
     reader.close();
   });
 
+  it('decode the cached blocks they pass without charging the cache their runs', () => {
+    const fs = table('none');
+    const blocks = new BlockCache<CachedBlock>(1 << 22);
+    const reader = TableReader.open(fs, PATH, 1, jsHotPaths, blocks);
+    // Every block cached raw, as point reads leave them.
+    for (let b = 0; b < reader.dataBlockCount; b++) reader.dataBlockContents(b);
+    const rawBytes = blocks.usedBytes;
+    expect(scanAll(reader)).toEqual(expected());
+    expect(blocks.size).toBe(reader.dataBlockCount);
+    // Only the blocks read before the scan turned sequential keep a run.
+    let offset = 0;
+    for (let b = 0; b < reader.dataBlockCount; b++) {
+      const block = blocks.get(1, offset)!;
+      offset += block.contents.length + 5;
+      expect(block.run !== undefined).toBe(b <= SCAN_BLOCKS_BEFORE_READAHEAD);
+    }
+    expect(blocks.usedBytes).toBeGreaterThan(rawBytes);
+    reader.close();
+  });
+
   it.each([['none', 'js'], ['lz4', 'js'], ['none', 'wasm'], ['lz4', 'wasm']] as const)('read ahead in few reads, within the data blocks, and yield every entry (%s blocks, %s)', async (compression, engineName) => {
     const engine = engineName === 'js' ? jsHotPaths : await loadWasmHotPaths();
     const reads: Array<[number, number]> = [];
