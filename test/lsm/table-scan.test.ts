@@ -11,6 +11,7 @@ import { tableFileName } from '../../src/lsm/filenames.js';
 import { writeTableFiles } from '../../src/lsm/table-file.js';
 import { type CachedBlock, SCAN_BLOCKS_BEFORE_READAHEAD, TableReader } from '../../src/lsm/table-reader.js';
 import { utf8 } from '../../src/util/bytes.js';
+import { expectCorruption } from '../helpers/expect.js';
 import { packRun } from '../helpers/runs.js';
 
 const DIR = '/db';
@@ -153,15 +154,7 @@ describe('table scans', () => {
     f.syncSync();
     f.close();
     const reader = TableReader.open(fs, PATH, 1, engine, new BlockCache<CachedBlock>(1 << 20));
-    let caught: unknown;
-    try {
-      scanAll(reader);
-    } catch (err) {
-      if (!(err instanceof CorruptionError)) throw err;
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(CorruptionError);
-    const at = (caught as CorruptionError).offset!;
+    const at = expectCorruption(() => scanAll(reader)).offset!;
     expect(at).toBeGreaterThanOrEqual(offset);
     expect(at).toBeLessThan(offset + probeBlockBytes);
     reader.close();
