@@ -363,8 +363,9 @@ export class TableReader {
   }
 
   /**
-   * Data block `b` for a sequential scan: decoded from the cache when the block is cached, else read through the iterator's readahead window, checked and decoded by the
-   * engine without entering the cache (src/lsm/readahead.ts says why). The run owns its bytes.
+   * Data block `b` for a sequential scan: decoded from the cache when the block is cached, else
+   * read through the iterator's readahead window, checked and decoded by the engine without
+   * entering the cache (src/lsm/readahead.ts says why). The run owns its bytes.
    */
   scanBlock(b: number, readahead: Readahead): EntryRun {
     if (this.closed) assert(false, () => `read of closed table ${this.path}`);
