@@ -3,7 +3,7 @@
  * forced: 'wasm' or 'js'. Everything else is the tree's defaults (WAL on, worker-pool jobs).
  */
 import { LsmTree } from '../../src/lsm.js';
-import { scanTree } from '../common.js';
+import { SCAN_CHUNK_ENTRIES, scanTree } from '../common.js';
 import type { EngineName } from '../../src/lsm.js';
 import { countFound } from './engine.js';
 import type { StoreAdapter, StoreFactory } from './engine.js';
@@ -12,7 +12,7 @@ function lsmraftStore(engine: EngineName): StoreFactory {
   return {
     title: `lsmraft ${engine}`,
     missing: {},
-    notes: `LsmTree.open(dir, { engine: '${engine}' }); put/batch/get/getSync/iterator()/compact(); synced put: put(k, v, { sync: true })`,
+    notes: `LsmTree.open(dir, { engine: '${engine}' }); put/batch/get/getSync/compact(); scan by iterator().nextv(${SCAN_CHUNK_ENTRIES}); synced put: put(k, v, { sync: true })`,
     async open(dir: string): Promise<StoreAdapter> {
       const tree = await LsmTree.open(dir, { engine });
       return {

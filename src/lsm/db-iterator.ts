@@ -15,7 +15,8 @@
  * - after seek() or before the first next(): the inner iterator is on the first entry to consider.
  *
  * key() and value() return copies the caller owns (the inner iterator's arrays may be reused when it
- * moves); each position has its own copies.
+ * moves); each position has its own copies. Values are carved out of shared slabs
+ * (src/lsm/value-copy.ts): a 100-byte slice() would allocate a backing store per entry.
  */
 import { ClosedError } from '../errors.js';
 import { assert } from '../util/assert.js';
@@ -30,6 +31,7 @@ import {
   trailerSequence,
 } from '../format/internal-key.js';
 import type { InternalIterator } from './iterator.js';
+import { copyValue } from './value-copy.js';
 
 export interface DbIteratorBounds {
   gt?: Uint8Array | undefined;
@@ -154,7 +156,8 @@ export class DbIterator {
         continue;
       }
       this.currentKey = ikey.slice(0, userKeyEnd);
-      this.currentValue = inner.value().slice();
+      const value = inner.value();
+      this.currentValue = copyValue(value, 0, value.length);
       return true;
     }
     return false;
@@ -178,7 +181,8 @@ export class DbIterator {
         savedValue = undefined;
       } else {
         savedKey = ikey.slice(0, userKeyEnd);
-        savedValue = inner.value().slice();
+        const value = inner.value();
+        savedValue = copyValue(value, 0, value.length);
       }
     }
     if (savedKey === undefined) return false;

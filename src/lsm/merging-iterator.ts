@@ -127,8 +127,16 @@ export class MergingIterator implements InternalIterator {
     for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
 
-  /** Restores the heap after the root child moved: drop it if it ran out, else sift it down. */
+  /**
+   * Restores the heap after the root child moved: drop it if it ran out, else sift it down. With
+   * one child left (a compacted tree's last level, once the memtables are empty or exhausted) there
+   * is nothing to compare: the merge is that child.
+   */
   private fixRoot(): void {
+    if (this.heapSize === 1) {
+      if (!this.children[this.heap[0]!]!.valid()) this.heapSize = 0;
+      return;
+    }
     if (!this.children[this.heap[0]!]!.valid()) {
       this.heapSize--;
       if (this.heapSize === 0) return;

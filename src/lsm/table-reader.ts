@@ -20,6 +20,7 @@ import { IndexSearch } from './index-search.js';
 import type { BlockCache } from './block-cache.js';
 import type { FileSystem, RandomAccessFile } from './fs.js';
 import type { InternalIterator } from './iterator.js';
+import { Readahead } from './readahead.js';
 import { CorruptionError } from '../errors.js';
 import { assert } from '../util/assert.js';
 import { compareRange, fromUtf8, getFixed32, getVarint, type VarintRead } from '../util/bytes.js';
@@ -283,6 +284,12 @@ export class TableReader {
     return this.index.count;
   }
 
+  /** Bytes of the data blocks with their trailers: they lie back to back from offset 0. */
+  get dataBytes(): number {
+    const last = this.index.count - 1;
+    return this.blockOffsets[last]! + this.blockSizes[last]! + BLOCK_TRAILER_BYTES;
+  }
+
   /**
    * Data block `b` from the cache, or read, checked and cached. Its contents: read them, never
    * write them, and only until the next read through this cache (a dropped block's buffer is
@@ -353,6 +360,26 @@ export class TableReader {
     const hot = this.cache.hits !== hitsBefore;
     if (hot && this.cache.addCharge(this.fileNumber, offset, run.data.byteLength + run.offsets.byteLength)) block.run = run;
     return run;
+  }
+
+  /**
+   * Data block `b` for a sequential scan: decoded from the cache when the block is cached, else
+   * read through the iterator's readahead window, checked and decoded by the engine without
+   * entering the cache (src/lsm/readahead.ts says why). The run owns its bytes.
+   */
+  scanBlock(b: number, readahead: Readahead): EntryRun {
+    if (this.closed) assert(false, () => `read of closed table ${this.path}`);
+    const offset = this.blockOffsets[b]!;
+    const cached = this.cache.get(this.fileNumber, offset);
+    if (cached !== undefined) {
+      // Its run, if a seek left one; else decoded, not charged: a run added per scanned block
+      // would evict as many bytes of other blocks as a filled cache would.
+      return cached.run ?? decodeBlockContents(cached.contents, cached.contents.length, true, this.path, offset);
+    }
+    const bytes = readahead.view(this.file, this.path, offset, this.blockSizes[b]! + BLOCK_TRAILER_BYTES, this.dataBytes);
+    // The engine checks, decompresses and decodes in one call: the WASM twin does all three for
+    // about what the JS decode alone costs (bench/hotpaths.bench.ts decodeBlock).
+    return this.engine.decodeBlock(bytes, this.path, offset);
   }
 
   /** Data block `b` read, checked and decoded by the engine, bypassing the cache. */
@@ -553,12 +580,22 @@ export class TableReader {
   }
 }
 
+/**
+ * Forward block moves in a row (no seek between) after which a table iterator reads ahead and stops
+ * filling the block cache: a short range read keeps caching what it reads, a scan does not (RocksDB
+ * starts its implicit readahead after two sequential reads).
+ */
+export const SCAN_BLOCKS_BEFORE_READAHEAD = 2;
+
 /** Two-level iterator: a position in the index (block) and in that block's decoded run (entry). */
 class TableIterator implements InternalIterator {
   private blockIndex = -1;
   private block: EntryRun | undefined;
   private entry = 0;
   private released = false;
+  /** nextBlock() moves since the last seek or backward move. */
+  private forwardBlocks = 0;
+  private readahead: Readahead | undefined;
 
   constructor(private readonly table: TableReader) {}
 
@@ -568,6 +605,7 @@ class TableIterator implements InternalIterator {
 
   private load(b: number): EntryRun {
     assert(!this.released, 'iterator used after close');
+    this.forwardBlocks = 0;
     this.blockIndex = b;
     const block = this.table.dataBlock(b);
     this.block = block;
@@ -626,7 +664,15 @@ class TableIterator implements InternalIterator {
   private nextBlock(): void {
     const b = this.blockIndex + 1;
     if (b >= this.table.dataBlockCount) return this.invalidate();
-    this.load(b);
+    const forwardBlocks = this.forwardBlocks + 1;
+    if (forwardBlocks <= SCAN_BLOCKS_BEFORE_READAHEAD) {
+      this.load(b);
+    } else {
+      assert(!this.released, 'iterator used after close');
+      this.blockIndex = b;
+      this.block = this.table.scanBlock(b, (this.readahead ??= new Readahead()));
+    }
+    this.forwardBlocks = forwardBlocks;
     this.entry = 0;
   }
 
@@ -652,6 +698,7 @@ class TableIterator implements InternalIterator {
     if (this.released) return;
     this.released = true;
     this.invalidate();
+    this.readahead = undefined;
     this.table.releaseIterator();
   }
 }

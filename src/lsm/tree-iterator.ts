@@ -3,9 +3,12 @@
  * over a range at one sequence number). The tree builds them (src/lsm/db.ts) and learns of their
  * release through the callbacks it passes in.
  */
-import { ClosedError, IteratorNotPositionedError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, IteratorNotPositionedError } from '../errors.js';
 import type { DbIterator } from './db-iterator.js';
 import { toKey, type KeyLike } from './user-input.js';
+
+/** The most entries one nextv() call returns: its array is built whole before it returns. */
+export const NEXTV_COUNT_MAX = 65536;
 
 /** A stable view of the tree at one sequence number; release it when done (it pins old versions). */
 export class TreeSnapshot {
@@ -26,7 +29,8 @@ export class TreeSnapshot {
 }
 
 /**
- * A cursor over a range of the tree; `next()` advances, `key()`/`value()` read the current entry.
+ * A cursor over a range of the tree; `next()` advances, `key()`/`value()` read the current entry;
+ * `nextv(n)` takes the next n entries at once.
  * Reading with no current entry (before next(), after next() returned false, after seek()) is
  * LSM_ERR_ITERATOR_NOT_POSITIONED; after close(), LSM_ERR_CLOSED: a caller's mistake, checked here
  * so it never reaches the inner iterator's assertions.
@@ -55,6 +59,25 @@ export class TreeIterator {
     this.remaining--;
     this.positioned = true;
     return true;
+  }
+  /**
+   * Up to `countMax` next entries as [key, value] pairs the caller owns, fewer only at the end of
+   * the range (or the limit): empty there. abstract-level's nextv(): one call per batch instead of
+   * three per entry. Afterwards key() and value() have no current entry.
+   */
+  nextv(countMax: number): Array<[Uint8Array, Uint8Array]> {
+    if (this.done) throw new ClosedError('iterator');
+    if (!Number.isInteger(countMax) || countMax < 1 || countMax > NEXTV_COUNT_MAX) {
+      throw new InvalidArgumentError(`nextv count must be an integer in [1, ${NEXTV_COUNT_MAX}], got ${String(countMax)}`);
+    }
+    this.positioned = false;
+    const inner = this.inner;
+    const n = Math.min(countMax, this.remaining);
+    const out: Array<[Uint8Array, Uint8Array]> = [];
+    // At most n <= NEXTV_COUNT_MAX rounds.
+    while (out.length < n && inner.next()) out.push([inner.key(), inner.value()]);
+    this.remaining -= out.length;
+    return out;
   }
   key(): Uint8Array {
     this.checkPositioned('key()');

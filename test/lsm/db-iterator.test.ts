@@ -163,6 +163,36 @@ describe('DbIterator against a model', () => {
     expect(read(7, true)).toEqual([['b', 'b5'], ['a', 'a6']]);
   });
 
+  it('returns values the caller owns, long ones carved from shared slabs too, in both directions', () => {
+    // 100-byte values: past V8's in-heap typed-array size, so they come from value-copy.ts's slabs.
+    const valueOf = (i: number): Uint8Array => new Uint8Array(100).fill(i + 1);
+    const writes: Write[] = Array.from({ length: 200 }, (_, i) => ({
+      userKey: utf8(`k${String(i).padStart(3, '0')}`), seq: i + 1, kind: KIND_PUT, value: valueOf(i),
+    }));
+    for (const reverse of [false, true]) {
+      const it = new DbIterator(sourceOf(writes, xorshiftBelow(31)), 1000, {}, reverse);
+      const got: Uint8Array[] = [];
+      // Bounded by the 200 keys.
+      while (it.next()) {
+        const v = it.value();
+        v.fill(got.length);
+        got.push(v);
+      }
+      it.close();
+      expect(got).toHaveLength(200);
+      // Each value was overwritten with its own byte: none shares a byte with another.
+      got.forEach((v, n) => expect(v.every((b) => b === n)).toBe(true));
+      const again = new DbIterator(sourceOf(writes, xorshiftBelow(31)), 1000, {}, reverse);
+      let i = reverse ? 199 : 0;
+      // Bounded by the 200 keys; the source's bytes are untouched.
+      while (again.next()) {
+        expect([...again.value()]).toEqual([...valueOf(i)]);
+        i += reverse ? -1 : 1;
+      }
+      again.close();
+    }
+  });
+
   it('returns copies the caller owns, and refuses to move once closed', () => {
     const writes: Write[] = [
       { userKey: utf8('k1'), seq: 1, kind: KIND_PUT, value: utf8('one') },
