@@ -1,6 +1,6 @@
 /**
  * A full compact(), measured per engine: seconds and peak RSS. Fills one tree with BENCH_KEYS keys
- * (default 1,000,000; 16-byte random keys, 100-byte values) in a child process, then copies it and
+ * (default 1,000,000; 16-byte random keys, 100-byte random values) in a child process, then copies it and
  * runs compact() on each copy in a fresh child process per engine (jobs inline on the main thread;
  * with BENCH_POOL=1 in the worker pool, split into subcompactions), which reports
  * process.resourceUsage().maxRSS: the peak of opening the tree plus its compaction (the workers'
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { LsmTree } from '../src/lsm/db.js';
 import type { EngineName } from '../src/engine/types.js';
 import { sharedJobPool } from '../src/pool/job-pool.js';
-import { xorshift32 } from './common.js';
+import { randomValues, xorshift32 } from './common.js';
 import { makeProgress } from './progress.js';
 import { writeResults } from './results.js';
 import { alignedTable, formatNumber } from './table.js';
@@ -55,12 +55,14 @@ function treeBytes(dir: string): { bytes: number; tables: number } {
 
 async function fillChild(dir: string): Promise<void> {
   const tree = await LsmTree.open(dir, { engine: 'js', workerPool: false, wal: false });
-  const value = new Uint8Array(100).fill(120);
+  // Random values, as bench:engines writes: they do not compress, so the tree is as large as the
+  // keys and values written (a constant value would shrink it tenfold under LZ4).
+  const values = randomValues(7, 65536, 100);
   const nextKey = xorshift32(2463534242);
   for (let i = 0; i < KEYS; i += BATCH) {
     const ops = [];
     for (let j = 0; j < BATCH && i + j < KEYS; j++) {
-      ops.push({ type: 'put' as const, key: nextKey().toString(16).padStart(8, '0') + (i + j).toString(16).padStart(8, '0'), value });
+      ops.push({ type: 'put' as const, key: nextKey().toString(16).padStart(8, '0') + (i + j).toString(16).padStart(8, '0'), value: values[(i + j) & 65535]! });
     }
     await tree.batch(ops);
   }
