@@ -49,6 +49,7 @@ import {
   writeFooter, writeMetaBlocks,
 } from './table';
 import { playTournament, replayWinner } from './loser-tree';
+import { skipListKey, skipListKeyBytes, skipListNext, skipListPtr, skipListValueAddress, skipListValueBytes } from './skiplist';
 
 // ---- parameters (u32 words at the pointer compactBegin takes) ----
 export const PARAM_WORDS: usize = 28;
@@ -82,11 +83,13 @@ const P_UPPER_LEN = 25;
 // ---- input descriptors (DESC_WORDS u32 each) ----
 export const DESC_WORDS: usize = 20;
 const KIND_BLOCKS: u32 = 0;
-const D_KIND = 0; // KIND_BLOCKS, or 1: a run placed once (no refill)
-const D_WINDOW = 1; // blocks: first byte of the window; run: data bias
-const D_SIZES = 2; // blocks: u32 file bytes of each window block; run: offsets pointer
-const D_COUNT = 3; // blocks in the window; run: entries
-const D_NEXT = 4; // blocks: next block index in the window; run: next entry
+const KIND_RUN: u32 = 1;
+const KIND_SKIPLIST: u32 = 2;
+const D_KIND = 0; // KIND_BLOCKS, KIND_RUN (a run placed once, no refill) or KIND_SKIPLIST (a memtable image, asm/skiplist.ts)
+const D_WINDOW = 1; // blocks: first byte of the window; run: data bias; skiplist: node chunk table
+const D_SIZES = 2; // blocks: u32 file bytes of each window block; run: offsets pointer; skiplist: value chunk table
+const D_COUNT = 3; // blocks in the window; run, skiplist: entries
+const D_NEXT = 4; // blocks: next block index in the window; run: next entry; skiplist: arena address of the current node
 const D_ENTRY = 5; // blocks: next entry to parse in the current block
 const D_LIMIT = 6; // blocks: where the current block's entries end
 const D_KEY_A = 7;
@@ -100,6 +103,7 @@ const D_ENTRIES = 14; // entries read so far
 const D_BLOCK = 15; // first byte of the current block
 const D_NEXT_PTR = 16; // blocks: first byte of the next block in the window
 const D_RAW = 17; // blocks: COMPRESSED_RAW_BYTES_MAX bytes for the current block's raw contents
+const D_SHIFT = 18; // skiplist: the arena's chunk shift
 
 @inline function dget(d: usize, f: i32): u32 {
   return load<u32>(d + (<usize>f << 2));
@@ -206,7 +210,28 @@ function enterBlock(d: usize, r: u32): i32 {
  * STATUS_NEED_INPUT when its window is used up, or a corruption status.
  */
 function nextEntry(d: usize, r: u32): i32 {
-  if (dget(d, D_KIND) != KIND_BLOCKS) {
+  const kind = dget(d, D_KIND);
+  if (kind == KIND_SKIPLIST) {
+    // D_NEXT starts at 0, the head; skipListMeasure checked every link and length the walk meets.
+    const nodes = <usize>dget(d, D_WINDOW);
+    const shift = dget(d, D_SHIFT);
+    const next = skipListNext(skipListPtr(nodes, shift, dget(d, D_NEXT)));
+    if (next == 0) {
+      dset(d, D_DONE, 1);
+      return STATUS_OK;
+    }
+    const node = skipListPtr(nodes, shift, next);
+    const key = skipListKey(node);
+    const valueBytes = skipListValueBytes(node);
+    dset(d, D_KEY, <u32>key);
+    dset(d, D_KEY_LEN, skipListKeyBytes(node));
+    dset(d, D_VALUE, valueBytes == 0 ? <u32>key : <u32>skipListPtr(<usize>dget(d, D_SIZES), shift, skipListValueAddress(node)));
+    dset(d, D_VALUE_LEN, valueBytes);
+    dset(d, D_NEXT, next);
+    dset(d, D_ENTRIES, dget(d, D_ENTRIES) + 1);
+    return STATUS_OK;
+  }
+  if (kind == KIND_RUN) {
     const c = dget(d, D_NEXT);
     if (c >= dget(d, D_COUNT)) {
       dset(d, D_DONE, 1);
