@@ -41,7 +41,7 @@ import { compareBytes, compareInternal, copyBytes, getVarint, putVarint32, varin
 import { bloomAddHash, bloomContentsBytes, bloomHash, bloomProbes, bloomStart } from './bloom';
 import {
   ENTRY_HEADER_BYTES_MAX, TRAILER_BYTES, blockAdd, blockAddFinishBytesMax, blockContentsBytes, blockFinishData,
-  blockMovedDown, blockPos, blockReset, blockSetPrevKey, blockStartPtr, putWholeEntry, validateBlock,
+  blockMovedDown, blockPos, blockReset, blockSetPrevKey, blockStartPtr, compressionGateReset, putWholeEntry, validateBlock,
   validatedContents, validatedEntriesBytes, writeTrailer,
 } from './block';
 import {
@@ -304,6 +304,7 @@ function tableSizeBytes(): usize {
 }
 
 function startTable(key: usize, keyLen: usize): void {
+  compressionGateReset();
   copyBytes(gFirstKey, key, keyLen);
   tFirstKeyLen = keyLen;
   tFlushed = 0;
