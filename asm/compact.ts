@@ -15,7 +15,8 @@
 //                        first-key buffer), R[11] last key bytes (last-key buffer), R[12] file bytes
 //   STATUS_OK            done; R[0] output entries
 // Anything else is a corruption status (R[4] position in the block, R[5] input, R[6] block index in
-// its window) or out of memory.
+// its window), STATUS_SKIPLIST (a memtable image input that does not walk: a bug; R[4] entries read,
+// R[5] input) or out of memory.
 //
 // Memory, all laid out by the host (src/engine/wasm/compact-stream.ts) except the table log at the
 // top: per input a window slot and two key buffers; the merge's current user key; the pending
@@ -35,7 +36,7 @@
 
 import {
   STATUS_BLOCK_ORDER, STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_OUT_OF_MEMORY, STATUS_OUTPUT_FULL,
-  STATUS_TABLE_READY, align4, ensureCapacity, setResult,
+  STATUS_SKIPLIST, STATUS_TABLE_READY, align4, ensureCapacity, setResult,
 } from './memory';
 import { compareBytes, compareInternal, copyBytes, getVarint, putVarint32, varintValue } from './coding';
 import { bloomAddHash, bloomContentsBytes, bloomHash, bloomProbes, bloomStart } from './bloom';
@@ -49,7 +50,9 @@ import {
   writeFooter, writeMetaBlocks,
 } from './table';
 import { playTournament, replayWinner } from './loser-tree';
-import { skipListKey, skipListKeyBytes, skipListNext, skipListPtr, skipListValueAddress, skipListValueBytes } from './skiplist';
+import {
+  skipListKey, skipListKeyBytes, skipListNext, skipListNodeFits, skipListPtr, skipListValueAddress, skipListValueBytes,
+} from './skiplist';
 
 // ---- parameters (u32 words at the pointer compactBegin takes) ----
 export const PARAM_WORDS: usize = 28;
@@ -81,7 +84,7 @@ const P_UPPER = 24; // upper bound user key: pointer, bytes (the merge ends at t
 const P_UPPER_LEN = 25;
 
 // ---- input descriptors (DESC_WORDS u32 each) ----
-export const DESC_WORDS: usize = 20;
+export const DESC_WORDS: usize = 24;
 const KIND_BLOCKS: u32 = 0;
 const KIND_RUN: u32 = 1;
 const KIND_SKIPLIST: u32 = 2;
@@ -104,6 +107,10 @@ const D_BLOCK = 15; // first byte of the current block
 const D_NEXT_PTR = 16; // blocks: first byte of the next block in the window
 const D_RAW = 17; // blocks: COMPRESSED_RAW_BYTES_MAX bytes for the current block's raw contents
 const D_SHIFT = 18; // skiplist: the arena's chunk shift
+const D_NODE_CHUNKS = 19; // skiplist: node and value chunks (their tables' lengths)
+const D_VALUE_CHUNKS = 20;
+const D_KEY_MAX = 21; // skiplist: largest key, largest key plus value (skipListMeasure)
+const D_ENTRY_MAX = 22;
 
 @inline function dget(d: usize, f: i32): u32 {
   return load<u32>(d + (<usize>f << 2));
@@ -212,20 +219,30 @@ function enterBlock(d: usize, r: u32): i32 {
 function nextEntry(d: usize, r: u32): i32 {
   const kind = dget(d, D_KIND);
   if (kind == KIND_SKIPLIST) {
-    // D_NEXT starts at 0, the head; skipListMeasure checked every link and length the walk meets.
+    // D_NEXT starts at 0, the head (the host checked it is in chunk 0).
     const nodes = <usize>dget(d, D_WINDOW);
+    const values = <usize>dget(d, D_SIZES);
     const shift = dget(d, D_SHIFT);
     const next = skipListNext(skipListPtr(nodes, shift, dget(d, D_NEXT)));
-    if (next == 0) {
+    const read = dget(d, D_ENTRIES);
+    if (next == 0 && read == dget(d, D_COUNT)) {
       dset(d, D_DONE, 1);
       return STATUS_OK;
+    }
+    // More or fewer nodes than entries (a cycle included), or a node outside its chunk.
+    if (next == 0 || read == dget(d, D_COUNT) ||
+        !skipListNodeFits(nodes, dget(d, D_NODE_CHUNKS), values, dget(d, D_VALUE_CHUNKS), shift, next, dget(d, D_KEY_MAX), dget(d, D_ENTRY_MAX))) {
+      setResult(4, read);
+      setResult(5, r);
+      setResult(6, 0);
+      return STATUS_SKIPLIST;
     }
     const node = skipListPtr(nodes, shift, next);
     const key = skipListKey(node);
     const valueBytes = skipListValueBytes(node);
     dset(d, D_KEY, <u32>key);
     dset(d, D_KEY_LEN, skipListKeyBytes(node));
-    dset(d, D_VALUE, valueBytes == 0 ? <u32>key : <u32>skipListPtr(<usize>dget(d, D_SIZES), shift, skipListValueAddress(node)));
+    dset(d, D_VALUE, valueBytes == 0 ? <u32>key : <u32>skipListPtr(values, shift, skipListValueAddress(node)));
     dset(d, D_VALUE_LEN, valueBytes);
     dset(d, D_NEXT, next);
     dset(d, D_ENTRIES, dget(d, D_ENTRIES) + 1);

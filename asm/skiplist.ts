@@ -10,9 +10,10 @@
 //   fingerprint; word 4 the value's arena address; words 5.. next links, level 0 first; then the key.
 // The head node is address 0; 0 as a link is the end of the list.
 //
-// skipListMeasure walks the list once, checking every address and length against its chunk, before
-// the merge trusts it (skipListEntry then only reads): a bad link is a bug of the tree, reported as
-// STATUS_SKIPLIST, never a read of some other part of memory.
+// skipListMeasure sizes the entries (largest key, largest entry) in one scan of the node chunks in
+// memory order; the merge checks every node it reaches against the chunks and those sizes
+// (skipListNodeFits): a bad link is a bug of the tree, reported as STATUS_SKIPLIST, never a read of
+// some other part of memory.
 
 import { STATUS_OK, STATUS_SKIPLIST, setResult } from './memory';
 
@@ -53,7 +54,7 @@ const HEIGHT_MAX: u32 = 12;
 }
 
 /** True when [offset, offset+bytes) of arena address `address` lies in its chunk of `table`. */
-function inChunk(table: usize, chunks: u32, shift: u32, address: u32, bytes: u64): bool {
+@inline function inChunk(table: usize, chunks: u32, shift: u32, address: u32, bytes: u64): bool {
   const index = address >>> shift;
   if (index >= chunks) return false;
   const offset = <u64>(address & ((<u32>1 << shift) - 1));
@@ -61,40 +62,67 @@ function inChunk(table: usize, chunks: u32, shift: u32, address: u32, bytes: u64
 }
 
 /**
- * Walks the level-0 list of the image (node and value chunk tables, their chunk counts, the
- * arena's chunk shift), checking each node; `entries` nodes must follow the head. Results: [0]
- * largest key bytes, [1] largest key plus value bytes. STATUS_SKIPLIST on any fault (R[0] the
- * entry where it was found).
+ * True when the node at arena address `address` lies whole in its chunk, its height is 1..12, its
+ * key is at least a trailer and at most keyMax bytes, key plus value at most entryMax, and its
+ * value lies whole in its value chunk: what the merge checks of each node before it reads it, so
+ * a bad link is a status, never a read of other memory or a key that outgrows its buffers.
  */
-export function skipListMeasure(
-  nodes: usize, nodeChunks: u32, values: usize, valueChunks: u32, shift: u32, entries: u32,
-): i32 {
+export function skipListNodeFits(
+  nodes: usize, nodeChunks: u32, values: usize, valueChunks: u32, shift: u32, address: u32, keyMax: u32, entryMax: u32,
+): bool {
+  if (!inChunk(nodes, nodeChunks, shift, address, <u64>(NODE_HEADER_BYTES + 4))) return false;
+  const node = skipListPtr(nodes, shift, address);
+  const height = load<u32>(node) >>> HEIGHT_SHIFT;
+  const keyBytes = skipListKeyBytes(node);
+  const valueBytes = skipListValueBytes(node);
+  return height >= 1 && height <= HEIGHT_MAX && keyBytes >= 8 && keyBytes <= keyMax && <u64>keyBytes + <u64>valueBytes <= <u64>entryMax &&
+    inChunk(nodes, nodeChunks, shift, address, <u64>(NODE_HEADER_BYTES + 4 * height + keyBytes)) &&
+    (valueBytes == 0 || inChunk(values, valueChunks, shift, skipListValueAddress(node), <u64>valueBytes));
+}
+
+/**
+ * Sizes a memtable image's entries by scanning its node chunks front to back, in memory order
+ * (a walk along the links would miss the CPU caches at every node, and the merge walks them once
+ * already): the arena bumps records back to back from each chunk's start, 4-byte aligned, in
+ * zero-filled chunks, and no node has a zero first word (its height is at least 1), so a zero
+ * word or the chunk's end ends the chunk's records. Results: [0] largest key bytes, [1] largest
+ * key plus value bytes. STATUS_SKIPLIST when a record does not parse or the nodes with keys are
+ * not `entries` (R[0] the count found). The merge then checks each node it reaches against these
+ * (skipListNodeFits), so a scan that misread the chunks cannot overflow a buffer.
+ */
+export function skipListMeasure(nodes: usize, nodeChunks: u32, entries: u32): i32 {
   let keyMax: u32 = 0;
   let entryMax: u32 = 0;
-  if (!inChunk(nodes, nodeChunks, shift, 0, <u64>(NODE_HEADER_BYTES + 4 * HEIGHT_MAX))) {
+  let n: u32 = 0;
+  // The head: the first record of chunk 0, the tallest, with no key (the merge starts there).
+  if (nodeChunks == 0 || !inChunk(nodes, nodeChunks, 0, 0, <u64>(NODE_HEADER_BYTES + 4 * HEIGHT_MAX)) ||
+      load<u32>(<usize>load<u32>(nodes)) != HEIGHT_MAX << HEIGHT_SHIFT) {
     setResult(0, 0);
     return STATUS_SKIPLIST;
   }
-  let address = skipListNext(skipListPtr(nodes, shift, 0));
-  let n: u32 = 0;
-  for (; address != 0; n++) {
-    if (n >= entries || !inChunk(nodes, nodeChunks, shift, address, <u64>(NODE_HEADER_BYTES + 4))) {
-      setResult(0, n);
-      return STATUS_SKIPLIST;
+  for (let c: u32 = 0; c < nodeChunks; c++) {
+    const chunk = <usize>load<u32>(nodes + (<usize>c << 3));
+    const bytes = <usize>load<u32>(nodes + (<usize>c << 3), 4);
+    let p: usize = 0;
+    while (p + <usize>NODE_HEADER_BYTES <= bytes) {
+      const node = chunk + p;
+      const word = load<u32>(node);
+      if (word == 0) break;
+      const height = word >>> HEIGHT_SHIFT;
+      const keyBytes = word & KEY_LENGTH_MASK;
+      const recordBytes = (<usize>(NODE_HEADER_BYTES + 4 * height + keyBytes) + 3) & ~(<usize>3);
+      if (height < 1 || height > HEIGHT_MAX || p + recordBytes > bytes) {
+        setResult(0, n);
+        return STATUS_SKIPLIST;
+      }
+      if (keyBytes > 0) {
+        const entryBytes = keyBytes + skipListValueBytes(node);
+        if (keyBytes > keyMax) keyMax = keyBytes;
+        if (entryBytes > entryMax) entryMax = entryBytes;
+        n++;
+      }
+      p += recordBytes;
     }
-    const node = skipListPtr(nodes, shift, address);
-    const height = load<u32>(node) >>> HEIGHT_SHIFT;
-    const keyBytes = skipListKeyBytes(node);
-    const valueBytes = skipListValueBytes(node);
-    if (height < 1 || height > HEIGHT_MAX || keyBytes < 8 ||
-        !inChunk(nodes, nodeChunks, shift, address, <u64>(NODE_HEADER_BYTES + 4 * height + keyBytes)) ||
-        (valueBytes > 0 && !inChunk(values, valueChunks, shift, skipListValueAddress(node), <u64>valueBytes))) {
-      setResult(0, n);
-      return STATUS_SKIPLIST;
-    }
-    if (keyBytes > keyMax) keyMax = keyBytes;
-    if (keyBytes + valueBytes > entryMax) entryMax = keyBytes + valueBytes;
-    address = skipListNext(node);
   }
   if (n != entries) {
     setResult(0, n);

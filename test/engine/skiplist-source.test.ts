@@ -92,9 +92,27 @@ describe('a memtable image as a merge input', () => {
     }
   });
 
-  it('a skiplist whose entry count does not match its links is a bug (assert), not garbage tables', () => {
+  it('an image whose count or links are wrong is a bug (assert), never a read elsewhere or garbage tables', () => {
     const image = memtable(9, 200, 4096).image();
-    expect(() => output(wasm, [source({ ...image, entries: 201 })], OPTIONS)).toThrow(/does not walk/);
-    expect(() => output(wasm, [source({ ...image, entries: 199 })], OPTIONS)).toThrow(/does not walk/);
+    expect(() => output(wasm, [source({ ...image, entries: 201 })], OPTIONS)).toThrow(/does not parse/);
+    expect(() => output(wasm, [source({ ...image, entries: 199 })], OPTIONS)).toThrow(/does not parse/);
+    /** The image with the head's level-0 link (node chunk 0, byte 20) replaced by link(first node). */
+    const relinked = (link: (first: number) => number): MemTableImage => {
+      const nodeChunks = image.nodeChunks.map((c) => {
+        const copy = new SharedArrayBuffer(c.byteLength);
+        new Uint8Array(copy).set(new Uint8Array(c));
+        return copy;
+      });
+      const head = new Uint32Array(nodeChunks[0]!);
+      head[5] = link(head[5]!);
+      return { ...image, nodeChunks };
+    };
+    expect(output(wasm, [source(relinked((first) => first))], OPTIONS).inputEntries).toEqual([200]);
+    // Past the last chunk; inside chunk 0 but not a node (the head's own links: height 0).
+    expect(() => output(wasm, [source(relinked(() => image.nodeChunks.length << 12))], OPTIONS)).toThrow(/does not walk/);
+    expect(() => output(wasm, [source(relinked(() => 24))], OPTIONS)).toThrow(/does not walk/);
+    // A link that skips nodes: fewer entries than the image holds.
+    const fewer = relinked((first) => new Uint32Array(image.nodeChunks[first >>> 12]!)[((first & 4095) >> 2) + 5]!);
+    expect(() => output(wasm, [source(fewer)], OPTIONS)).toThrow(/does not walk/);
   });
 });

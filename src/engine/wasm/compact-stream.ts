@@ -29,12 +29,12 @@ import { COMPRESSED_RAW_BYTES_MAX } from '../js/block-compression.js';
 import { compressesBlocks } from '../js/table-builder.js';
 import { largestBlockBytes, readWindow, windowBlocksMax, windowEnd } from '../stream-window.js';
 import {
-  STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_TABLE_READY, statusError,
+  STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_SKIPLIST, STATUS_TABLE_READY, statusError,
 } from './status.js';
 
 /** The exports asm/compact.ts adds (asm/index.ts). */
 export interface CompactExports {
-  skipListMeasure(nodes: number, nodeChunks: number, values: number, valueChunks: number, shift: number, entries: number): number;
+  skipListMeasure(nodes: number, nodeChunks: number, entries: number): number;
   compactBegin(params: number): number;
   compactRefill(input: number, blockCount: number): number;
   compactRun(): number;
@@ -54,10 +54,12 @@ export interface ArenaDoor {
 
 /** asm/compact.ts PARAM_WORDS and DESC_WORDS. */
 const PARAM_WORDS = 28;
-const DESC_WORDS = 20;
+const DESC_WORDS = 24;
 /** asm/compact.ts KIND_SKIPLIST and D_SHIFT: a memtable image input and its arena's chunk shift. */
 const KIND_SKIPLIST = 2;
 const D_SHIFT_WORD = 18;
+/** asm/compact.ts D_NODE_CHUNKS, D_VALUE_CHUNKS, D_KEY_MAX, D_ENTRY_MAX. */
+const D_NODE_CHUNKS_WORD = 19;
 /** asm/compact.ts D_ENTRIES: entries an input has read. */
 const D_ENTRIES_WORD = 14;
 const ENTRY_HEADER_BYTES_MAX = 15;
@@ -196,6 +198,10 @@ export function wasmCompactStreams(
       u32[d + 2] = skipList.values;
       u32[d + 3] = skipList.entries;
       u32[d + D_SHIFT_WORD] = skipList.shift;
+      u32[d + D_NODE_CHUNKS_WORD] = skipList.nodeChunks;
+      u32[d + D_NODE_CHUNKS_WORD + 1] = skipList.valueChunks;
+      u32[d + D_NODE_CHUNKS_WORD + 2] = plan.keyBytesMax;
+      u32[d + D_NODE_CHUNKS_WORD + 3] = plan.entryBytesMax;
     } else if (plan.source.kind === 'run') {
       const placed = placeRun(door, plan.source.run, slot.window);
       u32 = door.u32();
@@ -212,6 +218,7 @@ export function wasmCompactStreams(
   }
 
   const fail = (operation: string, status: number): Error => {
+    assert(status !== STATUS_SKIPLIST, () => `memtable image input ${door.result(5)} does not walk (after ${door.result(4)} entries)`);
     const source = plans[door.result(5)]?.table;
     if (source === undefined) return statusError(operation, status);
     const plan = plans[door.result(5)]!;
@@ -318,14 +325,17 @@ function fillWindow(
 interface PlacedSkipList {
   nodes: number;
   values: number;
+  nodeChunks: number;
+  valueChunks: number;
   entries: number;
   shift: number;
 }
 
 /**
  * Copies a memtable image's chunks, each whole, and their chunk tables into the arena at `take`
- * (`end` is the arena's end so far), then has the module walk it (asm/skiplist.ts
- * skipListMeasure): every link and length is checked, and the plan learns its largest key and entry.
+ * (`end` is the arena's end so far), then has the module scan them (asm/skiplist.ts
+ * skipListMeasure): the plan learns its largest key and entry, which the merge checks each node
+ * against as it walks the links.
  */
 function placeSkipList(
   door: ArenaDoor, plan: InputPlan, source: SkipListSource, take: (bytes: number) => number, end: () => number,
@@ -351,11 +361,11 @@ function placeSkipList(
   });
   const nodes = tables[0]!.table;
   const values = tables[1]!.table;
-  const status = door.exports.skipListMeasure(nodes, source.nodeChunks.length, values, source.valueChunks.length, shift, source.entries);
-  assert(status === STATUS_OK, () => `memtable image does not walk (status ${status} at entry ${door.result(0)} of ${source.entries})`);
+  const status = door.exports.skipListMeasure(nodes, source.nodeChunks.length, source.entries);
+  assert(status === STATUS_OK, () => `memtable image does not parse (${door.result(0)} nodes with keys of ${source.entries})`);
   plan.keyBytesMax = Math.max(8, door.result(0));
   plan.entryBytesMax = Math.max(8, door.result(1));
-  return { nodes, values, entries: source.entries, shift };
+  return { nodes, values, nodeChunks: source.nodeChunks.length, valueChunks: source.valueChunks.length, entries: source.entries, shift };
 }
 
 /** Copies a run (offsets, then data) to `at`; key i is then at dataBias + offsets[2i]. */
