@@ -6,7 +6,8 @@
  * size: about inputs x (JOB_READ_AHEAD_BYTES + largest block) + JOB_OUTPUT_CHUNK_BYTES + one output
  * table's index and filter state. A merge input is a chain of tables with disjoint key ranges,
  * opened one at a time (disjointChains: one per L0 file, one per deeper level). A flush's
- * input is the memtable run itself (bounded by memtableBytesMax) and takes the same output path.
+ * input is the memtable itself, packed or as its arena image (bounded by memtableBytesMax), and
+ * takes the same output path.
  * The tree runs a job inline or hands it to a worker of the pool (src/pool); either way the caller
  * gets back only metadata and installs it as one manifest edit (after leveldb's
  * DBImpl::WriteLevel0Table and DoCompactionWork).
@@ -32,8 +33,9 @@ export interface FlushJob {
   kind: 'flush';
   dir: string;
   /**
-   * The immutable memtable's entries, every version, packed (`run`), or a copy of its arenas the
-   * job packs itself (`image`, handed to a worker so the walk leaves the main thread): exactly one.
+   * The immutable memtable's entries, every version, packed (`run`), or its arenas (`image`, shared
+   * with a worker so the walk leaves the main thread: the WASM twin reads the skiplist in place,
+   * the JS twin packs it): exactly one.
    * The flush keeps only what `snapshots` need.
    */
   run?: EntryRun;
