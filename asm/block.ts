@@ -11,7 +11,8 @@
 //
 // A data block is stored compressed (blockFinishData) only when its raw contents are at most
 // COMPRESSED_RAW_BYTES_MAX and the compressed contents save at least 1/8 (leveldb's rule in
-// table/table_builder.cc WriteBlock); docs/format/sstable.md "Compressed blocks".
+// table/table_builder.cc WriteBlock) and it is tried at all (the incompressible-streak rule below);
+// docs/format/sstable.md "Compressed blocks".
 //
 // The builder is one set of module globals (one block open at a time, no allocation). Its caller
 // guarantees the memory it writes is addressable: see blockEntryBytesMax / blockFinishBytes.
@@ -146,14 +147,43 @@ export function blockFinish(): usize {
  */
 export function blockFinishData(compress: bool, scratch: usize): usize {
   const end = blockFinishContents();
-  if (compress) {
+  if (compress && compressionGateTry()) {
     const size = compressContents(bStart, end - bStart, scratch);
+    compressionGateRecord(size > 0);
     if (size > 0) {
       memory.copy(bStart, scratch, size);
       return writeTrailer(bStart, bStart + size, BLOCK_TYPE_LZ4);
     }
   }
   return writeTrailer(bStart, end, BLOCK_TYPE_UNCOMPRESSED);
+}
+
+// The incompressible-streak rule (twin of src/engine/js/block-compression.ts CompressionGate,
+// which says why): after INCOMPRESSIBLE_STREAK_BLOCKS data blocks in a row of one table did not
+// compress, only every COMPRESSION_PROBE_BLOCKS-th block is tried until one compresses again.
+const INCOMPRESSIBLE_STREAK_BLOCKS: u32 = 8;
+const COMPRESSION_PROBE_BLOCKS: u32 = 16;
+let gateMisses: u32 = 0;
+let gateSkipped: u32 = 0;
+
+/** Starts the rule afresh: at each output table's start. */
+export function compressionGateReset(): void {
+  gateMisses = 0;
+  gateSkipped = 0;
+}
+
+/** Whether to try compressing the next data block. */
+function compressionGateTry(): bool {
+  if (gateMisses < INCOMPRESSIBLE_STREAK_BLOCKS) return true;
+  if (++gateSkipped < COMPRESSION_PROBE_BLOCKS) return false;
+  gateSkipped = 0;
+  return true;
+}
+
+/** The block compressionGateTry allowed did (true) or did not compress. */
+function compressionGateRecord(compressed: bool): void {
+  if (compressed) gateMisses = 0;
+  else if (gateMisses < INCOMPRESSIBLE_STREAK_BLOCKS) gateMisses++;
 }
 
 /**

@@ -15,7 +15,8 @@
 //                        first-key buffer), R[11] last key bytes (last-key buffer), R[12] file bytes
 //   STATUS_OK            done; R[0] output entries
 // Anything else is a corruption status (R[4] position in the block, R[5] input, R[6] block index in
-// its window) or out of memory.
+// its window), STATUS_SKIPLIST (a memtable image input that does not walk: a bug; R[4] entries read,
+// R[5] input) or out of memory.
 //
 // Memory, all laid out by the host (src/engine/wasm/compact-stream.ts) except the table log at the
 // top: per input a window slot and two key buffers; the merge's current user key; the pending
@@ -35,13 +36,13 @@
 
 import {
   STATUS_BLOCK_ORDER, STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_OUT_OF_MEMORY, STATUS_OUTPUT_FULL,
-  STATUS_TABLE_READY, align4, ensureCapacity, setResult,
+  STATUS_SKIPLIST, STATUS_TABLE_READY, align4, ensureCapacity, setResult,
 } from './memory';
 import { compareBytes, compareInternal, copyBytes, getVarint, putVarint32, varintValue } from './coding';
 import { bloomAddHash, bloomContentsBytes, bloomHash, bloomProbes, bloomStart } from './bloom';
 import {
   ENTRY_HEADER_BYTES_MAX, TRAILER_BYTES, blockAdd, blockAddFinishBytesMax, blockContentsBytes, blockFinishData,
-  blockMovedDown, blockPos, blockReset, blockSetPrevKey, blockStartPtr, putWholeEntry, validateBlock,
+  blockMovedDown, blockPos, blockReset, blockSetPrevKey, blockStartPtr, compressionGateReset, putWholeEntry, validateBlock,
   validatedContents, validatedEntriesBytes, writeTrailer,
 } from './block';
 import {
@@ -49,6 +50,9 @@ import {
   writeFooter, writeMetaBlocks,
 } from './table';
 import { playTournament, replayWinner } from './loser-tree';
+import {
+  skipListKey, skipListKeyBytes, skipListNext, skipListNodeFits, skipListPtr, skipListValueAddress, skipListValueBytes,
+} from './skiplist';
 
 // ---- parameters (u32 words at the pointer compactBegin takes) ----
 export const PARAM_WORDS: usize = 28;
@@ -80,13 +84,15 @@ const P_UPPER = 24; // upper bound user key: pointer, bytes (the merge ends at t
 const P_UPPER_LEN = 25;
 
 // ---- input descriptors (DESC_WORDS u32 each) ----
-export const DESC_WORDS: usize = 20;
+export const DESC_WORDS: usize = 24;
 const KIND_BLOCKS: u32 = 0;
-const D_KIND = 0; // KIND_BLOCKS, or 1: a run placed once (no refill)
-const D_WINDOW = 1; // blocks: first byte of the window; run: data bias
-const D_SIZES = 2; // blocks: u32 file bytes of each window block; run: offsets pointer
-const D_COUNT = 3; // blocks in the window; run: entries
-const D_NEXT = 4; // blocks: next block index in the window; run: next entry
+const KIND_RUN: u32 = 1;
+const KIND_SKIPLIST: u32 = 2;
+const D_KIND = 0; // KIND_BLOCKS, KIND_RUN (a run placed once, no refill) or KIND_SKIPLIST (a memtable image, asm/skiplist.ts)
+const D_WINDOW = 1; // blocks: first byte of the window; run: data bias; skiplist: node chunk table
+const D_SIZES = 2; // blocks: u32 file bytes of each window block; run: offsets pointer; skiplist: value chunk table
+const D_COUNT = 3; // blocks in the window; run, skiplist: entries
+const D_NEXT = 4; // blocks: next block index in the window; run: next entry; skiplist: arena address of the current node
 const D_ENTRY = 5; // blocks: next entry to parse in the current block
 const D_LIMIT = 6; // blocks: where the current block's entries end
 const D_KEY_A = 7;
@@ -100,6 +106,11 @@ const D_ENTRIES = 14; // entries read so far
 const D_BLOCK = 15; // first byte of the current block
 const D_NEXT_PTR = 16; // blocks: first byte of the next block in the window
 const D_RAW = 17; // blocks: COMPRESSED_RAW_BYTES_MAX bytes for the current block's raw contents
+const D_SHIFT = 18; // skiplist: the arena's chunk shift
+const D_NODE_CHUNKS = 19; // skiplist: node and value chunks (their tables' lengths)
+const D_VALUE_CHUNKS = 20;
+const D_KEY_MAX = 21; // skiplist: largest key, largest key plus value (skipListMeasure)
+const D_ENTRY_MAX = 22;
 
 @inline function dget(d: usize, f: i32): u32 {
   return load<u32>(d + (<usize>f << 2));
@@ -206,7 +217,38 @@ function enterBlock(d: usize, r: u32): i32 {
  * STATUS_NEED_INPUT when its window is used up, or a corruption status.
  */
 function nextEntry(d: usize, r: u32): i32 {
-  if (dget(d, D_KIND) != KIND_BLOCKS) {
+  const kind = dget(d, D_KIND);
+  if (kind == KIND_SKIPLIST) {
+    // D_NEXT starts at 0, the head (the host checked it is in chunk 0).
+    const nodes = <usize>dget(d, D_WINDOW);
+    const values = <usize>dget(d, D_SIZES);
+    const shift = dget(d, D_SHIFT);
+    const next = skipListNext(skipListPtr(nodes, shift, dget(d, D_NEXT)));
+    const read = dget(d, D_ENTRIES);
+    if (next == 0 && read == dget(d, D_COUNT)) {
+      dset(d, D_DONE, 1);
+      return STATUS_OK;
+    }
+    // More or fewer nodes than entries (a cycle included), or a node outside its chunk.
+    if (next == 0 || read == dget(d, D_COUNT) ||
+        !skipListNodeFits(nodes, dget(d, D_NODE_CHUNKS), values, dget(d, D_VALUE_CHUNKS), shift, next, dget(d, D_KEY_MAX), dget(d, D_ENTRY_MAX))) {
+      setResult(4, read);
+      setResult(5, r);
+      setResult(6, 0);
+      return STATUS_SKIPLIST;
+    }
+    const node = skipListPtr(nodes, shift, next);
+    const key = skipListKey(node);
+    const valueBytes = skipListValueBytes(node);
+    dset(d, D_KEY, <u32>key);
+    dset(d, D_KEY_LEN, skipListKeyBytes(node));
+    dset(d, D_VALUE, valueBytes == 0 ? <u32>key : <u32>skipListPtr(values, shift, skipListValueAddress(node)));
+    dset(d, D_VALUE_LEN, valueBytes);
+    dset(d, D_NEXT, next);
+    dset(d, D_ENTRIES, dget(d, D_ENTRIES) + 1);
+    return STATUS_OK;
+  }
+  if (kind == KIND_RUN) {
     const c = dget(d, D_NEXT);
     if (c >= dget(d, D_COUNT)) {
       dset(d, D_DONE, 1);
@@ -279,6 +321,7 @@ function tableSizeBytes(): usize {
 }
 
 function startTable(key: usize, keyLen: usize): void {
+  compressionGateReset();
   copyBytes(gFirstKey, key, keyLen);
   tFirstKeyLen = keyLen;
   tFlushed = 0;

@@ -10,6 +10,7 @@ import { buildTablesInto, tableScratchBytes as scratchBytes } from './table';
 import { mergeRunsInto } from './merge';
 
 export { compactBegin, compactRefill, compactRun } from './compact';
+export { skipListMeasure } from './skiplist';
 
 export { crc32c } from './crc32c';
 export { arenaBase };

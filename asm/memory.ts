@@ -35,6 +35,8 @@ export const STATUS_TABLE_READY: i32 = 13;
 export const STATUS_OUTPUT_FULL: i32 = 14;
 /** An LZ4 block (type 1) whose raw size or compressed bytes do not decode; R[4] the position. */
 export const STATUS_BLOCK_LZ4: i32 = 15;
+/** A memtable skiplist image whose links or lengths leave its chunks (a bug of the tree); R[0] the entry. */
+export const STATUS_SKIPLIST: i32 = 16;
 
 /** Result slots: 16 u32 words an export fills in besides its status (see asm/README.md). */
 export const RESULT_WORDS: usize = 16;

@@ -15,7 +15,7 @@ import { crc32c, maskCrc } from './crc32c';
 import { bloomContentsBytes, bloomWrite } from './bloom';
 import {
   COMPRESS_SCRATCH_BYTES, ENTRY_HEADER_BYTES_MAX, TRAILER_BYTES, blockAdd, blockAddFinishBytesMax, blockContentsBytes,
-  blockFinish, blockFinishData, blockPos, blockReset, writeTrailer,
+  blockFinish, blockFinishData, blockPos, blockReset, compressionGateReset, writeTrailer,
 } from './block';
 
 export const TABLE_HEADER_WORDS: usize = 12;
@@ -120,6 +120,7 @@ export function buildTablesInto(
   let i: u32 = 0;
   while (i < count) {
     const first = i;
+    compressionGateReset();
     const fileStart = header + TABLE_HEADER_BYTES;
     let p = fileStart; // write pointer outside an open block
     let blocks: u32 = 0;

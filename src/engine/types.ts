@@ -92,6 +92,26 @@ export interface RunSource {
 }
 
 /**
+ * A flush's input read where it is: an immutable memtable's arena chunks (src/lsm/memtable.ts has
+ * the node layout, src/lsm/arena.ts the addresses), walked along the skiplist's level-0 links. An
+ * engine that walks the nodes itself (the WASM twin: asm/skiplist.ts) reads the chunks; the JS
+ * twin calls pack(). Either way the entries are the memtable's, in internal-key order.
+ */
+export interface SkipListSource {
+  readonly kind: 'skiplist';
+  /** The arena's chunk size, a power of two: address = chunk index * chunkBytes + offset. */
+  readonly chunkBytes: number;
+  /** Node arena chunks, then value arena chunks, in arena order (read-only). */
+  readonly nodeChunks: readonly ArrayBufferLike[];
+  readonly valueChunks: readonly ArrayBufferLike[];
+  readonly entries: number;
+  /** Key and value bytes of all entries (what pack() returns holds exactly these). */
+  readonly packedBytes: number;
+  /** The entries packed as one run (src/lsm/memtable-walk.ts MemTablePacker). */
+  pack(): EntryRun;
+}
+
+/**
  * Tables with disjoint key ranges, in ascending key order (one level's files), read one after
  * another as one compaction input: the engine opens a table when it reaches it and closes it when
  * done, so an input spanning a whole level holds one table and one window at a time.
@@ -107,7 +127,7 @@ export interface TableChain {
   close(i: number, entries: number): void;
 }
 
-export type StreamSource = BlockSource | RunSource | TableChain;
+export type StreamSource = BlockSource | RunSource | SkipListSource | TableChain;
 
 /** What the manifest needs of a finished output table (BuiltTable without its bytes). */
 export type TableSummary = Omit<BuiltTable, 'bytes'> & { fileBytes: number };

@@ -137,9 +137,9 @@ export class Background {
     // One table per flush (as leveldb and RocksDB write one): L0's file count, what its score and
     // the write stall count, is then the number of flushed memtables, whatever their size.
     const table = { ...tableOptionsOf(core.options), targetFileSizeBytes: FLUSH_TABLE_BYTES_MAX };
-    // A worker packs the memtable itself from a copy of its arenas (a memcpy here, where the walk
-    // over its scattered nodes would cost the main thread far more); inline, it is packed here, a
-    // slice per turn.
+    // A worker gets the memtable's arenas, shared, not copied (the walk over its scattered nodes
+    // would cost the main thread far more): the WASM twin reads the skiplist in place, the JS twin
+    // packs it there (src/lsm/jobs.ts). Inline, it is packed here, a slice per turn.
     const input = core.runner.kind === 'pool' ? { image: imm.image() } : { run: await packInSlices(imm) };
     // Settled either way: after a failed WAL fsync the flush is what makes these writes durable.
     await Promise.allSettled([core.immWalSync]);

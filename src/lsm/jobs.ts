@@ -6,7 +6,8 @@
  * size: about inputs x (JOB_READ_AHEAD_BYTES + largest block) + JOB_OUTPUT_CHUNK_BYTES + one output
  * table's index and filter state. A merge input is a chain of tables with disjoint key ranges,
  * opened one at a time (disjointChains: one per L0 file, one per deeper level). A flush's
- * input is the memtable run itself (bounded by memtableBytesMax) and takes the same output path.
+ * input is the memtable itself, packed or as its arena image (bounded by memtableBytesMax), and
+ * takes the same output path.
  * The tree runs a job inline or hands it to a worker of the pool (src/pool); either way the caller
  * gets back only metadata and installs it as one manifest edit (after leveldb's
  * DBImpl::WriteLevel0Table and DoCompactionWork).
@@ -14,7 +15,7 @@
  * A job writes only files whose numbers it was given, so a failed or killed job leaves files that
  * no version references; the tree deletes those as obsolete. It never touches the manifest.
  */
-import type { BlockSource, EntryRun, HotPaths, StreamSource, TableChain, TableCutOptions } from '../engine/types.js';
+import type { BlockSource, EntryRun, HotPaths, SkipListSource, StreamSource, TableChain, TableCutOptions } from '../engine/types.js';
 import { compareInternalKeys, KIND_SEEK, makeInternalKey, SEQUENCE_MAX, userKeyOf } from '../format/internal-key.js';
 import { compareBytes } from '../util/bytes.js';
 import { largestBlockBytes } from '../engine/stream-window.js';
@@ -32,8 +33,9 @@ export interface FlushJob {
   kind: 'flush';
   dir: string;
   /**
-   * The immutable memtable's entries, every version, packed (`run`), or a copy of its arenas the
-   * job packs itself (`image`, handed to a worker so the walk leaves the main thread): exactly one.
+   * The immutable memtable's entries, every version, packed (`run`), or its arenas (`image`, shared
+   * with a worker so the walk leaves the main thread: the WASM twin reads the skiplist in place,
+   * the JS twin packs it): exactly one.
    * The flush keeps only what `snapshots` need.
    */
   run?: EntryRun;
@@ -249,14 +251,16 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
       // A memtable holds every version written; older versions no reader can see are dropped here
       // rather than in a later compaction (a key rewritten often, like Raft's hard state, stays small).
       assert((job.run === undefined) !== (job.image === undefined), 'a flush job carries a run or a memtable image');
-      let run = job.run;
-      if (run === undefined) {
-        run = packMemTableImage(job.image!);
-        // Garbage once packed: dropped so its arenas are freed before the merge, not after it.
-        job.image = undefined;
+      if (job.run !== undefined) {
+        sources.push({ kind: 'run', run: job.run });
+        inputBytes = runBytes(job.run);
+      } else {
+        const image = job.image!;
+        // Read where it is by an engine that walks the skiplist (the WASM twin copies the chunks
+        // whole), packed by one that does not (the JS twin).
+        sources.push(memTableSource(image));
+        inputBytes = image.keyBytes + image.valueBytes;
       }
-      sources.push({ kind: 'run', run });
-      inputBytes = runBytes(run);
     } else {
       const tables = planInputs(fs, engine, job);
       for (const t of tables) inputBytes += t.fileBytes;
@@ -285,6 +289,19 @@ export function runJob(fs: FileSystem, engine: HotPaths, job: Job): JobResult {
   } finally {
     for (const reader of readers) reader.close();
   }
+}
+
+/** A memtable image as a merge input (StreamSource 'skiplist'). */
+function memTableSource(image: MemTableImage): SkipListSource {
+  return {
+    kind: 'skiplist',
+    chunkBytes: image.chunkBytes,
+    nodeChunks: image.nodeChunks,
+    valueChunks: image.valueChunks,
+    entries: image.entries,
+    packedBytes: image.keyBytes + image.valueBytes,
+    pack: () => packMemTableImage(image),
+  };
 }
 
 /**

@@ -5,6 +5,7 @@ import { bloomBuild } from '../../src/engine/js/bloom.js';
 import { crc32c, maskCrc } from '../../src/format/crc32c.js';
 import { buildTables } from '../../src/engine/js/table-builder.js';
 import { jsHotPaths } from '../../src/engine/js/index.js';
+import { instantiateWasmHotPaths } from '../../src/engine/wasm/index.js';
 import {
   KIND_DELETE, KIND_PUT, makeInternalKey, trailerKind, trailerSequence } from '../../src/format/internal-key.js';
 import { Random } from '../../src/sim/random.js';
@@ -197,5 +198,41 @@ describe('buildTables', () => {
     const { meta } = parseTable(without);
     const metaRun = decodeBlock(without.subarray(meta.offset, meta.offset + meta.size + 5).slice(), 'f', 0);
     expect(metaRun.count).toBe(1); // only lsmraft.properties
+  });
+});
+
+describe('the incompressible-streak rule (block-compression.ts CompressionGate)', () => {
+  /** 400 entries with random 200-byte values, then 600 with a repeated one; 4 KiB blocks. */
+  function streakRun(): EntryRun {
+    const rng = new Random(0x57ea4);
+    const repeated = new Uint8Array(200).fill(0x61);
+    return sortedRun(Array.from({ length: 1000 }, (_, i) => {
+      const value = i < 400 ? Uint8Array.from({ length: 200 }, () => rng.int(256)) : repeated;
+      return [makeInternalKey(utf8(`key${String(i).padStart(8, '0')}`), i + 1, KIND_PUT), value] as const;
+    }));
+  }
+  const OPTIONS: TableCutOptions = { blockSizeBytes: 4096, restartInterval: 16, bloomBitsPerKey: 10, targetFileSizeBytes: 1 << 30 };
+
+  it('after 8 incompressible blocks tries every 16th only, until one compresses; both twins, both paths, the same bytes', () => {
+    const run = streakRun();
+    const wasm = instantiateWasmHotPaths();
+    const [table] = jsHotPaths.buildTables(run, OPTIONS);
+    const bytes = table!.bytes;
+    const types = parseTable(bytes).blocks.map((b) => bytes[b.offset + b.size]!);
+    // Random values fill about the first 21 blocks (19 entries each): blocks 0..7 are tried and
+    // stay raw, 8..22 are not tried (raw, though 22 would compress), 23 is tried and compresses,
+    // and from there every block is tried again.
+    expect(types.length).toBeGreaterThan(40);
+    expect(types.indexOf(1)).toBe(23);
+    expect(types.slice(23).every((t) => t === 1)).toBe(true);
+    const hex = Buffer.from(bytes).toString('hex');
+    expect(Buffer.from(wasm.buildTables(run, OPTIONS)[0]!.bytes).toString('hex') === hex).toBe(true);
+    for (const engine of [jsHotPaths, wasm]) {
+      const chunks: Uint8Array[] = [];
+      engine.compactStreams([{ kind: 'run', run }], {
+        ...OPTIONS, snapshots: [], dropTombstones: false, readAheadBytes: 1 << 16, outputChunkBytes: 1 << 16,
+      }, { write: (b) => { chunks.push(b.slice()); }, end: () => undefined });
+      expect(Buffer.concat(chunks).toString('hex') === hex, engine.name).toBe(true);
+    }
   });
 });

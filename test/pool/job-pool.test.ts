@@ -11,7 +11,8 @@ import { loadEngine } from '../../src/engine/index.js';
 import type { EntryRun } from '../../src/engine/types.js';
 import { LsmTree } from '../../src/lsm/db.js';
 import { tableFileName } from '../../src/lsm/filenames.js';
-import { KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
+import { KIND_DELETE, KIND_PUT, makeInternalKey } from '../../src/format/internal-key.js';
+import { MemTable } from '../../src/lsm/memtable.js';
 import { runJob, type Job } from '../../src/lsm/jobs.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { nodeFileSystem } from '../../src/lsm/node-fs.js';
@@ -70,6 +71,39 @@ describe('job pool', () => {
       }
     });
   }
+
+  it('flushes a memtable image in a worker, read in place, to the bytes of its packed run (both engines)', async () => {
+    const mem = new MemTable({ arenaChunkBytes: 1 << 16 });
+    for (let seq = 1; seq <= 20_000; seq++) {
+      const key = utf8(`key-${String((seq * 7919) % 15_000).padStart(8, '0')}`);
+      if (seq % 50 === 0) mem.add(seq, KIND_DELETE, key, new Uint8Array(0));
+      else mem.add(seq, KIND_PUT, key, new Uint8Array(seq % 97 === 0 ? 40_000 : 100).fill(seq & 0xff));
+    }
+    const small = { ...table, targetFileSizeBytes: 64 * 1024 };
+    const fileNumbers = Array.from({ length: 64 }, (_, i) => 10 + i);
+    const expectedDir = join(dir, 'expected');
+    nodeFileSystem.mkdirp(expectedDir);
+    const jsEngine = await loadEngine('js');
+    const expected = runJob(nodeFileSystem, jsEngine, { kind: 'flush', dir: expectedDir, run: mem.toRun(), snapshots: [5000], table: small, fileNumbers });
+    expect(expected.outputs.length).toBeGreaterThan(1);
+    for (const engineName of ['wasm', 'js'] as const) {
+      const pool = new JobPool(await loadEngine(engineName), { maxThreads: 1, maxQueue: 2 });
+      try {
+        const poolDir = join(dir, engineName);
+        nodeFileSystem.mkdirp(poolDir);
+        const pooled = await pool.run({ kind: 'flush', dir: poolDir, image: mem.image(), snapshots: [5000], table: small, fileNumbers });
+        expect(pooled.inputEntries, engineName).toBe(20_000);
+        expect(pooled.outputs.map((o) => o.number)).toEqual(expected.outputs.map((o) => o.number));
+        for (const o of expected.outputs) {
+          const a = readFileSync(join(expectedDir, tableFileName(o.number)));
+          const b = readFileSync(join(poolDir, tableFileName(o.number)));
+          expect(Buffer.compare(a, b), `${engineName} table ${o.number}`).toBe(0);
+        }
+      } finally {
+        await pool.close();
+      }
+    }
+  });
 
   it('fails a job over a corrupt input with LSM_ERR_CORRUPTION and keeps working', async () => {
     const engine = await loadEngine('js');

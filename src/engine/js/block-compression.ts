@@ -14,6 +14,43 @@ export const BLOCK_TYPE_LZ4 = 1;
 /** Largest raw contents of a compressed block. */
 export const COMPRESSED_RAW_BYTES_MAX = 65536;
 
+/**
+ * Incompressible data (random or already compressed values) costs a full LZ4 pass per block for
+ * nothing. After INCOMPRESSIBLE_STREAK_BLOCKS data blocks in a row of one table did not compress,
+ * only every COMPRESSION_PROBE_BLOCKS-th block is tried, until one compresses again (then every
+ * block is tried again). Like LZ4's own acceleration and Snappy's skipping within a block, but
+ * across blocks; RocksDB tries every block. Both twins decide from the same blocks in the same
+ * order (asm/block.ts compressionGateTry), so they write the same bytes; a reader needs none of
+ * this: it sees raw and LZ4 blocks, each with its type.
+ */
+export const INCOMPRESSIBLE_STREAK_BLOCKS = 8;
+export const COMPRESSION_PROBE_BLOCKS = 16;
+
+/** The per-table state of the rule above: reset() at each table's start. */
+export class CompressionGate {
+  private misses = 0;
+  private skipped = 0;
+
+  reset(): void {
+    this.misses = 0;
+    this.skipped = 0;
+  }
+
+  /** Whether to try compressing the next data block. */
+  shouldTry(): boolean {
+    if (this.misses < INCOMPRESSIBLE_STREAK_BLOCKS) return true;
+    if (++this.skipped < COMPRESSION_PROBE_BLOCKS) return false;
+    this.skipped = 0;
+    return true;
+  }
+
+  /** The block shouldTry() allowed did (true) or did not compress. */
+  record(compressed: boolean): void {
+    if (compressed) this.misses = 0;
+    else if (this.misses < INCOMPRESSIBLE_STREAK_BLOCKS) this.misses++;
+  }
+}
+
 /** Compressed contents are below the raw size: this holds any of them. */
 const scratch = new Uint8Array(COMPRESSED_RAW_BYTES_MAX + 16);
 const varint: VarintRead = { value: 0, pos: 0 };

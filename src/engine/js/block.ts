@@ -156,6 +156,9 @@ export class BlockWriter {
    * end of the sink. With `compress`, the contents are stored LZ4-compressed when that pays
    * (./block-compression.ts). Returns the contents size as stored.
    */
+  /** Whether the last finish() stored its block compressed. */
+  compressedLast = false;
+
   finish(compress = false): number {
     assert(this.entryCount > 0, 'a block holds at least one entry');
     const sink = this.sink;
@@ -165,6 +168,7 @@ export class BlockWriter {
     pos = putFixed32(sink.buf, pos, this.restartCount);
     let type = BLOCK_TYPE_UNCOMPRESSED;
     const compressed = compress ? compressContents(sink.buf, this.contentsStart, pos) : undefined;
+    this.compressedLast = compressed !== undefined;
     if (compressed !== undefined) {
       sink.buf.set(compressed, this.contentsStart);
       pos = this.contentsStart + compressed.length;

@@ -15,7 +15,7 @@
  * - a table is cut when the merge starts a new user key and the open table has reached the target:
  *   the same cut buildTables makes before the next written entry, since nothing is written between.
  */
-import type { BlockSource, EntryRun, StreamOptions, StreamResult, StreamSource, TableOutput } from '../types.js';
+import type { BlockSource, EntryRun, SkipListSource, StreamOptions, StreamResult, StreamSource, TableOutput } from '../types.js';
 import { CorruptionError } from '../../errors.js';
 import { assert } from '../../util/assert.js';
 import { compareRange } from '../../util/bytes.js';
@@ -41,7 +41,7 @@ class InputCursor {
   private windowStart = 0;
   private windowEndBlock = 0;
 
-  constructor(private readonly source: StreamSource, private readonly readAheadBytes: number) {
+  constructor(private readonly source: Exclude<StreamSource, SkipListSource>, private readonly readAheadBytes: number) {
     if (source.kind === 'run') {
       this.run = source.run;
       this.entries = source.run.count;
@@ -126,7 +126,9 @@ export function validateStreamOptions(options: StreamOptions): void {
 export function compactStreams(inputs: readonly StreamSource[], options: StreamOptions, output: TableOutput): StreamResult {
   validateStreamOptions(options);
   const { snapshots, dropTombstones, targetFileSizeBytes } = options;
-  const cursors = inputs.map((source) => new InputCursor(source, options.readAheadBytes));
+  // A memtable image is packed into a run first: this twin reads runs, not skiplist nodes.
+  const cursors = inputs.map((source) =>
+    new InputCursor(source.kind === 'skiplist' ? { kind: 'run', run: source.pack() } : source, options.readAheadBytes));
   const writer = new TableWriter(options, options.outputChunkBytes, (bytes) => output.write(bytes),
     options.outputChunkBytes + 2 * options.blockSizeBytes + 1024);
 

@@ -11,7 +11,8 @@
  *   table's size so far (finished blocks with trailers, plus the open block's contents size) is at
  *   least targetFileSizeBytes: all versions of a user key land in one table;
  * - with blockCompression 'lz4' (the default) a finished data block is stored LZ4-compressed when
- *   that saves 1/8 (./block-compression.ts) and the footer says version 2; block cuts count raw
+ *   that saves 1/8 and it is tried (./block-compression.ts: a long streak of incompressible
+ *   blocks is tried only now and then) and the footer says version 2; block cuts count raw
  *   contents, table cuts the finished blocks as stored.
  *
  * TableWriter streams one table at a time (flush and compaction, src/engine/js/compact-stream.ts);
@@ -22,6 +23,7 @@ import { assert, INVARIANTS } from '../../util/assert.js';
 import { compareRange, putFixed32, putVarint, utf8 } from '../../util/bytes.js';
 import { compareInternalRange, KIND_DELETE, TRAILER_BYTES, trailerKind, trailerSequence } from '../../format/internal-key.js';
 import { appendRawBlock, BlockWriter, ByteSink } from './block.js';
+import { CompressionGate } from './block-compression.js';
 import { bloomFromHashes, bloomHash } from './bloom.js';
 import { crc32c, maskCrc } from '../../format/crc32c.js';
 
@@ -84,6 +86,7 @@ export class TableWriter {
   private readonly handle = new Uint8Array(HANDLE_BYTES_MAX);
   private hashes = new Uint32Array(1024);
   private readonly compress: boolean;
+  private readonly gate = new CompressionGate();
 
   // Per table.
   private entries = 0;
@@ -169,6 +172,7 @@ export class TableWriter {
 
   private startTable(key: Uint8Array, keyStart: number, keyEnd: number): void {
     this.firstKey = key.slice(keyStart, keyEnd);
+    this.gate.reset();
     this.flushedBytes = 0;
     this.sink.length = 0;
     this.indexSink.length = 0;
@@ -189,7 +193,9 @@ export class TableWriter {
 
   /** Finishes the open data block; its index key is the last key added. */
   private finishDataBlock(): void {
-    const contentsBytes = this.data.finish(this.compress);
+    const tried = this.compress && this.gate.shouldTry();
+    const contentsBytes = this.data.finish(tried);
+    if (tried) this.gate.record(this.data.compressedLast);
     const n = this.encodeHandle(this.flushedBytes + this.blockStart, contentsBytes);
     this.index.add(this.lastKey, this.lastStart, this.lastEnd, this.handle, 0, n);
     this.dataBlocks++;

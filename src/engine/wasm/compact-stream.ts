@@ -13,25 +13,28 @@
  *   the LZ4 scratch an output block is compressed through
  *   per input: its window (max(readAheadBytes, its largest block)), the window's block sizes,
  *     a buffer of COMPRESSED_RAW_BYTES_MAX a compressed block is decompressed to, two key
- *     buffers (as large as the largest raw block); a run input (a flush) is placed whole instead;
+ *     buffers (as large as the largest raw block); a run input is placed whole instead, and a
+ *     memtable image (a flush) is its arena chunks copied whole, placed before the buffers above
+ *     since its walk sizes them;
  *     a chain of tables (a level) is one input, its tables opened one after another
  *   output: outputChunkBytes plus room for the open block and one pass's entries
  *   the table log and tail, which the module grows with the open table
  * So the arena is O(inputs x (readAheadBytes + largest raw block) + outputChunkBytes + one table's
  * index and filter), whatever the inputs' size, and it is the same region for every job.
  */
-import type { BlockSource, EntryRun, StreamOptions, StreamResult, StreamSource, TableOutput } from '../types.js';
+import type { BlockSource, EntryRun, SkipListSource, StreamOptions, StreamResult, StreamSource, TableOutput } from '../types.js';
 import { assert } from '../../util/assert.js';
 import { validateStreamOptions } from '../js/compact-stream.js';
 import { COMPRESSED_RAW_BYTES_MAX } from '../js/block-compression.js';
 import { compressesBlocks } from '../js/table-builder.js';
 import { largestBlockBytes, readWindow, windowBlocksMax, windowEnd } from '../stream-window.js';
 import {
-  STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_TABLE_READY, statusError,
+  STATUS_CHUNK_READY, STATUS_NEED_INPUT, STATUS_OK, STATUS_SKIPLIST, STATUS_TABLE_READY, statusError,
 } from './status.js';
 
 /** The exports asm/compact.ts adds (asm/index.ts). */
 export interface CompactExports {
+  skipListMeasure(nodes: number, nodeChunks: number, entries: number): number;
   compactBegin(params: number): number;
   compactRefill(input: number, blockCount: number): number;
   compactRun(): number;
@@ -51,7 +54,12 @@ export interface ArenaDoor {
 
 /** asm/compact.ts PARAM_WORDS and DESC_WORDS. */
 const PARAM_WORDS = 28;
-const DESC_WORDS = 20;
+const DESC_WORDS = 24;
+/** asm/compact.ts KIND_SKIPLIST and D_SHIFT: a memtable image input and its arena's chunk shift. */
+const KIND_SKIPLIST = 2;
+const D_SHIFT_WORD = 18;
+/** asm/compact.ts D_NODE_CHUNKS, D_VALUE_CHUNKS, D_KEY_MAX, D_ENTRY_MAX. */
+const D_NODE_CHUNKS_WORD = 19;
 /** asm/compact.ts D_ENTRIES: entries an input has read. */
 const D_ENTRIES_WORD = 14;
 const ENTRY_HEADER_BYTES_MAX = 15;
@@ -81,6 +89,7 @@ function planInput(source: StreamSource, readAheadBytes: number): InputPlan {
     source, keyBytesMax: 8, entryBytesMax: 8, windowBytes: 0, sizesCount: 0,
     table: undefined, tableIndex: 0, tableStartEntries: 0, nextBlock: 0, windowFirst: 0,
   };
+  if (source.kind === 'skiplist') return plan; // measured in the module once its chunks are in (placeSkipList)
   if (source.kind === 'run') {
     const { offsets, count } = source.run;
     for (let i = 0; i < count; i++) {
@@ -109,12 +118,6 @@ export function wasmCompactStreams(
   const { snapshots } = options;
   const k = inputs.length;
   const plans = inputs.map((source) => planInput(source, options.readAheadBytes));
-  let keyBytesMax = 8;
-  let entryBytesMax = 8;
-  for (const p of plans) {
-    keyBytesMax = Math.max(keyBytesMax, p.keyBytesMax);
-    entryBytesMax = Math.max(entryBytesMax, p.entryBytesMax);
-  }
 
   // ---- layout ----
   let at = door.base;
@@ -127,6 +130,15 @@ export function wasmCompactStreams(
   const descs = take(4 * DESC_WORDS * k);
   const snaps = take(8 * snapshots.length);
   const tree = take(12 * k + 4);
+  // A memtable image first: its largest key and entry, which size the buffers below, are known
+  // only once the module has walked it.
+  const skipLists = plans.map((p) => (p.source.kind === 'skiplist' ? placeSkipList(door, p, p.source, take, () => at) : undefined));
+  let keyBytesMax = 8;
+  let entryBytesMax = 8;
+  for (const p of plans) {
+    keyBytesMax = Math.max(keyBytesMax, p.keyBytesMax);
+    entryBytesMax = Math.max(entryBytesMax, p.entryBytesMax);
+  }
   const curUser = take(keyBytesMax);
   const lastKey = take(keyBytesMax);
   const firstKey = take(keyBytesMax);
@@ -140,7 +152,7 @@ export function wasmCompactStreams(
   const slots = plans.map((p) => ({
     window: take(p.windowBytes + 16),
     sizes: take(4 * p.sizesCount),
-    raw: p.source.kind === 'run' ? 0 : take(COMPRESSED_RAW_BYTES_MAX),
+    raw: p.source.kind === 'run' || p.source.kind === 'skiplist' ? 0 : take(COMPRESSED_RAW_BYTES_MAX),
     keyA: take(p.keyBytesMax),
     keyB: take(p.keyBytesMax),
   }));
@@ -179,7 +191,18 @@ export function wasmCompactStreams(
     u32[d + 7] = slot.keyA;
     u32[d + 8] = slot.keyB;
     u32[d + 17] = slot.raw;
-    if (plan.source.kind === 'run') {
+    const skipList = skipLists[r];
+    if (skipList !== undefined) {
+      u32[d] = KIND_SKIPLIST;
+      u32[d + 1] = skipList.nodes;
+      u32[d + 2] = skipList.values;
+      u32[d + 3] = skipList.entries;
+      u32[d + D_SHIFT_WORD] = skipList.shift;
+      u32[d + D_NODE_CHUNKS_WORD] = skipList.nodeChunks;
+      u32[d + D_NODE_CHUNKS_WORD + 1] = skipList.valueChunks;
+      u32[d + D_NODE_CHUNKS_WORD + 2] = plan.keyBytesMax;
+      u32[d + D_NODE_CHUNKS_WORD + 3] = plan.entryBytesMax;
+    } else if (plan.source.kind === 'run') {
       const placed = placeRun(door, plan.source.run, slot.window);
       u32 = door.u32();
       u32[d] = 1;
@@ -195,6 +218,7 @@ export function wasmCompactStreams(
   }
 
   const fail = (operation: string, status: number): Error => {
+    assert(status !== STATUS_SKIPLIST, () => `memtable image input ${door.result(5)} does not walk (after ${door.result(4)} entries)`);
     const source = plans[door.result(5)]?.table;
     if (source === undefined) return statusError(operation, status);
     const plan = plans[door.result(5)]!;
@@ -295,6 +319,53 @@ function fillWindow(
   plan.windowFirst = from;
   plan.nextBlock = end;
   return end - from;
+}
+
+/** Where placeSkipList put a memtable image: its chunk tables (asm/skiplist.ts). */
+interface PlacedSkipList {
+  nodes: number;
+  values: number;
+  nodeChunks: number;
+  valueChunks: number;
+  entries: number;
+  shift: number;
+}
+
+/**
+ * Copies a memtable image's chunks, each whole, and their chunk tables into the arena at `take`
+ * (`end` is the arena's end so far), then has the module scan them (asm/skiplist.ts
+ * skipListMeasure): the plan learns its largest key and entry, which the merge checks each node
+ * against as it walks the links.
+ */
+function placeSkipList(
+  door: ArenaDoor, plan: InputPlan, source: SkipListSource, take: (bytes: number) => number, end: () => number,
+): PlacedSkipList {
+  const chunkBytes = source.chunkBytes;
+  assert(Number.isInteger(chunkBytes) && chunkBytes > 0 && (chunkBytes & (chunkBytes - 1)) === 0, 'chunkBytes is a power of two');
+  const shift = 31 - Math.clz32(chunkBytes);
+  const tables = [source.nodeChunks, source.valueChunks].map((chunks) => {
+    const table = take(8 * chunks.length);
+    const at = chunks.map((c) => take(c.byteLength));
+    return { table, at };
+  });
+  door.reserve(end());
+  const u8 = door.u8();
+  const u32 = door.u32();
+  [source.nodeChunks, source.valueChunks].forEach((chunks, t) => {
+    const { table, at } = tables[t]!;
+    chunks.forEach((c, i) => {
+      u8.set(new Uint8Array(c), at[i]!);
+      u32[(table >>> 2) + 2 * i] = at[i]!;
+      u32[(table >>> 2) + 2 * i + 1] = c.byteLength;
+    });
+  });
+  const nodes = tables[0]!.table;
+  const values = tables[1]!.table;
+  const status = door.exports.skipListMeasure(nodes, source.nodeChunks.length, source.entries);
+  assert(status === STATUS_OK, () => `memtable image does not parse (${door.result(0)} nodes with keys of ${source.entries})`);
+  plan.keyBytesMax = Math.max(8, door.result(0));
+  plan.entryBytesMax = Math.max(8, door.result(1));
+  return { nodes, values, nodeChunks: source.nodeChunks.length, valueChunks: source.valueChunks.length, entries: source.entries, shift };
 }
 
 /** Copies a run (offsets, then data) to `at`; key i is then at dataBias + offsets[2i]. */

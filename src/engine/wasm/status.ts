@@ -22,6 +22,7 @@ export const STATUS_CHUNK_READY = 12;
 export const STATUS_TABLE_READY = 13;
 export const STATUS_OUTPUT_FULL = 14;
 export const STATUS_BLOCK_LZ4 = 15;
+export const STATUS_SKIPLIST = 16;
 
 const BLOCK_MESSAGES: Record<number, string> = {
   [STATUS_BLOCK_TOO_SHORT]: 'block is shorter than its trailer and restart count',
