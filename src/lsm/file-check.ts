@@ -140,7 +140,9 @@ export interface LogCheck {
 
 /**
  * True when the strict reader's failure at `offset` is the file ending inside a record (or inside
- * the block trailer the writer appends with the next fragment): what a crash mid-append leaves.
+ * the block trailer the writer appends with the next fragment): what a crash mid-append leaves. A
+ * preallocated WAL (src/lsm/fs.ts CreateOptions) ends in zeros instead of ending: there the file's
+ * last non-zero byte lies before the damaged fragment's end (a zero header included).
  */
 function endsInsideRecord(data: Uint8Array, offset: number): boolean {
   if (offset >= data.length) return true;
@@ -149,7 +151,11 @@ function endsInsideRecord(data: Uint8Array, offset: number): boolean {
   if (data.length - offset < LOG_HEADER_BYTES) return true;
   const len = data[offset + 4]! | (data[offset + 5]! << 8);
   const end = offset + LOG_HEADER_BYTES + len;
-  return end > data.length && end <= blockEnd;
+  if (end > data.length) return end <= blockEnd;
+  let nonZeroEnd = data.length;
+  // Walks back over the zero tail only: bounded by the file's length.
+  while (nonZeroEnd > offset && data[nonZeroEnd - 1] === 0) nonZeroEnd--;
+  return nonZeroEnd < end;
 }
 
 /**

@@ -16,6 +16,13 @@
 
 export interface WritableFile {
   readonly path: string;
+  /**
+   * Gives back the zeros a preallocating create() (CreateOptions) reserved past size(): the file's
+   * size on disk becomes size(), durably after the next sync()/syncSync(). Optional: a file
+   * created without preallocation has nothing to give back. A wrapper that passes CreateOptions on
+   * to the file system it wraps must pass this on too.
+   */
+  trimPreallocation?(): void;
   /** Appends bytes (write(2) to the OS: survives a process crash, not a power loss). */
   append(data: Uint8Array): void;
   /** fdatasync(2) off the main thread; resolves once the appended bytes are durable. */
@@ -38,6 +45,20 @@ export interface RandomAccessFile {
   readInto?(buf: Uint8Array, position: number): number;
   size(): number;
   close(): void;
+}
+
+/** How create() makes a file; every field is a hint a file system may ignore. */
+export interface CreateOptions {
+  /**
+   * Extend the file with zeros (a hole) ahead of its appends, this many bytes at a time, so an
+   * append followed by a sync does not change the file's size: on ext4 and XFS, fdatasync(2) of a
+   * write inside the file's size flushes the data without a journal commit for the inode, where an
+   * append past the end needs one (the metadata cost RocksDB's recycled WAL files avoid). Until
+   * trimPreallocation(), the file's size on disk is a multiple of this, and after a crash it ends
+   * in zeros past the last synced append, which a log reader takes for a torn tail
+   * (src/lsm/log-format.ts).
+   */
+  preallocateBytes?: number;
 }
 
 /** A held directory lock (FileSystem.lock). */
@@ -63,7 +84,7 @@ export interface FileSystem {
    */
   readonly reachableFromWorkers: boolean;
   /** Creates `path` (truncating any existing file) for appending. */
-  create(path: string): WritableFile;
+  create(path: string, options?: CreateOptions): WritableFile;
   /** Opens `path` for appending after its current end, creating it if absent. */
   openAppend(path: string): WritableFile;
   openRead(path: string): RandomAccessFile;

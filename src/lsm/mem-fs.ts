@@ -5,6 +5,9 @@
  *
  * - a file is an inode with its current bytes and its synced length: sync() makes the current bytes
  *   durable; a crash truncates the file back to what was synced;
+ * - a preallocating create() (CreateOptions) extends the file with zeros in steps, as
+ *   NodeWritableFile's ftruncate(2) does; appends then land inside the size, and a crash zeroes
+ *   those not synced (keeping the synced size), while a trim not yet synced is undone;
  * - a directory has its current entries and its durable entries: syncDir() makes the current ones
  *   durable; a crash reverts them, so unsynced creations vanish and unsynced removals, renames and
  *   links are undone. Entries point at inodes, so a link or a rename shares the file's bytes.
@@ -24,7 +27,7 @@
 import * as posix from 'node:path/posix';
 import { IoError, LockedError } from '../errors.js';
 import { assert } from '../util/assert.js';
-import type { DirLock, FileSystem, RandomAccessFile, WritableFile } from './fs.js';
+import type { CreateOptions, DirLock, FileSystem, RandomAccessFile, WritableFile } from './fs.js';
 
 export type MemFsOp =
   | 'append' | 'sync' | 'create' | 'openAppend' | 'openRead' | 'read' | 'readFile'
@@ -55,58 +58,108 @@ export interface MemFsCounts {
 }
 
 class Inode {
-  /** Current bytes are bytes[0..length). */
+  /**
+   * Current bytes are bytes[0..length), where bytes past bytes.length are zeros held by no memory (a
+   * preallocated file's tail); bytes[length..bytes.length) are zero.
+   */
   bytes = new Uint8Array(64);
   length = 0;
   /** Durable bytes: bytes[0..syncedLength) unless a truncation since the last sync saved them. */
   syncedLength = 0;
   /** Set when the file was truncated after its last sync: the durable bytes, kept apart. */
-  durableCopy: Uint8Array | null = null;
+  durableCopy: { bytes: Uint8Array; length: number } | null = null;
+  /**
+   * Bytes written since the last sync inside the durable length (a preallocated file's appends land
+   * in its synced zeros): [dirtyFrom, dirtyTo), empty when equal. Zero before those writes (assert),
+   * so a crash that loses them zeroes them.
+   */
+  dirtyFrom = 0;
+  dirtyTo = 0;
+
+  private reserve(need: number): void {
+    if (need <= this.bytes.length) return;
+    let cap = this.bytes.length;
+    while (cap < need) cap *= 2;
+    const grown = new Uint8Array(cap);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
 
   append(data: Uint8Array): void {
-    const need = this.length + data.length;
-    if (need > this.bytes.length) {
-      let cap = this.bytes.length;
-      while (cap < need) cap *= 2;
-      const grown = new Uint8Array(cap);
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
+    this.writeAt(this.length, data);
+  }
+
+  /** Writes `data` at `offset` (at most the length: no holes), extending the file past its end. */
+  writeAt(offset: number, data: Uint8Array): void {
+    assert(offset <= this.length, () => `write at ${offset} past the end ${this.length}`);
+    const end = offset + data.length;
+    this.reserve(end);
+    const inPlaceEnd = Math.min(end, this.syncedLength);
+    if (offset < inPlaceEnd) {
+      assert(this.bytes.subarray(offset, inPlaceEnd).every((b) => b === 0), 'a write over synced bytes that are not preallocated zeros');
+      if (this.dirtyFrom === this.dirtyTo) this.dirtyFrom = offset;
+      this.dirtyFrom = Math.min(this.dirtyFrom, offset);
+      this.dirtyTo = Math.max(this.dirtyTo, inPlaceEnd);
     }
-    this.bytes.set(data, this.length);
-    this.length = need;
+    this.bytes.set(data, offset);
+    this.length = Math.max(this.length, end);
+  }
+
+  /** ftruncate(2): zeros past the old end when growing; a shrink below the synced length is undone by a crash. */
+  setLength(n: number): void {
+    if (n >= this.length) {
+      this.length = n;
+      return;
+    }
+    if (n < this.syncedLength && this.durableCopy === null) {
+      this.durableCopy = { bytes: this.bytes.slice(0, this.syncedLength), length: this.syncedLength };
+    }
+    this.bytes.fill(0, n, this.length);
+    this.length = n;
+    this.syncedLength = Math.min(this.syncedLength, n);
+    this.dirtyTo = Math.min(this.dirtyTo, n);
+    this.dirtyFrom = Math.min(this.dirtyFrom, this.dirtyTo);
   }
 
   truncate(): void {
-    if (this.durableCopy === null && this.syncedLength > 0) {
-      this.durableCopy = this.bytes.slice(0, this.syncedLength);
-    }
-    this.length = 0;
-    this.syncedLength = 0;
+    this.setLength(0);
+  }
+
+  /** A copy of bytes [start, end) (within the length), zeros past bytes.length included. */
+  copy(start: number, end: number): Uint8Array {
+    const out = new Uint8Array(end - start);
+    out.set(this.bytes.subarray(start, Math.min(end, this.bytes.length)));
+    return out;
   }
 
   sync(): void {
     this.syncedLength = this.length;
     this.durableCopy = null;
+    this.dirtyFrom = this.dirtyTo = 0;
   }
 
-  /** Reverts to the durable bytes plus `keepUnsynced` bytes of the unsynced tail. */
+  /** Reverts to the durable bytes plus `keepUnsynced` bytes of the unsynced tail (and of in-place writes). */
   crash(keepUnsynced: CrashOptions['keepUnsyncedBytes']): void {
+    const kept = (unsynced: number): number => {
+      if (unsynced === 0 || keepUnsynced === undefined) return 0;
+      const k = keepUnsynced(unsynced);
+      assert(Number.isInteger(k) && k >= 0 && k <= unsynced, () => `keepUnsyncedBytes returned ${k} of ${unsynced}`);
+      return k;
+    };
     if (this.durableCopy !== null) {
       // Truncated since the last sync: the old durable bytes come back, nothing newer survives.
-      this.bytes = new Uint8Array(Math.max(64, this.durableCopy.length));
-      this.bytes.set(this.durableCopy);
+      this.bytes = new Uint8Array(Math.max(64, this.durableCopy.bytes.length));
+      this.bytes.set(this.durableCopy.bytes);
       this.length = this.durableCopy.length;
       this.durableCopy = null;
     } else {
-      const unsynced = this.length - this.syncedLength;
-      let kept = 0;
-      if (unsynced > 0 && keepUnsynced !== undefined) {
-        kept = keepUnsynced(unsynced);
-        assert(Number.isInteger(kept) && kept >= 0 && kept <= unsynced, () => `keepUnsyncedBytes returned ${kept} of ${unsynced}`);
-      }
-      this.length = this.syncedLength + kept;
+      if (this.dirtyFrom < this.dirtyTo) this.bytes.fill(0, this.dirtyFrom + kept(this.dirtyTo - this.dirtyFrom), this.dirtyTo);
+      const length = this.syncedLength + kept(this.length - this.syncedLength);
+      this.bytes.fill(0, length, this.length);
+      this.length = length;
     }
     this.syncedLength = this.length;
+    this.dirtyFrom = this.dirtyTo = 0;
   }
 }
 
@@ -193,11 +246,11 @@ export class CrashableMemFileSystem implements FileSystem {
 
   // ---- FileSystem ----
 
-  create(path: string): WritableFile {
+  create(path: string, options?: CreateOptions): WritableFile {
     this.fault('create', path);
     const { inode, full, existed } = this.fileOrNew(path, 'create');
     if (existed) inode.truncate();
-    return new MemWritableFile(this, full, inode);
+    return new MemWritableFile(this, full, inode, options?.preallocateBytes ?? 0);
   }
 
   openAppend(path: string): WritableFile {
@@ -216,7 +269,7 @@ export class CrashableMemFileSystem implements FileSystem {
     this.fault('readFile', path);
     const full = normalize(path);
     const inode = this.file(full, 'read');
-    return inode.bytes.slice(0, inode.length);
+    return inode.copy(0, inode.length);
   }
 
   exists(path: string): boolean {
@@ -415,16 +468,53 @@ abstract class MemOpenFile {
 }
 
 class MemWritableFile extends MemOpenFile implements WritableFile {
+  /** Bytes appended (the file's size on disk is more while preallocated zeros lie past them). */
+  private logicalBytes: number;
+
+  constructor(
+    fs: CrashableMemFileSystem,
+    path: string,
+    inode: Inode,
+    /** CreateOptions.preallocateBytes, as NodeWritableFile does it (src/lsm/node-fs.ts); 0: none. */
+    private readonly preallocateBytes = 0,
+  ) {
+    super(fs, path, inode);
+    this.logicalBytes = inode.length;
+  }
+
+  override size(): number {
+    this.fs.checkEpoch(this.epoch, this.path, 'stat');
+    return this.preallocateBytes > 0 ? this.logicalBytes : this.inode.length;
+  }
+
   append(data: Uint8Array): void {
     assert(!this.closed, () => `append to closed file ${this.path}`);
     this.fs.checkEpoch(this.epoch, this.path, 'append');
+    const at = this.preallocateBytes > 0 ? this.logicalBytes : this.inode.length;
+    const end = at + data.length;
+    if (this.preallocateBytes > 0 && end > this.inode.length) this.inode.setLength(Math.ceil(end / this.preallocateBytes) * this.preallocateBytes);
     const f = this.fs.takeAppendFault();
     if (f !== undefined) {
-      this.inode.append(data.subarray(0, Math.min(f.partialBytes, data.length)));
+      const torn = data.subarray(0, Math.min(f.partialBytes, data.length));
+      this.inode.writeAt(at, torn);
+      this.logicalBytes = at + torn.length;
       throw ioError('append', this.path, f.code);
     }
-    this.inode.append(data);
+    this.inode.writeAt(at, data);
+    this.logicalBytes = end;
     this.fs.counts.appends++;
+  }
+
+  trimPreallocation(): void {
+    assert(!this.closed, () => `trim of closed file ${this.path}`);
+    this.fs.checkEpoch(this.epoch, this.path, 'trim');
+    if (this.preallocateBytes > 0 && this.inode.length > this.logicalBytes) this.inode.setLength(this.logicalBytes);
+  }
+
+  override close(): void {
+    // As NodeWritableFile: the zeros go, not durably. A handle from before a crash trims nothing.
+    if (!this.closed && this.fs.epoch === this.epoch) this.trimPreallocation();
+    super.close();
   }
 
   sync(): Promise<void> {
@@ -455,7 +545,7 @@ class MemRandomAccessFile extends MemOpenFile implements RandomAccessFile {
     const start = Math.min(position, this.inode.length);
     const end = Math.min(position + length, this.inode.length);
     // A copy: the caller may keep it while the file grows (a WAL being read as it is written).
-    return this.inode.bytes.slice(start, end);
+    return this.inode.copy(start, end);
   }
 
   readInto(buf: Uint8Array, position: number): number {
@@ -465,7 +555,9 @@ class MemRandomAccessFile extends MemOpenFile implements RandomAccessFile {
     this.fs.fault('read', this.path);
     const start = Math.min(position, this.inode.length);
     const end = Math.min(position + buf.length, this.inode.length);
-    buf.set(this.inode.bytes.subarray(start, end));
+    const held = Math.max(start, Math.min(end, this.inode.bytes.length));
+    buf.set(this.inode.bytes.subarray(start, held));
+    buf.fill(0, held - start, end - start);
     return end - start;
   }
 }

@@ -3,7 +3,7 @@
  * (util/env_posix.cc) and Pebble's vfs.Default.
  *
  * Appends and reads are node:fs sync calls (write(2)/pread(2) straight to the page cache); sync()
- * is fdatasync(2) through libuv's thread pool so the main thread keeps running while the disk
+ * is fdatasync(2) (fsync(2) after a size change, see NodeWritableFile) through libuv's thread pool so the main thread keeps running while the disk
  * flushes; syncDir() opens the directory read-only and fsyncs it, which is what makes creations,
  * renames and removals in it durable on Linux.
  *
@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import { IoError } from '../errors.js';
 import { assert } from '../util/assert.js';
-import type { DirLock, FileSystem, RandomAccessFile, WritableFile } from './fs.js';
+import type { CreateOptions, DirLock, FileSystem, RandomAccessFile, WritableFile } from './fs.js';
 import { lockRealDirectory } from './lock.js';
 import { throwIoError } from './system-error.js';
 
@@ -36,22 +36,47 @@ class NodeWritableFile implements WritableFile {
   private fd: number;
   private sizeBytes: number;
   private syncsInFlight = 0;
+  /** The file's size on disk: sizeBytes, or more while preallocated zeros lie past it. */
+  private diskSizeBytes: number;
+  /** Bytes the file grows by ahead of its appends (CreateOptions.preallocateBytes); 0: none. */
+  private readonly preallocateBytes: number;
+  /**
+   * Size changes (ftruncate(2) growing or trimming the file) made so far, and how many of them a
+   * completed fsync(2) covers. While one is not covered, sync() is fsync(2), not fdatasync(2): a
+   * size set by ftruncate(2) is made durable by fsync(2) on every file system, and the cost (one
+   * journal commit) comes once per preallocation step or trim.
+   */
+  private sizeChanges = 0;
+  private sizeChangesSynced = 0;
 
-  constructor(path: string, fd: number, sizeBytes: number) {
+  constructor(path: string, fd: number, sizeBytes: number, preallocateBytes = 0) {
+    assert(Number.isSafeInteger(preallocateBytes) && preallocateBytes >= 0, () => `bad preallocateBytes ${preallocateBytes}`);
     this.path = path;
     this.fd = fd;
     this.sizeBytes = sizeBytes;
+    this.diskSizeBytes = sizeBytes;
+    this.preallocateBytes = preallocateBytes;
   }
 
   append(data: Uint8Array): void {
     assert(this.fd >= 0, () => `append to closed file ${this.path}`);
+    const end = this.sizeBytes + data.length;
+    if (this.preallocateBytes > 0 && end > this.diskSizeBytes) {
+      const grown = Math.ceil(end / this.preallocateBytes) * this.preallocateBytes;
+      ioCall('preallocate', this.path, () => fs.ftruncateSync(this.fd, grown));
+      this.diskSizeBytes = grown;
+      this.sizeChanges++;
+    }
+    // A preallocated file is written at explicit offsets (its end on disk is past sizeBytes); the
+    // others at the file position, which create() and openAppend() leave at the end.
+    const positioned = this.preallocateBytes > 0;
     let written = 0;
     // write(2) may write less than asked (signals, quotas); each round writes at least one byte or
     // throws, so the loop runs at most data.length times.
     while (written < data.length) {
       let n: number;
       try {
-        n = fs.writeSync(this.fd, data, written, data.length - written);
+        n = fs.writeSync(this.fd, data, written, data.length - written, positioned ? this.sizeBytes + written : null);
       } catch (err) {
         // The bytes written before the failure are in the file: keep size() honest.
         this.sizeBytes += written;
@@ -61,24 +86,45 @@ class NodeWritableFile implements WritableFile {
       written += n;
     }
     this.sizeBytes += written;
+    if (this.sizeBytes > this.diskSizeBytes) this.diskSizeBytes = this.sizeBytes;
   }
 
   sync(): Promise<void> {
     assert(this.fd >= 0, () => `sync of closed file ${this.path}`);
     const fd = this.fd;
+    const sizeChanges = this.sizeChanges;
+    const full = sizeChanges !== this.sizeChangesSynced;
     this.syncsInFlight++;
     return new Promise((resolve, reject) => {
-      fs.fdatasync(fd, (err) => {
+      const done = (err: NodeJS.ErrnoException | null): void => {
         this.syncsInFlight--;
-        if (err === null) resolve();
-        else reject(new IoError(`sync ${this.path}: ${err.code}: ${err.message}`, err));
-      });
+        if (err === null) {
+          if (full) this.sizeChangesSynced = Math.max(this.sizeChangesSynced, sizeChanges);
+          resolve();
+        } else reject(new IoError(`sync ${this.path}: ${err.code}: ${err.message}`, err));
+      };
+      if (full) fs.fsync(fd, done);
+      else fs.fdatasync(fd, done);
     });
   }
 
   syncSync(): void {
     assert(this.fd >= 0, () => `sync of closed file ${this.path}`);
-    ioCall('sync', this.path, () => fs.fdatasyncSync(this.fd));
+    const sizeChanges = this.sizeChanges;
+    if (sizeChanges === this.sizeChangesSynced) {
+      ioCall('sync', this.path, () => fs.fdatasyncSync(this.fd));
+      return;
+    }
+    ioCall('sync', this.path, () => fs.fsyncSync(this.fd));
+    this.sizeChangesSynced = Math.max(this.sizeChangesSynced, sizeChanges);
+  }
+
+  trimPreallocation(): void {
+    assert(this.fd >= 0, () => `trim of closed file ${this.path}`);
+    if (this.diskSizeBytes === this.sizeBytes) return;
+    ioCall('trim', this.path, () => fs.ftruncateSync(this.fd, this.sizeBytes));
+    this.diskSizeBytes = this.sizeBytes;
+    this.sizeChanges++;
   }
 
   size(): number {
@@ -86,15 +132,20 @@ class NodeWritableFile implements WritableFile {
   }
 
   /**
-   * Idempotent. Does not sync: callers sync what must be durable before closing.
+   * Idempotent. Does not sync: callers sync what must be durable before closing. Trims the
+   * preallocated zeros (not durably: a crash may still leave them, as a torn tail).
    * REQUIRES: no sync() in flight (its fd would be closed, and maybe reused, under it).
    */
   close(): void {
     if (this.fd < 0) return;
     assert(this.syncsInFlight === 0, () => `close of ${this.path} with ${this.syncsInFlight} sync(s) in flight`);
-    const fd = this.fd;
-    this.fd = -1;
-    ioCall('close', this.path, () => fs.closeSync(fd));
+    try {
+      this.trimPreallocation();
+    } finally {
+      const fd = this.fd;
+      this.fd = -1;
+      ioCall('close', this.path, () => fs.closeSync(fd));
+    }
   }
 }
 
@@ -155,8 +206,8 @@ export class NodeFileSystem implements FileSystem {
     return lockRealDirectory(dir);
   }
 
-  create(path: string): WritableFile {
-    return ioCall('create', path, () => new NodeWritableFile(path, fs.openSync(path, 'w'), 0));
+  create(path: string, options?: CreateOptions): WritableFile {
+    return ioCall('create', path, () => new NodeWritableFile(path, fs.openSync(path, 'w'), 0, options?.preallocateBytes ?? 0));
   }
 
   openAppend(path: string): WritableFile {

@@ -26,7 +26,7 @@ import { joinPath, logFileName, parseFileName, tableFileName } from './filenames
 import type { DirLock, FileSystem } from './fs.js';
 import { createJobRunner } from './job-runner.js';
 import { outputNumbersNeeded, runBytes, tableOptionsOf, toFileMetadata, type JobRunner } from './jobs.js';
-import { LogKind, LogReader, LogWriter, walChecksum } from './log-format.js';
+import { createWalWriter, LogKind, LogReader, type LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
 import { nodeFileSystem } from './node-fs.js';
 import type { ResolvedOptions } from './options.js';
@@ -170,7 +170,7 @@ async function recover(
   let walNumber = 0;
   if (opts.wal) {
     walNumber = versions.newFileNumber();
-    wal = new LogWriter(fs.create(joinPath(dir, logFileName(walNumber))), LogKind.Wal, walChecksum(engine));
+    wal = createWalWriter(fs, joinPath(dir, logFileName(walNumber)), engine);
     wal.syncSync();
     await fs.syncDir(dir);
     edit.setLogNumber(walNumber);

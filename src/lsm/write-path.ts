@@ -28,7 +28,7 @@ import { assert } from '../util/assert.js';
 import type { Background } from './background.js';
 import { BatchInserter } from './batch-insert.js';
 import { joinPath, logFileName } from './filenames.js';
-import { LogKind, LogWriter, walChecksum } from './log-format.js';
+import { createWalWriter, type LogWriter } from './log-format.js';
 import { MemTable } from './memtable.js';
 import { VersionEdit } from './version-edit.js';
 import type { TreeCore } from './tree-core.js';
@@ -129,6 +129,8 @@ export class WritePath {
     const wal = core.wal;
     if (wal === undefined || this.walFailure !== undefined || this.background.errors.readOnly) return;
     try {
+      // The recorded size is the file's size on disk: the preallocated zeros go first.
+      wal.trimPreallocation();
       await wal.sync();
     } catch (err) {
       if (!(err instanceof LsmraftError) || err.code !== 'LSM_ERR_IO') throw err;
@@ -248,7 +250,7 @@ export class WritePath {
     const core = this.core;
     const prepared = (async () => {
       const number = core.versions.newFileNumber();
-      const wal = new LogWriter(core.fs.create(joinPath(core.dir, logFileName(number))), LogKind.Wal, walChecksum(core.engine));
+      const wal = createWalWriter(core.fs, joinPath(core.dir, logFileName(number)), core.engine);
       await wal.sync();
       await core.fs.syncDir(core.dir);
       return { wal, number };
@@ -361,7 +363,16 @@ export class WritePath {
       if (this.walFailure === undefined) {
         const retiredWal = { number: core.walNumber, sizeBytes: old.size(), synced: false };
         this.retiredWal = retiredWal;
-        const retired = old.sync().finally(() => old.close());
+        // Nothing is appended to it any more: its preallocated zeros go, durably with its sync, so
+        // a close that records its size (recordClosedWal) records its size on disk.
+        let retired: Promise<void>;
+        try {
+          old.trimPreallocation();
+          retired = old.sync();
+        } catch (err) {
+          retired = Promise.reject(err);
+        }
+        retired = retired.finally(() => old.close());
         this.previousWalSync = retired;
         core.immWalSync = retired;
         // Once durable, synced groups need not wait for it any more. A failure fails the synced

@@ -44,8 +44,21 @@ const UNSYNCED_BATCHES = 4;
 
 const keyOf = (i: number): string => `key-${String(i).padStart(5, '0')}`;
 
+/**
+ * Bytes written to each WAL: its size less the zeros preallocated past them (src/lsm/fs.ts
+ * CreateOptions). Every record written here ends in a non-zero byte (a value's last character).
+ */
 function walSizes(dir: string): Map<string, number> {
-  return new Map(readdirSync(dir).filter((n) => n.endsWith('.log')).map((n) => [n, statSync(join(dir, n)).size]));
+  return new Map(
+    readdirSync(dir)
+      .filter((n) => n.endsWith('.log'))
+      .map((n) => {
+        const bytes = readFileSync(join(dir, n));
+        let end = bytes.length;
+        while (end > 0 && bytes[end - 1] === 0) end--;
+        return [n, end];
+      }),
+  );
 }
 
 export async function buildSmallTree(dir: string, seed = 1): Promise<SmallTree> {

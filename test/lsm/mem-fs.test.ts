@@ -213,3 +213,46 @@ describe('CrashableMemFileSystem faults', () => {
     expect(fs.counts).toEqual({ appends: 2, syncs: 1, dirSyncs: 1 });
   });
 });
+
+describe('CrashableMemFileSystem preallocation (as NodeFileSystem does it)', () => {
+  const filled = (n: number, b: number): Uint8Array => new Uint8Array(n).fill(b);
+
+  it('holds a step of zeros past the appends; a crash zeroes unsynced appends inside synced zeros', async () => {
+    const fs = new CrashableMemFileSystem();
+    fs.mkdirp('/d');
+    const f = fs.create('/d/w', { preallocateBytes: 4096 });
+    fs.syncDirSync('/d');
+    f.append(filled(100, 1));
+    await f.sync();
+    expect(fs.fileSize('/d/w')).toBe(4096);
+    expect(f.size()).toBe(100);
+    f.append(filled(50, 2)); // unsynced, inside the synced zeros
+    fs.crash({ keepUnsyncedBytes: (n) => n - 10 });
+    const bytes = fs.readFile('/d/w');
+    expect(bytes.length).toBe(4096);
+    expect([bytes[99], bytes[100], bytes[139], bytes[140], bytes[4095]]).toEqual([1, 2, 2, 0, 0]);
+  });
+
+  it('grows by steps, trims to the appends, and a crash before the next sync undoes the trim', async () => {
+    const fs = new CrashableMemFileSystem();
+    fs.mkdirp('/d');
+    const f = fs.create('/d/w', { preallocateBytes: 4096 });
+    fs.syncDirSync('/d');
+    f.append(filled(4000, 1));
+    f.append(filled(200, 3)); // past the first step
+    await f.sync();
+    expect(fs.fileSize('/d/w')).toBe(8192);
+    f.trimPreallocation!();
+    expect(fs.fileSize('/d/w')).toBe(4200);
+    fs.crash();
+    expect(fs.fileSize('/d/w')).toBe(8192); // the trim was not synced
+    const g = fs.create('/d/v', { preallocateBytes: 4096 });
+    fs.syncDirSync('/d');
+    g.append(filled(10, 5));
+    g.trimPreallocation!();
+    await g.sync();
+    g.close();
+    fs.crash();
+    expect(fs.readFile('/d/v')).toEqual(filled(10, 5));
+  });
+});

@@ -115,4 +115,36 @@ describe('NodeFileSystem', () => {
     expect(r.next()!.length).toBe(70_000);
     expect(r.next()).toBeNull();
   });
+
+  it('preallocates a created file ahead of its appends, in steps, and trims it back', async () => {
+    const fs = nodeFileSystem;
+    const path = join(dir, 'p.log');
+    const w = fs.create(path, { preallocateBytes: 8192 });
+    w.append(new Uint8Array(100).fill(1));
+    // The file is one step long on disk, zeros past the appended bytes; size() is what was appended.
+    expect(fs.fileSize(path)).toBe(8192);
+    expect(w.size()).toBe(100);
+    w.append(new Uint8Array(8100).fill(2)); // ends at 8200: a second step
+    await w.sync();
+    expect(fs.fileSize(path)).toBe(16_384);
+    w.append(new Uint8Array(10).fill(3)); // written at its offset, not at the end on disk
+    w.syncSync();
+    const bytes = fs.readFile(path);
+    expect([bytes[99], bytes[100], bytes[8199], bytes[8200], bytes[8209], bytes[8210]]).toEqual([1, 2, 2, 3, 3, 0]);
+    w.trimPreallocation!();
+    await w.sync();
+    expect(fs.fileSize(path)).toBe(8210);
+    w.append(new Uint8Array(1).fill(4)); // grows again after a trim
+    expect(fs.fileSize(path)).toBe(16_384);
+    w.close(); // trims too
+    expect(fs.fileSize(path)).toBe(8211);
+    expect(fs.readFile(path)[8210]).toBe(4);
+  });
+
+  it('leaves a file created without preallocation at its appended size', () => {
+    const w = nodeFileSystem.create(join(dir, 'n.log'));
+    w.append(new Uint8Array(100));
+    expect(nodeFileSystem.fileSize(join(dir, 'n.log'))).toBe(100);
+    w.close();
+  });
 });
