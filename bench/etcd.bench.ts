@@ -1,8 +1,10 @@
 /**
  * The etcd v3 API benchmark, after etcd's `benchmark put` and `benchmark range` (tools/benchmark):
  * one run starts a 3-node lsmraft cluster (kv-server --etcd-address, expensive invariant checks
- * off as in production) and a 3-member etcd 3.4 on 127.0.0.1, both with fsync on, and drives each with the same load generator, the etcd3 npm
- * client (one client, all endpoints), one after the other:
+ * off as in production) and a 3-member etcd 3.4 on 127.0.0.1, both with their default fsync on
+ * (every acknowledged write is on disk on a majority), and drives each with the same load
+ * generator, the etcd3 npm client (one client, all endpoints), after the same warm-up; each workload
+ * runs on one target then the other, the order alternating (measure):
  *
  *   put 32 / put 128     puts of 256-byte values, 32 or 128 in flight;
  *   read 128             linearizable gets of keys written before, 128 in flight.
@@ -30,6 +32,8 @@ import { alignedTable, formatNumber } from './table.js';
 const LOAD_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const ENGINE = (process.env.BENCH_ENGINE ?? 'wasm') as 'wasm' | 'js';
 const VALUE_BYTES = 256;
+/** The closed-loop puts each target gets before it is measured. */
+const WARM_UP_MS = Math.min(2_000, LOAD_MS);
 /** Keys the read workload picks from (written before it starts). */
 const READ_KEYS = 1_000;
 const WORKLOADS = [
@@ -62,35 +66,64 @@ function clientError(e: unknown): boolean {
   return e instanceof GRPCGenericError || e instanceof EtcdError || (e instanceof Error && 'isBrokenCircuitError' in e);
 }
 
-async function measure(kind: TargetKind, progress: ReturnType<typeof makeProgress>): Promise<WorkloadResult[]> {
+/** A started cluster with its client. */
+interface Target {
+  kind: TargetKind;
+  cluster: EtcdCluster;
+  client: Etcd3;
+}
+
+async function open(kind: TargetKind, progress: ReturnType<typeof makeProgress>): Promise<Target> {
   progress.phase(`${kind}: start 3 members`);
   const cluster: EtcdCluster = kind === 'etcd' ? await startRealEtcd(3) : await startLsmraftCluster(3, { engine: ENGINE, env: { LSMRAFT_INVARIANTS: '0' } });
-  const client = new Etcd3({ hosts: cluster.endpoints().map((a) => `http://${a}`), dialTimeout: 5_000 });
+  return { kind, cluster, client: new Etcd3({ hosts: cluster.endpoints().map((a) => `http://${a}`), dialTimeout: 5_000 }) };
+}
+
+/** The same warm-up for every target (JIT, connections, the first flushes), then the keys to read. */
+async function prepare({ kind, client }: Target, progress: ReturnType<typeof makeProgress>): Promise<void> {
+  progress.phase(`${kind}: warm-up and ${READ_KEYS} keys to read`);
+  await closedLoop(32, WARM_UP_MS, (w, i) => client.put(`warm/${w}/${i}`).value(value).exec(), clientError);
+  for (let i = 0; i < READ_KEYS; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => client.put(`read/${i + j}`).value(value)));
+}
+
+async function run({ kind, client }: Target, w: (typeof WORKLOADS)[number], progress: ReturnType<typeof makeProgress>): Promise<WorkloadResult> {
+  progress.phase(`${kind}: ${w.name} for ${formatNumber(LOAD_MS)} ms`);
+  const op = w.kind === 'put'
+    ? (worker: number, i: number) => client.put(`${w.concurrency}/${worker}/${i}`).value(value).exec()
+    : (worker: number, i: number) => client.get(`read/${(worker * 7919 + i) % READ_KEYS}`).buffer();
+  return { workload: w.name, ...(await closedLoop(w.concurrency, LOAD_MS, op, clientError)) };
+}
+
+/**
+ * Both clusters run side by side for the whole bench (the idle one costs little: heartbeats), and
+ * each workload runs on one then the other, the order alternating from workload to workload, so
+ * the load of the machine (other processes, the page cache, the disk) falls on both alike.
+ */
+async function measure(kinds: TargetKind[], progress: ReturnType<typeof makeProgress>): Promise<Partial<Record<TargetKind, WorkloadResult[]>>> {
+  const targets: Target[] = [];
+  const results: Partial<Record<TargetKind, WorkloadResult[]>> = {};
   try {
-    progress.phase(`${kind}: warm-up and ${READ_KEYS} keys to read`);
-    await closedLoop(32, Math.min(1_000, LOAD_MS), (w, i) => client.put(`warm/${w}/${i}`).value(value).exec(), clientError);
-    for (let i = 0; i < READ_KEYS; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => client.put(`read/${i + j}`).value(value)));
-    const out: WorkloadResult[] = [];
-    for (const w of WORKLOADS) {
-      progress.phase(`${kind}: ${w.name} for ${formatNumber(LOAD_MS)} ms`);
-      const op = w.kind === 'put'
-        ? (worker: number, i: number) => client.put(`${w.concurrency}/${worker}/${i}`).value(value).exec()
-        : (worker: number, i: number) => client.get(`read/${(worker * 7919 + i) % READ_KEYS}`).buffer();
-      out.push({ workload: w.name, ...(await closedLoop(w.concurrency, LOAD_MS, op, clientError)) });
+    for (const kind of kinds) targets.push(await open(kind, progress));
+    for (const t of targets) await prepare(t, progress);
+    for (const [n, w] of WORKLOADS.entries()) {
+      const order = n % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) (results[t.kind] ??= []).push(await run(t, w, progress));
     }
-    return out;
+    return results;
   } finally {
-    client.close();
-    await cluster.stop();
+    for (const t of targets) {
+      t.client.close();
+      await t.cluster.stop();
+    }
   }
 }
 
 async function main(): Promise<void> {
   const kinds = targets();
   const progress = makeProgress(kinds.length * (2 + WORKLOADS.length));
-  const results: Partial<Record<TargetKind, WorkloadResult[]>> = {};
+  let results: Partial<Record<TargetKind, WorkloadResult[]>> = {};
   try {
-    for (const kind of kinds) results[kind] = await measure(kind, progress);
+    results = await measure(kinds, progress);
   } finally {
     progress.stop();
     await stopAll();
