@@ -9,7 +9,9 @@
  *   put 32 / put 128     puts of 256-byte values, 32 or 128 in flight;
  *   read 128             linearizable gets of keys written before, 128 in flight.
  *
- * Prints puts/s (gets/s), p50/p99 (ms) for both and lsmraft's ratio to etcd; then one line
+ * Prints puts/s (gets/s), p50/p99 (ms), the CPU the three members used per operation (all
+ * together, /proc/<pid>/stat: less sensitive to a busy machine than the rates) for both and
+ * lsmraft's ratio to etcd; then one line
  * `RESULT {json}`; writes bench/results/etcd.json and etcd.svg (BENCH_OUT_DIR elsewhere).
  *
  *   npm run bench:etcd                     # 10 s per workload and target
@@ -25,6 +27,7 @@ import type { EtcdCluster, TargetKind } from '../test/etcd/target.js';
 import { skipReason } from '../test/etcd/target.js';
 import { stopAll } from '../test/helpers/cluster.js';
 import { closedLoop, type LoadResult } from './load.js';
+import { processesCpuMicros } from './process-cpu.js';
 import { makeProgress } from './progress.js';
 import { writeResults } from './results.js';
 import { alignedTable, formatNumber } from './table.js';
@@ -46,6 +49,8 @@ const value = Buffer.alloc(VALUE_BYTES, 'abcdefghijklmnopqrstuvwxyz');
 
 interface WorkloadResult extends LoadResult {
   workload: string;
+  /** CPU the 3 members used per operation, all together (µs; null where /proc is not readable). */
+  memberCpuUsPerOp: number | null;
 }
 
 function targets(): TargetKind[] {
@@ -86,12 +91,17 @@ async function prepare({ kind, client }: Target, progress: ReturnType<typeof mak
   for (let i = 0; i < READ_KEYS; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => client.put(`read/${i + j}`).value(value)));
 }
 
-async function run({ kind, client }: Target, w: (typeof WORKLOADS)[number], progress: ReturnType<typeof makeProgress>): Promise<WorkloadResult> {
+async function run({ kind, client, cluster }: Target, w: (typeof WORKLOADS)[number], progress: ReturnType<typeof makeProgress>): Promise<WorkloadResult> {
   progress.phase(`${kind}: ${w.name} for ${formatNumber(LOAD_MS)} ms`);
   const op = w.kind === 'put'
     ? (worker: number, i: number) => client.put(`${w.concurrency}/${worker}/${i}`).value(value).exec()
     : (worker: number, i: number) => client.get(`read/${(worker * 7919 + i) % READ_KEYS}`).buffer();
-  return { workload: w.name, ...(await closedLoop(w.concurrency, LOAD_MS, op, clientError)) };
+  const pids = cluster.members.map((m) => m.pid);
+  const cpu0 = processesCpuMicros(pids);
+  const r = await closedLoop(w.concurrency, LOAD_MS, op, clientError);
+  const cpu1 = processesCpuMicros(pids);
+  const memberCpuUsPerOp = cpu0 !== undefined && cpu1 !== undefined && r.ops > 0 ? Math.round((cpu1 - cpu0) / r.ops) : null;
+  return { workload: w.name, ...r, memberCpuUsPerOp };
 }
 
 /**
@@ -131,17 +141,18 @@ async function main(): Promise<void> {
   const ratios = WORKLOADS.map((w) => {
     const l = results.lsmraft?.find((r) => r.workload === w.name);
     const e = results.etcd?.find((r) => r.workload === w.name);
-    return { workload: w.name, opsPerSec: l !== undefined && e !== undefined ? Number((l.opsPerSec / e.opsPerSec).toFixed(3)) : null, p99: l !== undefined && e !== undefined ? Number((l.p99Ms / e.p99Ms).toFixed(3)) : null };
+    const cpu = l?.memberCpuUsPerOp != null && e?.memberCpuUsPerOp != null && e.memberCpuUsPerOp > 0 ? Number((l.memberCpuUsPerOp / e.memberCpuUsPerOp).toFixed(2)) : null;
+    return { workload: w.name, opsPerSec: l !== undefined && e !== undefined ? Number((l.opsPerSec / e.opsPerSec).toFixed(3)) : null, p99: l !== undefined && e !== undefined ? Number((l.p99Ms / e.p99Ms).toFixed(3)) : null, cpuPerOp: cpu };
   });
 
   console.log(`etcd API bench: 3 members each, fsync on, ${VALUE_BYTES}-byte values, etcd3 client, ${formatNumber(LOAD_MS)} ms per workload (lsmraft engine ${ENGINE})`);
   const rows = WORKLOADS.flatMap((w) => kinds.map((k) => {
     const r = results[k]!.find((x) => x.workload === w.name)!;
-    return [`${w.name} ${k}`, formatNumber(r.opsPerSec), formatNumber(r.p50Ms, 2), formatNumber(r.p99Ms, 2), formatNumber(r.errors)];
+    return [`${w.name} ${k}`, formatNumber(r.opsPerSec), formatNumber(r.p50Ms, 2), formatNumber(r.p99Ms, 2), r.memberCpuUsPerOp === null ? 'n/a' : formatNumber(r.memberCpuUsPerOp), formatNumber(r.errors)];
   }));
-  console.log(alignedTable(['workload target', 'ops/s', 'p50 ms', 'p99 ms', 'errors'], rows));
+  console.log(alignedTable(['workload target', 'ops/s', 'p50 ms', 'p99 ms', 'members CPU µs/op', 'errors'], rows));
   for (const k of kinds) for (const r of results[k]!) if (r.errors > 0) console.log(`${k} ${r.workload}: ${r.errors} errors, first: ${r.errorSamples.join(' | ')}`);
-  for (const r of ratios) console.log(`${r.workload}: lsmraft/etcd throughput ${r.opsPerSec ?? 'n/a'}, p99 ${r.p99 ?? 'n/a'}`);
+  for (const r of ratios) console.log(`${r.workload}: lsmraft/etcd throughput ${r.opsPerSec ?? 'n/a'}, p99 ${r.p99 ?? 'n/a'}, members CPU per op ${r.cpuPerOp ?? 'n/a'}`);
   const config = { valueBytes: VALUE_BYTES, loadMs: LOAD_MS, engine: ENGINE, targets: kinds, readKeys: READ_KEYS };
   console.log(`RESULT ${JSON.stringify({ ...config, results, ratios })}`);
   writeResults('etcd', config, { results, ratios }, {
