@@ -45,13 +45,21 @@ function bad(why: string): never {
 }
 
 class Writer {
-  private buf = new Uint8Array(256);
+  private buf: Uint8Array;
+  /** A view of buf, made again only when buf grows (not one per 8-byte field). */
+  private view: DataView;
   private pos = 0;
+  /** `sizeHint`: the bytes expected (a put's key and value and a little), so most writes never grow. */
+  constructor(sizeHint = 256) {
+    this.buf = new Uint8Array(sizeHint);
+    this.view = new DataView(this.buf.buffer);
+  }
   private room(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
+    this.view = new DataView(next.buffer);
   }
   byte(b: number): void {
     this.room(1);
@@ -63,7 +71,7 @@ class Writer {
   }
   i64(v: number | bigint): void {
     this.room(8);
-    new DataView(this.buf.buffer).setBigInt64(this.pos, BigInt(v));
+    this.view.setBigInt64(this.pos, typeof v === 'bigint' ? v : BigInt(v));
     this.pos += 8;
   }
   bytes(b: Uint8Array): void {
@@ -72,8 +80,9 @@ class Writer {
     this.buf.set(b, this.pos);
     this.pos += b.length;
   }
+  /** The bytes written: a view of the writer's own buffer, which nothing else holds (no copy). */
   done(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    return this.buf.subarray(0, this.pos);
   }
 }
 
@@ -91,11 +100,15 @@ class Reader {
     this.pos = this.r.pos;
     return this.r.value;
   }
+  /** A big-endian signed 64-bit integer, read as two 32-bit halves (no DataView made per field). */
   bigint(): bigint {
-    if (this.pos + 8 > this.b.length) bad('truncated');
-    const v = new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength).getBigInt64(this.pos);
-    this.pos += 8;
-    return v;
+    const b = this.b;
+    const p = this.pos;
+    if (p + 8 > b.length) bad('truncated');
+    const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!; // signed
+    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+    this.pos = p + 8;
+    return hi === 0 ? BigInt(lo) : BigInt(hi) * 0x1_0000_0000n + BigInt(lo);
   }
   i64(): number {
     const v = this.bigint();
@@ -264,8 +277,11 @@ function getTxn(r: Reader, depth: number): TxnRequest {
   return { compare, success, failure };
 }
 
+/** Room for a put's fields beside its key and value: a type byte, two length varints, the lease, the flags. */
+const PUT_FIXED_BYTES_MAX = 1 + 2 * 5 + 8 + 1;
+
 export function encodeMvccWrite(write: MvccWrite): Uint8Array {
-  const w = new Writer();
+  const w = new Writer(write.type === 'put' ? write.put.key.length + write.put.value.length + PUT_FIXED_BYTES_MAX : undefined);
   w.byte(WRITE_TYPES.indexOf(write.type) + 1);
   switch (write.type) {
     case 'put':

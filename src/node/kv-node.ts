@@ -352,7 +352,7 @@ export class KvNode {
           this.log.info({ component: 'state', replayed: this.replay.replayedEntries, ms: this.replay.replayMs }, `node ${this.id}: re-applied ${this.replay.replayedEntries} entries of the log after a restart`);
         }
         this.path.requests.appliedTo(index);
-        this.removalWatch.appliedTo(index, this.driver.rawNode.status().commit);
+        this.removalWatch.appliedTo(index, this.driver.rawNode.basicStatus().commit);
         if (term > this.appliedTerm) {
           this.appliedTerm = term;
           this.path.requests.writesOverTakenBy(term);
@@ -432,9 +432,12 @@ export class KvNode {
     return address === undefined ? undefined : { id: this.leaderId, address };
   }
 
-  /** The term a proposal made now is made at (the core's, which may be ahead of the last Ready). */
+  /**
+   * The term a proposal made now is made at (the core's, which may be ahead of the last Ready).
+   * Asked on every request and response header: basicStatus, which copies no configuration.
+   */
   private currentTerm(): number {
-    return Math.max(this.term, this.driver.rawNode.status().term);
+    return Math.max(this.term, this.driver.rawNode.basicStatus().term);
   }
 
   private trees(): Array<{ tree: 'log' | 'state'; stats: TreeStats }> {

@@ -12,10 +12,17 @@
  * request id, resolved when their entry is applied) and its linearizable read loop (reads keyed by
  * the ReadIndex context, served once the applied index reaches the read index: Raft thesis §6.4).
  *
- * What must hold: every waiter ends exactly once (applied, failed, or timed out), its timer is
- * cleared when it ends, and the number of waiters is bounded (pendingMax): past it a new request
- * fails at once instead of growing memory. Reads are answered in read-index order, and only after
- * the state machine applied at least their index.
+ * Deadlines: one timer for all waiters, not one each (a setTimeout and clearTimeout per request cost
+ * more than the request's own bookkeeping under load). It is set for the earliest deadline; when it
+ * fires it ends the waiters past their deadline and is set again for the earliest of the others.
+ * Requests share one timeout, so the earliest waiter is the oldest and the timer fires about once
+ * per timeout, its sweep walking the waiters (at most pendingMax). A waiter times out at its
+ * deadline, or up to SWEEP_GAP_MS_MIN later.
+ *
+ * What must hold: every waiter ends exactly once (applied, failed, or timed out), and the number of
+ * waiters is bounded (pendingMax): past it a new request fails at once instead of growing memory.
+ * Reads are answered in read-index order, and only after the state machine applied at least their
+ * index.
  */
 import { LsmraftError } from '../errors.js';
 import { ProposalDroppedError } from '../raft/errors.js';
@@ -39,7 +46,10 @@ interface Waiter {
   /** Writes: what the state machine answered; reads and conf changes: nothing. */
   resolve: (outcome?: AppliedOutcome) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  /** When it times out (Date.now() ms), and what it says then. */
+  deadlineMs: number;
+  what: string;
+  timeoutMs: number;
   /** The proposal's data (writes) or the read context (reads), to send again. */
   payload?: Uint8Array;
   /** Writes: the proposer's term when it last proposed the write. */
@@ -51,6 +61,9 @@ interface ConfWaiter extends Waiter {
   nodeId: NodeId;
 }
 
+/** The least time between two sweeps of the deadline timer: bounds how late a waiter may time out. */
+export const SWEEP_GAP_MS_MIN = 5;
+
 export class PendingRequests {
   private readonly writes = new Map<number, Waiter>();
   /** Reads waiting for their ReadState, by context (hex). */
@@ -59,6 +72,9 @@ export class PendingRequests {
   private awaitingApply: Array<{ index: number; key: string; waiter: Waiter }> = [];
   private readonly confChanges = new Set<ConfWaiter>();
   private failed: LsmraftError | undefined;
+  /** The one deadline timer and when it fires (Infinity: not set). */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAtMs = Infinity;
 
   constructor(private readonly pendingMax: number) {
     assert(Number.isSafeInteger(pendingMax) && pendingMax > 0, 'pendingMax must be positive');
@@ -73,16 +89,46 @@ export class PendingRequests {
     if (this.size >= this.pendingMax) throw new RequestTimeoutError(`${what} (${this.pendingMax} requests already pending)`, 0);
   }
 
-  private makeWaiter(what: string, timeoutMs: number, onTimeout: () => void): { promise: Promise<AppliedOutcome | undefined>; waiter: Waiter } {
+  private makeWaiter(what: string, timeoutMs: number): { promise: Promise<AppliedOutcome | undefined>; waiter: Waiter } {
     let waiter!: Waiter;
+    const deadlineMs = Date.now() + timeoutMs;
     const promise = new Promise<AppliedOutcome | undefined>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        onTimeout();
-        reject(new RequestTimeoutError(what, timeoutMs));
-      }, timeoutMs);
-      waiter = { resolve, reject, timer };
+      waiter = { resolve, reject, deadlineMs, what, timeoutMs };
     });
+    this.sweepBy(deadlineMs);
     return { promise, waiter };
+  }
+
+  /** Makes the deadline timer fire by `atMs` at the latest. */
+  private sweepBy(atMs: number): void {
+    if (atMs >= this.sweepAtMs) return;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepAtMs = atMs;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, atMs - Date.now()));
+  }
+
+  /** The deadline timer fired: time out the waiters past their deadline, set it for the others. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAtMs = Infinity;
+    const now = Date.now();
+    let nextMs = Infinity;
+    const expired: Waiter[] = [];
+    const check = (w: Waiter): boolean => {
+      if (w.deadlineMs <= now) {
+        expired.push(w);
+        return true;
+      }
+      if (w.deadlineMs < nextMs) nextMs = w.deadlineMs;
+      return false;
+    };
+    for (const [id, w] of this.writes) if (check(w)) this.writes.delete(id);
+    for (const [key, w] of this.reads) if (check(w)) this.reads.delete(key);
+    if (this.awaitingApply.some((r) => r.waiter.deadlineMs <= now)) this.awaitingApply = this.awaitingApply.filter((r) => !check(r.waiter));
+    else for (const r of this.awaitingApply) check(r.waiter);
+    for (const w of this.confChanges) if (check(w)) this.confChanges.delete(w as ConfWaiter);
+    if (nextMs !== Infinity) this.sweepBy(Math.max(nextMs, now + SWEEP_GAP_MS_MIN));
+    for (const w of expired) w.reject(new RequestTimeoutError(w.what, w.timeoutMs));
   }
 
   /**
@@ -92,7 +138,7 @@ export class PendingRequests {
   waitWrite(requestId: number, timeoutMs: number, data: Uint8Array, term: number): Promise<AppliedOutcome | undefined> {
     this.admit('write');
     assert(!this.writes.has(requestId), () => `request id ${requestId} reused`);
-    const { promise, waiter } = this.makeWaiter(`write ${requestId}`, timeoutMs, () => this.writes.delete(requestId));
+    const { promise, waiter } = this.makeWaiter(`write ${requestId}`, timeoutMs);
     waiter.payload = data;
     waiter.term = term;
     this.writes.set(requestId, waiter);
@@ -116,7 +162,6 @@ export class PendingRequests {
     for (const [id, w] of this.writes) {
       if (w.term === undefined || w.term >= appliedTerm) continue;
       this.writes.delete(id);
-      clearTimeout(w.timer);
       w.reject(new LsmraftError('KV_ERR_TIMEOUT', `write ${id}: the leadership changed (term ${w.term} -> ${appliedTerm}) before it was applied; its outcome is unknown, retry it`));
     }
   }
@@ -126,12 +171,11 @@ export class PendingRequests {
     return this.writes.get(requestId)?.payload;
   }
 
-  /** Removes the waiter of `key` from `map` and clears its timer; the caller ends it. */
+  /** Removes the waiter of `key` from `map`; the caller ends it. */
   private static take<K>(map: Map<K, Waiter>, key: K): Waiter | undefined {
     const w = map.get(key);
     if (w === undefined) return undefined;
     map.delete(key);
-    clearTimeout(w.timer);
     return w;
   }
 
@@ -155,10 +199,7 @@ export class PendingRequests {
   waitRead(contextKey: string, timeoutMs: number, context: Uint8Array): Promise<AppliedOutcome | undefined> {
     this.admit('read');
     assert(!this.reads.has(contextKey), () => `read context ${contextKey} reused`);
-    const { promise, waiter } = this.makeWaiter('linearizable read (waiting for the leader\'s read index and its apply)', timeoutMs, () => {
-      this.reads.delete(contextKey);
-      this.awaitingApply = this.awaitingApply.filter((r) => r.key !== contextKey);
-    });
+    const { promise, waiter } = this.makeWaiter('linearizable read (waiting for the leader\'s read index and its apply)', timeoutMs);
     waiter.payload = context;
     this.reads.set(contextKey, waiter);
     return promise;
@@ -179,7 +220,6 @@ export class PendingRequests {
     if (w === undefined) return;
     this.reads.delete(contextKey);
     if (index <= applied) {
-      clearTimeout(w.timer);
       w.resolve();
       return;
     }
@@ -195,19 +235,14 @@ export class PendingRequests {
     while (n < this.awaitingApply.length && this.awaitingApply[n]!.index <= applied) n++;
     if (n === 0) return;
     const done = this.awaitingApply.splice(0, n);
-    for (const r of done) {
-      clearTimeout(r.waiter.timer);
-      r.waiter.resolve();
-    }
+    for (const r of done) r.waiter.resolve();
   }
 
   /** Waits until conf change (type, nodeId) is applied. */
   waitConfChange(type: ConfChangeType, nodeId: NodeId, timeoutMs: number): Promise<AppliedOutcome | undefined> {
     this.admit('conf change');
-    let entry!: ConfWaiter;
-    const { promise, waiter } = this.makeWaiter(`${type} ${nodeId}`, timeoutMs, () => this.confChanges.delete(entry));
-    entry = { ...waiter, type, nodeId };
-    this.confChanges.add(entry);
+    const { promise, waiter } = this.makeWaiter(`${type} ${nodeId}`, timeoutMs);
+    this.confChanges.add({ ...waiter, type, nodeId });
     return promise;
   }
 
@@ -215,7 +250,6 @@ export class PendingRequests {
     for (const w of [...this.confChanges]) {
       if (w.type !== type || w.nodeId !== nodeId) continue;
       this.confChanges.delete(w);
-      clearTimeout(w.timer);
       w.resolve();
     }
   }
@@ -227,20 +261,17 @@ export class PendingRequests {
    */
   failAll(why: LsmraftError): void {
     this.failed = why;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAtMs = Infinity;
     const unknown = new LsmraftError('KV_ERR_TIMEOUT', `${why.message} before the request was applied; its outcome is unknown`);
-    for (const w of [...this.writes.values(), ...this.confChanges]) {
-      clearTimeout(w.timer);
-      w.reject(unknown);
-    }
+    for (const w of [...this.writes.values(), ...this.confChanges]) w.reject(unknown);
     const all: Waiter[] = [...this.reads.values(), ...this.awaitingApply.map((r) => r.waiter)];
     this.writes.clear();
     this.reads.clear();
     this.awaitingApply = [];
     this.confChanges.clear();
-    for (const w of all) {
-      clearTimeout(w.timer);
-      w.reject(why);
-    }
+    for (const w of all) w.reject(why);
   }
 }
 

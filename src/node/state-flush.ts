@@ -61,8 +61,12 @@ export class StateFlusher {
       if (behind < this.startEntries || sm.appliedIndex < this.retryAtApplied) return false;
       if (!atBound && sm.lsm.stats().memtable.immutableBytes > 0) return false;
       this.start(sm, behind);
+      if (!atBound) return true;
+    } else if (!atBound) {
+      // A flush in flight below the bound is no work done now: answering true here kept the
+      // driver's loop (driver.ts run) turning with nothing ready until its turn bound.
+      return false;
     }
-    if (!atBound) return true;
     this.waits++;
     await this.running;
     return true;

@@ -60,6 +60,12 @@ export interface RaftStatus {
   leadTransferee: NodeId;
 }
 
+/**
+ * The status without the configuration and the followers' progress (etcd raft's BasicStatus,
+ * status.go): no arrays or maps to copy, cheap enough to ask on every request.
+ */
+export type RaftBasicStatus = Omit<RaftStatus, 'progress' | 'conf'>;
+
 export class RawNode {
   /** The state machine. Exposed for tests and the simulator's invariant checks; drivers use the methods. */
   readonly raft: Raft;
@@ -238,9 +244,9 @@ export class RawNode {
     if (INVARIANTS) log.checkInvariants();
   }
 
-  status(): RaftStatus {
+  basicStatus(): RaftBasicStatus {
     const r = this.raft;
-    const st: RaftStatus = {
+    return {
       id: r.id,
       term: r.term,
       vote: r.vote,
@@ -248,9 +254,13 @@ export class RawNode {
       applied: r.raftLog.applied,
       lead: r.lead,
       role: r.role,
-      conf: cloneConfState(r.trk.confState()),
       leadTransferee: r.leadTransferee,
     };
+  }
+
+  status(): RaftStatus {
+    const r = this.raft;
+    const st: RaftStatus = { ...this.basicStatus(), conf: cloneConfState(r.trk.confState()) };
     if (r.role === 'leader') {
       st.progress = new Map();
       for (const id of r.trk.memberIds()) {

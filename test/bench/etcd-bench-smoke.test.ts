@@ -1,7 +1,7 @@
 // Keeps bench/etcd.bench.ts from rotting: its short variant (BENCH_SECONDS=1) must start both a
 // 3-node lsmraft cluster with the etcd API and a 3-member etcd 3.4, drive both, report sane
 // numbers and write etcd.json. Skipped, with the reason printed, where etcd 3.4 is not installed.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ if (SKIP !== undefined) console.log(`skipping the etcd bench smoke test: ${SKIP}
 
 interface Workload extends LoadResult {
   workload: string;
+  memberCpuUsPerOp: number | null;
 }
 
 const outDir = mkdtempSync(join(tmpdir(), 'lsmraft-bench-etcd-out-'));
@@ -33,6 +34,9 @@ describe.skipIf(SKIP !== undefined)('etcd API bench (short)', () => {
         expect(w.ops).toBeGreaterThan(20);
         expect(w.p50Ms).toBeGreaterThan(0);
         expect(w.p99Ms).toBeGreaterThanOrEqual(w.p50Ms);
+        // The members' CPU per operation, read from /proc (Linux): something, and under 1 s.
+        if (existsSync('/proc/self/stat')) expect(w.memberCpuUsPerOp).toBeGreaterThan(0);
+        if (existsSync('/proc/self/stat')) expect(w.memberCpuUsPerOp).toBeLessThan(1_000_000);
       }
     }
     for (const ratio of r.ratios) expect(ratio.opsPerSec).toBeGreaterThan(0);

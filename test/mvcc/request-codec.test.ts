@@ -76,4 +76,23 @@ describe('etcd write codec', () => {
     // One level more, written by hand: each level is 0 compares, 1 success op of kind 4, 0 failure ops.
     bad(Uint8Array.of(3, 0, 1, 4, ...deepest.subarray(1), 0));
   });
+
+  it('round-trips every 64-bit lease at the edges of its two 32-bit halves, as big-endian two\'s complement', () => {
+    const edges = [0n, 1n, -1n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 32n + 1n, -(2n ** 31n), -(2n ** 32n), -(2n ** 32n) - 1n, 2n ** 63n - 1n, -(2n ** 63n), 0x0123_4567_89ab_cdefn];
+    for (const lease of edges) {
+      const bytes = encodeMvccWrite({ type: 'put', put: { key: k('a'), value: k('v'), lease } });
+      // The lease's 8 bytes sit after the type and the key's and value's length and byte.
+      expect(new DataView(bytes.buffer, bytes.byteOffset).getBigInt64(5)).toBe(lease);
+      const w = decodeMvccWrite(bytes);
+      expect(w.type === 'put' && w.put.lease).toBe(lease);
+    }
+  });
+
+  it('sizes a put\'s encoding for its key and value (large values too)', () => {
+    for (const n of [0, 1, 200, 300, 70_000]) {
+      const value = new Uint8Array(n).fill(7);
+      const w = decodeMvccWrite(encodeMvccWrite({ type: 'put', put: { key: k('key'), value, lease: 3n } }));
+      expect(w.type === 'put' && [w.put.value.length, w.put.value.every((b) => b === 7), w.put.lease]).toEqual([n, true, 3n]);
+    }
+  });
 });

@@ -38,6 +38,39 @@ describe('PendingRequests outcomes', () => {
     expect((await register)?.sessionId).toBe(42);
     await expect(refused).rejects.toMatchObject({ code: 'KV_ERR_SESSION_EXPIRED' });
   });
+
+  it('times out each waiter at its own deadline with one timer, the shorter ones set after the longer too', async () => {
+    const p = new PendingRequests(10);
+    const started = Date.now();
+    const ended: Array<{ what: string; ms: number; code: unknown }> = [];
+    const watch = (what: string, promise: Promise<unknown>) => promise.then(
+      () => ended.push({ what, ms: Date.now() - started, code: 'resolved' }),
+      (e: unknown) => ended.push({ what, ms: Date.now() - started, code: (e as LsmraftError).code }),
+    );
+    const all = [
+      watch('write 300', p.waitWrite(1, 300, Uint8Array.of(1), 1)),
+      watch('read 40', p.waitRead('aa', 40, Uint8Array.of(0xaa))),
+      watch('write 80 applied', p.waitWrite(2, 80, Uint8Array.of(2), 1)),
+      watch('conf 150', p.waitConfChange('addVoter', 2, 150)),
+      watch('read index 120', p.waitRead('bb', 120, Uint8Array.of(0xbb))),
+    ];
+    p.readIndexKnown('bb', 9, 5); // waits for apply until its deadline
+    p.writeApplied(2, {});
+    await Promise.all(all);
+    expect(ended.map((e) => [e.what, e.code])).toEqual([
+      ['write 80 applied', 'resolved'],
+      ['read 40', 'KV_ERR_TIMEOUT'],
+      ['read index 120', 'KV_ERR_TIMEOUT'],
+      ['conf 150', 'KV_ERR_TIMEOUT'],
+      ['write 300', 'KV_ERR_TIMEOUT'],
+    ]);
+    for (const e of ended.slice(1)) {
+      const timeoutMs = Number(e.what.split(' ').at(-1));
+      expect(e.ms).toBeGreaterThanOrEqual(timeoutMs - 1);
+      expect(e.ms).toBeLessThan(timeoutMs + 100);
+    }
+    expect(p.size).toBe(0);
+  });
 });
 
 /** A request path over a leader whose ReadIndex requests are recorded, answered by hand. */

@@ -8,6 +8,8 @@ import { LsmraftError } from '../../src/errors.js';
 import { CrashableMemFileSystem } from '../../src/lsm/mem-fs.js';
 import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.js';
 import { ReplayProgress } from '../../src/node/replay-progress.js';
+import { StateFlusher } from '../../src/node/state-flush.js';
+import type { KvStateMachine } from '../../src/node/state-machine.js';
 import { fromUtf8 } from '../../src/util/bytes.js';
 
 const DATA_DIR = '/lsmraft-state-flush-test/node-1';
@@ -111,5 +113,45 @@ describe('ReplayProgress', () => {
     const p = new ReplayProgress(50, 50, 3, () => 7);
     expect(p.pendingEntries).toBe(0);
     expect(p.replayMs).toBe(0);
+  });
+});
+
+describe('StateFlusher.maintenance', () => {
+  /** A state machine with `behind` entries past its durable applied index and a flush that ends by hand. */
+  function fakeStateMachine(behind: number): { sm: KvStateMachine; finish: () => void; flushes: () => number } {
+    let finish = (): void => {};
+    let flushes = 0;
+    const sm = {
+      appliedIndex: 1_000 + behind,
+      durableAppliedIndex: 1_000,
+      lsm: { stats: () => ({ memtable: { immutableBytes: 0 } }) },
+      startFlush: () => {
+        flushes++;
+        return new Promise<void>((resolve) => (finish = resolve));
+      },
+    } as unknown as KvStateMachine;
+    return { sm, finish: () => finish(), flushes: () => flushes };
+  }
+
+  it('says it did work when it starts a flush, not while that flush is still running below the bound', async () => {
+    const { sm, finish, flushes } = fakeStateMachine(60);
+    const f = new StateFlusher({ entriesMax: 100, stateMachine: () => sm, log: () => {}, fatal: (err) => { throw err; } });
+    expect(await f.maintenance()).toBe(true); // started (60 >= 100 / 2)
+    expect(flushes()).toBe(1);
+    // Running, below the bound: nothing to do, so the driver loop may stop instead of spinning.
+    expect(await f.maintenance()).toBe(false);
+    expect(await f.maintenance()).toBe(false);
+    expect([flushes(), f.waits]).toEqual([1, 0]);
+    finish();
+    await new Promise((r) => setImmediate(r));
+  });
+
+  it('waits for the running flush at the bound, and says so', async () => {
+    const { sm, finish, flushes } = fakeStateMachine(100);
+    const f = new StateFlusher({ entriesMax: 100, stateMachine: () => sm, log: () => {}, fatal: (err) => { throw err; } });
+    const first = f.maintenance();
+    setTimeout(finish, 20);
+    expect(await first).toBe(true);
+    expect([flushes(), f.waits]).toEqual([1, 1]);
   });
 });

@@ -71,6 +71,23 @@ class Net {
   }
 }
 
+describe('RawNode.basicStatus', () => {
+  it('is status() without the configuration and the progress, on a leader and a follower', () => {
+    const net = new Net(3);
+    net.node(1).campaign();
+    net.stabilize();
+    net.node(1).propose(utf8('x'));
+    net.stabilize();
+    for (const id of [1, 2]) {
+      const { conf, progress, ...rest } = net.node(id).status();
+      expect(conf.voters).toEqual([1, 2, 3]);
+      expect(progress !== undefined).toBe(id === 1);
+      expect(net.node(id).basicStatus()).toEqual(rest);
+      expect(rest).toMatchObject({ id, lead: 1, role: id === 1 ? 'leader' : 'follower' });
+    }
+  });
+});
+
 describe('RawNode validation', () => {
   it('refuses local message types from the network', () => {
     const node = new RawNode(cfg(1), boot([1]));
