@@ -23,9 +23,15 @@ function workerFilename(): string {
 
 export type JobPoolOptions = JobPoolSize;
 
-/** A piscina pool and the number of open job runners using it. */
+/**
+ * A piscina pool and the number of open job runners using it. The pool (and its first worker
+ * thread) is made at the first job, not when a tree opens: a tree that is only read, or written
+ * below a memtable (a short-lived tree, a test, a store taking a few synced puts), starts no thread,
+ * and a thread starting at open no longer competes with the first writes for the CPU.
+ */
 interface PoolHandle {
-  piscina: Piscina<PoolTask, PoolReply>;
+  piscina: Piscina<PoolTask, PoolReply> | undefined;
+  readonly options: JobPoolOptions;
   users: number;
   key: string | undefined;
 }
@@ -59,7 +65,7 @@ export class JobPool implements JobRunner {
     options: JobPoolOptions,
     handle?: PoolHandle,
   ) {
-    this.handle = handle ?? { piscina: createPiscina(options), users: 1, key: undefined };
+    this.handle = handle ?? { piscina: undefined, options, users: 1, key: undefined };
   }
 
   /** A runner on the process-wide pool of this size (created on first use, destroyed with its last user). */
@@ -67,24 +73,25 @@ export class JobPool implements JobRunner {
     const key = `${options.maxThreads}/${options.maxQueue}`;
     let handle = sharedPools.get(key);
     if (handle === undefined) {
-      handle = { piscina: createPiscina(options), users: 0, key };
+      handle = { piscina: undefined, options, users: 0, key };
       sharedPools.set(key, handle);
     }
     handle.users++;
     return new JobPool(engine, options, handle);
   }
 
+  /** The piscina pool, made at the first job (see PoolHandle). */
   private get pool(): Piscina<PoolTask, PoolReply> {
-    return this.handle.piscina;
+    return (this.handle.piscina ??= createPiscina(this.handle.options));
   }
 
   get liveWorkers(): number {
-    return this.pool.threads.length;
+    return this.handle.piscina?.threads.length ?? 0;
   }
 
-  /** The pool's worker threads (started lazily, replaced when one dies). */
+  /** The pool's worker threads (none before the first job; replaced when one dies). */
   get workers(): readonly Worker[] {
-    return this.pool.threads;
+    return this.handle.piscina?.threads ?? [];
   }
 
   async run(job: Job): Promise<JobResult> {
@@ -108,7 +115,7 @@ export class JobPool implements JobRunner {
     this.handle.users--;
     if (this.handle.users > 0) return;
     if (this.handle.key !== undefined) sharedPools.delete(this.handle.key);
-    await this.pool.destroy();
+    await this.handle.piscina?.destroy();
   }
 }
 

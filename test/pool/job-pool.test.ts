@@ -124,6 +124,21 @@ describe('job pool', () => {
     }
   });
 
+  it('starts no worker thread before its first job', async () => {
+    const engine = await loadEngine('js');
+    const pool = new JobPool(engine, { maxThreads: 1, maxQueue: 8 });
+    try {
+      // A thread starting at open would compete with the first writes for the CPU for nothing.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(pool.liveWorkers).toBe(0);
+      const ok = await pool.run({ kind: 'flush', dir, run: makeRun(10, 1), snapshots: [], table, fileNumbers: [9] });
+      expect(ok.outputs).toHaveLength(1);
+      expect(pool.liveWorkers).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('fails a job whose worker is killed with LSM_ERR_JOB_FAILED and keeps working', async () => {
     const engine = await loadEngine('js');
     const pool = new JobPool(engine, { maxThreads: 1, maxQueue: 8 });
