@@ -92,8 +92,9 @@ export interface MemTableOptions {
 
 /**
  * An immutable memtable's arenas and counts (MemTable.image): the arenas' SharedArrayBuffers, which
- * a worker thread reads in place to pack the flush (packMemTableImage), so neither the walk nor a
- * copy of the memtable is on the main thread, and no second copy of it is in memory.
+ * a worker thread reads in place for the flush (jobs.ts: the WASM twin merges the skiplist itself,
+ * the JS twin packs it with packMemTableImage), so neither the walk nor a copy of the memtable is
+ * on the main thread.
  */
 export interface MemTableImage {
   chunkBytes: number;
